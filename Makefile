@@ -1,0 +1,106 @@
+# wspush: `make run` runs the whole stack locally, `make test` runs every test.
+# Every target sets up what it needs (virtualenv, wscat, terraform init) on first use.
+
+SHELL := /bin/bash
+.SHELLFLAGS := -euo pipefail -c
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+TERRAFORM ?= terraform
+TF_DIR := terraform
+# A generated CLI config: a provider mirror when one is available (offline machines),
+# the public registry otherwise. TF_PLUGIN_MIRROR=/path picks the mirror explicitly.
+export TF_CLI_CONFIG_FILE := $(CURDIR)/build/terraform.rc
+export TF_IN_AUTOMATION := 1
+export TF_INPUT := 0
+
+VENV_STAMP := $(VENV)/.installed
+# checkov pins its own boto3 and friends exactly, so it lives in a virtualenv of its own.
+CHECKOV_VENV := .venv-checkov
+CHECKOV_STAMP := $(CHECKOV_VENV)/.installed
+NODE_STAMP := node_modules/.installed
+TF_STAMP := $(TF_DIR)/.terraform/.initialized
+
+.PHONY: help setup build lint fmt test test-unit test-integration test-terraform \
+        checkov test-e2e run token push connect deploy destroy clean
+
+help: ## Show this help
+	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  %-18s %s\n", $$1, $$2}'
+
+$(VENV_STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[dev]'
+	touch $@
+
+$(CHECKOV_STAMP): requirements-checkov.txt
+	$(PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-checkov.txt
+	touch $@
+
+$(NODE_STAMP): package.json package-lock.json
+	npm ci --silent --no-audit --no-fund
+	touch $@
+
+build/terraform.rc: scripts/terraform-cli-config.sh
+	scripts/terraform-cli-config.sh $@
+
+$(TF_STAMP): build/terraform.rc $(TF_DIR)/versions.tf $(TF_DIR)/.terraform.lock.hcl
+	cd $(TF_DIR) && $(TERRAFORM) init -backend=false -lockfile=readonly >/dev/null
+	touch $@
+
+setup: $(VENV_STAMP) $(NODE_STAMP) $(TF_STAMP) ## Create the virtualenv, install wscat, init Terraform
+
+build: $(VENV_STAMP) ## Build dist/<function>.zip for every Lambda function
+	PYTHON=$(BIN)/python ./build.sh
+
+lint: $(VENV_STAMP) ## ruff, and mypy on the Lambda code
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+fmt: $(VENV_STAMP) $(TF_STAMP) ## Format Python and Terraform
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+	$(TERRAFORM) fmt -recursive $(TF_DIR)
+
+test-unit: $(VENV_STAMP) ## Unit tests (no AWS)
+	$(BIN)/pytest tests/unit
+
+test-integration: $(VENV_STAMP) build ## Integration tests against moto
+	$(BIN)/pytest tests/integration
+
+test-terraform: $(TF_STAMP) build ## terraform fmt, validate and native tests
+	$(TERRAFORM) fmt -check -recursive $(TF_DIR)
+	cd $(TF_DIR) && $(TERRAFORM) validate -no-color
+	scripts/run-in-group.sh bash -c 'cd $(TF_DIR) && $(TERRAFORM) test -no-color'
+
+checkov: $(CHECKOV_STAMP) ## Static security checks of the Terraform
+	$(CHECKOV_VENV)/bin/checkov --directory $(TF_DIR) --framework terraform --skip-download --quiet --compact
+
+test-e2e: setup build ## End-to-end tests against the local stack
+	$(BIN)/pytest tests/e2e
+
+test: setup lint test-unit test-integration test-terraform checkov test-e2e ## Run every test
+
+run: setup build ## Run the whole stack locally (emulator, gateway, scheduler)
+	$(BIN)/wspush run
+
+token: $(VENV_STAMP) ## Print a token for ENTITY (default demo-user) from the running local stack
+	@$(BIN)/wspush token --entity $${ENTITY:-demo-user}
+
+push: $(VENV_STAMP) ## Push MESSAGE (JSON) to ENTITY, or broadcast when ENTITY is unset
+	$(BIN)/wspush push $${ENTITY:+--entity $$ENTITY} $${ENTITY:---broadcast} --message "$${MESSAGE:-{\"text\":\"hello\"}}"
+
+connect: $(NODE_STAMP) $(VENV_STAMP) ## Open wscat on the local stack as ENTITY (default demo-user)
+	node_modules/.bin/wscat -c "$$($(BIN)/wspush url)?token=$$($(BIN)/wspush token --entity $${ENTITY:-demo-user})"
+
+deploy: $(TF_STAMP) build ## Build and apply to your AWS account
+	cd $(TF_DIR) && $(TERRAFORM) apply
+
+destroy: $(TF_STAMP) ## Destroy the AWS deployment
+	cd $(TF_DIR) && $(TERRAFORM) destroy
+
+clean: ## Remove build outputs and local state
+	rm -rf build dist .wspush $(TF_DIR)/.terraform

@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Build dist/<function>.zip for every Lambda function, reproducibly.
+#
+# Dependencies are installed for the Lambda target (Python 3.13, arm64) from
+# lambdas/requirements.txt; boto3/botocore are left out (the runtime has them).
+# The same inputs give byte-identical zips; dist/manifest.json lists each zip's
+# sha256 and size.
+set -euo pipefail
+
+cd "$(dirname "$0")"
+PYTHON=${PYTHON:-.venv/bin/python}
+FUNCTIONS=(authorizer connect disconnect message push)
+DEPS_DIR=build/lambda-deps
+DEPS_STAMP="$DEPS_DIR/.requirements.sha256"
+
+requirements_hash=$(sha256sum lambdas/requirements.txt | cut -d' ' -f1)
+if [[ ! -f "$DEPS_STAMP" || "$(cat "$DEPS_STAMP")" != "$requirements_hash" ]]; then
+  echo "build: installing Lambda dependencies for python3.13/arm64"
+  rm -rf "$DEPS_DIR"
+  "$PYTHON" -m pip install --quiet --no-compile --disable-pip-version-check \
+    --target "$DEPS_DIR/site" \
+    --platform manylinux2014_aarch64 --implementation cp --python-version 3.13 \
+    --only-binary=:all: -r lambdas/requirements.txt
+  echo "$requirements_hash" > "$DEPS_STAMP"
+fi
+
+mkdir -p dist
+args=()
+for function in "${FUNCTIONS[@]}"; do
+  args+=("$function")
+done
+"$PYTHON" scripts/package.py --deps "$DEPS_DIR/site" --source lambdas --out dist "${args[@]}"

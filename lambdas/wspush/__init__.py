@@ -1,0 +1,1 @@
+"""wspush: push notifications to WebSocket clients through API Gateway."""

@@ -1,0 +1,126 @@
+"""Typed configuration read once from environment variables.
+
+Each handler builds its own small config object at import time; a missing or malformed
+variable raises ``ConfigError`` naming it, so a misconfigured function fails on its first
+cold start with a readable message instead of deep inside a request.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+# API Gateway closes a WebSocket after 2 hours; rows live a little longer so that a TTL
+# deletion never races a connection that is still open.
+DEFAULT_CONNECTION_TTL_SECONDS = 2 * 60 * 60 + 10 * 60
+
+
+class ConfigError(RuntimeError):
+    """A required environment variable is missing or malformed."""
+
+
+def _required(env: Mapping[str, str], name: str) -> str:
+    value = env.get(name, "").strip()
+    if not value:
+        raise ConfigError(f"environment variable {name} is required but not set")
+    return value
+
+
+def _int(env: Mapping[str, str], name: str, default: int, minimum: int = 1) -> int:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(f"environment variable {name} must be an integer, got {raw!r}") from None
+    if value < minimum:
+        raise ConfigError(f"environment variable {name} must be >= {minimum}, got {value}")
+    return value
+
+
+def _flag(env: Mapping[str, str], name: str) -> bool:
+    return env.get(name, "").strip().lower() in {"1", "true", "yes", "on"}
+
+
+@dataclass(frozen=True)
+class AuthorizerConfig:
+    token_secret_parameter: str
+    allowed_origins: frozenset[str]
+    secret_cache_seconds: int
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] = os.environ) -> AuthorizerConfig:
+        origins = env.get("ALLOWED_ORIGINS", "")
+        return cls(
+            token_secret_parameter=_required(env, "TOKEN_SECRET_PARAMETER"),
+            allowed_origins=frozenset(o.strip() for o in origins.split(",") if o.strip()),
+            secret_cache_seconds=_int(env, "TOKEN_SECRET_CACHE_SECONDS", 300),
+        )
+
+
+@dataclass(frozen=True)
+class ConnectionsConfig:
+    table_name: str
+    connection_ttl_seconds: int
+    auth_disabled: bool
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] = os.environ) -> ConnectionsConfig:
+        return cls(
+            table_name=_required(env, "CONNECTIONS_TABLE"),
+            connection_ttl_seconds=_int(
+                env, "CONNECTION_TTL_SECONDS", DEFAULT_CONNECTION_TTL_SECONDS
+            ),
+            auth_disabled=_flag(env, "AUTH_DISABLED"),
+        )
+
+
+@dataclass(frozen=True)
+class MessageConfig:
+    table_name: str
+    connections_endpoint: str
+    connection_ttl_seconds: int
+    max_inbound_bytes: int
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] = os.environ) -> MessageConfig:
+        return cls(
+            table_name=_required(env, "CONNECTIONS_TABLE"),
+            connections_endpoint=_required(env, "CONNECTIONS_ENDPOINT"),
+            connection_ttl_seconds=_int(
+                env, "CONNECTION_TTL_SECONDS", DEFAULT_CONNECTION_TTL_SECONDS
+            ),
+            max_inbound_bytes=_int(env, "MAX_INBOUND_BYTES", 32 * 1024),
+        )
+
+
+@dataclass(frozen=True)
+class PushConfig:
+    table_name: str
+    connections_endpoint: str
+    concurrency: int
+    max_attempts: int
+    scan_segments: int
+    scheduled_message: Any
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] = os.environ) -> PushConfig:
+        raw_message = env.get("SCHEDULED_MESSAGE", "").strip() or '{"text": "scheduled push"}'
+        try:
+            scheduled_message = json.loads(raw_message)
+        except json.JSONDecodeError as error:
+            raise ConfigError(
+                f"environment variable SCHEDULED_MESSAGE is not JSON: {error}"
+            ) from None
+        return cls(
+            table_name=_required(env, "CONNECTIONS_TABLE"),
+            connections_endpoint=_required(env, "CONNECTIONS_ENDPOINT"),
+            concurrency=_int(env, "PUSH_CONCURRENCY", 32),
+            max_attempts=_int(env, "PUSH_MAX_ATTEMPTS", 4),
+            scan_segments=_int(env, "BROADCAST_SCAN_SEGMENTS", 4),
+            scheduled_message=scheduled_message,
+        )

@@ -1,0 +1,66 @@
+"""REQUEST authorizer for ``$connect``: a valid token yields Allow with the entityId."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.metrics import single_metric
+from aws_lambda_powertools.utilities.data_classes import APIGatewayWebSocketEvent
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from wspush.config import AuthorizerConfig
+from wspush.dal.errors import SecretUnavailable
+from wspush.dal.token_secret import load_token_secrets
+from wspush.logic.authorize import AuthRequest, Decision, authorize, parse_subprotocols
+from wspush.observability import MetricUnit, logger, metrics, tracer
+
+config = AuthorizerConfig.from_env()
+
+
+def _policy(decision: Decision, method_arn: str) -> dict[str, Any]:
+    statement = {
+        "Action": "execute-api:Invoke",
+        "Effect": "Allow" if decision.allowed else "Deny",
+        "Resource": method_arn,
+    }
+    response: dict[str, Any] = {
+        "principalId": decision.entity_id or "anonymous",
+        "policyDocument": {"Version": "2012-10-17", "Statement": [statement]},
+    }
+    if decision.allowed:
+        response["context"] = {"entityId": decision.entity_id}
+    return response
+
+
+def _secrets() -> list[bytes]:
+    return load_token_secrets(config.token_secret_parameter, config.secret_cache_seconds)
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
+@metrics.log_metrics(capture_cold_start_metric=True)
+@tracer.capture_lambda_handler(capture_response=False)
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    ws_event = APIGatewayWebSocketEvent(event)
+    request = AuthRequest(
+        query_token=ws_event.query_string_parameters.get("token"),
+        subprotocols=parse_subprotocols(ws_event.headers.get("Sec-WebSocket-Protocol")),
+        origin=ws_event.headers.get("Origin"),
+    )
+    try:
+        decision = authorize(request, _secrets, config.allowed_origins)
+    except SecretUnavailable as error:
+        # Failing closed: nobody connects while the secret cannot be read.
+        logger.error("token secret unavailable", extra={"error": str(error)})
+        decision = Decision(False, "secret_unavailable")
+    connection_id = event.get("requestContext", {}).get("connectionId")
+    logger.append_keys(connectionId=connection_id, entityId=decision.entity_id)
+    if decision.allowed:
+        logger.info("connect allowed")
+    else:
+        logger.info("connect denied", extra={"reason": decision.reason})
+        with single_metric(
+            name="ConnectDenied", unit=MetricUnit.Count, value=1, namespace=metrics.namespace
+        ) as m:
+            m.add_dimension(name="reason", value=decision.reason)
+    return _policy(decision, event["methodArn"])

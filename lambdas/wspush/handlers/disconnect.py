@@ -1,0 +1,37 @@
+"""``$disconnect``: delete the connection's rows. Idempotent."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.utilities.data_classes import APIGatewayWebSocketEvent
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from wspush.config import ConnectionsConfig
+from wspush.dal.connections_table import ConnectionsTable
+from wspush.handlers._shared import authorizer_entity_id, count, dynamodb_client, http_response
+from wspush.logic.connections import close_connection
+from wspush.observability import logger, metrics, tracer
+
+config = ConnectionsConfig.from_env()
+table = ConnectionsTable(dynamodb_client(), config.table_name)
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
+@metrics.log_metrics(capture_cold_start_metric=True)
+@tracer.capture_lambda_handler
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    ws_event = APIGatewayWebSocketEvent(event)
+    connection_id = ws_event.request_context.connection_id
+    logger.append_keys(connectionId=connection_id, entityId=authorizer_entity_id(ws_event))
+    deleted = close_connection(table, connection_id)
+    count("ConnectionsClosed")
+    logger.info(
+        "connection closed",
+        extra={
+            "rowsDeleted": deleted,
+            "disconnectStatusCode": ws_event.request_context.disconnect_status_code,
+        },
+    )
+    return http_response(200)

@@ -1,0 +1,56 @@
+"""Message routes (``ping``, ``subscribe``, ``unsubscribe``, ``$default``).
+
+Whatever the client sends, it gets one reply frame through ``@connections`` and API
+Gateway gets a 200: bad input never surfaces as a Lambda error.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.utilities.data_classes import APIGatewayWebSocketEvent
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from wspush.config import MessageConfig
+from wspush.dal.connections_api import ConnectionsApi, make_client
+from wspush.dal.connections_table import ConnectionsTable
+from wspush.handlers._shared import authorizer_entity_id, count, dynamodb_client, http_response
+from wspush.logic import envelope
+from wspush.logic.messages import InboundMessage, handle_message
+from wspush.observability import logger, metrics, tracer
+
+config = MessageConfig.from_env()
+table = ConnectionsTable(dynamodb_client(), config.table_name)
+connections_api = ConnectionsApi(make_client(config.connections_endpoint, pool_size=2))
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
+@metrics.log_metrics(capture_cold_start_metric=True)
+@tracer.capture_lambda_handler
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    ws_event = APIGatewayWebSocketEvent(event)
+    connection_id = ws_event.request_context.connection_id
+    entity_id = authorizer_entity_id(ws_event)
+    logger.append_keys(connectionId=connection_id, entityId=entity_id)
+    inbound = InboundMessage(
+        body=event.get("body"),
+        is_binary=bool(event.get("isBase64Encoded")),
+        connection_id=connection_id,
+        entity_id=entity_id,
+    )
+    reply = handle_message(
+        inbound,
+        table,
+        now=int(time.time()),
+        ttl_seconds=config.connection_ttl_seconds,
+        max_bytes=config.max_inbound_bytes,
+    )
+    count("MessagesReceived")
+    if reply.error_kind:
+        count("MessageErrors")
+        logger.info("message refused", extra={"errorKind": reply.error_kind})
+    outcome = connections_api.post(connection_id, envelope.encode(reply.frame))
+    logger.debug("reply posted", extra={"outcome": outcome.value})
+    return http_response(200)

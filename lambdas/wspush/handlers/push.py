@@ -1,0 +1,62 @@
+"""Push: one function for the schedule, custom EventBridge events and direct invokes."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from wspush.config import PushConfig
+from wspush.dal.connections_api import ConnectionsApi, make_client
+from wspush.dal.connections_table import ConnectionsTable
+from wspush.handlers._shared import count, dynamodb_client
+from wspush.logic.push import push
+from wspush.models.push import PushRequest, parse_push_request
+from wspush.observability import logger, metrics, tracer
+
+config = PushConfig.from_env()
+table = ConnectionsTable(dynamodb_client(), config.table_name)
+connections_api = ConnectionsApi(make_client(config.connections_endpoint, config.concurrency))
+# One pool per container, reused across invocations; the management client's connection
+# pool is sized to it so no thread waits for a socket.
+executor = ThreadPoolExecutor(max_workers=config.concurrency, thread_name_prefix="push")
+
+SCHEDULED_DETAIL_TYPE = "Scheduled Event"
+
+
+def request_from_event(event: Any) -> PushRequest:
+    """Read the three shapes: a bare scheduled event, an EventBridge event whose
+    ``detail`` is a push request, or a push request itself (direct invoke, rule input)."""
+    if isinstance(event, dict) and "detail-type" in event:
+        if event["detail-type"] == SCHEDULED_DETAIL_TYPE and event.get("source") == "aws.events":
+            return parse_push_request(
+                {"broadcast": True, "payload": config.scheduled_message, "type": "scheduled"}
+            )
+        return parse_push_request(event.get("detail"))
+    return parse_push_request(event)
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.EVENT_BRIDGE)
+@metrics.log_metrics(capture_cold_start_metric=True)
+@tracer.capture_lambda_handler
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, int]:
+    request = request_from_event(event)
+    logger.append_keys(audience=request.audience.describe(), entityId=request.audience.entity_id)
+    report = push(
+        request,
+        table,
+        connections_api,
+        executor,
+        max_attempts=config.max_attempts,
+        scan_segments=config.scan_segments,
+    )
+    for name, value in report.as_dict().items():
+        count(f"Push{name.capitalize()}", value)
+    summary = report.as_dict()
+    logger.info(
+        "push delivered",
+        extra={**summary, "failedConnectionIds": report.failed_connection_ids[:50]},
+    )
+    return summary

@@ -1,0 +1,1 @@
+"""Rules of wspush; nothing here knows about Lambda events or boto3."""

@@ -1,0 +1,60 @@
+"""The ``$connect`` authorization decision."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection, Sequence
+from dataclasses import dataclass
+
+from wspush.logic import tokens
+
+# Browsers cannot set an Authorization header on a WebSocket, so they offer the token as a
+# subprotocol next to this one: new WebSocket(url, ["wspush", token]).
+SUBPROTOCOL = "wspush"
+
+
+@dataclass(frozen=True)
+class AuthRequest:
+    query_token: str | None
+    subprotocols: Sequence[str]
+    origin: str | None
+
+
+@dataclass(frozen=True)
+class Decision:
+    allowed: bool
+    reason: str
+    entity_id: str | None = None
+
+
+def parse_subprotocols(header: str | None) -> list[str]:
+    return [p.strip() for p in (header or "").split(",") if p.strip()]
+
+
+def presented_token(request: AuthRequest) -> str | None:
+    """The query-string token wins; else the first subprotocol that is not ours."""
+    if request.query_token:
+        return request.query_token
+    return next((p for p in request.subprotocols if p != SUBPROTOCOL), None)
+
+
+def authorize(
+    request: AuthRequest,
+    load_secrets: Callable[[], Sequence[bytes]],
+    allowed_origins: Collection[str],
+    now: float | None = None,
+) -> Decision:
+    """Decide whether a connection may open. Never raises for bad input.
+
+    The origin check applies only when an allow-list is configured and the client sent an
+    Origin (browsers always do; other clients can forge it anyway, the token is the proof).
+    """
+    if allowed_origins and request.origin is not None and request.origin not in allowed_origins:
+        return Decision(False, "bad_origin")
+    token = presented_token(request)
+    if not token:
+        return Decision(False, "missing")
+    try:
+        claims = tokens.verify(token, load_secrets(), now=now)
+    except tokens.TokenError as error:
+        return Decision(False, error.reason)
+    return Decision(True, "ok", entity_id=claims["sub"])

@@ -1,0 +1,46 @@
+"""Opening and closing connections."""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from wspush.models.connection import Connection
+
+
+class ConnectionStore(Protocol):
+    def put_connection(self, connection: Connection) -> None: ...
+    def rows_of_connection(self, connection_id: str) -> list[tuple[str, str]]: ...
+    def delete_row(self, partition_key: str, connection_id: str) -> None: ...
+
+
+def open_connection(
+    store: ConnectionStore,
+    entity_id: str,
+    connection_id: str,
+    now: int,
+    ttl_seconds: int,
+    source_ip: str = "",
+    user_agent: str = "",
+) -> Connection:
+    connection = Connection(
+        entity_id=entity_id,
+        connection_id=connection_id,
+        connected_at=now,
+        expires_at=now + ttl_seconds,
+        source_ip=source_ip,
+        user_agent=user_agent[:512],
+    )
+    store.put_connection(connection)
+    return connection
+
+
+def close_connection(store: ConnectionStore, connection_id: str) -> int:
+    """Delete every row the connection owns (its row and its subscriptions).
+
+    Idempotent: an unknown or already-closed connection deletes nothing and is no error.
+    Returns how many rows were deleted.
+    """
+    rows = store.rows_of_connection(connection_id)
+    for partition_key, row_connection_id in rows:
+        store.delete_row(partition_key, row_connection_id)
+    return len(rows)

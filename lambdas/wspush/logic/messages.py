@@ -1,0 +1,98 @@
+"""Client-to-server messages: validation, routing by ``action``, and the reply frame.
+
+Every input, however malformed, yields exactly one reply frame; nothing here raises for
+bad client input.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from wspush.models.identifiers import is_valid_topic
+
+
+class SubscriptionStore(Protocol):
+    def put_subscription(
+        self, topic: str, connection_id: str, owner_entity_id: str | None, expires_at: int
+    ) -> None: ...
+    def delete_subscription(self, topic: str, connection_id: str) -> None: ...
+
+
+@dataclass(frozen=True)
+class InboundMessage:
+    body: str | None
+    is_binary: bool
+    connection_id: str
+    entity_id: str | None
+
+
+@dataclass(frozen=True)
+class Reply:
+    frame: dict[str, Any]
+    error_kind: str | None = None  # set when the frame is an error, for metrics
+
+
+KNOWN_ACTIONS = ("ping", "subscribe", "unsubscribe")
+
+
+def error_reply(kind: str, message: str) -> Reply:
+    return Reply({"type": "error", "code": kind, "message": message}, error_kind=kind)
+
+
+def _parse(message: InboundMessage, max_bytes: int) -> dict[str, Any] | Reply:
+    if message.is_binary:
+        return error_reply(
+            "binary_not_supported", "binary frames are not supported; send JSON text"
+        )
+    body = message.body or ""
+    size = len(body.encode("utf-8", errors="surrogatepass"))
+    if size > max_bytes:
+        return error_reply("too_large", f"message is {size} bytes; the limit is {max_bytes}")
+    if not body.strip():
+        return error_reply("malformed_json", "message body is empty; send a JSON object")
+    try:
+        parsed = json.loads(body)
+    except (json.JSONDecodeError, RecursionError) as error:
+        detail = getattr(error, "msg", "too deeply nested")
+        return error_reply("malformed_json", f"message is not valid JSON: {detail}")
+    if not isinstance(parsed, dict):
+        return error_reply("invalid_message", "message must be a JSON object")
+    return parsed
+
+
+def handle_message(
+    message: InboundMessage,
+    store: SubscriptionStore,
+    now: int,
+    ttl_seconds: int,
+    max_bytes: int,
+) -> Reply:
+    parsed = _parse(message, max_bytes)
+    if isinstance(parsed, Reply):
+        return parsed
+    action = parsed.get("action")
+    if action is None:
+        return error_reply("missing_action", 'message has no "action" field')
+    if action == "ping":
+        return Reply({"type": "pong"})
+    if action in ("subscribe", "unsubscribe"):
+        topic = parsed.get("topic")
+        if not is_valid_topic(topic):
+            return error_reply(
+                "invalid_topic", "topic must be 1-128 characters of letters, digits and _.:/-"
+            )
+        assert isinstance(topic, str)
+        if action == "subscribe":
+            store.put_subscription(
+                topic, message.connection_id, message.entity_id, now + ttl_seconds
+            )
+            return Reply({"type": "subscribed", "topic": topic})
+        store.delete_subscription(topic, message.connection_id)
+        return Reply({"type": "unsubscribed", "topic": topic})
+    shown = action if isinstance(action, str) else json.dumps(action)
+    return error_reply(
+        "unknown_action",
+        f"unknown action {shown[:64]!r}; known actions: {', '.join(KNOWN_ACTIONS)}",
+    )

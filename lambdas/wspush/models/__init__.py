@@ -1,0 +1,1 @@
+"""Value types shared by the logic and data-access layers."""

@@ -1,0 +1,30 @@
+"""A connection row and a delivery target."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Connection:
+    """One live WebSocket connection as stored in the connections table."""
+
+    entity_id: str
+    connection_id: str
+    connected_at: int
+    expires_at: int
+    source_ip: str = ""
+    user_agent: str = ""
+
+
+@dataclass(frozen=True)
+class Target:
+    """A row a push delivers to: (partition key, connectionId).
+
+    For a topic push the partition key is the topic's; ``owner_entity_id`` then names the
+    entity whose connection row must also go when the connection turns out to be gone.
+    """
+
+    partition_key: str
+    connection_id: str
+    owner_entity_id: str | None = None

@@ -1,0 +1,23 @@
+"""Validation of the identifiers that become DynamoDB keys."""
+
+from __future__ import annotations
+
+import re
+
+# '#' is reserved: topic subscription rows live under the partition key "topic#<name>",
+# so no entity id can ever collide with one.
+_ENTITY_ID = re.compile(r"^[A-Za-z0-9_.:@|+=-]{1,128}$")
+_TOPIC = re.compile(r"^[A-Za-z0-9_.:/-]{1,128}$")
+TOPIC_PARTITION_PREFIX = "topic#"
+
+
+def is_valid_entity_id(value: object) -> bool:
+    return isinstance(value, str) and _ENTITY_ID.fullmatch(value) is not None
+
+
+def is_valid_topic(value: object) -> bool:
+    return isinstance(value, str) and _TOPIC.fullmatch(value) is not None
+
+
+def topic_partition(topic: str) -> str:
+    return f"{TOPIC_PARTITION_PREFIX}{topic}"

@@ -1,0 +1,111 @@
+"""The push request, its audience, and the delivery report."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from typing import Any
+
+from wspush.models.identifiers import is_valid_entity_id, is_valid_topic
+
+
+class Outcome(enum.Enum):
+    SENT = "sent"
+    GONE = "gone"  # 410: the client went away; its rows must go
+    THROTTLED = "throttled"  # 429: retry after a pause
+    SERVER_ERROR = "server_error"  # 5xx or no answer: retry after a pause
+    REJECTED = "rejected"  # any other 4xx (403, 413): retrying cannot help
+
+    @property
+    def retryable(self) -> bool:
+        return self in (Outcome.THROTTLED, Outcome.SERVER_ERROR)
+
+
+@dataclass(frozen=True)
+class Audience:
+    """Exactly one of entity, connection, topic or broadcast."""
+
+    entity_id: str | None = None
+    connection_id: str | None = None
+    topic: str | None = None
+    broadcast: bool = False
+
+    def describe(self) -> str:
+        if self.entity_id is not None:
+            return f"entity:{self.entity_id}"
+        if self.connection_id is not None:
+            return f"connection:{self.connection_id}"
+        if self.topic is not None:
+            return f"topic:{self.topic}"
+        return "broadcast"
+
+
+@dataclass(frozen=True)
+class PushRequest:
+    audience: Audience
+    payload: Any
+    message_type: str = "notification"
+
+
+@dataclass
+class DeliveryReport:
+    """What happened to one push. ``targeted == sent + gone + failed`` always holds."""
+
+    targeted: int = 0
+    sent: int = 0
+    gone: int = 0
+    failed: int = 0
+    throttled: int = 0
+    failed_connection_ids: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, int]:
+        return {
+            "targeted": self.targeted,
+            "sent": self.sent,
+            "gone": self.gone,
+            "failed": self.failed,
+            "throttled": self.throttled,
+        }
+
+
+class InvalidPushRequest(ValueError):
+    """A push request that can never be delivered as given."""
+
+
+_AUDIENCE_KEYS = ("entityId", "connectionId", "topic", "broadcast")
+
+
+def parse_push_request(body: Any, default_type: str = "notification") -> PushRequest:
+    """Read ``{<one audience key>, "payload", "type"?}``; raise ``InvalidPushRequest``."""
+    if not isinstance(body, dict):
+        raise InvalidPushRequest("a push request must be a JSON object")
+    present = [key for key in _AUDIENCE_KEYS if body.get(key) not in (None, False)]
+    if len(present) != 1:
+        raise InvalidPushRequest(
+            f"a push request needs exactly one audience of {', '.join(_AUDIENCE_KEYS)}; "
+            f"got {present or 'none'}"
+        )
+    if "payload" not in body:
+        raise InvalidPushRequest('a push request needs a "payload"')
+    message_type = body.get("type", default_type)
+    if not isinstance(message_type, str) or not message_type or len(message_type) > 64:
+        raise InvalidPushRequest('"type" must be a non-empty string of at most 64 characters')
+    key = present[0]
+    value = body[key]
+    if key == "broadcast":
+        if value is not True:
+            raise InvalidPushRequest('"broadcast" must be true')
+        audience = Audience(broadcast=True)
+    elif key == "entityId":
+        if not is_valid_entity_id(value):
+            raise InvalidPushRequest(f"invalid entityId: {str(value)[:64]!r}")
+        audience = Audience(entity_id=value)
+    elif key == "topic":
+        if not is_valid_topic(value):
+            raise InvalidPushRequest(f"invalid topic: {str(value)[:64]!r}")
+        audience = Audience(topic=value)
+    else:
+        if not isinstance(value, str) or not value or len(value) > 128:
+            raise InvalidPushRequest("invalid connectionId")
+        audience = Audience(connection_id=value)
+    return PushRequest(audience=audience, payload=body["payload"], message_type=message_type)

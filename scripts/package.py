@@ -1,0 +1,98 @@
+"""Write reproducible Lambda zips and their manifest.
+
+A package's identity is its sorted contents: entries are sorted, every timestamp is
+1980-01-01, permissions are normalised and bytecode caches are left out, so rebuilding
+unchanged code gives a byte-identical zip and ``source_code_hash`` moves only with code.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import hashlib
+import json
+import sys
+import zipfile
+from pathlib import Path
+
+FIXED_TIME = (1980, 1, 1, 0, 0, 0)
+# Provided by the Lambda runtime; bundling them would only add megabytes.
+RUNTIME_PROVIDED = {"boto3", "botocore", "s3transfer", "urllib3", "dateutil", "six.py", "bin"}
+SKIPPED_PARTS = {"__pycache__"}
+SKIPPED_SUFFIXES = {".pyc", ".pyo"}
+
+
+def _wanted(relative: Path) -> bool:
+    if relative.parts[0] in RUNTIME_PROVIDED:
+        return False
+    top = relative.parts[0]
+    if top.endswith(".dist-info") and top.split("-")[0].lower() in {
+        "boto3",
+        "botocore",
+        "s3transfer",
+        "urllib3",
+        "python_dateutil",
+        "six",
+    }:
+        return False
+    if SKIPPED_PARTS.intersection(relative.parts):
+        return False
+    return relative.suffix not in SKIPPED_SUFFIXES
+
+
+def collect(roots: list[Path]) -> dict[str, Path]:
+    """Map archive name -> file, later roots winning (the project's code over deps)."""
+    files: dict[str, Path] = {}
+    for root in roots:
+        for path in root.rglob("*"):
+            if path.is_file() and _wanted(path.relative_to(root)):
+                files[path.relative_to(root).as_posix()] = path
+    return files
+
+
+def write_zip(target: Path, files: dict[str, Path]) -> None:
+    with zipfile.ZipFile(target, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=9) as archive:
+        for name in sorted(files):
+            info = zipfile.ZipInfo(name, date_time=FIXED_TIME)
+            info.compress_type = zipfile.ZIP_DEFLATED
+            info.external_attr = 0o100644 << 16
+            info.create_system = 3  # Unix, so the permission bits are honoured
+            archive.writestr(info, files[name].read_bytes(), compresslevel=9)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--deps", type=Path, required=True, help="installed dependencies")
+    parser.add_argument("--source", type=Path, required=True, help="directory holding wspush/")
+    parser.add_argument("--out", type=Path, required=True, help="output directory")
+    parser.add_argument("functions", nargs="+", help="function names")
+    args = parser.parse_args()
+
+    if not (args.source / "wspush").is_dir():
+        print(f"package: {args.source}/wspush not found", file=sys.stderr)
+        return 1
+    files = collect([args.deps, args.source])
+    args.out.mkdir(parents=True, exist_ok=True)
+    manifest = {}
+    for function in args.functions:
+        handler_module = args.source / "wspush" / "handlers" / f"{function}.py"
+        if not handler_module.is_file():
+            print(f"package: no handler module {handler_module}", file=sys.stderr)
+            return 1
+        target = args.out / f"{function}.zip"
+        write_zip(target, files)
+        digest = hashlib.sha256(target.read_bytes()).digest()
+        manifest[function] = {
+            "zip": target.name,
+            "handler": f"wspush.handlers.{function}.handler",
+            "sha256": digest.hex(),
+            "code_sha256": base64.b64encode(digest).decode(),
+            "size": target.stat().st_size,
+        }
+        print(f"package: {target} {manifest[function]['size']} bytes sha256={digest.hex()[:16]}")
+    (args.out / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

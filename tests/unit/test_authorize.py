@@ -1,0 +1,52 @@
+from wspush.logic import tokens
+from wspush.logic.authorize import AuthRequest, authorize, parse_subprotocols
+
+SECRET = b"k"
+NOW = 1_800_000_000
+TOKEN = tokens.issue("user-1", SECRET, now=NOW)
+
+
+def _decide(request: AuthRequest, origins=()):
+    return authorize(request, lambda: [SECRET], frozenset(origins), now=NOW)
+
+
+def test_query_string_token_is_allowed():
+    decision = _decide(AuthRequest(TOKEN, [], None))
+    assert decision.allowed and decision.entity_id == "user-1"
+
+
+def test_browser_subprotocol_token_is_allowed():
+    protocols = parse_subprotocols(f"wspush, {TOKEN}")
+    decision = _decide(AuthRequest(None, protocols, "https://app.example.com"))
+    assert decision.allowed and decision.entity_id == "user-1"
+
+
+def test_no_token_is_denied_as_missing():
+    decision = _decide(AuthRequest(None, ["wspush"], None))
+    assert not decision.allowed and decision.reason == "missing"
+
+
+def test_origin_outside_the_allow_list_is_denied_before_the_token_is_read():
+    loaded = []
+
+    def secrets():
+        loaded.append(True)
+        return [SECRET]
+
+    decision = authorize(
+        AuthRequest(TOKEN, [], "https://evil.example"), secrets, {"https://app.example.com"}
+    )
+    assert (decision.allowed, decision.reason) == (False, "bad_origin")
+    assert loaded == []
+
+
+def test_origin_inside_the_allow_list_is_allowed():
+    decision = _decide(
+        AuthRequest(TOKEN, [], "https://app.example.com"), ["https://app.example.com"]
+    )
+    assert decision.allowed
+
+
+def test_bad_token_reason_is_reported():
+    decision = _decide(AuthRequest(TOKEN[:-2] + "xx", [], None))
+    assert (decision.allowed, decision.reason) == (False, "bad_signature")

@@ -1,0 +1,40 @@
+import pytest
+
+from wspush.models.push import Audience, InvalidPushRequest, parse_push_request
+
+
+@pytest.mark.parametrize(
+    ("body", "audience"),
+    [
+        ({"entityId": "u1", "payload": 1}, Audience(entity_id="u1")),
+        ({"topic": "news", "payload": 1}, Audience(topic="news")),
+        ({"connectionId": "Ab1=", "payload": 1}, Audience(connection_id="Ab1=")),
+        ({"broadcast": True, "payload": 1}, Audience(broadcast=True)),
+        ({"broadcast": False, "entityId": "u1", "payload": 1}, Audience(entity_id="u1")),
+    ],
+)
+def test_each_audience_is_read(body, audience):
+    assert parse_push_request(body).audience == audience
+
+
+def test_type_defaults_and_can_be_set():
+    assert parse_push_request({"broadcast": True, "payload": None}).message_type == "notification"
+    assert parse_push_request({"broadcast": True, "payload": 1, "type": "x"}).message_type == "x"
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ([], "JSON object"),
+        ({"payload": 1}, "exactly one audience"),
+        ({"entityId": "u", "topic": "t", "payload": 1}, "exactly one audience"),
+        ({"entityId": "u"}, "payload"),
+        ({"entityId": "topic#x", "payload": 1}, "invalid entityId"),
+        ({"topic": "a b", "payload": 1}, "invalid topic"),
+        ({"broadcast": "yes", "payload": 1}, "must be true"),
+        ({"broadcast": True, "payload": 1, "type": ""}, "type"),
+    ],
+)
+def test_invalid_requests_are_refused_with_a_reason(body, message):
+    with pytest.raises(InvalidPushRequest, match=message):
+        parse_push_request(body)
