@@ -12,6 +12,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from wspush.config import AuthorizerConfig
 from wspush.dal.errors import SecretUnavailable
 from wspush.dal.token_secret import load_token_secrets
+from wspush.handlers._shared import count
 from wspush.logic.authorize import AuthRequest, Decision, authorize, parse_subprotocols
 from wspush.observability import MetricUnit, logger, metrics, tracer
 
@@ -56,6 +57,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     connection_id = event.get("requestContext", {}).get("connectionId")
     logger.append_keys(connectionId=connection_id, entityId=decision.entity_id)
     if decision.allowed:
+        count("ConnectAuthorized")
         logger.info("connect allowed")
     else:
         logger.info("connect denied", extra={"reason": decision.reason})

@@ -38,6 +38,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     entity_id = _entity_id(ws_event)
     logger.append_keys(connectionId=connection_id, entityId=entity_id)
     if not is_valid_entity_id(entity_id):
+        count("ConnectionsRefused")
         logger.warning("connect refused: no valid entityId")
         return http_response(400, "a valid entityId is required")
     assert entity_id is not None

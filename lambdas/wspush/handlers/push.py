@@ -12,8 +12,9 @@ from wspush.config import PushConfig
 from wspush.dal.connections_api import ConnectionsApi, make_client
 from wspush.dal.connections_table import ConnectionsTable
 from wspush.handlers._shared import count, dynamodb_client
+from wspush.logic.envelope import PayloadTooLarge
 from wspush.logic.push import push
-from wspush.models.push import PushRequest, parse_push_request
+from wspush.models.push import InvalidPushRequest, PushRequest, parse_push_request
 from wspush.observability import logger, metrics, tracer
 
 config = PushConfig.from_env()
@@ -42,16 +43,24 @@ def request_from_event(event: Any) -> PushRequest:
 @metrics.log_metrics(capture_cold_start_metric=True)
 @tracer.capture_lambda_handler
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, int]:
-    request = request_from_event(event)
-    logger.append_keys(audience=request.audience.describe(), entityId=request.audience.entity_id)
-    report = push(
-        request,
-        table,
-        connections_api,
-        executor,
-        max_attempts=config.max_attempts,
-        scan_segments=config.scan_segments,
-    )
+    try:
+        request = request_from_event(event)
+        logger.append_keys(
+            audience=request.audience.describe(), entityId=request.audience.entity_id
+        )
+        report = push(
+            request,
+            table,
+            connections_api,
+            executor,
+            max_attempts=config.max_attempts,
+            scan_segments=config.scan_segments,
+        )
+    except (InvalidPushRequest, PayloadTooLarge) as error:
+        # Raised on purpose: EventBridge retries, then dead-letters; a direct caller sees why.
+        count("PushRejected")
+        logger.error("push refused", extra={"reason": str(error)})
+        raise
     for name, value in report.as_dict().items():
         count(f"Push{name.capitalize()}", value)
     summary = report.as_dict()

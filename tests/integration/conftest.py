@@ -1,0 +1,113 @@
+"""Integration fixtures: a moto server (DynamoDB, SSM) and a fake ``@connections`` endpoint.
+
+The handler modules read their configuration at import, like a Lambda cold start, so the
+environment is set before they are imported and the moto state is reset between tests.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import urllib.request
+from types import ModuleType
+from typing import Any
+
+import boto3
+import pytest
+from moto.server import ThreadedMotoServer
+
+from tests.fakes import FakeConnectionsEndpoint
+
+TABLE = "wspush-test-connections"
+SECRET_PARAMETER = "/wspush/test/token-secret"
+SECRET = "integration-secret"
+
+
+@pytest.fixture(scope="session")
+def moto_url():
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    yield f"http://{host}:{port}"
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def connections_endpoint():
+    endpoint = FakeConnectionsEndpoint().start()
+    yield endpoint
+    endpoint.stop()
+
+
+@pytest.fixture(scope="session")
+def handlers(moto_url, connections_endpoint) -> dict[str, ModuleType]:
+    os.environ.update(
+        {
+            "AWS_ENDPOINT_URL": moto_url,
+            "CONNECTIONS_TABLE": TABLE,
+            "CONNECTIONS_ENDPOINT": connections_endpoint.url,
+            "TOKEN_SECRET_PARAMETER": SECRET_PARAMETER,
+            "PUSH_CONCURRENCY": "8",
+            "BROADCAST_SCAN_SEGMENTS": "3",
+            "SCHEDULED_MESSAGE": '{"text": "tick"}',
+        }
+    )
+    names = ("authorizer", "connect", "disconnect", "message", "push")
+    return {name: importlib.import_module(f"wspush.handlers.{name}") for name in names}
+
+
+def create_connections_table(client: Any, name: str = TABLE) -> None:
+    """The table as Terraform defines it: keys, the connectionId GSI, on-demand."""
+    client.create_table(
+        TableName=name,
+        BillingMode="PAY_PER_REQUEST",
+        AttributeDefinitions=[
+            {"AttributeName": "entityId", "AttributeType": "S"},
+            {"AttributeName": "connectionId", "AttributeType": "S"},
+        ],
+        KeySchema=[
+            {"AttributeName": "entityId", "KeyType": "HASH"},
+            {"AttributeName": "connectionId", "KeyType": "RANGE"},
+        ],
+        GlobalSecondaryIndexes=[
+            {
+                "IndexName": "byConnection",
+                "KeySchema": [{"AttributeName": "connectionId", "KeyType": "HASH"}],
+                "Projection": {"ProjectionType": "KEYS_ONLY"},
+            }
+        ],
+    )
+
+
+@pytest.fixture
+def aws(moto_url, handlers, connections_endpoint):
+    """A clean emulator with the table and the secret, and a clean endpoint."""
+    request = urllib.request.Request(f"{moto_url}/moto-api/reset", method="POST")
+    urllib.request.urlopen(request).close()
+    connections_endpoint.reset()
+    dynamodb = boto3.client("dynamodb", endpoint_url=moto_url)
+    create_connections_table(dynamodb)
+    ssm = boto3.client("ssm", endpoint_url=moto_url)
+    ssm.put_parameter(Name=SECRET_PARAMETER, Value=SECRET, Type="SecureString")
+    return {"dynamodb": dynamodb, "ssm": ssm}
+
+
+class LambdaContext:
+    function_name = "wspush-test"
+    memory_limit_in_mb = 256
+    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:wspush-test"
+    aws_request_id = "5b1a7a4c-0c3e-4a4b-9a43-6f3f4a1f0e11"
+
+    @staticmethod
+    def get_remaining_time_in_millis() -> int:
+        return 30_000
+
+
+@pytest.fixture
+def context() -> LambdaContext:
+    return LambdaContext()
+
+
+def rows(dynamodb: Any) -> set[tuple[str, str]]:
+    items = dynamodb.scan(TableName=TABLE)["Items"]
+    return {(i["entityId"]["S"], i["connectionId"]["S"]) for i in items}

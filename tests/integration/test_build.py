@@ -1,0 +1,46 @@
+import hashlib
+import json
+import os
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _build() -> dict[str, str]:
+    env = {**os.environ, "PYTHON": sys.executable}
+    subprocess.run(["./build.sh"], cwd=ROOT, env=env, check=True, capture_output=True)
+    return {
+        zip_path.name: hashlib.sha256(zip_path.read_bytes()).hexdigest()
+        for zip_path in sorted((ROOT / "dist").glob("*.zip"))
+    }
+
+
+def test_build_is_byte_identical_across_runs_and_ignores_timestamps():
+    # Given one build
+    first = _build()
+    # When the sources are touched (new mtimes, same content) and it is built again
+    for source in (ROOT / "lambdas" / "wspush").rglob("*.py"):
+        os.utime(source)
+    second = _build()
+    # Then every zip is byte-identical
+    assert first == second
+    assert set(first) == {
+        f"{f}.zip" for f in ("authorizer", "connect", "disconnect", "message", "push")
+    }
+
+
+def test_zips_hold_the_package_without_boto3_or_caches_and_the_manifest_matches():
+    manifest = json.loads((ROOT / "dist" / "manifest.json").read_text())
+    for function, entry in manifest.items():
+        path = ROOT / "dist" / entry["zip"]
+        assert hashlib.sha256(path.read_bytes()).hexdigest() == entry["sha256"]
+        assert path.stat().st_size == entry["size"]
+        names = zipfile.ZipFile(path).namelist()
+        assert f"wspush/handlers/{function}.py" in names
+        assert "aws_lambda_powertools/__init__.py" in names
+        assert not [n for n in names if n.startswith(("boto3/", "botocore/"))]
+        assert not [n for n in names if "__pycache__" in n or n.endswith(".pyc")]
+        assert names == sorted(names)

@@ -1,0 +1,121 @@
+import copy
+
+from tests.conftest import load_event
+from tests.integration.conftest import SECRET, TABLE, rows
+from wspush.logic import tokens
+
+
+def _authorizer_event(token=None, protocol_header=None, origin=None):
+    event = load_event("authorizer_connect")
+    if token is None:
+        # A URL with no query string: API Gateway leaves the keys out entirely.
+        del event["queryStringParameters"], event["multiValueQueryStringParameters"]
+    else:
+        event["queryStringParameters"] = {"token": token}
+        event["multiValueQueryStringParameters"] = {"token": [token]}
+    if protocol_header:
+        event["headers"]["Sec-WebSocket-Protocol"] = protocol_header
+    if origin:
+        event["headers"]["Origin"] = origin
+    return event
+
+
+def _effect(response):
+    return response["policyDocument"]["Statement"][0]["Effect"]
+
+
+def test_authorizer_allows_a_valid_token_with_the_entity_in_the_context(aws, handlers, context):
+    # Given a token signed with the secret stored in SSM
+    token = tokens.issue("user-1", SECRET.encode())
+    # When the authorizer sees it in the query string
+    response = handlers["authorizer"].handler(_authorizer_event(token), context)
+    # Then it allows exactly the $connect method ARN and names the entity
+    statement = response["policyDocument"]["Statement"][0]
+    assert statement == {
+        "Action": "execute-api:Invoke",
+        "Effect": "Allow",
+        "Resource": "arn:aws:execute-api:us-east-1:123456789012:a1b2c3d4e5/prod/$connect",
+    }
+    assert response["context"] == {"entityId": "user-1"}
+    assert response["principalId"] == "user-1"
+
+
+def test_authorizer_accepts_the_token_as_a_browser_subprotocol(aws, handlers, context):
+    token = tokens.issue("user-2", SECRET.encode())
+    event = _authorizer_event(protocol_header=f"wspush, {token}")
+    response = handlers["authorizer"].handler(event, context)
+    assert _effect(response) == "Allow" and response["context"]["entityId"] == "user-2"
+
+
+def test_authorizer_denies_without_a_token_and_logs_no_secret(aws, handlers, context, capsys):
+    response = handlers["authorizer"].handler(_authorizer_event(), context)
+    assert _effect(response) == "Deny" and "context" not in response
+    assert SECRET not in capsys.readouterr().out
+
+
+def test_authorizer_denies_expired_and_forged_tokens_without_logging_them(
+    aws, handlers, context, capsys
+):
+    expired = tokens.issue("user-1", SECRET.encode(), ttl_seconds=1, now=1_000_000)
+    forged = tokens.issue("user-1", b"not-the-secret")
+    for token in (expired, forged, "garbage", "a.b.c"):
+        assert _effect(handlers["authorizer"].handler(_authorizer_event(token), context)) == "Deny"
+    logged = capsys.readouterr().out
+    assert expired not in logged and forged not in logged and SECRET not in logged
+
+
+def test_connect_stores_the_connection_under_the_authorized_entity(aws, handlers, context):
+    # Given a $connect event whose URL had no query string at all
+    event = load_event("connect")
+    assert "queryStringParameters" not in event
+    # When the connect handler runs
+    response = handlers["connect"].handler(event, context)
+    # Then the row exists with its TTL, source IP and user agent
+    assert response["statusCode"] == 200
+    item = aws["dynamodb"].get_item(
+        TableName=TABLE,
+        Key={"entityId": {"S": "user-1"}, "connectionId": {"S": "Tq7QmcfmIAMCJBA="}},
+    )["Item"]
+    connected_at = int(item["connectedAt"]["N"])
+    assert int(item["expiresAt"]["N"]) - connected_at == 2 * 3600 + 600
+    assert item["sourceIp"]["S"] == "203.0.113.7"
+    assert item["userAgent"]["S"] == "wscat"
+
+
+def test_connect_echoes_the_wspush_subprotocol_to_browsers(aws, handlers, context):
+    event = load_event("connect")
+    event["headers"]["Sec-WebSocket-Protocol"] = "wspush, eyJ.token.x"
+    response = handlers["connect"].handler(event, context)
+    assert response["headers"] == {"Sec-WebSocket-Protocol": "wspush"}
+
+
+def test_connect_without_an_entity_is_refused_and_writes_nothing(aws, handlers, context):
+    event = load_event("connect")
+    del event["requestContext"]["authorizer"]
+    event["queryStringParameters"] = {"entityId": "demo"}  # ignored: auth is on
+    assert handlers["connect"].handler(event, context)["statusCode"] == 400
+    assert rows(aws["dynamodb"]) == set()
+
+
+def test_disconnect_deletes_the_connection_and_its_subscriptions_only(aws, handlers, context):
+    # Given two connections, one of them subscribed to a topic
+    handlers["connect"].handler(load_event("connect"), context)
+    other = load_event("connect")
+    other["requestContext"]["connectionId"] = "Other000000000="
+    handlers["connect"].handler(other, context)
+    subscribe = load_event("message")
+    subscribe["body"] = '{"action":"subscribe","topic":"news"}'
+    handlers["message"].handler(subscribe, context)
+    assert len(rows(aws["dynamodb"])) == 3
+    # When the first disconnects
+    response = handlers["disconnect"].handler(load_event("disconnect"), context)
+    # Then only the other connection's row is left
+    assert response["statusCode"] == 200
+    assert rows(aws["dynamodb"]) == {("user-1", "Other000000000=")}
+
+
+def test_disconnect_is_idempotent(aws, handlers, context):
+    event = load_event("disconnect")
+    del event["requestContext"]["authorizer"]
+    assert handlers["disconnect"].handler(event, context)["statusCode"] == 200
+    assert handlers["disconnect"].handler(copy.deepcopy(event), context)["statusCode"] == 200

@@ -1,0 +1,131 @@
+import json
+
+import pytest
+
+from tests.conftest import load_event
+from tests.integration.conftest import TABLE, rows
+from wspush.logic.envelope import PayloadTooLarge
+from wspush.models.push import InvalidPushRequest
+
+
+def _seed(dynamodb, pairs):
+    for partition, connection in pairs:
+        item = {"entityId": {"S": partition}, "connectionId": {"S": connection}}
+        if partition.startswith("topic#"):
+            item["ownerEntityId"] = {"S": "owner"}
+        dynamodb.put_item(TableName=TABLE, Item=item)
+
+
+def _messages(endpoint, connection):
+    return [json.loads(m) for m in endpoint.received[connection]]
+
+
+@pytest.fixture
+def table(aws, connections_endpoint):
+    pairs = [("u1", "a1"), ("u1", "a2"), ("u2", "b1"), ("owner", "t1"), ("topic#news", "t1")]
+    _seed(aws["dynamodb"], pairs)
+    connections_endpoint.live.update({"a1", "a2", "b1", "t1"})
+    return aws["dynamodb"]
+
+
+def test_entity_push_reaches_only_that_entity_in_one_envelope(
+    table, handlers, context, connections_endpoint
+):
+    report = handlers["push"].handler({"entityId": "u1", "payload": {"x": 1}}, context)
+    assert report == {"targeted": 2, "sent": 2, "gone": 0, "failed": 0, "throttled": 0}
+    (message,) = _messages(connections_endpoint, "a1")
+    assert set(message) == {"type", "id", "ts", "data"}
+    assert message["data"] == {"x": 1} and message["type"] == "notification"
+    assert connections_endpoint.received["b1"] == []
+
+
+def test_topic_push_reaches_only_subscribers(table, handlers, context, connections_endpoint):
+    report = handlers["push"].handler({"topic": "news", "payload": "hi"}, context)
+    assert (report["targeted"], report["sent"]) == (1, 1)
+    assert set(connections_endpoint.received) == {"t1"}
+
+
+def test_broadcast_reaches_every_connection_once(table, handlers, context, connections_endpoint):
+    report = handlers["push"].handler({"broadcast": True, "payload": 1}, context)
+    assert report["sent"] == 4
+    assert {k: len(v) for k, v in connections_endpoint.received.items()} == {
+        "a1": 1,
+        "a2": 1,
+        "b1": 1,
+        "t1": 1,
+    }
+
+
+def test_a_gone_connection_loses_exactly_its_row_and_the_rest_still_get_it(
+    table, handlers, context, connections_endpoint
+):
+    # Given a2 vanished without a close
+    connections_endpoint.live.discard("a2")
+    # When a broadcast goes out
+    report = handlers["push"].handler({"broadcast": True, "payload": 1}, context)
+    # Then a2's row is gone, every other row stays, and the others received it
+    assert (report["sent"], report["gone"], report["failed"]) == (3, 1, 0)
+    assert ("u1", "a2") not in rows(table)
+    assert rows(table) == {("u1", "a1"), ("u2", "b1"), ("owner", "t1"), ("topic#news", "t1")}
+
+
+def test_throttled_then_accepted_is_retried(table, handlers, context, connections_endpoint):
+    connections_endpoint.script["b1"] = [429, 502]
+    report = handlers["push"].handler({"entityId": "u2", "payload": 1}, context)
+    assert (report["sent"], report["failed"], report["throttled"]) == (1, 0, 1)
+    assert connections_endpoint.attempts["b1"] == 3
+
+
+def test_persistent_server_error_counts_as_failed(table, handlers, context, connections_endpoint):
+    connections_endpoint.script["b1"] = [500] * 10
+    report = handlers["push"].handler({"entityId": "u2", "payload": 1}, context)
+    assert (report["sent"], report["failed"]) == (0, 1)
+    assert ("u2", "b1") in rows(table)  # a failure is not a reason to forget a connection
+
+
+def test_scheduled_event_broadcasts_the_configured_message(
+    table, handlers, context, connections_endpoint
+):
+    report = handlers["push"].handler(load_event("scheduled"), context)
+    assert report["sent"] == 4
+    (message,) = _messages(connections_endpoint, "b1")
+    assert message["type"] == "scheduled" and message["data"] == {"text": "tick"}
+
+
+def test_custom_eventbridge_event_targets_its_detail_audience(
+    table, handlers, context, connections_endpoint
+):
+    event = load_event("notification")
+    event["detail"]["entityId"] = "u2"
+    report = handlers["push"].handler(event, context)
+    assert report["sent"] == 1
+    (message,) = _messages(connections_endpoint, "b1")
+    assert message["type"] == "order.shipped" and message["data"] == {"orderId": "o-42"}
+
+
+def test_connection_push_reaches_that_connection(table, handlers, context, connections_endpoint):
+    report = handlers["push"].handler({"connectionId": "b1", "payload": 1}, context)
+    assert report["sent"] == 1 and list(connections_endpoint.received) == ["b1"]
+
+
+def test_an_oversize_payload_is_refused_before_anything_is_sent(
+    table, handlers, context, connections_endpoint
+):
+    with pytest.raises(PayloadTooLarge):
+        handlers["push"].handler({"broadcast": True, "payload": "x" * 140_000}, context)
+    assert connections_endpoint.received == {}
+
+
+def test_an_invalid_request_raises_so_eventbridge_retries_then_dead_letters(aws, handlers, context):
+    with pytest.raises(InvalidPushRequest):
+        handlers["push"].handler({"payload": 1}, context)
+
+
+def test_targeted_push_reads_by_query_never_scan(table, handlers, context, monkeypatch):
+    calls = []
+    client = handlers["push"].table._client
+    original = client.scan
+    monkeypatch.setattr(client, "scan", lambda **kw: calls.append(kw) or original(**kw))
+    handlers["push"].handler({"entityId": "u1", "payload": 1}, context)
+    handlers["push"].handler({"topic": "news", "payload": 1}, context)
+    assert calls == []
