@@ -1,0 +1,252 @@
+locals {
+  name        = "${var.name}-${var.stage_name}"
+  package_dir = coalesce(var.package_dir, "${path.root}/../dist")
+
+  function_defaults = {
+    authorizer = { memory_size = 256, timeout = 5 }
+    connect    = { memory_size = 256, timeout = 5 }
+    disconnect = { memory_size = 256, timeout = 5 }
+    message    = { memory_size = 256, timeout = 10 }
+    push       = { memory_size = 512, timeout = 60 }
+  }
+  function_settings = {
+    for name, defaults in local.function_defaults : name => {
+      memory_size = coalesce(try(var.function_settings[name].memory_size, null), defaults.memory_size)
+      timeout     = coalesce(try(var.function_settings[name].timeout, null), defaults.timeout)
+    }
+  }
+
+  common_environment = {
+    POWERTOOLS_SERVICE_NAME      = "wspush"
+    POWERTOOLS_METRICS_NAMESPACE = "wspush"
+    POWERTOOLS_LOG_LEVEL         = "INFO"
+    CONNECTIONS_TABLE            = module.connections_table.table_name
+  }
+
+  # The connection's rows outlive API Gateway's 2-hour maximum by a margin.
+  connection_ttl_seconds = 2 * 60 * 60 + 10 * 60
+}
+
+# --- State: connections and the token secret ------------------------------------------
+
+module "connections_table" {
+  source = "./modules/connections_table"
+
+  name                = "${local.name}-connections"
+  deletion_protection = var.deletion_protection
+  kms_key_arn         = var.kms_key_arn
+}
+
+module "token_secret" {
+  source = "./modules/token_secret"
+
+  parameter_name = "/${var.name}/${var.stage_name}/token-secret"
+  value          = var.token_secret
+  value_version  = var.token_secret_version
+  kms_key_arn    = var.kms_key_arn
+}
+
+# --- Least-privilege policy documents, one per function --------------------------------
+
+data "aws_iam_policy_document" "authorizer" {
+  statement {
+    sid       = "ReadTokenSecret"
+    actions   = ["ssm:GetParameter"]
+    resources = [module.token_secret.parameter_arn]
+  }
+
+  dynamic "statement" {
+    for_each = var.kms_key_arn == null ? [] : [var.kms_key_arn]
+
+    content {
+      sid       = "DecryptTokenSecret"
+      actions   = ["kms:Decrypt"]
+      resources = [statement.value]
+    }
+  }
+}
+
+data "aws_iam_policy_document" "connect" {
+  statement {
+    sid       = "StoreConnection"
+    actions   = ["dynamodb:PutItem"]
+    resources = [module.connections_table.table_arn]
+  }
+}
+
+data "aws_iam_policy_document" "disconnect" {
+  statement {
+    sid       = "FindConnectionRows"
+    actions   = ["dynamodb:Query"]
+    resources = [module.connections_table.connection_index_arn]
+  }
+
+  statement {
+    sid       = "DeleteConnectionRows"
+    actions   = ["dynamodb:DeleteItem"]
+    resources = [module.connections_table.table_arn]
+  }
+}
+
+data "aws_iam_policy_document" "message" {
+  statement {
+    sid       = "StoreSubscriptions"
+    actions   = ["dynamodb:PutItem", "dynamodb:DeleteItem"]
+    resources = [module.connections_table.table_arn]
+  }
+
+  statement {
+    sid       = "ReplyToSender"
+    actions   = ["execute-api:ManageConnections"]
+    resources = [module.websocket_api.manage_connections_arn]
+  }
+}
+
+data "aws_iam_policy_document" "push" {
+  statement {
+    sid       = "ReadAudience"
+    actions   = ["dynamodb:Query", "dynamodb:Scan"]
+    resources = [module.connections_table.table_arn, module.connections_table.connection_index_arn]
+  }
+
+  statement {
+    sid       = "ForgetGoneConnections"
+    actions   = ["dynamodb:DeleteItem"]
+    resources = [module.connections_table.table_arn]
+  }
+
+  statement {
+    sid       = "PostToConnections"
+    actions   = ["execute-api:ManageConnections"]
+    resources = [module.websocket_api.manage_connections_arn]
+  }
+}
+
+# --- Functions ---------------------------------------------------------------------------
+
+module "authorizer" {
+  source = "./modules/lambda_function"
+
+  function_name      = "${local.name}-authorizer"
+  description        = "Verifies the connection token on $connect."
+  handler            = "wspush.handlers.authorizer.handler"
+  package_path       = "${local.package_dir}/authorizer.zip"
+  policy_json        = data.aws_iam_policy_document.authorizer.json
+  memory_size        = local.function_settings.authorizer.memory_size
+  timeout            = local.function_settings.authorizer.timeout
+  log_retention_days = var.log_retention_days
+  environment = merge(local.common_environment, {
+    TOKEN_SECRET_PARAMETER = module.token_secret.parameter_name
+    ALLOWED_ORIGINS        = join(",", var.allowed_origins)
+  })
+}
+
+module "connect" {
+  source = "./modules/lambda_function"
+
+  function_name      = "${local.name}-connect"
+  description        = "Stores a new connection under its entity."
+  handler            = "wspush.handlers.connect.handler"
+  package_path       = "${local.package_dir}/connect.zip"
+  policy_json        = data.aws_iam_policy_document.connect.json
+  memory_size        = local.function_settings.connect.memory_size
+  timeout            = local.function_settings.connect.timeout
+  log_retention_days = var.log_retention_days
+  environment = merge(local.common_environment, {
+    CONNECTION_TTL_SECONDS = tostring(local.connection_ttl_seconds)
+    AUTH_DISABLED          = tostring(var.auth_disabled)
+  })
+}
+
+module "disconnect" {
+  source = "./modules/lambda_function"
+
+  function_name      = "${local.name}-disconnect"
+  description        = "Deletes a closed connection's rows."
+  handler            = "wspush.handlers.disconnect.handler"
+  package_path       = "${local.package_dir}/disconnect.zip"
+  policy_json        = data.aws_iam_policy_document.disconnect.json
+  memory_size        = local.function_settings.disconnect.memory_size
+  timeout            = local.function_settings.disconnect.timeout
+  log_retention_days = var.log_retention_days
+  environment        = local.common_environment
+}
+
+module "message" {
+  source = "./modules/lambda_function"
+
+  function_name      = "${local.name}-message"
+  description        = "Answers ping, subscribe, unsubscribe and unknown actions."
+  handler            = "wspush.handlers.message.handler"
+  package_path       = "${local.package_dir}/message.zip"
+  policy_json        = data.aws_iam_policy_document.message.json
+  memory_size        = local.function_settings.message.memory_size
+  timeout            = local.function_settings.message.timeout
+  log_retention_days = var.log_retention_days
+  environment = merge(local.common_environment, {
+    CONNECTIONS_ENDPOINT   = module.websocket_api.connections_url
+    CONNECTION_TTL_SECONDS = tostring(local.connection_ttl_seconds)
+  })
+}
+
+module "push" {
+  source = "./modules/lambda_function"
+
+  function_name          = "${local.name}-push"
+  description            = "Fans a message out to an entity, a topic, a connection or everyone."
+  handler                = "wspush.handlers.push.handler"
+  package_path           = "${local.package_dir}/push.zip"
+  policy_json            = data.aws_iam_policy_document.push.json
+  memory_size            = local.function_settings.push.memory_size
+  timeout                = local.function_settings.push.timeout
+  log_retention_days     = var.log_retention_days
+  async_invocation       = true
+  dead_letter_target_arn = module.push_schedule.dead_letter_queue_arn
+  environment = merge(local.common_environment, {
+    CONNECTIONS_ENDPOINT = module.websocket_api.connections_url
+    PUSH_CONCURRENCY     = tostring(var.push_concurrency)
+    SCHEDULED_MESSAGE    = jsonencode(var.scheduled_message)
+  })
+}
+
+# --- WebSocket API and schedule ---------------------------------------------------------
+
+module "websocket_api" {
+  source = "./modules/websocket_api"
+
+  name       = local.name
+  stage_name = var.stage_name
+  integrations = {
+    for name, function in { connect = module.connect, disconnect = module.disconnect, message = module.message } :
+    name => { function_name = function.function_name, invoke_arn = function.invoke_arn }
+  }
+  routes = {
+    "$connect"    = "connect"
+    "$disconnect" = "disconnect"
+    "$default"    = "message"
+    "ping"        = "message"
+    "subscribe"   = "message"
+    "unsubscribe" = "message"
+  }
+  connect_authorizer = var.auth_disabled ? null : {
+    function_name = module.authorizer.function_name
+    invoke_arn    = module.authorizer.invoke_arn
+  }
+  authorizer_identity_sources = var.require_query_token ? ["route.request.querystring.token"] : []
+  throttling_burst_limit      = var.throttling_burst_limit
+  throttling_rate_limit       = var.throttling_rate_limit
+  log_retention_days          = var.log_retention_days
+  manage_account_logging_role = var.manage_api_gateway_account
+}
+
+module "push_schedule" {
+  source = "./modules/push_schedule"
+
+  name                = local.name
+  push_function_name  = module.push.function_name
+  push_function_arn   = module.push.function_arn
+  schedule_expression = var.schedule_expression
+  schedule_enabled    = var.schedule_enabled
+  scheduled_push      = merge(var.scheduled_audience, { type = "scheduled", payload = var.scheduled_message })
+  kms_key_arn         = var.kms_key_arn
+}

@@ -1,0 +1,19 @@
+output "table_name" {
+  description = "Name of the connections table."
+  value       = aws_dynamodb_table.this.name
+}
+
+output "table_arn" {
+  description = "ARN of the connections table."
+  value       = aws_dynamodb_table.this.arn
+}
+
+output "connection_index_arn" {
+  description = "ARN of the connectionId index."
+  value       = "${aws_dynamodb_table.this.arn}/index/${var.connection_index_name}"
+}
+
+output "connection_index_name" {
+  description = "Name of the connectionId index."
+  value       = var.connection_index_name
+}

@@ -1,0 +1,106 @@
+data "aws_iam_policy_document" "assume" {
+  statement {
+    actions = ["sts:AssumeRole"]
+
+    principals {
+      type        = "Service"
+      identifiers = ["lambda.amazonaws.com"]
+    }
+  }
+}
+
+resource "aws_iam_role" "this" {
+  name               = var.function_name
+  assume_role_policy = data.aws_iam_policy_document.assume.json
+  tags               = var.tags
+}
+
+resource "aws_cloudwatch_log_group" "this" {
+  #checkov:skip=CKV_AWS_158:Log data is encrypted at rest by CloudWatch Logs; a customer-managed key is opt-in via var.log_kms_key_arn.
+  #checkov:skip=CKV_AWS_338:Retention is a deliberate variable (default 30 days); a year of debug logs is a cost, not a control.
+  name              = "/aws/lambda/${var.function_name}"
+  retention_in_days = var.log_retention_days
+  kms_key_id        = var.log_kms_key_arn
+  tags              = var.tags
+}
+
+data "aws_iam_policy_document" "this" {
+  # The function's own access (passed in, exact ARNs), plus what every function needs.
+  source_policy_documents = [var.policy_json]
+
+  statement {
+    sid       = "WriteOwnLogs"
+    actions   = ["logs:CreateLogStream", "logs:PutLogEvents"]
+    resources = ["${aws_cloudwatch_log_group.this.arn}:*"]
+  }
+
+  statement {
+    # X-Ray's write actions support no resource-level permissions: "*" is the only ARN.
+    sid       = "WriteTraces"
+    actions   = ["xray:PutTraceSegments", "xray:PutTelemetryRecords"]
+    resources = ["*"]
+  }
+
+  dynamic "statement" {
+    for_each = var.async_invocation ? [var.dead_letter_target_arn] : []
+
+    content {
+      sid       = "SendFailedEventsToDeadLetterQueue"
+      actions   = ["sqs:SendMessage"]
+      resources = [statement.value]
+    }
+  }
+}
+
+resource "aws_iam_role_policy" "this" {
+  name   = "${var.function_name}-access"
+  role   = aws_iam_role.this.id
+  policy = data.aws_iam_policy_document.this.json
+}
+
+resource "aws_lambda_function" "this" {
+  #checkov:skip=CKV_AWS_117:The functions reach only regional AWS endpoints; a VPC would add NAT cost and cold-start latency for no isolation gain.
+  #checkov:skip=CKV_AWS_272:Code signing needs a signing profile per account; the zip is reproducible and its hash is pinned by source_code_hash.
+  #checkov:skip=CKV_AWS_173:The environment holds names and endpoints only; the one secret is read from SSM at run time.
+  #checkov:skip=CKV_AWS_115:Reserved concurrency is an account-level trade-off; set var.reserved_concurrency where it is wanted.
+  #checkov:skip=CKV_AWS_116:Synchronous functions (API Gateway) have no async failures to dead-letter; async ones get var.dead_letter_target_arn.
+  function_name                  = var.function_name
+  description                    = var.description
+  role                           = aws_iam_role.this.arn
+  handler                        = var.handler
+  runtime                        = "python3.13"
+  architectures                  = ["arm64"]
+  filename                       = var.package_path
+  source_code_hash               = filebase64sha256(var.package_path)
+  memory_size                    = var.memory_size
+  timeout                        = var.timeout
+  reserved_concurrent_executions = var.reserved_concurrency
+
+  environment {
+    variables = var.environment
+  }
+
+  tracing_config {
+    mode = "Active"
+  }
+
+  dynamic "dead_letter_config" {
+    for_each = var.async_invocation ? [var.dead_letter_target_arn] : []
+
+    content {
+      target_arn = dead_letter_config.value
+    }
+  }
+
+  tags = var.tags
+
+  depends_on = [aws_cloudwatch_log_group.this, aws_iam_role_policy.this]
+}
+
+resource "aws_lambda_function_event_invoke_config" "this" {
+  count = var.async_invocation ? 1 : 0
+
+  function_name                = aws_lambda_function.this.function_name
+  maximum_retry_attempts       = var.async_retry_attempts
+  maximum_event_age_in_seconds = var.async_max_event_age_seconds
+}

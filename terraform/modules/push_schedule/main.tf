@@ -1,0 +1,89 @@
+resource "aws_sqs_queue" "dead_letter" {
+  name                      = "${var.name}-push-dlq"
+  message_retention_seconds = 1209600 # 14 days, the most SQS keeps
+  sqs_managed_sse_enabled   = var.kms_key_arn == null ? true : null
+  kms_master_key_id         = var.kms_key_arn
+  tags                      = var.tags
+}
+
+resource "aws_cloudwatch_event_bus" "this" {
+  name = var.name
+  tags = var.tags
+}
+
+resource "aws_cloudwatch_event_rule" "schedule" {
+  name                = "${var.name}-push-schedule"
+  description         = "Invokes the push function on a schedule with the scheduled message."
+  schedule_expression = var.schedule_expression
+  state               = var.schedule_enabled ? "ENABLED" : "DISABLED"
+  tags                = var.tags
+}
+
+resource "aws_cloudwatch_event_rule" "notification" {
+  name           = "${var.name}-notification"
+  description    = "Routes ${var.notification_detail_type} events on the bus to the push function."
+  event_bus_name = aws_cloudwatch_event_bus.this.name
+  event_pattern  = jsonencode({ "detail-type" = [var.notification_detail_type] })
+  tags           = var.tags
+}
+
+locals {
+  rules = {
+    schedule     = aws_cloudwatch_event_rule.schedule
+    notification = aws_cloudwatch_event_rule.notification
+  }
+}
+
+resource "aws_cloudwatch_event_target" "this" {
+  for_each = local.rules
+
+  rule           = each.value.name
+  event_bus_name = each.value.event_bus_name
+  target_id      = "push"
+  arn            = var.push_function_arn
+  # The schedule carries its message and audience; a notification passes the whole event.
+  input = each.key == "schedule" ? jsonencode(var.scheduled_push) : null
+
+  retry_policy {
+    maximum_retry_attempts       = var.retry_attempts
+    maximum_event_age_in_seconds = var.max_event_age_seconds
+  }
+
+  dead_letter_config {
+    arn = aws_sqs_queue.dead_letter.arn
+  }
+}
+
+resource "aws_lambda_permission" "this" {
+  for_each = local.rules
+
+  statement_id  = "AllowEventBridge-${each.key}"
+  action        = "lambda:InvokeFunction"
+  function_name = var.push_function_name
+  principal     = "events.amazonaws.com"
+  source_arn    = each.value.arn
+}
+
+data "aws_iam_policy_document" "dead_letter" {
+  statement {
+    sid       = "EventBridgeDeadLetters"
+    actions   = ["sqs:SendMessage"]
+    resources = [aws_sqs_queue.dead_letter.arn]
+
+    principals {
+      type        = "Service"
+      identifiers = ["events.amazonaws.com"]
+    }
+
+    condition {
+      test     = "ArnEquals"
+      variable = "aws:SourceArn"
+      values   = [for rule in local.rules : rule.arn]
+    }
+  }
+}
+
+resource "aws_sqs_queue_policy" "dead_letter" {
+  queue_url = aws_sqs_queue.dead_letter.id
+  policy    = data.aws_iam_policy_document.dead_letter.json
+}

@@ -1,0 +1,157 @@
+data "aws_region" "current" {}
+
+data "aws_partition" "current" {}
+
+locals {
+  # Built from the API and the stage *name* only, so functions can take these as
+  # environment variables without waiting for the stage (which waits for them).
+  connections_url   = "https://${aws_apigatewayv2_api.this.id}.execute-api.${data.aws_region.current.name}.amazonaws.com/${var.stage_name}"
+  authorized        = var.connect_authorizer != null
+  route_permissions = { for route_key, integration in var.routes : trimprefix(route_key, "$") => { route_key = route_key, integration = integration } }
+}
+
+resource "aws_apigatewayv2_api" "this" {
+  name                       = var.name
+  protocol_type              = "WEBSOCKET"
+  route_selection_expression = "$request.body.action"
+  tags                       = var.tags
+}
+
+resource "aws_apigatewayv2_authorizer" "this" {
+  count = var.connect_authorizer == null ? 0 : 1
+
+  api_id           = aws_apigatewayv2_api.this.id
+  name             = "${var.name}-token"
+  authorizer_type  = "REQUEST"
+  authorizer_uri   = var.connect_authorizer.invoke_arn
+  identity_sources = length(var.authorizer_identity_sources) == 0 ? null : var.authorizer_identity_sources
+}
+
+resource "aws_apigatewayv2_integration" "this" {
+  for_each = var.integrations
+
+  api_id                    = aws_apigatewayv2_api.this.id
+  integration_type          = "AWS_PROXY"
+  integration_method        = "POST"
+  integration_uri           = each.value.invoke_arn
+  content_handling_strategy = "CONVERT_TO_TEXT"
+}
+
+resource "aws_apigatewayv2_route" "this" {
+  #checkov:skip=CKV_AWS_309:WebSocket authorizers run on $connect only; every later route rides on the connection $connect authorized.
+  for_each = var.routes
+
+  api_id             = aws_apigatewayv2_api.this.id
+  route_key          = each.key
+  target             = "integrations/${aws_apigatewayv2_integration.this[each.value].id}"
+  authorization_type = each.key == "$connect" && local.authorized ? "CUSTOM" : "NONE"
+  authorizer_id      = each.key == "$connect" && local.authorized ? aws_apigatewayv2_authorizer.this[0].id : null
+}
+
+resource "aws_cloudwatch_log_group" "access" {
+  #checkov:skip=CKV_AWS_158:Log data is encrypted at rest by CloudWatch Logs; a customer-managed key is opt-in via var.log_kms_key_arn.
+  #checkov:skip=CKV_AWS_338:Retention is a deliberate variable (default 30 days).
+  name              = "/aws/apigateway/${var.name}/${var.stage_name}/access"
+  retention_in_days = var.log_retention_days
+  kms_key_id        = var.log_kms_key_arn
+  tags              = var.tags
+}
+
+resource "aws_apigatewayv2_stage" "this" {
+  #checkov:skip=CKV2_AWS_51:A stage client certificate authenticates API Gateway to HTTP backends; every integration here is a Lambda proxy. Clients authenticate with tokens on $connect.
+  api_id = aws_apigatewayv2_api.this.id
+  name   = var.stage_name
+  # API Gateway redeploys the stage on every change to a route, integration or the
+  # authorizer, so the stage can never serve a stale configuration.
+  auto_deploy = true
+
+  default_route_settings {
+    # Unset limits mean 0 on some stages, and every call gets 429.
+    throttling_burst_limit   = var.throttling_burst_limit
+    throttling_rate_limit    = var.throttling_rate_limit
+    detailed_metrics_enabled = var.detailed_metrics_enabled
+    data_trace_enabled       = false
+    logging_level            = "OFF"
+  }
+
+  access_log_settings {
+    destination_arn = aws_cloudwatch_log_group.access.arn
+    # No query string and no headers: the token never reaches the logs.
+    format = jsonencode({
+      requestId        = "$context.requestId"
+      connectionId     = "$context.connectionId"
+      eventType        = "$context.eventType"
+      routeKey         = "$context.routeKey"
+      status           = "$context.status"
+      requestTime      = "$context.requestTimeEpoch"
+      sourceIp         = "$context.identity.sourceIp"
+      principalId      = "$context.authorizer.principalId"
+      authorizerError  = "$context.authorizer.error"
+      integrationError = "$context.integration.error"
+      integrationMs    = "$context.integrationLatency"
+      errorMessage     = "$context.error.message"
+    })
+  }
+
+  tags = var.tags
+
+  depends_on = [aws_api_gateway_account.this]
+}
+
+# Access logging from API Gateway needs the account-level CloudWatch role; it is one
+# setting per account and region, so managing it here is optional.
+data "aws_iam_policy_document" "apigateway_assume" {
+  count = var.manage_account_logging_role ? 1 : 0
+
+  statement {
+    actions = ["sts:AssumeRole"]
+
+    principals {
+      type        = "Service"
+      identifiers = ["apigateway.amazonaws.com"]
+    }
+  }
+}
+
+resource "aws_iam_role" "apigateway_logging" {
+  count = var.manage_account_logging_role ? 1 : 0
+
+  name               = "${var.name}-apigateway-logging"
+  assume_role_policy = data.aws_iam_policy_document.apigateway_assume[0].json
+  tags               = var.tags
+}
+
+resource "aws_iam_role_policy_attachment" "apigateway_logging" {
+  count = var.manage_account_logging_role ? 1 : 0
+
+  role       = aws_iam_role.apigateway_logging[0].name
+  policy_arn = "arn:${data.aws_partition.current.partition}:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs"
+}
+
+resource "aws_api_gateway_account" "this" {
+  count = var.manage_account_logging_role ? 1 : 0
+
+  cloudwatch_role_arn = aws_iam_role.apigateway_logging[0].arn
+
+  depends_on = [aws_iam_role_policy_attachment.apigateway_logging]
+}
+
+resource "aws_lambda_permission" "route" {
+  for_each = local.route_permissions
+
+  statement_id  = "AllowApiGatewayRoute-${each.key}"
+  action        = "lambda:InvokeFunction"
+  function_name = var.integrations[each.value.integration].function_name
+  principal     = "apigateway.amazonaws.com"
+  source_arn    = "${aws_apigatewayv2_api.this.execution_arn}/${var.stage_name}/${each.value.route_key}"
+}
+
+resource "aws_lambda_permission" "authorizer" {
+  count = local.authorized ? 1 : 0
+
+  statement_id  = "AllowApiGatewayAuthorizer"
+  action        = "lambda:InvokeFunction"
+  function_name = var.connect_authorizer.function_name
+  principal     = "apigateway.amazonaws.com"
+  source_arn    = "${aws_apigatewayv2_api.this.execution_arn}/authorizers/${aws_apigatewayv2_authorizer.this[0].id}"
+}

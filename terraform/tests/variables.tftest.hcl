@@ -1,0 +1,69 @@
+# Plan-only: bad variables fail plan with a readable message.
+mock_provider "aws" {
+  override_during = plan
+  source          = "./tests/mocks"
+}
+
+run "bad_stage_name" {
+  command = plan
+
+  variables {
+    stage_name = "prod stage!"
+  }
+
+  expect_failures = [var.stage_name]
+}
+
+run "bad_schedule_expression" {
+  command = plan
+
+  variables {
+    schedule_expression = "every minute"
+  }
+
+  expect_failures = [var.schedule_expression]
+}
+
+run "rate_with_zero_is_refused" {
+  command = plan
+
+  variables {
+    schedule_expression = "rate(0 minutes)"
+  }
+
+  expect_failures = [var.schedule_expression]
+}
+
+run "bad_retention_days" {
+  command = plan
+
+  variables {
+    log_retention_days = 10
+  }
+
+  expect_failures = [var.log_retention_days]
+}
+
+run "two_scheduled_audiences" {
+  command = plan
+
+  variables {
+    scheduled_audience = { broadcast = true, topic = "news" }
+  }
+
+  expect_failures = [var.scheduled_audience]
+}
+
+run "good_cron_expression_plans" {
+  command = plan
+
+  variables {
+    schedule_expression        = "cron(0 12 * * ? *)"
+    manage_api_gateway_account = false
+  }
+
+  assert {
+    condition     = var.schedule_expression == "cron(0 12 * * ? *)"
+    error_message = "A valid cron expression must be accepted."
+  }
+}
