@@ -61,6 +61,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         logger.info("connect allowed")
     else:
         logger.info("connect denied", extra={"reason": decision.reason})
+        count("ConnectDenied")
         with single_metric(
             name="ConnectDenied", unit=MetricUnit.Count, value=1, namespace=metrics.namespace
         ) as m:

@@ -1,0 +1,232 @@
+"""``wspush``: run the local stack, mint tokens, push, list connections.
+
+Every command acts on the running local stack by default, and on the AWS deployment
+(read from ``terraform output`` in terraform/) with ``--aws``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import boto3
+
+from wspush.dal.connections_table import ConnectionsTable
+from wspush.logic.tokens import issue, parse_secrets
+from wspush_local.gateway import Limits
+from wspush_local.project import Terraform, TerraformError, project_root
+from wspush_local.stack import StackOptions, read_stack_file, run
+
+NOTIFICATION_DETAIL_TYPE = "wspush.notification"
+
+
+@dataclass(frozen=True)
+class Deployment:
+    """Where a command acts: the local stack's emulator, or AWS."""
+
+    outputs: dict[str, Any]
+    region: str
+    websocket_url: str
+    endpoint_url: str | None = None
+
+    def client(self, service: str) -> Any:
+        if self.endpoint_url is None:
+            return boto3.client(service, region_name=self.region)
+        return boto3.client(
+            service,
+            region_name=self.region,
+            endpoint_url=self.endpoint_url,
+            aws_access_key_id="local",
+            aws_secret_access_key="local",
+        )
+
+
+def _deployment(args: argparse.Namespace) -> Deployment:
+    root = project_root()
+    if args.aws:
+        outputs = Terraform(root).outputs()
+        if not outputs:
+            raise TerraformError("no outputs in terraform/: deploy first with `make deploy`")
+        return Deployment(outputs, outputs["aws_region"], outputs["websocket_url"])
+    info = read_stack_file(Path(args.work_dir) if args.work_dir else root / ".wspush")
+    return Deployment(info["outputs"], info["region"], info["websocket_url"], info["emulator_url"])
+
+
+def cmd_token(args: argparse.Namespace) -> int:
+    deployment = _deployment(args)
+    parameter = deployment.client("ssm").get_parameter(
+        Name=deployment.outputs["token_secret_parameter_name"], WithDecryption=True
+    )
+    secret = parse_secrets(parameter["Parameter"]["Value"])[0]
+    print(issue(args.entity, secret, ttl_seconds=args.ttl))
+    return 0
+
+
+def _push_request(args: argparse.Namespace) -> dict[str, Any]:
+    try:
+        payload = json.loads(args.message)
+    except json.JSONDecodeError as error:
+        raise SystemExit(f"wspush: --message is not JSON: {error}") from None
+    request: dict[str, Any] = {"payload": payload, "type": args.type}
+    if args.entity:
+        request["entityId"] = args.entity
+    elif args.topic:
+        request["topic"] = args.topic
+    elif args.connection:
+        request["connectionId"] = args.connection
+    else:
+        request["broadcast"] = True
+    return request
+
+
+def cmd_push(args: argparse.Namespace) -> int:
+    deployment = _deployment(args)
+    request = _push_request(args)
+    if args.via_events:
+        result = deployment.client("events").put_events(
+            Entries=[
+                {
+                    "EventBusName": deployment.outputs["event_bus_name"],
+                    "Source": "wspush.cli",
+                    "DetailType": NOTIFICATION_DETAIL_TYPE,
+                    "Detail": json.dumps(request),
+                }
+            ]
+        )
+        print(json.dumps({"failedEntryCount": result["FailedEntryCount"]}))
+        return 1 if result["FailedEntryCount"] else 0
+    response = deployment.client("lambda").invoke(
+        FunctionName=deployment.outputs["function_names"]["push"],
+        Payload=json.dumps(request).encode(),
+    )
+    body = json.loads(response["Payload"].read() or b"null")
+    print(json.dumps(body))
+    return 1 if "FunctionError" in response else 0
+
+
+def cmd_connections(args: argparse.Namespace) -> int:
+    deployment = _deployment(args)
+    table = ConnectionsTable(
+        deployment.client("dynamodb"), deployment.outputs["connections_table_name"]
+    )
+    for connection in table.list_connections(args.entity):
+        print(json.dumps(connection.__dict__))
+    return 0
+
+
+def cmd_url(args: argparse.Namespace) -> int:
+    print(_deployment(args).websocket_url)
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    options = StackOptions(
+        port=args.port,
+        emulator_port=args.emulator_port,
+        stage=args.stage,
+        schedule_scale=args.schedule_scale,
+        schedule_expression=args.schedule,
+        limits=Limits(
+            idle_timeout_seconds=args.idle_timeout, max_lifetime_seconds=args.max_lifetime
+        ),
+        work_dir=Path(args.work_dir) if args.work_dir else None,
+        destroy_on_exit=args.destroy_on_exit,
+    )
+    return run(options)
+
+
+def parser() -> argparse.ArgumentParser:
+    main = argparse.ArgumentParser(prog="wspush", description=__doc__)
+    sub = main.add_subparsers(dest="command", required=True)
+
+    def target_options(command: argparse.ArgumentParser) -> None:
+        command.add_argument(
+            "--aws", action="store_true", help="act on the AWS deployment (terraform outputs)"
+        )
+        command.add_argument("--work-dir", help="the local stack's directory (default .wspush)")
+
+    run_cmd = sub.add_parser("run", help="run the whole stack locally")
+    run_cmd.add_argument("--port", type=int, default=8080, help="gateway port (default 8080)")
+    run_cmd.add_argument(
+        "--emulator-port", type=int, default=5100, help="AWS emulator port (0: any free port)"
+    )
+    run_cmd.add_argument("--stage", default="local", help="stage name (default local)")
+    run_cmd.add_argument(
+        "--schedule-scale",
+        type=float,
+        default=1.0,
+        help="speed of the schedule clock: 0.1 fires rate(1 minute) every 6 s (default 1)",
+    )
+    run_cmd.add_argument(
+        "--schedule", help="override the schedule expression, e.g. 'rate(5 minutes)'"
+    )
+    run_cmd.add_argument(
+        "--idle-timeout", type=float, default=600, help="idle timeout in seconds (API Gateway: 600)"
+    )
+    run_cmd.add_argument(
+        "--max-lifetime",
+        type=float,
+        default=7200,
+        help="connection lifetime in seconds (API Gateway: 7200)",
+    )
+    run_cmd.add_argument(
+        "--work-dir", help="where state and unpacked functions live (default .wspush)"
+    )
+    run_cmd.add_argument(
+        "--destroy-on-exit",
+        action="store_true",
+        help="terraform destroy against the emulator on exit",
+    )
+    run_cmd.set_defaults(handler=cmd_run)
+
+    token = sub.add_parser("token", help="print a token for an entity")
+    token.add_argument("--entity", required=True)
+    token.add_argument("--ttl", type=int, default=3600, help="lifetime in seconds (default 3600)")
+    target_options(token)
+    token.set_defaults(handler=cmd_token)
+
+    push = sub.add_parser("push", help="push a message")
+    audience = push.add_mutually_exclusive_group(required=True)
+    audience.add_argument("--entity")
+    audience.add_argument("--topic")
+    audience.add_argument("--connection")
+    audience.add_argument("--broadcast", action="store_true")
+    push.add_argument("--message", required=True, help="the payload, as JSON")
+    push.add_argument(
+        "--type", default="notification", help="the envelope type (default notification)"
+    )
+    push.add_argument(
+        "--via-events",
+        action="store_true",
+        help="put a wspush.notification event on the bus instead of invoking",
+    )
+    target_options(push)
+    push.set_defaults(handler=cmd_push)
+
+    connections = sub.add_parser("connections", help="list live connections")
+    connections.add_argument("--entity")
+    target_options(connections)
+    connections.set_defaults(handler=cmd_connections)
+
+    url = sub.add_parser("url", help="print the WebSocket URL")
+    target_options(url)
+    url.set_defaults(handler=cmd_url)
+    return main
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        code: int = args.handler(args)
+    except (FileNotFoundError, TerraformError) as error:
+        print(f"wspush: {error}", file=sys.stderr)
+        return 1
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

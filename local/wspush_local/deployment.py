@@ -1,0 +1,117 @@
+"""Read what Terraform deployed to the emulator: the WebSocket API and its functions.
+
+The gateway serves exactly this: the routes, route selection expression, integrations,
+the $connect authorizer and stage as API Gateway stored them, and each function's handler,
+environment and timeout as Lambda stored them. The code is the built zip whose sha256 is
+the function's CodeSha256, so what runs is provably what was deployed.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from wspush_local.runtime import FunctionSpec, function_name_of
+
+_INTEGRATION_FUNCTION = re.compile(r"functions/(arn:[^/]+)/invocations")
+
+
+class DeploymentError(RuntimeError):
+    """The emulator does not hold a deployment the gateway can serve."""
+
+
+@dataclass(frozen=True)
+class Authorizer:
+    function_name: str
+    identity_sources: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class ApiDeployment:
+    api_id: str
+    stage: str
+    region: str
+    account_id: str
+    route_selection_expression: str
+    routes: dict[str, str]  # route key -> function name
+    authorizer: Authorizer | None
+
+    def method_arn(self, route_key: str) -> str:
+        return f"arn:aws:execute-api:{self.region}:{self.account_id}:{self.api_id}/{self.stage}/{route_key}"
+
+
+def _function_of_uri(uri: str) -> str:
+    match = _INTEGRATION_FUNCTION.search(uri)
+    return function_name_of(match.group(1) if match else uri)
+
+
+def read_api(
+    apigateway: Any, api_id: str, stage: str, region: str, account_id: str
+) -> ApiDeployment:
+    api = apigateway.get_api(ApiId=api_id)
+    if api.get("ProtocolType") != "WEBSOCKET":
+        raise DeploymentError(f"API {api_id} is not a WebSocket API")
+    stages = {s["StageName"] for s in apigateway.get_stages(ApiId=api_id)["Items"]}
+    if stage not in stages:
+        raise DeploymentError(f"API {api_id} has no stage {stage!r} (has {sorted(stages)})")
+    integrations = {
+        i["IntegrationId"]: _function_of_uri(i["IntegrationUri"])
+        for i in apigateway.get_integrations(ApiId=api_id)["Items"]
+    }
+    routes: dict[str, str] = {}
+    authorizer: Authorizer | None = None
+    for route in apigateway.get_routes(ApiId=api_id)["Items"]:
+        target = route.get("Target", "")
+        integration_id = target.removeprefix("integrations/")
+        if integration_id not in integrations:
+            raise DeploymentError(f"route {route['RouteKey']} has no integration")
+        routes[route["RouteKey"]] = integrations[integration_id]
+        if route["RouteKey"] == "$connect" and route.get("AuthorizationType") == "CUSTOM":
+            # One by id: moto's GetAuthorizers (the list call) fails.
+            stored = apigateway.get_authorizer(ApiId=api_id, AuthorizerId=route["AuthorizerId"])
+            authorizer = Authorizer(
+                function_name=_function_of_uri(stored["AuthorizerUri"]),
+                identity_sources=tuple(stored.get("IdentitySource") or ()),
+            )
+    return ApiDeployment(
+        api_id=api_id,
+        stage=stage,
+        region=region,
+        account_id=account_id,
+        route_selection_expression=api["RouteSelectionExpression"],
+        routes=routes,
+        authorizer=authorizer,
+    )
+
+
+def read_functions(lambda_client: Any, names: list[str], dist: Path) -> list[FunctionSpec]:
+    manifest = json.loads((dist / "manifest.json").read_text())
+    specs = []
+    for name in names:
+        configuration = lambda_client.get_function(FunctionName=name)["Configuration"]
+        # Zips of the same content share a hash; prefer the one named for the function.
+        candidates = sorted(
+            (not name.endswith(f"-{function}"), entry["zip"])
+            for function, entry in manifest.items()
+            if entry["code_sha256"] == configuration["CodeSha256"]
+        )
+        package = dist / candidates[0][1] if candidates else None
+        if package is None:
+            raise DeploymentError(
+                f"the code deployed as {name} is not a zip in {dist}: rebuild (make build) and restart"
+            )
+        specs.append(
+            FunctionSpec(
+                name=name,
+                handler=configuration["Handler"],
+                package=package,
+                environment=configuration.get("Environment", {}).get("Variables", {}),
+                timeout_seconds=int(configuration.get("Timeout", 3)),
+                memory_mb=int(configuration.get("MemorySize", 128)),
+                dead_letter_arn=configuration.get("DeadLetterConfig", {}).get("TargetArn"),
+            )
+        )
+    return specs

@@ -1,0 +1,84 @@
+"""The embedded AWS emulator: a moto server in this process, with Lambda made real.
+
+moto stores functions but cannot run them without Docker, and its EventBridge cannot
+deliver to Lambda targets. Both are routed here to the local Lambda runtime, so the
+Invoke API, ``wspush push`` and events put on the bus run the deployed zips.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from moto.awslambda.models import LambdaBackend
+from moto.events.models import Rule
+from moto.server import ThreadedMotoServer
+
+from wspush_local.runtime import InvocationError, LocalLambda
+
+log = logging.getLogger("wspush.emulator")
+
+# Called with (rule ARN, target, event) for every event a rule sends to a Lambda target.
+TargetDelivery = Callable[[str, dict[str, Any], dict[str, Any]], None]
+
+
+def _lambda_invoke(runtime: LocalLambda) -> Callable[..., bytes]:
+    def invoke(
+        backend: LambdaBackend,
+        function_name: str,
+        qualifier: str | None,
+        body: Any,
+        headers: Any,
+        response_headers: dict[str, str],
+    ) -> bytes:
+        backend.get_function(function_name, qualifier)  # 404 for an unknown function, as moto does
+        event = json.loads(body) if body else {}
+        if headers.get("X-Amz-Invocation-Type") == "Event":
+            runtime.invoke_async_from_thread(function_name, event)
+            return b""
+        try:
+            result = runtime.invoke_from_thread(function_name, event)
+        except InvocationError as error:
+            response_headers["x-amz-function-error"] = "Unhandled"
+            return json.dumps(
+                {"errorType": error.error_type, "errorMessage": error.message}
+            ).encode()
+        return json.dumps(result).encode()
+
+    return invoke
+
+
+def _rule_delivery(deliver: TargetDelivery) -> Callable[..., None]:
+    original = Rule.send_to_targets
+
+    def send_to_targets(rule: Rule, event: dict[str, Any], transform_input: bool = True) -> None:
+        if not rule.event_pattern.matches_event(event):
+            return
+        lambda_targets = [t for t in rule.targets if ":lambda:" in t["Arn"]]
+        for target in lambda_targets:
+            deliver(rule.arn, target, event)
+        others = [t for t in rule.targets if t not in lambda_targets]
+        if others:
+            clone = copy.copy(rule)
+            clone.targets = others
+            original(clone, event, transform_input)
+
+    return send_to_targets
+
+
+class Emulator:
+    def __init__(self, runtime: LocalLambda, deliver: TargetDelivery, port: int) -> None:
+        LambdaBackend.invoke = _lambda_invoke(runtime)  # type: ignore[method-assign]
+        Rule.send_to_targets = _rule_delivery(deliver)  # type: ignore[method-assign]
+        self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+
+    def start(self) -> None:
+        self._server.start()
+        host, port = self._server.get_host_and_port()
+        log.info("AWS emulator on http://%s:%s", host, port)
+
+    def stop(self) -> None:
+        self._server.stop()

@@ -1,0 +1,88 @@
+"""Where the project's files are, and running Terraform on them."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from pathlib import Path
+from typing import Any
+
+
+class TerraformError(RuntimeError):
+    """A terraform command failed; the message carries its output."""
+
+
+def project_root() -> Path:
+    configured = os.environ.get("WSPUSH_ROOT")
+    if configured:
+        return Path(configured).resolve()
+    for candidate in (Path(__file__).resolve().parents[2], Path.cwd()):
+        if (candidate / "terraform" / "main.tf").is_file():
+            return candidate
+    raise TerraformError("cannot find the wspush project (set WSPUSH_ROOT)")
+
+
+def cli_config(root: Path) -> Path:
+    """The generated Terraform CLI config (a provider mirror when one exists)."""
+    configured = os.environ.get("TF_CLI_CONFIG_FILE")
+    if configured and Path(configured).is_file():
+        return Path(configured)
+    path = root / "build" / "terraform.rc"
+    if not path.is_file():
+        subprocess.run([str(root / "scripts" / "terraform-cli-config.sh"), str(path)], check=True)
+    return path
+
+
+class Terraform:
+    """terraform in the project's root configuration, with its own data dir and state."""
+
+    def __init__(
+        self,
+        root: Path,
+        data_dir: Path | None = None,
+        state: Path | None = None,
+        environment: dict[str, str] | None = None,
+    ) -> None:
+        self.directory = root / "terraform"
+        self.state = state
+        self.environment = {
+            **os.environ,
+            "TF_CLI_CONFIG_FILE": str(cli_config(root)),
+            "TF_IN_AUTOMATION": "1",
+            "TF_INPUT": "0",
+            **(environment or {}),
+        }
+        if data_dir is not None:
+            self.environment["TF_DATA_DIR"] = str(data_dir)
+
+    def _run(self, *args: str, capture: bool = True) -> str:
+        result = subprocess.run(
+            ["terraform", f"-chdir={self.directory}", *args],
+            env=self.environment,
+            capture_output=capture,
+            text=True,
+            check=False,
+        )
+        if result.returncode != 0:
+            output = (result.stdout or "") + (result.stderr or "")
+            raise TerraformError(f"terraform {args[0]} failed:\n{output[-4000:]}")
+        return result.stdout or ""
+
+    def init(self) -> None:
+        args = ["init", "-no-color", "-lockfile=readonly"]
+        if self.state is not None:
+            args.append(f"-backend-config=path={self.state}")
+        self._run(*args)
+
+    def apply(self, variables: dict[str, str]) -> None:
+        flags = [f"-var={name}={value}" for name, value in variables.items()]
+        self._run("apply", "-no-color", "-auto-approve", *flags)
+
+    def destroy(self, variables: dict[str, str]) -> None:
+        flags = [f"-var={name}={value}" for name, value in variables.items()]
+        self._run("destroy", "-no-color", "-auto-approve", *flags)
+
+    def outputs(self) -> dict[str, Any]:
+        raw = json.loads(self._run("output", "-json", "-no-color"))
+        return {name: value["value"] for name, value in raw.items()}

@@ -1,0 +1,246 @@
+"""``wspush run``: the whole stack in one process.
+
+1. an embedded moto server (Lambda invokes and EventBridge deliveries routed to 2.),
+2. the same root Terraform applied to it (fresh state each run, as moto starts empty),
+3. a Lambda runtime running each function from its built zip,
+4. the WebSocket gateway serving the deployed API, and the scheduler firing the rules.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import shutil
+import signal
+import socket
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import boto3
+from aiohttp import web
+
+from wspush_local.deployment import read_api, read_functions
+from wspush_local.emulator import Emulator
+from wspush_local.gateway import Gateway, Limits
+from wspush_local.project import Terraform, project_root
+from wspush_local.runtime import LocalLambda, environment_for_workers
+from wspush_local.scheduler import QueueSender, RuleTargets, Scheduler
+
+log = logging.getLogger("wspush.stack")
+REGION = "us-east-1"
+ACCOUNT_ID = "123456789012"  # moto's default account
+STACK_FILE = "stack.json"
+
+
+@dataclass(frozen=True)
+class StackOptions:
+    port: int = 8080
+    emulator_port: int = 5100
+    stage: str = "local"
+    schedule_scale: float = 1.0
+    schedule_expression: str | None = None
+    limits: Limits = Limits()
+    work_dir: Path | None = None
+    destroy_on_exit: bool = False
+
+
+def _clients(emulator_url: str) -> dict[str, Any]:
+    session = boto3.Session(
+        aws_access_key_id="local", aws_secret_access_key="local", region_name=REGION
+    )
+    return {
+        name: session.client(name, endpoint_url=emulator_url)
+        for name in ("apigatewayv2", "lambda", "events", "sqs", "ssm", "dynamodb")
+    }
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def read_stack_file(work_dir: Path) -> dict[str, Any]:
+    path = work_dir / STACK_FILE
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"no local stack is running ({path} not found): start it with `make run`"
+        )
+    info: dict[str, Any] = json.loads(path.read_text())
+    return info
+
+
+class Stack:
+    def __init__(self, options: StackOptions) -> None:
+        self.options = options
+        self.root = project_root()
+        self.work_dir = options.work_dir or self.root / ".wspush"
+        self.terraform_variables: dict[str, str] = {}
+
+    def _terraform(self) -> Terraform:
+        return Terraform(
+            self.root,
+            data_dir=self.work_dir / "terraform-data",
+            state=self.work_dir / "terraform.tfstate",
+            environment={
+                "AWS_ACCESS_KEY_ID": "local",
+                "AWS_SECRET_ACCESS_KEY": "local",
+                "AWS_REGION": REGION,
+            },
+        )
+
+    async def serve(self) -> None:
+        options = self.options
+        self.work_dir.mkdir(parents=True, exist_ok=True)
+        (self.work_dir / STACK_FILE).unlink(missing_ok=True)
+        loop = asyncio.get_running_loop()
+
+        emulator_port = options.emulator_port or free_port()
+        emulator_url = f"http://127.0.0.1:{emulator_port}"
+        clients = _clients(emulator_url)
+        dead_letter = QueueSender(clients["sqs"])
+        runtime = LocalLambda(
+            self.work_dir / "functions",
+            environment_for_workers(emulator_url, REGION),
+            dead_letter=dead_letter,
+        )
+        runtime.loop = loop
+        targets = RuleTargets(runtime, dead_letter)
+        emulator: Emulator | None = None
+        runner: web.AppRunner | None = None
+        gateway: Gateway | None = None
+        scheduler_task: asyncio.Task[None] | None = None
+        try:
+            # 1. The emulator, with Lambda and EventBridge delivery wired to the runtime.
+            emulator = Emulator(runtime, targets.deliver, emulator_port)
+            emulator.start()
+
+            # 2. The same Terraform, fresh state (moto starts empty every run).
+            started = time.monotonic()
+            state = self.work_dir / "terraform.tfstate"
+            state.unlink(missing_ok=True)
+            terraform = self._terraform()
+            self.terraform_variables = {
+                "emulator_endpoint": emulator_url,
+                "stage_name": options.stage,
+                "manage_api_gateway_account": "false",
+                "deletion_protection": "false",
+            }
+            if options.schedule_expression:
+                self.terraform_variables["schedule_expression"] = options.schedule_expression
+            log.info("terraform init + apply against the emulator…")
+            await asyncio.to_thread(terraform.init)
+            await asyncio.to_thread(terraform.apply, self.terraform_variables)
+            outputs = await asyncio.to_thread(terraform.outputs)
+            log.info("terraform applied in %.0f s", time.monotonic() - started)
+
+            # 3. Functions from their zips, re-pointed at the local endpoints.
+            gateway_base = f"http://127.0.0.1:{options.port}"
+            connections_url = f"{gateway_base}/{options.stage}"
+            api = read_api(
+                clients["apigatewayv2"], outputs["api_id"], options.stage, REGION, ACCOUNT_ID
+            )
+            for spec in read_functions(
+                clients["lambda"], list(outputs["function_names"].values()), self.root / "dist"
+            ):
+                if "CONNECTIONS_ENDPOINT" in spec.environment:
+                    spec.environment["CONNECTIONS_ENDPOINT"] = connections_url
+                runtime.register(spec)
+
+            # 4. Gateway and scheduler.
+            gateway = Gateway(api, runtime, options.limits)
+            runner = web.AppRunner(gateway.app, access_log=None, handle_signals=False)
+            await runner.setup()
+            await web.TCPSite(runner, "127.0.0.1", options.port).start()
+            scheduler = Scheduler(
+                clients["events"], targets, REGION, ACCOUNT_ID, options.schedule_scale
+            )
+            await asyncio.to_thread(scheduler.load)
+            scheduler_task = asyncio.create_task(scheduler.run())
+
+            info = {
+                "websocket_url": f"ws://127.0.0.1:{options.port}/{options.stage}",
+                "connections_url": connections_url,
+                "emulator_url": emulator_url,
+                "region": REGION,
+                "outputs": outputs,
+            }
+            (self.work_dir / STACK_FILE).write_text(json.dumps(info, indent=2))
+            self._banner(info)
+            await self._until_stopped()
+        finally:
+            log.info("stopping…")
+            if scheduler_task is not None:
+                scheduler_task.cancel()
+            if gateway is not None:
+                await gateway.close_all()
+                await asyncio.sleep(0.2)
+            if runner is not None:
+                await runner.cleanup()
+            if options.destroy_on_exit and emulator is not None and self.terraform_variables:
+                await self._destroy()
+            await runtime.stop()
+            (self.work_dir / STACK_FILE).unlink(missing_ok=True)
+            if emulator is not None:
+                emulator.stop()
+            log.info("stopped")
+
+    async def _destroy(self) -> None:
+        try:
+            await asyncio.to_thread(self._terraform().destroy, self.terraform_variables)
+            log.info("terraform destroy against the emulator: done")
+        except Exception as error:
+            log.error("terraform destroy against the emulator failed: %s", error)
+            raise
+
+    @staticmethod
+    async def _until_stopped() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, stop.set)
+        await stop.wait()
+
+    def _banner(self, info: dict[str, Any]) -> None:
+        wscat = self.root / "node_modules" / ".bin" / "wscat"
+        wscat_command = str(wscat) if wscat.exists() else "npx wscat"
+        lines = [
+            "",
+            "wspush is running locally",
+            f"  WebSocket URL    {info['websocket_url']}",
+            f"  @connections     {info['connections_url']}/@connections/{{id}}",
+            f"  AWS emulator     {info['emulator_url']}",
+            "",
+            "Connect (in another terminal):",
+            f'  {wscat_command} -c "{info["websocket_url"]}?token=$(.venv/bin/wspush token --entity demo-user)"',
+            "  or: make connect ENTITY=demo-user",
+            "Push:",
+            '  .venv/bin/wspush push --entity demo-user --message \'{"text": "hello"}\'',
+            '  or: make push ENTITY=demo-user MESSAGE=\'{"text": "hello"}\'',
+            "Scheduled pushes reach every connection; Ctrl-C stops everything.",
+            "",
+        ]
+        print("\n".join(lines), flush=True)
+        log.info("ready")
+
+
+def run(options: StackOptions) -> int:
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(name)s %(message)s", datefmt="%H:%M:%S"
+    )
+    for noisy in ("werkzeug", "botocore", "urllib3", "aiohttp.access"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    stack = Stack(options)
+    try:
+        asyncio.run(stack.serve())
+    except KeyboardInterrupt:
+        pass
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            shutil.rmtree(stack.work_dir / "functions")
+    return 0
