@@ -27,7 +27,7 @@ TF_STAMP := $(TF_DIR)/.terraform/.initialized
         checkov test-e2e run token push connect deploy destroy clean
 
 help: ## Show this help
-	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  %-18s %s\n", $$1, $$2}'
+	@grep -E '^[a-zA-Z0-9_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  %-18s %s\n", $$1, $$2}'
 
 $(VENV_STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -43,7 +43,7 @@ $(NODE_STAMP): package.json package-lock.json
 	npm ci --silent --no-audit --no-fund
 	touch $@
 
-build/terraform.rc: scripts/terraform-cli-config.sh
+build/terraform.rc: scripts/terraform-cli-config.sh scripts/find-terraform-mirror.sh
 	scripts/terraform-cli-config.sh $@
 
 $(TF_STAMP): build/terraform.rc $(TF_DIR)/versions.tf $(TF_DIR)/.terraform.lock.hcl
@@ -84,17 +84,19 @@ test-e2e: setup build ## End-to-end tests against the local stack
 
 test: setup lint test-unit test-integration test-terraform checkov test-e2e ## Run every test
 
-run: setup build ## Run the whole stack locally (emulator, gateway, scheduler)
-	$(BIN)/wspush run
+run: setup build ## Run the whole stack locally (RUN_ARGS="--schedule-scale 0.1" for fast pushes)
+	$(BIN)/wspush run $(RUN_ARGS)
+
+ENTITY ?= demo-user
 
 token: $(VENV_STAMP) ## Print a token for ENTITY (default demo-user) from the running local stack
-	@$(BIN)/wspush token --entity $${ENTITY:-demo-user}
+	@$(BIN)/wspush token --entity '$(ENTITY)'
 
-push: $(VENV_STAMP) ## Push MESSAGE (JSON) to ENTITY, or broadcast when ENTITY is unset
-	$(BIN)/wspush push $${ENTITY:+--entity $$ENTITY} $${ENTITY:---broadcast} --message "$${MESSAGE:-{\"text\":\"hello\"}}"
+push: $(VENV_STAMP) ## Push MESSAGE (JSON) to ENTITY, or to everyone with BROADCAST=1
+	$(BIN)/wspush push $(if $(BROADCAST),--broadcast,--entity '$(ENTITY)') --message '$(or $(MESSAGE),{"text":"hello"})'
 
 connect: $(NODE_STAMP) $(VENV_STAMP) ## Open wscat on the local stack as ENTITY (default demo-user)
-	node_modules/.bin/wscat -c "$$($(BIN)/wspush url)?token=$$($(BIN)/wspush token --entity $${ENTITY:-demo-user})"
+	node_modules/.bin/wscat -c "$$($(BIN)/wspush url)?token=$$($(BIN)/wspush token --entity '$(ENTITY)')"
 
 deploy: $(TF_STAMP) build ## Build and apply to your AWS account
 	cd $(TF_DIR) && $(TERRAFORM) apply
@@ -102,5 +104,5 @@ deploy: $(TF_STAMP) build ## Build and apply to your AWS account
 destroy: $(TF_STAMP) ## Destroy the AWS deployment
 	cd $(TF_DIR) && $(TERRAFORM) destroy
 
-clean: ## Remove build outputs and local state
-	rm -rf build dist .wspush $(TF_DIR)/.terraform
+clean: ## Remove build outputs, local state and virtualenvs
+	rm -rf build dist .wspush $(TF_DIR)/.terraform $(VENV) $(CHECKOV_VENV) node_modules

@@ -40,7 +40,8 @@ class ApiDeployment:
     authorizer: Authorizer | None
 
     def method_arn(self, route_key: str) -> str:
-        return f"arn:aws:execute-api:{self.region}:{self.account_id}:{self.api_id}/{self.stage}/{route_key}"
+        prefix = f"arn:aws:execute-api:{self.region}:{self.account_id}:{self.api_id}"
+        return f"{prefix}/{self.stage}/{route_key}"
 
 
 def _function_of_uri(uri: str) -> str:
@@ -101,7 +102,8 @@ def read_functions(lambda_client: Any, names: list[str], dist: Path) -> list[Fun
         package = dist / candidates[0][1] if candidates else None
         if package is None:
             raise DeploymentError(
-                f"the code deployed as {name} is not a zip in {dist}: rebuild (make build) and restart"
+                f"the code deployed as {name} is not a zip in {dist}: "
+                "rebuild (make build) and restart"
             )
         specs.append(
             FunctionSpec(

@@ -83,7 +83,7 @@ def select_route(expression: str, body: str | None, routes: dict[str, Any]) -> s
         try:
             value = json.loads(body)
             for key in expression.removeprefix("$request.body.").split("."):
-                value = value[key] if isinstance(value, dict) else None
+                value = value.get(key) if isinstance(value, dict) else None
         except (json.JSONDecodeError, RecursionError):
             value = None
         if isinstance(value, str) and value in routes and not value.startswith("$"):

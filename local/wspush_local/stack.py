@@ -16,7 +16,7 @@ import shutil
 import signal
 import socket
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -43,7 +43,7 @@ class StackOptions:
     stage: str = "local"
     schedule_scale: float = 1.0
     schedule_expression: str | None = None
-    limits: Limits = Limits()
+    limits: Limits = field(default_factory=Limits)
     work_dir: Path | None = None
     destroy_on_exit: bool = False
 
@@ -217,7 +217,8 @@ class Stack:
             f"  AWS emulator     {info['emulator_url']}",
             "",
             "Connect (in another terminal):",
-            f'  {wscat_command} -c "{info["websocket_url"]}?token=$(.venv/bin/wspush token --entity demo-user)"',
+            f'  {wscat_command} -c "{info["websocket_url"]}?token='
+            '$(.venv/bin/wspush token --entity demo-user)"',
             "  or: make connect ENTITY=demo-user",
             "Push:",
             '  .venv/bin/wspush push --entity demo-user --message \'{"text": "hello"}\'',

@@ -1,0 +1,151 @@
+"""One local stack for the whole e2e session: `wspush run` in a subprocess, a fast
+schedule, its own ports and work directory, destroyed through Terraform at the end."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+
+from wspush.logic.tokens import issue, parse_secrets
+
+ROOT = Path(__file__).resolve().parents[2]
+SCHEDULE_SCALE = 0.05  # rate(1 minute) fires every 3 seconds
+STARTUP_TIMEOUT = 240
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+class LocalStack:
+    def __init__(self, work_dir: Path) -> None:
+        self.work_dir = work_dir
+        self.port = _free_port()
+        self.log_lines: list[str] = []
+        command = [
+            sys.executable,
+            "-m",
+            "wspush_local.cli",
+            "run",
+            "--port",
+            str(self.port),
+            "--emulator-port",
+            "0",
+            "--schedule-scale",
+            str(SCHEDULE_SCALE),
+            "--work-dir",
+            str(work_dir),
+            "--destroy-on-exit",
+        ]
+        self.process = subprocess.Popen(
+            command,
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+            start_new_session=True,
+        )
+        self._ready = threading.Event()
+        threading.Thread(target=self._pump, daemon=True).start()
+
+    def _pump(self) -> None:
+        assert self.process.stdout is not None
+        for line in self.process.stdout:
+            self.log_lines.append(line.rstrip())
+            if line.rstrip().endswith("wspush.stack ready"):
+                self._ready.set()
+
+    def wait_ready(self) -> None:
+        deadline = time.time() + STARTUP_TIMEOUT
+        while not self._ready.wait(0.5):
+            if self.process.poll() is not None or time.time() > deadline:
+                raise RuntimeError("local stack did not start:\n" + "\n".join(self.log_lines[-60:]))
+        info = json.loads((self.work_dir / "stack.json").read_text())
+        self.url: str = info["websocket_url"]
+        self.connections_url: str = info["connections_url"]
+        self.outputs: dict[str, Any] = info["outputs"]
+        session = boto3.Session(
+            aws_access_key_id="local", aws_secret_access_key="local", region_name=info["region"]
+        )
+        self.clients = {
+            s: session.client(s, endpoint_url=info["emulator_url"])
+            for s in ("ssm", "dynamodb", "lambda", "events")
+        }
+        parameter = self.clients["ssm"].get_parameter(
+            Name=self.outputs["token_secret_parameter_name"], WithDecryption=True
+        )
+        self.secret = parse_secrets(parameter["Parameter"]["Value"])[0]
+
+    def stop(self) -> int:
+        os.killpg(self.process.pid, signal.SIGINT)
+        try:
+            return self.process.wait(timeout=180)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            return self.process.wait()
+
+    # Helpers the tests share ---------------------------------------------------------
+
+    def token(self, entity: str, ttl: int = 600, now: float | None = None) -> str:
+        return issue(entity, self.secret, ttl_seconds=ttl, now=now)
+
+    def connect_url(self, entity: str) -> str:
+        return f"{self.url}?token={self.token(entity)}"
+
+    def rows(self) -> set[tuple[str, str]]:
+        table = self.outputs["connections_table_name"]
+        items: list[dict[str, Any]] = []
+        kwargs: dict[str, Any] = {"TableName": table}
+        while True:
+            page = self.clients["dynamodb"].scan(**kwargs)
+            items.extend(page["Items"])
+            if "LastEvaluatedKey" not in page:
+                break
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        return {(i["entityId"]["S"], i["connectionId"]["S"]) for i in items}
+
+    def push(self, request: dict[str, Any]) -> dict[str, Any]:
+        response = self.clients["lambda"].invoke(
+            FunctionName=self.outputs["function_names"]["push"],
+            Payload=json.dumps(request).encode(),
+        )
+        body: dict[str, Any] = json.loads(response["Payload"].read())
+        assert "FunctionError" not in response, body
+        return body
+
+
+@pytest.fixture(scope="session")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
+    local = LocalStack(tmp_path_factory.mktemp("wspush-stack"))
+    try:
+        local.wait_ready()
+        yield local
+    finally:
+        code = local.stop()
+        log = "\n".join(local.log_lines)
+        assert code == 0, log[-3000:]
+        assert "terraform destroy against the emulator: done" in log, log[-3000:]
+
+
+def wait_until(condition: Any, timeout: float = 10.0, interval: float = 0.1) -> bool:
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if condition():
+            return True
+        time.sleep(interval)
+    return bool(condition())
