@@ -31,12 +31,12 @@ help: ## Show this help
 
 $(VENV_STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[dev]'
+	$(BIN)/pip install --quiet --quiet --disable-pip-version-check -e '.[dev]'
 	touch $@
 
 $(CHECKOV_STAMP): requirements-checkov.txt
 	$(PYTHON) -m venv $(CHECKOV_VENV)
-	$(CHECKOV_VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-checkov.txt
+	$(CHECKOV_VENV)/bin/pip install --quiet --quiet --disable-pip-version-check -r requirements-checkov.txt
 	touch $@
 
 $(NODE_STAMP): package.json package-lock.json
@@ -68,7 +68,7 @@ fmt: $(VENV_STAMP) $(TF_STAMP) ## Format Python and Terraform
 test-unit: $(VENV_STAMP) ## Unit tests (no AWS)
 	$(BIN)/pytest tests/unit
 
-test-integration: $(VENV_STAMP) build ## Integration tests against moto
+test-integration: $(VENV_STAMP) build build/terraform.rc ## Integration tests against moto (and a real terraform plan)
 	$(BIN)/pytest tests/integration
 
 test-terraform: $(TF_STAMP) build ## terraform fmt, validate and native tests

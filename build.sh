@@ -17,7 +17,7 @@ requirements_hash=$(sha256sum lambdas/requirements.txt | cut -d' ' -f1)
 if [[ ! -f "$DEPS_STAMP" || "$(cat "$DEPS_STAMP")" != "$requirements_hash" ]]; then
   echo "build: installing Lambda dependencies for python3.13/arm64"
   rm -rf "$DEPS_DIR"
-  "$PYTHON" -m pip install --quiet --no-compile --disable-pip-version-check \
+  "$PYTHON" -m pip install --quiet --quiet --no-compile --disable-pip-version-check \
     --target "$DEPS_DIR/site" \
     --platform manylinux2014_aarch64 --implementation cp --python-version 3.13 \
     --only-binary=:all: -r lambdas/requirements.txt

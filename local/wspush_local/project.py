@@ -75,6 +75,12 @@ class Terraform:
             args.append(f"-backend-config=path={self.state}")
         self._run(*args)
 
+    def plan(self, variables: dict[str, str], var_file: Path | None = None) -> str:
+        flags = [f"-var={name}={value}" for name, value in variables.items()]
+        if var_file is not None:
+            flags.append(f"-var-file={var_file}")
+        return self._run("plan", "-no-color", "-input=false", *flags)
+
     def apply(self, variables: dict[str, str]) -> None:
         flags = [f"-var={name}={value}" for name, value in variables.items()]
         self._run("apply", "-no-color", "-auto-approve", *flags)
