@@ -46,7 +46,9 @@ $(NODE_STAMP): package.json package-lock.json
 build/terraform.rc: scripts/terraform-cli-config.sh scripts/find-terraform-mirror.sh
 	scripts/terraform-cli-config.sh $@
 
-$(TF_STAMP): build/terraform.rc $(TF_DIR)/versions.tf $(TF_DIR)/.terraform.lock.hcl
+TF_SOURCES := $(shell find $(TF_DIR) \( -name '*.tf' -o -name '*.tftest.hcl' \) -not -path '*/.terraform/*')
+
+$(TF_STAMP): build/terraform.rc $(TF_DIR)/.terraform.lock.hcl $(TF_SOURCES)
 	cd $(TF_DIR) && $(TERRAFORM) init -backend=false -lockfile=readonly >/dev/null
 	touch $@
 

@@ -20,7 +20,16 @@ locals {
     POWERTOOLS_SERVICE_NAME      = "wspush"
     POWERTOOLS_METRICS_NAMESPACE = "wspush"
     POWERTOOLS_LOG_LEVEL         = "INFO"
+    STAGE_NAME                   = var.stage_name
     CONNECTIONS_TABLE            = module.connections_table.table_name
+  }
+
+  functions = {
+    authorizer = module.authorizer
+    connect    = module.connect
+    disconnect = module.disconnect
+    message    = module.message
+    push       = module.push
   }
 
   # The connection's rows outlive API Gateway's 2-hour maximum by a margin.
@@ -249,4 +258,24 @@ module "push_schedule" {
   schedule_enabled    = var.schedule_enabled
   scheduled_push      = merge(var.scheduled_audience, { type = "scheduled", payload = var.scheduled_message })
   kms_key_arn         = var.kms_key_arn
+}
+
+# --- Operations --------------------------------------------------------------------------
+
+module "monitoring" {
+  source = "./modules/monitoring"
+  count  = var.monitoring_enabled ? 1 : 0
+
+  name                      = local.name
+  stage_name                = var.stage_name
+  metrics_namespace         = local.common_environment.POWERTOOLS_METRICS_NAMESPACE
+  function_names            = { for role, function in local.functions : role => function.function_name }
+  push_log_group_name       = module.push.log_group_name
+  authorizer_log_group_name = module.authorizer.log_group_name
+  api_id                    = module.websocket_api.api_id
+  table_name                = module.connections_table.table_name
+  dead_letter_queue_name    = module.push_schedule.dead_letter_queue_name
+  gone_rate_threshold       = var.gone_rate_alarm_threshold
+  alarm_email               = var.alarm_email
+  kms_key_arn               = var.kms_key_arn
 }

@@ -30,13 +30,7 @@ output "connections_table_arn" {
 
 output "function_names" {
   description = "Lambda function names by role."
-  value = {
-    authorizer = module.authorizer.function_name
-    connect    = module.connect.function_name
-    disconnect = module.disconnect.function_name
-    message    = module.message.function_name
-    push       = module.push.function_name
-  }
+  value       = { for role, function in local.functions : role => function.function_name }
 }
 
 output "event_bus_name" {
@@ -59,6 +53,11 @@ output "dead_letter_queue_url" {
   value       = module.push_schedule.dead_letter_queue_url
 }
 
+output "dead_letter_queue_arn" {
+  description = "ARN of the push dead-letter queue (EventBridge targets and the push function's async failures)."
+  value       = module.push_schedule.dead_letter_queue_arn
+}
+
 output "token_secret_parameter_name" {
   description = "SSM parameter holding the token-signing secret."
   value       = module.token_secret.parameter_name
@@ -67,4 +66,14 @@ output "token_secret_parameter_name" {
 output "aws_region" {
   description = "Region of the deployment."
   value       = var.aws_region
+}
+
+output "dashboard_url" {
+  description = "CloudWatch dashboard (null with monitoring off)."
+  value       = one(module.monitoring[*].dashboard_url)
+}
+
+output "alarm_topic_arn" {
+  description = "SNS topic the alarms notify (null with monitoring off)."
+  value       = one(module.monitoring[*].alarm_topic_arn)
 }

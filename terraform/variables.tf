@@ -174,6 +174,24 @@ variable "package_dir" {
   default     = null
 }
 
+variable "monitoring_enabled" {
+  type        = bool
+  description = "Create the alarms, their SNS topic, the dashboard and the saved log queries."
+  default     = true
+}
+
+variable "alarm_email" {
+  type        = string
+  description = "Email address subscribed to the alarm topic (confirm the subscription mail); null for none."
+  default     = null
+}
+
+variable "gone_rate_alarm_threshold" {
+  type        = number
+  description = "Alarm when more than this share (0-1) of targeted connections answer 410 within five minutes."
+  default     = 0.5
+}
+
 variable "emulator_endpoint" {
   type        = string
   description = "Point every AWS service at this emulator URL (the local stack sets it). Leave null for AWS."

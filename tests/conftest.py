@@ -15,6 +15,7 @@ os.environ.update(
         "POWERTOOLS_METRICS_NAMESPACE": "wspush",
         "POWERTOOLS_TRACE_DISABLED": "true",
         "POWERTOOLS_LOG_LEVEL": "WARNING",
+        "STAGE_NAME": "test",
     }
 )
 for leaked in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL"):

@@ -1,4 +1,4 @@
-"""``wspush``: run the local stack, mint tokens, push, list connections.
+"""``wspush``: run the local stack, mint tokens, push, list connections, redrive dead letters.
 
 Every command acts on the running local stack by default, and on the AWS deployment
 (read from ``terraform output`` in terraform/) with ``--aws``.
@@ -17,6 +17,7 @@ import boto3
 
 from wspush.dal.connections_table import ConnectionsTable
 from wspush.logic.tokens import issue, parse_secrets
+from wspush_local.dlq import list_dead_letters, redrive
 from wspush_local.gateway import Limits
 from wspush_local.project import Terraform, TerraformError, project_root
 from wspush_local.stack import StackOptions, read_stack_file, run
@@ -118,6 +119,27 @@ def cmd_connections(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_dlq(args: argparse.Namespace) -> int:
+    deployment = _deployment(args)
+    sqs = deployment.client("sqs")
+    queue_url = deployment.outputs["dead_letter_queue_url"]
+    if args.action == "list":
+        for letter in list_dead_letters(sqs, queue_url, args.limit):
+            print(json.dumps(letter.describe()))
+        return 0
+    lambda_client = deployment.client("lambda")
+    function = deployment.outputs["function_names"]["push"]
+
+    def redeliver(event: Any) -> str | None:
+        response = lambda_client.invoke(FunctionName=function, Payload=json.dumps(event).encode())
+        result = response["Payload"].read().decode()
+        return result if "FunctionError" in response else None
+
+    report = redrive(sqs, queue_url, redeliver, args.limit)
+    print(json.dumps(report.as_dict()))
+    return 1 if report.failed else 0
+
+
 def cmd_url(args: argparse.Namespace) -> int:
     print(_deployment(args).websocket_url)
     return 0
@@ -211,6 +233,14 @@ def parser() -> argparse.ArgumentParser:
     connections.add_argument("--entity")
     target_options(connections)
     connections.set_defaults(handler=cmd_connections)
+
+    dlq = sub.add_parser("dlq", help="list or redrive the push dead-letter queue")
+    dlq.add_argument("action", choices=["list", "redrive"])
+    dlq.add_argument(
+        "--limit", type=int, default=100, help="at most this many messages (default 100)"
+    )
+    target_options(dlq)
+    dlq.set_defaults(handler=cmd_dlq)
 
     url = sub.add_parser("url", help="print the WebSocket URL")
     target_options(url)

@@ -88,7 +88,11 @@ def read_api(
     )
 
 
-def read_functions(lambda_client: Any, names: list[str], dist: Path) -> list[FunctionSpec]:
+def read_functions(
+    lambda_client: Any, names: list[str], dist: Path, dead_letter_targets: dict[str, str]
+) -> list[FunctionSpec]:
+    """``dead_letter_targets`` (function name -> queue ARN) fills in what the emulator's
+    Lambda does not keep (moto drops DeadLetterConfig)."""
     manifest = json.loads((dist / "manifest.json").read_text())
     specs = []
     for name in names:
@@ -113,7 +117,8 @@ def read_functions(lambda_client: Any, names: list[str], dist: Path) -> list[Fun
                 environment=configuration.get("Environment", {}).get("Variables", {}),
                 timeout_seconds=int(configuration.get("Timeout", 3)),
                 memory_mb=int(configuration.get("MemorySize", 128)),
-                dead_letter_arn=configuration.get("DeadLetterConfig", {}).get("TargetArn"),
+                dead_letter_arn=configuration.get("DeadLetterConfig", {}).get("TargetArn")
+                or dead_letter_targets.get(name),
             )
         )
     return specs

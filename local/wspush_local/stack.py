@@ -130,6 +130,8 @@ class Stack:
                 "stage_name": options.stage,
                 "manage_api_gateway_account": "false",
                 "deletion_protection": "false",
+                # moto has no saved Logs Insights queries; the log shows the counters.
+                "monitoring_enabled": "false",
             }
             if options.schedule_expression:
                 self.terraform_variables["schedule_expression"] = options.schedule_expression
@@ -145,8 +147,13 @@ class Stack:
             api = read_api(
                 clients["apigatewayv2"], outputs["api_id"], options.stage, REGION, ACCOUNT_ID
             )
+            # moto drops DeadLetterConfig; the push function's queue is a Terraform output.
+            dead_letter_targets = {
+                outputs["function_names"]["push"]: outputs["dead_letter_queue_arn"]
+            }
+            names = list(outputs["function_names"].values())
             for spec in read_functions(
-                clients["lambda"], list(outputs["function_names"].values()), self.root / "dist"
+                clients["lambda"], names, self.root / "dist", dead_letter_targets
             ):
                 if "CONNECTIONS_ENDPOINT" in spec.environment:
                     spec.environment["CONNECTIONS_ENDPOINT"] = connections_url

@@ -267,3 +267,63 @@ def test_the_cli_mints_tokens_and_lists_connections(stack):
             assert [row["entity_id"] for row in rows] == ["e2e-cli"]
 
     asyncio.run(scenario())
+
+
+def _cli(stack, *args: str) -> subprocess.CompletedProcess:
+    command = [str(ROOT / ".venv" / "bin" / "wspush"), *args, "--work-dir", str(stack.work_dir)]
+    return subprocess.run(command, capture_output=True, text=True, timeout=120)
+
+
+def _dead_letters(stack) -> list[dict]:
+    listed = _cli(stack, "dlq", "list")
+    assert listed.returncode == 0, listed.stderr
+    return [json.loads(line) for line in listed.stdout.splitlines()]
+
+
+def test_a_refused_event_is_dead_lettered_and_only_a_successful_redrive_removes_it(stack):
+    # Given a notification the push function must refuse (it has no payload)
+    stack.clients["events"].put_events(
+        Entries=[
+            {
+                "EventBusName": stack.outputs["event_bus_name"],
+                "Source": "e2e",
+                "DetailType": "wspush.notification",
+                "Detail": json.dumps({"entityId": "e2e-dlq-bad"}),
+            }
+        ]
+    )
+
+    def refused() -> list[dict]:
+        return [
+            letter
+            for letter in _dead_letters(stack)
+            if letter["body"].get("detail", {}).get("entityId") == "e2e-dlq-bad"
+        ]
+
+    # Then after Lambda's async retries it reaches the dead-letter queue, with the reason
+    assert wait_until(lambda: bool(refused()), timeout=30, interval=1)
+    assert refused()[0]["attributes"]["ErrorCode"] == "InvalidPushRequest"
+    # And a redrive that fails again leaves it there
+    failed = _cli(stack, "dlq", "redrive")
+    assert failed.returncode == 1 and json.loads(failed.stdout)["failed"] >= 1
+    assert refused()
+
+    # Given a letter that can be delivered now, and its client connected
+    stack.clients["sqs"].send_message(
+        QueueUrl=stack.outputs["dead_letter_queue_url"],
+        MessageBody=json.dumps({"entityId": "e2e-dlq-ok", "payload": "second chance"}),
+    )
+
+    async def scenario():
+        async with websockets.connect(stack.connect_url("e2e-dlq-ok")) as ws:
+            # When the queue is redriven
+            redriven = await asyncio.to_thread(_cli, stack, "dlq", "redrive")
+            assert json.loads(redriven.stdout)["redriven"] == 1
+            # Then the client gets the message and the letter is gone; the bad one stays
+            frame = await _recv_until(ws, lambda f: f["type"] == "notification")
+            assert frame["data"] == "second chance"
+
+    asyncio.run(scenario())
+    bodies = [letter["body"] for letter in _dead_letters(stack)]
+    assert {"entityId": "e2e-dlq-ok", "payload": "second chance"} not in bodies
+    assert refused()

@@ -8,8 +8,6 @@ from typing import Any
 import boto3
 from aws_lambda_powertools.utilities.data_classes import APIGatewayWebSocketEvent
 
-from wspush.observability import MetricUnit, metrics
-
 
 def dynamodb_client() -> Any:
     # Created once per container at import; AWS_ENDPOINT_URL (honoured by boto3) points
@@ -22,10 +20,6 @@ def authorizer_entity_id(event: APIGatewayWebSocketEvent) -> str | None:
     context: dict[str, Any] = event.request_context.get("authorizer") or {}
     entity_id = context.get("entityId")
     return entity_id if isinstance(entity_id, str) and entity_id else None
-
-
-def count(name: str, value: float = 1) -> None:
-    metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
 
 
 def http_response(

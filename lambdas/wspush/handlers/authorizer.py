@@ -5,16 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 from aws_lambda_powertools.logging import correlation_paths
-from aws_lambda_powertools.metrics import single_metric
 from aws_lambda_powertools.utilities.data_classes import APIGatewayWebSocketEvent
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from wspush.config import AuthorizerConfig
 from wspush.dal.errors import SecretUnavailable
 from wspush.dal.token_secret import load_token_secrets
-from wspush.handlers._shared import count
 from wspush.logic.authorize import AuthRequest, Decision, authorize, parse_subprotocols
-from wspush.observability import MetricUnit, logger, metrics, tracer
+from wspush.observability import count, count_by, logger, metrics, tracer
 
 config = AuthorizerConfig.from_env()
 
@@ -62,8 +60,5 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     else:
         logger.info("connect denied", extra={"reason": decision.reason})
         count("ConnectDenied")
-        with single_metric(
-            name="ConnectDenied", unit=MetricUnit.Count, value=1, namespace=metrics.namespace
-        ) as m:
-            m.add_dimension(name="reason", value=decision.reason)
+        count_by("ConnectDeniedByReason", "reason", decision.reason)
     return _policy(decision, event["methodArn"])

@@ -10,9 +10,9 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from wspush.config import ConnectionsConfig
 from wspush.dal.connections_table import ConnectionsTable
-from wspush.handlers._shared import authorizer_entity_id, count, dynamodb_client, http_response
+from wspush.handlers._shared import authorizer_entity_id, dynamodb_client, http_response
 from wspush.logic.connections import close_connection
-from wspush.observability import logger, metrics, tracer
+from wspush.observability import count, logger, metrics, tracer
 
 config = ConnectionsConfig.from_env()
 table = ConnectionsTable(dynamodb_client(), config.table_name)

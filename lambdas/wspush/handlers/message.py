@@ -16,10 +16,10 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from wspush.config import MessageConfig
 from wspush.dal.connections_api import ConnectionsApi, make_client
 from wspush.dal.connections_table import ConnectionsTable
-from wspush.handlers._shared import authorizer_entity_id, count, dynamodb_client, http_response
+from wspush.handlers._shared import authorizer_entity_id, dynamodb_client, http_response
 from wspush.logic import envelope
 from wspush.logic.messages import InboundMessage, handle_message
-from wspush.observability import logger, metrics, tracer
+from wspush.observability import count, count_by, logger, metrics, tracer
 
 config = MessageConfig.from_env()
 table = ConnectionsTable(dynamodb_client(), config.table_name)
@@ -50,6 +50,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     count("MessagesReceived")
     if reply.error_kind:
         count("MessageErrors")
+        count_by("MessageErrorsByKind", "kind", reply.error_kind)
         logger.info("message refused", extra={"errorKind": reply.error_kind})
     outcome = connections_api.post(connection_id, envelope.encode(reply.frame))
     logger.debug("reply posted", extra={"outcome": outcome.value})

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -11,11 +12,11 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from wspush.config import PushConfig
 from wspush.dal.connections_api import ConnectionsApi, make_client
 from wspush.dal.connections_table import ConnectionsTable
-from wspush.handlers._shared import count, dynamodb_client
+from wspush.handlers._shared import dynamodb_client
 from wspush.logic.envelope import PayloadTooLarge
 from wspush.logic.push import push
 from wspush.models.push import InvalidPushRequest, PushRequest, parse_push_request
-from wspush.observability import logger, metrics, tracer
+from wspush.observability import MetricUnit, count, logger, metrics, tracer
 
 config = PushConfig.from_env()
 table = ConnectionsTable(dynamodb_client(), config.table_name)
@@ -43,6 +44,7 @@ def request_from_event(event: Any) -> PushRequest:
 @metrics.log_metrics(capture_cold_start_metric=True)
 @tracer.capture_lambda_handler
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, int]:
+    started = time.monotonic()
     try:
         request = request_from_event(event)
         logger.append_keys(
@@ -61,11 +63,17 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, int]:
         count("PushRejected")
         logger.error("push refused", extra={"reason": str(error)})
         raise
-    for name, value in report.as_dict().items():
-        count(f"Push{name.capitalize()}", value)
     summary = report.as_dict()
+    for name, value in summary.items():
+        count(f"Push{name.capitalize()}", value)
+    duration_ms = (time.monotonic() - started) * 1000
+    metrics.add_metric(name="PushDuration", unit=MetricUnit.Milliseconds, value=duration_ms)
     logger.info(
         "push delivered",
-        extra={**summary, "failedConnectionIds": report.failed_connection_ids[:50]},
+        extra={
+            **summary,
+            "durationMs": round(duration_ms, 1),
+            "failedConnectionIds": report.failed_connection_ids[:50],
+        },
     )
     return summary

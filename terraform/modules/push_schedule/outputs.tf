@@ -27,3 +27,8 @@ output "dead_letter_queue_url" {
   description = "URL of the push dead-letter queue."
   value       = aws_sqs_queue.dead_letter.id
 }
+
+output "dead_letter_queue_name" {
+  description = "Name of the push dead-letter queue."
+  value       = aws_sqs_queue.dead_letter.name
+}

@@ -90,3 +90,9 @@ mock_resource "aws_cloudwatch_event_bus" {
     arn = "arn:aws:events:us-east-1:123456789012:event-bus/wspush-prod"
   }
 }
+
+mock_resource "aws_sns_topic" {
+  defaults = {
+    arn = "arn:aws:sns:us-east-1:123456789012:wspush-prod-alarms"
+  }
+}

@@ -1,0 +1,276 @@
+data "aws_region" "current" {}
+
+locals {
+  # Dimensions of wspush's own (EMF) metrics.
+  app_dimensions = { service = "wspush", stage = var.stage_name }
+  period         = 300
+
+  # Per-function alarms: errors and throttles are both "pushes or connects are failing".
+  function_alarms = merge([
+    for role, name in var.function_names : {
+      "${role}-errors"    = { function = name, metric = "Errors", description = "The ${role} function raised errors." }
+      "${role}-throttles" = { function = name, metric = "Throttles", description = "The ${role} function was throttled (concurrency exhausted)." }
+    }
+  ]...)
+}
+
+resource "aws_sns_topic" "alarms" {
+  name              = "${var.name}-alarms"
+  kms_master_key_id = var.kms_key_arn != null ? var.kms_key_arn : "alias/aws/sns"
+  tags              = var.tags
+}
+
+resource "aws_sns_topic_subscription" "email" {
+  count = var.alarm_email == null ? 0 : 1
+
+  topic_arn = aws_sns_topic.alarms.arn
+  protocol  = "email"
+  endpoint  = var.alarm_email
+}
+
+# Every alarm below treats missing data as "not breaching": these metrics are only
+# published when something happens (an error, a push, a queued message), so silence
+# means nothing went wrong, not that the alarm lost its data.
+
+resource "aws_cloudwatch_metric_alarm" "function" {
+  for_each = local.function_alarms
+
+  alarm_name          = "${var.name}-${each.key}"
+  alarm_description   = each.value.description
+  namespace           = "AWS/Lambda"
+  metric_name         = each.value.metric
+  dimensions          = { FunctionName = each.value.function }
+  statistic           = "Sum"
+  period              = local.period
+  evaluation_periods  = 1
+  comparison_operator = "GreaterThanThreshold"
+  threshold           = 0
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = [aws_sns_topic.alarms.arn]
+  ok_actions          = [aws_sns_topic.alarms.arn]
+  tags                = var.tags
+}
+
+resource "aws_cloudwatch_metric_alarm" "push_failed" {
+  alarm_name          = "${var.name}-push-failed"
+  alarm_description   = "Pushes could not be delivered after every retry (see docs/operations.md)."
+  namespace           = var.metrics_namespace
+  metric_name         = "PushFailed"
+  dimensions          = local.app_dimensions
+  statistic           = "Sum"
+  period              = local.period
+  evaluation_periods  = 1
+  comparison_operator = "GreaterThanThreshold"
+  threshold           = 0
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = [aws_sns_topic.alarms.arn]
+  ok_actions          = [aws_sns_topic.alarms.arn]
+  tags                = var.tags
+}
+
+resource "aws_cloudwatch_metric_alarm" "gone_rate" {
+  alarm_name          = "${var.name}-gone-rate"
+  alarm_description   = "More than ${var.gone_rate_threshold * 100}% of pushed connections were gone (410): clients vanishing en masse."
+  evaluation_periods  = 1
+  comparison_operator = "GreaterThanThreshold"
+  threshold           = var.gone_rate_threshold
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = [aws_sns_topic.alarms.arn]
+  ok_actions          = [aws_sns_topic.alarms.arn]
+  tags                = var.tags
+
+  metric_query {
+    id          = "gone_rate"
+    label       = "Share of targeted connections that were gone"
+    expression  = "IF(targeted >= ${var.gone_rate_min_targeted}, gone / targeted, 0)"
+    return_data = true
+  }
+
+  metric_query {
+    id = "gone"
+    metric {
+      namespace   = var.metrics_namespace
+      metric_name = "PushGone"
+      dimensions  = local.app_dimensions
+      stat        = "Sum"
+      period      = local.period
+    }
+  }
+
+  metric_query {
+    id = "targeted"
+    metric {
+      namespace   = var.metrics_namespace
+      metric_name = "PushTargeted"
+      dimensions  = local.app_dimensions
+      stat        = "Sum"
+      period      = local.period
+    }
+  }
+}
+
+resource "aws_cloudwatch_metric_alarm" "dead_letters" {
+  alarm_name          = "${var.name}-dead-letters"
+  alarm_description   = "Push events reached the dead-letter queue: list and redrive them with `wspush dlq`."
+  namespace           = "AWS/SQS"
+  metric_name         = "ApproximateNumberOfMessagesVisible"
+  dimensions          = { QueueName = var.dead_letter_queue_name }
+  statistic           = "Maximum"
+  period              = local.period
+  evaluation_periods  = 1
+  comparison_operator = "GreaterThanThreshold"
+  threshold           = 0
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = [aws_sns_topic.alarms.arn]
+  ok_actions          = [aws_sns_topic.alarms.arn]
+  tags                = var.tags
+}
+
+resource "aws_cloudwatch_metric_alarm" "api" {
+  for_each = {
+    integration-errors = { metric = "IntegrationError", description = "API Gateway got errors from the route functions." }
+    execution-errors   = { metric = "ExecutionError", description = "API Gateway failed to run routes (e.g. authorizer or integration failures)." }
+  }
+
+  alarm_name          = "${var.name}-api-${each.key}"
+  alarm_description   = each.value.description
+  namespace           = "AWS/ApiGateway"
+  metric_name         = each.value.metric
+  dimensions          = { ApiId = var.api_id, Stage = var.stage_name }
+  statistic           = "Sum"
+  period              = local.period
+  evaluation_periods  = 1
+  comparison_operator = "GreaterThanThreshold"
+  threshold           = 0
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = [aws_sns_topic.alarms.arn]
+  ok_actions          = [aws_sns_topic.alarms.arn]
+  tags                = var.tags
+}
+
+resource "aws_cloudwatch_metric_alarm" "table_throttles" {
+  alarm_name          = "${var.name}-table-throttles"
+  alarm_description   = "The connections table throttled reads or writes."
+  evaluation_periods  = 1
+  comparison_operator = "GreaterThanThreshold"
+  threshold           = 0
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = [aws_sns_topic.alarms.arn]
+  ok_actions          = [aws_sns_topic.alarms.arn]
+  tags                = var.tags
+
+  metric_query {
+    id          = "throttled"
+    label       = "Throttled table requests"
+    expression  = "reads + writes"
+    return_data = true
+  }
+
+  dynamic "metric_query" {
+    for_each = { reads = "ReadThrottleEvents", writes = "WriteThrottleEvents" }
+
+    content {
+      id = metric_query.key
+      metric {
+        namespace   = "AWS/DynamoDB"
+        metric_name = metric_query.value
+        dimensions  = { TableName = var.table_name }
+        stat        = "Sum"
+        period      = local.period
+      }
+    }
+  }
+}
+
+resource "aws_cloudwatch_query_definition" "failed_pushes_by_entity" {
+  name            = "${var.name}/failed-pushes-by-entity"
+  log_group_names = [var.push_log_group_name]
+  query_string    = <<-QUERY
+    fields @timestamp, audience, entityId, failed, failedConnectionIds
+    | filter message = "push delivered" and failed > 0
+    | stats sum(failed) as failedPosts, count(*) as pushes by audience, entityId
+    | sort failedPosts desc
+  QUERY
+}
+
+resource "aws_cloudwatch_query_definition" "denied_connects_by_reason" {
+  name            = "${var.name}/denied-connects-by-reason"
+  log_group_names = [var.authorizer_log_group_name]
+  query_string    = <<-QUERY
+    fields @timestamp, reason, connectionId
+    | filter message = "connect denied"
+    | stats count(*) as denied by reason
+    | sort denied desc
+  QUERY
+}
+
+resource "aws_cloudwatch_dashboard" "this" {
+  dashboard_name = var.name
+  dashboard_body = jsonencode({
+    widgets = [
+      {
+        type = "metric", x = 0, y = 0, width = 8, height = 6
+        properties = {
+          title = "Live connections (opened - closed, over the window)", region = data.aws_region.current.name, view = "timeSeries"
+          metrics = [
+            [{ expression = "RUNNING_SUM(opened - closed)", label = "live", id = "live" }],
+            [var.metrics_namespace, "ConnectionsOpened", "service", "wspush", "stage", var.stage_name, { id = "opened", visible = false, stat = "Sum" }],
+            [var.metrics_namespace, "ConnectionsClosed", "service", "wspush", "stage", var.stage_name, { id = "closed", visible = false, stat = "Sum" }],
+          ]
+        }
+      },
+      {
+        type = "metric", x = 8, y = 0, width = 8, height = 6
+        properties = {
+          title = "Messages in", region = data.aws_region.current.name, view = "timeSeries", stat = "Sum"
+          metrics = [
+            [var.metrics_namespace, "MessagesReceived", "service", "wspush", "stage", var.stage_name],
+            [var.metrics_namespace, "MessageErrors", "service", "wspush", "stage", var.stage_name],
+            [var.metrics_namespace, "ConnectDenied", "service", "wspush", "stage", var.stage_name],
+          ]
+        }
+      },
+      {
+        type = "metric", x = 16, y = 0, width = 8, height = 6
+        properties = {
+          title   = "Pushes: sent, gone, failed", region = data.aws_region.current.name, view = "timeSeries", stat = "Sum"
+          metrics = [for name in ["PushSent", "PushGone", "PushFailed", "PushThrottled"] : [var.metrics_namespace, name, "service", "wspush", "stage", var.stage_name]]
+        }
+      },
+      {
+        type = "metric", x = 0, y = 6, width = 8, height = 6
+        properties = {
+          title = "Push duration (ms)", region = data.aws_region.current.name, view = "timeSeries"
+          metrics = [
+            [var.metrics_namespace, "PushDuration", "service", "wspush", "stage", var.stage_name, { stat = "p50", label = "p50" }],
+            [var.metrics_namespace, "PushDuration", "service", "wspush", "stage", var.stage_name, { stat = "p99", label = "p99" }],
+          ]
+        }
+      },
+      {
+        type = "metric", x = 8, y = 6, width = 8, height = 6
+        properties = {
+          title = "Lambda errors and throttles", region = data.aws_region.current.name, view = "timeSeries", stat = "Sum"
+          metrics = flatten([for name in values(var.function_names) : [
+            ["AWS/Lambda", "Errors", "FunctionName", name],
+            ["AWS/Lambda", "Throttles", "FunctionName", name],
+          ]])
+        }
+      },
+      {
+        type = "metric", x = 16, y = 6, width = 8, height = 6
+        properties = {
+          title   = "Lambda duration p99 (ms)", region = data.aws_region.current.name, view = "timeSeries", stat = "p99"
+          metrics = [for name in values(var.function_names) : ["AWS/Lambda", "Duration", "FunctionName", name]]
+        }
+      },
+      {
+        type = "metric", x = 0, y = 12, width = 8, height = 6
+        properties = {
+          title   = "Dead-letter queue depth", region = data.aws_region.current.name, view = "timeSeries", stat = "Maximum"
+          metrics = [["AWS/SQS", "ApproximateNumberOfMessagesVisible", "QueueName", var.dead_letter_queue_name]]
+        }
+      },
+    ]
+  })
+}

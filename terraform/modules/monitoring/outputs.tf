@@ -1,0 +1,23 @@
+output "alarm_topic_arn" {
+  description = "SNS topic every alarm notifies."
+  value       = aws_sns_topic.alarms.arn
+}
+
+output "alarm_names" {
+  description = "Names of every alarm."
+  value = concat(
+    [for alarm in aws_cloudwatch_metric_alarm.function : alarm.alarm_name],
+    [for alarm in aws_cloudwatch_metric_alarm.api : alarm.alarm_name],
+    [
+      aws_cloudwatch_metric_alarm.push_failed.alarm_name,
+      aws_cloudwatch_metric_alarm.gone_rate.alarm_name,
+      aws_cloudwatch_metric_alarm.dead_letters.alarm_name,
+      aws_cloudwatch_metric_alarm.table_throttles.alarm_name,
+    ],
+  )
+}
+
+output "dashboard_url" {
+  description = "URL of the CloudWatch dashboard."
+  value       = "https://${data.aws_region.current.name}.console.aws.amazon.com/cloudwatch/home?region=${data.aws_region.current.name}#dashboards/dashboard/${aws_cloudwatch_dashboard.this.dashboard_name}"
+}

@@ -1,0 +1,140 @@
+# Plan-only: every alarm watches the right metric with the right threshold.
+mock_provider "aws" {
+  override_during = plan
+  source          = "./tests/mocks"
+}
+
+variables {
+  name       = "wspush-prod"
+  stage_name = "prod"
+  function_names = {
+    authorizer = "wspush-prod-authorizer"
+    connect    = "wspush-prod-connect"
+    disconnect = "wspush-prod-disconnect"
+    message    = "wspush-prod-message"
+    push       = "wspush-prod-push"
+  }
+  push_log_group_name       = "/aws/lambda/wspush-prod-push"
+  authorizer_log_group_name = "/aws/lambda/wspush-prod-authorizer"
+  api_id                    = "a1b2c3d4e5"
+  table_name                = "wspush-prod-connections"
+  dead_letter_queue_name    = "wspush-prod-push-dlq"
+}
+
+run "alarms" {
+  command = plan
+
+  module {
+    source = "./modules/monitoring"
+  }
+
+  assert {
+    condition = length(aws_cloudwatch_metric_alarm.function) == 10 && alltrue([
+      for key, alarm in aws_cloudwatch_metric_alarm.function :
+      alarm.namespace == "AWS/Lambda" && contains(["Errors", "Throttles"], alarm.metric_name) &&
+      alarm.threshold == 0 && alarm.comparison_operator == "GreaterThanThreshold" &&
+      alarm.treat_missing_data == "notBreaching" && alarm.alarm_actions == toset([aws_sns_topic.alarms.arn])
+    ])
+    error_message = "Each of the five functions needs an errors alarm and a throttles alarm (> 0) to the topic."
+  }
+
+  assert {
+    condition     = aws_cloudwatch_metric_alarm.function["push-errors"].dimensions == tomap({ FunctionName = "wspush-prod-push" })
+    error_message = "Function alarms must watch their own function."
+  }
+
+  assert {
+    condition = (
+      aws_cloudwatch_metric_alarm.push_failed.namespace == "wspush" &&
+      aws_cloudwatch_metric_alarm.push_failed.metric_name == "PushFailed" &&
+      aws_cloudwatch_metric_alarm.push_failed.dimensions == tomap({ service = "wspush", stage = "prod" }) &&
+      aws_cloudwatch_metric_alarm.push_failed.threshold == 0 &&
+      aws_cloudwatch_metric_alarm.push_failed.statistic == "Sum"
+    )
+    error_message = "push failed > 0 must alarm on the PushFailed metric of this stage."
+  }
+
+  assert {
+    condition = (
+      aws_cloudwatch_metric_alarm.gone_rate.threshold == 0.5 &&
+      anytrue([for query in aws_cloudwatch_metric_alarm.gone_rate.metric_query : query.return_data == true && strcontains(coalesce(query.expression, "-"), "gone / targeted")]) &&
+      toset([for query in aws_cloudwatch_metric_alarm.gone_rate.metric_query : query.id]) == toset(["gone_rate", "gone", "targeted"])
+    )
+    error_message = "The 410 alarm must compare PushGone / PushTargeted to the threshold."
+  }
+
+  assert {
+    condition = (
+      aws_cloudwatch_metric_alarm.dead_letters.namespace == "AWS/SQS" &&
+      aws_cloudwatch_metric_alarm.dead_letters.metric_name == "ApproximateNumberOfMessagesVisible" &&
+      aws_cloudwatch_metric_alarm.dead_letters.dimensions == tomap({ QueueName = "wspush-prod-push-dlq" }) &&
+      aws_cloudwatch_metric_alarm.dead_letters.threshold == 0
+    )
+    error_message = "DLQ depth > 0 must alarm."
+  }
+
+  assert {
+    condition = (
+      toset([for alarm in aws_cloudwatch_metric_alarm.api : alarm.metric_name]) == toset(["IntegrationError", "ExecutionError"]) &&
+      alltrue([for alarm in aws_cloudwatch_metric_alarm.api : alarm.namespace == "AWS/ApiGateway" && alarm.dimensions == tomap({ ApiId = "a1b2c3d4e5", Stage = "prod" })])
+    )
+    error_message = "API Gateway integration and execution errors must alarm for this API and stage."
+  }
+
+  assert {
+    condition = toset(flatten([
+      for query in aws_cloudwatch_metric_alarm.table_throttles.metric_query : [for metric in query.metric : metric.metric_name]
+    ])) == toset(["ReadThrottleEvents", "WriteThrottleEvents"])
+    error_message = "Table throttles must cover reads and writes."
+  }
+
+  assert {
+    condition     = aws_sns_topic.alarms.kms_master_key_id == "alias/aws/sns" && length(aws_sns_topic_subscription.email) == 0
+    error_message = "The alarm topic must be encrypted, and has no subscription without an email."
+  }
+
+  assert {
+    condition = (
+      aws_cloudwatch_query_definition.failed_pushes_by_entity.log_group_names == tolist(["/aws/lambda/wspush-prod-push"]) &&
+      strcontains(aws_cloudwatch_query_definition.failed_pushes_by_entity.query_string, "failed > 0") &&
+      strcontains(aws_cloudwatch_query_definition.denied_connects_by_reason.query_string, "by reason")
+    )
+    error_message = "The two saved queries must read the right log groups."
+  }
+
+  assert {
+    condition     = strcontains(aws_cloudwatch_dashboard.this.dashboard_body, "RUNNING_SUM(opened - closed)") && strcontains(aws_cloudwatch_dashboard.this.dashboard_body, "ApproximateNumberOfMessagesVisible")
+    error_message = "The dashboard must show live connections and DLQ depth."
+  }
+}
+
+run "email_subscription" {
+  command = plan
+
+  module {
+    source = "./modules/monitoring"
+  }
+
+  variables {
+    alarm_email = "oncall@example.com"
+  }
+
+  assert {
+    condition     = aws_sns_topic_subscription.email[0].endpoint == "oncall@example.com" && aws_sns_topic_subscription.email[0].protocol == "email"
+    error_message = "alarm_email must subscribe to the topic."
+  }
+}
+
+run "bad_gone_rate_threshold" {
+  command = plan
+
+  module {
+    source = "./modules/monitoring"
+  }
+
+  variables {
+    gone_rate_threshold = 5
+  }
+
+  expect_failures = [var.gone_rate_threshold]
+}
