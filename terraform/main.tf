@@ -21,7 +21,10 @@ locals {
     POWERTOOLS_METRICS_NAMESPACE = "wspush"
     POWERTOOLS_LOG_LEVEL         = "INFO"
     STAGE_NAME                   = var.stage_name
-    CONNECTIONS_TABLE            = module.connections_table.table_name
+    # Lambda's active tracing records every invocation; the X-Ray SDK inside the
+    # function (subsegments per AWS call) costs ~150 ms of cold start, so it is opt-in.
+    POWERTOOLS_TRACE_DISABLED = tostring(!var.xray_sdk_tracing)
+    CONNECTIONS_TABLE         = module.connections_table.table_name
   }
 
   functions = {

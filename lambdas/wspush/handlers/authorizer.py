@@ -5,12 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from aws_lambda_powertools.logging import correlation_paths
-from aws_lambda_powertools.utilities.data_classes import APIGatewayWebSocketEvent
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from wspush.config import AuthorizerConfig
 from wspush.dal.errors import SecretUnavailable
 from wspush.dal.token_secret import load_token_secrets
+from wspush.handlers._shared import WebSocketEvent
 from wspush.logic.authorize import AuthRequest, Decision, authorize, parse_subprotocols
 from wspush.observability import count, count_by, logger, metrics, tracer
 
@@ -40,11 +40,11 @@ def _secrets() -> list[bytes]:
 @metrics.log_metrics(capture_cold_start_metric=True)
 @tracer.capture_lambda_handler(capture_response=False)
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    ws_event = APIGatewayWebSocketEvent(event)
+    ws_event = WebSocketEvent(event)
     request = AuthRequest(
-        query_token=ws_event.query_string_parameters.get("token"),
-        subprotocols=parse_subprotocols(ws_event.headers.get("Sec-WebSocket-Protocol")),
-        origin=ws_event.headers.get("Origin"),
+        query_token=ws_event.query("token"),
+        subprotocols=parse_subprotocols(ws_event.header("Sec-WebSocket-Protocol")),
+        origin=ws_event.header("Origin"),
     )
     try:
         decision = authorize(request, _secrets, config.allowed_origins)
@@ -52,8 +52,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         # Failing closed: nobody connects while the secret cannot be read.
         logger.error("token secret unavailable", extra={"error": str(error)})
         decision = Decision(False, "secret_unavailable")
-    connection_id = event.get("requestContext", {}).get("connectionId")
-    logger.append_keys(connectionId=connection_id, entityId=decision.entity_id)
+    logger.append_keys(connectionId=ws_event.connection_id, entityId=decision.entity_id)
     if decision.allowed:
         count("ConnectAuthorized")
         logger.info("connect allowed")

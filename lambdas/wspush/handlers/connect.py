@@ -6,12 +6,11 @@ import time
 from typing import Any
 
 from aws_lambda_powertools.logging import correlation_paths
-from aws_lambda_powertools.utilities.data_classes import APIGatewayWebSocketEvent
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from wspush.config import ConnectionsConfig
 from wspush.dal.connections_table import ConnectionsTable
-from wspush.handlers._shared import authorizer_entity_id, dynamodb_client, http_response
+from wspush.handlers._shared import WebSocketEvent, dynamodb_client, http_response
 from wspush.logic.authorize import SUBPROTOCOL, parse_subprotocols
 from wspush.logic.connections import open_connection
 from wspush.models.identifiers import is_valid_entity_id
@@ -21,11 +20,11 @@ config = ConnectionsConfig.from_env()
 table = ConnectionsTable(dynamodb_client(), config.table_name)
 
 
-def _entity_id(event: APIGatewayWebSocketEvent) -> str | None:
-    entity_id = authorizer_entity_id(event)
+def _entity_id(event: WebSocketEvent) -> str | None:
+    entity_id = event.authorizer_entity_id
     if entity_id is None and config.auth_disabled:
         # Demo mode only: with no authorizer, the client names its own entity.
-        entity_id = event.query_string_parameters.get("entityId")
+        entity_id = event.query("entityId")
     return entity_id
 
 
@@ -33,8 +32,8 @@ def _entity_id(event: APIGatewayWebSocketEvent) -> str | None:
 @metrics.log_metrics(capture_cold_start_metric=True)
 @tracer.capture_lambda_handler
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    ws_event = APIGatewayWebSocketEvent(event)
-    connection_id = ws_event.request_context.connection_id
+    ws_event = WebSocketEvent(event)
+    connection_id = ws_event.connection_id
     entity_id = _entity_id(ws_event)
     logger.append_keys(connectionId=connection_id, entityId=entity_id)
     if not is_valid_entity_id(entity_id):
@@ -42,19 +41,18 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         logger.warning("connect refused: no valid entityId")
         return http_response(400, "a valid entityId is required")
     assert entity_id is not None
-    identity = ws_event.request_context.identity
     open_connection(
         table,
         entity_id=entity_id,
         connection_id=connection_id,
         now=int(time.time()),
         ttl_seconds=config.connection_ttl_seconds,
-        source_ip=identity.get("sourceIp") or "",
-        user_agent=identity.user_agent or "",
+        source_ip=ws_event.source_ip,
+        user_agent=ws_event.user_agent,
     )
     count("ConnectionsOpened")
     logger.info("connection opened")
     # A browser that offered subprotocols refuses the socket unless one is echoed back.
-    offered = parse_subprotocols(ws_event.headers.get("Sec-WebSocket-Protocol"))
+    offered = parse_subprotocols(ws_event.header("Sec-WebSocket-Protocol"))
     headers = {"Sec-WebSocket-Protocol": SUBPROTOCOL} if SUBPROTOCOL in offered else None
     return http_response(200, headers=headers)

@@ -5,12 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from aws_lambda_powertools.logging import correlation_paths
-from aws_lambda_powertools.utilities.data_classes import APIGatewayWebSocketEvent
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from wspush.config import ConnectionsConfig
 from wspush.dal.connections_table import ConnectionsTable
-from wspush.handlers._shared import authorizer_entity_id, dynamodb_client, http_response
+from wspush.handlers._shared import WebSocketEvent, dynamodb_client, http_response
 from wspush.logic.connections import close_connection
 from wspush.observability import count, logger, metrics, tracer
 
@@ -22,16 +21,16 @@ table = ConnectionsTable(dynamodb_client(), config.table_name)
 @metrics.log_metrics(capture_cold_start_metric=True)
 @tracer.capture_lambda_handler
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    ws_event = APIGatewayWebSocketEvent(event)
-    connection_id = ws_event.request_context.connection_id
-    logger.append_keys(connectionId=connection_id, entityId=authorizer_entity_id(ws_event))
+    ws_event = WebSocketEvent(event)
+    connection_id = ws_event.connection_id
+    logger.append_keys(connectionId=connection_id, entityId=ws_event.authorizer_entity_id)
     deleted = close_connection(table, connection_id)
     count("ConnectionsClosed")
     logger.info(
         "connection closed",
         extra={
             "rowsDeleted": deleted,
-            "disconnectStatusCode": ws_event.request_context.disconnect_status_code,
+            "disconnectStatusCode": ws_event.disconnect_status_code,
         },
     )
     return http_response(200)

@@ -10,33 +10,34 @@ import time
 from typing import Any
 
 from aws_lambda_powertools.logging import correlation_paths
-from aws_lambda_powertools.utilities.data_classes import APIGatewayWebSocketEvent
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from wspush.config import MessageConfig
-from wspush.dal.connections_api import ConnectionsApi, make_client
+from wspush.dal.connections_api import ConnectionsApi
 from wspush.dal.connections_table import ConnectionsTable
-from wspush.handlers._shared import authorizer_entity_id, dynamodb_client, http_response
+from wspush.handlers._shared import WebSocketEvent, dynamodb_client, http_response, session
 from wspush.logic import envelope
 from wspush.logic.messages import InboundMessage, handle_message
 from wspush.observability import count, count_by, logger, metrics, tracer
 
 config = MessageConfig.from_env()
 table = ConnectionsTable(dynamodb_client(), config.table_name)
-connections_api = ConnectionsApi(make_client(config.connections_endpoint, pool_size=2))
+connections_api = ConnectionsApi(
+    config.connections_endpoint, pool_size=2, credentials=session.get_credentials()
+)
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
 @metrics.log_metrics(capture_cold_start_metric=True)
 @tracer.capture_lambda_handler
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    ws_event = APIGatewayWebSocketEvent(event)
-    connection_id = ws_event.request_context.connection_id
-    entity_id = authorizer_entity_id(ws_event)
+    ws_event = WebSocketEvent(event)
+    connection_id = ws_event.connection_id
+    entity_id = ws_event.authorizer_entity_id
     logger.append_keys(connectionId=connection_id, entityId=entity_id)
     inbound = InboundMessage(
-        body=event.get("body"),
-        is_binary=bool(event.get("isBase64Encoded")),
+        body=ws_event.body,
+        is_binary=ws_event.is_base64_encoded,
         connection_id=connection_id,
         entity_id=entity_id,
     )

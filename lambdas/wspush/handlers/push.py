@@ -10,9 +10,9 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from wspush.config import PushConfig
-from wspush.dal.connections_api import ConnectionsApi, make_client
+from wspush.dal.connections_api import ConnectionsApi
 from wspush.dal.connections_table import ConnectionsTable
-from wspush.handlers._shared import dynamodb_client
+from wspush.handlers._shared import dynamodb_client, session
 from wspush.logic.envelope import PayloadTooLarge
 from wspush.logic.push import push
 from wspush.models.push import InvalidPushRequest, PushRequest, parse_push_request
@@ -20,7 +20,9 @@ from wspush.observability import MetricUnit, count, logger, metrics, tracer
 
 config = PushConfig.from_env()
 table = ConnectionsTable(dynamodb_client(), config.table_name)
-connections_api = ConnectionsApi(make_client(config.connections_endpoint, config.concurrency))
+connections_api = ConnectionsApi(
+    config.connections_endpoint, config.concurrency, credentials=session.get_credentials()
+)
 # One pool per container, reused across invocations; the management client's connection
 # pool is sized to it so no thread waits for a socket.
 executor = ThreadPoolExecutor(max_workers=config.concurrency, thread_name_prefix="push")

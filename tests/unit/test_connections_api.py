@@ -1,0 +1,86 @@
+"""The lean @connections send path signs exactly as boto3's client does."""
+
+from __future__ import annotations
+
+import datetime
+from unittest import mock
+
+import boto3
+import pytest
+from botocore.awsrequest import AWSResponse
+from botocore.credentials import Credentials
+
+from wspush.dal.connections_api import ConnectionsApi, outcome_of_status
+from wspush.models.push import Outcome
+
+
+class EmptyBody:
+    @staticmethod
+    def stream():
+        return [b""]
+
+
+ENDPOINT = "https://a1b2c3d4e5.execute-api.us-east-1.amazonaws.com/prod"
+FROZEN = datetime.datetime(2026, 11, 21, 6, 44, 10)
+
+
+@pytest.mark.parametrize("session_token", [None, "a-session-token"])
+def test_the_signature_is_byte_identical_to_boto3s(session_token):
+    credentials = Credentials(
+        "AKIDEXAMPLE", "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY", session_token
+    )
+    captured = {}
+
+    def capture(request, **_):
+        captured["url"] = request.url
+        captured["headers"] = {k: v for k, v in request.headers.items()}
+        return AWSResponse(request.url, 200, {}, EmptyBody())
+
+    client = boto3.client(
+        "apigatewaymanagementapi",
+        endpoint_url=ENDPOINT,
+        region_name="us-east-1",
+        aws_access_key_id=credentials.access_key,
+        aws_secret_access_key=credentials.secret_key,
+        aws_session_token=session_token,
+    )
+    client.meta.events.register("before-send", capture)
+    lean = ConnectionsApi(ENDPOINT, pool_size=1, region="us-east-1", credentials=credentials)
+    data = b'{"type":"notification","data":"h\xc3\xa9"}'
+
+    with mock.patch("botocore.auth.datetime") as clock:
+        clock.datetime.now.return_value = FROZEN
+        clock.datetime.utcnow.return_value = FROZEN
+        client.post_to_connection(ConnectionId="Tq7QmcfmIAMCJBA=", Data=data)
+        url = lean.url("Tq7QmcfmIAMCJBA=")
+        headers = lean.signed_headers(url, data)
+
+    assert url == captured["url"]
+    boto_headers = {
+        k.lower(): v.decode() if isinstance(v, bytes) else v for k, v in captured["headers"].items()
+    }
+    assert headers["Authorization"] == boto_headers["authorization"]
+    assert headers["X-Amz-Date"] == boto_headers["x-amz-date"]
+    if session_token:
+        assert headers["X-Amz-Security-Token"] == session_token
+
+
+@pytest.mark.parametrize(
+    ("status", "outcome"),
+    [
+        (200, Outcome.SENT),
+        (410, Outcome.GONE),
+        (429, Outcome.THROTTLED),
+        (500, Outcome.SERVER_ERROR),
+        (503, Outcome.SERVER_ERROR),
+        (403, Outcome.REJECTED),
+        (413, Outcome.REJECTED),
+    ],
+)
+def test_status_codes_map_to_outcomes(status, outcome):
+    assert outcome_of_status(status) is outcome
+
+
+def test_an_unreachable_endpoint_is_a_retryable_server_error():
+    api = ConnectionsApi("http://127.0.0.1:9/prod", pool_size=1, credentials=Credentials("a", "b"))
+    assert api.post("x", b"{}") is Outcome.SERVER_ERROR
