@@ -24,7 +24,7 @@ NODE_STAMP := node_modules/.installed
 TF_STAMP := $(TF_DIR)/.terraform/.initialized
 
 .PHONY: help setup build lint fmt test test-unit test-integration test-terraform \
-        checkov test-e2e run token push connect deploy destroy clean
+        checkov test-e2e bench run token push connect deploy destroy clean
 
 help: ## Show this help
 	@grep -E '^[a-zA-Z0-9_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  %-18s %s\n", $$1, $$2}'
@@ -67,7 +67,7 @@ fmt: $(VENV_STAMP) $(TF_STAMP) ## Format Python and Terraform
 	$(BIN)/ruff check --fix .
 	$(TERRAFORM) fmt -recursive $(TF_DIR)
 
-test-unit: $(VENV_STAMP) ## Unit tests (no AWS)
+test-unit: $(VENV_STAMP) build ## Unit tests (no AWS; includes a smoke run of the benchmarks)
 	$(BIN)/pytest tests/unit
 
 test-integration: $(VENV_STAMP) build build/terraform.rc ## Integration tests against moto (and a real terraform plan)
@@ -85,6 +85,9 @@ test-e2e: setup build ## End-to-end tests against the local stack
 	$(BIN)/pytest tests/e2e
 
 test: setup lint test-unit test-integration test-terraform checkov test-e2e ## Run every test
+
+bench: $(VENV_STAMP) build ## Benchmarks against baselines -> docs/benchmarks.md (BENCH_SCALE=small for a quick look)
+	$(BIN)/python -m bench
 
 run: setup build ## Run the whole stack locally (RUN_ARGS="--schedule-scale 0.1" for fast pushes)
 	$(BIN)/wspush run $(RUN_ARGS)

@@ -17,6 +17,7 @@ import pytest
 from moto.server import ThreadedMotoServer
 
 from tests.fakes import FakeConnectionsEndpoint
+from wspush_local.table import create_connections_table
 
 TABLE = "wspush-test-connections"
 SECRET_PARAMETER = "/wspush/test/token-secret"
@@ -56,29 +57,6 @@ def handlers(moto_url, connections_endpoint) -> dict[str, ModuleType]:
     return {name: importlib.import_module(f"wspush.handlers.{name}") for name in names}
 
 
-def create_connections_table(client: Any, name: str = TABLE) -> None:
-    """The table as Terraform defines it: keys, the connectionId GSI, on-demand."""
-    client.create_table(
-        TableName=name,
-        BillingMode="PAY_PER_REQUEST",
-        AttributeDefinitions=[
-            {"AttributeName": "entityId", "AttributeType": "S"},
-            {"AttributeName": "connectionId", "AttributeType": "S"},
-        ],
-        KeySchema=[
-            {"AttributeName": "entityId", "KeyType": "HASH"},
-            {"AttributeName": "connectionId", "KeyType": "RANGE"},
-        ],
-        GlobalSecondaryIndexes=[
-            {
-                "IndexName": "byConnection",
-                "KeySchema": [{"AttributeName": "connectionId", "KeyType": "HASH"}],
-                "Projection": {"ProjectionType": "KEYS_ONLY"},
-            }
-        ],
-    )
-
-
 @pytest.fixture
 def aws(moto_url, handlers, connections_endpoint):
     """A clean emulator with the table and the secret, and a clean endpoint."""
@@ -86,7 +64,7 @@ def aws(moto_url, handlers, connections_endpoint):
     urllib.request.urlopen(request).close()
     connections_endpoint.reset()
     dynamodb = boto3.client("dynamodb", endpoint_url=moto_url)
-    create_connections_table(dynamodb)
+    create_connections_table(dynamodb, TABLE)
     ssm = boto3.client("ssm", endpoint_url=moto_url)
     ssm.put_parameter(Name=SECRET_PARAMETER, Value=SECRET, Type="SecureString")
     return {"dynamodb": dynamodb, "ssm": ssm}

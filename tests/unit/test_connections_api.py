@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import datetime
+import socket
+import threading
+import time
 from unittest import mock
 
 import boto3
@@ -45,7 +48,7 @@ def test_the_signature_is_byte_identical_to_boto3s(session_token):
         aws_session_token=session_token,
     )
     client.meta.events.register("before-send", capture)
-    lean = ConnectionsApi(ENDPOINT, pool_size=1, region="us-east-1", credentials=credentials)
+    lean = ConnectionsApi(ENDPOINT, region="us-east-1", credentials=credentials)
     data = b'{"type":"notification","data":"h\xc3\xa9"}'
 
     with mock.patch("botocore.auth.datetime") as clock:
@@ -82,5 +85,35 @@ def test_status_codes_map_to_outcomes(status, outcome):
 
 
 def test_an_unreachable_endpoint_is_a_retryable_server_error():
-    api = ConnectionsApi("http://127.0.0.1:9/prod", pool_size=1, credentials=Credentials("a", "b"))
+    api = ConnectionsApi("http://127.0.0.1:9/prod", credentials=Credentials("a", "b"))
     assert api.post("x", b"{}") is Outcome.SERVER_ERROR
+
+
+def test_a_kept_alive_connection_the_server_dropped_is_reopened():
+    # Given a server that answers one request per connection with keep-alive, then hangs up
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen()
+    accepted = []
+
+    def serve():
+        for _ in range(2):
+            client, _ = listener.accept()
+            accepted.append(client)
+            client.recv(65536)
+            client.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
+            client.close()
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    port = listener.getsockname()[1]
+    api = ConnectionsApi(f"http://127.0.0.1:{port}/prod", credentials=Credentials("a", "b"))
+    # When two posts go out on the same thread, the second after the server hung up
+    first = api.post("one", b"{}")
+    time.sleep(0.1)
+    second = api.post("two", b"{}")
+    thread.join(5)
+    listener.close()
+    # Then both are sent, the second on a new connection
+    assert (first, second) == (Outcome.SENT, Outcome.SENT)
+    assert len(accepted) == 2

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.logging import correlation_paths
-from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from wspush.config import AuthorizerConfig
 from wspush.dal.errors import SecretUnavailable
@@ -13,6 +12,9 @@ from wspush.dal.token_secret import load_token_secrets
 from wspush.handlers._shared import WebSocketEvent
 from wspush.logic.authorize import AuthRequest, Decision, authorize, parse_subprotocols
 from wspush.observability import count, count_by, logger, metrics, tracer
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.typing import LambdaContext
 
 config = AuthorizerConfig.from_env()
 

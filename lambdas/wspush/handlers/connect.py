@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.logging import correlation_paths
-from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from wspush.config import ConnectionsConfig
 from wspush.dal.connections_table import ConnectionsTable
@@ -15,6 +14,9 @@ from wspush.logic.authorize import SUBPROTOCOL, parse_subprotocols
 from wspush.logic.connections import open_connection
 from wspush.models.identifiers import is_valid_entity_id
 from wspush.observability import count, logger, metrics, tracer
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.typing import LambdaContext
 
 config = ConnectionsConfig.from_env()
 table = ConnectionsTable(dynamodb_client(), config.table_name)

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.logging import correlation_paths
-from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from wspush.config import ConnectionsConfig
 from wspush.dal.connections_table import ConnectionsTable
 from wspush.handlers._shared import WebSocketEvent, dynamodb_client, http_response
 from wspush.logic.connections import close_connection
 from wspush.observability import count, logger, metrics, tracer
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.typing import LambdaContext
 
 config = ConnectionsConfig.from_env()
 table = ConnectionsTable(dynamodb_client(), config.table_name)

@@ -7,10 +7,9 @@ Gateway gets a 200: bad input never surfaces as a Lambda error.
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.logging import correlation_paths
-from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from wspush.config import MessageConfig
 from wspush.dal.connections_api import ConnectionsApi
@@ -20,11 +19,12 @@ from wspush.logic import envelope
 from wspush.logic.messages import InboundMessage, handle_message
 from wspush.observability import count, count_by, logger, metrics, tracer
 
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.typing import LambdaContext
+
 config = MessageConfig.from_env()
 table = ConnectionsTable(dynamodb_client(), config.table_name)
-connections_api = ConnectionsApi(
-    config.connections_endpoint, pool_size=2, credentials=session.get_credentials()
-)
+connections_api = ConnectionsApi(config.connections_endpoint, credentials=session.get_credentials())
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import time
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.logging import correlation_paths
-from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from wspush.config import PushConfig
 from wspush.dal.connections_api import ConnectionsApi
@@ -18,13 +17,14 @@ from wspush.logic.push import push
 from wspush.models.push import InvalidPushRequest, PushRequest, parse_push_request
 from wspush.observability import MetricUnit, count, logger, metrics, tracer
 
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.typing import LambdaContext
+
 config = PushConfig.from_env()
 table = ConnectionsTable(dynamodb_client(), config.table_name)
-connections_api = ConnectionsApi(
-    config.connections_endpoint, config.concurrency, credentials=session.get_credentials()
-)
-# One pool per container, reused across invocations; the management client's connection
-# pool is sized to it so no thread waits for a socket.
+connections_api = ConnectionsApi(config.connections_endpoint, credentials=session.get_credentials())
+# One pool per container, reused across invocations; each of its threads keeps its own
+# connection to the @connections endpoint open.
 executor = ThreadPoolExecutor(max_workers=config.concurrency, thread_name_prefix="push")
 
 SCHEDULED_DETAIL_TYPE = "Scheduled Event"

@@ -1,0 +1,1 @@
+"""wspush benchmarks: ``python -m bench`` (``make bench``)."""

@@ -1,0 +1,376 @@
+"""``python -m bench [--scale full|small|smoke] [--output DIR]``: run every benchmark, print
+the tables, check the targets, and write ``benchmarks.md`` and ``benchmarks.png``.
+
+Ratios are against baselines measured in the same run on the same machine. The scale
+comes from ``--scale`` or ``BENCH_SCALE`` (default ``full``, under 10 minutes on 2 cores).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import sys
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from bench import measure
+
+SCALES: dict[str, dict[str, Any]] = {
+    "full": {
+        "fanout_sizes": [100, 1000, 5000],
+        "concurrencies": [8, 16, 32, 64],
+        "baseline_sizes": [100, 1000],
+        "latency": 0.025,
+        "read_sizes": [1000, 10000, 100000],
+        "cold_runs": 7,
+        "gateway_sizes": [1000, 5000],
+        "gateway_messages": 5,
+    },
+    "small": {
+        "fanout_sizes": [100, 1000],
+        "concurrencies": [8, 32],
+        "baseline_sizes": [100],
+        "latency": 0.025,
+        "read_sizes": [1000, 10000],
+        "cold_runs": 3,
+        "gateway_sizes": [500],
+        "gateway_messages": 3,
+    },
+    "smoke": {
+        "fanout_sizes": [20],
+        "concurrencies": [4],
+        "baseline_sizes": [10],
+        "latency": 0.001,
+        "read_sizes": [100],
+        "cold_runs": 1,
+        "gateway_sizes": [10],
+        "gateway_messages": 2,
+    },
+}
+CPU_BOUND = 0.85  # a process using this share of one core or more is bound by CPU (the GIL)
+MAX_PACKAGE_BYTES = 1_500_000
+
+
+@dataclass(frozen=True)
+class Target:
+    name: str
+    met: bool
+    detail: str
+
+
+def _table(headers: list[str], rows: list[list[Any]]) -> list[str]:
+    lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
+    lines += ["| " + " | ".join(str(cell) for cell in row) + " |" for row in rows]
+    return lines
+
+
+def _speedups(rows: list[measure.FanoutRow]) -> dict[tuple[int, int], float]:
+    """Speed-up over the sequential loop; its rate does not depend on N, so sizes without
+    a baseline of their own use the largest one measured."""
+    baselines = {r.connections: r.posts_per_second for r in rows if r.concurrency == 1}
+    fallback = baselines[max(baselines)]
+    return {
+        (r.connections, r.concurrency): r.posts_per_second / baselines.get(r.connections, fallback)
+        for r in rows
+        if r.method == "wspush fan-out"
+    }
+
+
+def check_targets(fanout, reads, cold, sizes, gateway) -> list[Target]:
+    ours = [r for r in fanout if r.method == "wspush fan-out"]
+    speedups = _speedups(fanout)
+    size = 1000 if any(r.connections == 1000 for r in ours) else max(r.connections for r in ours)
+    best = max(v for (n, _), v in speedups.items() if n == size)
+    unbound = [r for r in ours if r.posts_per_second * r.cpu_seconds_per_1000 / 1000 < CPU_BOUND]
+    worst = min((r.efficiency for r in unbound), default=1.0)
+    cpu = max(r.cpu_seconds_per_1000 for r in ours)
+    cold_handlers = [r for r in cold if r.is_handler]
+    bare = {r.connections: r.delivered_per_second for r in gateway if r.server.startswith("bare")}
+    gateway_ratio = min(
+        r.delivered_per_second / bare[r.connections]
+        for r in gateway
+        if not r.server.startswith("bare")
+    )
+    return [
+        Target(f"fan-out ≥ 25× the sequential baseline at N={size}", best >= 25, f"{best:.1f}×"),
+        Target(
+            "≥ 70% of concurrency/latency where CPU is not the bound",
+            worst >= 0.7,
+            f"worst {worst:.0%} over {len(unbound)} unbound runs",
+        ),
+        Target("≤ 0.7 CPU-seconds per 1,000 posts", cpu <= 0.7, f"worst {cpu:.2f} s"),
+        Target(
+            "targeted reads stay flat (Query) as the table grows",
+            len({r.query_items_read for r in reads}) == 1,
+            f"Query reads {reads[-1].query_items_read} items at {reads[-1].rows:,} rows; Scan {reads[-1].scan_items_read:,}",
+        ),
+        Target(
+            "each handler's cold start ≤ 1.5× import boto3 + one client",
+            all(r.ratio <= 1.5 for r in cold_handlers),
+            f"worst {max(r.ratio for r in cold_handlers):.2f}× from the zip as built; "
+            f"{max(r.compiled_ratio for r in cold_handlers):.2f}× with bytecode; "
+            f"the powertools floor alone is {next(r.ratio for r in cold if 'floor' in r.subject):.2f}×",
+        ),
+        Target(
+            "no handler imports the X-Ray SDK, pydantic or every event class",
+            not any(r.loaded for r in cold_handlers),
+            "none" if not any(r.loaded for r in cold_handlers) else "see table",
+        ),
+        Target(
+            "each zip ≤ 1.5 MB, boto3 not bundled",
+            max(sizes.values()) <= MAX_PACKAGE_BYTES,
+            f"largest {max(sizes.values()):,} bytes",
+        ),
+        Target(
+            "local gateway ≥ 50% of the bare server's delivery rate, zero loss",
+            gateway_ratio >= 0.5 and all(r.lost == 0 for r in gateway),
+            f"{gateway_ratio:.0%}, lost {sum(r.lost for r in gateway)}",
+        ),
+    ]
+
+
+def render(scale: str, fanout, reads, cold, sizes, gateway, targets) -> str:
+    speedups = _speedups(fanout)
+    now = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    lines = [
+        "# Benchmarks",
+        "",
+        f"Measured {now} on {os.cpu_count()} cores, Python {platform.python_version()} "
+        f"({platform.machine()}), scale `{scale}`, by `make bench` (`python -m bench`). Every ratio is "
+        "against a baseline measured in the same run on the same machine.",
+        "",
+        "## Targets",
+        "",
+        *_table(
+            ["target", "result", "met"],
+            [[t.name, t.detail, "yes" if t.met else "**no**"] for t in targets],
+        ),
+        "",
+        "## 1. Fan-out throughput",
+        "",
+        "The push function's delivery code (`logic.push.fan_out` over `dal.connections_api`) against a "
+        f"local `@connections` endpoint that answers after {SCALES[scale]['latency'] * 1000:.0f} ms, like a real "
+        "PostToConnection round trip, in another process. Baseline: the sequential boto3 loop most samples use. "
+        "CPU is this process's (all threads) per 1,000 posts; *CPU use* is its share of one core. "
+        "The ideal is N / (ceil(N / concurrency) × latency): concurrency / latency when N is a multiple of it.",
+        "",
+        *_table(
+            [
+                "method",
+                "N",
+                "concurrency",
+                "posts/s",
+                "ideal (N / rounds)",
+                "efficiency",
+                "speed-up",
+                "CPU s / 1,000",
+                "CPU use",
+            ],
+            [
+                [
+                    r.method,
+                    r.connections,
+                    r.concurrency,
+                    f"{r.posts_per_second:,.0f}",
+                    f"{r.ideal_per_second:,.0f}",
+                    f"{r.efficiency:.0%}",
+                    f"{speedups[(r.connections, r.concurrency)]:.1f}×"
+                    if (r.connections, r.concurrency) in speedups and r.method == "wspush fan-out"
+                    else "",
+                    f"{r.cpu_seconds_per_1000:.2f}",
+                    f"{r.posts_per_second * r.cpu_seconds_per_1000 / 1000:.0%}",
+                ]
+                for r in fanout
+            ],
+        ),
+        "",
+        "![throughput vs concurrency](benchmarks.png)",
+        "",
+        "The lean send path signs each post with botocore's own `SigV4Auth` and sends it on one pooled urllib3 "
+        "manager, with the same retries and outcomes; the *boto3 client, concurrent* rows show what the default "
+        "per-call path costs at the same width. Where *CPU use* nears 100% of a core, the GIL is the bound and "
+        "the efficiency falls below the ideal; a larger fan-out then needs more invocations, not more threads.",
+        "",
+        "## 2. Read cost of targeting",
+        "",
+        "Items DynamoDB reads to find one entity's 10 connections as the table grows (10 connections per entity), "
+        "with the push function's `Query` and with the filtered `Scan` a naive implementation uses.",
+        "",
+        *_table(
+            ["table rows", "Query: items read", "Query: calls", "Scan: items read", "Scan: calls"],
+            [
+                [
+                    f"{r.rows:,}",
+                    r.query_items_read,
+                    r.query_calls,
+                    f"{r.scan_items_read:,}",
+                    r.scan_calls,
+                ]
+                for r in reads
+            ],
+        ),
+        "",
+        "## 3. Cold start",
+        "",
+        "A fresh interpreter imports the handler module from the built zip, which creates its clients, as a Lambda "
+        "init does (median of several runs). Baseline: `import boto3` and one client. The zip carries no bytecode: "
+        "it is built on any machine for Python 3.13, and Lambda's `/var/task` is read-only, so every cold start "
+        "compiles the zip's sources (boto3, from the runtime, is precompiled). *With bytecode* repeats each "
+        "measurement after compiling for this interpreter, which shows that cost. The *floor* row is the "
+        "baseline plus powertools Logger and Metrics alone: no handler built on powertools starts faster.",
+        "",
+        *_table(
+            [
+                "handler",
+                "median ms",
+                "× baseline",
+                "× baseline, with bytecode",
+                "unneeded modules loaded",
+            ],
+            [
+                [
+                    r.subject,
+                    f"{r.median_ms:.0f}",
+                    f"{r.ratio:.2f}",
+                    f"{r.compiled_ratio:.2f}",
+                    r.loaded or "none",
+                ]
+                for r in cold
+            ],
+        ),
+        "",
+        "What was cut: the X-Ray SDK (powertools' Tracer imports it even to disable it; SDK tracing is now "
+        "opt-in with `xray_sdk_tracing`, while Lambda's active tracing records every invocation) and the "
+        "powertools `data_classes` package (importing one event class imports all of them; the handlers read "
+        "their few fields through a small accessor), and the @connections client's TLS context is created on the first "
+        "connection, as botocore does. What remains over the baseline is the floor (powertools, compiled from source) "
+        "plus about 15 ms of wspush's own modules.",
+        "",
+        "## 4. Package size",
+        "",
+        *_table(["function", "zip bytes"], [[name, f"{size:,}"] for name, size in sizes.items()]),
+        "",
+        "boto3 and botocore come from the Lambda runtime and are not bundled.",
+        "",
+        "## 5. Local gateway capacity",
+        "",
+        "C WebSocket clients connect, then M messages are pushed to every connection through `@connections` by the "
+        "same fan-out code (64 threads). Latency is from the push's start to the client's receipt. Baseline: a bare "
+        "aiohttp WebSocket server with the same `@connections` POST and no authorizer, $connect, routing or Lambda "
+        "invocation. The gateway's functions answer at once here, so this measures the gateway.",
+        "",
+        *_table(
+            [
+                "server",
+                "C",
+                "M",
+                "connects/s",
+                "delivered/s",
+                "p50 ms",
+                "p99 ms",
+                "KB / connection",
+                "lost",
+            ],
+            [
+                [
+                    r.server,
+                    f"{r.connections:,}",
+                    r.messages,
+                    f"{r.connect_per_second:,.0f}",
+                    f"{r.delivered_per_second:,.0f}",
+                    f"{r.latency_p50_ms:.0f}",
+                    f"{r.latency_p99_ms:.0f}",
+                    f"{r.memory_per_connection_kb:.1f}",
+                    r.lost,
+                ]
+                for r in gateway
+            ],
+        ),
+        "",
+        "## Beyond one invocation",
+        "",
+        "One push invocation delivers up to "
+        f"{max(r.posts_per_second for r in fanout if r.method == 'wspush fan-out'):,.0f} posts/s here at "
+        f"{SCALES[scale]['latency'] * 1000:.0f} ms per post, so a 15-minute invocation could reach far more connections than an account "
+        "may post to: API Gateway's account throttle (10,000 requests/s, shared with every other call) is the real bound. "
+        "100k connections take ≥ 10 s and 1M ≥ 100 s at that quota, whatever the fan-out. To broadcast at that "
+        "scale, a coordinator splits the table into segments (the same parallel Scan, `Segment`/`TotalSegments`) and "
+        "sends one message per segment to SQS (or a Step Functions Distributed Map); each worker invocation pushes its "
+        "segment with the code measured above. Ten workers at ~1,000 posts/s each saturate the default quota; ask for "
+        "a quota increase before adding more.",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def plot(fanout: list[measure.FanoutRow], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, axes = plt.subplots(figsize=(7, 4.5))
+    ours = [r for r in fanout if r.method == "wspush fan-out"]
+    for size in sorted({r.connections for r in ours}):
+        points = sorted((r.concurrency, r.posts_per_second) for r in ours if r.connections == size)
+        axes.plot(*zip(*points, strict=True), marker="o", label=f"wspush fan-out, N={size:,}")
+    concurrencies = sorted({r.concurrency for r in ours})
+    axes.plot(
+        concurrencies,
+        [ours[0].ideal_per_second / ours[0].concurrency * c for c in concurrencies],
+        linestyle="--",
+        color="grey",
+        label="ideal (concurrency / latency)",
+    )
+    baseline = [r.posts_per_second for r in fanout if r.concurrency == 1]
+    if baseline:
+        axes.axhline(max(baseline), color="red", linestyle=":", label="sequential boto3 loop")
+    axes.set_xlabel("concurrency (threads)")
+    axes.set_ylabel("posts per second")
+    axes.set_title("Push fan-out throughput")
+    axes.legend()
+    axes.grid(alpha=0.3)
+    figure.tight_layout()
+    figure.savefig(path, dpi=110)
+    plt.close(figure)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument(
+        "--scale", choices=list(SCALES), default=os.environ.get("BENCH_SCALE", "full")
+    )
+    parser.add_argument("--output", type=Path, default=measure.ROOT / "docs")
+    args = parser.parse_args()
+    scale = SCALES[args.scale]
+
+    print(f"bench: scale {args.scale}", flush=True)
+    fanout = measure.fanout(
+        scale["fanout_sizes"], scale["concurrencies"], scale["baseline_sizes"], scale["latency"]
+    )
+    print("bench: fan-out done", flush=True)
+    reads = measure.read_cost(scale["read_sizes"])
+    print("bench: read cost done", flush=True)
+    cold = measure.cold_start(scale["cold_runs"])
+    print("bench: cold start done", flush=True)
+    sizes = measure.package_sizes()
+    gateway = measure.gateway_capacity(scale["gateway_sizes"], scale["gateway_messages"])
+    print("bench: gateway done", flush=True)
+
+    targets = check_targets(fanout, reads, cold, sizes, gateway)
+    report = render(args.scale, fanout, reads, cold, sizes, gateway, targets)
+    args.output.mkdir(parents=True, exist_ok=True)
+    (args.output / "benchmarks.md").write_text(report)
+    plot(fanout, args.output / "benchmarks.png")
+    print(report)
+    missed = [t.name for t in targets if not t.met]
+    if missed:
+        print("bench: targets missed: " + "; ".join(missed), file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

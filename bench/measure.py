@@ -1,0 +1,491 @@
+"""The five measurements. Each returns plain rows; ``bench.__main__`` prints and reports.
+
+Nothing here asserts a speed: targets are checked and reported, never tested.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import compileall
+import json
+import math
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+import zipfile
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import boto3
+import websockets
+from botocore.config import Config
+from botocore.credentials import Credentials
+from moto import mock_aws
+
+from bench.servers import STAGE, raise_file_limit
+from wspush.dal.connections_api import ConnectionsApi
+from wspush.dal.connections_table import ConnectionsTable
+from wspush.logic.push import fan_out
+from wspush.models.connection import Target
+from wspush_local.table import create_connections_table
+
+ROOT = Path(__file__).resolve().parents[1]
+CREDENTIALS = Credentials("bench", "bench")
+BODY = json.dumps(
+    {
+        "type": "notification",
+        "id": "x" * 36,
+        "ts": "2026-11-21T00:00:00.000Z",
+        "data": {"text": "hello"},
+    }
+).encode()
+
+
+@contextmanager
+def server(kind: str, *args: str) -> Iterator[str]:
+    """Start a bench server in a child process; yield its base URL (with the stage)."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "bench.servers", kind, *args],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert process.stdout is not None
+        line = process.stdout.readline()
+        if not line.startswith("PORT "):
+            raise RuntimeError(f"bench server {kind} did not start")
+        yield f"http://127.0.0.1:{int(line.split()[1])}/{STAGE}"
+    finally:
+        process.terminate()
+        process.wait(10)
+
+
+class _NoRows:
+    """Fan-out's store: nothing is gone in these runs, so nothing is deleted."""
+
+    def delete_row(self, partition_key: str, connection_id: str) -> None:
+        raise AssertionError("no connection is gone in a benchmark run")
+
+
+# 1. Fan-out throughput -----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FanoutRow:
+    method: str
+    connections: int
+    concurrency: int
+    posts_per_second: float
+    ideal_per_second: float
+    cpu_seconds_per_1000: float
+
+    @property
+    def efficiency(self) -> float:
+        return self.posts_per_second / self.ideal_per_second
+
+
+def ideal_rate(n: int, concurrency: int, latency: float) -> float:
+    """The best any fan-out can do: N posts need ceil(N / concurrency) round trips, which is
+    concurrency / latency whenever N is a multiple of the concurrency."""
+    return n / (math.ceil(n / concurrency) * latency)
+
+
+def _timed(work: Any, *args: Any) -> tuple[Any, float, float]:
+    """Run ``work(*args)``; return its result, wall seconds and CPU seconds (all threads)."""
+    wall, cpu = time.perf_counter(), time.process_time()
+    result = work(*args)
+    return result, time.perf_counter() - wall, time.process_time() - cpu
+
+
+def _sequential(client: Any, n: int) -> None:
+    for i in range(n):
+        client.post_to_connection(ConnectionId=f"c{i}", Data=BODY)
+
+
+def _boto3_concurrent(client: Any, pool: ThreadPoolExecutor, n: int) -> None:
+    list(pool.map(lambda i: client.post_to_connection(ConnectionId=f"c{i}", Data=BODY), range(n)))
+
+
+def fanout(
+    sizes: list[int], concurrencies: list[int], baseline_sizes: list[int], latency: float
+) -> list[FanoutRow]:
+    rows: list[FanoutRow] = []
+    with server("latency", "--latency", str(latency)) as endpoint:
+        client = boto3.client(
+            "apigatewaymanagementapi",
+            endpoint_url=endpoint,
+            region_name="us-east-1",
+            aws_access_key_id="bench",
+            aws_secret_access_key="bench",
+            config=Config(retries={"total_max_attempts": 1}, max_pool_connections=64),
+        )
+        client.post_to_connection(ConnectionId="warm", Data=BODY)
+        for n in baseline_sizes:
+            # The loop most samples use: one post after another through boto3's client.
+            _, wall, cpu = _timed(_sequential, client, n)
+            rows.append(
+                FanoutRow(
+                    "sequential boto3 (baseline)", n, 1, n / wall, 1 / latency, cpu / n * 1000
+                )
+            )
+        for n in sizes:
+            targets = [Target("bench", f"c{i}") for i in range(n)]
+            for concurrency in concurrencies:
+                api = ConnectionsApi(endpoint, credentials=CREDENTIALS)
+                with ThreadPoolExecutor(concurrency) as pool:
+                    fan_out(targets[:concurrency], BODY, api, _NoRows(), pool, 1)  # warm up
+                    report, wall, cpu = _timed(fan_out, targets, BODY, api, _NoRows(), pool, 1)
+                assert report.sent == n, "every post must succeed"
+                rows.append(
+                    FanoutRow(
+                        "wspush fan-out",
+                        n,
+                        concurrency,
+                        n / wall,
+                        ideal_rate(n, concurrency, latency),
+                        cpu / n * 1000,
+                    )
+                )
+            # boto3's default per-call path at the same width, for the CPU comparison.
+            concurrency = max(concurrencies)
+            with ThreadPoolExecutor(concurrency) as pool:
+                _, wall, cpu = _timed(_boto3_concurrent, client, pool, n)
+            rows.append(
+                FanoutRow(
+                    "boto3 client, concurrent",
+                    n,
+                    concurrency,
+                    n / wall,
+                    ideal_rate(n, concurrency, latency),
+                    cpu / n * 1000,
+                )
+            )
+    return rows
+
+
+# 2. Read cost of targeting --------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ReadRow:
+    rows: int
+    query_items_read: int
+    scan_items_read: int
+    query_calls: int
+    scan_calls: int
+
+
+class _CountingClient:
+    """Sums ScannedCount over every page a DynamoDB client returns."""
+
+    def __init__(self, client: Any) -> None:
+        self._client = client
+        self.items_read = 0
+        self.calls = 0
+
+    def __getattr__(self, name: str) -> Any:
+        method = getattr(self._client, name)
+
+        def counted(**kwargs: Any) -> Any:
+            response = method(**kwargs)
+            self.items_read += response.get("ScannedCount", 0)
+            self.calls += 1
+            return response
+
+        return counted
+
+
+def read_cost(sizes: list[int], connections_per_entity: int = 10) -> list[ReadRow]:
+    rows: list[ReadRow] = []
+    with mock_aws():
+        client = boto3.client("dynamodb", region_name="us-east-1")
+        create_connections_table(client, "bench")
+        written = 0
+        for size in sorted(sizes):
+            while written < size:
+                batch = range(written, min(written + 25, size))
+                client.batch_write_item(
+                    RequestItems={
+                        "bench": [
+                            {
+                                "PutRequest": {
+                                    "Item": {
+                                        "entityId": {"S": f"entity-{i // connections_per_entity}"},
+                                        "connectionId": {"S": f"conn-{i}"},
+                                    }
+                                }
+                            }
+                            for i in batch
+                        ]
+                    }
+                )
+                written = batch[-1] + 1
+            counting = _CountingClient(client)
+            targets = ConnectionsTable(counting, "bench").entity_targets("entity-1")
+            assert len(targets) == connections_per_entity
+            query_items, query_calls = counting.items_read, counting.calls
+            # What a Scan-based sample reads to find the same entity's connections.
+            scanning = _CountingClient(client)
+            start: dict[str, Any] = {}
+            found = 0
+            while True:
+                page = scanning.scan(
+                    TableName="bench",
+                    FilterExpression="entityId = :e",
+                    ExpressionAttributeValues={":e": {"S": "entity-1"}},
+                    **start,
+                )
+                found += page["Count"]
+                if "LastEvaluatedKey" not in page:
+                    break
+                start = {"ExclusiveStartKey": page["LastEvaluatedKey"]}
+            assert found == connections_per_entity
+            rows.append(
+                ReadRow(size, query_items, scanning.items_read, query_calls, scanning.calls)
+            )
+    return rows
+
+
+# 3. Cold start ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ColdStartRow:
+    subject: str
+    median_ms: float
+    ratio: float
+    compiled_ratio: float  # the same, with bytecode compiled for this interpreter
+    loaded: str  # modules a handler should not need, if it loaded any
+    is_handler: bool = True
+
+
+_COLD_START = """
+import sys, time, json
+sys.path.insert(0, sys.argv[1])
+started = time.perf_counter()
+if sys.argv[2] in ("baseline", "floor"):
+    import boto3
+    boto3.client("dynamodb")
+    if sys.argv[2] == "floor":
+        from aws_lambda_powertools import Logger, Metrics
+        Logger(), Metrics()
+else:
+    __import__(sys.argv[2])
+elapsed = time.perf_counter() - started
+unwanted = [m for m in ("aws_xray_sdk", "pydantic", "aws_lambda_powertools.utilities.data_classes") if m in sys.modules]
+print(json.dumps({"ms": elapsed * 1000, "unwanted": unwanted}))
+"""
+
+
+def cold_start(runs: int) -> list[ColdStartRow]:
+    """Each subject from the zip as built (no bytecode: Lambda's /var/task is read-only, so
+    every cold start compiles the zip's sources), and again after compiling its bytecode."""
+    manifest = json.loads((ROOT / "dist" / "manifest.json").read_text())
+    environment = {
+        **os.environ,
+        "AWS_LAMBDA_FUNCTION_NAME": "bench",
+        "AWS_REGION": "us-east-1",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_ACCESS_KEY_ID": "bench",
+        "AWS_SECRET_ACCESS_KEY": "bench",
+        "CONNECTIONS_TABLE": "bench",
+        "CONNECTIONS_ENDPOINT": "https://bench.execute-api.us-east-1.amazonaws.com/prod",
+        "TOKEN_SECRET_PARAMETER": "/bench/secret",
+        "POWERTOOLS_SERVICE_NAME": "wspush",
+        "POWERTOOLS_METRICS_NAMESPACE": "wspush",
+        "POWERTOOLS_TRACE_DISABLED": "true",
+        "PYTHONDONTWRITEBYTECODE": "1",
+    }
+
+    def measure(directory: Path, subject: str, env: dict[str, str]) -> tuple[float, list[str]]:
+        samples, unwanted = [], []
+        for _ in range(runs):
+            out = subprocess.run(
+                [sys.executable, "-c", _COLD_START, str(directory), subject],
+                env=env,
+                capture_output=True,
+                text=True,
+                check=True,
+            ).stdout
+            result = json.loads(out)
+            samples.append(result["ms"])
+            unwanted = result["unwanted"]
+        return statistics.median(samples), unwanted
+
+    def compiled(directory: Path) -> Path:
+        target = directory.with_name(directory.name + "-compiled")
+        shutil.copytree(directory, target)
+        compileall.compile_dir(target, quiet=1, workers=1)
+        return target
+
+    traced = {**environment, "POWERTOOLS_TRACE_DISABLED": "false"}
+    with tempfile.TemporaryDirectory() as scratch:
+        directories = {}
+        for function, entry in sorted(manifest.items()):
+            directories[function] = Path(scratch) / function
+            with zipfile.ZipFile(ROOT / "dist" / entry["zip"]) as archive:
+                archive.extractall(directories[function])
+        subjects = [
+            (
+                "import boto3 + one client (baseline)",
+                "baseline",
+                directories["push"],
+                environment,
+                False,
+            ),
+            (
+                "baseline + powertools Logger and Metrics (floor)",
+                "floor",
+                directories["push"],
+                environment,
+                False,
+            ),
+            *[
+                (function, f"wspush.handlers.{function}", directory, environment, True)
+                for function, directory in directories.items()
+            ],
+            (
+                "push with xray_sdk_tracing = true",
+                "wspush.handlers.push",
+                directories["push"],
+                traced,
+                False,
+            ),
+        ]
+        results = []
+        for label, subject, directory, env, is_handler in subjects:
+            ms, unwanted = measure(directory, subject, env)
+            compiled_dir = directory.with_name(directory.name + "-compiled")
+            compiled_ms, _ = measure(
+                compiled_dir if compiled_dir.exists() else compiled(directory), subject, env
+            )
+            results.append((label, ms, compiled_ms, unwanted, is_handler))
+    baseline_ms, baseline_compiled_ms = results[0][1], results[0][2]
+    return [
+        ColdStartRow(
+            label,
+            ms,
+            ms / baseline_ms,
+            compiled_ms / baseline_compiled_ms,
+            ", ".join(unwanted),
+            is_handler,
+        )
+        for label, ms, compiled_ms, unwanted, is_handler in results
+    ]
+
+
+# 4. Package size ----------------------------------------------------------------------
+
+
+def package_sizes() -> dict[str, int]:
+    manifest = json.loads((ROOT / "dist" / "manifest.json").read_text())
+    return {function: entry["size"] for function, entry in sorted(manifest.items())}
+
+
+# 5. Local gateway capacity ------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class GatewayRow:
+    server: str
+    connections: int
+    messages: int
+    connect_per_second: float
+    delivered_per_second: float
+    latency_p50_ms: float
+    latency_p99_ms: float
+    memory_per_connection_kb: float
+    lost: int
+
+
+def _get_json(url: str) -> Any:
+    with urllib.request.urlopen(url) as response:  # noqa: S310 - loopback bench server
+        return json.loads(response.read())
+
+
+async def _drive(
+    base: str, connections: int, messages: int, concurrency: int
+) -> tuple[float, float, list[float], int, int]:
+    ws_url = base.replace("http://", "ws://")
+    root = base.rsplit("/", 1)[0]
+    rss_before = _get_json(f"{root}/_bench/rss")["rss"]
+    gate = asyncio.Semaphore(200)
+
+    async def connect(_: int) -> Any:
+        async with gate:
+            return await websockets.connect(
+                ws_url, open_timeout=60, max_queue=None, ping_interval=None
+            )
+
+    started = time.perf_counter()
+    sockets = await asyncio.gather(*(connect(i) for i in range(connections)))
+    connect_rate = connections / (time.perf_counter() - started)
+    ids = await asyncio.to_thread(_get_json, f"{root}/_bench/connections")
+    memory = (await asyncio.to_thread(_get_json, f"{root}/_bench/rss"))["rss"] - rss_before
+    assert len(ids) == connections
+
+    sent_at: list[float] = []
+    latencies: list[float] = []
+    received = [0] * connections
+
+    async def listen(index: int, socket: Any) -> None:
+        for expected in range(messages):
+            frame = json.loads(await socket.recv())
+            assert frame["seq"] == expected, "messages must arrive in order"
+            latencies.append(time.perf_counter() - sent_at[expected])
+            received[index] += 1
+
+    listeners = [asyncio.create_task(listen(i, s)) for i, s in enumerate(sockets)]
+    api = ConnectionsApi(base, credentials=CREDENTIALS)
+    targets = [Target("bench", connection_id) for connection_id in ids]
+    first = time.perf_counter()
+    with ThreadPoolExecutor(concurrency) as pool:
+        for seq in range(messages):
+            sent_at.append(time.perf_counter())
+            body = json.dumps({"seq": seq, "data": "x" * 64}).encode()
+            report = await asyncio.to_thread(fan_out, targets, body, api, _NoRows(), pool, 1)
+            assert report.sent == connections
+    await asyncio.wait_for(asyncio.gather(*listeners), 120)
+    elapsed = time.perf_counter() - first
+    lost = connections * messages - sum(received)
+    await asyncio.gather(*(s.close() for s in sockets))
+    return connect_rate, connections * messages / elapsed, latencies, memory, lost
+
+
+def gateway_capacity(sizes: list[int], messages: int, concurrency: int = 64) -> list[GatewayRow]:
+    raise_file_limit()
+    rows: list[GatewayRow] = []
+    for size in sizes:
+        for kind, label in (
+            ("bare", "bare aiohttp server (baseline)"),
+            ("gateway", "wspush local gateway"),
+        ):
+            with server(kind) as base:
+                connect_rate, rate, latencies, memory, lost = asyncio.run(
+                    _drive(base, size, messages, concurrency)
+                )
+            latencies.sort()
+            rows.append(
+                GatewayRow(
+                    label,
+                    size,
+                    messages,
+                    connect_rate,
+                    rate,
+                    latencies[len(latencies) // 2] * 1000,
+                    latencies[int(len(latencies) * 0.99) - 1] * 1000,
+                    memory / size / 1024,
+                    lost,
+                )
+            )
+    return rows

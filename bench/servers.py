@@ -1,0 +1,145 @@
+"""Servers the benchmarks run in child processes, so their CPU is not the measured code's.
+
+``latency``: an ``@connections`` endpoint that answers 200 after an injected delay, like a
+real PostToConnection round trip. ``gateway``: wspush's local gateway with functions that
+answer at once (Allow, 200), so what is measured is the gateway itself. ``bare``: a bare
+aiohttp WebSocket server with the same ``@connections`` POST, and no authorizer, no
+$connect, no routing and no Lambda invocation: the baseline for the gateway.
+
+Each prints ``PORT <n>`` when it listens. The WebSocket servers also answer
+``GET /_bench/connections`` (ids) and ``GET /_bench/rss`` (their resident memory).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import resource
+import secrets
+from typing import Any
+
+from aiohttp import WSMsgType, web
+
+from wspush_local.deployment import ApiDeployment, Authorizer
+from wspush_local.gateway import Gateway, Limits
+
+STAGE = "bench"
+
+
+def raise_file_limit() -> None:
+    _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+
+
+def rss_bytes() -> int:
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+    return 0
+
+
+class InstantFunctions:
+    """Lambda stand-ins that answer at once: the gateway's own cost is what remains."""
+
+    async def invoke(self, name: str, event: dict[str, Any]) -> Any:
+        if name == "authorizer":
+            return {
+                "principalId": "bench",
+                "policyDocument": {
+                    "Statement": [{"Effect": "Allow", "Resource": event["methodArn"]}]
+                },
+                "context": {"entityId": "bench"},
+            }
+        return {"statusCode": 200}
+
+
+def gateway_app() -> tuple[web.Application, Any]:
+    api = ApiDeployment(
+        api_id="bench",
+        stage=STAGE,
+        region="us-east-1",
+        account_id="123456789012",
+        route_selection_expression="$request.body.action",
+        routes={"$connect": "connect", "$disconnect": "disconnect", "$default": "message"},
+        authorizer=Authorizer("authorizer", ()),
+    )
+    gateway = Gateway(api, InstantFunctions(), Limits())  # type: ignore[arg-type]
+    return gateway.app, gateway.connections
+
+
+def bare_app() -> tuple[web.Application, Any]:
+    sockets: dict[str, web.WebSocketResponse] = {}
+
+    async def websocket(request: web.Request) -> web.WebSocketResponse:
+        socket = web.WebSocketResponse()
+        await socket.prepare(request)
+        connection_id = secrets.token_urlsafe(11)
+        sockets[connection_id] = socket
+        try:
+            async for message in socket:
+                if message.type == WSMsgType.ERROR:
+                    break
+        finally:
+            sockets.pop(connection_id, None)
+        return socket
+
+    async def post(request: web.Request) -> web.Response:
+        socket = sockets.get(request.match_info["connection_id"])
+        if socket is None:
+            return web.Response(status=410)
+        await socket.send_str((await request.read()).decode())
+        return web.Response(status=200)
+
+    app = web.Application()
+    app.router.add_get(f"/{STAGE}", websocket)
+    app.router.add_post(f"/{STAGE}/@connections/{{connection_id}}", post)
+    return app, sockets
+
+
+def latency_app(latency: float) -> web.Application:
+    async def post(request: web.Request) -> web.Response:
+        await request.read()
+        await asyncio.sleep(latency)
+        return web.Response(status=200)
+
+    app = web.Application()
+    app.router.add_post(f"/{STAGE}/@connections/{{connection_id}}", post)
+    return app
+
+
+async def serve(app: web.Application, connections: Any | None) -> None:
+    if connections is not None:
+
+        async def ids(request: web.Request) -> web.Response:
+            return web.json_response(list(connections))
+
+        async def rss(request: web.Request) -> web.Response:
+            return web.json_response({"rss": rss_bytes()})
+
+        app.router.add_get("/_bench/connections", ids)
+        app.router.add_get("/_bench/rss", rss)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0, backlog=4096)
+    await site.start()
+    port = runner.addresses[0][1]
+    print(f"PORT {port}", flush=True)
+    await asyncio.Event().wait()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("kind", choices=["latency", "gateway", "bare"])
+    parser.add_argument("--latency", type=float, default=0.025)
+    args = parser.parse_args()
+    raise_file_limit()
+    if args.kind == "latency":
+        asyncio.run(serve(latency_app(args.latency), None))
+    else:
+        app, connections = gateway_app() if args.kind == "gateway" else bare_app()
+        asyncio.run(serve(app, connections))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,35 @@
+"""The benchmark suite runs end to end at a tiny scale, so it cannot rot. No timing is
+asserted here: speed targets live in `make bench` and docs/benchmarks.md."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_the_benchmarks_run_and_write_their_report(tmp_path):
+    result = subprocess.run(
+        [sys.executable, "-m", "bench", "--scale", "smoke", "--output", str(tmp_path)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    report = (tmp_path / "benchmarks.md").read_text()
+    for section in (
+        "## Targets",
+        "## 1. Fan-out throughput",
+        "## 2. Read cost of targeting",
+        "## 3. Cold start",
+        "## 4. Package size",
+        "## 5. Local gateway capacity",
+    ):
+        assert section in report
+    assert (tmp_path / "benchmarks.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    # Zero loss is checked while measuring: every gateway row must report 0 lost.
+    gateway_rows = [
+        line for line in report.splitlines() if line.startswith(("| bare", "| wspush local"))
+    ]
+    assert gateway_rows and all(line.rstrip(" |").endswith("| 0") for line in gateway_rows)
