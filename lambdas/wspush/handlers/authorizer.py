@@ -9,6 +9,7 @@ from aws_lambda_powertools.logging import correlation_paths
 from wspush.config import AuthorizerConfig
 from wspush.dal.errors import SecretUnavailable
 from wspush.dal.token_secret import load_token_secrets
+from wspush.handlers import initialised
 from wspush.handlers._shared import WebSocketEvent
 from wspush.logic.authorize import AuthRequest, Decision, authorize, parse_subprotocols
 from wspush.observability import count, count_by, logger, metrics, tracer
@@ -17,6 +18,9 @@ if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.typing import LambdaContext
 
 config = AuthorizerConfig.from_env()
+
+
+initialised()
 
 
 def _policy(decision: Decision, method_arn: str) -> dict[str, Any]:

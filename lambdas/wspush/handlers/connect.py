@@ -9,6 +9,7 @@ from aws_lambda_powertools.logging import correlation_paths
 
 from wspush.config import ConnectionsConfig
 from wspush.dal.connections_table import ConnectionsTable
+from wspush.handlers import initialised
 from wspush.handlers._shared import WebSocketEvent, dynamodb_client, http_response
 from wspush.logic.authorize import SUBPROTOCOL, parse_subprotocols
 from wspush.logic.connections import open_connection
@@ -20,6 +21,9 @@ if TYPE_CHECKING:
 
 config = ConnectionsConfig.from_env()
 table = ConnectionsTable(dynamodb_client(), config.table_name)
+
+
+initialised()
 
 
 def _entity_id(event: WebSocketEvent) -> str | None:

@@ -8,6 +8,7 @@ from aws_lambda_powertools.logging import correlation_paths
 
 from wspush.config import ConnectionsConfig
 from wspush.dal.connections_table import ConnectionsTable
+from wspush.handlers import initialised
 from wspush.handlers._shared import WebSocketEvent, dynamodb_client, http_response
 from wspush.logic.connections import close_connection
 from wspush.observability import count, logger, metrics, tracer
@@ -17,6 +18,9 @@ if TYPE_CHECKING:
 
 config = ConnectionsConfig.from_env()
 table = ConnectionsTable(dynamodb_client(), config.table_name)
+
+
+initialised()
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)

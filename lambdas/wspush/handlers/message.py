@@ -14,6 +14,7 @@ from aws_lambda_powertools.logging import correlation_paths
 from wspush.config import MessageConfig
 from wspush.dal.connections_api import ConnectionsApi
 from wspush.dal.connections_table import ConnectionsTable
+from wspush.handlers import initialised
 from wspush.handlers._shared import WebSocketEvent, dynamodb_client, http_response, session
 from wspush.logic import envelope
 from wspush.logic.messages import InboundMessage, handle_message
@@ -25,6 +26,9 @@ if TYPE_CHECKING:
 config = MessageConfig.from_env()
 table = ConnectionsTable(dynamodb_client(), config.table_name)
 connections_api = ConnectionsApi(config.connections_endpoint, credentials=session.get_credentials())
+
+
+initialised()
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)

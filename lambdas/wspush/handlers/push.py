@@ -11,6 +11,7 @@ from aws_lambda_powertools.logging import correlation_paths
 from wspush.config import PushConfig
 from wspush.dal.connections_api import ConnectionsApi
 from wspush.dal.connections_table import ConnectionsTable
+from wspush.handlers import initialised
 from wspush.handlers._shared import dynamodb_client, session
 from wspush.logic.envelope import PayloadTooLarge
 from wspush.logic.push import push
@@ -26,6 +27,9 @@ connections_api = ConnectionsApi(config.connections_endpoint, credentials=sessio
 # One pool per container, reused across invocations; each of its threads keeps its own
 # connection to the @connections endpoint open.
 executor = ThreadPoolExecutor(max_workers=config.concurrency, thread_name_prefix="push")
+
+initialised()
+
 
 SCHEDULED_DETAIL_TYPE = "Scheduled Event"
 

@@ -1,0 +1,34 @@
+"""Importing a handler (a cold start) leaves the garbage collector on, with init frozen."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+PROBE = """
+import gc, json, importlib, sys
+importlib.import_module(sys.argv[1])
+print(json.dumps({"enabled": gc.isenabled(), "frozen": gc.get_freeze_count()}))
+"""
+
+
+@pytest.mark.parametrize("handler", ["authorizer", "connect", "disconnect", "message", "push"])
+def test_init_turns_the_collector_back_on_and_freezes_what_it_built(handler):
+    env = {
+        **os.environ,
+        "CONNECTIONS_TABLE": "t",
+        "CONNECTIONS_ENDPOINT": "https://x.execute-api.us-east-1.amazonaws.com/prod",
+        "TOKEN_SECRET_PARAMETER": "/p",
+    }
+    out = subprocess.run(
+        [sys.executable, "-c", PROBE, f"wspush.handlers.{handler}"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    state = json.loads(out)
+    assert state["enabled"] is True
+    assert state["frozen"] > 10_000
