@@ -27,14 +27,6 @@ locals {
     CONNECTIONS_TABLE         = module.connections_table.table_name
   }
 
-  functions = {
-    authorizer = module.authorizer
-    connect    = module.connect
-    disconnect = module.disconnect
-    message    = module.message
-    push       = module.push
-  }
-
   # The connection's rows outlive API Gateway's 2-hour maximum by a margin.
   connection_ttl_seconds = 2 * 60 * 60 + 10 * 60
 }
@@ -136,89 +128,66 @@ data "aws_iam_policy_document" "push" {
 
 # --- Functions ---------------------------------------------------------------------------
 
-module "authorizer" {
-  source = "./modules/lambda_function"
-
-  function_name      = "${local.name}-authorizer"
-  description        = "Verifies the connection token on $connect."
-  handler            = "wspush.handlers.authorizer.handler"
-  package_path       = "${local.package_dir}/authorizer.zip"
-  policy_json        = data.aws_iam_policy_document.authorizer.json
-  memory_size        = local.function_settings.authorizer.memory_size
-  timeout            = local.function_settings.authorizer.timeout
-  log_retention_days = var.log_retention_days
-  environment = merge(local.common_environment, {
-    TOKEN_SECRET_PARAMETER = module.token_secret.parameter_name
-    ALLOWED_ORIGINS        = join(",", var.allowed_origins)
-  })
+locals {
+  # What differs between the functions; the lambda_function module does the rest.
+  function_definitions = {
+    authorizer = {
+      description = "Verifies the connection token on $connect."
+      policy_json = data.aws_iam_policy_document.authorizer.json
+      environment = tomap({
+        TOKEN_SECRET_PARAMETER = module.token_secret.parameter_name
+        ALLOWED_ORIGINS        = join(",", var.allowed_origins)
+      })
+    }
+    connect = {
+      description = "Stores a new connection under its entity."
+      policy_json = data.aws_iam_policy_document.connect.json
+      environment = tomap({
+        CONNECTION_TTL_SECONDS = tostring(local.connection_ttl_seconds)
+        AUTH_DISABLED          = tostring(var.auth_disabled)
+      })
+    }
+    disconnect = {
+      description = "Deletes a closed connection's rows."
+      policy_json = data.aws_iam_policy_document.disconnect.json
+      environment = tomap({})
+    }
+    message = {
+      description = "Answers ping, subscribe, unsubscribe and unknown actions."
+      policy_json = data.aws_iam_policy_document.message.json
+      environment = tomap({
+        CONNECTIONS_ENDPOINT   = module.websocket_api.connections_url
+        CONNECTION_TTL_SECONDS = tostring(local.connection_ttl_seconds)
+      })
+    }
+    push = {
+      description = "Fans a message out to an entity, a topic, a connection or everyone."
+      policy_json = data.aws_iam_policy_document.push.json
+      environment = tomap({
+        CONNECTIONS_ENDPOINT = module.websocket_api.connections_url
+        PUSH_CONCURRENCY     = tostring(var.push_concurrency)
+        SCHEDULED_MESSAGE    = jsonencode(var.scheduled_message)
+      })
+    }
+  }
 }
 
-module "connect" {
-  source = "./modules/lambda_function"
+module "functions" {
+  source   = "./modules/lambda_function"
+  for_each = local.function_definitions
 
-  function_name      = "${local.name}-connect"
-  description        = "Stores a new connection under its entity."
-  handler            = "wspush.handlers.connect.handler"
-  package_path       = "${local.package_dir}/connect.zip"
-  policy_json        = data.aws_iam_policy_document.connect.json
-  memory_size        = local.function_settings.connect.memory_size
-  timeout            = local.function_settings.connect.timeout
+  function_name      = "${local.name}-${each.key}"
+  description        = each.value.description
+  handler            = "wspush.handlers.${each.key}.handler"
+  package_path       = "${local.package_dir}/${each.key}.zip"
+  policy_json        = each.value.policy_json
+  memory_size        = local.function_settings[each.key].memory_size
+  timeout            = local.function_settings[each.key].timeout
   log_retention_days = var.log_retention_days
-  environment = merge(local.common_environment, {
-    CONNECTION_TTL_SECONDS = tostring(local.connection_ttl_seconds)
-    AUTH_DISABLED          = tostring(var.auth_disabled)
-  })
-}
-
-module "disconnect" {
-  source = "./modules/lambda_function"
-
-  function_name      = "${local.name}-disconnect"
-  description        = "Deletes a closed connection's rows."
-  handler            = "wspush.handlers.disconnect.handler"
-  package_path       = "${local.package_dir}/disconnect.zip"
-  policy_json        = data.aws_iam_policy_document.disconnect.json
-  memory_size        = local.function_settings.disconnect.memory_size
-  timeout            = local.function_settings.disconnect.timeout
-  log_retention_days = var.log_retention_days
-  environment        = local.common_environment
-}
-
-module "message" {
-  source = "./modules/lambda_function"
-
-  function_name      = "${local.name}-message"
-  description        = "Answers ping, subscribe, unsubscribe and unknown actions."
-  handler            = "wspush.handlers.message.handler"
-  package_path       = "${local.package_dir}/message.zip"
-  policy_json        = data.aws_iam_policy_document.message.json
-  memory_size        = local.function_settings.message.memory_size
-  timeout            = local.function_settings.message.timeout
-  log_retention_days = var.log_retention_days
-  environment = merge(local.common_environment, {
-    CONNECTIONS_ENDPOINT   = module.websocket_api.connections_url
-    CONNECTION_TTL_SECONDS = tostring(local.connection_ttl_seconds)
-  })
-}
-
-module "push" {
-  source = "./modules/lambda_function"
-
-  function_name          = "${local.name}-push"
-  description            = "Fans a message out to an entity, a topic, a connection or everyone."
-  handler                = "wspush.handlers.push.handler"
-  package_path           = "${local.package_dir}/push.zip"
-  policy_json            = data.aws_iam_policy_document.push.json
-  memory_size            = local.function_settings.push.memory_size
-  timeout                = local.function_settings.push.timeout
-  log_retention_days     = var.log_retention_days
-  async_invocation       = true
-  dead_letter_target_arn = module.push_schedule.dead_letter_queue_arn
-  environment = merge(local.common_environment, {
-    CONNECTIONS_ENDPOINT = module.websocket_api.connections_url
-    PUSH_CONCURRENCY     = tostring(var.push_concurrency)
-    SCHEDULED_MESSAGE    = jsonencode(var.scheduled_message)
-  })
+  environment        = merge(local.common_environment, each.value.environment)
+  # Only push is invoked asynchronously (EventBridge); its failures are dead-lettered.
+  async_invocation       = each.key == "push"
+  dead_letter_target_arn = each.key == "push" ? module.push_schedule.dead_letter_queue_arn : null
 }
 
 # --- WebSocket API and schedule ---------------------------------------------------------
@@ -229,8 +198,8 @@ module "websocket_api" {
   name       = local.name
   stage_name = var.stage_name
   integrations = {
-    for name, function in { connect = module.connect, disconnect = module.disconnect, message = module.message } :
-    name => { function_name = function.function_name, invoke_arn = function.invoke_arn }
+    for name in ["connect", "disconnect", "message"] :
+    name => { function_name = module.functions[name].function_name, invoke_arn = module.functions[name].invoke_arn }
   }
   routes = {
     "$connect"    = "connect"
@@ -241,8 +210,8 @@ module "websocket_api" {
     "unsubscribe" = "message"
   }
   connect_authorizer = var.auth_disabled ? null : {
-    function_name = module.authorizer.function_name
-    invoke_arn    = module.authorizer.invoke_arn
+    function_name = module.functions["authorizer"].function_name
+    invoke_arn    = module.functions["authorizer"].invoke_arn
   }
   authorizer_identity_sources = var.require_query_token ? ["route.request.querystring.token"] : []
   throttling_burst_limit      = var.throttling_burst_limit
@@ -255,8 +224,8 @@ module "push_schedule" {
   source = "./modules/push_schedule"
 
   name                = local.name
-  push_function_name  = module.push.function_name
-  push_function_arn   = module.push.function_arn
+  push_function_name  = module.functions["push"].function_name
+  push_function_arn   = module.functions["push"].function_arn
   schedule_expression = var.schedule_expression
   schedule_enabled    = var.schedule_enabled
   scheduled_push      = merge(var.scheduled_audience, { type = "scheduled", payload = var.scheduled_message })
@@ -272,9 +241,9 @@ module "monitoring" {
   name                      = local.name
   stage_name                = var.stage_name
   metrics_namespace         = local.common_environment.POWERTOOLS_METRICS_NAMESPACE
-  function_names            = { for role, function in local.functions : role => function.function_name }
-  push_log_group_name       = module.push.log_group_name
-  authorizer_log_group_name = module.authorizer.log_group_name
+  function_names            = { for role, function in module.functions : role => function.function_name }
+  push_log_group_name       = module.functions["push"].log_group_name
+  authorizer_log_group_name = module.functions["authorizer"].log_group_name
   api_id                    = module.websocket_api.api_id
   table_name                = module.connections_table.table_name
   dead_letter_queue_name    = module.push_schedule.dead_letter_queue_name

@@ -30,7 +30,7 @@ output "connections_table_arn" {
 
 output "function_names" {
   description = "Lambda function names by role."
-  value       = { for role, function in local.functions : role => function.function_name }
+  value       = { for role, function in module.functions : role => function.function_name }
 }
 
 output "event_bus_name" {

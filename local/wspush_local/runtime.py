@@ -90,8 +90,8 @@ class _Function:
     spec: FunctionSpec
     directory: Path
     environment: dict[str, str]
+    slots: asyncio.Semaphore  # how many invocations may run at once (warm workers)
     idle: list[_Worker] = field(default_factory=list)
-    slots: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(4))
     live: set[_Worker] = field(default_factory=set)
 
 
@@ -128,8 +128,7 @@ class LocalLambda:
             "AWS_LAMBDA_FUNCTION_TIMEOUT": str(spec.timeout_seconds),
             "LAMBDA_TASK_ROOT": str(directory),
         }
-        function = _Function(spec, directory, environment)
-        function.slots = asyncio.Semaphore(self._concurrency)
+        function = _Function(spec, directory, environment, asyncio.Semaphore(self._concurrency))
         self._functions[spec.name] = function
         digest = hashlib.sha256(spec.package.read_bytes()).hexdigest()[:12]
         log.info("function %s from %s (sha256 %s…)", spec.name, spec.package.name, digest)

@@ -29,27 +29,26 @@ run "alarms" {
   }
 
   assert {
-    condition = length(aws_cloudwatch_metric_alarm.function) == 10 && alltrue([
-      for key, alarm in aws_cloudwatch_metric_alarm.function :
-      alarm.namespace == "AWS/Lambda" && contains(["Errors", "Throttles"], alarm.metric_name) &&
+    condition = length([for alarm in aws_cloudwatch_metric_alarm.threshold : alarm if alarm.namespace == "AWS/Lambda"]) == 10 && alltrue([
+      for key, alarm in aws_cloudwatch_metric_alarm.threshold :
       alarm.threshold == 0 && alarm.comparison_operator == "GreaterThanThreshold" &&
       alarm.treat_missing_data == "notBreaching" && alarm.alarm_actions == toset([aws_sns_topic.alarms.arn])
-    ])
+    ]) && alltrue([for role in ["authorizer", "connect", "disconnect", "message", "push"] : aws_cloudwatch_metric_alarm.threshold["${role}-errors"].metric_name == "Errors" && aws_cloudwatch_metric_alarm.threshold["${role}-throttles"].metric_name == "Throttles"])
     error_message = "Each of the five functions needs an errors alarm and a throttles alarm (> 0) to the topic."
   }
 
   assert {
-    condition     = aws_cloudwatch_metric_alarm.function["push-errors"].dimensions == tomap({ FunctionName = "wspush-prod-push" })
+    condition     = aws_cloudwatch_metric_alarm.threshold["push-errors"].dimensions == tomap({ FunctionName = "wspush-prod-push" })
     error_message = "Function alarms must watch their own function."
   }
 
   assert {
     condition = (
-      aws_cloudwatch_metric_alarm.push_failed.namespace == "wspush" &&
-      aws_cloudwatch_metric_alarm.push_failed.metric_name == "PushFailed" &&
-      aws_cloudwatch_metric_alarm.push_failed.dimensions == tomap({ service = "wspush", stage = "prod" }) &&
-      aws_cloudwatch_metric_alarm.push_failed.threshold == 0 &&
-      aws_cloudwatch_metric_alarm.push_failed.statistic == "Sum"
+      aws_cloudwatch_metric_alarm.threshold["push-failed"].namespace == "wspush" &&
+      aws_cloudwatch_metric_alarm.threshold["push-failed"].metric_name == "PushFailed" &&
+      aws_cloudwatch_metric_alarm.threshold["push-failed"].dimensions == tomap({ service = "wspush", stage = "prod" }) &&
+      aws_cloudwatch_metric_alarm.threshold["push-failed"].threshold == 0 &&
+      aws_cloudwatch_metric_alarm.threshold["push-failed"].statistic == "Sum"
     )
     error_message = "push failed > 0 must alarm on the PushFailed metric of this stage."
   }
@@ -65,18 +64,19 @@ run "alarms" {
 
   assert {
     condition = (
-      aws_cloudwatch_metric_alarm.dead_letters.namespace == "AWS/SQS" &&
-      aws_cloudwatch_metric_alarm.dead_letters.metric_name == "ApproximateNumberOfMessagesVisible" &&
-      aws_cloudwatch_metric_alarm.dead_letters.dimensions == tomap({ QueueName = "wspush-prod-push-dlq" }) &&
-      aws_cloudwatch_metric_alarm.dead_letters.threshold == 0
+      aws_cloudwatch_metric_alarm.threshold["dead-letters"].namespace == "AWS/SQS" &&
+      aws_cloudwatch_metric_alarm.threshold["dead-letters"].metric_name == "ApproximateNumberOfMessagesVisible" &&
+      aws_cloudwatch_metric_alarm.threshold["dead-letters"].dimensions == tomap({ QueueName = "wspush-prod-push-dlq" }) &&
+      aws_cloudwatch_metric_alarm.threshold["dead-letters"].threshold == 0
     )
     error_message = "DLQ depth > 0 must alarm."
   }
 
   assert {
     condition = (
-      toset([for alarm in aws_cloudwatch_metric_alarm.api : alarm.metric_name]) == toset(["IntegrationError", "ExecutionError"]) &&
-      alltrue([for alarm in aws_cloudwatch_metric_alarm.api : alarm.namespace == "AWS/ApiGateway" && alarm.dimensions == tomap({ ApiId = "a1b2c3d4e5", Stage = "prod" })])
+      aws_cloudwatch_metric_alarm.threshold["api-integration-errors"].metric_name == "IntegrationError" &&
+      aws_cloudwatch_metric_alarm.threshold["api-execution-errors"].metric_name == "ExecutionError" &&
+      alltrue([for key in ["api-integration-errors", "api-execution-errors"] : aws_cloudwatch_metric_alarm.threshold[key].namespace == "AWS/ApiGateway" && aws_cloudwatch_metric_alarm.threshold[key].dimensions == tomap({ ApiId = "a1b2c3d4e5", Stage = "prod" })])
     )
     error_message = "API Gateway integration and execution errors must alarm for this API and stage."
   }

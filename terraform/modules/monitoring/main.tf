@@ -5,13 +5,46 @@ locals {
   app_dimensions = { service = "wspush", stage = var.stage_name }
   period         = 300
 
-  # Per-function alarms: errors and throttles are both "pushes or connects are failing".
-  function_alarms = merge([
-    for role, name in var.function_names : {
-      "${role}-errors"    = { function = name, metric = "Errors", description = "The ${role} function raised errors." }
-      "${role}-throttles" = { function = name, metric = "Throttles", description = "The ${role} function was throttled (concurrency exhausted)." }
-    }
-  ]...)
+  # Every "> 0 in five minutes" alarm: per function errors and throttles (pushes or
+  # connects failing), failed pushes, dead letters and API Gateway errors.
+  threshold_alarms = merge(
+    merge([
+      for role, name in var.function_names : {
+        "${role}-errors" = {
+          namespace   = "AWS/Lambda", metric = "Errors", statistic = "Sum"
+          dimensions  = tomap({ FunctionName = name })
+          description = "The ${role} function raised errors."
+        }
+        "${role}-throttles" = {
+          namespace   = "AWS/Lambda", metric = "Throttles", statistic = "Sum"
+          dimensions  = tomap({ FunctionName = name })
+          description = "The ${role} function was throttled (concurrency exhausted)."
+        }
+      }
+    ]...),
+    {
+      push-failed = {
+        namespace   = var.metrics_namespace, metric = "PushFailed", statistic = "Sum"
+        dimensions  = tomap(local.app_dimensions)
+        description = "Pushes could not be delivered after every retry (see docs/operations.md)."
+      }
+      dead-letters = {
+        namespace   = "AWS/SQS", metric = "ApproximateNumberOfMessagesVisible", statistic = "Maximum"
+        dimensions  = tomap({ QueueName = var.dead_letter_queue_name })
+        description = "Push events reached the dead-letter queue: list and redrive them with `wspush dlq`."
+      }
+      api-integration-errors = {
+        namespace   = "AWS/ApiGateway", metric = "IntegrationError", statistic = "Sum"
+        dimensions  = tomap({ ApiId = var.api_id, Stage = var.stage_name })
+        description = "API Gateway got errors from the route functions."
+      }
+      api-execution-errors = {
+        namespace   = "AWS/ApiGateway", metric = "ExecutionError", statistic = "Sum"
+        dimensions  = tomap({ ApiId = var.api_id, Stage = var.stage_name })
+        description = "API Gateway failed to run routes (e.g. authorizer or integration failures)."
+      }
+    },
+  )
 }
 
 resource "aws_sns_topic" "alarms" {
@@ -32,32 +65,15 @@ resource "aws_sns_topic_subscription" "email" {
 # published when something happens (an error, a push, a queued message), so silence
 # means nothing went wrong, not that the alarm lost its data.
 
-resource "aws_cloudwatch_metric_alarm" "function" {
-  for_each = local.function_alarms
+resource "aws_cloudwatch_metric_alarm" "threshold" {
+  for_each = local.threshold_alarms
 
   alarm_name          = "${var.name}-${each.key}"
   alarm_description   = each.value.description
-  namespace           = "AWS/Lambda"
+  namespace           = each.value.namespace
   metric_name         = each.value.metric
-  dimensions          = { FunctionName = each.value.function }
-  statistic           = "Sum"
-  period              = local.period
-  evaluation_periods  = 1
-  comparison_operator = "GreaterThanThreshold"
-  threshold           = 0
-  treat_missing_data  = "notBreaching"
-  alarm_actions       = [aws_sns_topic.alarms.arn]
-  ok_actions          = [aws_sns_topic.alarms.arn]
-  tags                = var.tags
-}
-
-resource "aws_cloudwatch_metric_alarm" "push_failed" {
-  alarm_name          = "${var.name}-push-failed"
-  alarm_description   = "Pushes could not be delivered after every retry (see docs/operations.md)."
-  namespace           = var.metrics_namespace
-  metric_name         = "PushFailed"
-  dimensions          = local.app_dimensions
-  statistic           = "Sum"
+  dimensions          = each.value.dimensions
+  statistic           = each.value.statistic
   period              = local.period
   evaluation_periods  = 1
   comparison_operator = "GreaterThanThreshold"
@@ -107,45 +123,6 @@ resource "aws_cloudwatch_metric_alarm" "gone_rate" {
       period      = local.period
     }
   }
-}
-
-resource "aws_cloudwatch_metric_alarm" "dead_letters" {
-  alarm_name          = "${var.name}-dead-letters"
-  alarm_description   = "Push events reached the dead-letter queue: list and redrive them with `wspush dlq`."
-  namespace           = "AWS/SQS"
-  metric_name         = "ApproximateNumberOfMessagesVisible"
-  dimensions          = { QueueName = var.dead_letter_queue_name }
-  statistic           = "Maximum"
-  period              = local.period
-  evaluation_periods  = 1
-  comparison_operator = "GreaterThanThreshold"
-  threshold           = 0
-  treat_missing_data  = "notBreaching"
-  alarm_actions       = [aws_sns_topic.alarms.arn]
-  ok_actions          = [aws_sns_topic.alarms.arn]
-  tags                = var.tags
-}
-
-resource "aws_cloudwatch_metric_alarm" "api" {
-  for_each = {
-    integration-errors = { metric = "IntegrationError", description = "API Gateway got errors from the route functions." }
-    execution-errors   = { metric = "ExecutionError", description = "API Gateway failed to run routes (e.g. authorizer or integration failures)." }
-  }
-
-  alarm_name          = "${var.name}-api-${each.key}"
-  alarm_description   = each.value.description
-  namespace           = "AWS/ApiGateway"
-  metric_name         = each.value.metric
-  dimensions          = { ApiId = var.api_id, Stage = var.stage_name }
-  statistic           = "Sum"
-  period              = local.period
-  evaluation_periods  = 1
-  comparison_operator = "GreaterThanThreshold"
-  threshold           = 0
-  treat_missing_data  = "notBreaching"
-  alarm_actions       = [aws_sns_topic.alarms.arn]
-  ok_actions          = [aws_sns_topic.alarms.arn]
-  tags                = var.tags
 }
 
 resource "aws_cloudwatch_metric_alarm" "table_throttles" {

@@ -6,14 +6,8 @@ output "alarm_topic_arn" {
 output "alarm_names" {
   description = "Names of every alarm."
   value = concat(
-    [for alarm in aws_cloudwatch_metric_alarm.function : alarm.alarm_name],
-    [for alarm in aws_cloudwatch_metric_alarm.api : alarm.alarm_name],
-    [
-      aws_cloudwatch_metric_alarm.push_failed.alarm_name,
-      aws_cloudwatch_metric_alarm.gone_rate.alarm_name,
-      aws_cloudwatch_metric_alarm.dead_letters.alarm_name,
-      aws_cloudwatch_metric_alarm.table_throttles.alarm_name,
-    ],
+    [for alarm in aws_cloudwatch_metric_alarm.threshold : alarm.alarm_name],
+    [aws_cloudwatch_metric_alarm.gone_rate.alarm_name, aws_cloudwatch_metric_alarm.table_throttles.alarm_name],
   )
 }
 
