@@ -10,6 +10,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 TERRAFORM ?= terraform
 TF_DIR := terraform
+# The whole stack is this module; terraform/ is a thin root that calls it.
+TF_MODULE_DIR := $(TF_DIR)/modules/wspush
 # A generated CLI config: a provider mirror when one is available (offline machines),
 # the public registry otherwise. TF_PLUGIN_MIRROR=/path picks the mirror explicitly.
 export TF_CLI_CONFIG_FILE := $(CURDIR)/build/terraform.rc
@@ -50,6 +52,9 @@ TF_SOURCES := $(shell find $(TF_DIR) \( -name '*.tf' -o -name '*.tftest.hcl' \) 
 
 $(TF_STAMP): build/terraform.rc $(TF_DIR)/.terraform.lock.hcl $(TF_SOURCES)
 	cd $(TF_DIR) && $(TERRAFORM) init -backend=false -lockfile=readonly >/dev/null
+	# The module's own tests run in its directory, on the root's pinned provider.
+	cp $(TF_DIR)/.terraform.lock.hcl $(TF_MODULE_DIR)/.terraform.lock.hcl
+	cd $(TF_MODULE_DIR) && $(TERRAFORM) init -backend=false -lockfile=readonly >/dev/null
 	touch $@
 
 setup: $(VENV_STAMP) $(NODE_STAMP) $(TF_STAMP) ## Create the virtualenv, install wscat, init Terraform
@@ -76,7 +81,9 @@ test-integration: $(VENV_STAMP) build build/terraform.rc ## Integration tests ag
 test-terraform: $(TF_STAMP) build ## terraform fmt, validate and native tests
 	$(TERRAFORM) fmt -check -recursive $(TF_DIR)
 	cd $(TF_DIR) && $(TERRAFORM) validate -no-color
+	cd $(TF_MODULE_DIR) && $(TERRAFORM) validate -no-color
 	scripts/run-in-group.sh bash -c 'cd $(TF_DIR) && $(TERRAFORM) test -no-color'
+	scripts/run-in-group.sh bash -c 'cd $(TF_MODULE_DIR) && $(TERRAFORM) test -no-color'
 
 checkov: $(CHECKOV_STAMP) ## Static security checks of the Terraform
 	$(CHECKOV_VENV)/bin/checkov --directory $(TF_DIR) --framework terraform --skip-download --quiet --compact
@@ -110,4 +117,4 @@ destroy: $(TF_STAMP) ## Destroy the AWS deployment
 	cd $(TF_DIR) && $(TERRAFORM) destroy
 
 clean: ## Remove build outputs, local state and virtualenvs
-	rm -rf build dist .wspush $(TF_DIR)/.terraform $(VENV) $(CHECKOV_VENV) node_modules
+	rm -rf build dist .wspush $(TF_DIR)/.terraform $(TF_MODULE_DIR)/.terraform $(VENV) $(CHECKOV_VENV) node_modules

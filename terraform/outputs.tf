@@ -1,79 +1,79 @@
 output "websocket_url" {
   description = "wss:// URL clients connect to (append ?token=...)."
-  value       = module.websocket_api.websocket_url
+  value       = module.wspush.websocket_url
 }
 
 output "connections_url" {
   description = "https:// endpoint of the @connections management API."
-  value       = module.websocket_api.connections_url
+  value       = module.wspush.connections_url
 }
 
 output "api_id" {
   description = "ID of the WebSocket API."
-  value       = module.websocket_api.api_id
+  value       = module.wspush.api_id
 }
 
 output "stage_name" {
   description = "Name of the API stage."
-  value       = module.websocket_api.stage_name
+  value       = module.wspush.stage_name
 }
 
 output "connections_table_name" {
   description = "Name of the connections table."
-  value       = module.connections_table.table_name
+  value       = module.wspush.connections_table_name
 }
 
 output "connections_table_arn" {
   description = "ARN of the connections table."
-  value       = module.connections_table.table_arn
+  value       = module.wspush.connections_table_arn
 }
 
 output "function_names" {
   description = "Lambda function names by role."
-  value       = { for role, function in module.functions : role => function.function_name }
+  value       = module.wspush.function_names
 }
 
 output "event_bus_name" {
   description = "Event bus whose wspush.notification events become pushes."
-  value       = module.push_schedule.event_bus_name
+  value       = module.wspush.event_bus_name
 }
 
 output "schedule_rule_name" {
   description = "Name of the scheduled-push rule."
-  value       = module.push_schedule.schedule_rule_name
+  value       = module.wspush.schedule_rule_name
 }
 
 output "notification_rule_name" {
   description = "Name of the notification rule on the event bus."
-  value       = module.push_schedule.notification_rule_name
+  value       = module.wspush.notification_rule_name
 }
 
 output "dead_letter_queue_url" {
   description = "URL of the push dead-letter queue."
-  value       = module.push_schedule.dead_letter_queue_url
+  value       = module.wspush.dead_letter_queue_url
 }
 
 output "dead_letter_queue_arn" {
   description = "ARN of the push dead-letter queue (EventBridge targets and the push function's async failures)."
-  value       = module.push_schedule.dead_letter_queue_arn
+  value       = module.wspush.dead_letter_queue_arn
 }
 
 output "token_secret_parameter_name" {
   description = "SSM parameter holding the token-signing secret."
-  value       = module.token_secret.parameter_name
+  value       = module.wspush.token_secret_parameter_name
 }
 
 output "aws_region" {
   description = "Region of the deployment."
-  value       = var.aws_region
+  value       = module.wspush.aws_region
 }
 
 output "dashboard_url" {
   description = "CloudWatch dashboard (null with monitoring off)."
-  value       = one(module.monitoring[*].dashboard_url)
+  value       = module.wspush.dashboard_url
 }
 
 output "alarm_topic_arn" {
   description = "SNS topic the alarms notify (null with monitoring off)."
-  value       = one(module.monitoring[*].alarm_topic_arn)
+  value       = module.wspush.alarm_topic_arn
 }

@@ -1,3 +1,6 @@
+# The root passes every setting to module.wspush. null means "the module's default":
+# defaults and validation live in modules/wspush/variables.tf, once.
+
 variable "aws_region" {
   type        = string
   description = "AWS region to deploy into."
@@ -7,108 +10,73 @@ variable "aws_region" {
 variable "name" {
   type        = string
   description = "Prefix of every resource name; the stage name is appended."
-  default     = "wspush"
-
-  validation {
-    condition     = can(regex("^[a-z][a-z0-9-]{1,30}$", var.name))
-    error_message = "name must be 2-31 characters: lower-case letters, digits and hyphens, starting with a letter."
-  }
+  default     = null
 }
 
 variable "stage_name" {
   type        = string
   description = "API Gateway stage name; the last path segment of the WebSocket URL."
-  default     = "prod"
-
-  validation {
-    condition     = can(regex("^[A-Za-z0-9_-]{1,64}$", var.stage_name))
-    error_message = "stage_name must be 1-64 characters of letters, digits, hyphens and underscores."
-  }
+  default     = null
 }
 
 variable "throttling_burst_limit" {
   type        = number
   description = "Stage burst limit. Must be set: an unset limit can mean 0 and every call gets 429."
-  default     = 500
-
-  validation {
-    condition     = var.throttling_burst_limit >= 1
-    error_message = "throttling_burst_limit must be at least 1."
-  }
+  default     = null
 }
 
 variable "throttling_rate_limit" {
   type        = number
   description = "Stage steady-state limit in requests per second."
-  default     = 1000
-
-  validation {
-    condition     = var.throttling_rate_limit >= 1
-    error_message = "throttling_rate_limit must be at least 1."
-  }
+  default     = null
 }
 
 variable "log_retention_days" {
   type        = number
   description = "Retention of every log group, in days (a value CloudWatch Logs accepts)."
-  default     = 30
-
-  validation {
-    condition     = contains([1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653], var.log_retention_days)
-    error_message = "log_retention_days must be one of 1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288 or 3653."
-  }
+  default     = null
 }
 
 variable "schedule_expression" {
   type        = string
   description = "When scheduled pushes go out: rate(...) or cron(...)."
-  default     = "rate(1 minute)"
-
-  validation {
-    condition     = can(regex("^(rate\\(\\s*[1-9][0-9]*\\s+(minute|minutes|hour|hours|day|days)\\s*\\)|cron\\(\\s*\\S+(\\s+\\S+){5}\\s*\\))$", var.schedule_expression))
-    error_message = "schedule_expression must be rate(N unit) with unit minute(s), hour(s) or day(s), or cron(<6 fields>), e.g. rate(1 minute) or cron(0 12 * * ? *)."
-  }
+  default     = null
 }
 
 variable "schedule_enabled" {
   type        = bool
   description = "Whether scheduled pushes run."
-  default     = true
+  default     = null
 }
 
 variable "scheduled_message" {
   type        = any
   description = "Payload of every scheduled push (any JSON value)."
-  default     = { text = "scheduled push from wspush" }
+  default     = null
 }
 
 variable "scheduled_audience" {
   type        = map(any)
   description = "Who receives scheduled pushes: exactly one of { broadcast = true }, { entityId = \"...\" }, { topic = \"...\" }."
-  default     = { broadcast = true }
-
-  validation {
-    condition     = length(var.scheduled_audience) == 1 && alltrue([for key in keys(var.scheduled_audience) : contains(["broadcast", "entityId", "topic", "connectionId"], key)])
-    error_message = "scheduled_audience must have exactly one key: broadcast, entityId, topic or connectionId."
-  }
+  default     = null
 }
 
 variable "auth_disabled" {
   type        = bool
   description = "Demo mode: no authorizer on $connect and clients name their entity with ?entityId=. Never in production."
-  default     = false
+  default     = null
 }
 
 variable "allowed_origins" {
   type        = list(string)
   description = "Browser origins allowed to connect (exact match, e.g. https://app.example.com); empty allows any."
-  default     = []
+  default     = null
 }
 
 variable "require_query_token" {
   type        = bool
   description = "Make API Gateway refuse (401) connects without ?token= before the authorizer runs. Off, browsers may send the token as a Sec-WebSocket-Protocol entry instead."
-  default     = false
+  default     = null
 }
 
 variable "token_secret" {
@@ -122,13 +90,13 @@ variable "token_secret" {
 variable "token_secret_version" {
   type        = number
   description = "Bump to write a new token secret (generated, or var.token_secret) to SSM."
-  default     = 1
+  default     = null
 }
 
 variable "deletion_protection" {
   type        = bool
   description = "Protect the connections table from deletion."
-  default     = true
+  default     = null
 }
 
 variable "kms_key_arn" {
@@ -143,29 +111,19 @@ variable "function_settings" {
     timeout     = optional(number)
   }))
   description = "Memory (MB) and timeout (s) overrides per function: authorizer, connect, disconnect, message, push."
-  default     = {}
-
-  validation {
-    condition     = alltrue([for key in keys(var.function_settings) : contains(["authorizer", "connect", "disconnect", "message", "push"], key)])
-    error_message = "function_settings keys must be among authorizer, connect, disconnect, message, push."
-  }
+  default     = null
 }
 
 variable "push_concurrency" {
   type        = number
   description = "Concurrent @connections posts per push invocation."
-  default     = 32
-
-  validation {
-    condition     = var.push_concurrency >= 1 && var.push_concurrency <= 256
-    error_message = "push_concurrency must be between 1 and 256."
-  }
+  default     = null
 }
 
 variable "manage_api_gateway_account" {
   type        = bool
   description = "Create the account-level CloudWatch role API Gateway needs for access logs. Turn off if the account already has one."
-  default     = true
+  default     = null
 }
 
 variable "package_dir" {
@@ -177,13 +135,13 @@ variable "package_dir" {
 variable "xray_sdk_tracing" {
   type        = bool
   description = "Trace inside the functions with the X-Ray SDK (a subsegment per AWS call). Active tracing records every invocation either way; the SDK adds ~150 ms to each cold start."
-  default     = false
+  default     = null
 }
 
 variable "monitoring_enabled" {
   type        = bool
   description = "Create the alarms, their SNS topic, the dashboard and the saved log queries."
-  default     = true
+  default     = null
 }
 
 variable "alarm_email" {
@@ -195,7 +153,7 @@ variable "alarm_email" {
 variable "gone_rate_alarm_threshold" {
   type        = number
   description = "Alarm when more than this share (0-1) of targeted connections answer 410 within five minutes."
-  default     = 0.5
+  default     = null
 }
 
 variable "emulator_endpoint" {

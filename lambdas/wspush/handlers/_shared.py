@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from typing import Any
 
@@ -45,6 +46,19 @@ class WebSocketEvent:
         """The entityId the $connect authorizer put in the context, on any route."""
         entity_id = (self._context.get("authorizer") or {}).get("entityId")
         return entity_id if isinstance(entity_id, str) and entity_id else None
+
+    @property
+    def granted_topic_patterns(self) -> tuple[str, ...]:
+        """The token's ``topics`` claim, which the authorizer passes on as a JSON-encoded
+        list (an authorizer context holds only strings, numbers and booleans)."""
+        raw = (self._context.get("authorizer") or {}).get("topics")
+        try:
+            patterns = json.loads(raw) if isinstance(raw, str) else []
+        except ValueError:
+            return ()
+        if not isinstance(patterns, list):
+            return ()
+        return tuple(p for p in patterns if isinstance(p, str) and p)
 
     @property
     def source_ip(self) -> str:

@@ -5,6 +5,7 @@ mock_provider "aws" {
 }
 
 variables {
+  package_dir                = "../../../dist"
   manage_api_gateway_account = false
 }
 

@@ -4,6 +4,11 @@ mock_provider "aws" {
   source          = "./tests/mocks"
 }
 
+# The zips from build.sh, at the repository root.
+variables {
+  package_dir = "../../../dist"
+}
+
 run "least_privilege" {
   command = plan
 

@@ -4,6 +4,11 @@ mock_provider "aws" {
   source          = "./tests/mocks"
 }
 
+# The zips from build.sh, at the repository root.
+variables {
+  package_dir = "../../../dist"
+}
+
 run "routes_and_authorizer" {
   command = plan
 
@@ -27,7 +32,7 @@ run "api_module" {
   command = plan
 
   module {
-    source = "./modules/websocket_api"
+    source = "../websocket_api"
   }
 
   variables {

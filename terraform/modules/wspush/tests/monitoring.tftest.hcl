@@ -5,8 +5,9 @@ mock_provider "aws" {
 }
 
 variables {
-  name       = "wspush-prod"
-  stage_name = "prod"
+  package_dir = "../../../dist"
+  name        = "wspush-prod"
+  stage_name  = "prod"
   function_names = {
     authorizer = "wspush-prod-authorizer"
     connect    = "wspush-prod-connect"
@@ -25,7 +26,7 @@ run "alarms" {
   command = plan
 
   module {
-    source = "./modules/monitoring"
+    source = "../monitoring"
   }
 
   assert {
@@ -112,7 +113,7 @@ run "email_subscription" {
   command = plan
 
   module {
-    source = "./modules/monitoring"
+    source = "../monitoring"
   }
 
   variables {
@@ -129,7 +130,7 @@ run "bad_gone_rate_threshold" {
   command = plan
 
   module {
-    source = "./modules/monitoring"
+    source = "../monitoring"
   }
 
   variables {

@@ -4,11 +4,16 @@ mock_provider "aws" {
   source          = "./tests/mocks"
 }
 
+# The zips from build.sh, at the repository root.
+variables {
+  package_dir = "../../../dist"
+}
+
 run "schedule_target" {
   command = plan
 
   module {
-    source = "./modules/push_schedule"
+    source = "../push_schedule"
   }
 
   variables {

@@ -4,11 +4,16 @@ mock_provider "aws" {
   source          = "./tests/mocks"
 }
 
+# The zips from build.sh, at the repository root.
+variables {
+  package_dir = "../../../dist"
+}
+
 run "table_schema" {
   command = plan
 
   module {
-    source = "./modules/connections_table"
+    source = "../connections_table"
   }
 
   variables {
@@ -58,7 +63,7 @@ run "customer_managed_key" {
   command = plan
 
   module {
-    source = "./modules/connections_table"
+    source = "../connections_table"
   }
 
   variables {

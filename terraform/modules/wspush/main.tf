@@ -1,0 +1,254 @@
+data "aws_region" "current" {}
+
+locals {
+  name = "${var.name}-${var.stage_name}"
+
+  function_defaults = {
+    authorizer = { memory_size = 256, timeout = 5 }
+    connect    = { memory_size = 256, timeout = 5 }
+    disconnect = { memory_size = 256, timeout = 5 }
+    message    = { memory_size = 256, timeout = 10 }
+    push       = { memory_size = 512, timeout = 60 }
+  }
+  function_settings = {
+    for name, defaults in local.function_defaults : name => {
+      memory_size = coalesce(try(var.function_settings[name].memory_size, null), defaults.memory_size)
+      timeout     = coalesce(try(var.function_settings[name].timeout, null), defaults.timeout)
+    }
+  }
+
+  common_environment = {
+    POWERTOOLS_SERVICE_NAME      = "wspush"
+    POWERTOOLS_METRICS_NAMESPACE = "wspush"
+    POWERTOOLS_LOG_LEVEL         = "INFO"
+    STAGE_NAME                   = var.stage_name
+    # Lambda's active tracing records every invocation; the X-Ray SDK inside the
+    # function (subsegments per AWS call) costs ~150 ms of cold start, so it is opt-in.
+    POWERTOOLS_TRACE_DISABLED = tostring(!var.xray_sdk_tracing)
+    CONNECTIONS_TABLE         = module.connections_table.table_name
+  }
+
+  # The connection's rows outlive API Gateway's 2-hour maximum by a margin.
+  connection_ttl_seconds = 2 * 60 * 60 + 10 * 60
+}
+
+# --- State: connections and the token secret ------------------------------------------
+
+module "connections_table" {
+  source = "../connections_table"
+
+  name                = "${local.name}-connections"
+  deletion_protection = var.deletion_protection
+  kms_key_arn         = var.kms_key_arn
+}
+
+module "token_secret" {
+  source = "../token_secret"
+
+  parameter_name = "/${var.name}/${var.stage_name}/token-secret"
+  value          = var.token_secret
+  value_version  = var.token_secret_version
+  kms_key_arn    = var.kms_key_arn
+}
+
+# --- Least-privilege policy documents, one per function --------------------------------
+
+data "aws_iam_policy_document" "authorizer" {
+  statement {
+    sid       = "ReadTokenSecret"
+    actions   = ["ssm:GetParameter"]
+    resources = [module.token_secret.parameter_arn]
+  }
+
+  dynamic "statement" {
+    for_each = var.kms_key_arn == null ? [] : [var.kms_key_arn]
+
+    content {
+      sid       = "DecryptTokenSecret"
+      actions   = ["kms:Decrypt"]
+      resources = [statement.value]
+    }
+  }
+}
+
+data "aws_iam_policy_document" "connect" {
+  statement {
+    sid       = "StoreConnection"
+    actions   = ["dynamodb:PutItem"]
+    resources = [module.connections_table.table_arn]
+  }
+}
+
+data "aws_iam_policy_document" "disconnect" {
+  statement {
+    sid       = "FindConnectionRows"
+    actions   = ["dynamodb:Query"]
+    resources = [module.connections_table.connection_index_arn]
+  }
+
+  statement {
+    sid       = "DeleteConnectionRows"
+    actions   = ["dynamodb:DeleteItem"]
+    resources = [module.connections_table.table_arn]
+  }
+}
+
+data "aws_iam_policy_document" "message" {
+  statement {
+    sid       = "StoreSubscriptions"
+    actions   = ["dynamodb:PutItem", "dynamodb:DeleteItem"]
+    resources = [module.connections_table.table_arn]
+  }
+
+  statement {
+    sid       = "ReplyToSender"
+    actions   = ["execute-api:ManageConnections"]
+    resources = [module.websocket_api.manage_connections_arn]
+  }
+}
+
+data "aws_iam_policy_document" "push" {
+  statement {
+    sid       = "ReadAudience"
+    actions   = ["dynamodb:Query", "dynamodb:Scan"]
+    resources = [module.connections_table.table_arn, module.connections_table.connection_index_arn]
+  }
+
+  statement {
+    sid       = "ForgetGoneConnections"
+    actions   = ["dynamodb:DeleteItem"]
+    resources = [module.connections_table.table_arn]
+  }
+
+  statement {
+    sid       = "PostToConnections"
+    actions   = ["execute-api:ManageConnections"]
+    resources = [module.websocket_api.manage_connections_arn]
+  }
+}
+
+# --- Functions ---------------------------------------------------------------------------
+
+locals {
+  # What differs between the functions; the lambda_function module does the rest.
+  function_definitions = {
+    authorizer = {
+      description = "Verifies the connection token on $connect."
+      policy_json = data.aws_iam_policy_document.authorizer.json
+      environment = tomap({
+        TOKEN_SECRET_PARAMETER = module.token_secret.parameter_name
+        ALLOWED_ORIGINS        = join(",", var.allowed_origins)
+      })
+    }
+    connect = {
+      description = "Stores a new connection under its entity."
+      policy_json = data.aws_iam_policy_document.connect.json
+      environment = tomap({
+        CONNECTION_TTL_SECONDS = tostring(local.connection_ttl_seconds)
+        AUTH_DISABLED          = tostring(var.auth_disabled)
+      })
+    }
+    disconnect = {
+      description = "Deletes a closed connection's rows."
+      policy_json = data.aws_iam_policy_document.disconnect.json
+      environment = tomap({})
+    }
+    message = {
+      description = "Answers ping, subscribe, unsubscribe and unknown actions."
+      policy_json = data.aws_iam_policy_document.message.json
+      environment = tomap({
+        CONNECTIONS_ENDPOINT   = module.websocket_api.connections_url
+        CONNECTION_TTL_SECONDS = tostring(local.connection_ttl_seconds)
+      })
+    }
+    push = {
+      description = "Fans a message out to an entity, a topic, a connection or everyone."
+      policy_json = data.aws_iam_policy_document.push.json
+      environment = tomap({
+        CONNECTIONS_ENDPOINT = module.websocket_api.connections_url
+        PUSH_CONCURRENCY     = tostring(var.push_concurrency)
+        SCHEDULED_MESSAGE    = jsonencode(var.scheduled_message)
+      })
+    }
+  }
+}
+
+module "functions" {
+  source   = "../lambda_function"
+  for_each = local.function_definitions
+
+  function_name      = "${local.name}-${each.key}"
+  description        = each.value.description
+  handler            = "wspush.handlers.${each.key}.handler"
+  package_path       = "${var.package_dir}/${each.key}.zip"
+  policy_json        = each.value.policy_json
+  memory_size        = local.function_settings[each.key].memory_size
+  timeout            = local.function_settings[each.key].timeout
+  log_retention_days = var.log_retention_days
+  environment        = merge(local.common_environment, each.value.environment)
+  # Only push is invoked asynchronously (EventBridge); its failures are dead-lettered.
+  async_invocation       = each.key == "push"
+  dead_letter_target_arn = each.key == "push" ? module.push_schedule.dead_letter_queue_arn : null
+}
+
+# --- WebSocket API and schedule ---------------------------------------------------------
+
+module "websocket_api" {
+  source = "../websocket_api"
+
+  name       = local.name
+  stage_name = var.stage_name
+  integrations = {
+    for name in ["connect", "disconnect", "message"] :
+    name => { function_name = module.functions[name].function_name, invoke_arn = module.functions[name].invoke_arn }
+  }
+  routes = {
+    "$connect"    = "connect"
+    "$disconnect" = "disconnect"
+    "$default"    = "message"
+    "ping"        = "message"
+    "subscribe"   = "message"
+    "unsubscribe" = "message"
+  }
+  connect_authorizer = var.auth_disabled ? null : {
+    function_name = module.functions["authorizer"].function_name
+    invoke_arn    = module.functions["authorizer"].invoke_arn
+  }
+  authorizer_identity_sources = var.require_query_token ? ["route.request.querystring.token"] : []
+  throttling_burst_limit      = var.throttling_burst_limit
+  throttling_rate_limit       = var.throttling_rate_limit
+  log_retention_days          = var.log_retention_days
+  manage_account_logging_role = var.manage_api_gateway_account
+}
+
+module "push_schedule" {
+  source = "../push_schedule"
+
+  name                = local.name
+  push_function_name  = module.functions["push"].function_name
+  push_function_arn   = module.functions["push"].function_arn
+  schedule_expression = var.schedule_expression
+  schedule_enabled    = var.schedule_enabled
+  scheduled_push      = merge(var.scheduled_audience, { type = "scheduled", payload = var.scheduled_message })
+  kms_key_arn         = var.kms_key_arn
+}
+
+# --- Operations --------------------------------------------------------------------------
+
+module "monitoring" {
+  source = "../monitoring"
+  count  = var.monitoring_enabled ? 1 : 0
+
+  name                      = local.name
+  stage_name                = var.stage_name
+  metrics_namespace         = local.common_environment.POWERTOOLS_METRICS_NAMESPACE
+  function_names            = { for role, function in module.functions : role => function.function_name }
+  push_log_group_name       = module.functions["push"].log_group_name
+  authorizer_log_group_name = module.functions["authorizer"].log_group_name
+  api_id                    = module.websocket_api.api_id
+  table_name                = module.connections_table.table_name
+  dead_letter_queue_name    = module.push_schedule.dead_letter_queue_name
+  gone_rate_threshold       = var.gone_rate_alarm_threshold
+  alarm_email               = var.alarm_email
+  kms_key_arn               = var.kms_key_arn
+}

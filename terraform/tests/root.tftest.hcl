@@ -1,0 +1,34 @@
+# Plan-only: the thin root hands every setting to module.wspush, and a setting left unset
+# (null) takes the module's default rather than overriding it with null.
+mock_provider "aws" {
+  override_during = plan
+  source          = "./modules/wspush/tests/mocks"
+}
+
+run "unset_settings_take_the_module_defaults" {
+  command = plan
+
+  assert {
+    condition     = output.stage_name == "prod" && output.function_names.push == "wspush-prod-push"
+    error_message = "With no variables set, the root must deploy the module's defaults (wspush, prod)."
+  }
+
+  assert {
+    condition     = output.aws_region == "us-east-1"
+    error_message = "The region output must come from the provider's region."
+  }
+}
+
+run "settings_pass_through" {
+  command = plan
+
+  variables {
+    name       = "shop"
+    stage_name = "staging"
+  }
+
+  assert {
+    condition     = output.function_names.push == "shop-staging-push" && output.connections_table_name == "shop-staging-connections"
+    error_message = "The root must pass name and stage_name to the module."
+  }
+}
