@@ -13,6 +13,11 @@ output "api_id" {
   value       = module.wspush.api_id
 }
 
+output "route_response_ids" {
+  description = "Route response ID by route key for the two-way routes (their integration's body is the reply)."
+  value       = module.wspush.route_response_ids
+}
+
 output "stage_name" {
   description = "Name of the API stage."
   value       = module.wspush.stage_name

@@ -82,7 +82,6 @@ class ConnectionsConfig:
 @dataclass(frozen=True)
 class MessageConfig:
     table_name: str
-    connections_endpoint: str
     connection_ttl_seconds: int
     max_inbound_bytes: int
 
@@ -90,7 +89,6 @@ class MessageConfig:
     def from_env(cls, env: Mapping[str, str] = os.environ) -> MessageConfig:
         return cls(
             table_name=_required(env, "CONNECTIONS_TABLE"),
-            connections_endpoint=_required(env, "CONNECTIONS_ENDPOINT"),
             connection_ttl_seconds=_int(
                 env, "CONNECTION_TTL_SECONDS", DEFAULT_CONNECTION_TTL_SECONDS
             ),

@@ -8,13 +8,11 @@ the function's CodeSha256, so what runs is provably what was deployed.
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
-from wspush_local.runtime import FunctionSpec, function_name_of
+from wspush_local.runtime import function_name_of
 
 _INTEGRATION_FUNCTION = re.compile(r"functions/(arn:[^/]+)/invocations")
 
@@ -38,6 +36,8 @@ class ApiDeployment:
     route_selection_expression: str
     routes: dict[str, str]  # route key -> function name
     authorizer: Authorizer | None
+    # Routes with a route response: the integration's returned body goes to the client.
+    two_way_routes: frozenset[str] = frozenset()
 
     def method_arn(self, route_key: str) -> str:
         prefix = f"arn:aws:execute-api:{self.region}:{self.account_id}:{self.api_id}"
@@ -50,8 +50,15 @@ def _function_of_uri(uri: str) -> str:
 
 
 def read_api(
-    apigateway: Any, api_id: str, stage: str, region: str, account_id: str
+    apigateway: Any,
+    api_id: str,
+    stage: str,
+    region: str,
+    account_id: str,
+    route_response_ids: dict[str, str] | None = None,
 ) -> ApiDeployment:
+    """``route_response_ids`` (route key -> id, a Terraform output) lets the route
+    responses be read one by id: moto has no GetRouteResponses (the list call)."""
     api = apigateway.get_api(ApiId=api_id)
     if api.get("ProtocolType") != "WEBSOCKET":
         raise DeploymentError(f"API {api_id} is not a WebSocket API")
@@ -63,6 +70,7 @@ def read_api(
         for i in apigateway.get_integrations(ApiId=api_id)["Items"]
     }
     routes: dict[str, str] = {}
+    two_way: set[str] = set()
     authorizer: Authorizer | None = None
     for route in apigateway.get_routes(ApiId=api_id)["Items"]:
         target = route.get("Target", "")
@@ -70,6 +78,8 @@ def read_api(
         if integration_id not in integrations:
             raise DeploymentError(f"route {route['RouteKey']} has no integration")
         routes[route["RouteKey"]] = integrations[integration_id]
+        if _has_route_response(apigateway, api_id, route, route_response_ids):
+            two_way.add(route["RouteKey"])
         if route["RouteKey"] == "$connect" and route.get("AuthorizationType") == "CUSTOM":
             # One by id: moto's GetAuthorizers (the list call) fails.
             stored = apigateway.get_authorizer(ApiId=api_id, AuthorizerId=route["AuthorizerId"])
@@ -85,40 +95,29 @@ def read_api(
         route_selection_expression=api["RouteSelectionExpression"],
         routes=routes,
         authorizer=authorizer,
+        two_way_routes=frozenset(two_way),
     )
 
 
-def read_functions(
-    lambda_client: Any, names: list[str], dist: Path, dead_letter_targets: dict[str, str]
-) -> list[FunctionSpec]:
-    """``dead_letter_targets`` (function name -> queue ARN) fills in what the emulator's
-    Lambda does not keep (moto drops DeadLetterConfig)."""
-    manifest = json.loads((dist / "manifest.json").read_text())
-    specs = []
-    for name in names:
-        configuration = lambda_client.get_function(FunctionName=name)["Configuration"]
-        # Zips of the same content share a hash; prefer the one named for the function.
-        candidates = sorted(
-            (not name.endswith(f"-{function}"), entry["zip"])
-            for function, entry in manifest.items()
-            if entry["code_sha256"] == configuration["CodeSha256"]
-        )
-        package = dist / candidates[0][1] if candidates else None
-        if package is None:
-            raise DeploymentError(
-                f"the code deployed as {name} is not a zip in {dist}: "
-                "rebuild (make build) and restart"
+def _has_route_response(
+    apigateway: Any, api_id: str, route: dict[str, Any], response_ids: dict[str, str] | None
+) -> bool:
+    """Two-way communication, as API Gateway decides it: the route has a route response
+    selection expression and a ``$default`` route response (the only key WebSocket APIs
+    allow). With ``response_ids`` given, they are the route responses there are."""
+    if not route.get("RouteResponseSelectionExpression"):
+        return False
+    if response_ids is None:
+        listed = apigateway.get_route_responses(ApiId=api_id, RouteId=route["RouteId"])
+        responses = listed["Items"]
+    elif route["RouteKey"] in response_ids:
+        responses = [
+            apigateway.get_route_response(
+                ApiId=api_id,
+                RouteId=route["RouteId"],
+                RouteResponseId=response_ids[route["RouteKey"]],
             )
-        specs.append(
-            FunctionSpec(
-                name=name,
-                handler=configuration["Handler"],
-                package=package,
-                environment=configuration.get("Environment", {}).get("Variables", {}),
-                timeout_seconds=int(configuration.get("Timeout", 3)),
-                memory_mb=int(configuration.get("MemorySize", 128)),
-                dead_letter_arn=configuration.get("DeadLetterConfig", {}).get("TargetArn")
-                or dead_letter_targets.get(name),
-            )
-        )
-    return specs
+        ]
+    else:
+        return False
+    return any(r.get("RouteResponseKey") == "$default" for r in responses)

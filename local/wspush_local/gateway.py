@@ -1,11 +1,13 @@
-"""The local WebSocket gateway, with API Gateway's semantics.
+"""The local WebSocket gateway, with API Gateway's semantics (docs/parity.md lists them).
 
 ``ws://host:port/<stage>``: upgrade -> $connect authorizer (Deny: 403, no $connect) ->
-$connect (non-2xx: refused) -> route selection on every text frame -> $disconnect when
-either side closes or the connection dies. ``/<stage>/@connections/{id}``: POST, GET and
-DELETE with API Gateway's answers (410 for unknown, closed or still-connecting
-connections, 413 over 128 KB). Idle timeout and maximum lifetime close connections as
-API Gateway does.
+$connect (non-2xx: refused) -> route selection on every text message -> the route's
+integration, whose returned ``body`` goes back to the client only on routes with a route
+response (two-way routes) -> $disconnect when either side closes or the connection dies.
+Frames over 32 KB and messages over 128 KB close with 1009, binary frames with 1003
+(``frames.FrameGuard``). ``/<stage>/@connections/{id}``: POST, GET and DELETE with API
+Gateway's answers (410 for unknown, closed or still-connecting connections, 413 over
+128 KB). Idle timeout and maximum lifetime close connections as API Gateway does.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from typing import Any
 from aiohttp import WSCloseCode, WSMsgType, web
 
 from wspush_local.deployment import ApiDeployment
+from wspush_local.frames import FrameLimits, GuardedWebSocketResponse
 from wspush_local.runtime import InvocationError, LocalLambda
 
 log = logging.getLogger("wspush.gateway")
@@ -37,8 +40,15 @@ _ID_ALPHABET = string.ascii_letters + string.digits
 @dataclass(frozen=True)
 class Limits:
     max_message_bytes: int = 128 * 1024
+    max_frame_bytes: int = 32 * 1024
     idle_timeout_seconds: float = 600
     max_lifetime_seconds: float = 7200
+    # API Gateway waits at most 29 s for an integration; the function keeps running.
+    integration_timeout_seconds: float = 29
+
+    @property
+    def frames(self) -> FrameLimits:
+        return FrameLimits(self.max_frame_bytes, self.max_message_bytes)
 
 
 class State(enum.Enum):
@@ -59,6 +69,8 @@ class Connection:
     last_active: float = field(default_factory=time.time)
     socket: web.WebSocketResponse | None = None
     send_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    close_code: int | None = None  # set when the gateway closes it (idle, 1009, DELETE…)
+    in_flight: set[asyncio.Task[None]] = field(default_factory=set)
 
 
 def new_connection_id() -> str:
@@ -116,13 +128,37 @@ def _error(status: int, error_type: str, message: str) -> web.Response:
     )
 
 
+def route_response_body(result: Any) -> str | None:
+    """What a Lambda proxy integration's result sends back on a two-way route: its
+    ``body`` (None, or no body, sends nothing)."""
+    if not isinstance(result, dict):
+        return None if result is None else json.dumps(result)
+    body = result.get("body")
+    if body is None or body == "":
+        return None
+    return body if isinstance(body, str) else json.dumps(body)
+
+
+@web.middleware
+async def api_gateway_errors(request: web.Request, handler: Any) -> web.StreamResponse:
+    """Whatever layer refuses a request answers in API Gateway's shape (x-amzn-ErrorType),
+    so SDK clients map it to the same exception."""
+    try:
+        return await handler(request)
+    except web.HTTPRequestEntityTooLarge:
+        return _error(413, "PayloadTooLargeException", "Payload too large")
+
+
 class Gateway:
     def __init__(self, api: ApiDeployment, runtime: LocalLambda, limits: Limits) -> None:
         self.api = api
         self.runtime = runtime
         self.limits = limits
         self.connections: dict[str, Connection] = {}
-        self.app = web.Application(client_max_size=limits.max_message_bytes * 2)
+        self._tasks: set[asyncio.Future[Any]] = set()
+        self.app = web.Application(
+            client_max_size=limits.max_message_bytes * 2, middlewares=[api_gateway_errors]
+        )
         stage = "/{stage}"
         self.app.router.add_get(stage, self.websocket)
         self.app.router.add_get(stage + "/", self.websocket)
@@ -170,6 +206,18 @@ class Gateway:
             }
         return parts
 
+    async def _integrate(self, function: str, event: dict[str, Any]) -> Any:
+        """Invoke an integration as API Gateway does: wait at most the integration
+        timeout, and leave the function running when it is exceeded (Lambda does)."""
+        invocation = asyncio.ensure_future(self.runtime.invoke(function, event))
+        try:
+            return await asyncio.wait_for(
+                asyncio.shield(invocation), self.limits.integration_timeout_seconds
+            )
+        except TimeoutError:
+            invocation.add_done_callback(_consume)
+            raise InvocationError("IntegrationTimeout", "Endpoint request timed out") from None
+
     # --- $connect ---------------------------------------------------------------------
 
     def _identity_present(self, request: web.Request, source: str) -> bool:
@@ -195,7 +243,7 @@ class Gateway:
         }
         started = time.monotonic()
         try:
-            result = await self.runtime.invoke(authorizer.function_name, event)
+            result = await self._integrate(authorizer.function_name, event)
         except InvocationError as error:
             if error.message == "Unauthorized":
                 return _error(401, "UnauthorizedException", "Unauthorized")
@@ -209,6 +257,30 @@ class Gateway:
             "integrationLatency": int((time.monotonic() - started) * 1000),
         }
         return None
+
+    async def _connect(
+        self, request: web.Request, connection: Connection
+    ) -> web.Response | dict[str, str]:
+        """Run $connect: a refusal to answer with, or the response headers to upgrade with."""
+        function = self.api.routes.get("$connect")
+        if function is None:
+            return {}
+        event = {
+            **self._request_parts(request),
+            "requestContext": self._request_context(connection, "$connect", "CONNECT"),
+            "isBase64Encoded": False,
+        }
+        try:
+            result = await self._integrate(function, event)
+        except InvocationError as error:
+            log.error("$connect failed: %s", error)
+            return _error(500, "InternalServerErrorException", "Internal server error")
+        status = int(result.get("statusCode", 200)) if isinstance(result, dict) else 200
+        if not 200 <= status < 300:
+            log.info("$connect refused the connection (%s)", status)
+            return web.Response(status=status, text=str(result.get("body", "")))
+        headers = (result.get("headers") if isinstance(result, dict) else None) or {}
+        return {str(k): str(v) for k, v in headers.items()}
 
     async def websocket(self, request: web.Request) -> web.StreamResponse:
         if request.match_info["stage"] != self.api.stage:
@@ -228,94 +300,114 @@ class Gateway:
             log.info("connect refused (%s)", refusal.status)
             return refusal
         self.connections[connection.connection_id] = connection
-        response_headers: dict[str, str] = {}
-        connect_function = self.api.routes.get("$connect")
-        if connect_function is not None:
-            event = {
-                **self._request_parts(request),
-                "requestContext": self._request_context(connection, "$connect", "CONNECT"),
-                "isBase64Encoded": False,
-            }
-            try:
-                result = await self.runtime.invoke(connect_function, event)
-            except InvocationError as error:
-                del self.connections[connection.connection_id]
-                log.error("$connect failed: %s", error)
-                return _error(500, "InternalServerErrorException", "Internal server error")
-            status = int(result.get("statusCode", 200)) if isinstance(result, dict) else 200
-            if not 200 <= status < 300:
-                del self.connections[connection.connection_id]
-                log.info("$connect refused the connection (%s)", status)
-                return web.Response(status=status, text=str(result.get("body", "")))
-            response_headers = {str(k): str(v) for k, v in (result.get("headers") or {}).items()}
-        protocol = response_headers.get("Sec-WebSocket-Protocol")
-        socket = web.WebSocketResponse(
-            protocols=[protocol] if protocol else (),
-            max_msg_size=self.limits.max_message_bytes,
-            autoping=True,
-        )
-        await socket.prepare(request)
-        connection.socket = socket
-        connection.state = State.OPEN
-        log.info("connected %s", connection.connection_id)
-        watchdog = asyncio.create_task(self._watch(connection))
+        connecting = asyncio.ensure_future(self._connect(request, connection))
         try:
-            await self._read(connection, socket)
+            outcome = await asyncio.shield(connecting)
+        except asyncio.CancelledError:
+            # The server cancelled the handler (its client left): $connect still finishes.
+            connecting.add_done_callback(lambda done: self._abandoned(connection, done))
+            raise
+        if isinstance(outcome, web.Response):
+            self.connections.pop(connection.connection_id, None)
+            return outcome
+        # $connect succeeded, so the connection exists: from here on it always ends with
+        # $disconnect, even when the client left while $connect ran.
+        socket = self._socket(connection, outcome.get("Sec-WebSocket-Protocol"))
+        connection.socket = socket
+        try:
+            await socket.prepare(request)
+            if request.transport is None or request.transport.is_closing():
+                # The client left while $connect ran: nothing will ever arrive.
+                raise ConnectionResetError("the client left during the handshake")
+            connection.state = State.OPEN
+            log.info("connected %s", connection.connection_id)
+            watchdog = asyncio.create_task(self._watch(connection))
+            try:
+                await self._read(connection, socket)
+            finally:
+                watchdog.cancel()
+        except (ConnectionError, RuntimeError) as error:
+            log.info("client of %s left during the handshake: %s", connection.connection_id, error)
         finally:
-            watchdog.cancel()
             connection.state = State.CLOSED
             self.connections.pop(connection.connection_id, None)
-            await self._disconnect(connection, socket.close_code or WSCloseCode.ABNORMAL_CLOSURE)
+            code = connection.close_code or socket.close_code or WSCloseCode.ABNORMAL_CLOSURE
+            await self._disconnect(connection, code)
         return socket
+
+    def _abandoned(self, connection: Connection, connecting: asyncio.Future[Any]) -> None:
+        """$connect finished for a client that already left: forget the connection, and
+        tell the backend it is gone if $connect had accepted it."""
+        self.connections.pop(connection.connection_id, None)
+        connection.state = State.CLOSED
+        if connecting.cancelled() or connecting.exception() is not None:
+            return
+        if not isinstance(connecting.result(), web.Response):
+            log.info("client of %s left during the handshake", connection.connection_id)
+            self._background(self._disconnect(connection, WSCloseCode.ABNORMAL_CLOSURE))
+
+    def _background(self, work: Any) -> None:
+        task = asyncio.ensure_future(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    def _socket(self, connection: Connection, protocol: str | None) -> web.WebSocketResponse:
+        def refuse(code: int, reason: str) -> None:
+            log.info("closing %s with %s: %s", connection.connection_id, code, reason)
+            self._close_soon(connection, code, reason)
+
+        return GuardedWebSocketResponse(
+            self.limits.frames, refuse, protocols=[protocol] if protocol else (), autoping=True
+        )
 
     # --- messages and $disconnect -------------------------------------------------------
 
     async def _read(self, connection: Connection, socket: web.WebSocketResponse) -> None:
+        """Each message runs its route on its own, as API Gateway invokes one integration
+        per message without waiting for the previous one: replies may come back out of
+        order. Binary frames and oversized frames never get here (``FrameGuard``)."""
         async for message in socket:
-            connection.last_active = time.time()
             if message.type == WSMsgType.TEXT:
-                await self._route(connection, message.data, is_binary=False)
-            elif message.type == WSMsgType.BINARY:
-                await self._route(
-                    connection, base64.b64encode(message.data).decode(), is_binary=True
-                )
+                connection.last_active = time.time()
+                task = asyncio.create_task(self._route(connection, message.data))
+                connection.in_flight.add(task)
+                task.add_done_callback(connection.in_flight.discard)
             elif message.type == WSMsgType.ERROR:
                 log.info("closing %s: %s", connection.connection_id, socket.exception())
                 break
 
-    async def _route(self, connection: Connection, body: str, is_binary: bool) -> None:
-        route_key = select_route(
-            self.api.route_selection_expression, None if is_binary else body, self.api.routes
+    def _error_frame(self, connection: Connection, context: dict[str, Any], message: str) -> str:
+        return json.dumps(
+            {
+                "message": message,
+                "connectionId": connection.connection_id,
+                "requestId": context["requestId"],
+            }
         )
+
+    async def _route(self, connection: Connection, body: str) -> None:
+        route_key = select_route(self.api.route_selection_expression, body, self.api.routes)
         context = self._request_context(connection, route_key or "$default", "MESSAGE")
         if route_key is None:
-            await self._send(
-                connection,
-                json.dumps(
-                    {
-                        "message": "Forbidden",
-                        "connectionId": connection.connection_id,
-                        "requestId": context["requestId"],
-                    }
-                ),
-            )
+            await self._send(connection, self._error_frame(connection, context, "Forbidden"))
             return
         context["messageId"] = context["requestId"]
-        event = {"requestContext": context, "body": body, "isBase64Encoded": is_binary}
+        event = {"requestContext": context, "body": body, "isBase64Encoded": False}
         try:
-            await self.runtime.invoke(self.api.routes[route_key], event)
+            result = await self._integrate(self.api.routes[route_key], event)
         except InvocationError as error:
             log.error("route %s failed: %s", route_key, error)
-            await self._send(
-                connection,
-                json.dumps(
-                    {
-                        "message": "Internal server error",
-                        "connectionId": connection.connection_id,
-                        "requestId": context["requestId"],
-                    }
-                ),
+            message = (
+                error.message
+                if error.error_type == "IntegrationTimeout"
+                else "Internal server error"
             )
+            await self._send(connection, self._error_frame(connection, context, message))
+            return
+        if route_key in self.api.two_way_routes:
+            reply = route_response_body(result)
+            if reply is not None:
+                await self._send(connection, reply)
 
     async def _disconnect(self, connection: Connection, status_code: int) -> None:
         function = self.api.routes.get("$disconnect")
@@ -331,9 +423,19 @@ class Gateway:
             "isBase64Encoded": False,
         }
         try:
-            await self.runtime.invoke(function, event)
+            await self._integrate(function, event)
         except InvocationError as error:
             log.error("$disconnect failed: %s", error)
+
+    def _close_soon(self, connection: Connection, code: int, reason: str) -> None:
+        """Close from a callback (the frame guard runs inside the protocol's data_received)."""
+        connection.close_code = connection.close_code or code
+        if connection.socket is not None:
+            task = asyncio.get_running_loop().create_task(
+                connection.socket.close(code=code, message=reason.encode()[:120])
+            )
+            connection.in_flight.add(task)
+            task.add_done_callback(connection.in_flight.discard)
 
     async def _watch(self, connection: Connection) -> None:
         """Close on idle timeout or maximum lifetime, as API Gateway does (1001)."""
@@ -348,6 +450,7 @@ class Gateway:
                     else b"Going away: maximum lifetime"
                 )
                 assert connection.socket is not None
+                connection.close_code = connection.close_code or WSCloseCode.GOING_AWAY
                 await connection.socket.close(code=WSCloseCode.GOING_AWAY, message=reason)
                 return
             await asyncio.sleep(min(idle_left, life_left, 1.0))
@@ -380,9 +483,12 @@ class Gateway:
         connection = self._known(request)
         if isinstance(connection, web.Response):
             return connection
+        too_large = _error(413, "PayloadTooLargeException", "Payload too large")
+        if (request.content_length or 0) > self.limits.max_message_bytes:
+            return too_large
         data = await request.read()
         if len(data) > self.limits.max_message_bytes:
-            return _error(413, "PayloadTooLargeException", "Payload too large")
+            return too_large
         try:
             payload: str | bytes = data.decode("utf-8")
         except UnicodeDecodeError:
@@ -408,13 +514,21 @@ class Gateway:
         if isinstance(connection, web.Response):
             return connection
         assert connection.socket is not None
+        connection.close_code = connection.close_code or WSCloseCode.OK
         await connection.socket.close(code=WSCloseCode.OK, message=b"closed by @connections DELETE")
         return web.Response(status=204)
 
     async def close_all(self) -> None:
         for connection in list(self.connections.values()):
             if connection.socket is not None and not connection.socket.closed:
+                connection.close_code = connection.close_code or WSCloseCode.GOING_AWAY
                 with contextlib.suppress(Exception):
                     await connection.socket.close(
                         code=WSCloseCode.GOING_AWAY, message=b"server shutting down"
                     )
+
+
+def _consume(task: asyncio.Future[Any]) -> None:
+    """Retrieve a late invocation's outcome so it is not reported as never retrieved."""
+    if not task.cancelled():
+        task.exception()

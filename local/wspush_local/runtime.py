@@ -17,6 +17,7 @@ import os
 import shutil
 import sys
 import time
+import uuid
 import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -64,11 +65,17 @@ class _Worker:
             level = logging.DEBUG if line.startswith('{"_aws"') else logging.INFO
             log.log(level, "[%s] %s", self.function, line)
 
-    async def invoke(self, event: Any, timeout: float) -> dict[str, Any]:
+    async def invoke(self, event: Any, timeout: float, request_id: str) -> dict[str, Any]:
         assert self.process.stdin is not None and self.process.stdout is not None
-        request_id = next(self.ids)
         deadline_ms = int((time.time() + timeout) * 1000)
-        line = json.dumps({"id": request_id, "event": event, "deadline_ms": deadline_ms})
+        line = json.dumps(
+            {
+                "id": next(self.ids),
+                "request_id": request_id,
+                "event": event,
+                "deadline_ms": deadline_ms,
+            }
+        )
         self.process.stdin.write(line.encode() + b"\n")
         await self.process.stdin.drain()
         raw = await asyncio.wait_for(self.process.stdout.readline(), timeout)
@@ -153,15 +160,17 @@ class LocalLambda:
         function.live.add(worker)
         return worker
 
-    async def invoke(self, name: str, event: Any) -> Any:
-        """Run one invocation and return its result; raise ``InvocationError`` on failure."""
+    async def invoke(self, name: str, event: Any, request_id: str | None = None) -> Any:
+        """Run one invocation and return its result; raise ``InvocationError`` on failure.
+        ``request_id`` is the context's ``aws_request_id`` (new when not given)."""
         function = self._functions.get(function_name_of(name))
         if function is None:
             raise InvocationError("ResourceNotFoundException", f"no function {name}")
+        request_id = request_id or str(uuid.uuid4())
         async with function.slots:
             worker = function.idle.pop() if function.idle else await self._start_worker(function)
             try:
-                reply = await worker.invoke(event, function.spec.timeout_seconds)
+                reply = await worker.invoke(event, function.spec.timeout_seconds, request_id)
             except TimeoutError:
                 await self._retire(function, worker)
                 raise InvocationError(
@@ -177,21 +186,23 @@ class LocalLambda:
 
     def invoke_async(self, name: str, event: Any) -> None:
         """InvocationType=Event: accept now, run later; a failure is retried like Lambda
-        (``async_retry_delays``), then sent to the function's dead-letter queue."""
+        (``async_retry_delays``), with the same request id on every attempt, then sent to
+        the function's dead-letter queue."""
         function = self._functions.get(function_name_of(name))
         if function is None:
             raise InvocationError("ResourceNotFoundException", f"no function {name}")
+        request_id = str(uuid.uuid4())
 
         async def run() -> None:
             failure: InvocationError | None = None
             for delay in (0.0, *self._async_retry_delays):
                 await asyncio.sleep(delay)
                 try:
-                    await self.invoke(name, event)
+                    await self.invoke(name, event, request_id)
                     return
                 except InvocationError as error:
                     failure = error
-                    log.warning("async invocation of %s failed: %s", name, error)
+                    log.warning("async invocation %s of %s failed: %s", request_id, name, error)
             target = function.spec.dead_letter_arn
             if failure is not None and target and self._dead_letter is not None:
                 attributes = {

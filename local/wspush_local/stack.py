@@ -145,7 +145,12 @@ class Stack:
             gateway_base = f"http://127.0.0.1:{options.port}"
             connections_url = f"{gateway_base}/{options.stage}"
             api = read_api(
-                clients["apigatewayv2"], outputs["api_id"], options.stage, REGION, ACCOUNT_ID
+                clients["apigatewayv2"],
+                outputs["api_id"],
+                options.stage,
+                REGION,
+                ACCOUNT_ID,
+                route_response_ids=outputs.get("route_response_ids") or {},
             )
             # moto drops DeadLetterConfig; the push function's queue is a Terraform output.
             dead_letter_targets = {

@@ -1,10 +1,10 @@
 """One Lambda execution environment: imports a handler from an unpacked zip and serves
 invocations one at a time, like a warm Lambda container.
 
-Protocol: one JSON request per line on stdin ({"id", "event", "deadline_ms"}), one JSON
-reply per line on the protocol pipe ({"id", "ok", "result"} or {"id", "ok": false,
-"errorType", "errorMessage"}). The handler's own stdout (powertools logs) goes to stderr,
-so nothing it prints can corrupt the protocol.
+Protocol: one JSON request per line on stdin ({"id", "request_id", "event",
+"deadline_ms"}), one JSON reply per line on the protocol pipe ({"id", "ok", "result"} or
+{"id", "ok": false, "errorType", "errorMessage"}). The handler's own stdout (powertools
+logs) goes to stderr, so nothing it prints can corrupt the protocol.
 
 Run as a script, not a module, so that the function's directory comes first on sys.path
 and the zip's copy of every package wins over anything installed locally.
@@ -24,7 +24,7 @@ from typing import Any
 
 
 class LambdaContext:
-    def __init__(self, deadline_ms: int) -> None:
+    def __init__(self, deadline_ms: int, request_id: str | None = None) -> None:
         self.function_name = os.environ["AWS_LAMBDA_FUNCTION_NAME"]
         self.function_version = "$LATEST"
         self.memory_limit_in_mb = int(os.environ.get("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128"))
@@ -32,7 +32,8 @@ class LambdaContext:
         self.invoked_function_arn = (
             f"arn:aws:lambda:{region}:123456789012:function:{self.function_name}"
         )
-        self.aws_request_id = str(uuid.uuid4())
+        # Lambda keeps one request id across the retries of an asynchronous invocation.
+        self.aws_request_id = request_id or str(uuid.uuid4())
         self.log_group_name = f"/aws/lambda/{self.function_name}"
         self.log_stream_name = "local"
         self._deadline_ms = deadline_ms
@@ -73,7 +74,8 @@ def main() -> int:
             reply = dict(init_error or {})
         else:
             try:
-                result = handler(request["event"], LambdaContext(request["deadline_ms"]))
+                context = LambdaContext(request["deadline_ms"], request.get("request_id"))
+                result = handler(request["event"], context)
                 reply = {"ok": True, "result": result}
             except Exception as error:
                 traceback.print_exc()

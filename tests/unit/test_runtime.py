@@ -125,3 +125,33 @@ async def test_an_unknown_function_is_refused(tmp_path):
     with pytest.raises(InvocationError) as failed:
         await runtime.invoke("nope", {})
     assert failed.value.error_type == "ResourceNotFoundException"
+
+
+async def test_async_retries_keep_the_request_id_as_lambda_does(tmp_path):
+    # Given a function that records its request id and fails twice, then succeeds
+    source = """
+import os
+def flaky(event, context):
+    with open(event["log"], "a") as log:
+        log.write(context.aws_request_id + "\\n")
+    if sum(1 for _ in open(event["log"])) < 3:
+        raise RuntimeError("not yet")
+"""
+    log = tmp_path / "ids.txt"
+    runtime = await _runtime(tmp_path, _spec(_zip(tmp_path, source), "app.flaky"))
+    try:
+        # When it is invoked asynchronously, and then synchronously twice
+        runtime.invoke_async("flaky", {"log": str(log)})
+        for _ in range(200):
+            if log.exists() and len(log.read_text().split()) == 3:
+                break
+            await asyncio.sleep(0.05)
+        retried = log.read_text().split()
+        await runtime.invoke("flaky", {"log": str(log)})
+        await runtime.invoke("flaky", {"log": str(log)})
+        # Then the three attempts share one id, and each direct invocation has its own
+        assert len(retried) == 3 and len(set(retried)) == 1
+        direct = log.read_text().split()[3:]
+        assert len(set(direct)) == 2 and retried[0] not in direct
+    finally:
+        await runtime.stop()

@@ -1,7 +1,9 @@
 """Message routes (``ping``, ``subscribe``, ``unsubscribe``, ``$default``).
 
-Whatever the client sends, it gets one reply frame through ``@connections`` and API
-Gateway gets a 200: bad input never surfaces as a Lambda error.
+Whatever the client sends, it gets one reply frame and API Gateway gets a 200: bad input
+never surfaces as a Lambda error. The routes are two-way (they have a route response), so
+the reply is the returned ``body``, which API Gateway sends straight back to the client:
+no ``@connections`` call, and no ``execute-api:ManageConnections`` permission.
 """
 
 from __future__ import annotations
@@ -12,10 +14,9 @@ from typing import TYPE_CHECKING, Any
 from aws_lambda_powertools.logging import correlation_paths
 
 from wspush.config import MessageConfig
-from wspush.dal.connections_api import ConnectionsApi
 from wspush.dal.connections_table import ConnectionsTable
 from wspush.handlers import initialised
-from wspush.handlers._shared import WebSocketEvent, dynamodb_client, http_response, session
+from wspush.handlers._shared import WebSocketEvent, dynamodb_client, http_response
 from wspush.logic import envelope
 from wspush.logic.messages import InboundMessage, handle_message
 from wspush.observability import count, count_by, logger, metrics, tracer
@@ -25,7 +26,6 @@ if TYPE_CHECKING:
 
 config = MessageConfig.from_env()
 table = ConnectionsTable(dynamodb_client(), config.table_name)
-connections_api = ConnectionsApi(config.connections_endpoint, credentials=session.get_credentials())
 
 
 initialised()
@@ -57,6 +57,4 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         count("MessageErrors")
         count_by("MessageErrorsByKind", "kind", reply.error_kind)
         logger.info("message refused", extra={"errorKind": reply.error_kind})
-    outcome = connections_api.post(connection_id, envelope.encode(reply.frame))
-    logger.debug("reply posted", extra={"outcome": outcome.value})
-    return http_response(200)
+    return http_response(200, envelope.encode(reply.frame).decode("utf-8"))

@@ -30,10 +30,12 @@ resource "aws_apigatewayv2_authorizer" "this" {
 resource "aws_apigatewayv2_integration" "this" {
   for_each = var.integrations
 
-  api_id                    = aws_apigatewayv2_api.this.id
-  integration_type          = "AWS_PROXY"
-  integration_method        = "POST"
-  integration_uri           = each.value.invoke_arn
+  api_id             = aws_apigatewayv2_api.this.id
+  integration_type   = "AWS_PROXY"
+  integration_method = "POST"
+  integration_uri    = each.value.invoke_arn
+  # API Gateway refuses binary frames itself (close 1003) before any integration runs,
+  # so this only matters for text; it is stated because the API stores it.
   content_handling_strategy = "CONVERT_TO_TEXT"
 }
 
@@ -46,6 +48,17 @@ resource "aws_apigatewayv2_route" "this" {
   target             = "integrations/${aws_apigatewayv2_integration.this[each.value].id}"
   authorization_type = each.key == "$connect" && local.authorized ? "CUSTOM" : "NONE"
   authorizer_id      = each.key == "$connect" && local.authorized ? aws_apigatewayv2_authorizer.this[0].id : null
+  # Two-way routes: with a route response, API Gateway sends the integration's returned
+  # body back to the client. $default is the only route response key WebSocket APIs allow.
+  route_response_selection_expression = contains(var.two_way_routes, each.key) ? "$default" : null
+}
+
+resource "aws_apigatewayv2_route_response" "this" {
+  for_each = toset(var.two_way_routes)
+
+  api_id             = aws_apigatewayv2_api.this.id
+  route_id           = aws_apigatewayv2_route.this[each.key].id
+  route_response_key = "$default"
 }
 
 resource "aws_cloudwatch_log_group" "access" {

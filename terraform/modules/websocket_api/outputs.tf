@@ -23,6 +23,11 @@ output "manage_connections_arn" {
   value       = "${aws_apigatewayv2_api.this.execution_arn}/${var.stage_name}/POST/@connections/*"
 }
 
+output "route_response_ids" {
+  description = "Route response ID by route key, for every two-way route."
+  value       = { for key, response in aws_apigatewayv2_route_response.this : key => response.id }
+}
+
 output "stage_name" {
   description = "Name of the stage."
   value       = aws_apigatewayv2_stage.this.name

@@ -26,6 +26,17 @@ variable "routes" {
   }
 }
 
+variable "two_way_routes" {
+  type        = list(string)
+  description = "Route keys whose integration's returned body is sent back to the client (a $default route response); other routes are one-way."
+  default     = []
+
+  validation {
+    condition     = alltrue([for key in var.two_way_routes : contains(keys(var.routes), key) && !contains(["$connect", "$disconnect"], key)])
+    error_message = "two_way_routes must be message routes defined in routes ($connect and $disconnect have no message to answer)."
+  }
+}
+
 variable "connect_authorizer" {
   type = object({
     function_name = string

@@ -94,16 +94,14 @@ data "aws_iam_policy_document" "disconnect" {
 }
 
 data "aws_iam_policy_document" "message" {
+  # No execute-api:ManageConnections: the message routes are two-way, so each reply is
+  # the function's returned body and API Gateway delivers it. An action that must post
+  # more than its one reply (through dal.connections_api) needs a statement scoped to
+  # module.websocket_api.manage_connections_arn, as push has.
   statement {
     sid       = "StoreSubscriptions"
     actions   = ["dynamodb:PutItem", "dynamodb:DeleteItem"]
     resources = [module.connections_table.table_arn]
-  }
-
-  statement {
-    sid       = "ReplyToSender"
-    actions   = ["execute-api:ManageConnections"]
-    resources = [module.websocket_api.manage_connections_arn]
   }
 }
 
@@ -157,7 +155,6 @@ locals {
       description = "Answers ping, subscribe, unsubscribe and unknown actions."
       policy_json = data.aws_iam_policy_document.message.json
       environment = tomap({
-        CONNECTIONS_ENDPOINT   = module.websocket_api.connections_url
         CONNECTION_TTL_SECONDS = tostring(local.connection_ttl_seconds)
       })
     }
@@ -210,6 +207,9 @@ module "websocket_api" {
     "subscribe"   = "message"
     "unsubscribe" = "message"
   }
+  # The message function returns its reply frame as the body: one round trip less per
+  # reply than a post to @connections.
+  two_way_routes = ["$default", "ping", "subscribe", "unsubscribe"]
   connect_authorizer = var.auth_disabled ? null : {
     function_name = module.functions["authorizer"].function_name
     invoke_arn    = module.functions["authorizer"].invoke_arn

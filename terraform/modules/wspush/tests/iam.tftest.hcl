@@ -34,13 +34,16 @@ run "least_privilege" {
 
   assert {
     condition = (
-      length(data.aws_iam_policy_document.message.statement) == 2 &&
+      length(data.aws_iam_policy_document.message.statement) == 1 &&
       data.aws_iam_policy_document.message.statement[0].actions == toset(["dynamodb:PutItem", "dynamodb:DeleteItem"]) &&
-      data.aws_iam_policy_document.message.statement[0].resources == toset([module.connections_table.table_arn]) &&
-      data.aws_iam_policy_document.message.statement[1].actions == toset(["execute-api:ManageConnections"]) &&
-      data.aws_iam_policy_document.message.statement[1].resources == toset(["arn:aws:execute-api:us-east-1:123456789012:a1b2c3d4e5/prod/POST/@connections/*"])
+      data.aws_iam_policy_document.message.statement[0].resources == toset([module.connections_table.table_arn])
     )
-    error_message = "message may only write subscriptions and POST to @connections on its own stage."
+    error_message = "message may only write subscriptions: its replies are route responses, so it needs no ManageConnections."
+  }
+
+  assert {
+    condition     = !contains(keys(local.function_definitions["message"].environment), "CONNECTIONS_ENDPOINT")
+    error_message = "message must not be given the @connections endpoint it no longer calls."
   }
 
   assert {

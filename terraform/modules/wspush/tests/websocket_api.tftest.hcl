@@ -26,6 +26,11 @@ run "routes_and_authorizer" {
     condition     = output.connections_url == "https://a1b2c3d4e5.execute-api.us-east-1.amazonaws.com/prod"
     error_message = "connections_url must be the https:// @connections endpoint of the stage."
   }
+
+  assert {
+    condition     = toset(keys(output.route_response_ids)) == toset(["$default", "ping", "subscribe", "unsubscribe"])
+    error_message = "Every message route must be two-way: the message function's reply is its returned body."
+  }
 }
 
 run "api_module" {
@@ -51,6 +56,7 @@ run "api_module" {
       "subscribe"   = "message"
       "unsubscribe" = "message"
     }
+    two_way_routes              = ["ping", "subscribe"]
     connect_authorizer          = { function_name = "a", invoke_arn = "arn:aws:apigateway:us-east-1:lambda:path/a" }
     throttling_burst_limit      = 100
     throttling_rate_limit       = 50
@@ -116,6 +122,42 @@ run "api_module" {
     condition     = output.manage_connections_arn == "arn:aws:execute-api:us-east-1:123456789012:a1b2c3d4e5/prod/POST/@connections/*"
     error_message = "ManageConnections must be scoped to POST on this stage."
   }
+
+  assert {
+    condition = alltrue([
+      for key, route in aws_apigatewayv2_route.this :
+      route.route_response_selection_expression == (contains(["ping", "subscribe"], key) ? "$default" : null)
+    ])
+    error_message = "Exactly the two-way routes select the $default route response."
+  }
+
+  assert {
+    condition = (
+      toset(keys(aws_apigatewayv2_route_response.this)) == toset(["ping", "subscribe"]) &&
+      alltrue([for response in aws_apigatewayv2_route_response.this : response.route_response_key == "$default"])
+    )
+    error_message = "Each two-way route needs its $default route response (the only key WebSocket APIs allow)."
+  }
+}
+
+run "two_way_connect_is_refused" {
+  command = plan
+
+  module {
+    source = "../websocket_api"
+  }
+
+  variables {
+    name                   = "wspush-prod"
+    stage_name             = "prod"
+    integrations           = { message = { function_name = "m", invoke_arn = "arn:aws:apigateway:us-east-1:lambda:path/m" } }
+    routes                 = { "$connect" = "message", "$disconnect" = "message", "$default" = "message" }
+    two_way_routes         = ["$connect", "nope"]
+    throttling_burst_limit = 100
+    throttling_rate_limit  = 50
+  }
+
+  expect_failures = [var.two_way_routes]
 }
 
 run "demo_mode_has_no_authorizer" {
