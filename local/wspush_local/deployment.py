@@ -8,11 +8,13 @@ the function's CodeSha256, so what runs is provably what was deployed.
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
-from wspush_local.runtime import function_name_of
+from wspush_local.runtime import FunctionSpec, function_name_of
 
 _INTEGRATION_FUNCTION = re.compile(r"functions/(arn:[^/]+)/invocations")
 
@@ -121,3 +123,39 @@ def _has_route_response(
     else:
         return False
     return any(r.get("RouteResponseKey") == "$default" for r in responses)
+
+
+def read_functions(
+    lambda_client: Any, names: list[str], dist: Path, dead_letter_targets: dict[str, str]
+) -> list[FunctionSpec]:
+    """``dead_letter_targets`` (function name -> queue ARN) fills in what the emulator's
+    Lambda does not keep (moto drops DeadLetterConfig)."""
+    manifest = json.loads((dist / "manifest.json").read_text())
+    specs = []
+    for name in names:
+        configuration = lambda_client.get_function(FunctionName=name)["Configuration"]
+        # Zips of the same content share a hash; prefer the one named for the function.
+        candidates = sorted(
+            (not name.endswith(f"-{function}"), entry["zip"])
+            for function, entry in manifest.items()
+            if entry["code_sha256"] == configuration["CodeSha256"]
+        )
+        package = dist / candidates[0][1] if candidates else None
+        if package is None:
+            raise DeploymentError(
+                f"the code deployed as {name} is not a zip in {dist}: "
+                "rebuild (make build) and restart"
+            )
+        specs.append(
+            FunctionSpec(
+                name=name,
+                handler=configuration["Handler"],
+                package=package,
+                environment=configuration.get("Environment", {}).get("Variables", {}),
+                timeout_seconds=int(configuration.get("Timeout", 3)),
+                memory_mb=int(configuration.get("MemorySize", 128)),
+                dead_letter_arn=configuration.get("DeadLetterConfig", {}).get("TargetArn")
+                or dead_letter_targets.get(name),
+            )
+        )
+    return specs

@@ -133,8 +133,10 @@ class GuardedWebSocketResponse(web.WebSocketResponse):
     """aiohttp's server socket with a ``FrameGuard`` in front of its frame parser."""
 
     def __init__(self, limits: FrameLimits, refuse: Refuse, **kwargs: Any) -> None:
-        # aiohttp's own message limit stays as a backstop above the guard's.
-        super().__init__(max_msg_size=limits.max_message_bytes * 2, **kwargs)
+        # aiohttp's own message limit stays as a backstop above the guard's. No
+        # permessage-deflate: the limits apply to the bytes a client sends, as the quotas
+        # state them, and API Gateway documents no WebSocket extension.
+        super().__init__(max_msg_size=limits.max_message_bytes * 2, compress=False, **kwargs)
         self._frame_limits = limits
         self._refuse_frames = refuse
 
