@@ -29,6 +29,8 @@ SCALES: dict[str, dict[str, Any]] = {
         "fanout_repeats": 3,
         "gateway_sizes": [1000, 5000],
         "gateway_messages": 5,
+        "reply_clients": 50,
+        "reply_pings": 40,
     },
     "small": {
         "fanout_sizes": [100, 1000],
@@ -40,6 +42,8 @@ SCALES: dict[str, dict[str, Any]] = {
         "fanout_repeats": 1,
         "gateway_sizes": [500],
         "gateway_messages": 3,
+        "reply_clients": 20,
+        "reply_pings": 20,
     },
     "smoke": {
         "fanout_sizes": [20],
@@ -51,6 +55,8 @@ SCALES: dict[str, dict[str, Any]] = {
         "fanout_repeats": 1,
         "gateway_sizes": [10],
         "gateway_messages": 2,
+        "reply_clients": 2,
+        "reply_pings": 3,
     },
 }
 MAX_PACKAGE_BYTES = 1_500_000
@@ -81,7 +87,7 @@ def _speedups(rows: list[measure.FanoutRow]) -> dict[tuple[int, int], float]:
     }
 
 
-def check_targets(fanout, reads, cold, sizes, gateway, latency: float) -> list[Target]:
+def check_targets(fanout, reads, cold, sizes, gateway, replies, latency: float) -> list[Target]:
     ours = [r for r in fanout if r.method == "wspush fan-out"]
     speedups = _speedups(fanout)
     size = 1000 if any(r.connections == 1000 for r in ours) else max(r.connections for r in ours)
@@ -130,10 +136,15 @@ def check_targets(fanout, reads, cold, sizes, gateway, latency: float) -> list[T
             gateway_ratio >= 0.5 and all(r.lost == 0 for r in gateway),
             f"{gateway_ratio:.0%}, lost {sum(r.lost for r in gateway)}",
         ),
+        Target(
+            "a route response answers faster (p50) than a reply posted to @connections",
+            replies[1].latency_p50_ms < replies[0].latency_p50_ms,
+            f"{replies[1].latency_p50_ms:.1f} ms against {replies[0].latency_p50_ms:.1f} ms",
+        ),
     ]
 
 
-def render(scale: str, fanout, reads, cold, sizes, gateway, targets) -> str:
+def render(scale: str, fanout, reads, cold, sizes, gateway, replies, targets) -> str:
     speedups = _speedups(fanout)
     now = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     lines = [
@@ -296,6 +307,31 @@ def render(scale: str, fanout, reads, cold, sizes, gateway, targets) -> str:
             ],
         ),
         "",
+        "## 6. Reply latency: route responses",
+        "",
+        "Each of C clients sends `ping` and waits for `pong`, P times over; latency is from the send to the "
+        "reply's receipt. Before: a one-way route whose function posts its reply to `@connections` "
+        "(SigV4-signed, on the push function's pooled sender), as the message function did. After: a two-way "
+        "route (a `$default` route response) whose function returns the reply as its body, which the gateway "
+        "sends straight back. Both run the same local gateway with functions that answer at once, so the "
+        "difference is the post itself: here a loopback HTTP request; on AWS an HTTPS round trip from Lambda "
+        "to API Gateway, plus one more billed `@connections` call per reply.",
+        "",
+        *_table(
+            ["method", "C", "P", "p50 ms", "p99 ms", "replies/s"],
+            [
+                [
+                    r.method,
+                    r.clients,
+                    r.pings,
+                    f"{r.latency_p50_ms:.1f}",
+                    f"{r.latency_p99_ms:.1f}",
+                    f"{r.replies_per_second:,.0f}",
+                ]
+                for r in replies
+            ],
+        ),
+        "",
         "## Beyond one invocation",
         "",
         "One push invocation delivers up to "
@@ -369,9 +405,11 @@ def main() -> int:
     sizes = measure.package_sizes()
     gateway = measure.gateway_capacity(scale["gateway_sizes"], scale["gateway_messages"])
     print("bench: gateway done", flush=True)
+    replies = measure.reply_latency(scale["reply_clients"], scale["reply_pings"])
+    print("bench: reply latency done", flush=True)
 
-    targets = check_targets(fanout, reads, cold, sizes, gateway, scale["latency"])
-    report = render(args.scale, fanout, reads, cold, sizes, gateway, targets)
+    targets = check_targets(fanout, reads, cold, sizes, gateway, replies, scale["latency"])
+    report = render(args.scale, fanout, reads, cold, sizes, gateway, replies, targets)
     args.output.mkdir(parents=True, exist_ok=True)
     (args.output / "benchmarks.md").write_text(report)
     plot(fanout, scale["latency"], args.output / "benchmarks.png")

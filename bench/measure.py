@@ -1,4 +1,4 @@
-"""The five measurements. Each returns plain rows; ``bench.__main__`` prints and reports.
+"""The six measurements. Each returns plain rows; ``bench.__main__`` prints and reports.
 
 Nothing here asserts a speed: targets are checked and reported, never tested.
 """
@@ -501,4 +501,62 @@ def gateway_capacity(sizes: list[int], messages: int, concurrency: int = 64) -> 
                     lost,
                 )
             )
+    return rows
+
+
+# 6. Reply latency: route responses against posts to @connections ------------------------
+
+
+@dataclass(frozen=True)
+class ReplyRow:
+    method: str
+    clients: int
+    pings: int
+    latency_p50_ms: float
+    latency_p99_ms: float
+    replies_per_second: float
+
+
+async def _ping_pong(base: str, clients: int, pings: int) -> tuple[list[float], float]:
+    """Every client sends ``ping`` and waits for its ``pong``, ``pings`` times over."""
+    ws_url = base.replace("http://", "ws://")
+    sockets = await asyncio.gather(
+        *(websockets.connect(ws_url, open_timeout=60, ping_interval=None) for _ in range(clients))
+    )
+    latencies: list[float] = []
+
+    async def client(socket: Any) -> None:
+        for _ in range(pings):
+            started = time.perf_counter()
+            await socket.send('{"action":"ping"}')
+            assert json.loads(await asyncio.wait_for(socket.recv(), 30)) == {"type": "pong"}
+            latencies.append(time.perf_counter() - started)
+
+    first = time.perf_counter()
+    await asyncio.gather(*(client(s) for s in sockets))
+    elapsed = time.perf_counter() - first
+    await asyncio.gather(*(s.close() for s in sockets))
+    return latencies, elapsed
+
+
+def reply_latency(clients: int, pings: int) -> list[ReplyRow]:
+    rows: list[ReplyRow] = []
+    for kind, label in (
+        ("replies-posted", "one-way route, reply posted to @connections (before)"),
+        ("replies-returned", "two-way route, reply as the route response"),
+    ):
+        with server(kind) as base:
+            asyncio.run(_ping_pong(base, 2, 2))  # warm up the sender's pooled connection
+            latencies, elapsed = asyncio.run(_ping_pong(base, clients, pings))
+        latencies.sort()
+        rows.append(
+            ReplyRow(
+                label,
+                clients,
+                pings,
+                statistics.median(latencies) * 1000,
+                latencies[max(0, math.ceil(len(latencies) * 0.99) - 1)] * 1000,
+                len(latencies) / elapsed,
+            )
+        )
     return rows

@@ -5,6 +5,10 @@ real PostToConnection round trip. ``gateway``: wspush's local gateway with funct
 answer at once (Allow, 200), so what is measured is the gateway itself. ``bare``: a bare
 aiohttp WebSocket server with the same ``@connections`` POST, and no authorizer, no
 $connect, no routing and no Lambda invocation: the baseline for the gateway.
+``replies-posted`` and ``replies-returned``: the gateway with a ``ping`` route whose function
+answers the two ways a route can: by posting the reply to ``@connections`` (signed, on
+the push function's pooled sender) from a one-way route, or by returning it as the body
+of a two-way route (a route response).
 
 Each prints ``PORT <n>`` when it listens. The WebSocket servers also answer
 ``GET /_bench/connections`` (ids) and ``GET /_bench/rss`` (their resident memory).
@@ -19,7 +23,9 @@ import secrets
 from typing import Any
 
 from aiohttp import WSMsgType, web
+from botocore.credentials import Credentials
 
+from wspush.dal.connections_api import ConnectionsApi
 from wspush_local.deployment import ApiDeployment, Authorizer
 from wspush_local.gateway import Gateway, Limits
 
@@ -54,17 +60,46 @@ class InstantFunctions:
         return {"statusCode": 200}
 
 
-def gateway_app() -> tuple[web.Application, Any]:
+PONG = '{"type":"pong"}'
+
+
+class ReplyingFunctions(InstantFunctions):
+    """The message function's two ways to answer ``ping``."""
+
+    def __init__(self, post: bool) -> None:
+        self.post = post
+        self.connections_api: ConnectionsApi | None = None  # set once the port is known
+
+    async def invoke(self, name: str, event: dict[str, Any]) -> Any:
+        if name != "message":
+            return await super().invoke(name, event)
+        if not self.post:
+            return {"statusCode": 200, "body": PONG}
+        assert self.connections_api is not None
+        connection_id = event["requestContext"]["connectionId"]
+        await asyncio.to_thread(self.connections_api.post, connection_id, PONG.encode())
+        return {"statusCode": 200}
+
+
+def gateway_app(
+    functions: Any = None, two_way_routes: frozenset[str] = frozenset()
+) -> tuple[web.Application, Any]:
     api = ApiDeployment(
         api_id="bench",
         stage=STAGE,
         region="us-east-1",
         account_id="123456789012",
         route_selection_expression="$request.body.action",
-        routes={"$connect": "connect", "$disconnect": "disconnect", "$default": "message"},
+        routes={
+            "$connect": "connect",
+            "$disconnect": "disconnect",
+            "$default": "message",
+            "ping": "message",
+        },
         authorizer=Authorizer("authorizer", ()),
+        two_way_routes=two_way_routes,
     )
-    gateway = Gateway(api, InstantFunctions(), Limits())  # type: ignore[arg-type]
+    gateway = Gateway(api, functions or InstantFunctions(), Limits())
     return gateway.app, gateway.connections
 
 
@@ -108,7 +143,7 @@ def latency_app(latency: float) -> web.Application:
     return app
 
 
-async def serve(app: web.Application, connections: Any | None) -> None:
+async def serve(app: web.Application, connections: Any | None, on_port: Any = None) -> None:
     if connections is not None:
 
         async def ids(request: web.Request) -> web.Response:
@@ -124,18 +159,33 @@ async def serve(app: web.Application, connections: Any | None) -> None:
     site = web.TCPSite(runner, "127.0.0.1", 0, backlog=4096)
     await site.start()
     port = runner.addresses[0][1]
+    if on_port is not None:
+        on_port(port)
     print(f"PORT {port}", flush=True)
     await asyncio.Event().wait()
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("kind", choices=["latency", "gateway", "bare"])
+    parser.add_argument(
+        "kind", choices=["latency", "gateway", "bare", "replies-posted", "replies-returned"]
+    )
     parser.add_argument("--latency", type=float, default=0.025)
     args = parser.parse_args()
     raise_file_limit()
     if args.kind == "latency":
         asyncio.run(serve(latency_app(args.latency), None))
+    elif args.kind.startswith("replies-"):
+        posted = args.kind == "replies-posted"
+        functions = ReplyingFunctions(post=posted)
+        app, connections = gateway_app(functions, frozenset() if posted else frozenset({"ping"}))
+
+        def connect_sender(port: int) -> None:
+            functions.connections_api = ConnectionsApi(
+                f"http://127.0.0.1:{port}/{STAGE}", credentials=Credentials("bench", "bench")
+            )
+
+        asyncio.run(serve(app, connections, connect_sender))
     else:
         app, connections = gateway_app() if args.kind == "gateway" else bare_app()
         asyncio.run(serve(app, connections))

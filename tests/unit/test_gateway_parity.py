@@ -32,8 +32,12 @@ class RouteRuntime(ScriptedRuntime):
     def __init__(self) -> None:
         super().__init__()
         self.finished: list[str] = []
+        self.connect_headers: dict[str, str] = {}
 
     async def invoke(self, name: str, event: dict[str, Any]) -> Any:
+        if name == "connect" and self.connect_headers:
+            self.calls.append((name, event))
+            return {"statusCode": 200, "headers": self.connect_headers}
         if name == "echo":
             self.calls.append((name, event))
             return {"statusCode": 200, "body": f"echo:{len(event['body'])}"}
@@ -76,21 +80,27 @@ class RawClient:
     def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self.reader = reader
         self.writer = writer
+        self.handshake = ""
+        self.last_fin = False
 
     @classmethod
-    async def connect(cls, port: int, path: str = "/test?token=t") -> RawClient:
+    async def connect(
+        cls, port: int, path: str = "/test?token=t", extra_headers: str = ""
+    ) -> RawClient:
         reader, writer = await asyncio.open_connection("127.0.0.1", port)
         key = base64.b64encode(os.urandom(16)).decode()
         writer.write(
             (
                 f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\n"
                 f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n"
-                "Sec-WebSocket-Version: 13\r\n\r\n"
+                f"Sec-WebSocket-Version: 13\r\n{extra_headers}\r\n"
             ).encode()
         )
-        status = await reader.readuntil(b"\r\n\r\n")
-        assert status.startswith(b"HTTP/1.1 101"), status
-        return cls(reader, writer)
+        response = await reader.readuntil(b"\r\n\r\n")
+        assert response.startswith(b"HTTP/1.1 101"), response
+        client = cls(reader, writer)
+        client.handshake = response.decode()
+        return client
 
     @staticmethod
     def frame(opcode: int, payload: bytes, fin: bool = True) -> bytes:
@@ -115,6 +125,7 @@ class RawClient:
     async def receive(self) -> tuple[int, bytes]:
         """The next server frame: (opcode, payload)."""
         first, second = await self.reader.readexactly(2)
+        self.last_fin = bool(first & 0x80)
         length = second & 0x7F
         if length == 126:
             length = struct.unpack("!H", await self.reader.readexactly(2))[0]
@@ -418,3 +429,33 @@ async def test_delete_closes_with_1000_and_disconnect_reports_it(runtime):
         await _wait_for(lambda: _disconnect_code(runtime) == 1000)
         gone = await client.delete(f"/test/@connections/{connection_id}")
         assert gone.status == 410
+
+
+async def test_no_compression_extension_is_negotiated(runtime):
+    client, _ = await _serve(runtime)
+    async with client:
+        offered = "Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n"
+        raw = await RawClient.connect(client.port, extra_headers=offered)
+        assert "sec-websocket-extensions" not in raw.handshake.lower()
+        await raw.close()
+
+
+async def test_a_post_over_32_kb_reaches_the_client_as_one_frame(runtime):
+    client, gateway = await _serve(runtime)
+    async with client:
+        raw = await RawClient.connect(client.port)
+        (connection_id,) = gateway.connections
+        body = b"p" * (40 * KB)
+        assert (await client.post(f"/test/@connections/{connection_id}", data=body)).status == 200
+        assert await asyncio.wait_for(raw.receive(), 5) == (0x1, body)
+        assert raw.last_fin  # one frame; API Gateway splits into frames of 32 KB or less
+        await raw.close()
+
+
+async def test_the_subprotocol_connect_returns_is_the_one_agreed(runtime):
+    runtime.connect_headers = {"Sec-WebSocket-Protocol": "wspush"}
+    client, _ = await _serve(runtime)
+    async with client:
+        ws = await client.ws_connect("/test?token=t", protocols=("wspush", "a-token"))
+        assert ws.protocol == "wspush"
+        await ws.close()
