@@ -8,35 +8,53 @@ exercise stale-connection cleanup or retries. This endpoint answers 200 for live
 from __future__ import annotations
 
 import contextlib
+import json
 import threading
+import time
 from collections import defaultdict
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Self
 from urllib.parse import unquote
 
 
-class FakeConnectionsEndpoint:
-    def __init__(self, stage: str = "prod") -> None:
-        self.stage = stage
-        self.live: set[str] = set()
-        self.script: dict[str, list[int]] = {}
-        self.received: dict[str, list[bytes]] = defaultdict(list)
-        self.attempts: dict[str, int] = defaultdict(int)
+class _LocalServer:
+    """An HTTP server on a free local port, served from a daemon thread."""
+
+    def __init__(self) -> None:
         self._lock = threading.Lock()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
+        self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
     @property
-    def url(self) -> str:
+    def base_url(self) -> str:
         host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}/{self.stage}"
+        return f"http://{host}:{port}"
 
-    def start(self) -> FakeConnectionsEndpoint:
+    def start(self) -> Self:
         self._thread.start()
         return self
 
     def stop(self) -> None:
         self._server.shutdown()
         self._server.server_close()
+
+    def _handler_class(self) -> type[BaseHTTPRequestHandler]:
+        raise NotImplementedError
+
+
+class FakeConnectionsEndpoint(_LocalServer):
+    def __init__(self, stage: str = "prod") -> None:
+        self.stage = stage
+        self.live: set[str] = set()
+        self.script: dict[str, list[int]] = {}
+        self.received: dict[str, list[bytes]] = defaultdict(list)
+        self.attempts: dict[str, int] = defaultdict(int)
+        super().__init__()
+
+    @property
+    def url(self) -> str:
+        return f"{self.base_url}/{self.stage}"
 
     def reset(self) -> None:
         with self._lock:
@@ -81,7 +99,7 @@ class FakeConnectionsEndpoint:
         return Handler
 
 
-class FakeLambdaEndpoint:
+class FakeLambdaEndpoint(_LocalServer):
     """The Lambda Invoke API (``POST /2015-03-31/functions/{name}/invocations``), answering
     as a test scripts it: a report for synchronous calls, 202 for events, or an error."""
 
@@ -90,23 +108,11 @@ class FakeLambdaEndpoint:
         # Each entry answers one call: (status, error type or None, delay in seconds).
         self.script: list[tuple[int, str | None, float]] = []
         self.function_error = False
-        self._lock = threading.Lock()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        super().__init__()
 
     @property
     def url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
-
-    def start(self) -> FakeLambdaEndpoint:
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+        return self.base_url
 
     def reset(self) -> None:
         with self._lock:
@@ -119,9 +125,6 @@ class FakeLambdaEndpoint:
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:
-                import json
-                import time
-
                 function = unquote(self.path.split("/functions/")[1].split("/")[0])
                 invocation_type = self.headers.get("X-Amz-Invocation-Type", "RequestResponse")
                 payload = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
