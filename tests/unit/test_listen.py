@@ -18,7 +18,7 @@ import pytest
 from aiohttp import WSMsgType, web
 
 from wspush_local.cli import parser
-from wspush_local.listen import ListenOptions, Listener, backoff_delay
+from wspush_local.listen import Listener, ListenOptions, backoff_delay
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -214,8 +214,16 @@ def test_the_command_validates_its_arguments(capsys) -> None:
 
 def test_without_a_running_stack_it_says_so(tmp_path) -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "wspush_local.cli", "listen", "--entity", "a"]
-        + ["--work-dir", str(tmp_path)],
+        [
+            sys.executable,
+            "-m",
+            "wspush_local.cli",
+            "listen",
+            "--entity",
+            "a",
+            "--work-dir",
+            str(tmp_path),
+        ],
         capture_output=True,
         text=True,
         cwd=ROOT,

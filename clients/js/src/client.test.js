@@ -564,3 +564,11 @@ test("a throwing listener does not break the client", async (t) => {
   assert.equal(named("push").length, 1);
   client.disconnect();
 });
+
+test("the type declarations declare exactly the module's exports", async () => {
+  const { readFile } = await import("node:fs/promises");
+  const declarations = await readFile(new URL("./index.d.ts", import.meta.url), "utf8");
+  const declared = [...declarations.matchAll(/^export declare (?:const|class|function) (\w+)/gm)].map((m) => m[1]);
+  const runtime = Object.keys(await import("./index.js"));
+  assert.deepEqual(declared.sort(), runtime.sort());
+});
