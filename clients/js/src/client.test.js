@@ -14,14 +14,14 @@ import {
 } from "./index.js";
 import { envelope, FakeServer, flush } from "./testing/fake-server.js";
 
-const URL = "ws://127.0.0.1:8080/local";
+const WS_URL = "ws://127.0.0.1:8080/local";
 const MINUTE = 60 * 1000;
 
 /** A client on a fake server, recording every event it emits. */
 function setup(t, { server = new FakeServer(), ...options } = {}) {
   t.mock.timers.enable({ apis: ["setTimeout", "Date"], now: 0 });
   let tokens = 0;
-  const client = new WspushClient(URL, {
+  const client = new WspushClient(WS_URL, {
     websocket: server.WebSocket,
     getToken: async () => `token-${++tokens}`,
     ...options,
@@ -53,7 +53,7 @@ describe("connecting", () => {
   test("sends the token as a subprotocol and announces connecting then open", async (t) => {
     const { client, server, named } = await connected(t);
     assert.deepEqual(server.last.protocols, ["wspush", "token-1"]);
-    assert.equal(server.last.url, URL);
+    assert.equal(server.last.url, WS_URL);
     assert.deepEqual(
       named("state").map((e) => [e.oldState, e.newState]),
       [["closed", "connecting"], ["connecting", "open"]],
@@ -118,12 +118,12 @@ describe("connecting", () => {
     client.disconnect();
   });
 
-  test("rejects a URL that is not ws(s) and a platform without WebSocket", () => {
+  test("rejects a WS_URL that is not ws(s) and a platform without WebSocket", () => {
     assert.throws(() => new WspushClient("http://x", { websocket: class {} }), TypeError);
     const saved = globalThis.WebSocket;
     globalThis.WebSocket = undefined;
     try {
-      assert.throws(() => new WspushClient(URL), /pass options.websocket/);
+      assert.throws(() => new WspushClient(WS_URL), /pass options.websocket/);
     } finally {
       globalThis.WebSocket = saved;
     }
@@ -524,7 +524,7 @@ describe("resume", () => {
     off.client.disconnect();
 
     const server = new FakeServer();
-    const client = new WspushClient(URL, { websocket: server.WebSocket, positions: { "topic:news": { seq: 5, epoch: "e1" } } });
+    const client = new WspushClient(WS_URL, { websocket: server.WebSocket, positions: { "topic:news": { seq: 5, epoch: "e1" } } });
     client.connect();
     await flush();
     assert.deepEqual(server.last.actions("resume"), [
