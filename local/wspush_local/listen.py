@@ -81,7 +81,11 @@ class Listener:
     async def run(self) -> None:
         """Listen until cancelled."""
         attempt = 0
-        async with aiohttp.ClientSession() as session:
+        # Bounds the TCP connect and the handshake; an open connection has no time limit.
+        handshake = aiohttp.ClientTimeout(
+            total=None, connect=self.options.timeout, sock_connect=self.options.timeout
+        )
+        async with aiohttp.ClientSession(timeout=handshake) as session:
             while True:
                 opened_at: float | None = None
                 code: int | None = None

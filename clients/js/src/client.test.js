@@ -248,19 +248,24 @@ describe("heartbeat and the 10-minute idle timeout", () => {
 });
 
 describe("the 2-hour limit", () => {
-  test("opens a replacement before two hours, overlapping, then closes the old one", async (t) => {
+  /** Connected (accepting connections by hand), subscribed to `topics`, at the rotation time. */
+  async function atRotation(t, topics) {
     const server = new FakeServer({ autoAccept: false });
-    const { client, named, tick } = setup(t, { server });
-    client.connect();
+    const context = setup(t, { server });
+    context.client.connect();
     await flush();
     server.last.accept();
-    client.subscribe("news");
+    for (const topic of topics) context.client.subscribe(topic);
     await flush();
-    const first = server.connections[0];
-    await tick(DEFAULTS.rotateAfter);
+    await context.tick(DEFAULTS.rotateAfter);
     assert.ok(DEFAULTS.rotateAfter < 120 * MINUTE);
+    return context;
+  }
+
+  test("opens a replacement before two hours, overlapping, then closes the old one", async (t) => {
+    const { client, server, named, tick } = await atRotation(t, ["news"]);
     assert.equal(server.connections.length, 2);
-    const second = server.connections[1];
+    const [first, second] = server.connections;
     // While the replacement connects, the old connection still delivers.
     first.deliver(envelope({ data: "during" }));
     second.accept();
@@ -282,14 +287,7 @@ describe("the 2-hour limit", () => {
   });
 
   test("a push delivered on both connections during the overlap arrives once", async (t) => {
-    const server = new FakeServer({ autoAccept: false });
-    const { client, named, tick } = setup(t, { server });
-    client.connect();
-    await flush();
-    server.last.accept();
-    client.subscribe("news");
-    await flush();
-    await tick(DEFAULTS.rotateAfter);
+    const { client, server, named } = await atRotation(t, ["news"]);
     const [first, second] = server.connections;
     const both = envelope();
     second.accept();
@@ -301,12 +299,7 @@ describe("the 2-hour limit", () => {
   });
 
   test("a failed replacement keeps the old connection and is retried", async (t) => {
-    const server = new FakeServer({ autoAccept: false });
-    const { client, named, tick } = setup(t, { server });
-    client.connect();
-    await flush();
-    server.last.accept();
-    await tick(DEFAULTS.rotateAfter);
+    const { client, server, named, tick } = await atRotation(t, []);
     server.connections[1].refuse();
     await flush();
     assert.equal(client.state, State.Open);
