@@ -23,6 +23,7 @@ from wspush_local.gateway import Limits
 from wspush_local.listen import ListenOptions, listen
 from wspush_local.project import Terraform, TerraformError, project_root
 from wspush_local.stack import StackOptions, read_stack_file, run
+from wspush_local.tokens import mint
 
 NOTIFICATION_DETAIL_TYPE = "wspush.notification"
 
@@ -59,16 +60,15 @@ def _deployment(args: argparse.Namespace) -> Deployment:
     return Deployment(info["outputs"], info["region"], info["websocket_url"], info["emulator_url"])
 
 
-def _mint_token(deployment: Deployment, entity: str, ttl: int) -> str:
+def _secret(deployment: Deployment) -> bytes:
     parameter = deployment.client("ssm").get_parameter(
         Name=deployment.outputs["token_secret_parameter_name"], WithDecryption=True
     )
-    secret = parse_secrets(parameter["Parameter"]["Value"])[0]
-    return issue(entity, secret, ttl_seconds=ttl)
+    return parse_secrets(parameter["Parameter"]["Value"])[0]
 
 
 def cmd_token(args: argparse.Namespace) -> int:
-    print(_mint_token(_deployment(args), args.entity, args.ttl))
+    print(issue(args.entity, _secret(_deployment(args)), ttl_seconds=args.ttl))
     return 0
 
 
@@ -85,9 +85,13 @@ def cmd_listen(args: argparse.Namespace) -> int:
         ping_interval=args.ping_interval,
         max_reconnect_delay=args.max_reconnect_delay,
     )
-    # A fresh token for every (re)connect, as the JavaScript client's getToken.
+    # A fresh token for every (re)connect, as the JavaScript client's getToken; it grants
+    # exactly the topics asked for.
     return listen(
-        options, lambda: _mint_token(deployment, args.entity, args.ttl), sys.stdout, sys.stderr
+        options,
+        lambda: mint(args.entity, _secret(deployment), args.ttl, args.topic),
+        sys.stdout,
+        sys.stderr,
     )
 
 

@@ -5,7 +5,8 @@
 stack through three local-only helpers, each a thin wrapper over the stack's own surfaces:
 
 - ``GET /api/config``: the WebSocket URL;
-- ``GET /api/token?entity=E``: a token for E, signed with the secret in the emulated SSM;
+- ``GET /api/token?entity=E``: a token for E granting every topic, signed with the secret in
+  the emulated SSM;
 - ``POST /api/push``: a push request (the push function's own JSON), invoked on the push function;
 - ``POST /api/drop`` ``{"entity": E}``: every connection of E closed through ``@connections``
   DELETE, as a backend would drop them.
@@ -26,12 +27,15 @@ import aiohttp
 from aiohttp import web
 
 from wspush.dal.connections_table import ConnectionsTable
-from wspush.logic.tokens import issue, parse_secrets
+from wspush.logic.tokens import parse_secrets
 from wspush.models.identifiers import is_valid_entity_id
 from wspush_local.runtime import InvocationError, LocalLambda
+from wspush_local.tokens import mint
 
-# Demo tokens live an hour; the page asks for a new one on every (re)connect anyway.
+# Demo tokens live an hour (the page asks for a new one on every connect) and grant every
+# topic, so any topic can be tried; a deployment's own backend grants what it decides.
 TOKEN_TTL_SECONDS = 3600
+DEMO_TOKEN_TOPICS = ("*",)
 
 
 @dataclass(frozen=True)
@@ -167,7 +171,7 @@ def stack_backend(
 
     async def mint_token(entity: str) -> str:
         secret = await asyncio.to_thread(read_secret)
-        return issue(entity, secret, ttl_seconds=TOKEN_TTL_SECONDS)
+        return mint(entity, secret, TOKEN_TTL_SECONDS, DEMO_TOKEN_TOPICS)
 
     async def push(request: dict[str, Any]) -> tuple[bool, Any]:
         try:

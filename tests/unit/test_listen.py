@@ -17,8 +17,10 @@ from typing import Any
 import pytest
 from aiohttp import WSMsgType, web
 
+from wspush.logic.tokens import verify
 from wspush_local.cli import parser
 from wspush_local.listen import Listener, ListenOptions, backoff_delay
+from wspush_local.tokens import mint
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -261,3 +263,12 @@ from wspush_local.listen import ListenOptions, listen
 options = ListenOptions("ws://127.0.0.1:9/local", min_reconnect_delay=0.05, max_reconnect_delay=0.1)
 sys.exit(listen(options, lambda: "token", sys.stdout, sys.stderr))
 """
+
+
+def test_local_tokens_grant_the_topics_asked_for() -> None:
+    secret = b"s" * 32
+    claims = verify(mint("alice", secret, 60, ["news", "orders.*"]), [secret])
+    assert claims["sub"] == "alice" and claims["exp"] - claims["iat"] == 60
+    assert claims["topics"] == ["news", "orders.*"]
+    with pytest.raises(ValueError, match="invalid entity id"):
+        mint("not valid", secret, 60, [])
