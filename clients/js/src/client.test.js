@@ -96,12 +96,32 @@ describe("connecting", () => {
     client.connect();
     await flush();
     assert.equal(client.state, State.Reconnecting);
+    assert.deepEqual(named("error").map((e) => e.type), ["token"]);
     assert.match(named("error")[0].message, /auth service down/);
-    assert.equal(named("error")[0].type, "token");
     fail = false;
     await tick(DEFAULTS.maxReconnectDelay);
     assert.equal(client.state, State.Open);
     assert.deepEqual(server.last.protocols, ["wspush", "ok"]);
+    client.disconnect();
+  });
+
+  test("a WebSocket constructor that throws (e.g. a bad subprotocol) is one error and a retry", async (t) => {
+    const server = new FakeServer();
+    let throws = true;
+    class Picky extends server.WebSocket {
+      constructor(url, protocols) {
+        if (throws) throw new SyntaxError("invalid subprotocol");
+        super(url, protocols);
+      }
+    }
+    const { client, named, tick } = setup(t, { server, websocket: Picky });
+    client.connect();
+    await flush();
+    assert.deepEqual(named("error").map((e) => [e.type, e.message]), [["connect", "invalid subprotocol"]]);
+    assert.equal(client.state, State.Reconnecting);
+    throws = false;
+    await tick(DEFAULTS.maxReconnectDelay);
+    assert.equal(client.state, State.Open);
     client.disconnect();
   });
 

@@ -260,7 +260,7 @@ export class WspushClient {
     } catch (error) {
       if (generation !== this._generation || transport.discarded) return;
       this._emit("error", { type: "token", message: `getToken failed: ${error?.message ?? error}`, error });
-      this._lost(transport, { code: 1006, reason: "getToken failed" });
+      this._lost(transport, { code: 1006, reason: "getToken failed", reported: true });
       return;
     }
     if (generation !== this._generation || transport.discarded) return;
@@ -269,7 +269,7 @@ export class WspushClient {
       ws = token ? new this._WebSocket(this.url, ["wspush", token]) : new this._WebSocket(this.url);
     } catch (error) {
       this._emit("error", { type: "connect", message: String(error?.message ?? error), error });
-      this._lost(transport, { code: 1006, reason: "WebSocket constructor failed" });
+      this._lost(transport, { code: 1006, reason: "WebSocket constructor failed", reported: true });
       return;
     }
     transport.ws = ws;
@@ -318,7 +318,7 @@ export class WspushClient {
   }
 
   /** A transport closed or failed: a rotation retries, the current connection reconnects. */
-  _lost(transport, { code, reason }) {
+  _lost(transport, { code, reason, reported = false }) {
     if (transport.discarded) return;
     const wasOpen = transport.opened;
     this._discard(transport, code, reason);
@@ -335,7 +335,7 @@ export class WspushClient {
     }
     clearTimeout(this._rotationTimer);
     const message = wasOpen ? `connection closed (${code})` : `connection failed (${code})`;
-    if (code !== 1000 && code !== 1001) {
+    if (!reported && code !== 1000 && code !== 1001) {
       this._emit("error", { type: wasOpen ? "closed" : "connect", code, reason, message });
     }
     // A connection that stayed up resets the backoff; one dropped at once keeps growing it.
