@@ -76,7 +76,7 @@ test-unit: $(VENV_STAMP) build ## Unit tests (no AWS; includes a smoke run of th
 	$(BIN)/pytest tests/unit
 
 test-js: $(NODE_STAMP) ## JavaScript client tests (fake server, fake timers; no stack needed)
-	cd clients/js && node --test src/
+	cd clients/js && node --test --test-reporter=spec src/
 
 test-integration: $(VENV_STAMP) build build/terraform.rc ## Integration tests against moto (and a real terraform plan)
 	$(BIN)/pytest tests/integration

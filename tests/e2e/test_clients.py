@@ -123,7 +123,8 @@ def test_listen_prints_pushes_as_json_lines_and_stops_on_ctrl_c(stack):
         )
         with urllib.request.urlopen(dropped, timeout=30) as response:
             assert response.status == 204
-        assert wait_until(lambda: sum("connected to" in s for s in status) == 2, 30)
+        assert wait_until(lambda: sum("subscribed to e2e-listen" in s for s in status) == 2, 30)
+        assert sum("connected to" in s for s in status) == 2
         stack.push({"topic": "e2e-listen-topic", "type": "listen.again", "payload": 3})
         assert wait_until(lambda: "listen.again" in {x["type"] for x in lines})
     finally:
