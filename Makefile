@@ -75,8 +75,9 @@ fmt: $(VENV_STAMP) $(TF_STAMP) ## Format Python and Terraform
 test-unit: $(VENV_STAMP) build ## Unit tests (no AWS; includes a smoke run of the benchmarks)
 	$(BIN)/pytest tests/unit
 
-test-js: $(NODE_STAMP) ## JavaScript client tests (fake server, fake timers; no stack needed)
+test-js: $(NODE_STAMP) ## JavaScript client tests (fake server, fake timers; no stack needed) and its type declarations
 	cd clients/js && node --test --test-reporter=spec src/
+	cd clients/js && ../../node_modules/.bin/tsc -p .
 
 test-integration: $(VENV_STAMP) build build/terraform.rc ## Integration tests against moto (and a real terraform plan)
 	$(BIN)/pytest tests/integration
