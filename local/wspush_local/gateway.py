@@ -315,10 +315,15 @@ class Gateway:
         socket = self._socket(connection, outcome.get("Sec-WebSocket-Protocol"))
         connection.socket = socket
         try:
-            await socket.prepare(request)
-            if request.transport is None or request.transport.is_closing():
-                # The client left while $connect ran: nothing will ever arrive.
-                raise ConnectionResetError("the client left during the handshake")
+            try:
+                await socket.prepare(request)
+                if request.transport is None or request.transport.is_closing():
+                    raise ConnectionResetError("nothing will ever arrive")
+            except (ConnectionError, RuntimeError) as error:
+                log.info(
+                    "client of %s left during the handshake (%s)", connection.connection_id, error
+                )
+                return socket
             connection.state = State.OPEN
             log.info("connected %s", connection.connection_id)
             watchdog = asyncio.create_task(self._watch(connection))
@@ -326,8 +331,6 @@ class Gateway:
                 await self._read(connection, socket)
             finally:
                 watchdog.cancel()
-        except (ConnectionError, RuntimeError) as error:
-            log.info("client of %s left during the handshake: %s", connection.connection_id, error)
         finally:
             connection.state = State.CLOSED
             self.connections.pop(connection.connection_id, None)
