@@ -29,4 +29,5 @@ module "wspush" {
   monitoring_enabled         = var.monitoring_enabled
   alarm_email                = var.alarm_email
   gone_rate_alarm_threshold  = var.gone_rate_alarm_threshold
+  custom_routes              = var.custom_routes
 }
