@@ -157,6 +157,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         ),
         work_dir=Path(args.work_dir) if args.work_dir else None,
         destroy_on_exit=args.destroy_on_exit,
+        example=args.example,
     )
     return run(options)
 
@@ -202,6 +203,11 @@ def parser() -> argparse.ArgumentParser:
         "--destroy-on-exit",
         action="store_true",
         help="terraform destroy against the emulator on exit",
+    )
+    run_cmd.add_argument(
+        "--example",
+        help="apply examples/EXAMPLE (with its local.tfvars) instead of terraform/, "
+        "e.g. order_status",
     )
     run_cmd.set_defaults(handler=cmd_run)
 

@@ -26,7 +26,7 @@ from aiohttp import web
 from wspush_local.deployment import read_api, read_functions
 from wspush_local.emulator import Emulator
 from wspush_local.gateway import Gateway, Limits
-from wspush_local.project import Terraform, project_root
+from wspush_local.project import Terraform, example_directory, project_root
 from wspush_local.runtime import LocalLambda, environment_for_workers
 from wspush_local.scheduler import QueueSender, RuleTargets, Scheduler
 
@@ -46,6 +46,8 @@ class StackOptions:
     limits: Limits = field(default_factory=Limits)
     work_dir: Path | None = None
     destroy_on_exit: bool = False
+    # Apply examples/<example> (with its local.tfvars) instead of the root configuration.
+    example: str | None = None
 
 
 def _clients(emulator_url: str) -> dict[str, Any]:
@@ -83,6 +85,12 @@ class Stack:
         self.terraform_variables: dict[str, str] = {}
 
     def _terraform(self) -> Terraform:
+        directory: Path | None = None
+        var_file: Path | None = None
+        if self.options.example:
+            directory = example_directory(self.root, self.options.example)
+            local_settings = directory / "local.tfvars"
+            var_file = local_settings if local_settings.is_file() else None
         return Terraform(
             self.root,
             data_dir=self.work_dir / "terraform-data",
@@ -92,6 +100,8 @@ class Stack:
                 "AWS_SECRET_ACCESS_KEY": "local",
                 "AWS_REGION": REGION,
             },
+            directory=directory,
+            var_file=var_file,
         )
 
     async def serve(self) -> None:
@@ -151,7 +161,8 @@ class Stack:
             dead_letter_targets = {
                 outputs["function_names"]["push"]: outputs["dead_letter_queue_arn"]
             }
-            names = list(outputs["function_names"].values())
+            # Every function the outputs name, and every function a route runs.
+            names = sorted({*outputs["function_names"].values(), *api.routes.values()})
             for spec in read_functions(
                 clients["lambda"], names, self.root / "dist", dead_letter_targets
             ):
