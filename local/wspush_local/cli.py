@@ -1,7 +1,8 @@
 """``wspush``: run the local stack, mint tokens, push, list connections, redrive dead letters.
 
 Every command acts on the running local stack by default, and on the AWS deployment
-(read from ``terraform output`` in terraform/) with ``--aws``.
+(read from ``terraform output`` in terraform/, or in examples/EXAMPLE with ``--example``)
+with ``--aws``.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from wspush.dal.connections_table import ConnectionsTable
 from wspush.logic.tokens import issue, parse_secrets
 from wspush_local.dlq import list_dead_letters, redrive
 from wspush_local.gateway import Limits
-from wspush_local.project import Terraform, TerraformError, project_root
+from wspush_local.project import Terraform, TerraformError, example_directory, project_root
 from wspush_local.stack import StackOptions, read_stack_file, run
 
 NOTIFICATION_DETAIL_TYPE = "wspush.notification"
@@ -49,9 +50,13 @@ class Deployment:
 def _deployment(args: argparse.Namespace) -> Deployment:
     root = project_root()
     if args.aws:
-        outputs = Terraform(root).outputs()
+        directory = example_directory(root, args.example) if args.example else None
+        terraform = Terraform(root, directory=directory)
+        outputs = terraform.outputs()
         if not outputs:
-            raise TerraformError("no outputs in terraform/: deploy first with `make deploy`")
+            raise TerraformError(
+                f"no outputs in {terraform.directory}: deploy first with `make deploy`"
+            )
         return Deployment(outputs, outputs["aws_region"], outputs["websocket_url"])
     info = read_stack_file(Path(args.work_dir) if args.work_dir else root / ".wspush")
     return Deployment(info["outputs"], info["region"], info["websocket_url"], info["emulator_url"])
@@ -171,6 +176,9 @@ def parser() -> argparse.ArgumentParser:
             "--aws", action="store_true", help="act on the AWS deployment (terraform outputs)"
         )
         command.add_argument("--work-dir", help="the local stack's directory (default .wspush)")
+        command.add_argument(
+            "--example", help="with --aws: read examples/EXAMPLE's outputs instead of terraform/'s"
+        )
 
     run_cmd = sub.add_parser("run", help="run the whole stack locally")
     run_cmd.add_argument("--port", type=int, default=8080, help="gateway port (default 8080)")
