@@ -89,7 +89,9 @@ test-terraform: $(TF_STAMP) build ## terraform fmt, validate and native tests
 	cd $(TF_MODULE_DIR) && $(TERRAFORM) validate -no-color
 	for example in $(TF_EXAMPLE_DIRS); do \
 	  $(TERRAFORM) fmt -check -recursive $$example && \
-	  (cd $$example && $(TERRAFORM) validate -no-color) || exit 1; done
+	  (cd $$example && $(TERRAFORM) validate -no-color) || exit 1; \
+	  if [ -d $$example/tests ]; then \
+	    scripts/run-in-group.sh bash -c "cd $$example && $(TERRAFORM) test -no-color" || exit 1; fi; done
 	scripts/run-in-group.sh bash -c 'cd $(TF_DIR) && $(TERRAFORM) test -no-color'
 	scripts/run-in-group.sh bash -c 'cd $(TF_MODULE_DIR) && $(TERRAFORM) test -no-color'
 
