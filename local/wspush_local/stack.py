@@ -244,6 +244,11 @@ class Stack:
             "Scheduled pushes reach every connection; Ctrl-C stops everything.",
             "",
         ]
+        if self.options.example:
+            lines[-2:-1] = [
+                f"Example {self.options.example}: see examples/{self.options.example}/README.md"
+                " for what to send; Ctrl-C stops everything.",
+            ]
         print("\n".join(lines), flush=True)
         log.info("ready")
 
