@@ -30,4 +30,7 @@ module "wspush" {
   alarm_email                = var.alarm_email
   gone_rate_alarm_threshold  = var.gone_rate_alarm_threshold
   custom_routes              = var.custom_routes
+  publish_jwt_issuer         = var.publish_jwt_issuer
+  publish_jwt_audience       = var.publish_jwt_audience
+  publish_sync_max_targets   = var.publish_sync_max_targets
 }

@@ -245,14 +245,18 @@ resource "aws_cloudwatch_event_target" "order_status" {
   arn            = module.wspush.push_function_arn
 
   # The domain event becomes a push request: to the entity that placed the order, with
-  # the order (id, item, status, sequence) as the payload.
+  # the order (id, item, status, sequence) as the payload. The push id is the order and
+  # the status's sequence, so a redelivered event carries the same envelope id and
+  # clients drop the copy.
   input_transformer {
     input_paths = {
       entityId = "$.detail.customer.entityId"
       order    = "$.detail.order"
+      orderId  = "$.detail.order.orderId"
+      sequence = "$.detail.order.sequence"
     }
     input_template = <<-EOT
-      {"entityId": "<entityId>", "type": "order.status", "payload": <order>}
+      {"entityId": "<entityId>", "type": "order.status", "id": "order-<orderId>-<sequence>", "payload": <order>}
     EOT
   }
 

@@ -70,3 +70,13 @@ output "order_status_dead_letter_queue_url" {
   description = "URL of the queue holding OrderStatusChanged events the rule could not deliver."
   value       = aws_sqs_queue.order_status_dead_letter.id
 }
+
+output "publish_url" {
+  description = "https:// URL of wspush's POST /publish."
+  value       = module.wspush.publish_url
+}
+
+output "publish_api_id" {
+  description = "ID of wspush's publish HTTP API."
+  value       = module.wspush.publish_api_id
+}

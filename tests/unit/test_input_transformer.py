@@ -18,8 +18,16 @@ EVENT = {
         "tags": ["hot", "large"],
     },
 }
-ORDER_TEMPLATE = '{"entityId": "<entityId>", "type": "order.status", "payload": <order>}'
-ORDER_PATHS = {"entityId": "$.detail.customer.entityId", "order": "$.detail.order"}
+ORDER_TEMPLATE = (
+    '{"entityId": "<entityId>", "type": "order.status", '
+    '"id": "order-<orderId>-<sequence>", "payload": <order>}'
+)
+ORDER_PATHS = {
+    "entityId": "$.detail.customer.entityId",
+    "order": "$.detail.order",
+    "orderId": "$.detail.order.orderId",
+    "sequence": "$.detail.order.sequence",
+}
 
 
 def test_the_order_transformer_gives_a_push_request():
@@ -31,6 +39,7 @@ def test_the_order_transformer_gives_a_push_request():
     assert result == {
         "entityId": "alice",
         "type": "order.status",
+        "id": "order-o-1-3",
         "payload": {"orderId": "o-1", "item": "margherita", "status": "baking", "sequence": 3},
     }
 

@@ -57,8 +57,8 @@ run "order_status_events_become_pushes_to_the_customer" {
 
   assert {
     condition = (
-      aws_cloudwatch_event_target.order_status.input_transformer[0].input_paths == tomap({ entityId = "$.detail.customer.entityId", order = "$.detail.order" }) &&
-      jsondecode(replace(replace(aws_cloudwatch_event_target.order_status.input_transformer[0].input_template, "\"<entityId>\"", "\"alice\""), "<order>", "{}")) == { entityId = "alice", type = "order.status", payload = {} }
+      aws_cloudwatch_event_target.order_status.input_transformer[0].input_paths == tomap({ entityId = "$.detail.customer.entityId", order = "$.detail.order", orderId = "$.detail.order.orderId", sequence = "$.detail.order.sequence" }) &&
+      jsondecode(replace(replace(replace(replace(aws_cloudwatch_event_target.order_status.input_transformer[0].input_template, "<entityId>", "alice"), "<orderId>", "o-1"), "<sequence>", "3"), "<order>", "{}")) == { entityId = "alice", type = "order.status", id = "order-o-1-3", payload = {} }
     )
     error_message = "The input transformer must turn the event into a push request to the entity that placed the order."
   }
