@@ -1,7 +1,4 @@
-import base64
 import copy
-import hashlib
-import hmac
 import json
 
 import pytest
@@ -9,6 +6,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.conftest import load_event
+from tests.crafted import signed_token
 from tests.integration.conftest import SECRET, TABLE, rows
 from wspush.logic import tokens
 
@@ -79,12 +77,7 @@ def test_the_topics_claim_reaches_the_routes_as_a_json_string(aws, handlers, con
 
 
 def _signed(payload: bytes) -> str:
-    def b64(data: bytes) -> str:
-        return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
-
-    signing_input = b64(b'{"alg":"HS256"}') + "." + b64(payload)
-    signature = hmac.new(SECRET.encode(), signing_input.encode(), hashlib.sha256).digest()
-    return f"{signing_input}.{b64(signature)}"
+    return signed_token(payload, SECRET.encode())
 
 
 @pytest.mark.parametrize(

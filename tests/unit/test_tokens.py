@@ -5,6 +5,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from tests.crafted import signed_token
 from wspush.logic import tokens
 
 SECRET = b"s3cret-for-tests-at-least-32-bytes"
@@ -100,13 +101,8 @@ def test_a_short_secret_is_refused_without_showing_it():
 # Crafted input --------------------------------------------------------------------------
 
 
-def _signed(body: bytes, secret: bytes = SECRET) -> str:
-    """A correctly signed token around an arbitrary payload (the attacker knows no secret,
-    but a payload must be refused for its content, not only for its signature)."""
-    header = base64.urlsafe_b64encode(b'{"alg":"HS256","typ":"JWT"}').rstrip(b"=")
-    payload = base64.urlsafe_b64encode(body).rstrip(b"=")
-    signature = tokens._b64encode(tokens._signature(header + b"." + payload, secret))
-    return f"{header.decode()}.{payload.decode()}.{signature}"
+def _signed(body: bytes) -> str:
+    return signed_token(body, SECRET)
 
 
 def test_a_token_over_the_size_limit_is_refused_before_decoding():
