@@ -17,8 +17,10 @@ import boto3
 
 from wspush.dal.connections_table import ConnectionsTable
 from wspush.logic.tokens import issue, parse_secrets
+from wspush.models.identifiers import is_valid_entity_id, is_valid_topic
 from wspush_local.dlq import list_dead_letters, redrive
 from wspush_local.gateway import Limits
+from wspush_local.listen import ListenOptions, listen
 from wspush_local.project import Terraform, TerraformError, project_root
 from wspush_local.stack import DEMO_PUBLIC_TOPICS, StackOptions, read_stack_file, run
 
@@ -57,19 +59,21 @@ def _deployment(args: argparse.Namespace) -> Deployment:
     return Deployment(info["outputs"], info["region"], info["websocket_url"], info["emulator_url"])
 
 
-def cmd_token(args: argparse.Namespace) -> int:
-    deployment = _deployment(args)
+def _secret(deployment: Deployment) -> bytes:
     parameter = deployment.client("ssm").get_parameter(
         Name=deployment.outputs["token_secret_parameter_name"], WithDecryption=True
     )
-    secret = parse_secrets(parameter["Parameter"]["Value"])[0]
+    return parse_secrets(parameter["Parameter"]["Value"])[0]
+
+
+def cmd_token(args: argparse.Namespace) -> int:
     topics = (
         None if args.topics is None else [t.strip() for t in args.topics.split(",") if t.strip()]
     )
     try:
         token = issue(
             args.entity,
-            secret,
+            _secret(_deployment(args)),
             ttl_seconds=args.ttl,
             topics=topics,
             audience=args.audience,
@@ -79,6 +83,29 @@ def cmd_token(args: argparse.Namespace) -> int:
         raise SystemExit(f"wspush: {error}") from None
     print(token)
     return 0
+
+
+def cmd_listen(args: argparse.Namespace) -> int:
+    for topic in args.topic:
+        if not is_valid_topic(topic):
+            raise SystemExit(f"wspush: invalid topic {topic!r}: 1-128 of letters, digits, _.:/-")
+    if not is_valid_entity_id(args.entity):
+        raise SystemExit(f"wspush: invalid entity id {args.entity!r}")
+    deployment = _deployment(args)
+    options = ListenOptions(
+        url=deployment.websocket_url,
+        topics=tuple(args.topic),
+        ping_interval=args.ping_interval,
+        max_reconnect_delay=args.max_reconnect_delay,
+    )
+    # A fresh token for every (re)connect, as the JavaScript client's getToken; it grants
+    # exactly the topics asked for.
+    return listen(
+        options,
+        lambda: issue(args.entity, _secret(deployment), ttl_seconds=args.ttl, topics=args.topic),
+        sys.stdout,
+        sys.stderr,
+    )
 
 
 def _push_request(args: argparse.Namespace) -> dict[str, Any]:
@@ -256,6 +283,31 @@ def parser() -> argparse.ArgumentParser:
     )
     target_options(push)
     push.set_defaults(handler=cmd_push)
+
+    listen_cmd = sub.add_parser(
+        "listen", help="print every push an entity receives, one JSON line each, until Ctrl-C"
+    )
+    listen_cmd.add_argument("--entity", required=True)
+    listen_cmd.add_argument(
+        "--topic", action="append", default=[], help="also subscribe to a topic (repeatable)"
+    )
+    listen_cmd.add_argument(
+        "--ttl", type=int, default=3600, help="lifetime of each token in seconds (default 3600)"
+    )
+    listen_cmd.add_argument(
+        "--ping-interval",
+        type=float,
+        default=300,
+        help="ping after this many quiet seconds (default 300; API Gateway idles out at 600)",
+    )
+    listen_cmd.add_argument(
+        "--max-reconnect-delay",
+        type=float,
+        default=30,
+        help="cap of the reconnect backoff in seconds (default 30)",
+    )
+    target_options(listen_cmd)
+    listen_cmd.set_defaults(handler=cmd_listen)
 
     connections = sub.add_parser("connections", help="list live connections")
     connections.add_argument("--entity")

@@ -23,6 +23,7 @@ from typing import Any
 import boto3
 from aiohttp import web
 
+from wspush_local.demo import Demo, stack_backend
 from wspush_local.deployment import read_api, read_functions
 from wspush_local.emulator import Emulator
 from wspush_local.gateway import Gateway, Limits
@@ -166,6 +167,11 @@ class Stack:
 
             # 4. Gateway and scheduler.
             gateway = Gateway(api, runtime, options.limits)
+            websocket_url = f"ws://127.0.0.1:{options.port}/{options.stage}"
+            Demo(
+                self.root,
+                stack_backend(clients, outputs, runtime, websocket_url, connections_url),
+            ).add_routes(gateway.app)
             runner = web.AppRunner(gateway.app, access_log=None, handle_signals=False)
             await runner.setup()
             await web.TCPSite(runner, "127.0.0.1", options.port).start()
@@ -176,7 +182,8 @@ class Stack:
             scheduler_task = asyncio.create_task(scheduler.run())
 
             info = {
-                "websocket_url": f"ws://127.0.0.1:{options.port}/{options.stage}",
+                "websocket_url": websocket_url,
+                "demo_url": f"{gateway_base}/",
                 "connections_url": connections_url,
                 "emulator_url": emulator_url,
                 "region": REGION,
@@ -227,6 +234,7 @@ class Stack:
             f"  WebSocket URL    {info['websocket_url']}",
             f"  @connections     {info['connections_url']}/@connections/{{id}}",
             f"  AWS emulator     {info['emulator_url']}",
+            f"  Demo page        {info['demo_url']}",
             "",
             "Connect (in another terminal):",
             f'  {wscat_command} -c "{info["websocket_url"]}?token='
