@@ -1,6 +1,12 @@
 import pytest
 
-from wspush.config import AuthorizerConfig, ConfigError, MessageConfig, PushConfig
+from wspush.config import (
+    AuthorizerConfig,
+    ConfigError,
+    MessageConfig,
+    PublishConfig,
+    PushConfig,
+)
 
 
 def test_a_missing_variable_is_named():
@@ -52,3 +58,16 @@ def test_audience_and_issuer_are_optional():
         {"TOKEN_SECRET_PARAMETER": "/p", "TOKEN_AUDIENCE": "wspush", "TOKEN_ISSUER": "auth"}
     )
     assert (config.token_audience, config.token_issuer) == ("wspush", "auth")
+
+
+def test_publish_config_needs_the_push_function_and_allows_always_background():
+    with pytest.raises(ConfigError, match="PUSH_FUNCTION_NAME"):
+        PublishConfig.from_env({"CONNECTIONS_TABLE": "t"})
+    config = PublishConfig.from_env(
+        {"CONNECTIONS_TABLE": "t", "PUSH_FUNCTION_NAME": "p", "PUBLISH_SYNC_MAX_TARGETS": "0"}
+    )
+    assert (config.sync_max_targets, config.sync_wait_seconds) == (0, 10)
+    with pytest.raises(ConfigError, match="PUBLISH_SYNC_MAX_TARGETS"):
+        PublishConfig.from_env(
+            {"CONNECTIONS_TABLE": "t", "PUSH_FUNCTION_NAME": "p", "PUBLISH_SYNC_MAX_TARGETS": "-1"}
+        )
