@@ -30,6 +30,7 @@ module "wspush" {
   deletion_protection        = var.deletion_protection
   manage_api_gateway_account = var.manage_api_gateway_account
   monitoring_enabled         = var.monitoring_enabled
+  public_topic_patterns      = var.public_topic_patterns
   # Only order statuses reach clients here: no scheduled broadcast.
   schedule_enabled = false
 

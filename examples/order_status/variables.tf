@@ -61,6 +61,12 @@ variable "monitoring_enabled" {
   default     = true
 }
 
+variable "public_topic_patterns" {
+  type        = list(string)
+  description = "Topic patterns every authenticated connection may subscribe to (wspush's topics; the order statuses go to the entity, not a topic)."
+  default     = []
+}
+
 variable "log_retention_days" {
   type        = number
   description = "Retention of every log group, in days (a value CloudWatch Logs accepts)."
