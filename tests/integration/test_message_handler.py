@@ -32,14 +32,15 @@ def test_ping_replies_pong_as_the_route_response(aws, handlers, context, connect
 
 
 def test_subscribe_stores_a_topic_row(aws, handlers, context):
+    handlers["connect"].handler(load_event("connect"), context)
     subscribed = handlers["message"].handler(
         _message('{"action":"subscribe","topic":"news"}'), context
     )
-    assert rows(aws["dynamodb"]) == {("topic#news", CONNECTION)}
+    assert rows(aws["dynamodb"]) == {("user-1", CONNECTION), ("topic#news", CONNECTION)}
     unsubscribed = handlers["message"].handler(
         _message('{"action":"unsubscribe","topic":"news"}'), context
     )
-    assert rows(aws["dynamodb"]) == set()
+    assert rows(aws["dynamodb"]) == {("user-1", CONNECTION)}
     assert [_reply(subscribed)["type"], _reply(unsubscribed)["type"]] == [
         "subscribed",
         "unsubscribed",

@@ -99,7 +99,7 @@ data "aws_iam_policy_document" "disconnect" {
 
   statement {
     sid       = "DeleteConnectionRows"
-    actions   = ["dynamodb:DeleteItem"]
+    actions   = ["dynamodb:BatchWriteItem"]
     resources = [module.connections_table.table_arn]
   }
 }
@@ -109,10 +109,24 @@ data "aws_iam_policy_document" "message" {
   # the function's returned body and API Gateway delivers it. An action that must post
   # more than its one reply (through dal.connections_api) needs a statement scoped to
   # module.websocket_api.manage_connections_arn, as push has.
+  #
+  # A subscription row and the connection row's count change in one TransactWriteItems,
+  # which IAM authorizes as its Put, Update and Delete actions.
   statement {
     sid       = "StoreSubscriptions"
-    actions   = ["dynamodb:PutItem", "dynamodb:DeleteItem"]
+    actions   = ["dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"]
     resources = [module.connections_table.table_arn]
+  }
+
+  # Without an authorizer, message events carry no entityId: it is read from the index.
+  dynamic "statement" {
+    for_each = var.auth_disabled ? [module.connections_table.connection_index_arn] : []
+
+    content {
+      sid       = "FindConnectionOwner"
+      actions   = ["dynamodb:Query"]
+      resources = [statement.value]
+    }
   }
 }
 
@@ -161,6 +175,8 @@ locals {
       environment = tomap({
         TOKEN_SECRET_PARAMETER = module.token_secret.parameter_name
         ALLOWED_ORIGINS        = join(",", var.allowed_origins)
+        TOKEN_AUDIENCE         = var.token_audience != null ? var.token_audience : ""
+        TOKEN_ISSUER           = var.token_issuer != null ? var.token_issuer : ""
       })
     }
     connect = {
@@ -180,7 +196,9 @@ locals {
       description = "Answers ping, subscribe, unsubscribe and unknown actions."
       policy_json = data.aws_iam_policy_document.message.json
       environment = tomap({
-        CONNECTION_TTL_SECONDS = tostring(local.connection_ttl_seconds)
+        CONNECTION_TTL_SECONDS           = tostring(local.connection_ttl_seconds)
+        PUBLIC_TOPIC_PATTERNS            = join(",", var.public_topic_patterns)
+        MAX_SUBSCRIPTIONS_PER_CONNECTION = tostring(var.max_subscriptions_per_connection)
       })
     }
     publish = {
@@ -224,16 +242,9 @@ module "functions" {
 
 # --- WebSocket API and schedule ---------------------------------------------------------
 
-module "websocket_api" {
-  source = "../websocket_api"
-
-  name       = local.name
-  stage_name = var.stage_name
-  integrations = {
-    for name in ["connect", "disconnect", "message"] :
-    name => { function_name = module.functions[name].function_name, invoke_arn = module.functions[name].invoke_arn }
-  }
-  routes = {
+locals {
+  # The routes wspush answers itself; var.custom_routes adds others beside them.
+  builtin_routes = {
     "$connect"    = "connect"
     "$disconnect" = "disconnect"
     "$default"    = "message"
@@ -241,6 +252,28 @@ module "websocket_api" {
     "subscribe"   = "message"
     "unsubscribe" = "message"
   }
+
+  # Each custom route gets a Lambda proxy integration of its own, named after the route.
+  integrations = merge(
+    {
+      for name in distinct(values(local.builtin_routes)) :
+      name => { function_name = module.functions[name].function_name, invoke_arn = module.functions[name].invoke_arn }
+    },
+    { for route_key, function in var.custom_routes : "route-${route_key}" => function },
+  )
+  routes = merge(
+    local.builtin_routes,
+    { for route_key in keys(var.custom_routes) : route_key => "route-${route_key}" },
+  )
+}
+
+module "websocket_api" {
+  source = "../websocket_api"
+
+  name         = local.name
+  stage_name   = var.stage_name
+  integrations = local.integrations
+  routes       = local.routes
   # The message function returns its reply frame as the body: one round trip less per
   # reply than a post to @connections.
   two_way_routes = ["$default", "ping", "subscribe", "unsubscribe"]
