@@ -48,7 +48,11 @@ def rss_bytes() -> int:
 class InstantFunctions:
     """Lambda stand-ins that answer at once: the gateway's own cost is what remains."""
 
-    async def invoke(self, name: str, event: dict[str, Any]) -> Any:
+    async def invoke(
+        self, name: str, event: dict[str, Any], started: asyncio.Event | None = None
+    ) -> Any:
+        if started is not None:
+            started.set()
         if name == "authorizer":
             return {
                 "principalId": "bench",
@@ -70,9 +74,13 @@ class ReplyingFunctions(InstantFunctions):
         self.post = post
         self.connections_api: ConnectionsApi | None = None  # set once the port is known
 
-    async def invoke(self, name: str, event: dict[str, Any]) -> Any:
+    async def invoke(
+        self, name: str, event: dict[str, Any], started: asyncio.Event | None = None
+    ) -> Any:
         if name != "message":
-            return await super().invoke(name, event)
+            return await super().invoke(name, event, started)
+        if started is not None:
+            started.set()
         if not self.post:
             return {"statusCode": 200, "body": PONG}
         assert self.connections_api is not None

@@ -208,8 +208,14 @@ class Gateway:
 
     async def _integrate(self, function: str, event: dict[str, Any]) -> Any:
         """Invoke an integration as API Gateway does: wait at most the integration
-        timeout, and leave the function running when it is exceeded (Lambda does)."""
-        invocation = asyncio.ensure_future(self.runtime.invoke(function, event))
+        timeout once the function runs, and leave it running when that is exceeded
+        (Lambda does). Waiting for a free local worker does not count: Lambda would
+        have started another instance."""
+        started = asyncio.Event()
+        invocation = asyncio.ensure_future(self.runtime.invoke(function, event, started=started))
+        running = asyncio.ensure_future(started.wait())
+        await asyncio.wait({invocation, running}, return_when=asyncio.FIRST_COMPLETED)
+        running.cancel()
         try:
             return await asyncio.wait_for(
                 asyncio.shield(invocation), self.limits.integration_timeout_seconds

@@ -160,15 +160,25 @@ class LocalLambda:
         function.live.add(worker)
         return worker
 
-    async def invoke(self, name: str, event: Any, request_id: str | None = None) -> Any:
+    async def invoke(
+        self,
+        name: str,
+        event: Any,
+        request_id: str | None = None,
+        started: asyncio.Event | None = None,
+    ) -> Any:
         """Run one invocation and return its result; raise ``InvocationError`` on failure.
-        ``request_id`` is the context's ``aws_request_id`` (new when not given)."""
+        ``request_id`` is the context's ``aws_request_id`` (new when not given);
+        ``started`` is set when a worker takes the invocation (the wait for a free worker
+        is this runtime's, not Lambda's, which scales out instead)."""
         function = self._functions.get(function_name_of(name))
         if function is None:
             raise InvocationError("ResourceNotFoundException", f"no function {name}")
         request_id = request_id or str(uuid.uuid4())
         async with function.slots:
             worker = function.idle.pop() if function.idle else await self._start_worker(function)
+            if started is not None:
+                started.set()
             try:
                 reply = await worker.invoke(event, function.spec.timeout_seconds, request_id)
             except TimeoutError:

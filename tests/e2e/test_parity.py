@@ -92,7 +92,7 @@ def test_message_routes_are_two_way_and_the_function_cannot_post(stack):
     assert "CONNECTIONS_ENDPOINT" not in configuration["Environment"]["Variables"]
 
     async def scenario():
-        async with websockets.connect(stack.connect_url("e2e-two-way")) as ws:
+        async with websockets.connect(stack.connect_url("e2e-two-way", ["parity"])) as ws:
             await ws.send(json.dumps({"action": "subscribe", "topic": "parity"}))
             assert await _reply(ws) == {"type": "subscribed", "topic": "parity"}
 

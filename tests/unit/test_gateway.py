@@ -26,7 +26,11 @@ class ScriptedRuntime:
         self.connect_status = 200
         self.connect_gate: asyncio.Event | None = None
 
-    async def invoke(self, name: str, event: dict[str, Any]) -> Any:
+    async def invoke(
+        self, name: str, event: dict[str, Any], started: asyncio.Event | None = None
+    ) -> Any:
+        if started is not None:
+            started.set()
         self.calls.append((name, event))
         if name == "authorizer":
             effect = "Allow" if self.allow else "Deny"

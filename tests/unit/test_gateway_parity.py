@@ -34,7 +34,14 @@ class RouteRuntime(ScriptedRuntime):
         self.finished: list[str] = []
         self.connect_headers: dict[str, str] = {}
 
-    async def invoke(self, name: str, event: dict[str, Any]) -> Any:
+    async def invoke(
+        self, name: str, event: dict[str, Any], started: asyncio.Event | None = None
+    ) -> Any:
+        if name == "queued":  # waits for a free worker before it runs
+            await asyncio.sleep(0.4)
+            name = "echo"
+        if started is not None:
+            started.set()
         if name == "connect" and self.connect_headers:
             self.calls.append((name, event))
             return {"statusCode": 200, "headers": self.connect_headers}
@@ -49,7 +56,9 @@ class RouteRuntime(ScriptedRuntime):
         return await super().invoke(name, event)
 
 
-def _two_way_api(two_way: frozenset[str] = frozenset({"$default", "slow"})) -> ApiDeployment:
+def _two_way_api(
+    two_way: frozenset[str] = frozenset({"$default", "slow", "queued"}),
+) -> ApiDeployment:
     api = _api(
         {
             "$connect": "connect",
@@ -57,6 +66,7 @@ def _two_way_api(two_way: frozenset[str] = frozenset({"$default", "slow"})) -> A
             "$default": "echo",
             "oneway": "echo",
             "slow": "slow",
+            "queued": "queued",
         }
     )
     return ApiDeployment(**{**api.__dict__, "two_way_routes": two_way})
@@ -313,6 +323,16 @@ async def test_an_integration_over_the_timeout_gets_endpoint_request_timed_out(r
         await _wait_for(lambda: len(runtime.finished) == 1)
         with pytest.raises(asyncio.TimeoutError):  # its late body is not sent
             await asyncio.wait_for(ws.receive_str(), 0.3)
+
+
+async def test_waiting_for_a_free_local_worker_does_not_count_against_the_timeout(runtime):
+    # Lambda scales out; only this runtime's queue makes an invocation wait to start
+    client, _ = await _serve(runtime, Limits(integration_timeout_seconds=0.2))
+    async with client:
+        ws = await client.ws_connect("/test?token=t")
+        await ws.send_str('{"action":"queued"}')
+        assert await asyncio.wait_for(ws.receive_str(), 5) == "echo:19"
+        await ws.close()
 
 
 async def test_messages_from_one_connection_run_concurrently(runtime):

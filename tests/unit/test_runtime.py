@@ -155,3 +155,13 @@ def flaky(event, context):
         assert len(set(direct)) == 2 and retried[0] not in direct
     finally:
         await runtime.stop()
+
+
+async def test_started_is_set_when_a_worker_takes_the_invocation(tmp_path):
+    runtime = await _runtime(tmp_path, _spec(_zip(tmp_path, HANDLERS), "app.echo"))
+    try:
+        started = asyncio.Event()
+        await runtime.invoke("echo", {}, started=started)
+        assert started.is_set()
+    finally:
+        await runtime.stop()
