@@ -28,6 +28,7 @@ log = logging.getLogger("wspush.runtime")
 # Sends (queue ARN, event, attributes) to a dead-letter queue.
 DeadLetter = Callable[[str, Any, dict[str, str]], None]
 WORKER_SCRIPT = Path(__file__).with_name("worker.py")
+INIT_SECONDS = 10  # Lambda's init phase limit
 
 
 class InvocationError(Exception):
@@ -64,6 +65,13 @@ class _Worker:
             # Metric (EMF) lines are for CloudWatch; the log lines already say what happened.
             level = logging.DEBUG if line.startswith('{"_aws"') else logging.INFO
             log.log(level, "[%s] %s", self.function, line)
+
+    async def ready(self, timeout: float) -> None:
+        """Wait for the worker's line saying its handler module is imported."""
+        assert self.process.stdout is not None
+        raw = await asyncio.wait_for(self.process.stdout.readline(), timeout)
+        if not raw or not json.loads(raw).get("ready"):
+            raise InvocationError("Runtime.ExitError", "the function's process exited")
 
     async def invoke(self, event: Any, timeout: float, request_id: str) -> dict[str, Any]:
         assert self.process.stdin is not None and self.process.stdout is not None
@@ -158,6 +166,13 @@ class LocalLambda:
         )
         worker = _Worker(process, function.spec.name)
         function.live.add(worker)
+        # Lambda gives init 10 s of its own, and retries a slow init within the first
+        # invocation's timeout: the function timeout never includes importing the code.
+        try:
+            await worker.ready(INIT_SECONDS + function.spec.timeout_seconds)
+        except (TimeoutError, InvocationError) as error:
+            await self._retire(function, worker)
+            raise InvocationError("Runtime.InitError", f"init did not finish: {error}") from None
         return worker
 
     async def invoke(
@@ -176,9 +191,9 @@ class LocalLambda:
             raise InvocationError("ResourceNotFoundException", f"no function {name}")
         request_id = request_id or str(uuid.uuid4())
         async with function.slots:
-            worker = function.idle.pop() if function.idle else await self._start_worker(function)
             if started is not None:
                 started.set()
+            worker = function.idle.pop() if function.idle else await self._start_worker(function)
             try:
                 reply = await worker.invoke(event, function.spec.timeout_seconds, request_id)
             except TimeoutError:

@@ -1,8 +1,9 @@
 """One Lambda execution environment: imports a handler from an unpacked zip and serves
 invocations one at a time, like a warm Lambda container.
 
-Protocol: one JSON request per line on stdin ({"id", "request_id", "event",
-"deadline_ms"}), one JSON reply per line on the protocol pipe ({"id", "ok", "result"} or
+Protocol: ``{"ready": true}`` on the protocol pipe once the handler is imported (init),
+then one JSON request per line on stdin ({"id", "request_id", "event",
+"deadline_ms"}) and one JSON reply per line on the protocol pipe ({"id", "ok", "result"} or
 {"id", "ok": false, "errorType", "errorMessage"}). The handler's own stdout (powertools
 logs) goes to stderr, so nothing it prints can corrupt the protocol.
 
@@ -67,6 +68,8 @@ def main() -> int:
             "errorType": "Runtime.ImportModuleError",
             "errorMessage": str(error),
         }
+    # Init is over: Lambda's function timeout counts from here, not from the process start.
+    protocol.write(json.dumps({"ready": True}) + "\n")
 
     for line in sys.stdin:
         request = json.loads(line)

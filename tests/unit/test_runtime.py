@@ -165,3 +165,14 @@ async def test_started_is_set_when_a_worker_takes_the_invocation(tmp_path):
         assert started.is_set()
     finally:
         await runtime.stop()
+
+
+async def test_init_does_not_count_against_the_function_timeout(tmp_path):
+    # Given a module that takes longer to import than the function's 1 s timeout
+    source = "import time\ntime.sleep(1.5)\ndef quick(event, context):\n    return 'ok'\n"
+    runtime = await _runtime(tmp_path, _spec(_zip(tmp_path, source), "app.quick", timeout=1))
+    try:
+        # Then its first invocation still succeeds, as on Lambda (init has its own limit)
+        assert await runtime.invoke("quick", {}) == "ok"
+    finally:
+        await runtime.stop()
