@@ -21,9 +21,12 @@ module "wspush" {
   token_secret               = var.token_secret
   token_secret_version       = var.token_secret_version
   deletion_protection        = var.deletion_protection
+  create_kms_key             = var.create_kms_key
   kms_key_arn                = var.kms_key_arn
   function_settings          = var.function_settings
   push_concurrency           = var.push_concurrency
+  push_retry_attempts        = var.push_retry_attempts
+  push_max_event_age_seconds = var.push_max_event_age_seconds
   manage_api_gateway_account = var.manage_api_gateway_account
   xray_sdk_tracing           = var.xray_sdk_tracing
   monitoring_enabled         = var.monitoring_enabled

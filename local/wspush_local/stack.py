@@ -147,14 +147,8 @@ class Stack:
             api = read_api(
                 clients["apigatewayv2"], outputs["api_id"], options.stage, REGION, ACCOUNT_ID
             )
-            # moto drops DeadLetterConfig; the push function's queue is a Terraform output.
-            dead_letter_targets = {
-                outputs["function_names"]["push"]: outputs["dead_letter_queue_arn"]
-            }
             names = list(outputs["function_names"].values())
-            for spec in read_functions(
-                clients["lambda"], names, self.root / "dist", dead_letter_targets
-            ):
+            for spec in read_functions(clients["lambda"], names, self.root / "dist"):
                 if "CONNECTIONS_ENDPOINT" in spec.environment:
                     spec.environment["CONNECTIONS_ENDPOINT"] = connections_url
                 runtime.register(spec)

@@ -1,5 +1,7 @@
 data "aws_region" "current" {}
 
+data "aws_partition" "current" {}
+
 locals {
   name = "${var.name}-${var.stage_name}"
 
@@ -32,6 +34,107 @@ locals {
   connection_ttl_seconds = 2 * 60 * 60 + 10 * 60
 }
 
+# --- The customer-managed key (create_kms_key), or the one supplied (kms_key_arn) --------
+#
+# One key encrypts the table, the token secret, both queues and the alarm topic. Who may
+# use it, and how:
+# - functions, through their IAM policies: every statement in local.function_access that
+#   names an ARN of local.encrypted_resources gets kms:* actions for that service only
+#   (kms:ViaService), on this key only;
+# - AWS services that write on their own, through the key policy: local.kms_service_grants.
+# To encrypt a new resource, add it to local.encrypted_resources (and, if a service writes
+# to it with no role of ours, add the service to local.kms_service_grants); to give a new
+# function access, add its statements to local.function_access. tests/kms.tftest.hcl then
+# checks every principal that touches an encrypted resource can use the key.
+
+data "aws_caller_identity" "current" {}
+
+locals {
+  kms_key_arn = var.create_kms_key ? aws_kms_key.this[0].arn : var.kms_key_arn
+
+  encrypted_resources = {
+    connections_table = { service = "dynamodb", arns = [module.connections_table.table_arn, module.connections_table.connection_index_arn] }
+    token_secret      = { service = "ssm", arns = [module.token_secret.parameter_arn] }
+    dead_letter_queue = { service = "sqs", arns = [module.push_schedule.dead_letter_queue_arn] }
+    undelivered_queue = { service = "sqs", arns = [module.push_schedule.undelivered_queue_arn] }
+    # Built from its name: the topic itself waits for the functions (its alarms name them).
+    alarm_topic = { service = "sns", arns = var.monitoring_enabled ? ["arn:${data.aws_partition.current.partition}:sns:${data.aws_region.current.name}:${data.aws_caller_identity.current.account_id}:${local.name}-alarms"] : [] }
+  }
+
+  # Services that encrypt with the key as themselves, not through one of our roles. The
+  # alarm topic's ARN cannot appear here (the topic waits for the key), so CloudWatch is
+  # limited to this account instead of to its resources.
+  kms_service_grants = merge(
+    {
+      EventBridgeDeadLetters = {
+        service   = "events.amazonaws.com"
+        actions   = ["kms:Decrypt", "kms:GenerateDataKey"]
+        condition = { test = "ArnEquals", variable = "aws:SourceArn", values = values(module.push_schedule.rule_arns) }
+      }
+    },
+    var.monitoring_enabled ? {
+      CloudWatchAlarmsToTopic = {
+        service   = "cloudwatch.amazonaws.com"
+        actions   = ["kms:Decrypt", "kms:GenerateDataKey*"]
+        condition = { test = "StringEquals", variable = "aws:SourceAccount", values = [data.aws_caller_identity.current.account_id] }
+      }
+    } : {},
+  )
+}
+
+data "aws_iam_policy_document" "kms_key" {
+  #checkov:skip=CKV_AWS_109:A key policy's Resource "*" is the key itself; the account statement is KMS's default and lets IAM policies (with kms:ViaService) grant use.
+  #checkov:skip=CKV_AWS_111:As above: in a key policy "*" means this key only.
+  #checkov:skip=CKV_AWS_356:As above: in a key policy "*" means this key only.
+  statement {
+    sid       = "AccountManagesTheKeyAndIamGrantsUse"
+    actions   = ["kms:*"]
+    resources = ["*"]
+
+    principals {
+      type        = "AWS"
+      identifiers = ["arn:${data.aws_partition.current.partition}:iam::${data.aws_caller_identity.current.account_id}:root"]
+    }
+  }
+
+  dynamic "statement" {
+    for_each = local.kms_service_grants
+
+    content {
+      sid       = statement.key
+      actions   = statement.value.actions
+      resources = ["*"]
+
+      principals {
+        type        = "Service"
+        identifiers = [statement.value.service]
+      }
+
+      condition {
+        test     = statement.value.condition.test
+        variable = statement.value.condition.variable
+        values   = statement.value.condition.values
+      }
+    }
+  }
+}
+
+resource "aws_kms_key" "this" {
+  count = var.create_kms_key ? 1 : 0
+
+  description             = "wspush ${local.name}: connections table, token secret, queues and alarm topic."
+  enable_key_rotation     = true
+  deletion_window_in_days = 30
+  policy                  = data.aws_iam_policy_document.kms_key.json
+}
+
+resource "aws_kms_alias" "this" {
+  count = var.create_kms_key ? 1 : 0
+
+  name          = "alias/${local.name}"
+  target_key_id = aws_kms_key.this[0].key_id
+}
+
 # --- State: connections and the token secret ------------------------------------------
 
 module "connections_table" {
@@ -39,7 +142,7 @@ module "connections_table" {
 
   name                = "${local.name}-connections"
   deletion_protection = var.deletion_protection
-  kms_key_arn         = var.kms_key_arn
+  kms_key_arn         = local.kms_key_arn
 }
 
 module "token_secret" {
@@ -48,82 +151,87 @@ module "token_secret" {
   parameter_name = "/${var.name}/${var.stage_name}/token-secret"
   value          = var.token_secret
   value_version  = var.token_secret_version
-  kms_key_arn    = var.kms_key_arn
+  kms_key_arn    = local.kms_key_arn
 }
 
-# --- Least-privilege policy documents, one per function --------------------------------
+# --- Least-privilege access, one list of statements per function -------------------------
 
-data "aws_iam_policy_document" "authorizer" {
-  statement {
-    sid       = "ReadTokenSecret"
-    actions   = ["ssm:GetParameter"]
-    resources = [module.token_secret.parameter_arn]
+locals {
+  # What each function may do, on exact ARNs. Statements that name an encrypted resource
+  # (local.encrypted_resources) get their KMS statement added by the policy document below.
+  function_access = {
+    authorizer = [
+      { sid = "ReadTokenSecret", actions = ["ssm:GetParameter"], resources = [module.token_secret.parameter_arn] },
+    ]
+    connect = [
+      { sid = "StoreConnection", actions = ["dynamodb:PutItem"], resources = [module.connections_table.table_arn] },
+    ]
+    disconnect = [
+      { sid = "FindConnectionRows", actions = ["dynamodb:Query"], resources = [module.connections_table.connection_index_arn] },
+      { sid = "DeleteConnectionRows", actions = ["dynamodb:DeleteItem"], resources = [module.connections_table.table_arn] },
+    ]
+    message = [
+      { sid = "StoreSubscriptions", actions = ["dynamodb:PutItem", "dynamodb:DeleteItem"], resources = [module.connections_table.table_arn] },
+      { sid = "ReplyToSender", actions = ["execute-api:ManageConnections"], resources = [module.websocket_api.manage_connections_arn] },
+    ]
+    push = [
+      { sid = "ReadAudience", actions = ["dynamodb:Query"], resources = [module.connections_table.table_arn, module.connections_table.connection_index_arn] },
+      # A broadcast reads every row with a segmented Scan of the table (never of the index).
+      { sid = "ReadEveryConnection", actions = ["dynamodb:Scan"], resources = [module.connections_table.table_arn] },
+      { sid = "ForgetGoneConnections", actions = ["dynamodb:DeleteItem"], resources = [module.connections_table.table_arn] },
+      { sid = "PostToConnections", actions = ["execute-api:ManageConnections"], resources = [module.websocket_api.manage_connections_arn] },
+      # Lambda writes the push function's invocation records with the function's own role.
+      { sid = "RecordFailedInvocations", actions = ["sqs:SendMessage"], resources = [module.push_schedule.dead_letter_queue_arn] },
+    ]
   }
+
+  # What a principal needs on the key to use a resource through each service.
+  kms_actions_by_service = {
+    dynamodb = ["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey", "kms:DescribeKey"]
+    ssm      = ["kms:Decrypt"]
+    sqs      = ["kms:Decrypt", "kms:GenerateDataKey"]
+    sns      = ["kms:Decrypt", "kms:GenerateDataKey"]
+  }
+
+  # Per function, the services through which it touches an encrypted resource.
+  function_kms_services = {
+    for function, statements in local.function_access : function => local.kms_key_arn == null ? [] : sort(distinct(flatten([
+      for statement in statements : [
+        for resource in local.encrypted_resources : resource.service
+        if length(setintersection(toset(resource.arns), toset(statement.resources))) > 0
+      ]
+    ])))
+  }
+}
+
+data "aws_iam_policy_document" "function" {
+  for_each = local.function_access
 
   dynamic "statement" {
-    for_each = var.kms_key_arn == null ? [] : [var.kms_key_arn]
+    for_each = each.value
 
     content {
-      sid       = "DecryptTokenSecret"
-      actions   = ["kms:Decrypt"]
-      resources = [statement.value]
+      sid       = statement.value.sid
+      actions   = statement.value.actions
+      resources = statement.value.resources
     }
   }
-}
 
-data "aws_iam_policy_document" "connect" {
-  statement {
-    sid       = "StoreConnection"
-    actions   = ["dynamodb:PutItem"]
-    resources = [module.connections_table.table_arn]
-  }
-}
+  # The key, only as the service that holds the resource uses it on the function's behalf.
+  dynamic "statement" {
+    for_each = local.function_kms_services[each.key]
 
-data "aws_iam_policy_document" "disconnect" {
-  statement {
-    sid       = "FindConnectionRows"
-    actions   = ["dynamodb:Query"]
-    resources = [module.connections_table.connection_index_arn]
-  }
+    content {
+      sid       = "UseKeyVia${title(statement.value)}"
+      actions   = local.kms_actions_by_service[statement.value]
+      resources = [local.kms_key_arn]
 
-  statement {
-    sid       = "DeleteConnectionRows"
-    actions   = ["dynamodb:DeleteItem"]
-    resources = [module.connections_table.table_arn]
-  }
-}
-
-data "aws_iam_policy_document" "message" {
-  statement {
-    sid       = "StoreSubscriptions"
-    actions   = ["dynamodb:PutItem", "dynamodb:DeleteItem"]
-    resources = [module.connections_table.table_arn]
-  }
-
-  statement {
-    sid       = "ReplyToSender"
-    actions   = ["execute-api:ManageConnections"]
-    resources = [module.websocket_api.manage_connections_arn]
-  }
-}
-
-data "aws_iam_policy_document" "push" {
-  statement {
-    sid       = "ReadAudience"
-    actions   = ["dynamodb:Query", "dynamodb:Scan"]
-    resources = [module.connections_table.table_arn, module.connections_table.connection_index_arn]
-  }
-
-  statement {
-    sid       = "ForgetGoneConnections"
-    actions   = ["dynamodb:DeleteItem"]
-    resources = [module.connections_table.table_arn]
-  }
-
-  statement {
-    sid       = "PostToConnections"
-    actions   = ["execute-api:ManageConnections"]
-    resources = [module.websocket_api.manage_connections_arn]
+      condition {
+        test     = "StringEquals"
+        variable = "kms:ViaService"
+        values   = ["${statement.value}.${data.aws_region.current.name}.${data.aws_partition.current.dns_suffix}"]
+      }
+    }
   }
 }
 
@@ -134,7 +242,6 @@ locals {
   function_definitions = {
     authorizer = {
       description = "Verifies the connection token on $connect."
-      policy_json = data.aws_iam_policy_document.authorizer.json
       environment = tomap({
         TOKEN_SECRET_PARAMETER = module.token_secret.parameter_name
         ALLOWED_ORIGINS        = join(",", var.allowed_origins)
@@ -142,7 +249,6 @@ locals {
     }
     connect = {
       description = "Stores a new connection under its entity."
-      policy_json = data.aws_iam_policy_document.connect.json
       environment = tomap({
         CONNECTION_TTL_SECONDS = tostring(local.connection_ttl_seconds)
         AUTH_DISABLED          = tostring(var.auth_disabled)
@@ -150,12 +256,10 @@ locals {
     }
     disconnect = {
       description = "Deletes a closed connection's rows."
-      policy_json = data.aws_iam_policy_document.disconnect.json
       environment = tomap({})
     }
     message = {
       description = "Answers ping, subscribe, unsubscribe and unknown actions."
-      policy_json = data.aws_iam_policy_document.message.json
       environment = tomap({
         CONNECTIONS_ENDPOINT   = module.websocket_api.connections_url
         CONNECTION_TTL_SECONDS = tostring(local.connection_ttl_seconds)
@@ -163,7 +267,6 @@ locals {
     }
     push = {
       description = "Fans a message out to an entity, a topic, a connection or everyone."
-      policy_json = data.aws_iam_policy_document.push.json
       environment = tomap({
         CONNECTIONS_ENDPOINT = module.websocket_api.connections_url
         PUSH_CONCURRENCY     = tostring(var.push_concurrency)
@@ -178,17 +281,23 @@ module "functions" {
   for_each = local.function_definitions
 
   function_name      = "${local.name}-${each.key}"
+  role_name          = "${local.name}-${each.key}-${data.aws_region.current.name}"
   description        = each.value.description
   handler            = "wspush.handlers.${each.key}.handler"
   package_path       = "${var.package_dir}/${each.key}.zip"
-  policy_json        = each.value.policy_json
+  policy_json        = data.aws_iam_policy_document.function[each.key].json
   memory_size        = local.function_settings[each.key].memory_size
   timeout            = local.function_settings[each.key].timeout
   log_retention_days = var.log_retention_days
   environment        = merge(local.common_environment, each.value.environment)
-  # Only push is invoked asynchronously (EventBridge); its failures are dead-lettered.
-  async_invocation       = each.key == "push"
-  dead_letter_target_arn = each.key == "push" ? module.push_schedule.dead_letter_queue_arn : null
+  # Only push is invoked asynchronously (EventBridge). A push is not idempotent (a retry
+  # after a partial fan-out posts twice) and an invalid request fails every time, so by
+  # default a failure is not retried: its invocation record goes to the dead-letter queue,
+  # where `wspush dlq` shows why and redrives it once the cause is fixed.
+  async_invocation            = each.key == "push"
+  on_failure_destination_arn  = each.key == "push" ? module.push_schedule.dead_letter_queue_arn : null
+  async_retry_attempts        = var.push_retry_attempts
+  async_max_event_age_seconds = var.push_max_event_age_seconds
 }
 
 # --- WebSocket API and schedule ---------------------------------------------------------
@@ -230,7 +339,7 @@ module "push_schedule" {
   schedule_expression = var.schedule_expression
   schedule_enabled    = var.schedule_enabled
   scheduled_push      = merge(var.scheduled_audience, { type = "scheduled", payload = var.scheduled_message })
-  kms_key_arn         = var.kms_key_arn
+  kms_key_arn         = local.kms_key_arn
 }
 
 # --- Operations --------------------------------------------------------------------------
@@ -247,8 +356,8 @@ module "monitoring" {
   authorizer_log_group_name = module.functions["authorizer"].log_group_name
   api_id                    = module.websocket_api.api_id
   table_name                = module.connections_table.table_name
-  dead_letter_queue_name    = module.push_schedule.dead_letter_queue_name
+  dead_letter_queue_names   = [module.push_schedule.dead_letter_queue_name, module.push_schedule.undelivered_queue_name]
   gone_rate_threshold       = var.gone_rate_alarm_threshold
   alarm_email               = var.alarm_email
-  kms_key_arn               = var.kms_key_arn
+  kms_key_arn               = local.kms_key_arn
 }
