@@ -110,11 +110,19 @@ push: $(VENV_STAMP) ## Push MESSAGE (JSON) to ENTITY, or to everyone with BROADC
 connect: $(NODE_STAMP) $(VENV_STAMP) ## Open wscat on the local stack as ENTITY (default demo-user)
 	node_modules/.bin/wscat -c "$$($(BIN)/wspush url)?token=$$($(BIN)/wspush token --entity '$(ENTITY)')"
 
-deploy: $(TF_STAMP) build ## Build and apply to your AWS account
-	cd $(TF_DIR) && $(TERRAFORM) apply
+# Deploy and destroy work on the real state, so they initialise the backend (validate and
+# the tests run with -backend=false). They may ask for approval (TF_INPUT=1); set
+# TF_CLI_ARGS_apply=-auto-approve to run them unattended (destroy is `apply -destroy`).
+TF_DEPLOY_INIT := cd $(TF_DIR) && $(TERRAFORM) init -input=false -lockfile=readonly >/dev/null
 
-destroy: $(TF_STAMP) ## Destroy the AWS deployment
-	cd $(TF_DIR) && $(TERRAFORM) destroy
+deploy: $(TF_STAMP) build ## Build and apply to your AWS account (state in terraform/terraform.tfstate)
+	$(TF_DEPLOY_INIT)
+	cd $(TF_DIR) && TF_INPUT=1 $(TERRAFORM) apply
+
+destroy: $(TF_STAMP) ## Destroy the AWS deployment (refuses while the table's deletion_protection is on)
+	$(TF_DEPLOY_INIT)
+	scripts/check-deletion-protection.sh $(TF_DIR)
+	cd $(TF_DIR) && TF_INPUT=1 $(TERRAFORM) apply -destroy
 
 clean: ## Remove build outputs, local state and virtualenvs
 	rm -rf build dist .wspush $(TF_DIR)/.terraform $(TF_MODULE_DIR)/.terraform $(VENV) $(CHECKOV_VENV) node_modules
