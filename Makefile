@@ -12,6 +12,8 @@ TERRAFORM ?= terraform
 TF_DIR := terraform
 # The whole stack is this module; terraform/ is a thin root that calls it.
 TF_MODULE_DIR := $(TF_DIR)/modules/wspush
+# Configurations that use the module from outside, as a user's own root would.
+TF_EXAMPLE_DIRS := $(wildcard examples/*)
 # A generated CLI config: a provider mirror when one is available (offline machines),
 # the public registry otherwise. TF_PLUGIN_MIRROR=/path picks the mirror explicitly.
 export TF_CLI_CONFIG_FILE := $(CURDIR)/build/terraform.rc
@@ -48,13 +50,17 @@ $(NODE_STAMP): package.json package-lock.json
 build/terraform.rc: scripts/terraform-cli-config.sh scripts/find-terraform-mirror.sh
 	scripts/terraform-cli-config.sh $@
 
-TF_SOURCES := $(shell find $(TF_DIR) \( -name '*.tf' -o -name '*.tftest.hcl' \) -not -path '*/.terraform/*')
+TF_SOURCES := $(shell find $(TF_DIR) examples \( -name '*.tf' -o -name '*.tftest.hcl' \) -not -path '*/.terraform/*')
 
 $(TF_STAMP): build/terraform.rc $(TF_DIR)/.terraform.lock.hcl $(TF_SOURCES)
 	cd $(TF_DIR) && $(TERRAFORM) init -backend=false -lockfile=readonly >/dev/null
 	# The module's own tests run in its directory, on the root's pinned provider.
 	cp $(TF_DIR)/.terraform.lock.hcl $(TF_MODULE_DIR)/.terraform.lock.hcl
 	cd $(TF_MODULE_DIR) && $(TERRAFORM) init -backend=false -lockfile=readonly >/dev/null
+	for example in $(TF_EXAMPLE_DIRS); do \
+	  cp $(TF_DIR)/.terraform.lock.hcl $$example/.terraform.lock.hcl; \
+	  (cd $$example && $(TERRAFORM) init -backend=false -lockfile=readonly >/dev/null); \
+	done
 	touch $@
 
 setup: $(VENV_STAMP) $(NODE_STAMP) $(TF_STAMP) ## Create the virtualenv, install wscat, init Terraform
@@ -71,6 +77,7 @@ fmt: $(VENV_STAMP) $(TF_STAMP) ## Format Python and Terraform
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 	$(TERRAFORM) fmt -recursive $(TF_DIR)
+	$(TERRAFORM) fmt -recursive examples
 
 test-unit: $(VENV_STAMP) build ## Unit tests (no AWS; includes a smoke run of the benchmarks)
 	$(BIN)/pytest tests/unit
@@ -78,12 +85,17 @@ test-unit: $(VENV_STAMP) build ## Unit tests (no AWS; includes a smoke run of th
 test-integration: $(VENV_STAMP) build build/terraform.rc ## Integration tests against moto (and a real terraform plan)
 	$(BIN)/pytest tests/integration
 
-test-terraform: $(TF_STAMP) build ## terraform fmt, validate and native tests
+test-terraform: $(TF_STAMP) build ## terraform fmt, validate and native tests (root, module, examples)
 	$(TERRAFORM) fmt -check -recursive $(TF_DIR)
+	$(TERRAFORM) fmt -check -recursive examples
 	cd $(TF_DIR) && $(TERRAFORM) validate -no-color
 	cd $(TF_MODULE_DIR) && $(TERRAFORM) validate -no-color
 	scripts/run-in-group.sh bash -c 'cd $(TF_DIR) && $(TERRAFORM) test -no-color'
 	scripts/run-in-group.sh bash -c 'cd $(TF_MODULE_DIR) && $(TERRAFORM) test -no-color'
+	for example in $(TF_EXAMPLE_DIRS); do \
+	  (cd $$example && $(TERRAFORM) validate -no-color) && \
+	  scripts/run-in-group.sh bash -c "cd $$example && $(TERRAFORM) test -no-color" || exit 1; \
+	done
 
 checkov: $(CHECKOV_STAMP) ## Static security checks of the Terraform
 	$(CHECKOV_VENV)/bin/checkov --directory $(TF_DIR) --framework terraform --skip-download --quiet --compact
@@ -125,4 +137,4 @@ destroy: $(TF_STAMP) ## Destroy the AWS deployment (refuses while the table's de
 	cd $(TF_DIR) && TF_INPUT=1 $(TERRAFORM) apply -destroy
 
 clean: ## Remove build outputs, local state and virtualenvs
-	rm -rf build dist .wspush $(TF_DIR)/.terraform $(TF_MODULE_DIR)/.terraform $(VENV) $(CHECKOV_VENV) node_modules
+	rm -rf build dist .wspush $(TF_DIR)/.terraform $(TF_MODULE_DIR)/.terraform $(addsuffix /.terraform,$(TF_EXAMPLE_DIRS)) $(VENV) $(CHECKOV_VENV) node_modules
