@@ -17,8 +17,6 @@ import subprocess
 from pathlib import Path
 
 import boto3
-import pytest
-from moto.server import ThreadedMotoServer
 
 from tests.e2e.conftest import ROOT
 
@@ -38,15 +36,6 @@ def _clean_checkout(target: Path) -> Path:
     (target / ".venv").symlink_to(ROOT / ".venv")
     shutil.copytree(ROOT / "build" / "lambda-deps", target / "build" / "lambda-deps")
     return target
-
-
-@pytest.fixture(scope="module")
-def moto_url():
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    yield f"http://{host}:{port}"
-    server.stop()
 
 
 def _make(checkout: Path, target: str, environment: dict[str, str]) -> subprocess.CompletedProcess:

@@ -14,7 +14,6 @@ from typing import Any
 
 import boto3
 import pytest
-from moto.server import ThreadedMotoServer
 
 from tests.fakes import FakeConnectionsEndpoint
 from wspush_local.table import create_connections_table
@@ -22,15 +21,6 @@ from wspush_local.table import create_connections_table
 TABLE = "wspush-test-connections"
 SECRET_PARAMETER = "/wspush/test/token-secret"
 SECRET = "integration-secret"
-
-
-@pytest.fixture(scope="session")
-def moto_url():
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    yield f"http://{host}:{port}"
-    server.stop()
 
 
 @pytest.fixture(scope="session")
