@@ -127,11 +127,11 @@ connect: $(NODE_STAMP) $(VENV_STAMP) ## Open wscat on the local stack as ENTITY 
 # TF_CLI_ARGS_apply=-auto-approve to run them unattended (destroy is `apply -destroy`).
 TF_DEPLOY_INIT := cd $(TF_DIR) && $(TERRAFORM) init -input=false -lockfile=readonly >/dev/null
 
-deploy: $(TF_STAMP) build ## Build and apply to your AWS account (state in terraform/terraform.tfstate)
+deploy: build/terraform.rc build ## Build and apply to your AWS account (state in terraform/terraform.tfstate)
 	$(TF_DEPLOY_INIT)
 	cd $(TF_DIR) && TF_INPUT=1 $(TERRAFORM) apply
 
-destroy: $(TF_STAMP) ## Destroy the AWS deployment (refuses while the table's deletion_protection is on)
+destroy: build/terraform.rc ## Destroy the AWS deployment (refuses while the table's deletion_protection is on)
 	$(TF_DEPLOY_INIT)
 	scripts/check-deletion-protection.sh $(TF_DIR)
 	cd $(TF_DIR) && TF_INPUT=1 $(TERRAFORM) apply -destroy

@@ -48,7 +48,7 @@ class StackOptions:
     destroy_on_exit: bool = False
 
 
-def _clients(emulator_url: str) -> dict[str, Any]:
+def clients_for(emulator_url: str) -> dict[str, Any]:
     session = boto3.Session(
         aws_access_key_id="local", aws_secret_access_key="local", region_name=REGION
     )
@@ -73,6 +73,32 @@ def read_stack_file(work_dir: Path) -> dict[str, Any]:
         )
     info: dict[str, Any] = json.loads(path.read_text())
     return info
+
+
+async def serve_deployment(
+    outputs: dict[str, Any],
+    clients: dict[str, Any],
+    runtime: LocalLambda,
+    dist: Path,
+    stage: str,
+    port: int,
+    limits: Limits,
+) -> tuple[Gateway, web.AppRunner]:
+    """Serve what Terraform deployed to the emulator: each function runs from its zip
+    (re-pointed at the local @connections endpoint) and the gateway serves the API's stage
+    on ``port``. The caller closes the gateway and cleans up the runner."""
+    connections_url = f"http://127.0.0.1:{port}/{stage}"
+    api = read_api(clients["apigatewayv2"], outputs["api_id"], stage, REGION, ACCOUNT_ID)
+    names = list(outputs["function_names"].values())
+    for spec in read_functions(clients["lambda"], names, dist):
+        if "CONNECTIONS_ENDPOINT" in spec.environment:
+            spec.environment["CONNECTIONS_ENDPOINT"] = connections_url
+        runtime.register(spec)
+    gateway = Gateway(api, runtime, limits)
+    runner = web.AppRunner(gateway.app, access_log=None, handle_signals=False)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    return gateway, runner
 
 
 class Stack:
@@ -102,7 +128,7 @@ class Stack:
 
         emulator_port = options.emulator_port or free_port()
         emulator_url = f"http://127.0.0.1:{emulator_port}"
-        clients = _clients(emulator_url)
+        clients = clients_for(emulator_url)
         dead_letter = QueueSender(clients["sqs"])
         runtime = LocalLambda(
             self.work_dir / "functions",
@@ -141,23 +167,17 @@ class Stack:
             outputs = await asyncio.to_thread(terraform.outputs)
             log.info("terraform applied in %.0f s", time.monotonic() - started)
 
-            # 3. Functions from their zips, re-pointed at the local endpoints.
-            gateway_base = f"http://127.0.0.1:{options.port}"
-            connections_url = f"{gateway_base}/{options.stage}"
-            api = read_api(
-                clients["apigatewayv2"], outputs["api_id"], options.stage, REGION, ACCOUNT_ID
+            # 3.-4. Functions from their zips, and the gateway serving the API; the scheduler.
+            gateway, runner = await serve_deployment(
+                outputs,
+                clients,
+                runtime,
+                self.root / "dist",
+                options.stage,
+                options.port,
+                options.limits,
             )
-            names = list(outputs["function_names"].values())
-            for spec in read_functions(clients["lambda"], names, self.root / "dist"):
-                if "CONNECTIONS_ENDPOINT" in spec.environment:
-                    spec.environment["CONNECTIONS_ENDPOINT"] = connections_url
-                runtime.register(spec)
-
-            # 4. Gateway and scheduler.
-            gateway = Gateway(api, runtime, options.limits)
-            runner = web.AppRunner(gateway.app, access_log=None, handle_signals=False)
-            await runner.setup()
-            await web.TCPSite(runner, "127.0.0.1", options.port).start()
+            connections_url = f"http://127.0.0.1:{options.port}/{options.stage}"
             scheduler = Scheduler(
                 clients["events"], targets, REGION, ACCOUNT_ID, options.schedule_scale
             )

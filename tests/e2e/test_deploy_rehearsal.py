@@ -1,6 +1,8 @@
 """The README's AWS path, rehearsed: from a clean copy of the checkout, `make deploy`,
-`terraform output`, `make destroy`, unattended (TF_CLI_ARGS_apply=-auto-approve), against a
-moto server standing in for the AWS account, with all state in a throwaway directory.
+`terraform output`, a real client on the deployment, `make destroy`, unattended
+(TF_CLI_ARGS_apply=-auto-approve), against a moto server standing in for the AWS account
+(the local stack's emulator, whose Lambda runs the deployed zips), with all state in a
+throwaway directory.
 
 The copy holds what a clone holds (tracked and new files, no build outputs, no state, no
 .terraform); only the virtualenv and the downloaded Lambda dependencies are shared with
@@ -10,6 +12,7 @@ tests/integration/test_build.py's job).
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import shutil
@@ -17,8 +20,16 @@ import subprocess
 from pathlib import Path
 
 import boto3
+import pytest
+import websockets
 
 from tests.e2e.conftest import ROOT
+from wspush.logic.tokens import issue, parse_secrets
+from wspush_local.emulator import Emulator
+from wspush_local.gateway import Limits
+from wspush_local.runtime import LocalLambda, environment_for_workers
+from wspush_local.scheduler import QueueSender, RuleTargets
+from wspush_local.stack import clients_for, free_port, serve_deployment
 
 
 def _clean_checkout(target: Path) -> Path:
@@ -36,6 +47,56 @@ def _clean_checkout(target: Path) -> Path:
     (target / ".venv").symlink_to(ROOT / ".venv")
     shutil.copytree(ROOT / "build" / "lambda-deps", target / "build" / "lambda-deps")
     return target
+
+
+@pytest.fixture
+def emulator(tmp_path):
+    """The stand-in account: moto, with Lambda invokes run from the deployed zips."""
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    sqs = boto3.client("sqs", endpoint_url=url, region_name="us-east-1")
+    runtime = LocalLambda(
+        tmp_path / "functions",
+        environment_for_workers(url, "us-east-1"),
+        dead_letter=QueueSender(sqs),
+    )
+    server = Emulator(runtime, RuleTargets(runtime, QueueSender(sqs)).deliver, port)
+    server.start()
+    yield server, runtime
+    server.stop()
+
+
+async def _client_on_the_deployment(
+    outputs: dict, runtime: LocalLambda, emulator_url: str, dist: Path
+) -> None:
+    """Serve the deployment through the local gateway; a client connects with a token
+    signed by the deployed secret, pings, and receives a push sent through Lambda."""
+    runtime.loop = asyncio.get_running_loop()
+    clients = clients_for(emulator_url)
+    port = free_port()
+    stage = outputs["stage_name"]
+    gateway, runner = await serve_deployment(outputs, clients, runtime, dist, stage, port, Limits())
+    try:
+        parameter = clients["ssm"].get_parameter(
+            Name=outputs["token_secret_parameter_name"], WithDecryption=True
+        )
+        token = issue("rehearsal", parse_secrets(parameter["Parameter"]["Value"])[0], 300)
+        async with websockets.connect(f"ws://127.0.0.1:{port}/{stage}?token={token}") as ws:
+            await ws.send(json.dumps({"action": "ping"}))
+            assert json.loads(await asyncio.wait_for(ws.recv(), 30)) == {"type": "pong"}
+            request = {"entityId": "rehearsal", "payload": {"text": "deployed"}}
+            response = await asyncio.to_thread(
+                clients["lambda"].invoke,
+                FunctionName=outputs["function_names"]["push"],
+                Payload=json.dumps(request).encode(),
+            )
+            assert json.loads(response["Payload"].read())["sent"] == 1
+            frame = json.loads(await asyncio.wait_for(ws.recv(), 30))
+            assert (frame["type"], frame["data"]) == ("notification", {"text": "deployed"})
+    finally:
+        await gateway.close_all()
+        await runner.cleanup()
+        await runtime.stop()
 
 
 def _make(checkout: Path, target: str, environment: dict[str, str]) -> subprocess.CompletedProcess:
@@ -56,8 +117,10 @@ def _outputs(checkout: Path, environment: dict[str, str]) -> dict:
     return {name: value["value"] for name, value in json.loads(raw).items()}
 
 
-def test_make_deploy_then_make_destroy_from_a_clean_checkout(tmp_path, moto_url):
+def test_make_deploy_then_make_destroy_from_a_clean_checkout(tmp_path, emulator):
     # Given a clean checkout whose terraform.tfvars points at the stand-in account
+    server, runtime = emulator
+    moto_url = server.url
     checkout = _clean_checkout(tmp_path / "wspush")
     tfvars = checkout / "terraform" / "terraform.tfvars"
     settings = [
@@ -102,6 +165,8 @@ def test_make_deploy_then_make_destroy_from_a_clean_checkout(tmp_path, moto_url)
         == outputs["dead_letter_queue_arn"]
     )
     assert (checkout / "terraform" / "terraform.tfstate").is_file()
+    # And a real client can use it
+    asyncio.run(_client_on_the_deployment(outputs, runtime, moto_url, checkout / "dist"))
 
     # When it is destroyed while the table is protected
     refused = _make(checkout, "destroy", environment)
