@@ -97,3 +97,18 @@ output "kms_key_policy_json" {
   description = "The key policy wspush needs: with create_kms_key the key has it; a key you supply via kms_key_arn needs its service statements (the account statement is KMS's default)."
   value       = module.wspush.kms_key_policy_json
 }
+
+output "publish_url" {
+  description = "https:// URL of POST /publish (SigV4 for execute-api, or a JWT with publish_jwt_issuer)."
+  value       = module.wspush.publish_url
+}
+
+output "publish_api_id" {
+  description = "ID of the publish HTTP API."
+  value       = module.wspush.publish_api_id
+}
+
+output "publish_caller_policy_json" {
+  description = "Least-privilege IAM policy for callers of POST /publish: execute-api:Invoke on that route only (null with a JWT authorizer)."
+  value       = module.wspush.publish_caller_policy_json
+}

@@ -29,7 +29,7 @@ from wspush_local.emulator import Emulator
 from wspush_local.gateway import Limits
 from wspush_local.runtime import LocalLambda, environment_for_workers
 from wspush_local.scheduler import QueueSender, RuleTargets
-from wspush_local.stack import clients_for, free_port, serve_deployment
+from wspush_local.stack import clients_for, free_port, gateway_for_deployment, serve_app
 
 
 def _clean_checkout(target: Path) -> Path:
@@ -75,7 +75,9 @@ async def _client_on_the_deployment(
     clients = clients_for(emulator_url)
     port = free_port()
     stage = outputs["stage_name"]
-    gateway, runner = await serve_deployment(outputs, clients, runtime, dist, stage, port, Limits())
+    connections_url = f"http://127.0.0.1:{port}/{stage}"
+    gateway = gateway_for_deployment(outputs, clients, runtime, dist, connections_url, Limits())
+    runner = await serve_app(gateway.app, port)
     try:
         parameter = clients["ssm"].get_parameter(
             Name=outputs["token_secret_parameter_name"], WithDecryption=True

@@ -1,3 +1,4 @@
+import json
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -117,3 +118,21 @@ def test_backoff_is_capped_and_jittered(attempt):
     assert upper == min(
         push_logic.BACKOFF_CAP_SECONDS, push_logic.BACKOFF_BASE_SECONDS * 2**attempt
     )
+
+
+def test_the_excluded_connection_is_skipped_and_the_message_id_is_the_envelope_id(executor):
+    # Given an entity with three connections, one of them the sender's
+    store = MemoryStore({("m1", "a"), ("m1", "b"), ("m1", "sender")})
+    sender = ScriptedSender()
+    request = PushRequest(
+        audience=Audience(entity_id="m1"),
+        payload={"orderId": "o-1"},
+        id="order-o-1",
+        exclude_connection_id="sender",
+    )
+    # When it is pushed
+    report = push_logic.push(request, store, sender, executor, 3, 2, sleep=lambda s: None)
+    # Then every other connection gets the envelope named by the request's id
+    assert sorted(c for c, _ in sender.posts) == ["a", "b"]
+    assert {json.loads(data)["id"] for _, data in sender.posts} == {"order-o-1"}
+    assert report.targeted == 2 and report.sent == 2

@@ -15,11 +15,14 @@ class PayloadTooLarge(ValueError):
     """The encoded message exceeds API Gateway's WebSocket message limit."""
 
 
-def build(message_type: str, data: Any, now: datetime | None = None) -> dict[str, Any]:
+def build(
+    message_type: str, data: Any, now: datetime | None = None, message_id: str | None = None
+) -> dict[str, Any]:
+    """The envelope; ``message_id`` (the request's ``id``) or a new uuid names it."""
     timestamp = (now or datetime.now(UTC)).isoformat(timespec="milliseconds")
     return {
         "type": message_type,
-        "id": str(uuid.uuid4()),
+        "id": message_id or str(uuid.uuid4()),
         "ts": timestamp.replace("+00:00", "Z"),
         "data": data,
     }

@@ -40,7 +40,11 @@ def backoff_delay(attempt: int, rng: Callable[[float, float], float] = random.un
 
 
 def resolve_targets(
-    audience: Audience, store: TargetStore, executor: ThreadPoolExecutor, scan_segments: int
+    audience: Audience,
+    store: TargetStore,
+    executor: ThreadPoolExecutor,
+    scan_segments: int,
+    exclude_connection_id: str | None = None,
 ) -> list[Target]:
     if audience.entity_id is not None:
         targets = store.entity_targets(audience.entity_id)
@@ -54,6 +58,8 @@ def resolve_targets(
     unique: dict[str, Target] = {}
     for target in targets:
         unique.setdefault(target.connection_id, target)
+    # The sender's own connection is left out, so its action is not echoed back to it.
+    unique.pop(exclude_connection_id or "", None)
     return list(unique.values())
 
 
@@ -128,6 +134,9 @@ def push(
 
     Raises ``envelope.PayloadTooLarge`` before reading the table if the message cannot fit.
     """
-    body = envelope.encode(envelope.build(request.message_type, request.payload))
-    targets = resolve_targets(request.audience, store, executor, scan_segments)
+    message = envelope.build(request.message_type, request.payload, message_id=request.id)
+    body = envelope.encode(message)
+    targets = resolve_targets(
+        request.audience, store, executor, scan_segments, request.exclude_connection_id
+    )
     return fan_out(targets, body, sender, store, executor, max_attempts, sleep)

@@ -57,9 +57,10 @@ run "created_key_reaches_every_principal" {
     condition = (
       toset(local.function_kms_services["authorizer"]) == toset(["ssm"]) &&
       toset(local.function_kms_services["connect"]) == toset(["dynamodb"]) &&
+      toset(local.function_kms_services["publish"]) == toset(["dynamodb"]) &&
       toset(local.function_kms_services["push"]) == toset(["dynamodb", "sqs"])
     )
-    error_message = "The authorizer reads the SSM secret, connect writes the table, push reads the table and writes the dead-letter queue: each needs the key through exactly those services."
+    error_message = "The authorizer reads the SSM secret, connect writes and publish reads the table, push reads the table and writes the dead-letter queue: each needs the key through exactly those services."
   }
 
   assert {
