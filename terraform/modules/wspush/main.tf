@@ -175,12 +175,20 @@ locals {
     ]
     disconnect = [
       { sid = "FindConnectionRows", actions = ["dynamodb:Query"], resources = [module.connections_table.connection_index_arn] },
-      { sid = "DeleteConnectionRows", actions = ["dynamodb:DeleteItem"], resources = [module.connections_table.table_arn] },
+      { sid = "DeleteConnectionRows", actions = ["dynamodb:BatchWriteItem"], resources = [module.connections_table.table_arn] },
     ]
-    message = [
-      { sid = "StoreSubscriptions", actions = ["dynamodb:PutItem", "dynamodb:DeleteItem"], resources = [module.connections_table.table_arn] },
-      { sid = "ReplyToSender", actions = ["execute-api:ManageConnections"], resources = [module.websocket_api.manage_connections_arn] },
-    ]
+    message = concat(
+      [
+        # A subscription row and the connection row's count change in one
+        # TransactWriteItems, which IAM authorizes as its Put, Update and Delete actions.
+        { sid = "StoreSubscriptions", actions = ["dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"], resources = [module.connections_table.table_arn] },
+        { sid = "ReplyToSender", actions = ["execute-api:ManageConnections"], resources = [module.websocket_api.manage_connections_arn] },
+      ],
+      # Without an authorizer, message events carry no entityId: it is read from the index.
+      var.auth_disabled ? [
+        { sid = "FindConnectionOwner", actions = ["dynamodb:Query"], resources = [module.connections_table.connection_index_arn] },
+      ] : [],
+    )
     publish = [
       { sid = "CountSmallAudiences", actions = ["dynamodb:Query"], resources = [module.connections_table.table_arn] },
       { sid = "HandOffToPush", actions = ["lambda:InvokeFunction"], resources = [local.push_function_arn] },
@@ -256,6 +264,8 @@ locals {
       environment = tomap({
         TOKEN_SECRET_PARAMETER = module.token_secret.parameter_name
         ALLOWED_ORIGINS        = join(",", var.allowed_origins)
+        TOKEN_AUDIENCE         = var.token_audience != null ? var.token_audience : ""
+        TOKEN_ISSUER           = var.token_issuer != null ? var.token_issuer : ""
       })
     }
     connect = {
@@ -272,8 +282,10 @@ locals {
     message = {
       description = "Answers ping, subscribe, unsubscribe and unknown actions."
       environment = tomap({
-        CONNECTIONS_ENDPOINT   = module.websocket_api.connections_url
-        CONNECTION_TTL_SECONDS = tostring(local.connection_ttl_seconds)
+        CONNECTIONS_ENDPOINT             = module.websocket_api.connections_url
+        CONNECTION_TTL_SECONDS           = tostring(local.connection_ttl_seconds)
+        PUBLIC_TOPIC_PATTERNS            = join(",", var.public_topic_patterns)
+        MAX_SUBSCRIPTIONS_PER_CONNECTION = tostring(var.max_subscriptions_per_connection)
       })
     }
     publish = {

@@ -26,16 +26,16 @@ run "least_privilege" {
       length(data.aws_iam_policy_document.function["disconnect"].statement) == 2 &&
       data.aws_iam_policy_document.function["disconnect"].statement[0].actions == toset(["dynamodb:Query"]) &&
       data.aws_iam_policy_document.function["disconnect"].statement[0].resources == toset([module.connections_table.connection_index_arn]) &&
-      data.aws_iam_policy_document.function["disconnect"].statement[1].actions == toset(["dynamodb:DeleteItem"]) &&
+      data.aws_iam_policy_document.function["disconnect"].statement[1].actions == toset(["dynamodb:BatchWriteItem"]) &&
       data.aws_iam_policy_document.function["disconnect"].statement[1].resources == toset([module.connections_table.table_arn])
     )
-    error_message = "disconnect may only Query the connectionId index and DeleteItem on the table."
+    error_message = "disconnect may only Query the connectionId index and BatchWriteItem on the table."
   }
 
   assert {
     condition = (
       length(data.aws_iam_policy_document.function["message"].statement) == 2 &&
-      data.aws_iam_policy_document.function["message"].statement[0].actions == toset(["dynamodb:PutItem", "dynamodb:DeleteItem"]) &&
+      data.aws_iam_policy_document.function["message"].statement[0].actions == toset(["dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"]) &&
       data.aws_iam_policy_document.function["message"].statement[0].resources == toset([module.connections_table.table_arn]) &&
       data.aws_iam_policy_document.function["message"].statement[1].actions == toset(["execute-api:ManageConnections"]) &&
       data.aws_iam_policy_document.function["message"].statement[1].resources == toset(["arn:aws:execute-api:us-east-1:123456789012:a1b2c3d4e5/prod/POST/@connections/*"])
@@ -86,5 +86,22 @@ run "role_names_carry_the_region" {
   assert {
     condition     = alltrue([for role, function in module.functions : function.role_name == "wspush-prod-${role}-us-east-1"])
     error_message = "IAM role names are account-global: each must carry the region, so one name and stage can be deployed in two regions."
+  }
+}
+
+run "demo_mode_lets_message_find_the_connection_owner_in_the_index_only" {
+  command = plan
+
+  variables {
+    auth_disabled = true
+  }
+
+  assert {
+    condition = (
+      length(data.aws_iam_policy_document.function["message"].statement) == 3 &&
+      data.aws_iam_policy_document.function["message"].statement[2].actions == toset(["dynamodb:Query"]) &&
+      data.aws_iam_policy_document.function["message"].statement[2].resources == toset([module.connections_table.connection_index_arn])
+    )
+    error_message = "Without an authorizer, message may Query the connectionId index, nothing more."
   }
 }
