@@ -27,7 +27,7 @@ from wspush_local.demo import Demo, stack_backend
 from wspush_local.deployment import read_api, read_functions
 from wspush_local.emulator import Emulator
 from wspush_local.gateway import Gateway, Limits
-from wspush_local.project import Terraform, project_root
+from wspush_local.project import Terraform, example_directory, project_root
 from wspush_local.publish_api import PublishEndpoint, read_publish_route
 from wspush_local.runtime import LocalLambda, environment_for_workers
 from wspush_local.scheduler import QueueSender, RuleTargets, Scheduler
@@ -57,6 +57,8 @@ class StackOptions:
     limits: Limits = field(default_factory=Limits)
     work_dir: Path | None = None
     destroy_on_exit: bool = False
+    # Apply examples/<example> (with its local.tfvars) instead of the root configuration.
+    example: str | None = None
     public_topics: tuple[str, ...] = DEMO_PUBLIC_TOPICS
 
 
@@ -101,7 +103,8 @@ def gateway_for_deployment(
     and each function registered from its zip, re-pointed at ``connections_url``."""
     stage = connections_url.rstrip("/").rsplit("/", 1)[-1]
     api = read_api(clients["apigatewayv2"], outputs["api_id"], stage, REGION, ACCOUNT_ID)
-    names = list(outputs["function_names"].values())
+    # Every function the outputs name, and every function a route runs.
+    names = sorted({*outputs["function_names"].values(), *api.routes.values()})
     for spec in read_functions(clients["lambda"], names, dist):
         if "CONNECTIONS_ENDPOINT" in spec.environment:
             spec.environment["CONNECTIONS_ENDPOINT"] = connections_url
@@ -125,6 +128,12 @@ class Stack:
         self.terraform_variables: dict[str, str] = {}
 
     def _terraform(self) -> Terraform:
+        directory: Path | None = None
+        var_file: Path | None = None
+        if self.options.example:
+            directory = example_directory(self.root, self.options.example)
+            local_settings = directory / "local.tfvars"
+            var_file = local_settings if local_settings.is_file() else None
         return Terraform(
             self.root,
             data_dir=self.work_dir / "terraform-data",
@@ -134,6 +143,8 @@ class Stack:
                 "AWS_SECRET_ACCESS_KEY": "local",
                 "AWS_REGION": REGION,
             },
+            directory=directory,
+            var_file=var_file,
         )
 
     async def serve(self) -> None:
@@ -298,6 +309,11 @@ class Stack:
             "Scheduled pushes reach every connection; Ctrl-C stops everything.",
             "",
         ]
+        if self.options.example:
+            lines[-2:-1] = [
+                f"Example {self.options.example}: see examples/{self.options.example}/README.md"
+                " for what to send; Ctrl-C stops everything.",
+            ]
         print("\n".join(lines), flush=True)
         log.info("ready")
 

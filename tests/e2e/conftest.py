@@ -32,7 +32,11 @@ def _free_port() -> int:
 
 
 class LocalStack:
-    def __init__(self, work_dir: Path) -> None:
+    """``wspush run`` in a subprocess: the root configuration, or ``example``'s."""
+
+    def __init__(
+        self, work_dir: Path, example: str | None = None, destroy_on_exit: bool = True
+    ) -> None:
         self.work_dir = work_dir
         self.port = _free_port()
         self.log_lines: list[str] = []
@@ -51,8 +55,11 @@ class LocalStack:
             str(SCHEDULE_SCALE),
             "--work-dir",
             str(work_dir),
-            "--destroy-on-exit",
         ]
+        if destroy_on_exit:
+            command.append("--destroy-on-exit")
+        if example:
+            command += ["--example", example]
         self.process = subprocess.Popen(
             command,
             cwd=ROOT,
