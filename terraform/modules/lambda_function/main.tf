@@ -9,9 +9,11 @@ data "aws_iam_policy_document" "assume" {
   }
 }
 
+data "aws_region" "current" {}
+
 resource "aws_iam_role" "this" {
-  # IAM is global: var.role_name carries the region so one name/stage can run in two.
-  name               = var.role_name
+  # IAM names are account-wide: the region keeps the same function name in two regions apart.
+  name               = coalesce(var.role_name, "${var.function_name}-${data.aws_region.current.name}")
   assume_role_policy = data.aws_iam_policy_document.assume.json
   tags               = var.tags
 }

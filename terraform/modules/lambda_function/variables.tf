@@ -5,7 +5,8 @@ variable "function_name" {
 
 variable "role_name" {
   type        = string
-  description = "Name of the function's IAM role (IAM names are account-global: include the region)."
+  description = "Name of the function's IAM role; null names it <function_name>-<region> (IAM names are account-wide, so the region keeps two regions' roles apart)."
+  default     = null
 }
 
 variable "description" {

@@ -312,7 +312,6 @@ module "functions" {
   for_each = local.function_definitions
 
   function_name      = "${local.name}-${each.key}"
-  role_name          = "${local.name}-${each.key}-${data.aws_region.current.name}"
   description        = each.value.description
   handler            = "wspush.handlers.${each.key}.handler"
   package_path       = "${var.package_dir}/${each.key}.zip"
