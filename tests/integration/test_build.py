@@ -64,9 +64,12 @@ def test_two_checkouts_at_different_paths_build_byte_identical_zips(tmp_path):
     clone.mkdir(parents=True)
     shutil.copy2(ROOT / "build.sh", clone / "build.sh")
     shutil.copytree(ROOT / "scripts", clone / "scripts")
-    shutil.copytree(
-        ROOT / "lambdas", clone / "lambdas", ignore=shutil.ignore_patterns("__pycache__")
-    )
+    for sources in ("lambdas", "examples"):
+        shutil.copytree(
+            ROOT / sources,
+            clone / sources,
+            ignore=shutil.ignore_patterns("__pycache__", ".terraform"),
+        )
     venv.EnvBuilder(with_pip=True).create(clone / "venv")
     # When it is built from scratch there
     subprocess.run(
