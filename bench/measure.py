@@ -34,8 +34,9 @@ from moto import mock_aws
 from bench.servers import STAGE, raise_file_limit
 from wspush.dal.connections_api import ConnectionsApi
 from wspush.dal.connections_table import ConnectionsTable
-from wspush.logic.push import fan_out
+from wspush.logic.push import Delivery, fan_out, walk
 from wspush.models.connection import Target
+from wspush.models.shard import Shard
 from wspush_local.table import create_connections_table
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -71,10 +72,16 @@ def server(kind: str, *args: str) -> Iterator[str]:
 
 
 class _NoRows:
-    """Fan-out's store: nothing is gone in these runs, so nothing is deleted."""
+    """Fan-out's store: nothing is gone in these runs, so nothing is read or deleted."""
 
-    def delete_row(self, partition_key: str, connection_id: str) -> None:
-        raise AssertionError("no connection is gone in a benchmark run")
+    def __getattr__(self, name: str) -> Any:
+        raise AssertionError(f"no connection is gone in a benchmark run ({name})")
+
+
+def _fan_out(targets: list[Target], body: bytes, api: Any, pool: ThreadPoolExecutor) -> Any:
+    """The push function's fan-out, one attempt per post, as wide as the pool."""
+    delivery = Delivery(body, api, _NoRows(), pool, pool._max_workers, max_attempts=1)
+    return fan_out(targets, delivery).report
 
 
 # 1. Fan-out throughput -----------------------------------------------------------------
@@ -153,9 +160,9 @@ def fanout(
                 api = ConnectionsApi(endpoint, credentials=CREDENTIALS)
                 runs = []
                 with ThreadPoolExecutor(concurrency) as pool:
-                    fan_out(targets[:concurrency], BODY, api, _NoRows(), pool, 1)  # warm up
+                    _fan_out(targets[:concurrency], BODY, api, pool)  # warm up
                     for _ in range(repeats):
-                        report, wall, cpu = _timed(fan_out, targets, BODY, api, _NoRows(), pool, 1)
+                        report, wall, cpu = _timed(_fan_out, targets, BODY, api, pool)
                         assert report.sent == n, "every post must succeed"
                         runs.append((wall, cpu))
                 wall, cpu = sorted(runs)[len(runs) // 2]  # the median run
@@ -244,7 +251,11 @@ def read_cost(sizes: list[int], connections_per_entity: int = 10) -> list[ReadRo
                 )
                 written = batch[-1] + 1
             counting = _CountingClient(client)
-            targets = ConnectionsTable(counting, "bench").entity_targets("entity-1")
+            reader = ConnectionsTable(counting, "bench")
+            shard = Shard(partition="entity-1")
+            targets = [
+                t for t in walk(shard, reader, 1000, int(time.time())) if isinstance(t, Target)
+            ]
             assert len(targets) == connections_per_entity
             query_items, query_calls = counting.items_read, counting.calls
             # What a Scan-based sample reads to find the same entity's connections.
@@ -466,7 +477,7 @@ async def _drive(
         for seq in range(messages):
             sent_at.append(time.perf_counter())
             body = json.dumps({"seq": seq, "data": "x" * 64}).encode()
-            report = await asyncio.to_thread(fan_out, targets, body, api, _NoRows(), pool, 1)
+            report = await asyncio.to_thread(_fan_out, targets, body, api, pool)
             assert report.sent == connections
     await asyncio.wait_for(asyncio.gather(*listeners), 120)
     elapsed = time.perf_counter() - first

@@ -49,7 +49,11 @@ def handlers(moto_url, connections_endpoint) -> dict[str, ModuleType]:
             "CONNECTIONS_ENDPOINT": connections_endpoint.url,
             "TOKEN_SECRET_PARAMETER": SECRET_PARAMETER,
             "PUSH_CONCURRENCY": "8",
-            "BROADCAST_SCAN_SEGMENTS": "3",
+            "AWS_LAMBDA_FUNCTION_NAME": "wspush-test-push",
+            "PUSH_SHARD_SIZE": "1000",
+            "PUSH_SHARD_PARALLELISM": "3",
+            "PUSH_RATE_LIMIT": "5000",
+            "PUSH_DEADLINE_MARGIN_SECONDS": "2",
             "SCHEDULED_MESSAGE": '{"text": "tick"}',
         }
     )

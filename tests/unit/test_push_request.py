@@ -38,3 +38,22 @@ def test_type_defaults_and_can_be_set():
 def test_invalid_requests_are_refused_with_a_reason(body, message):
     with pytest.raises(InvalidPushRequest, match=message):
         parse_push_request(body)
+
+
+def test_id_and_exclude_connection_are_read_and_the_body_is_kept():
+    body = {"topic": "chat", "payload": 1, "id": "order-42:shipped", "excludeConnectionId": "Ab1="}
+    request = parse_push_request(body)
+    assert (request.id, request.exclude_connection_id) == ("order-42:shipped", "Ab1=")
+    assert parse_push_request(request.body) == request
+
+
+@pytest.mark.parametrize("bad_id", ["", "x" * 129, "has space", "new\nline", 42, "<script>"])
+def test_an_unsafe_id_is_refused(bad_id):
+    with pytest.raises(InvalidPushRequest, match='"id"'):
+        parse_push_request({"broadcast": True, "payload": 1, "id": bad_id})
+
+
+@pytest.mark.parametrize("bad", ["", "x" * 129, 7])
+def test_an_invalid_exclude_connection_is_refused(bad):
+    with pytest.raises(InvalidPushRequest, match="excludeConnectionId"):
+        parse_push_request({"broadcast": True, "payload": 1, "excludeConnectionId": bad})

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -42,9 +43,19 @@ class Audience:
 
 @dataclass(frozen=True)
 class PushRequest:
+    """A validated push request.
+
+    ``body`` is the request exactly as it was validated: shard and hand-on payloads carry it
+    and every invocation parses it again, so a field added to the parser survives sharding
+    without touching the fan-out.
+    """
+
     audience: Audience
     payload: Any
     message_type: str = "notification"
+    id: str | None = None  # the caller's idempotency key: the envelope id of every copy
+    exclude_connection_id: str | None = None  # a connection the fan-out skips (the sender)
+    body: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
 
 @dataclass
@@ -67,16 +78,44 @@ class DeliveryReport:
             "throttled": self.throttled,
         }
 
+    def add(self, other: DeliveryReport, keep_failed_ids: int = 50) -> None:
+        """Fold another part of the same push (a page, a shard) into this report."""
+        self.targeted += other.targeted
+        self.sent += other.sent
+        self.gone += other.gone
+        self.failed += other.failed
+        self.throttled += other.throttled
+        room = keep_failed_ids - len(self.failed_connection_ids)
+        self.failed_connection_ids.extend(other.failed_connection_ids[: max(room, 0)])
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> DeliveryReport:
+        counts = {key: int(data.get(key, 0)) for key in cls().as_dict()}
+        failed_ids = [str(c) for c in data.get("failedConnectionIds", [])]
+        return cls(**counts, failed_connection_ids=failed_ids)
+
 
 class InvalidPushRequest(ValueError):
     """A push request that can never be delivered as given."""
 
 
 _AUDIENCE_KEYS = ("entityId", "connectionId", "topic", "broadcast")
+# An idempotency key becomes the envelope id every client sees: short and printable.
+_MESSAGE_ID = re.compile(r"^[A-Za-z0-9_.:@+=/-]{1,128}$")
+MAX_CONNECTION_ID_LENGTH = 128
+
+
+def is_valid_message_id(value: object) -> bool:
+    return isinstance(value, str) and _MESSAGE_ID.fullmatch(value) is not None
+
+
+def _is_connection_id(value: object) -> bool:
+    return isinstance(value, str) and 0 < len(value) <= MAX_CONNECTION_ID_LENGTH
 
 
 def parse_push_request(body: Any, default_type: str = "notification") -> PushRequest:
-    """Read ``{<one audience key>, "payload", "type"?}``; raise ``InvalidPushRequest``."""
+    """Read ``{<one audience key>, "payload", "type"?, "id"?, "excludeConnectionId"?}``;
+    raise ``InvalidPushRequest`` naming the problem."""
     if not isinstance(body, dict):
         raise InvalidPushRequest("a push request must be a JSON object")
     present = [key for key in _AUDIENCE_KEYS if body.get(key) not in (None, False)]
@@ -90,6 +129,14 @@ def parse_push_request(body: Any, default_type: str = "notification") -> PushReq
     message_type = body.get("type", default_type)
     if not isinstance(message_type, str) or not message_type or len(message_type) > 64:
         raise InvalidPushRequest('"type" must be a non-empty string of at most 64 characters')
+    message_id = body.get("id")
+    if message_id is not None and not is_valid_message_id(message_id):
+        raise InvalidPushRequest(
+            '"id" must be 1 to 128 characters of letters, digits and _ . : @ + = / -'
+        )
+    exclude = body.get("excludeConnectionId")
+    if exclude is not None and not _is_connection_id(exclude):
+        raise InvalidPushRequest("invalid excludeConnectionId")
     key = present[0]
     value = body[key]
     if key == "broadcast":
@@ -105,7 +152,14 @@ def parse_push_request(body: Any, default_type: str = "notification") -> PushReq
             raise InvalidPushRequest(f"invalid topic: {str(value)[:64]!r}")
         audience = Audience(topic=value)
     else:
-        if not isinstance(value, str) or not value or len(value) > 128:
+        if not _is_connection_id(value):
             raise InvalidPushRequest("invalid connectionId")
         audience = Audience(connection_id=value)
-    return PushRequest(audience=audience, payload=body["payload"], message_type=message_type)
+    return PushRequest(
+        audience=audience,
+        payload=body["payload"],
+        message_type=message_type,
+        id=message_id,
+        exclude_connection_id=exclude,
+        body=dict(body),
+    )
