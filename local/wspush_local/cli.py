@@ -14,8 +14,10 @@ from pathlib import Path
 from typing import Any
 
 import boto3
+from botocore.config import Config
 
 from wspush.dal.connections_table import ConnectionsTable
+from wspush.dal.shard_invoker import invoke_client_config
 from wspush.logic.tokens import issue, parse_secrets
 from wspush_local.dlq import list_dead_letters, redrive
 from wspush_local.gateway import Limits
@@ -23,6 +25,7 @@ from wspush_local.project import Terraform, TerraformError, project_root
 from wspush_local.stack import StackOptions, read_stack_file, run
 
 NOTIFICATION_DETAIL_TYPE = "wspush.notification"
+MAX_FUNCTION_TIMEOUT_SECONDS = 900  # Lambda's ceiling
 
 
 @dataclass(frozen=True)
@@ -34,16 +37,22 @@ class Deployment:
     websocket_url: str
     endpoint_url: str | None = None
 
-    def client(self, service: str) -> Any:
+    def client(self, service: str, config: Config | None = None) -> Any:
         if self.endpoint_url is None:
-            return boto3.client(service, region_name=self.region)
+            return boto3.client(service, region_name=self.region, config=config)
         return boto3.client(
             service,
             region_name=self.region,
             endpoint_url=self.endpoint_url,
             aws_access_key_id="local",
             aws_secret_access_key="local",
+            config=config,
         )
+
+    def push_function_client(self) -> Any:
+        """Invokes the push function: waits longer than any function can run and never
+        retries by itself (a retry after a read timeout would push a second time)."""
+        return self.client("lambda", invoke_client_config(MAX_FUNCTION_TIMEOUT_SECONDS))
 
 
 def _deployment(args: argparse.Namespace) -> Deployment:
@@ -73,6 +82,10 @@ def _push_request(args: argparse.Namespace) -> dict[str, Any]:
     except json.JSONDecodeError as error:
         raise SystemExit(f"wspush: --message is not JSON: {error}") from None
     request: dict[str, Any] = {"payload": payload, "type": args.type}
+    if args.id:
+        request["id"] = args.id
+    if args.exclude_connection:
+        request["excludeConnectionId"] = args.exclude_connection
     if args.entity:
         request["entityId"] = args.entity
     elif args.topic:
@@ -100,7 +113,7 @@ def cmd_push(args: argparse.Namespace) -> int:
         )
         print(json.dumps({"failedEntryCount": result["FailedEntryCount"]}))
         return 1 if result["FailedEntryCount"] else 0
-    response = deployment.client("lambda").invoke(
+    response = deployment.push_function_client().invoke(
         FunctionName=deployment.outputs["function_names"]["push"],
         Payload=json.dumps(request).encode(),
     )
@@ -127,7 +140,7 @@ def cmd_dlq(args: argparse.Namespace) -> int:
         for letter in list_dead_letters(sqs, queue_url, args.limit):
             print(json.dumps(letter.describe()))
         return 0
-    lambda_client = deployment.client("lambda")
+    lambda_client = deployment.push_function_client()
     function = deployment.outputs["function_names"]["push"]
 
     def redeliver(event: Any) -> str | None:
@@ -157,8 +170,16 @@ def cmd_run(args: argparse.Namespace) -> int:
         ),
         work_dir=Path(args.work_dir) if args.work_dir else None,
         destroy_on_exit=args.destroy_on_exit,
+        variables=dict(_variable(v) for v in args.var),
     )
     return run(options)
+
+
+def _variable(text: str) -> tuple[str, str]:
+    name, equals, value = text.partition("=")
+    if not equals or not name.strip():
+        raise SystemExit(f"wspush: --var takes NAME=VALUE, got {text!r}")
+    return name.strip(), value
 
 
 def parser() -> argparse.ArgumentParser:
@@ -199,6 +220,13 @@ def parser() -> argparse.ArgumentParser:
         "--work-dir", help="where state and unpacked functions live (default .wspush)"
     )
     run_cmd.add_argument(
+        "--var",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a Terraform variable for the local deployment, e.g. push_shard_size=50 (repeatable)",
+    )
+    run_cmd.add_argument(
         "--destroy-on-exit",
         action="store_true",
         help="terraform destroy against the emulator on exit",
@@ -221,6 +249,11 @@ def parser() -> argparse.ArgumentParser:
     push.add_argument(
         "--type", default="notification", help="the envelope type (default notification)"
     )
+    push.add_argument(
+        "--id",
+        help="idempotency key: the envelope id of every copy (default: the event or request id)",
+    )
+    push.add_argument("--exclude-connection", help="a connection the push skips (the sender)")
     push.add_argument(
         "--via-events",
         action="store_true",

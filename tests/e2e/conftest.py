@@ -25,6 +25,9 @@ SCHEDULE_SCALE = 0.05  # rate(1 minute) fires every 3 seconds
 STARTUP_TIMEOUT = 240
 
 
+E2E_SHARD_SIZE = 50
+
+
 def _free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -50,6 +53,11 @@ class LocalStack:
             "--work-dir",
             str(work_dir),
             "--destroy-on-exit",
+            # Small shards, so that the crowd tests' broadcasts run through shard invocations.
+            "--var",
+            f"push_shard_size={E2E_SHARD_SIZE}",
+            "--var",
+            "push_shard_parallelism=3",
         ]
         self.process = subprocess.Popen(
             command,

@@ -21,7 +21,9 @@ MAX_HAND_ON_BYTES = 240 * 1024
 
 
 def invoke_client_config(function_timeout_seconds: int, pool_size: int = 10) -> Config:
-    """No SDK retries, a read timeout above the function's own timeout."""
+    """For every client that invokes the push function synchronously (its own
+    coordinator, ``wspush push``, ``wspush dlq redrive``): no SDK retries, and a read
+    timeout above the function's own timeout."""
     return Config(
         retries={"max_attempts": 1, "mode": "standard"},
         read_timeout=function_timeout_seconds + 30,

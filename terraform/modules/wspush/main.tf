@@ -125,6 +125,31 @@ data "aws_iam_policy_document" "push" {
     actions   = ["execute-api:ManageConnections"]
     resources = [module.websocket_api.manage_connections_arn]
   }
+
+  statement {
+    sid       = "InvokeOwnShardsAndHandOns"
+    actions   = ["lambda:InvokeFunction"]
+    resources = [local.push_function_arn]
+  }
+}
+
+# --- Push at any audience size: the push function invokes itself -----------------------
+
+data "aws_caller_identity" "current" {}
+
+data "aws_partition" "current" {}
+
+locals {
+  # Spelled out from the name: the function's own policy cannot wait for the function.
+  push_function_arn = join(":", [
+    "arn", data.aws_partition.current.partition, "lambda", data.aws_region.current.name,
+    data.aws_caller_identity.current.account_id, "function", "${local.name}-push",
+  ])
+  push_sharding_environment = {
+    PUSH_SHARD_SIZE        = tostring(var.push_shard_size)
+    PUSH_SHARD_PARALLELISM = tostring(var.push_shard_parallelism)
+    PUSH_RATE_LIMIT        = tostring(var.push_rate_limit)
+  }
 }
 
 # --- Functions ---------------------------------------------------------------------------
@@ -164,11 +189,11 @@ locals {
     push = {
       description = "Fans a message out to an entity, a topic, a connection or everyone."
       policy_json = data.aws_iam_policy_document.push.json
-      environment = tomap({
+      environment = merge(tomap({
         CONNECTIONS_ENDPOINT = module.websocket_api.connections_url
         PUSH_CONCURRENCY     = tostring(var.push_concurrency)
         SCHEDULED_MESSAGE    = jsonencode(var.scheduled_message)
-      })
+      }), local.push_sharding_environment)
     }
   }
 }

@@ -77,3 +77,12 @@ output "alarm_topic_arn" {
   description = "SNS topic the alarms notify (null with monitoring off)."
   value       = one(module.monitoring[*].alarm_topic_arn)
 }
+
+output "push_settings" {
+  description = "How a push is split and paced: shard size, shard parallelism and the posts-per-second cap of one push."
+  value = {
+    shard_size        = var.push_shard_size
+    shard_parallelism = var.push_shard_parallelism
+    rate_limit        = var.push_rate_limit
+  }
+}

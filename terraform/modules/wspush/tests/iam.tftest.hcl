@@ -45,14 +45,16 @@ run "least_privilege" {
 
   assert {
     condition = (
-      length(data.aws_iam_policy_document.push.statement) == 3 &&
+      length(data.aws_iam_policy_document.push.statement) == 4 &&
       data.aws_iam_policy_document.push.statement[0].actions == toset(["dynamodb:Query", "dynamodb:Scan"]) &&
       data.aws_iam_policy_document.push.statement[0].resources == toset([module.connections_table.table_arn, module.connections_table.connection_index_arn]) &&
       data.aws_iam_policy_document.push.statement[1].actions == toset(["dynamodb:DeleteItem"]) &&
       data.aws_iam_policy_document.push.statement[2].actions == toset(["execute-api:ManageConnections"]) &&
-      data.aws_iam_policy_document.push.statement[2].resources == toset(["arn:aws:execute-api:us-east-1:123456789012:a1b2c3d4e5/prod/POST/@connections/*"])
+      data.aws_iam_policy_document.push.statement[2].resources == toset(["arn:aws:execute-api:us-east-1:123456789012:a1b2c3d4e5/prod/POST/@connections/*"]) &&
+      data.aws_iam_policy_document.push.statement[3].actions == toset(["lambda:InvokeFunction"]) &&
+      data.aws_iam_policy_document.push.statement[3].resources == toset(["arn:aws:lambda:us-east-1:123456789012:function:wspush-prod-push"])
     )
-    error_message = "push may only read the audience, delete gone rows and POST to @connections on its own stage."
+    error_message = "push may only read the audience, delete gone rows, POST to @connections on its own stage and invoke itself (exact ARN)."
   }
 
   assert {

@@ -14,6 +14,12 @@ mock_data "aws_region" {
   }
 }
 
+mock_data "aws_caller_identity" {
+  defaults = {
+    account_id = "123456789012"
+  }
+}
+
 mock_data "aws_partition" {
   defaults = {
     partition = "aws"
