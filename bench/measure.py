@@ -513,3 +513,124 @@ def gateway_capacity(sizes: list[int], messages: int, concurrency: int = 64) -> 
                 )
             )
     return rows
+
+
+# 6. A broadcast through the sharded path ---------------------------------------------
+
+
+@dataclass(frozen=True)
+class ShardedRow:
+    connections: int
+    rate_cap: int
+    parallelism: int
+    shard_size: int
+    concurrency: int
+    latency: float
+    wall: float  # from the push's start to its last delivery
+    first: float  # from the push's start to its first delivery
+    shard_invocations: int
+    posts: int
+    delivered_once: int  # connections that received exactly one copy
+    envelope_ids: int
+    cpu_seconds: float  # coordinator, workers and the endpoint together
+
+    @property
+    def ideal_rate(self) -> float:
+        """The cap, unless the shards' concurrency cannot reach it at this latency."""
+        return min(self.rate_cap, self.parallelism * self.concurrency / self.latency)
+
+    @property
+    def ideal_seconds(self) -> float:
+        return self.connections / self.ideal_rate
+
+    @property
+    def efficiency(self) -> float:
+        return self.ideal_seconds / self.wall
+
+    @property
+    def exactly_once(self) -> bool:
+        return self.posts == self.connections == self.delivered_once and self.envelope_ids == 1
+
+    @property
+    def cpu_share(self) -> float:
+        """Share of the machine's cores the run used (1.0: every core busy)."""
+        return self.cpu_seconds / self.wall / (os.cpu_count() or 1)
+
+    @property
+    def cpu_bound(self) -> bool:
+        return self.cpu_share >= 0.8
+
+
+def sharded_broadcast(
+    connections: int,
+    rate_cap: int,
+    parallelism: int,
+    shard_size: int,
+    latency: float,
+    concurrency: int = 32,
+) -> ShardedRow:
+    with server("latency", "--latency", str(latency)) as endpoint:
+        base = endpoint.rsplit("/", 1)[0]
+        process = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "bench.sharded",
+                "--endpoint",
+                endpoint,
+                "--connections",
+                str(connections),
+                "--rate",
+                str(rate_cap),
+                "--parallelism",
+                str(parallelism),
+                "--shard-size",
+                str(shard_size),
+                "--concurrency",
+                str(concurrency),
+            ],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if process.returncode != 0:
+            raise RuntimeError(f"bench.sharded failed:\n{process.stderr[-3000:]}")
+        run = json.loads(process.stdout.strip().splitlines()[-1])
+        stats = _get_json(f"{base}/_bench/stats")
+    report = run["report"]
+    assert report["sent"] == connections, f"every post must succeed: {report}"
+    return ShardedRow(
+        connections=connections,
+        rate_cap=rate_cap,
+        parallelism=parallelism,
+        shard_size=shard_size,
+        concurrency=concurrency,
+        latency=latency,
+        wall=stats["last"] - run["started"],
+        first=stats["first"] - run["started"],
+        shard_invocations=run["shardInvocations"],
+        posts=stats["posts"],
+        delivered_once=stats["connections"] if stats["maxCopies"] == 1 else 0,
+        envelope_ids=stats["ids"],
+        cpu_seconds=run["cpuSeconds"] + stats["cpuSeconds"],
+    )
+
+
+ACCOUNT_QUOTA = 10_000  # API Gateway's default account-level requests/s, every API together
+LAMBDA_POSTS_PER_INVOCATION = 1_000  # one 512 MB invocation at 25 ms per post (section 1)
+
+
+def projection(row: ShardedRow, connections: int = 1_000_000) -> dict[str, float]:
+    """The same model at the account quota: enough shards to reach it, at the efficiency
+    measured here, plus the measured time to first delivery."""
+    parallelism = math.ceil(ACCOUNT_QUOTA / LAMBDA_POSTS_PER_INVOCATION)
+    ideal = connections / ACCOUNT_QUOTA
+    return {
+        "connections": connections,
+        "rate": ACCOUNT_QUOTA,
+        "parallelism": parallelism,
+        "ideal_seconds": ideal,
+        "projected_seconds": row.first + ideal / row.efficiency,
+        "shard_invocations": math.ceil(connections / row.shard_size),
+    }

@@ -268,3 +268,15 @@ def test_backoff_is_capped_and_jittered(attempt):
     assert upper == min(
         push_logic.BACKOFF_CAP_SECONDS, push_logic.BACKOFF_BASE_SECONDS * 2**attempt
     )
+
+
+def test_shards_share_the_cap_and_late_shards_get_what_finished_ones_freed():
+    from wspush.logic.shards import share_of_cap
+
+    # Four slots, four segments waiting: a quarter each
+    assert share_of_cap(1000, 0, 4) == 250
+    # Three running at 250, one segment left to start: it gets the rest, never more
+    assert share_of_cap(1000, 750, 1) == 250
+    # Only one shard running and one remainder left: the freed cap goes to it
+    assert share_of_cap(1000, 250, 1) == 750
+    assert share_of_cap(1000, 1200, 2) == 0

@@ -54,10 +54,6 @@ class Sharding:
     page_size: int = 1000  # items per table read
     margin_seconds: float = 10.0  # stop starting work this long before a deadline
 
-    @property
-    def shard_rate(self) -> float:
-        return self.rate_limit / self.parallelism
-
 
 @dataclass
 class PushState:
@@ -136,7 +132,7 @@ def audience_shard(audience: Audience) -> Shard:
 
 
 def shard_task(
-    state: PushState, shard: Shard, deadline_ms: int, sharding: Sharding
+    state: PushState, shard: Shard, deadline_ms: int, sharding: Sharding, rate: float
 ) -> dict[str, Any]:
     return {
         SHARD_TASK: {
@@ -145,9 +141,16 @@ def shard_task(
             "shard": shard.as_dict(),
             "deadlineMs": deadline_ms,
             "maxTargets": sharding.shard_size,
-            "ratePerSecond": sharding.shard_rate,
+            "ratePerSecond": rate,
         }
     }
+
+
+def share_of_cap(rate_limit: float, allocated: float, startable: int) -> float:
+    """A new shard's posts/s: the part of the push's cap that running shards do not hold,
+    shared by the shards that can start now. The shares never add up to more than the
+    cap, and a push's last shards (one segment left, say) get what finished ones freed."""
+    return max(rate_limit - allocated, 0.0) / max(startable, 1)
 
 
 def run_shard(
@@ -229,6 +232,7 @@ class Coordinator:
         if partition is None and state.ranges_left:
             partition = self._partition_of(state)
         running: dict[Future[dict[str, Any]], Shard] = {}
+        rates: dict[Future[dict[str, Any]], float] = {}
         # A shard must be back a margin before this invocation ends, and stops starting
         # posts a margin before that: nothing starts with less than two margins left.
         margin_ms = self._sharding.margin_seconds * 1000
@@ -241,13 +245,20 @@ class Coordinator:
                 if shard is None:
                     break
                 deadline_ms = int(self._wall_clock() * 1000 + self._remaining_ms() - margin_ms)
-                task = shard_task(state, shard, deadline_ms, self._sharding)
-                running[self._pool.submit(self._run_with_retries, task)] = shard
+                free = self._sharding.parallelism - len(running)
+                waiting = len(state.pending) + 1 + int(state.ranges_left)
+                rate = share_of_cap(
+                    self._sharding.rate_limit, sum(rates.values()), min(free, waiting)
+                )
+                task = shard_task(state, shard, deadline_ms, self._sharding, rate)
+                future = self._pool.submit(self._run_with_retries, task)
+                running[future], rates[future] = shard, rate
             if not running:
                 break  # nothing can start: out of time (hand on) or done
             finished, _ = wait(running, return_when=FIRST_COMPLETED)
             for future in finished:
                 shard = running.pop(future)
+                rates.pop(future)
                 self._collect(state, shard, future)
         return state
 
