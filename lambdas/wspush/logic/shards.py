@@ -250,6 +250,9 @@ class Coordinator:
                 rate = share_of_cap(
                     self._sharding.rate_limit, sum(rates.values()), min(free, waiting)
                 )
+                if rate <= 0:  # the running shards hold the whole cap: wait for one
+                    state.pending.appendleft(shard)
+                    break
                 task = shard_task(state, shard, deadline_ms, self._sharding, rate)
                 future = self._pool.submit(self._run_with_retries, task)
                 running[future], rates[future] = shard, rate
