@@ -15,8 +15,8 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from wspush.models.shard import ShardFailed
 
-# Async invocations accept at most 256 KB (1 MB in some regions): a hand-on carries only
-# cursors, so it stays far below that.
+# Invoke takes 6 MB synchronously and 1 MB asynchronously (256 KB before that limit was
+# raised): a hand-on carries only cursors, and is held to the older limit.
 MAX_HAND_ON_BYTES = 240 * 1024
 
 
