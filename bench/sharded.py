@@ -23,13 +23,13 @@ import os
 import resource
 import sys
 import time
-import uuid
 import zlib
 from concurrent.futures import ProcessPoolExecutor
 from typing import Any
 
 from wspush.models.connection import Target
 from wspush.models.shard import ItemKey, Shard
+from wspush_local.worker import LambdaContext
 
 
 class SyntheticTable:
@@ -75,17 +75,9 @@ class SyntheticTable:
         raise AssertionError("no connection is gone in a benchmark run")
 
 
-class Context:
-    function_name = "bench-push"
-    memory_limit_in_mb = 512
-    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:bench-push"
-
-    def __init__(self, seconds: float = 900.0) -> None:
-        self.aws_request_id = str(uuid.uuid4())
-        self._end = time.monotonic() + seconds
-
-    def get_remaining_time_in_millis(self) -> int:
-        return max(0, int((self._end - time.monotonic()) * 1000))
+def _context(seconds: float = 900.0) -> LambdaContext:
+    """The local runtime's Lambda context, with Lambda's longest timeout."""
+    return LambdaContext(int((time.time() + seconds) * 1000))
 
 
 def _environment(args: argparse.Namespace) -> dict[str, str]:
@@ -126,7 +118,7 @@ def _worker_init(rows: int, page_seconds: float) -> None:
 
 def _worker_run(payload: str) -> str:
     """One shard invocation: the handler, on the task as Lambda would deliver it."""
-    result = _handler.handler(json.loads(payload), Context())
+    result = _handler.handler(json.loads(payload), _context())
     return json.dumps(result)
 
 
@@ -177,7 +169,7 @@ def main() -> int:
         cpu_before = _cpu_seconds(resource.RUSAGE_SELF)
         started = time.time()
         with contextlib.redirect_stdout(io.StringIO()):
-            report = push.handler({"broadcast": True, "payload": {"n": 1}}, Context())
+            report = push.handler({"broadcast": True, "payload": {"n": 1}}, _context())
         wall = time.time() - started
         cpu_self = _cpu_seconds(resource.RUSAGE_SELF) - cpu_before
     cpu_workers = _cpu_seconds(resource.RUSAGE_CHILDREN)

@@ -8,7 +8,6 @@ import dataclasses
 import json
 import threading
 import time
-import uuid
 from collections import Counter
 
 import pytest
@@ -16,24 +15,15 @@ import pytest
 from tests.integration.conftest import TABLE, rows
 from wspush.logic.shards import HAND_ON_TASK, SHARD_TASK, Sharding
 from wspush.models.shard import ShardFailed
+from wspush_local.worker import LambdaContext
 
 SYNC_PAYLOAD_LIMIT = 6 * 1024 * 1024
 ASYNC_PAYLOAD_LIMIT = 256 * 1024
 
 
-class Context:
-    """A Lambda context whose remaining time runs down from ``seconds``."""
-
-    function_name = "wspush-test-push"
-    memory_limit_in_mb = 512
-    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:wspush-test-push"
-
-    def __init__(self, seconds: float = 30.0) -> None:
-        self.aws_request_id = str(uuid.uuid4())
-        self._end = time.monotonic() + seconds
-
-    def get_remaining_time_in_millis(self) -> int:
-        return max(0, int((self._end - time.monotonic()) * 1000))
+def lambda_context(seconds: float = 30.0) -> LambdaContext:
+    """A Lambda context (the local runtime's) whose remaining time runs down from ``seconds``."""
+    return LambdaContext(int((time.time() + seconds) * 1000))
 
 
 class InProcessInvocations:
@@ -57,7 +47,7 @@ class InProcessInvocations:
             self.fail_next -= failing
         if failing:
             raise ShardFailed("Sandbox.Timedout")
-        result = self.module.handler(json.loads(payload), Context(self.shard_seconds))
+        result = self.module.handler(json.loads(payload), lambda_context(self.shard_seconds))
         return json.loads(json.dumps(result))
 
     def hand_on(self, task: dict) -> None:
@@ -69,7 +59,7 @@ class InProcessInvocations:
         """Run queued hand-ons like Lambda's async queue; return their results."""
         results = []
         while self.hand_ons:
-            results.append(self.module.handler(self.hand_ons.pop(0), Context(seconds)))
+            results.append(self.module.handler(self.hand_ons.pop(0), lambda_context(seconds)))
         return results
 
 
@@ -131,7 +121,7 @@ def test_a_sharded_broadcast_reaches_each_of_several_hundred_clients_once_with_o
     module, invocations = push
     clients = _clients(aws, connections_endpoint, 300)
     # When one broadcast goes out
-    report = module.handler({"broadcast": True, "payload": {"n": 1}}, Context())
+    report = module.handler({"broadcast": True, "payload": {"n": 1}}, lambda_context())
     # Then it ran in shards, each of which carried the coordinator's envelope
     assert report["shards"] >= 300 // 40 and invocations.shard_tasks
     envelopes = {json.dumps(t[SHARD_TASK]["envelope"]) for t in invocations.shard_tasks}
@@ -152,7 +142,7 @@ def test_a_large_topic_is_split_into_query_ranges_and_delivered_once(
     _seed(aws["dynamodb"], topic_rows=[("news", c, "reader") for c in subscribers])
     _seed(aws["dynamodb"], topic_rows=[("sport", "other", "reader")])
     connections_endpoint.live.update([*subscribers, "other"])
-    report = module.handler({"topic": "news", "payload": "breaking"}, Context())
+    report = module.handler({"topic": "news", "payload": "breaking"}, lambda_context())
     ranges = [t[SHARD_TASK]["shard"] for t in invocations.shard_tasks]
     assert len(ranges) >= 130 // 40 and all(r["partition"] == "topic#news" for r in ranges)
     copies = _copies(connections_endpoint)
@@ -164,7 +154,7 @@ def test_a_large_topic_is_split_into_query_ranges_and_delivered_once(
 def test_a_small_audience_stays_in_one_invocation(aws, push, connections_endpoint):
     module, invocations = push
     _clients(aws, connections_endpoint, 30)
-    report = module.handler({"broadcast": True, "payload": 1}, Context())
+    report = module.handler({"broadcast": True, "payload": 1}, lambda_context())
     assert invocations.shard_tasks == [] and report["shards"] == 0 and report["sent"] == 30
 
 
@@ -177,7 +167,7 @@ def test_a_worker_that_runs_out_of_time_hands_on_the_rest_exactly(
     _set_sharding(module, monkeypatch, rate_limit=300, shard_size=60)
     invocations.shard_seconds = module.config.deadline_margin_seconds + 0.3
     # When a broadcast goes out
-    report = module.handler({"broadcast": True, "payload": 1}, Context(60))
+    report = module.handler({"broadcast": True, "payload": 1}, lambda_context(60))
     # Then workers stopped early and their remainders resumed after the last item they tried
     resumed = [
         t[SHARD_TASK]["shard"] for t in invocations.shard_tasks if t[SHARD_TASK]["shard"]["after"]
@@ -199,7 +189,7 @@ def test_a_coordinator_out_of_time_hands_the_push_on_to_a_fresh_invocation(
     _set_sharding(module, monkeypatch, rate_limit=600, shard_size=40)
     margin = module.sharding.margin_seconds
     # When a broadcast starts, and Lambda later runs the hand-ons it queued
-    first = module.handler({"broadcast": True, "payload": 1}, Context(2 * margin + 0.2))
+    first = module.handler({"broadcast": True, "payload": 1}, lambda_context(2 * margin + 0.2))
     results = invocations.drain()
     # Then the push was handed on with its envelope and finished in a later invocation
     assert first["handedOn"] is True and invocations.shard_tasks
@@ -219,9 +209,9 @@ def test_a_retried_event_sends_the_same_id_and_a_request_id_wins(aws, push, conn
         "source": "orders",
         "detail": {"entityId": "user-0", "payload": 1},
     }
-    module.handler(event, Context())
-    module.handler(event, Context())  # Lambda's retry of the same event
-    module.handler({"entityId": "user-0", "payload": 2, "id": "order-42:shipped"}, Context())
+    module.handler(event, lambda_context())
+    module.handler(event, lambda_context())  # Lambda's retry of the same event
+    module.handler({"entityId": "user-0", "payload": 2, "id": "order-42:shipped"}, lambda_context())
     ids = _copies(connections_endpoint)["conn-0000"]
     assert ids == [event["id"], event["id"], "order-42:shipped"]
 
@@ -229,7 +219,7 @@ def test_a_retried_event_sends_the_same_id_and_a_request_id_wins(aws, push, conn
 def test_a_direct_invoke_without_id_uses_the_request_id(aws, push, connections_endpoint):
     module, _ = push
     _clients(aws, connections_endpoint, 1)
-    context = Context()
+    context = lambda_context()
     module.handler({"connectionId": "conn-0000", "payload": 1}, context)
     assert _copies(connections_endpoint)["conn-0000"] == [context.aws_request_id]
 
@@ -240,7 +230,7 @@ def test_a_410_during_connect_keeps_the_rows(aws, push, connections_endpoint):
     _seed(aws["dynamodb"], entity_rows=[("u1", "young")], connected_at=int(time.time()))
     _seed(aws["dynamodb"], entity_rows=[("u1", "old")])
     # When a push meets 410 from both
-    report = module.handler({"entityId": "u1", "payload": 1}, Context())
+    report = module.handler({"entityId": "u1", "payload": 1}, lambda_context())
     # Then only the old one is forgotten; the young one counts as failed and stays
     assert (report["gone"], report["failed"]) == (1, 1)
     assert rows(aws["dynamodb"]) == {("u1", "young")}
@@ -256,7 +246,7 @@ def test_a_410_deletes_every_row_of_the_connection_including_topic_rows(
         topic_rows=[("news", "gone", "u1"), ("sport", "gone", "u1"), ("news", "stays", "u2")],
     )
     connections_endpoint.live.add("stays")
-    report = module.handler({"entityId": "u1", "payload": 1}, Context())
+    report = module.handler({"entityId": "u1", "payload": 1}, lambda_context())
     assert report["gone"] == 1
     assert rows(aws["dynamodb"]) == {("u2", "stays"), ("topic#news", "stays")}
 
@@ -266,7 +256,7 @@ def test_rows_past_expires_at_are_not_targeted(aws, push, connections_endpoint):
     _seed(aws["dynamodb"], entity_rows=[("u1", "stale")], expires_at=int(time.time()) - 60)
     _seed(aws["dynamodb"], entity_rows=[("u1", "live")])
     connections_endpoint.live.update({"stale", "live"})
-    report = module.handler({"broadcast": True, "payload": 1}, Context())
+    report = module.handler({"broadcast": True, "payload": 1}, lambda_context())
     assert report["targeted"] == 1 and list(connections_endpoint.received) == ["live"]
 
 
@@ -274,7 +264,7 @@ def test_the_excluded_connection_is_skipped_in_every_shard(aws, push, connection
     module, invocations = push
     clients = _clients(aws, connections_endpoint, 100)
     report = module.handler(
-        {"broadcast": True, "payload": 1, "excludeConnectionId": "conn-0042"}, Context()
+        {"broadcast": True, "payload": 1, "excludeConnectionId": "conn-0042"}, lambda_context()
     )
     assert invocations.shard_tasks and report["sent"] == 99
     assert sorted(_copies(connections_endpoint)) == [c for c in clients if c != "conn-0042"]
@@ -294,7 +284,7 @@ def test_the_rate_cap_holds_across_shards(aws, push, connections_endpoint, monke
 
     monkeypatch.setattr(module.connections_api, "post", timed_post)
     # When a broadcast goes out
-    report = module.handler({"broadcast": True, "payload": 1}, Context(60))
+    report = module.handler({"broadcast": True, "payload": 1}, lambda_context(60))
     # Then no second of it carried more than the cap (plus one slot per shard at its start)
     assert report["sent"] == 150 and len(invocations.shard_tasks) >= 3
     times.sort()
@@ -306,7 +296,7 @@ def test_a_shard_that_fails_is_retried_from_its_cursor(aws, push, connections_en
     module, invocations = push
     clients = _clients(aws, connections_endpoint, 100)
     invocations.fail_next = 1
-    report = module.handler({"broadcast": True, "payload": 1}, Context())
+    report = module.handler({"broadcast": True, "payload": 1}, lambda_context())
     assert report["sent"] == 100 and report["shardsFailed"] == 0
     assert sorted(_copies(connections_endpoint)) == clients
 
@@ -316,10 +306,10 @@ def test_a_shard_that_keeps_failing_fails_the_push_loudly(aws, push, connections
     _clients(aws, connections_endpoint, 100)
     invocations.fail_next = 1000
     with pytest.raises(module.ShardsFailed, match="shard"):
-        module.handler({"broadcast": True, "payload": 1}, Context())
+        module.handler({"broadcast": True, "payload": 1}, lambda_context())
 
 
 def test_a_malformed_hand_on_is_refused(aws, push):
     module, _ = push
     with pytest.raises(module.InvalidPushRequest):
-        module.handler({HAND_ON_TASK: {"request": {}}}, Context())
+        module.handler({HAND_ON_TASK: {"request": {}}}, lambda_context())

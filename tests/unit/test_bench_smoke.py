@@ -35,4 +35,7 @@ def test_the_benchmarks_run_and_write_their_report(tmp_path):
     ]
     assert gateway_rows and all(line.rstrip(" |").endswith("| 0") for line in gateway_rows)
     # Exactly-once is counted by the endpoint; a duplicate or a miss would show "no" here.
-    assert "complete and exactly once | 300 of 300 got one copy; 300 posts; 1 envelope id | yes" in report
+    assert (
+        "complete and exactly once | 300 of 300 got one copy; 300 posts; 1 envelope id | yes"
+        in report
+    )
