@@ -1,6 +1,6 @@
 """The push function invoking itself: shards synchronously, hand-ons asynchronously.
 
-The Lambda client never retries on its own (``max_attempts = 1``) and waits longer than the
+The Lambda client never retries on its own (``total_max_attempts = 1``) and waits longer than the
 function can run: an SDK retry after a read timeout would run a shard a second time behind
 the coordinator's back. The coordinator decides about retries.
 """
@@ -25,7 +25,7 @@ def invoke_client_config(function_timeout_seconds: int, pool_size: int = 10) -> 
     coordinator, ``wspush push``, ``wspush dlq redrive``): no SDK retries, and a read
     timeout above the function's own timeout."""
     return Config(
-        retries={"max_attempts": 1, "mode": "standard"},
+        retries={"total_max_attempts": 1, "mode": "standard"},  # one attempt, no retry
         read_timeout=function_timeout_seconds + 30,
         connect_timeout=10,
         max_pool_connections=max(pool_size, 10),
