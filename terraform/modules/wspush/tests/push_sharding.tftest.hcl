@@ -72,3 +72,12 @@ run "bad_rate_limit" {
 
   expect_failures = [var.push_rate_limit]
 }
+
+run "a_lost_shard_raises_an_alarm" {
+  command = plan
+
+  assert {
+    condition     = contains(module.monitoring[0].alarm_names, "wspush-prod-push-shards-failed")
+    error_message = "PushShardsFailed > 0 must raise an alarm."
+  }
+}
