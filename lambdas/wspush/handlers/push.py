@@ -113,6 +113,8 @@ def _run_shard_task(task: dict[str, Any], context: LambdaContext) -> dict[str, A
         body = envelope.encode(task["envelope"])
         shard = Shard.from_dict(task["shard"])
         rate = float(task["ratePerSecond"])
+        if rate <= 0:
+            raise ValueError(f"ratePerSecond must be positive, got {rate}")
         deadline = _deadline(context, float(task["deadlineMs"]))
         shard_sharding = Sharding(
             shard_size=int(task["maxTargets"]),
@@ -190,7 +192,9 @@ def _report(state: PushState) -> dict[str, Any]:
     return summary
 
 
-@logger.inject_lambda_context(correlation_id_path=correlation_paths.EVENT_BRIDGE)
+# clear_state: a warm container serves coordinators and shards in turn; keys one appends
+# (audience, messageId, shard) must not leak into the next one's lines.
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.EVENT_BRIDGE, clear_state=True)
 @metrics.log_metrics(capture_cold_start_metric=True)
 @tracer.capture_lambda_handler
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
