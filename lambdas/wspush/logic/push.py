@@ -14,7 +14,7 @@ import random
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -173,25 +173,72 @@ def forget_connection(target: Target, delivery: Delivery) -> None:
             )
 
 
-def _record(target: Target, outcome: Outcome, throttled: int, fan: FanOut, d: Delivery) -> None:
-    report = fan.report
+def _record(
+    target: Target, outcome: Outcome, throttled: int, report: DeliveryReport, d: Delivery
+) -> bool:
+    """Count one target's outcome; True when its rows must be forgotten."""
     report.throttled += throttled
     if outcome is Outcome.SENT:
         report.sent += 1
-    elif outcome is Outcome.GONE and _is_connecting(target, d):
+        return False
+    if outcome is Outcome.GONE and not _is_connecting(target, d):
+        report.gone += 1
+        return True
+    report.failed += 1
+    report.failed_connection_ids.append(target.connection_id)
+    if outcome is Outcome.GONE:
         # Not gone: API Gateway answers 410 until $connect completes. Its rows stay.
-        report.failed += 1
-        report.failed_connection_ids.append(target.connection_id)
         logger.warning(
             "410 from a connection still in its handshake; its rows are kept",
             extra={"connectionId": target.connection_id},
         )
-    elif outcome is Outcome.GONE:
-        report.gone += 1
-        forget_connection(target, d)
-    else:
-        report.failed += 1
-        report.failed_connection_ids.append(target.connection_id)
+    return False
+
+
+class _Steps:
+    """The fan-out's shared cursor over ``steps``: each thread takes the next target under a
+    lock, so targets start in order and ``position`` always names the last one started."""
+
+    _END = object()
+
+    def __init__(
+        self,
+        steps: Iterable[Target | ItemKey],
+        fan: FanOut,
+        d: Delivery,
+        deadline: Deadline,
+        max_targets: int | None,
+    ) -> None:
+        self._iterator = iter(steps)
+        self._fan = fan
+        self._delivery = d
+        self._deadline = deadline
+        self._max_targets = max_targets
+        self._ahead: object = None
+        self._lock = threading.Lock()
+
+    def take(self) -> Target | None:
+        with self._lock:
+            while True:
+                if self._ahead is None:  # read one step ahead: is anything left at all?
+                    self._ahead = next(self._iterator, self._END)
+                if self._ahead is self._END:
+                    return None
+                budget_spent = (
+                    self._max_targets is not None and self._fan.report.targeted >= self._max_targets
+                )
+                if self._deadline.passed() or budget_spent:
+                    self._fan.finished = False
+                    return None
+                step, self._ahead = self._ahead, None
+                if isinstance(step, Target):
+                    self._fan.position = ItemKey(step.partition_key, step.connection_id)
+                    if step.connection_id != self._delivery.exclude_connection_id:
+                        self._fan.report.targeted += 1
+                        return step
+                else:
+                    assert isinstance(step, ItemKey)
+                    self._fan.position = step
 
 
 def fan_out(
@@ -205,33 +252,24 @@ def fan_out(
     ``steps`` may also yield bare item keys: positions the read has passed without a target
     (the end of a page whose last items were filtered out). Before each step the fan-out
     checks its deadline and target budget; when either is spent it stops starting posts,
-    waits for those in flight, and reports the last step it handled.
+    lets those in flight finish, and reports the last step it handled.
     """
     deadline = deadline or Deadline()
     fan = FanOut()
-    slots = threading.BoundedSemaphore(delivery.concurrency)
-    started: list[tuple[Target, Future[tuple[Outcome, int]]]] = []
+    shared = _Steps(steps, fan, delivery, deadline, max_targets)
+    lock = threading.Lock()
 
-    def release(_: Future[tuple[Outcome, int]]) -> None:
-        slots.release()
+    def work() -> None:
+        while (target := shared.take()) is not None:
+            outcome, throttled = _deliver(target, delivery, deadline)
+            with lock:
+                gone = _record(target, outcome, throttled, fan.report, delivery)
+            if gone:
+                forget_connection(target, delivery)
 
-    for step in steps:
-        if deadline.passed() or (max_targets is not None and len(started) >= max_targets):
-            fan.finished = False
-            break
-        if isinstance(step, Target):
-            if step.connection_id != delivery.exclude_connection_id:
-                slots.acquire()
-                future = delivery.executor.submit(_deliver, step, delivery, deadline)
-                future.add_done_callback(release)
-                started.append((step, future))
-            fan.position = ItemKey(step.partition_key, step.connection_id)
-        else:
-            fan.position = step
-    fan.report.targeted = len(started)
-    for target, future in started:
-        outcome, throttled = future.result()
-        _record(target, outcome, throttled, fan, delivery)
+    workers = [delivery.executor.submit(work) for _ in range(delivery.concurrency)]
+    for worker in workers:
+        worker.result()
     return fan
 
 
