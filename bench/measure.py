@@ -325,6 +325,7 @@ def cold_start(runs: int) -> list[ColdStartRow]:
         "CONNECTIONS_TABLE": "bench",
         "CONNECTIONS_ENDPOINT": "https://bench.execute-api.us-east-1.amazonaws.com/prod",
         "TOKEN_SECRET_PARAMETER": "/bench/secret",
+        "PUSH_FUNCTION_NAME": "bench-push",
         "POWERTOOLS_SERVICE_NAME": "wspush",
         "POWERTOOLS_METRICS_NAMESPACE": "wspush",
         "POWERTOOLS_TRACE_DISABLED": "true",

@@ -32,4 +32,7 @@ module "wspush" {
   monitoring_enabled         = var.monitoring_enabled
   alarm_email                = var.alarm_email
   gone_rate_alarm_threshold  = var.gone_rate_alarm_threshold
+  publish_jwt_issuer         = var.publish_jwt_issuer
+  publish_jwt_audience       = var.publish_jwt_audience
+  publish_sync_max_targets   = var.publish_sync_max_targets
 }

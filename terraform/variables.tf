@@ -185,3 +185,21 @@ variable "tags" {
   description = "Extra tags for every resource."
   default     = {}
 }
+
+variable "publish_jwt_issuer" {
+  type        = string
+  description = "Issuer URL (https://) of a JWT authorizer for POST /publish; null keeps IAM (SigV4). Default and validation in the module."
+  default     = null
+}
+
+variable "publish_jwt_audience" {
+  type        = list(string)
+  description = "Audiences the POST /publish JWT authorizer accepts (with publish_jwt_issuer)."
+  default     = null
+}
+
+variable "publish_sync_max_targets" {
+  type        = number
+  description = "POST /publish waits for the delivery report up to this many connections; above, it answers 202 (module default 100)."
+  default     = null
+}

@@ -46,3 +46,17 @@ run "sharding_settings_pass_through" {
     error_message = "The root must pass the sharding settings to the module, unset ones taking its defaults."
   }
 }
+
+run "publish_settings_pass_through" {
+  command = plan
+
+  variables {
+    publish_jwt_issuer   = "https://auth.example.com/"
+    publish_jwt_audience = ["wspush-publishers"]
+  }
+
+  assert {
+    condition     = output.publish_caller_policy_json == null && endswith(output.publish_url, "/prod/publish")
+    error_message = "The root must pass the JWT settings to the module and re-export publish_url."
+  }
+}

@@ -48,6 +48,8 @@ class LocalStack:
             str(self.port),
             "--emulator-port",
             "0",
+            "--publish-port",
+            "0",
             "--schedule-scale",
             str(SCHEDULE_SCALE),
             "--work-dir",
@@ -86,6 +88,8 @@ class LocalStack:
         info = json.loads((self.work_dir / "stack.json").read_text())
         self.url: str = info["websocket_url"]
         self.connections_url: str = info["connections_url"]
+        self.publish_url: str = info["publish_url"]
+        self.region: str = info["region"]
         self.outputs: dict[str, Any] = info["outputs"]
         session = boto3.Session(
             aws_access_key_id="local", aws_secret_access_key="local", region_name=info["region"]

@@ -28,12 +28,12 @@ def test_push_with_id_and_exclusion_builds_that_request():
 
 def test_the_push_function_is_invoked_without_sdk_retries_and_with_a_long_read_timeout():
     # Given a deployment (the local emulator's address is enough to build a client)
-    deployment = cli.Deployment({}, "us-east-1", "ws://x", "http://127.0.0.1:1")
+    deployment = cli.Deployment({}, "us-east-1", "ws://x", "http://p", "http://127.0.0.1:1")
     # When the CLI builds its client for push and dlq redrive
     config = deployment.push_function_client().meta.config
     # Then a read timeout cannot trigger a second invocation behind the caller's back
     assert config.retries["total_max_attempts"] == 1
-    assert config.read_timeout > cli.MAX_FUNCTION_TIMEOUT_SECONDS
+    assert config.read_timeout > cli.MAX_FUNCTION_SECONDS
 
 
 def test_run_takes_terraform_variables():

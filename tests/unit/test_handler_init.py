@@ -14,7 +14,9 @@ print(json.dumps({"enabled": gc.isenabled(), "frozen": gc.get_freeze_count()}))
 """
 
 
-@pytest.mark.parametrize("handler", ["authorizer", "connect", "disconnect", "message", "push"])
+@pytest.mark.parametrize(
+    "handler", ["authorizer", "connect", "disconnect", "message", "publish", "push"]
+)
 def test_init_turns_the_collector_back_on_and_freezes_what_it_built(handler):
     env = {
         **os.environ,
@@ -22,6 +24,7 @@ def test_init_turns_the_collector_back_on_and_freezes_what_it_built(handler):
         "CONNECTIONS_ENDPOINT": "https://x.execute-api.us-east-1.amazonaws.com/prod",
         "TOKEN_SECRET_PARAMETER": "/p",
         "AWS_LAMBDA_FUNCTION_NAME": "f",  # Lambda sets it for every function
+        "PUSH_FUNCTION_NAME": "wspush-prod-push",
     }
     out = subprocess.run(
         [sys.executable, "-c", PROBE, f"wspush.handlers.{handler}"],

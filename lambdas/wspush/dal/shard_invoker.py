@@ -13,6 +13,7 @@ from typing import Any
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
+from wspush.dal.push_invoker import invoke_client_config
 from wspush.models.shard import ShardFailed
 
 # Invoke takes 6 MB synchronously and 1 MB asynchronously (256 KB before that limit was
@@ -20,16 +21,14 @@ from wspush.models.shard import ShardFailed
 MAX_HAND_ON_BYTES = 240 * 1024
 
 
-def invoke_client_config(function_timeout_seconds: int, pool_size: int = 10) -> Config:
-    """For every client that invokes the push function synchronously (its own
-    coordinator, ``wspush push``, ``wspush dlq redrive``): no SDK retries, and a read
-    timeout above the function's own timeout."""
-    return Config(
-        retries={"total_max_attempts": 1, "mode": "standard"},  # one attempt, no retry
-        read_timeout=function_timeout_seconds + 30,
-        connect_timeout=10,
-        max_pool_connections=max(pool_size, 10),
-    )
+# Lambda's longest timeout: a synchronous invoke must be waited for at least this long.
+MAX_FUNCTION_SECONDS = 900
+
+
+def shard_client_config(parallelism: int) -> Config:
+    """One attempt, a read timeout above any function's timeout, a connection per shard."""
+    base = invoke_client_config(MAX_FUNCTION_SECONDS + 30)
+    return base.merge(Config(max_pool_connections=max(parallelism, 10)))
 
 
 class ShardInvoker:

@@ -12,7 +12,7 @@ from aws_lambda_powertools.logging import correlation_paths
 from wspush.config import PushConfig
 from wspush.dal.connections_api import ConnectionsApi
 from wspush.dal.connections_table import ConnectionsTable
-from wspush.dal.shard_invoker import ShardInvoker, invoke_client_config
+from wspush.dal.shard_invoker import ShardInvoker, shard_client_config
 from wspush.handlers import initialised
 from wspush.handlers._shared import dynamodb_client, session
 from wspush.logic import envelope
@@ -63,9 +63,7 @@ class ShardsFailed(RuntimeError):
 def invoker() -> ShardInvoker:
     global _invoker
     if _invoker is None:
-        client = session.client(
-            "lambda", config=invoke_client_config(900, config.shard_parallelism)
-        )
+        client = session.client("lambda", config=shard_client_config(config.shard_parallelism))
         _invoker = ShardInvoker(client, config.function_name)
     return _invoker
 

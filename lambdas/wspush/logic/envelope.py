@@ -20,6 +20,7 @@ class PayloadTooLarge(ValueError):
 def build(
     message_type: str, data: Any, now: datetime | None = None, message_id: str | None = None
 ) -> dict[str, Any]:
+    """The envelope; ``message_id`` (the request's ``id``) or a new uuid names it."""
     timestamp = (now or datetime.now(UTC)).isoformat(timespec="milliseconds")
     return {
         "type": message_type,

@@ -102,3 +102,4 @@ mock_resource "aws_sns_topic" {
     arn = "arn:aws:sns:us-east-1:123456789012:wspush-prod-alarms"
   }
 }
+
