@@ -14,12 +14,6 @@ mock_data "aws_region" {
   }
 }
 
-mock_data "aws_caller_identity" {
-  defaults = {
-    account_id = "123456789012"
-  }
-}
-
 mock_data "aws_partition" {
   defaults = {
     partition = "aws"
@@ -103,3 +97,8 @@ mock_resource "aws_sns_topic" {
   }
 }
 
+mock_data "aws_caller_identity" {
+  defaults = {
+    account_id = "123456789012"
+  }
+}
