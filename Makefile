@@ -107,15 +107,17 @@ run: setup build ## Run the whole stack locally (RUN_ARGS="--schedule-scale 0.1"
 	$(BIN)/wspush run $(RUN_ARGS)
 
 ENTITY ?= demo-user
+# What make token/connect grant besides the stack's public topics (news, demo.*).
+TOPICS ?= user:$(ENTITY)/*
 
-token: $(VENV_STAMP) ## Print a token for ENTITY (default demo-user) from the running local stack
-	@$(BIN)/wspush token --entity '$(ENTITY)'
+token: $(VENV_STAMP) ## Print a token for ENTITY (default demo-user) granting TOPICS (default user:ENTITY/*)
+	@$(BIN)/wspush token --entity '$(ENTITY)' --topics '$(TOPICS)'
 
 push: $(VENV_STAMP) ## Push MESSAGE (JSON) to ENTITY, or to everyone with BROADCAST=1
 	$(BIN)/wspush push $(if $(BROADCAST),--broadcast,--entity '$(ENTITY)') --message '$(or $(MESSAGE),{"text":"hello"})'
 
-connect: $(NODE_STAMP) $(VENV_STAMP) ## Open wscat on the local stack as ENTITY (default demo-user)
-	node_modules/.bin/wscat -c "$$($(BIN)/wspush url)?token=$$($(BIN)/wspush token --entity '$(ENTITY)')"
+connect: $(NODE_STAMP) $(VENV_STAMP) ## Open wscat on the local stack as ENTITY (default demo-user), granted TOPICS
+	node_modules/.bin/wscat -c "$$($(BIN)/wspush url)?token=$$($(BIN)/wspush token --entity '$(ENTITY)' --topics '$(TOPICS)')"
 
 listen: $(VENV_STAMP) ## Print every push ENTITY (and TOPIC) receives, one JSON line each
 	$(BIN)/wspush listen --entity '$(ENTITY)' $(if $(TOPIC),--topic '$(TOPIC)')

@@ -87,6 +87,30 @@ variable "token_secret" {
   ephemeral   = true
 }
 
+variable "token_audience" {
+  type        = string
+  description = "When set, tokens must carry this `aud` claim; when null, tokens carrying any `aud` are refused."
+  default     = null
+}
+
+variable "token_issuer" {
+  type        = string
+  description = "When set, tokens must carry this `iss` claim; when null, `iss` is not checked."
+  default     = null
+}
+
+variable "public_topic_patterns" {
+  type        = list(string)
+  description = "Topic patterns every authenticated connection may subscribe to, besides its token's `topics` claim."
+  default     = null
+}
+
+variable "max_subscriptions_per_connection" {
+  type        = number
+  description = "Topics one connection may subscribe to at once."
+  default     = null
+}
+
 variable "token_secret_version" {
   type        = number
   description = "Bump to write a new token secret (generated, or var.token_secret) to SSM."

@@ -30,13 +30,13 @@ from wspush_local.gateway import Limits
 from wspush_local.listen import ListenOptions, listen
 from wspush_local.project import Terraform, TerraformError, project_root
 from wspush_local.stack import (
+    DEMO_PUBLIC_TOPICS,
     LOCAL_ACCESS_KEY_ID,
     LOCAL_SECRET_ACCESS_KEY,
     StackOptions,
     read_stack_file,
     run,
 )
-from wspush_local.tokens import mint
 
 NOTIFICATION_DETAIL_TYPE = "wspush.notification"
 
@@ -102,7 +102,21 @@ def _secret(deployment: Deployment) -> bytes:
 
 
 def cmd_token(args: argparse.Namespace) -> int:
-    print(issue(args.entity, _secret(_deployment(args)), ttl_seconds=args.ttl))
+    topics = (
+        None if args.topics is None else [t.strip() for t in args.topics.split(",") if t.strip()]
+    )
+    try:
+        token = issue(
+            args.entity,
+            _secret(_deployment(args)),
+            ttl_seconds=args.ttl,
+            topics=topics,
+            audience=args.audience,
+            issuer=args.issuer,
+        )
+    except ValueError as error:
+        raise SystemExit(f"wspush: {error}") from None
+    print(token)
     return 0
 
 
@@ -123,7 +137,7 @@ def cmd_listen(args: argparse.Namespace) -> int:
     # exactly the topics asked for.
     return listen(
         options,
-        lambda: mint(args.entity, _secret(deployment), args.ttl, args.topic),
+        lambda: issue(args.entity, _secret(deployment), ttl_seconds=args.ttl, topics=args.topic),
         sys.stdout,
         sys.stderr,
     )
@@ -250,6 +264,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         work_dir=Path(args.work_dir) if args.work_dir else None,
         destroy_on_exit=args.destroy_on_exit,
         variables=dict(_variable(v) for v in args.var),
+        public_topics=tuple(t.strip() for t in args.public_topics.split(",") if t.strip()),
     )
     return run(options)
 
@@ -316,11 +331,24 @@ def parser() -> argparse.ArgumentParser:
         action="store_true",
         help="terraform destroy against the emulator on exit",
     )
+    run_cmd.add_argument(
+        "--public-topics",
+        default=",".join(DEMO_PUBLIC_TOPICS),
+        help="topic patterns any connection may subscribe to, comma-separated "
+        f"(default {','.join(DEMO_PUBLIC_TOPICS)}; '' for none)",
+    )
     run_cmd.set_defaults(handler=cmd_run)
 
     token = sub.add_parser("token", help="print a token for an entity")
     token.add_argument("--entity", required=True)
     token.add_argument("--ttl", type=int, default=3600, help="lifetime in seconds (default 3600)")
+    token.add_argument(
+        "--topics",
+        help="topic patterns the token grants, comma-separated: 'orders.*,news' "
+        "(default: no topics claim, so only the deployment's public topics)",
+    )
+    token.add_argument("--audience", help="the aud claim (when the deployment sets token_audience)")
+    token.add_argument("--issuer", help="the iss claim (when the deployment sets token_issuer)")
     target_options(token)
     token.set_defaults(handler=cmd_token)
 

@@ -37,6 +37,9 @@ log = logging.getLogger("wspush.stack")
 REGION = "us-east-1"
 ACCOUNT_ID = "123456789012"  # moto's default account
 STACK_FILE = "stack.json"
+# The demo deployment's public topics: any connection may subscribe to these; a token's
+# topics claim grants the rest (``wspush token --topics``).
+DEMO_PUBLIC_TOPICS = ("news", "demo.*")
 # The only credentials the local stack knows: the wspush CLI and the functions use them,
 # and the publish API accepts SigV4 signatures made with them and nothing else.
 LOCAL_ACCESS_KEY_ID = "local"
@@ -56,6 +59,7 @@ class StackOptions:
     destroy_on_exit: bool = False
     # More root Terraform variables, e.g. {"push_shard_size": "50"}.
     variables: dict[str, str] = field(default_factory=dict)
+    public_topics: tuple[str, ...] = DEMO_PUBLIC_TOPICS
 
 
 def _clients(emulator_url: str) -> dict[str, Any]:
@@ -152,6 +156,7 @@ class Stack:
                 "deletion_protection": "false",
                 # moto has no saved Logs Insights queries; the log shows the counters.
                 "monitoring_enabled": "false",
+                "public_topic_patterns": json.dumps(list(options.public_topics)),
             }
             if options.schedule_expression:
                 self.terraform_variables["schedule_expression"] = options.schedule_expression
@@ -275,8 +280,10 @@ class Stack:
             "",
             "Connect (in another terminal):",
             f'  {wscat_command} -c "{info["websocket_url"]}?token='
-            '$(.venv/bin/wspush token --entity demo-user)"',
+            "$(.venv/bin/wspush token --entity demo-user --topics 'user:demo-user/*')\"",
             "  or: make connect ENTITY=demo-user",
+            f"  public topics: {', '.join(self.options.public_topics) or 'none'}; the token grants "
+            "user:demo-user/*",
             "Push:",
             '  .venv/bin/wspush push --entity demo-user --message \'{"text": "hello"}\'',
             '  or: make push ENTITY=demo-user MESSAGE=\'{"text": "hello"}\'',

@@ -113,11 +113,17 @@ class LocalStack:
 
     # Helpers the tests share ---------------------------------------------------------
 
-    def token(self, entity: str, ttl: int = 600, now: float | None = None) -> str:
-        return issue(entity, self.secret, ttl_seconds=ttl, now=now)
+    def token(
+        self,
+        entity: str,
+        ttl: int = 600,
+        now: float | None = None,
+        topics: list[str] | None = None,
+    ) -> str:
+        return issue(entity, self.secret, ttl_seconds=ttl, now=now, topics=topics)
 
-    def connect_url(self, entity: str) -> str:
-        return f"{self.url}?token={self.token(entity)}"
+    def connect_url(self, entity: str, topics: list[str] | None = None) -> str:
+        return f"{self.url}?token={self.token(entity, topics=topics)}"
 
     def rows(self) -> set[tuple[str, str]]:
         table = self.outputs["connections_table_name"]

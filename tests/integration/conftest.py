@@ -21,7 +21,9 @@ from wspush_local.table import create_connections_table
 
 TABLE = "wspush-test-connections"
 SECRET_PARAMETER = "/wspush/test/token-secret"
-SECRET = "integration-secret"
+SECRET = "integration-secret-of-at-least-32-bytes"
+MAX_SUBSCRIPTIONS = 5
+PUBLIC_TOPIC_PATTERNS = "public.*"
 
 
 @pytest.fixture(scope="session")
@@ -55,6 +57,8 @@ def handlers(moto_url, connections_endpoint) -> dict[str, ModuleType]:
             "PUSH_RATE_LIMIT": "5000",
             "PUSH_DEADLINE_MARGIN_SECONDS": "2",
             "SCHEDULED_MESSAGE": '{"text": "tick"}',
+            "PUBLIC_TOPIC_PATTERNS": PUBLIC_TOPIC_PATTERNS,
+            "MAX_SUBSCRIPTIONS_PER_CONNECTION": str(MAX_SUBSCRIPTIONS),
         }
     )
     names = ("authorizer", "connect", "disconnect", "message", "push")

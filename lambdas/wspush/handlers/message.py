@@ -44,6 +44,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         is_binary=ws_event.is_base64_encoded,
         connection_id=connection_id,
         entity_id=entity_id,
+        granted_topics=ws_event.granted_topic_patterns,
     )
     reply = handle_message(
         inbound,
@@ -51,6 +52,8 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         now=int(time.time()),
         ttl_seconds=config.connection_ttl_seconds,
         max_bytes=config.max_inbound_bytes,
+        public_topics=config.public_topic_patterns,
+        max_subscriptions=config.max_subscriptions,
     )
     count("MessagesReceived")
     if reply.error_kind:

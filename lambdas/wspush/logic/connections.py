@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Protocol
 
 from wspush.models.connection import Connection
@@ -10,7 +11,7 @@ from wspush.models.connection import Connection
 class ConnectionStore(Protocol):
     def put_connection(self, connection: Connection) -> None: ...
     def rows_of_connection(self, connection_id: str) -> list[tuple[str, str]]: ...
-    def delete_row(self, partition_key: str, connection_id: str) -> object: ...
+    def delete_rows(self, rows: Sequence[tuple[str, str]]) -> None: ...
 
 
 def open_connection(
@@ -35,12 +36,11 @@ def open_connection(
 
 
 def close_connection(store: ConnectionStore, connection_id: str) -> int:
-    """Delete every row the connection owns (its row and its subscriptions).
+    """Delete every row the connection owns (its row and its subscriptions), in batches.
 
     Idempotent: an unknown or already-closed connection deletes nothing and is no error.
     Returns how many rows were deleted.
     """
     rows = store.rows_of_connection(connection_id)
-    for partition_key, row_connection_id in rows:
-        store.delete_row(partition_key, row_connection_id)
+    store.delete_rows(rows)
     return len(rows)

@@ -7,17 +7,29 @@ bad client input.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from wspush.logic.topics import may_read_topic
+from wspush.models.connection import SubscribeOutcome
 from wspush.models.identifiers import is_valid_topic
+
+DEFAULT_MAX_SUBSCRIPTIONS = 100
 
 
 class SubscriptionStore(Protocol):
-    def put_subscription(
-        self, topic: str, connection_id: str, owner_entity_id: str | None, expires_at: int
+    def add_subscription(
+        self,
+        topic: str,
+        connection_id: str,
+        owner_entity_id: str | None,
+        expires_at: int,
+        limit: int,
+    ) -> SubscribeOutcome: ...
+    def remove_subscription(
+        self, topic: str, connection_id: str, owner_entity_id: str | None
     ) -> None: ...
-    def delete_subscription(self, topic: str, connection_id: str) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -26,6 +38,7 @@ class InboundMessage:
     is_binary: bool
     connection_id: str
     entity_id: str | None
+    granted_topics: tuple[str, ...] = ()  # the token's topics claim
 
 
 @dataclass(frozen=True)
@@ -68,6 +81,8 @@ def handle_message(
     now: int,
     ttl_seconds: int,
     max_bytes: int,
+    public_topics: Sequence[str] = (),
+    max_subscriptions: int = DEFAULT_MAX_SUBSCRIPTIONS,
 ) -> Reply:
     parsed = _parse(message, max_bytes)
     if isinstance(parsed, Reply):
@@ -85,14 +100,38 @@ def handle_message(
             )
         assert isinstance(topic, str)
         if action == "subscribe":
-            store.put_subscription(
-                topic, message.connection_id, message.entity_id, now + ttl_seconds
+            return _subscribe(
+                message, topic, store, now + ttl_seconds, public_topics, max_subscriptions
             )
-            return Reply({"type": "subscribed", "topic": topic})
-        store.delete_subscription(topic, message.connection_id)
+        store.remove_subscription(topic, message.connection_id, message.entity_id)
         return Reply({"type": "unsubscribed", "topic": topic})
     shown = action if isinstance(action, str) else json.dumps(action)
     return error_reply(
         "unknown_action",
         f"unknown action {shown[:64]!r}; known actions: {', '.join(KNOWN_ACTIONS)}",
     )
+
+
+def _subscribe(
+    message: InboundMessage,
+    topic: str,
+    store: SubscriptionStore,
+    expires_at: int,
+    public_topics: Sequence[str],
+    max_subscriptions: int,
+) -> Reply:
+    """Subscribe if the token or the deployment lets the connection read the topic and
+    it holds fewer than ``max_subscriptions``; a refused subscribe writes nothing."""
+    if not may_read_topic(topic, message.granted_topics, public_topics):
+        return error_reply("forbidden_topic", f"this connection may not read topic {topic!r}")
+    outcome = store.add_subscription(
+        topic, message.connection_id, message.entity_id, expires_at, max_subscriptions
+    )
+    if outcome is SubscribeOutcome.LIMIT_REACHED:
+        return error_reply(
+            "too_many_subscriptions",
+            f"a connection holds at most {max_subscriptions} subscriptions; unsubscribe first",
+        )
+    if outcome is SubscribeOutcome.CONNECTION_GONE:
+        return error_reply("not_connected", "the connection is closing")
+    return Reply({"type": "subscribed", "topic": topic})

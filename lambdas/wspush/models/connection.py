@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import enum
 from dataclasses import dataclass
 
 
@@ -29,3 +30,12 @@ class Target:
     connection_id: str
     owner_entity_id: str | None = None
     connected_at: int = 0  # when $connect wrote the row (epoch seconds); 0 when unknown
+
+
+class SubscribeOutcome(enum.Enum):
+    """What adding a subscription did."""
+
+    ADDED = "added"
+    ALREADY_SUBSCRIBED = "already_subscribed"  # nothing written, nothing counted
+    LIMIT_REACHED = "limit_reached"  # the connection holds its maximum already
+    CONNECTION_GONE = "connection_gone"  # no connection row (it is closing)

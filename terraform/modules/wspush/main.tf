@@ -99,15 +99,17 @@ data "aws_iam_policy_document" "disconnect" {
 
   statement {
     sid       = "DeleteConnectionRows"
-    actions   = ["dynamodb:DeleteItem"]
+    actions   = ["dynamodb:BatchWriteItem"]
     resources = [module.connections_table.table_arn]
   }
 }
 
 data "aws_iam_policy_document" "message" {
+  # A subscription row and the connection row's count change in one TransactWriteItems,
+  # which IAM authorizes as its Put, Update and Delete actions.
   statement {
     sid       = "StoreSubscriptions"
-    actions   = ["dynamodb:PutItem", "dynamodb:DeleteItem"]
+    actions   = ["dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"]
     resources = [module.connections_table.table_arn]
   }
 
@@ -115,6 +117,17 @@ data "aws_iam_policy_document" "message" {
     sid       = "ReplyToSender"
     actions   = ["execute-api:ManageConnections"]
     resources = [module.websocket_api.manage_connections_arn]
+  }
+
+  # Without an authorizer, message events carry no entityId: it is read from the index.
+  dynamic "statement" {
+    for_each = var.auth_disabled ? [module.connections_table.connection_index_arn] : []
+
+    content {
+      sid       = "FindConnectionOwner"
+      actions   = ["dynamodb:Query"]
+      resources = [statement.value]
+    }
   }
 }
 
@@ -181,6 +194,8 @@ locals {
       environment = tomap({
         TOKEN_SECRET_PARAMETER = module.token_secret.parameter_name
         ALLOWED_ORIGINS        = join(",", var.allowed_origins)
+        TOKEN_AUDIENCE         = var.token_audience != null ? var.token_audience : ""
+        TOKEN_ISSUER           = var.token_issuer != null ? var.token_issuer : ""
       })
     }
     connect = {
@@ -200,8 +215,10 @@ locals {
       description = "Answers ping, subscribe, unsubscribe and unknown actions."
       policy_json = data.aws_iam_policy_document.message.json
       environment = tomap({
-        CONNECTIONS_ENDPOINT   = module.websocket_api.connections_url
-        CONNECTION_TTL_SECONDS = tostring(local.connection_ttl_seconds)
+        CONNECTIONS_ENDPOINT             = module.websocket_api.connections_url
+        CONNECTION_TTL_SECONDS           = tostring(local.connection_ttl_seconds)
+        PUBLIC_TOPIC_PATTERNS            = join(",", var.public_topic_patterns)
+        MAX_SUBSCRIPTIONS_PER_CONNECTION = tostring(var.max_subscriptions_per_connection)
       })
     }
     publish = {

@@ -26,16 +26,16 @@ run "least_privilege" {
       length(data.aws_iam_policy_document.disconnect.statement) == 2 &&
       data.aws_iam_policy_document.disconnect.statement[0].actions == toset(["dynamodb:Query"]) &&
       data.aws_iam_policy_document.disconnect.statement[0].resources == toset([module.connections_table.connection_index_arn]) &&
-      data.aws_iam_policy_document.disconnect.statement[1].actions == toset(["dynamodb:DeleteItem"]) &&
+      data.aws_iam_policy_document.disconnect.statement[1].actions == toset(["dynamodb:BatchWriteItem"]) &&
       data.aws_iam_policy_document.disconnect.statement[1].resources == toset([module.connections_table.table_arn])
     )
-    error_message = "disconnect may only Query the connectionId index and DeleteItem on the table."
+    error_message = "disconnect may only Query the connectionId index and BatchWriteItem on the table."
   }
 
   assert {
     condition = (
       length(data.aws_iam_policy_document.message.statement) == 2 &&
-      data.aws_iam_policy_document.message.statement[0].actions == toset(["dynamodb:PutItem", "dynamodb:DeleteItem"]) &&
+      data.aws_iam_policy_document.message.statement[0].actions == toset(["dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"]) &&
       data.aws_iam_policy_document.message.statement[0].resources == toset([module.connections_table.table_arn]) &&
       data.aws_iam_policy_document.message.statement[1].actions == toset(["execute-api:ManageConnections"]) &&
       data.aws_iam_policy_document.message.statement[1].resources == toset(["arn:aws:execute-api:us-east-1:123456789012:a1b2c3d4e5/prod/POST/@connections/*"])
@@ -95,5 +95,22 @@ run "customer_managed_key_adds_decrypt_for_that_key_only" {
       data.aws_iam_policy_document.authorizer.statement[1].resources == toset([var.kms_key_arn])
     )
     error_message = "With a customer-managed key the authorizer may decrypt with that key only."
+  }
+}
+
+run "demo_mode_lets_message_find_the_connection_owner_in_the_index_only" {
+  command = plan
+
+  variables {
+    auth_disabled = true
+  }
+
+  assert {
+    condition = (
+      length(data.aws_iam_policy_document.message.statement) == 3 &&
+      data.aws_iam_policy_document.message.statement[2].actions == toset(["dynamodb:Query"]) &&
+      data.aws_iam_policy_document.message.statement[2].resources == toset([module.connections_table.connection_index_arn])
+    )
+    error_message = "Without an authorizer, message may Query the connectionId index, nothing more."
   }
 }
