@@ -39,4 +39,5 @@ module "wspush" {
   publish_jwt_issuer               = var.publish_jwt_issuer
   publish_jwt_audience             = var.publish_jwt_audience
   publish_sync_max_targets         = var.publish_sync_max_targets
+  custom_routes                    = var.custom_routes
 }

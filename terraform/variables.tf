@@ -198,6 +198,15 @@ variable "gone_rate_alarm_threshold" {
   default     = null
 }
 
+variable "custom_routes" {
+  type = map(object({
+    function_name = string
+    invoke_arn    = string
+  }))
+  description = "Extra WebSocket routes: route key to the Lambda function (name and invoke ARN) that handles it."
+  default     = null
+}
+
 variable "emulator_endpoint" {
   type        = string
   description = "Point every AWS service at this emulator URL (the local stack sets it). Leave null for AWS."

@@ -1,7 +1,8 @@
 """``wspush``: run the local stack, mint tokens, push, list connections, redrive dead letters.
 
 Every command acts on the running local stack by default, and on the AWS deployment
-(read from ``terraform output`` in terraform/) with ``--aws``.
+(read from ``terraform output`` in terraform/, or in examples/EXAMPLE with ``--example``)
+with ``--aws``.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from wspush.models.identifiers import is_valid_entity_id, is_valid_topic
 from wspush_local.dlq import list_dead_letters, redrive
 from wspush_local.gateway import Limits
 from wspush_local.listen import ListenOptions, listen
-from wspush_local.project import Terraform, TerraformError, project_root
+from wspush_local.project import Terraform, TerraformError, example_directory, project_root
 from wspush_local.stack import (
     DEMO_PUBLIC_TOPICS,
     LOCAL_ACCESS_KEY_ID,
@@ -78,9 +79,13 @@ class Deployment:
 def _deployment(args: argparse.Namespace) -> Deployment:
     root = project_root()
     if args.aws:
-        outputs = Terraform(root).outputs()
+        directory = example_directory(root, args.example) if args.example else None
+        terraform = Terraform(root, directory=directory)
+        outputs = terraform.outputs()
         if not outputs:
-            raise TerraformError("no outputs in terraform/: deploy first with `make deploy`")
+            raise TerraformError(
+                f"no outputs in {terraform.directory}: deploy first with `make deploy`"
+            )
         return Deployment(
             outputs, outputs["aws_region"], outputs["websocket_url"], outputs["publish_url"]
         )
@@ -264,6 +269,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         work_dir=Path(args.work_dir) if args.work_dir else None,
         destroy_on_exit=args.destroy_on_exit,
         variables=dict(_variable(v) for v in args.var),
+        example=args.example,
         public_topics=tuple(t.strip() for t in args.public_topics.split(",") if t.strip()),
     )
     return run(options)
@@ -285,6 +291,9 @@ def parser() -> argparse.ArgumentParser:
             "--aws", action="store_true", help="act on the AWS deployment (terraform outputs)"
         )
         command.add_argument("--work-dir", help="the local stack's directory (default .wspush)")
+        command.add_argument(
+            "--example", help="with --aws: read examples/EXAMPLE's outputs instead of terraform/'s"
+        )
 
     run_cmd = sub.add_parser("run", help="run the whole stack locally")
     run_cmd.add_argument("--port", type=int, default=8080, help="gateway port (default 8080)")
@@ -330,6 +339,11 @@ def parser() -> argparse.ArgumentParser:
         "--destroy-on-exit",
         action="store_true",
         help="terraform destroy against the emulator on exit",
+    )
+    run_cmd.add_argument(
+        "--example",
+        help="apply examples/EXAMPLE (with its local.tfvars) instead of terraform/, "
+        "e.g. order_status",
     )
     run_cmd.add_argument(
         "--public-topics",

@@ -27,7 +27,7 @@ from wspush_local.demo import Demo, stack_backend
 from wspush_local.deployment import read_api, read_functions
 from wspush_local.emulator import Emulator
 from wspush_local.gateway import Gateway, Limits
-from wspush_local.project import Terraform, project_root
+from wspush_local.project import Terraform, example_directory, project_root
 from wspush_local.publish_api import PublishEndpoint, read_publish_route
 from wspush_local.runtime import LocalLambda, environment_for_workers
 from wspush_local.scheduler import QueueSender, RuleTargets, Scheduler
@@ -59,6 +59,8 @@ class StackOptions:
     destroy_on_exit: bool = False
     # More root Terraform variables, e.g. {"push_shard_size": "50"}.
     variables: dict[str, str] = field(default_factory=dict)
+    # Apply examples/<example> (with its local.tfvars) instead of the root configuration.
+    example: str | None = None
     public_topics: tuple[str, ...] = DEMO_PUBLIC_TOPICS
 
 
@@ -106,6 +108,12 @@ class Stack:
         self.terraform_variables: dict[str, str] = {}
 
     def _terraform(self) -> Terraform:
+        directory: Path | None = None
+        var_file: Path | None = None
+        if self.options.example:
+            directory = example_directory(self.root, self.options.example)
+            local_settings = directory / "local.tfvars"
+            var_file = local_settings if local_settings.is_file() else None
         return Terraform(
             self.root,
             data_dir=self.work_dir / "terraform-data",
@@ -115,6 +123,8 @@ class Stack:
                 "AWS_SECRET_ACCESS_KEY": "local",
                 "AWS_REGION": REGION,
             },
+            directory=directory,
+            var_file=var_file,
         )
 
     async def serve(self) -> None:
@@ -177,7 +187,8 @@ class Stack:
             dead_letter_targets = {
                 outputs["function_names"]["push"]: outputs["dead_letter_queue_arn"]
             }
-            names = list(outputs["function_names"].values())
+            # Every function the outputs name, and every function a route runs.
+            names = sorted({*outputs["function_names"].values(), *api.routes.values()})
             for spec in read_functions(
                 clients["lambda"], names, self.root / "dist", dead_letter_targets
             ):
@@ -294,6 +305,11 @@ class Stack:
             "Scheduled pushes reach every connection; Ctrl-C stops everything.",
             "",
         ]
+        if self.options.example:
+            lines[-2:-1] = [
+                f"Example {self.options.example}: see examples/{self.options.example}/README.md"
+                " for what to send; Ctrl-C stops everything.",
+            ]
         print("\n".join(lines), flush=True)
         log.info("ready")
 

@@ -35,7 +35,11 @@ def _free_port() -> int:
 
 
 class LocalStack:
-    def __init__(self, work_dir: Path) -> None:
+    """``wspush run`` in a subprocess: the root configuration, or ``example``'s."""
+
+    def __init__(
+        self, work_dir: Path, example: str | None = None, destroy_on_exit: bool = True
+    ) -> None:
         self.work_dir = work_dir
         self.port = _free_port()
         self.log_lines: list[str] = []
@@ -54,13 +58,15 @@ class LocalStack:
             str(SCHEDULE_SCALE),
             "--work-dir",
             str(work_dir),
-            "--destroy-on-exit",
-            # Small shards, so that the crowd tests' broadcasts run through shard invocations.
-            "--var",
-            f"push_shard_size={E2E_SHARD_SIZE}",
-            "--var",
-            "push_shard_parallelism=3",
         ]
+        if destroy_on_exit:
+            command.append("--destroy-on-exit")
+        if example:
+            command += ["--example", example]
+        else:
+            # Small shards, so that the crowd tests' broadcasts run through shard invocations.
+            command += ["--var", f"push_shard_size={E2E_SHARD_SIZE}"]
+            command += ["--var", "push_shard_parallelism=3"]
         self.process = subprocess.Popen(
             command,
             cwd=ROOT,

@@ -262,16 +262,9 @@ module "functions" {
 
 # --- WebSocket API and schedule ---------------------------------------------------------
 
-module "websocket_api" {
-  source = "../websocket_api"
-
-  name       = local.name
-  stage_name = var.stage_name
-  integrations = {
-    for name in ["connect", "disconnect", "message"] :
-    name => { function_name = module.functions[name].function_name, invoke_arn = module.functions[name].invoke_arn }
-  }
-  routes = {
+locals {
+  # The routes wspush answers itself; var.custom_routes adds others beside them.
+  builtin_routes = {
     "$connect"    = "connect"
     "$disconnect" = "disconnect"
     "$default"    = "message"
@@ -279,6 +272,28 @@ module "websocket_api" {
     "subscribe"   = "message"
     "unsubscribe" = "message"
   }
+
+  # Each custom route gets a Lambda proxy integration of its own, named after the route.
+  integrations = merge(
+    {
+      for name in distinct(values(local.builtin_routes)) :
+      name => { function_name = module.functions[name].function_name, invoke_arn = module.functions[name].invoke_arn }
+    },
+    { for route_key, function in var.custom_routes : "route-${route_key}" => function },
+  )
+  routes = merge(
+    local.builtin_routes,
+    { for route_key in keys(var.custom_routes) : route_key => "route-${route_key}" },
+  )
+}
+
+module "websocket_api" {
+  source = "../websocket_api"
+
+  name         = local.name
+  stage_name   = var.stage_name
+  integrations = local.integrations
+  routes       = local.routes
   connect_authorizer = var.auth_disabled ? null : {
     function_name = module.functions["authorizer"].function_name
     invoke_arn    = module.functions["authorizer"].invoke_arn

@@ -290,6 +290,26 @@ variable "gone_rate_alarm_threshold" {
   nullable    = false
 }
 
+variable "custom_routes" {
+  type = map(object({
+    function_name = string
+    invoke_arn    = string
+  }))
+  description = "Extra WebSocket routes: route key (the frame's action) to the Lambda function that handles it (its name, for the invoke permission, and its invoke ARN). Each gets its own Lambda proxy integration and a permission scoped to that route."
+  default     = {}
+  nullable    = false
+
+  validation {
+    condition     = alltrue([for key in keys(var.custom_routes) : can(regex("^[A-Za-z][A-Za-z0-9_.-]{0,63}$", key))])
+    error_message = "custom_routes keys must be 1-64 letters, digits, '_', '.' or '-', starting with a letter (the $-routes belong to wspush)."
+  }
+
+  validation {
+    condition     = length(setintersection(keys(var.custom_routes), ["ping", "subscribe", "unsubscribe"])) == 0
+    error_message = "custom_routes cannot replace wspush's own routes: ping, subscribe, unsubscribe."
+  }
+}
+
 variable "publish_jwt_issuer" {
   type        = string
   description = "Issuer URL (https://) of a JWT authorizer for POST /publish, for callers outside AWS; null keeps IAM (SigV4) authorization."
