@@ -199,6 +199,8 @@ locals {
       { sid = "ReadEveryConnection", actions = ["dynamodb:Scan"], resources = [module.connections_table.table_arn] },
       { sid = "ForgetGoneConnections", actions = ["dynamodb:DeleteItem"], resources = [module.connections_table.table_arn] },
       { sid = "PostToConnections", actions = ["execute-api:ManageConnections"], resources = [module.websocket_api.manage_connections_arn] },
+      # Shards and hand-ons are invocations of the push function itself.
+      { sid = "InvokeOwnShardsAndHandOns", actions = ["lambda:InvokeFunction"], resources = [local.push_function_arn] },
       # Lambda writes the push function's invocation records with the function's own role.
       { sid = "RecordFailedInvocations", actions = ["sqs:SendMessage"], resources = [module.push_schedule.dead_letter_queue_arn] },
     ]
@@ -254,6 +256,18 @@ data "aws_iam_policy_document" "function" {
   }
 }
 
+# --- Push at any audience size: shards are invocations of the push function itself ----
+# (InvokeOwnShardsAndHandOns in local.function_access; local.push_function_arn is built
+# from the name, so the function's own policy does not wait for the function)
+
+locals {
+  push_sharding_environment = {
+    PUSH_SHARD_SIZE        = tostring(var.push_shard_size)
+    PUSH_SHARD_PARALLELISM = tostring(var.push_shard_parallelism)
+    PUSH_RATE_LIMIT        = tostring(var.push_rate_limit)
+  }
+}
+
 # --- Functions ---------------------------------------------------------------------------
 
 locals {
@@ -298,11 +312,11 @@ locals {
     }
     push = {
       description = "Fans a message out to an entity, a topic, a connection or everyone."
-      environment = tomap({
+      environment = merge(tomap({
         CONNECTIONS_ENDPOINT = module.websocket_api.connections_url
         PUSH_CONCURRENCY     = tostring(var.push_concurrency)
         SCHEDULED_MESSAGE    = jsonencode(var.scheduled_message)
-      })
+      }), local.push_sharding_environment)
     }
   }
 }

@@ -45,7 +45,7 @@ run "least_privilege" {
 
   assert {
     condition = (
-      length(data.aws_iam_policy_document.function["push"].statement) == 5 &&
+      length(data.aws_iam_policy_document.function["push"].statement) == 6 &&
       data.aws_iam_policy_document.function["push"].statement[0].actions == toset(["dynamodb:Query"]) &&
       data.aws_iam_policy_document.function["push"].statement[0].resources == toset([module.connections_table.table_arn, module.connections_table.connection_index_arn]) &&
       data.aws_iam_policy_document.function["push"].statement[1].actions == toset(["dynamodb:Scan"]) &&
@@ -53,10 +53,12 @@ run "least_privilege" {
       data.aws_iam_policy_document.function["push"].statement[2].actions == toset(["dynamodb:DeleteItem"]) &&
       data.aws_iam_policy_document.function["push"].statement[3].actions == toset(["execute-api:ManageConnections"]) &&
       data.aws_iam_policy_document.function["push"].statement[3].resources == toset(["arn:aws:execute-api:us-east-1:123456789012:a1b2c3d4e5/prod/POST/@connections/*"]) &&
-      data.aws_iam_policy_document.function["push"].statement[4].actions == toset(["sqs:SendMessage"]) &&
-      data.aws_iam_policy_document.function["push"].statement[4].resources == toset([module.push_schedule.dead_letter_queue_arn])
+      data.aws_iam_policy_document.function["push"].statement[4].actions == toset(["lambda:InvokeFunction"]) &&
+      data.aws_iam_policy_document.function["push"].statement[4].resources == toset(["arn:aws:lambda:us-east-1:123456789012:function:wspush-prod-push"]) &&
+      data.aws_iam_policy_document.function["push"].statement[5].actions == toset(["sqs:SendMessage"]) &&
+      data.aws_iam_policy_document.function["push"].statement[5].resources == toset([module.push_schedule.dead_letter_queue_arn])
     )
-    error_message = "push may only read the audience (Scan on the table, never the index), delete gone rows, POST to @connections on its own stage and record failures in its dead-letter queue."
+    error_message = "push may only read the audience (Scan on the table, never the index), delete gone rows, POST to @connections on its own stage, invoke itself (exact ARN) and record failures in its dead-letter queue."
   }
 
   assert {
