@@ -25,9 +25,13 @@ module "wspush" {
   public_topic_patterns            = var.public_topic_patterns
   max_subscriptions_per_connection = var.max_subscriptions_per_connection
   deletion_protection              = var.deletion_protection
+  create_kms_key                   = var.create_kms_key
   kms_key_arn                      = var.kms_key_arn
   function_settings                = var.function_settings
   push_concurrency                 = var.push_concurrency
+  push_shard_size                  = var.push_shard_size
+  push_shard_parallelism           = var.push_shard_parallelism
+  push_rate_limit                  = var.push_rate_limit
   manage_api_gateway_account       = var.manage_api_gateway_account
   xray_sdk_tracing                 = var.xray_sdk_tracing
   monitoring_enabled               = var.monitoring_enabled

@@ -57,12 +57,14 @@ class StackOptions:
     limits: Limits = field(default_factory=Limits)
     work_dir: Path | None = None
     destroy_on_exit: bool = False
+    # More root Terraform variables, e.g. {"push_shard_size": "50"}.
+    variables: dict[str, str] = field(default_factory=dict)
     # Apply examples/<example> (with its local.tfvars) instead of the root configuration.
     example: str | None = None
     public_topics: tuple[str, ...] = DEMO_PUBLIC_TOPICS
 
 
-def _clients(emulator_url: str) -> dict[str, Any]:
+def clients_for(emulator_url: str) -> dict[str, Any]:
     session = boto3.Session(
         aws_access_key_id=LOCAL_ACCESS_KEY_ID,
         aws_secret_access_key=LOCAL_SECRET_ACCESS_KEY,
@@ -72,6 +74,13 @@ def _clients(emulator_url: str) -> dict[str, Any]:
         name: session.client(name, endpoint_url=emulator_url)
         for name in ("apigatewayv2", "lambda", "events", "sqs", "ssm", "dynamodb")
     }
+
+
+def _self_invoking_slots(environment: dict[str, str]) -> int | None:
+    """The push function waits on its shard invocations: room for a coordinator, all its
+    shards, and one more push starting meanwhile."""
+    parallelism = environment.get("PUSH_SHARD_PARALLELISM")
+    return int(parallelism) + 2 if parallelism else None
 
 
 def free_port() -> int:
@@ -89,6 +98,42 @@ def read_stack_file(work_dir: Path) -> dict[str, Any]:
         )
     info: dict[str, Any] = json.loads(path.read_text())
     return info
+
+
+def gateway_for_deployment(
+    outputs: dict[str, Any],
+    clients: dict[str, Any],
+    runtime: LocalLambda,
+    dist: Path,
+    connections_url: str,
+    limits: Limits,
+) -> Gateway:
+    """A gateway for what Terraform deployed to the emulator: the API's routes and stage,
+    and each function registered from its zip, re-pointed at ``connections_url``."""
+    stage = connections_url.rstrip("/").rsplit("/", 1)[-1]
+    api = read_api(
+        clients["apigatewayv2"],
+        outputs["api_id"],
+        stage,
+        REGION,
+        ACCOUNT_ID,
+        route_response_ids=outputs.get("route_response_ids") or {},
+    )
+    # Every function the outputs name, and every function a route runs.
+    names = sorted({*outputs["function_names"].values(), *api.routes.values()})
+    for spec in read_functions(clients["lambda"], names, dist):
+        if "CONNECTIONS_ENDPOINT" in spec.environment:
+            spec.environment["CONNECTIONS_ENDPOINT"] = connections_url
+        runtime.register(spec, _self_invoking_slots(spec.environment))
+    return Gateway(api, runtime, limits)
+
+
+async def serve_app(app: web.Application, port: int) -> web.AppRunner:
+    """Serve ``app`` on 127.0.0.1:``port``; the caller cleans up the runner."""
+    runner = web.AppRunner(app, access_log=None, handle_signals=False)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    return runner
 
 
 class Stack:
@@ -126,7 +171,7 @@ class Stack:
 
         emulator_port = options.emulator_port or free_port()
         emulator_url = f"http://127.0.0.1:{emulator_port}"
-        clients = _clients(emulator_url)
+        clients = clients_for(emulator_url)
         dead_letter = QueueSender(clients["sqs"])
         runtime = LocalLambda(
             self.work_dir / "functions",
@@ -161,6 +206,7 @@ class Stack:
             }
             if options.schedule_expression:
                 self.terraform_variables["schedule_expression"] = options.schedule_expression
+            self.terraform_variables.update(options.variables)
             log.info("terraform init + apply against the emulator…")
             await asyncio.to_thread(terraform.init)
             await asyncio.to_thread(terraform.apply, self.terraform_variables)
@@ -170,37 +216,17 @@ class Stack:
             # 3. Functions from their zips, re-pointed at the local endpoints.
             gateway_base = f"http://127.0.0.1:{options.port}"
             connections_url = f"{gateway_base}/{options.stage}"
-            api = read_api(
-                clients["apigatewayv2"],
-                outputs["api_id"],
-                options.stage,
-                REGION,
-                ACCOUNT_ID,
-                route_response_ids=outputs.get("route_response_ids") or {},
+            gateway = gateway_for_deployment(
+                outputs, clients, runtime, self.root / "dist", connections_url, options.limits
             )
-            # moto drops DeadLetterConfig; the push function's queue is a Terraform output.
-            dead_letter_targets = {
-                outputs["function_names"]["push"]: outputs["dead_letter_queue_arn"]
-            }
-            # Every function the outputs name, and every function a route runs.
-            names = sorted({*outputs["function_names"].values(), *api.routes.values()})
-            for spec in read_functions(
-                clients["lambda"], names, self.root / "dist", dead_letter_targets
-            ):
-                if "CONNECTIONS_ENDPOINT" in spec.environment:
-                    spec.environment["CONNECTIONS_ENDPOINT"] = connections_url
-                runtime.register(spec)
 
-            # 4. Gateway and scheduler.
-            gateway = Gateway(api, runtime, options.limits)
+            # 4. Gateway (with the demo page), publish API and scheduler.
             websocket_url = f"ws://127.0.0.1:{options.port}/{options.stage}"
             Demo(
                 self.root,
                 stack_backend(clients, outputs, runtime, websocket_url, connections_url),
             ).add_routes(gateway.app)
-            runner = web.AppRunner(gateway.app, access_log=None, handle_signals=False)
-            await runner.setup()
-            await web.TCPSite(runner, "127.0.0.1", options.port).start()
+            runner = await serve_app(gateway.app, options.port)
             publish_runner, publish_url = await self._serve_publish_api(
                 clients["apigatewayv2"], outputs["publish_api_id"], runtime
             )

@@ -12,7 +12,8 @@ import pytest
 import websockets
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
-from tests.e2e.conftest import ROOT, SCHEDULE_SCALE, wait_until
+from tests.e2e.conftest import E2E_SHARD_SIZE, ROOT, SCHEDULE_SCALE, wait_until
+from wspush_local.dlq import invocation_record
 
 pytestmark = pytest.mark.e2e
 
@@ -208,12 +209,14 @@ def test_200_clients_receive_20_broadcasts_exactly_once_in_order(stack):
             )
         )
         received: list[list[int]] = [[] for _ in range(clients)]
+        ids: dict[int, set[str]] = {seq: set() for seq in range(broadcasts)}
 
         async def collect(index: int, ws) -> None:
             while len(received[index]) < broadcasts:
                 frame = await _recv_json(ws, timeout=60)
                 if frame["type"] == "e2e-broadcast":
                     received[index].append(frame["data"]["seq"])
+                    ids[frame["data"]["seq"]].add(frame["id"])
 
         collectors = [asyncio.create_task(collect(i, ws)) for i, ws in enumerate(sockets)]
         for seq in range(broadcasts):
@@ -221,8 +224,12 @@ def test_200_clients_receive_20_broadcasts_exactly_once_in_order(stack):
                 stack.push, {"broadcast": True, "type": "e2e-broadcast", "payload": {"seq": seq}}
             )
             assert report["failed"] == 0 and report["sent"] >= clients
+            # More clients than a shard holds: worker invocations of the deployed zip ran it
+            assert report["shards"] >= clients // E2E_SHARD_SIZE and report["shardsFailed"] == 0
         await asyncio.wait_for(asyncio.gather(*collectors), 120)
         assert all(seqs == list(range(broadcasts)) for seqs in received)
+        # Every copy of one broadcast, from whichever shard, carries the same envelope id
+        assert all(len(seen) == 1 for seen in ids.values())
         await asyncio.gather(*(ws.close() for ws in sockets))
 
     asyncio.run(scenario())
@@ -293,21 +300,31 @@ def test_a_refused_event_is_dead_lettered_and_only_a_successful_redrive_removes_
         return [
             letter
             for letter in _dead_letters(stack)
-            if letter["body"].get("detail", {}).get("entityId") == "e2e-dlq-bad"
+            if letter.get("request", {}).get("detail", {}).get("entityId") == "e2e-dlq-bad"
         ]
 
-    # Then after Lambda's async retries it reaches the dead-letter queue, with the reason
+    # Then, not retried (it would fail every time), its invocation record reaches the
+    # dead-letter queue with the reason
     assert wait_until(lambda: bool(refused()), timeout=30, interval=1)
-    assert refused()[0]["attributes"]["ErrorCode"] == "InvalidPushRequest"
+    letter = refused()[0]
+    assert letter["condition"] == "RetriesExhausted" and letter["attempts"] == 1
+    assert letter["error"]["errorType"] == "InvalidPushRequest"
     # And a redrive that fails again leaves it there
     failed = _cli(stack, "dlq", "redrive")
     assert failed.returncode == 1 and json.loads(failed.stdout)["failed"] >= 1
     assert refused()
 
     # Given a letter that can be delivered now, and its client connected
+    record = invocation_record(
+        "arn:aws:lambda:us-east-1:123456789012:function:" + stack.outputs["function_names"]["push"],
+        "e2e-request",
+        {"entityId": "e2e-dlq-ok", "payload": "second chance"},
+        condition="EventAgeExceeded",
+        invoke_count=0,
+        error=None,
+    )
     stack.clients["sqs"].send_message(
-        QueueUrl=stack.outputs["dead_letter_queue_url"],
-        MessageBody=json.dumps({"entityId": "e2e-dlq-ok", "payload": "second chance"}),
+        QueueUrl=stack.outputs["dead_letter_queue_url"], MessageBody=json.dumps(record)
     )
 
     async def scenario():
@@ -320,6 +337,6 @@ def test_a_refused_event_is_dead_lettered_and_only_a_successful_redrive_removes_
             assert frame["data"] == "second chance"
 
     asyncio.run(scenario())
-    bodies = [letter["body"] for letter in _dead_letters(stack)]
-    assert {"entityId": "e2e-dlq-ok", "payload": "second chance"} not in bodies
+    requests = [letter["request"] for letter in _dead_letters(stack)]
+    assert {"entityId": "e2e-dlq-ok", "payload": "second chance"} not in requests
     assert refused()

@@ -14,7 +14,6 @@ from typing import Any
 
 import boto3
 import pytest
-from moto.server import ThreadedMotoServer
 
 from tests.fakes import FakeConnectionsEndpoint
 from wspush_local.table import create_connections_table
@@ -24,15 +23,6 @@ SECRET_PARAMETER = "/wspush/test/token-secret"
 SECRET = "integration-secret-of-at-least-32-bytes"
 MAX_SUBSCRIPTIONS = 5
 PUBLIC_TOPIC_PATTERNS = "public.*"
-
-
-@pytest.fixture(scope="session")
-def moto_url():
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    yield f"http://{host}:{port}"
-    server.stop()
 
 
 @pytest.fixture(scope="session")
@@ -51,7 +41,11 @@ def handlers(moto_url, connections_endpoint) -> dict[str, ModuleType]:
             "CONNECTIONS_ENDPOINT": connections_endpoint.url,
             "TOKEN_SECRET_PARAMETER": SECRET_PARAMETER,
             "PUSH_CONCURRENCY": "8",
-            "BROADCAST_SCAN_SEGMENTS": "3",
+            "AWS_LAMBDA_FUNCTION_NAME": "wspush-test-push",
+            "PUSH_SHARD_SIZE": "1000",
+            "PUSH_SHARD_PARALLELISM": "3",
+            "PUSH_RATE_LIMIT": "5000",
+            "PUSH_DEADLINE_MARGIN_SECONDS": "2",
             "SCHEDULED_MESSAGE": '{"text": "tick"}',
             "PUBLIC_TOPIC_PATTERNS": PUBLIC_TOPIC_PATTERNS,
             "MAX_SUBSCRIPTIONS_PER_CONNECTION": str(MAX_SUBSCRIPTIONS),

@@ -33,7 +33,10 @@ def test_entity_push_reaches_only_that_entity_in_one_envelope(
     table, handlers, context, connections_endpoint
 ):
     report = handlers["push"].handler({"entityId": "u1", "payload": {"x": 1}}, context)
-    assert report == {"targeted": 2, "sent": 2, "gone": 0, "failed": 0, "throttled": 0}
+    assert report == {
+        **{"targeted": 2, "sent": 2, "gone": 0, "failed": 0, "throttled": 0},
+        **{"shards": 0, "shardsFailed": 0, "handOns": 0},
+    }
     (message,) = _messages(connections_endpoint, "a1")
     assert set(message) == {"type", "id", "ts", "data"}
     assert message["data"] == {"x": 1} and message["type"] == "notification"
@@ -117,7 +120,9 @@ def test_an_oversize_payload_is_refused_before_anything_is_sent(
     assert connections_endpoint.received == {}
 
 
-def test_an_invalid_request_raises_so_eventbridge_retries_then_dead_letters(aws, handlers, context):
+def test_an_invalid_request_raises_so_an_async_push_ends_in_the_dead_letter_queue(
+    aws, handlers, context
+):
     with pytest.raises(InvalidPushRequest):
         handlers["push"].handler({"payload": 1}, context)
 

@@ -18,6 +18,7 @@ def test_a_malformed_number_is_named():
     env = {
         "CONNECTIONS_TABLE": "t",
         "CONNECTIONS_ENDPOINT": "https://x",
+        "AWS_LAMBDA_FUNCTION_NAME": "f",
         "PUSH_CONCURRENCY": "lots",
     }
     with pytest.raises(ConfigError, match="PUSH_CONCURRENCY must be an integer"):
@@ -25,8 +26,16 @@ def test_a_malformed_number_is_named():
 
 
 def test_defaults_apply():
-    config = PushConfig.from_env({"CONNECTIONS_TABLE": "t", "CONNECTIONS_ENDPOINT": "https://x"})
+    env = {"CONNECTIONS_TABLE": "t", "CONNECTIONS_ENDPOINT": "https://x"}
+    config = PushConfig.from_env({**env, "AWS_LAMBDA_FUNCTION_NAME": "f"})
     assert config.concurrency == 32 and config.scheduled_message == {"text": "scheduled push"}
+    assert (config.shard_size, config.shard_parallelism, config.rate_limit) == (5000, 10, 5000)
+
+
+def test_the_push_function_must_know_its_own_name():
+    env = {"CONNECTIONS_TABLE": "t", "CONNECTIONS_ENDPOINT": "https://x"}
+    with pytest.raises(ConfigError, match="AWS_LAMBDA_FUNCTION_NAME"):
+        PushConfig.from_env(env)
 
 
 def test_scheduled_message_must_be_json():

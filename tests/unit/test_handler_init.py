@@ -23,6 +23,7 @@ def test_init_turns_the_collector_back_on_and_freezes_what_it_built(handler):
         "CONNECTIONS_TABLE": "t",
         "CONNECTIONS_ENDPOINT": "https://x.execute-api.us-east-1.amazonaws.com/prod",
         "TOKEN_SECRET_PARAMETER": "/p",
+        "AWS_LAMBDA_FUNCTION_NAME": "f",  # Lambda sets it for every function
         "PUSH_FUNCTION_NAME": "wspush-prod-push",
     }
     out = subprocess.run(

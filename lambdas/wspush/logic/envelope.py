@@ -7,6 +7,8 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
+from wspush.models.push import PushRequest
+
 # API Gateway refuses WebSocket messages over 128 KB (PostToConnection answers 413).
 MAX_MESSAGE_BYTES = 128 * 1024
 
@@ -26,6 +28,18 @@ def build(
         "ts": timestamp.replace("+00:00", "Z"),
         "data": data,
     }
+
+
+def for_push(request: PushRequest, fallback_id: str, now: datetime | None = None) -> dict[str, Any]:
+    """The envelope of one push, built once, by the invocation that accepted the request.
+
+    Every shard and every hand-on carries this dict verbatim and only encodes it, so all
+    copies of one push are identical. Its ``id`` is the caller's idempotency key when the
+    request has one, else ``fallback_id`` (the EventBridge event id, else the invocation's
+    request id): a retried event sends the same id again and clients can deduplicate.
+    Anything a push adds to every copy (a channel, a sequence number) is added here.
+    """
+    return build(request.message_type, request.payload, now, request.id or fallback_id)
 
 
 def encode(message: Any, limit: int = MAX_MESSAGE_BYTES) -> bytes:
