@@ -470,14 +470,11 @@ def main() -> int:
     print("bench: gateway done", flush=True)
     sharded = measure.sharded_broadcast(**scale["sharded"], latency=scale["latency"])
     print("bench: sharded broadcast done", flush=True)
-
-    targets = check_targets(fanout, reads, cold, sizes, gateway, sharded, scale["latency"])
-    report = render(args.scale, fanout, reads, cold, sizes, gateway, sharded, targets)
     replies = measure.reply_latency(scale["reply_clients"], scale["reply_pings"])
     print("bench: reply latency done", flush=True)
 
-    targets = check_targets(fanout, reads, cold, sizes, gateway, replies, scale["latency"])
-    report = render(args.scale, fanout, reads, cold, sizes, gateway, replies, targets)
+    targets = check_targets(fanout, reads, cold, sizes, gateway, sharded, replies, scale["latency"])
+    report = render(args.scale, fanout, reads, cold, sizes, gateway, sharded, replies, targets)
     args.output.mkdir(parents=True, exist_ok=True)
     (args.output / "benchmarks.md").write_text(report)
     plot(fanout, scale["latency"], args.output / "benchmarks.png")
