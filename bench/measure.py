@@ -312,6 +312,8 @@ def cold_start(runs: int) -> list[ColdStartRow]:
         "AWS_ACCESS_KEY_ID": "bench",
         "AWS_SECRET_ACCESS_KEY": "bench",
         "CONNECTIONS_TABLE": "bench",
+        "HISTORY_TABLE": "bench-history",
+        "LIFECYCLE_EVENT_BUS": "bench",
         "CONNECTIONS_ENDPOINT": "https://bench.execute-api.us-east-1.amazonaws.com/prod",
         "TOKEN_SECRET_PARAMETER": "/bench/secret",
         "POWERTOOLS_SERVICE_NAME": "wspush",

@@ -29,4 +29,8 @@ module "wspush" {
   monitoring_enabled         = var.monitoring_enabled
   alarm_email                = var.alarm_email
   gone_rate_alarm_threshold  = var.gone_rate_alarm_threshold
+  history_retention_hours    = var.history_retention_hours
+  resume_max_messages        = var.resume_max_messages
+  lifecycle_events_enabled   = var.lifecycle_events_enabled
+  public_topic_patterns      = var.public_topic_patterns
 }

@@ -167,3 +167,27 @@ variable "tags" {
   description = "Extra tags for every resource."
   default     = {}
 }
+
+variable "history_retention_hours" {
+  type        = number
+  description = "How long every push is kept for resume and `wspush history`, in hours (the history table's TTL)."
+  default     = null
+}
+
+variable "resume_max_messages" {
+  type        = number
+  description = "Most pushes one resume request replays; the reply's `more` lists channels to resume again."
+  default     = null
+}
+
+variable "lifecycle_events_enabled" {
+  type        = bool
+  description = "Publish wspush.connection.opened/closed and wspush.topic.occupied/vacated to the event bus (and count topic subscribers for them)."
+  default     = null
+}
+
+variable "public_topic_patterns" {
+  type        = list(string)
+  description = "Topic patterns every connection may read whatever its token grants: exact names or prefixes ending in `*`."
+  default     = null
+}

@@ -46,6 +46,49 @@ def _flag(env: Mapping[str, str], name: str) -> bool:
     return env.get(name, "").strip().lower() in {"1", "true", "yes", "on"}
 
 
+def _string_list(env: Mapping[str, str], name: str) -> tuple[str, ...]:
+    """A JSON list of strings (empty when unset)."""
+    raw = env.get(name, "").strip()
+    if not raw:
+        return ()
+    try:
+        value = json.loads(raw)
+    except json.JSONDecodeError:
+        value = None
+    if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+        raise ConfigError(
+            f"environment variable {name} must be a JSON list of strings, got {raw[:80]!r}"
+        )
+    return tuple(value)
+
+
+@dataclass(frozen=True)
+class LifecycleConfig:
+    """Lifecycle events go to ``event_bus_name`` when set; occupancy counts live in the
+    history table."""
+
+    event_bus_name: str | None
+    history_table: str | None
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> LifecycleConfig:
+        bus = env.get("LIFECYCLE_EVENT_BUS", "").strip() or None
+        history_table = env.get("HISTORY_TABLE", "").strip() or None
+        if bus and not history_table:
+            raise ConfigError(
+                "environment variable HISTORY_TABLE is required when LIFECYCLE_EVENT_BUS is set"
+            )
+        return cls(event_bus_name=bus, history_table=history_table)
+
+    @property
+    def enabled(self) -> bool:
+        return self.event_bus_name is not None
+
+
+# Pushes are kept this long unless HISTORY_RETENTION_SECONDS says otherwise.
+DEFAULT_HISTORY_RETENTION_SECONDS = 24 * 60 * 60
+
+
 @dataclass(frozen=True)
 class AuthorizerConfig:
     token_secret_parameter: str
@@ -67,6 +110,7 @@ class ConnectionsConfig:
     table_name: str
     connection_ttl_seconds: int
     auth_disabled: bool
+    lifecycle: LifecycleConfig
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> ConnectionsConfig:
@@ -76,6 +120,7 @@ class ConnectionsConfig:
                 env, "CONNECTION_TTL_SECONDS", DEFAULT_CONNECTION_TTL_SECONDS
             ),
             auth_disabled=_flag(env, "AUTH_DISABLED"),
+            lifecycle=LifecycleConfig.from_env(env),
         )
 
 
@@ -85,6 +130,10 @@ class MessageConfig:
     connections_endpoint: str
     connection_ttl_seconds: int
     max_inbound_bytes: int
+    history_table: str
+    public_topic_patterns: tuple[str, ...]
+    resume_max_messages: int
+    lifecycle: LifecycleConfig
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> MessageConfig:
@@ -95,6 +144,10 @@ class MessageConfig:
                 env, "CONNECTION_TTL_SECONDS", DEFAULT_CONNECTION_TTL_SECONDS
             ),
             max_inbound_bytes=_int(env, "MAX_INBOUND_BYTES", 32 * 1024),
+            history_table=_required(env, "HISTORY_TABLE"),
+            public_topic_patterns=_string_list(env, "PUBLIC_TOPIC_PATTERNS"),
+            resume_max_messages=_int(env, "RESUME_MAX_MESSAGES", 100),
+            lifecycle=LifecycleConfig.from_env(env),
         )
 
 
@@ -106,6 +159,9 @@ class PushConfig:
     max_attempts: int
     scan_segments: int
     scheduled_message: Any
+    history_table: str
+    history_retention_seconds: int
+    lifecycle: LifecycleConfig
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> PushConfig:
@@ -123,4 +179,9 @@ class PushConfig:
             max_attempts=_int(env, "PUSH_MAX_ATTEMPTS", 4),
             scan_segments=_int(env, "BROADCAST_SCAN_SEGMENTS", 4),
             scheduled_message=scheduled_message,
+            history_table=_required(env, "HISTORY_TABLE"),
+            history_retention_seconds=_int(
+                env, "HISTORY_RETENTION_SECONDS", DEFAULT_HISTORY_RETENTION_SECONDS, minimum=60
+            ),
+            lifecycle=LifecycleConfig.from_env(env),
         )

@@ -1,4 +1,4 @@
-"""The connections table exactly as Terraform defines it, for code that runs without
+"""The connections and history tables exactly as Terraform defines them, for code that runs without
 Terraform: the integration tests and the benchmarks."""
 
 from __future__ import annotations
@@ -26,5 +26,20 @@ def create_connections_table(client: Any, name: str) -> None:
                 "KeySchema": [{"AttributeName": "connectionId", "KeyType": "HASH"}],
                 "Projection": {"ProjectionType": "KEYS_ONLY"},
             }
+        ],
+    )
+
+
+def create_history_table(client: Any, name: str) -> None:
+    client.create_table(
+        TableName=name,
+        BillingMode="PAY_PER_REQUEST",
+        AttributeDefinitions=[
+            {"AttributeName": "channel", "AttributeType": "S"},
+            {"AttributeName": "seq", "AttributeType": "N"},
+        ],
+        KeySchema=[
+            {"AttributeName": "channel", "KeyType": "HASH"},
+            {"AttributeName": "seq", "KeyType": "RANGE"},
         ],
     )

@@ -36,7 +36,7 @@ def test_authorizer_allows_a_valid_token_with_the_entity_in_the_context(aws, han
         "Effect": "Allow",
         "Resource": "arn:aws:execute-api:us-east-1:123456789012:a1b2c3d4e5/prod/$connect",
     }
-    assert response["context"] == {"entityId": "user-1"}
+    assert response["context"] == {"entityId": "user-1", "topics": "[]"}
     assert response["principalId"] == "user-1"
 
 

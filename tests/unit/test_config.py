@@ -1,6 +1,6 @@
 import pytest
 
-from wspush.config import ConfigError, PushConfig
+from wspush.config import ConfigError, ConnectionsConfig, MessageConfig, PushConfig
 
 
 def test_a_missing_variable_is_named():
@@ -19,8 +19,29 @@ def test_a_malformed_number_is_named():
 
 
 def test_defaults_apply():
-    config = PushConfig.from_env({"CONNECTIONS_TABLE": "t", "CONNECTIONS_ENDPOINT": "https://x"})
+    config = PushConfig.from_env(
+        {"CONNECTIONS_TABLE": "t", "CONNECTIONS_ENDPOINT": "https://x", "HISTORY_TABLE": "h"}
+    )
     assert config.concurrency == 32 and config.scheduled_message == {"text": "scheduled push"}
+    assert config.history_retention_seconds == 24 * 3600
+    assert not config.lifecycle.enabled
+
+
+def test_public_topic_patterns_must_be_a_json_list_of_strings():
+    env = {
+        "CONNECTIONS_TABLE": "t",
+        "CONNECTIONS_ENDPOINT": "https://x",
+        "HISTORY_TABLE": "h",
+        "PUBLIC_TOPIC_PATTERNS": '["news", "rooms.*"]',
+    }
+    assert MessageConfig.from_env(env).public_topic_patterns == ("news", "rooms.*")
+    with pytest.raises(ConfigError, match="PUBLIC_TOPIC_PATTERNS must be a JSON list"):
+        MessageConfig.from_env({**env, "PUBLIC_TOPIC_PATTERNS": "news"})
+
+
+def test_lifecycle_events_need_the_history_table():
+    with pytest.raises(ConfigError, match="HISTORY_TABLE is required when LIFECYCLE_EVENT_BUS"):
+        ConnectionsConfig.from_env({"CONNECTIONS_TABLE": "t", "LIFECYCLE_EVENT_BUS": "bus"})
 
 
 def test_scheduled_message_must_be_json():

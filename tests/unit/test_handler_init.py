@@ -21,6 +21,9 @@ def test_init_turns_the_collector_back_on_and_freezes_what_it_built(handler):
         "CONNECTIONS_TABLE": "t",
         "CONNECTIONS_ENDPOINT": "https://x.execute-api.us-east-1.amazonaws.com/prod",
         "TOKEN_SECRET_PARAMETER": "/p",
+        "HISTORY_TABLE": "h",
+        "LIFECYCLE_EVENT_BUS": "bus",
+        "AWS_REGION": "us-east-1",
     }
     out = subprocess.run(
         [sys.executable, "-c", PROBE, f"wspush.handlers.{handler}"],

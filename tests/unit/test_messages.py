@@ -12,10 +12,12 @@ class RecordingStore:
         self.subscriptions: dict[tuple[str, str], tuple[str | None, int]] = {}
 
     def put_subscription(self, topic, connection_id, owner_entity_id, expires_at):
+        new = (topic, connection_id) not in self.subscriptions
         self.subscriptions[(topic, connection_id)] = (owner_entity_id, expires_at)
+        return new
 
     def delete_subscription(self, topic, connection_id):
-        self.subscriptions.pop((topic, connection_id), None)
+        return self.subscriptions.pop((topic, connection_id), None) is not None
 
 
 def _handle(body, store=None, is_binary=False, max_bytes=1024):

@@ -37,7 +37,12 @@ class MemoryStore:
         return [Target(p, c) for p, c in sorted(self.rows) if not p.startswith("topic#")]
 
     def delete_row(self, partition_key, connection_id):
+        existed = (partition_key, connection_id) in self.rows
         self.rows.discard((partition_key, connection_id))
+        return existed
+
+    def rows_of_connection(self, connection_id):
+        return [(p, c) for p, c in sorted(self.rows) if c == connection_id]
 
 
 @pytest.fixture(scope="module")

@@ -76,12 +76,15 @@ class ConnectionsTable:
         )
         return [(item["entityId"]["S"], item["connectionId"]["S"]) for item in items]
 
-    def delete_row(self, partition_key: str, connection_id: str) -> None:
-        """Delete one row; deleting a row that is not there is not an error."""
-        self._call(
+    def delete_row(self, partition_key: str, connection_id: str) -> bool:
+        """Delete one row; deleting a row that is not there is not an error. Returns
+        whether this call deleted it (of two concurrent deletes, exactly one did)."""
+        response = self._call(
             "delete_item",
             Key={"entityId": _s(partition_key), "connectionId": _s(connection_id)},
+            ReturnValues="ALL_OLD",
         )
+        return bool(response.get("Attributes"))
 
     def list_connections(self, entity_id: str | None = None) -> list[Connection]:
         """Connection rows, of one entity (Query) or of all (Scan); subscriptions left out."""
@@ -165,7 +168,8 @@ class ConnectionsTable:
 
     def put_subscription(
         self, topic: str, connection_id: str, owner_entity_id: str | None, expires_at: int
-    ) -> None:
+    ) -> bool:
+        """Write (or refresh) a subscription row; returns whether it is new."""
         item = {
             "entityId": _s(topic_partition(topic)),
             "connectionId": _s(connection_id),
@@ -173,7 +177,9 @@ class ConnectionsTable:
         }
         if owner_entity_id:
             item["ownerEntityId"] = _s(owner_entity_id)
-        self._call("put_item", Item=item)
+        response = self._call("put_item", Item=item, ReturnValues="ALL_OLD")
+        return not response.get("Attributes")
 
-    def delete_subscription(self, topic: str, connection_id: str) -> None:
-        self.delete_row(topic_partition(topic), connection_id)
+    def delete_subscription(self, topic: str, connection_id: str) -> bool:
+        """Delete a subscription row; returns whether this call deleted it."""
+        return self.delete_row(topic_partition(topic), connection_id)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.logging import correlation_paths
@@ -34,7 +35,11 @@ def _policy(decision: Decision, method_arn: str) -> dict[str, Any]:
         "policyDocument": {"Version": "2012-10-17", "Statement": [statement]},
     }
     if decision.allowed:
-        response["context"] = {"entityId": decision.entity_id}
+        # A context holds only strings, numbers and booleans: the patterns travel as JSON.
+        response["context"] = {
+            "entityId": decision.entity_id,
+            "topics": json.dumps(list(decision.topics), separators=(",", ":")),
+        }
     return response
 
 

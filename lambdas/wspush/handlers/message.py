@@ -14,17 +14,32 @@ from aws_lambda_powertools.logging import correlation_paths
 from wspush.config import MessageConfig
 from wspush.dal.connections_api import ConnectionsApi
 from wspush.dal.connections_table import ConnectionsTable
+from wspush.dal.history_table import HistoryTable
 from wspush.handlers import initialised
-from wspush.handlers._shared import WebSocketEvent, dynamodb_client, http_response, session
+from wspush.handlers._shared import (
+    WebSocketEvent,
+    dynamodb_client,
+    http_response,
+    lifecycle_events,
+    session,
+)
 from wspush.logic import envelope
-from wspush.logic.messages import InboundMessage, handle_message
+from wspush.logic.messages import ChannelServices, InboundMessage, handle_message
 from wspush.observability import count, count_by, logger, metrics, tracer
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.typing import LambdaContext
 
 config = MessageConfig.from_env()
-table = ConnectionsTable(dynamodb_client(), config.table_name)
+dynamodb = dynamodb_client()
+table = ConnectionsTable(dynamodb, config.table_name)
+channels = ChannelServices(
+    history=HistoryTable(dynamodb, config.history_table),
+    members=table,
+    public_patterns=config.public_topic_patterns,
+    resume_limit=config.resume_max_messages,
+    lifecycle=lifecycle_events(config.lifecycle, dynamodb),
+)
 connections_api = ConnectionsApi(config.connections_endpoint, credentials=session.get_credentials())
 
 
@@ -44,6 +59,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         is_binary=ws_event.is_base64_encoded,
         connection_id=connection_id,
         entity_id=entity_id,
+        granted_topic_patterns=ws_event.granted_topic_patterns,
     )
     reply = handle_message(
         inbound,
@@ -51,12 +67,18 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         now=int(time.time()),
         ttl_seconds=config.connection_ttl_seconds,
         max_bytes=config.max_inbound_bytes,
+        channels=channels,
     )
     count("MessagesReceived")
     if reply.error_kind:
         count("MessageErrors")
         count_by("MessageErrorsByKind", "kind", reply.error_kind)
         logger.info("message refused", extra={"errorKind": reply.error_kind})
+    # A resume's replayed pushes go first, in order, then the reply.
+    for frame in reply.before:
+        connections_api.post(connection_id, frame)
+    if reply.before:
+        logger.info("resume replayed", extra={"frames": len(reply.before)})
     outcome = connections_api.post(connection_id, envelope.encode(reply.frame))
     logger.debug("reply posted", extra={"outcome": outcome.value})
     return http_response(200)

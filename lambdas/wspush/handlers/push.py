@@ -11,10 +11,13 @@ from aws_lambda_powertools.logging import correlation_paths
 from wspush.config import PushConfig
 from wspush.dal.connections_api import ConnectionsApi
 from wspush.dal.connections_table import ConnectionsTable
+from wspush.dal.history_table import HistoryTable
 from wspush.handlers import initialised
-from wspush.handlers._shared import dynamodb_client, session
+from wspush.handlers._shared import dynamodb_client, lifecycle_events, session
+from wspush.logic.channels import History
 from wspush.logic.envelope import PayloadTooLarge
 from wspush.logic.push import push
+from wspush.models.channel import SequencePending
 from wspush.models.push import InvalidPushRequest, PushRequest, parse_push_request
 from wspush.observability import MetricUnit, count, logger, metrics, tracer
 
@@ -22,7 +25,10 @@ if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.typing import LambdaContext
 
 config = PushConfig.from_env()
-table = ConnectionsTable(dynamodb_client(), config.table_name)
+dynamodb = dynamodb_client()
+table = ConnectionsTable(dynamodb, config.table_name)
+history = History(HistoryTable(dynamodb, config.history_table), config.history_retention_seconds)
+lifecycle = lifecycle_events(config.lifecycle, dynamodb)
 connections_api = ConnectionsApi(config.connections_endpoint, credentials=session.get_credentials())
 # One pool per container, reused across invocations; each of its threads keeps its own
 # connection to the @connections endpoint open.
@@ -40,9 +46,10 @@ def request_from_event(event: Any) -> PushRequest:
     if isinstance(event, dict) and "detail-type" in event:
         if event["detail-type"] == SCHEDULED_DETAIL_TYPE and event.get("source") == "aws.events":
             return parse_push_request(
-                {"broadcast": True, "payload": config.scheduled_message, "type": "scheduled"}
+                {"broadcast": True, "payload": config.scheduled_message, "type": "scheduled"},
+                default_id=event.get("id"),
             )
-        return parse_push_request(event.get("detail"))
+        return parse_push_request(event.get("detail"), default_id=event.get("id"))
     return parse_push_request(event)
 
 
@@ -63,11 +70,17 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, int]:
             executor,
             max_attempts=config.max_attempts,
             scan_segments=config.scan_segments,
+            history=history,
+            lifecycle=lifecycle,
         )
     except (InvalidPushRequest, PayloadTooLarge) as error:
         # Raised on purpose: EventBridge retries, then dead-letters; a direct caller sees why.
         count("PushRejected")
         logger.error("push refused", extra={"reason": str(error)})
+        raise
+    except SequencePending as error:
+        # Another attempt of this push id is being numbered: retried later, sent once.
+        logger.warning("push pending", extra={"reason": str(error)})
         raise
     summary = report.as_dict()
     for name, value in summary.items():

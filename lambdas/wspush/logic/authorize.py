@@ -24,6 +24,8 @@ class Decision:
     allowed: bool
     reason: str
     entity_id: str | None = None
+    # The token's ``topics`` claim: the topic patterns the connection may read.
+    topics: tuple[str, ...] = ()
 
 
 def parse_subprotocols(header: str | None) -> list[str]:
@@ -57,4 +59,8 @@ def authorize(
         claims = tokens.verify(token, load_secrets(), now=now)
     except tokens.TokenError as error:
         return Decision(False, error.reason)
-    return Decision(True, "ok", entity_id=claims["sub"])
+    granted = claims.get("topics")
+    topics = (
+        tuple(t for t in granted if isinstance(t, str) and t) if isinstance(granted, list) else ()
+    )
+    return Decision(True, "ok", entity_id=claims["sub"], topics=topics)

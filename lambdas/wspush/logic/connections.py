@@ -4,13 +4,17 @@ from __future__ import annotations
 
 from typing import Protocol
 
+from wspush.logic.lifecycle import Lifecycle
 from wspush.models.connection import Connection
 
 
-class ConnectionStore(Protocol):
-    def put_connection(self, connection: Connection) -> None: ...
+class RowStore(Protocol):
     def rows_of_connection(self, connection_id: str) -> list[tuple[str, str]]: ...
-    def delete_row(self, partition_key: str, connection_id: str) -> None: ...
+    def delete_row(self, partition_key: str, connection_id: str) -> bool: ...
+
+
+class ConnectionStore(RowStore, Protocol):
+    def put_connection(self, connection: Connection) -> None: ...
 
 
 def open_connection(
@@ -34,13 +38,24 @@ def open_connection(
     return connection
 
 
-def close_connection(store: ConnectionStore, connection_id: str) -> int:
+def close_connection(
+    store: RowStore,
+    connection_id: str,
+    lifecycle: Lifecycle | None = None,
+    entity_id: str | None = None,
+    reason: str = "disconnected",
+) -> list[str]:
     """Delete every row the connection owns (its row and its subscriptions).
 
     Idempotent: an unknown or already-closed connection deletes nothing and is no error.
-    Returns how many rows were deleted.
+    Returns the partition keys of the rows this call deleted; with ``lifecycle``, the
+    topics those rows leave and the connection's close are published.
     """
-    rows = store.rows_of_connection(connection_id)
-    for partition_key, row_connection_id in rows:
-        store.delete_row(partition_key, row_connection_id)
-    return len(rows)
+    deleted = [
+        partition_key
+        for partition_key, row_connection_id in store.rows_of_connection(connection_id)
+        if store.delete_row(partition_key, row_connection_id)
+    ]
+    if lifecycle is not None:
+        lifecycle.rows_deleted(deleted, connection_id, entity_id, reason)
+    return deleted

@@ -15,14 +15,28 @@ class PayloadTooLarge(ValueError):
     """The encoded message exceeds API Gateway's WebSocket message limit."""
 
 
-def build(message_type: str, data: Any, now: datetime | None = None) -> dict[str, Any]:
+def build(
+    message_type: str,
+    data: Any,
+    now: datetime | None = None,
+    message_id: str | None = None,
+    channel: str | None = None,
+    position: tuple[int, str] | None = None,
+) -> dict[str, Any]:
+    """``{type, id, ts, data}``; a push adds its ``channel`` and, when its channel keeps
+    history, its ``position`` as ``seq`` and ``epoch``."""
     timestamp = (now or datetime.now(UTC)).isoformat(timespec="milliseconds")
-    return {
+    message: dict[str, Any] = {
         "type": message_type,
-        "id": str(uuid.uuid4()),
+        "id": message_id or str(uuid.uuid4()),
         "ts": timestamp.replace("+00:00", "Z"),
-        "data": data,
     }
+    if channel is not None:
+        message["channel"] = channel
+    if position is not None:
+        message["seq"], message["epoch"] = position
+    message["data"] = data
+    return message
 
 
 def encode(message: Any, limit: int = MAX_MESSAGE_BYTES) -> bytes:

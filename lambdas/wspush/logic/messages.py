@@ -10,14 +10,29 @@ import json
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from wspush.logic.lifecycle import Lifecycle
+from wspush.logic.presence import MemberStore, presence
+from wspush.logic.resume import HistoryReader, Reader, ResumeRefused, parse_resume, resume
+from wspush.logic.topics import may_read_topic
 from wspush.models.identifiers import is_valid_topic
 
 
 class SubscriptionStore(Protocol):
     def put_subscription(
         self, topic: str, connection_id: str, owner_entity_id: str | None, expires_at: int
-    ) -> None: ...
-    def delete_subscription(self, topic: str, connection_id: str) -> None: ...
+    ) -> bool: ...
+    def delete_subscription(self, topic: str, connection_id: str) -> bool: ...
+
+
+@dataclass(frozen=True)
+class ChannelServices:
+    """What ``resume``, ``presence`` and lifecycle events need."""
+
+    history: HistoryReader
+    members: MemberStore
+    public_patterns: tuple[str, ...] = ()
+    resume_limit: int = 100
+    lifecycle: Lifecycle | None = None
 
 
 @dataclass(frozen=True)
@@ -26,15 +41,19 @@ class InboundMessage:
     is_binary: bool
     connection_id: str
     entity_id: str | None
+    granted_topic_patterns: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
 class Reply:
     frame: dict[str, Any]
     error_kind: str | None = None  # set when the frame is an error, for metrics
+    # Frames to send before the reply, in order (a resume's replayed pushes).
+    before: tuple[bytes, ...] = ()
 
 
-KNOWN_ACTIONS = ("ping", "subscribe", "unsubscribe")
+KNOWN_ACTIONS = ("ping", "subscribe", "unsubscribe", "resume", "presence")
+INVALID_TOPIC = "topic must be 1-128 characters of letters, digits and _.:/-"
 
 
 def error_reply(kind: str, message: str) -> Reply:
@@ -62,12 +81,43 @@ def _parse(message: InboundMessage, max_bytes: int) -> dict[str, Any] | Reply:
     return parsed
 
 
+def _reader(message: InboundMessage, channels: ChannelServices) -> Reader:
+    return Reader(
+        connection_id=message.connection_id,
+        entity_id=message.entity_id,
+        granted_patterns=message.granted_topic_patterns,
+        public_patterns=channels.public_patterns,
+    )
+
+
+def _resume(
+    parsed: dict[str, Any], message: InboundMessage, channels: ChannelServices, now: int
+) -> Reply:
+    try:
+        since, epochs = parse_resume(parsed, _reader(message, channels))
+    except ResumeRefused as refused:
+        return error_reply(refused.code, str(refused))
+    replay = resume(since, epochs, channels.history, channels.resume_limit, now)
+    return Reply(replay.reply, before=tuple(replay.frames))
+
+
+def _presence(parsed: dict[str, Any], message: InboundMessage, channels: ChannelServices) -> Reply:
+    topic = parsed.get("topic")
+    if not is_valid_topic(topic):
+        return error_reply("invalid_topic", INVALID_TOPIC)
+    assert isinstance(topic, str)
+    if not may_read_topic(topic, message.granted_topic_patterns, channels.public_patterns):
+        return error_reply("forbidden", f"this connection may not read topic {topic!r}")
+    return Reply(presence(topic, channels.members))
+
+
 def handle_message(
     message: InboundMessage,
     store: SubscriptionStore,
     now: int,
     ttl_seconds: int,
     max_bytes: int,
+    channels: ChannelServices | None = None,
 ) -> Reply:
     parsed = _parse(message, max_bytes)
     if isinstance(parsed, Reply):
@@ -77,20 +127,26 @@ def handle_message(
         return error_reply("missing_action", 'message has no "action" field')
     if action == "ping":
         return Reply({"type": "pong"})
+    lifecycle = channels.lifecycle if channels is not None else None
     if action in ("subscribe", "unsubscribe"):
         topic = parsed.get("topic")
         if not is_valid_topic(topic):
-            return error_reply(
-                "invalid_topic", "topic must be 1-128 characters of letters, digits and _.:/-"
-            )
+            return error_reply("invalid_topic", INVALID_TOPIC)
         assert isinstance(topic, str)
         if action == "subscribe":
-            store.put_subscription(
+            new = store.put_subscription(
                 topic, message.connection_id, message.entity_id, now + ttl_seconds
             )
+            if new and lifecycle is not None:
+                lifecycle.topic_joined(topic, message.entity_id, message.connection_id)
             return Reply({"type": "subscribed", "topic": topic})
-        store.delete_subscription(topic, message.connection_id)
+        if store.delete_subscription(topic, message.connection_id) and lifecycle is not None:
+            lifecycle.topic_left(topic, message.entity_id, message.connection_id)
         return Reply({"type": "unsubscribed", "topic": topic})
+    if action in ("resume", "presence") and channels is not None:
+        if action == "resume":
+            return _resume(parsed, message, channels, now)
+        return _presence(parsed, message, channels)
     shown = action if isinstance(action, str) else json.dumps(action)
     return error_reply(
         "unknown_action",

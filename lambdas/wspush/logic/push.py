@@ -8,12 +8,15 @@ from __future__ import annotations
 
 import random
 import time
+import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Protocol
 
 from wspush.dal.errors import StoreError
-from wspush.logic import envelope
+from wspush.logic.channels import History, envelope_body
+from wspush.logic.connections import close_connection
+from wspush.logic.lifecycle import Lifecycle
 from wspush.models.connection import Target
 from wspush.models.push import Audience, DeliveryReport, Outcome, PushRequest
 from wspush.observability import logger
@@ -27,7 +30,8 @@ class TargetStore(Protocol):
     def topic_targets(self, topic: str) -> list[Target]: ...
     def connection_targets(self, connection_id: str) -> list[Target]: ...
     def all_targets(self, segments: int, executor: ThreadPoolExecutor) -> list[Target]: ...
-    def delete_row(self, partition_key: str, connection_id: str) -> None: ...
+    def delete_row(self, partition_key: str, connection_id: str) -> bool: ...
+    def rows_of_connection(self, connection_id: str) -> list[tuple[str, str]]: ...
 
 
 class Sender(Protocol):
@@ -75,9 +79,20 @@ def _deliver(
     raise AssertionError("unreachable: the loop always returns")
 
 
-def _forget(target: Target, store: TargetStore) -> None:
+def _forget(target: Target, store: TargetStore, lifecycle: Lifecycle | None) -> None:
     """Delete a gone connection's rows. A failed delete is logged, not fatal: the row
-    expires by TTL and the next push to it gets 410 again."""
+    expires by TTL and the next push to it gets 410 again. With lifecycle events on, every
+    row of the connection goes (found through the index), so each topic it leaves is
+    counted and its close is published, as on ``$disconnect``."""
+    if lifecycle is not None:
+        try:
+            close_connection(store, target.connection_id, lifecycle, reason="gone")
+        except StoreError:
+            logger.warning(
+                "could not delete a gone connection's rows",
+                extra={"connectionId": target.connection_id},
+            )
+        return
     partitions = [target.partition_key]
     if target.owner_entity_id:
         partitions.append(target.owner_entity_id)
@@ -99,6 +114,7 @@ def fan_out(
     executor: ThreadPoolExecutor,
     max_attempts: int,
     sleep: Callable[[float], None] = time.sleep,
+    lifecycle: Lifecycle | None = None,
 ) -> DeliveryReport:
     report = DeliveryReport(targeted=len(targets))
     outcomes = executor.map(lambda t: _deliver(t, body, sender, max_attempts, sleep), targets)
@@ -108,7 +124,7 @@ def fan_out(
             report.sent += 1
         elif outcome is Outcome.GONE:
             report.gone += 1
-            _forget(target, store)
+            _forget(target, store, lifecycle)
         else:
             report.failed += 1
             report.failed_connection_ids.append(target.connection_id)
@@ -123,11 +139,15 @@ def push(
     max_attempts: int,
     scan_segments: int,
     sleep: Callable[[float], None] = time.sleep,
+    history: History | None = None,
+    lifecycle: Lifecycle | None = None,
 ) -> DeliveryReport:
-    """Wrap the payload in the envelope, find the audience, deliver to each connection.
+    """Build the envelope once (numbered and kept when ``history`` is given), find the
+    audience, deliver to each connection.
 
     Raises ``envelope.PayloadTooLarge`` before reading the table if the message cannot fit.
     """
-    body = envelope.encode(envelope.build(request.message_type, request.payload))
+    push_id = request.push_id or str(uuid.uuid4())
+    body = envelope_body(request, push_id, history, int(time.time()))
     targets = resolve_targets(request.audience, store, executor, scan_segments)
-    return fan_out(targets, body, sender, store, executor, max_attempts, sleep)
+    return fan_out(targets, body, sender, store, executor, max_attempts, sleep, lifecycle)

@@ -45,6 +45,9 @@ class PushRequest:
     audience: Audience
     payload: Any
     message_type: str = "notification"
+    # The push's id, which its envelope carries. A retried push keeps it, and is numbered
+    # (and kept in history) once; None gets a fresh id.
+    push_id: str | None = None
 
 
 @dataclass
@@ -75,8 +78,13 @@ class InvalidPushRequest(ValueError):
 _AUDIENCE_KEYS = ("entityId", "connectionId", "topic", "broadcast")
 
 
-def parse_push_request(body: Any, default_type: str = "notification") -> PushRequest:
-    """Read ``{<one audience key>, "payload", "type"?}``; raise ``InvalidPushRequest``."""
+def parse_push_request(
+    body: Any, default_type: str = "notification", default_id: str | None = None
+) -> PushRequest:
+    """Read ``{<one audience key>, "payload", "type"?, "id"?}``; raise ``InvalidPushRequest``.
+
+    ``default_id`` (an EventBridge event's id, the same on each of its retries) names the
+    push when the request gives no ``id``."""
     if not isinstance(body, dict):
         raise InvalidPushRequest("a push request must be a JSON object")
     present = [key for key in _AUDIENCE_KEYS if body.get(key) not in (None, False)]
@@ -90,6 +98,9 @@ def parse_push_request(body: Any, default_type: str = "notification") -> PushReq
     message_type = body.get("type", default_type)
     if not isinstance(message_type, str) or not message_type or len(message_type) > 64:
         raise InvalidPushRequest('"type" must be a non-empty string of at most 64 characters')
+    push_id = body.get("id", default_id)
+    if push_id is not None and not is_valid_entity_id(push_id):
+        raise InvalidPushRequest('"id" must be 1-128 characters of letters, digits and _.:@|+=-')
     key = present[0]
     value = body[key]
     if key == "broadcast":
@@ -108,4 +119,6 @@ def parse_push_request(body: Any, default_type: str = "notification") -> PushReq
         if not isinstance(value, str) or not value or len(value) > 128:
             raise InvalidPushRequest("invalid connectionId")
         audience = Audience(connection_id=value)
-    return PushRequest(audience=audience, payload=body["payload"], message_type=message_type)
+    return PushRequest(
+        audience=audience, payload=body["payload"], message_type=message_type, push_id=push_id
+    )

@@ -26,7 +26,13 @@ locals {
     # function (subsegments per AWS call) costs ~150 ms of cold start, so it is opt-in.
     POWERTOOLS_TRACE_DISABLED = tostring(!var.xray_sdk_tracing)
     CONNECTIONS_TABLE         = module.connections_table.table_name
+    HISTORY_TABLE             = module.history_table.table_name
+    # Empty turns lifecycle events (and the occupancy counts behind them) off.
+    LIFECYCLE_EVENT_BUS = var.lifecycle_events_enabled ? module.push_schedule.event_bus_name : ""
   }
+
+  # The functions that publish lifecycle events and count topic occupancy.
+  lifecycle_statements = var.lifecycle_events_enabled ? [1] : []
 
   # The connection's rows outlive API Gateway's 2-hour maximum by a margin.
   connection_ttl_seconds = 2 * 60 * 60 + 10 * 60
@@ -38,6 +44,14 @@ module "connections_table" {
   source = "../connections_table"
 
   name                = "${local.name}-connections"
+  deletion_protection = var.deletion_protection
+  kms_key_arn         = var.kms_key_arn
+}
+
+module "history_table" {
+  source = "../history_table"
+
+  name                = "${local.name}-history"
   deletion_protection = var.deletion_protection
   kms_key_arn         = var.kms_key_arn
 }
@@ -77,6 +91,16 @@ data "aws_iam_policy_document" "connect" {
     actions   = ["dynamodb:PutItem"]
     resources = [module.connections_table.table_arn]
   }
+
+  dynamic "statement" {
+    for_each = local.lifecycle_statements
+
+    content {
+      sid       = "PublishLifecycleEvents"
+      actions   = ["events:PutEvents"]
+      resources = [module.push_schedule.event_bus_arn]
+    }
+  }
 }
 
 data "aws_iam_policy_document" "disconnect" {
@@ -91,6 +115,26 @@ data "aws_iam_policy_document" "disconnect" {
     actions   = ["dynamodb:DeleteItem"]
     resources = [module.connections_table.table_arn]
   }
+
+  dynamic "statement" {
+    for_each = local.lifecycle_statements
+
+    content {
+      sid       = "CountTopicOccupancy"
+      actions   = ["dynamodb:UpdateItem", "dynamodb:DeleteItem"]
+      resources = [module.history_table.table_arn]
+    }
+  }
+
+  dynamic "statement" {
+    for_each = local.lifecycle_statements
+
+    content {
+      sid       = "PublishLifecycleEvents"
+      actions   = ["events:PutEvents"]
+      resources = [module.push_schedule.event_bus_arn]
+    }
+  }
 }
 
 data "aws_iam_policy_document" "message" {
@@ -101,9 +145,41 @@ data "aws_iam_policy_document" "message" {
   }
 
   statement {
+    sid       = "ReadPresence"
+    actions   = ["dynamodb:Query"]
+    resources = [module.connections_table.table_arn]
+  }
+
+  statement {
+    sid       = "ReadHistory"
+    actions   = ["dynamodb:GetItem", "dynamodb:Query"]
+    resources = [module.history_table.table_arn]
+  }
+
+  statement {
     sid       = "ReplyToSender"
     actions   = ["execute-api:ManageConnections"]
     resources = [module.websocket_api.manage_connections_arn]
+  }
+
+  dynamic "statement" {
+    for_each = local.lifecycle_statements
+
+    content {
+      sid       = "CountTopicOccupancy"
+      actions   = ["dynamodb:UpdateItem", "dynamodb:DeleteItem"]
+      resources = [module.history_table.table_arn]
+    }
+  }
+
+  dynamic "statement" {
+    for_each = local.lifecycle_statements
+
+    content {
+      sid       = "PublishLifecycleEvents"
+      actions   = ["events:PutEvents"]
+      resources = [module.push_schedule.event_bus_arn]
+    }
   }
 }
 
@@ -124,6 +200,34 @@ data "aws_iam_policy_document" "push" {
     sid       = "PostToConnections"
     actions   = ["execute-api:ManageConnections"]
     resources = [module.websocket_api.manage_connections_arn]
+  }
+
+  statement {
+    # Claim the push id, take the channel's next number, keep the envelope (one
+    # transaction of a Put and an Update), read a kept envelope back for a retried push.
+    sid       = "NumberAndKeepPushes"
+    actions   = ["dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:GetItem"]
+    resources = [module.history_table.table_arn]
+  }
+
+  dynamic "statement" {
+    for_each = local.lifecycle_statements
+
+    content {
+      sid       = "CountTopicOccupancy"
+      actions   = ["dynamodb:UpdateItem", "dynamodb:DeleteItem"]
+      resources = [module.history_table.table_arn]
+    }
+  }
+
+  dynamic "statement" {
+    for_each = local.lifecycle_statements
+
+    content {
+      sid       = "PublishLifecycleEvents"
+      actions   = ["events:PutEvents"]
+      resources = [module.push_schedule.event_bus_arn]
+    }
   }
 }
 
@@ -154,20 +258,23 @@ locals {
       environment = tomap({})
     }
     message = {
-      description = "Answers ping, subscribe, unsubscribe and unknown actions."
+      description = "Answers ping, subscribe, unsubscribe, resume, presence and unknown actions."
       policy_json = data.aws_iam_policy_document.message.json
       environment = tomap({
         CONNECTIONS_ENDPOINT   = module.websocket_api.connections_url
         CONNECTION_TTL_SECONDS = tostring(local.connection_ttl_seconds)
+        PUBLIC_TOPIC_PATTERNS  = jsonencode(var.public_topic_patterns)
+        RESUME_MAX_MESSAGES    = tostring(var.resume_max_messages)
       })
     }
     push = {
       description = "Fans a message out to an entity, a topic, a connection or everyone."
       policy_json = data.aws_iam_policy_document.push.json
       environment = tomap({
-        CONNECTIONS_ENDPOINT = module.websocket_api.connections_url
-        PUSH_CONCURRENCY     = tostring(var.push_concurrency)
-        SCHEDULED_MESSAGE    = jsonencode(var.scheduled_message)
+        CONNECTIONS_ENDPOINT      = module.websocket_api.connections_url
+        PUSH_CONCURRENCY          = tostring(var.push_concurrency)
+        SCHEDULED_MESSAGE         = jsonencode(var.scheduled_message)
+        HISTORY_RETENTION_SECONDS = tostring(var.history_retention_hours * 3600)
       })
     }
   }
@@ -209,6 +316,8 @@ module "websocket_api" {
     "ping"        = "message"
     "subscribe"   = "message"
     "unsubscribe" = "message"
+    "resume"      = "message"
+    "presence"    = "message"
   }
   connect_authorizer = var.auth_disabled ? null : {
     function_name = module.functions["authorizer"].function_name

@@ -77,3 +77,13 @@ output "alarm_topic_arn" {
   description = "SNS topic the alarms notify (null with monitoring off)."
   value       = one(module.monitoring[*].alarm_topic_arn)
 }
+
+output "history_table_name" {
+  description = "Name of the history table (channel counters and kept pushes)."
+  value       = module.history_table.table_name
+}
+
+output "history_table_arn" {
+  description = "ARN of the history table."
+  value       = module.history_table.table_arn
+}

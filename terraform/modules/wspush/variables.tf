@@ -210,3 +210,46 @@ variable "gone_rate_alarm_threshold" {
   default     = 0.5
   nullable    = false
 }
+
+variable "history_retention_hours" {
+  type        = number
+  description = "How long every push is kept for resume and `wspush history`, in hours (the history table's TTL)."
+  default     = 24
+  nullable    = false
+
+  validation {
+    condition     = var.history_retention_hours >= 1 && var.history_retention_hours <= 720 && floor(var.history_retention_hours) == var.history_retention_hours
+    error_message = "history_retention_hours must be a whole number of hours from 1 to 720 (30 days)."
+  }
+}
+
+variable "resume_max_messages" {
+  type        = number
+  description = "Most pushes one resume request replays; the reply's `more` lists channels to resume again."
+  default     = 100
+  nullable    = false
+
+  validation {
+    condition     = var.resume_max_messages >= 1 && var.resume_max_messages <= 500 && floor(var.resume_max_messages) == var.resume_max_messages
+    error_message = "resume_max_messages must be a whole number from 1 to 500 (the message function replays within its timeout)."
+  }
+}
+
+variable "lifecycle_events_enabled" {
+  type        = bool
+  description = "Publish wspush.connection.opened/closed and wspush.topic.occupied/vacated to the event bus (and count topic subscribers for them)."
+  default     = true
+  nullable    = false
+}
+
+variable "public_topic_patterns" {
+  type        = list(string)
+  description = "Topic patterns every connection may read whatever its token grants: exact names or prefixes ending in `*`."
+  default     = []
+  nullable    = false
+
+  validation {
+    condition     = alltrue([for p in var.public_topic_patterns : can(regex("^[A-Za-z0-9_.:/-]{1,128}\\*?$", p)) || p == "*"])
+    error_message = "public_topic_patterns entries must be topic names of letters, digits and _.:/- (at most 128), optionally ending in *."
+  }
+}
