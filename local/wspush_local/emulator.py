@@ -51,6 +51,13 @@ def _lambda_invoke(runtime: LocalLambda) -> Callable[..., bytes]:
     return invoke
 
 
+def _takes_whole_event(target: dict[str, Any]) -> bool:
+    service = target["Arn"].split(":")[2] if target["Arn"].count(":") >= 5 else ""
+    return service in ("sqs", "logs") and not (
+        target.get("InputTransformer") or target.get("Input") or target.get("InputPath")
+    )
+
+
 def _rule_delivery(deliver: TargetDelivery) -> Callable[..., None]:
     original = Rule.send_to_targets
 
@@ -60,11 +67,15 @@ def _rule_delivery(deliver: TargetDelivery) -> Callable[..., None]:
         lambda_targets = [t for t in rule.targets if ":lambda:" in t["Arn"]]
         for target in lambda_targets:
             deliver(rule.arn, target, event)
-        others = [t for t in rule.targets if t not in lambda_targets]
-        if others:
-            clone = copy.copy(rule)
-            clone.targets = others
-            original(clone, event, transform_input)
+        # A target with no input transformer gets the whole event, as EventBridge sends it;
+        # moto's default template would drop its "account".
+        whole = [t for t in rule.targets if _takes_whole_event(t) and t not in lambda_targets]
+        others = [t for t in rule.targets if t not in lambda_targets and t not in whole]
+        for targets, transform in ((whole, False), (others, transform_input)):
+            if targets:
+                clone = copy.copy(rule)
+                clone.targets = targets
+                original(clone, event, transform)
 
     return send_to_targets
 
