@@ -8,12 +8,15 @@ Invoke API, ``wspush push`` and events put on the bus run the deployed zips.
 from __future__ import annotations
 
 import copy
+import functools
 import json
 import logging
+import threading
 from collections.abc import Callable
 from typing import Any
 
 from moto.awslambda.models import LambdaBackend
+from moto.dynamodb.responses import DynamoHandler
 from moto.events.models import Rule
 from moto.server import ThreadedMotoServer
 
@@ -80,10 +83,30 @@ def _rule_delivery(deliver: TargetDelivery) -> Callable[..., None]:
     return send_to_targets
 
 
+def serialise_dynamodb() -> None:
+    """Run moto's DynamoDB requests one at a time. DynamoDB applies every write to an item
+    atomically (an ``ADD`` counter, ``if_not_exists``, a condition); moto reads, changes
+    and stores the item without a lock, so two concurrent updates could both read the old
+    value. Idempotent."""
+    call_action = DynamoHandler.call_action
+    if getattr(call_action, "serialised", False):
+        return
+    lock = threading.Lock()
+
+    @functools.wraps(call_action)
+    def serialised(self: DynamoHandler) -> Any:
+        with lock:
+            return call_action(self)
+
+    serialised.serialised = True  # type: ignore[attr-defined]
+    DynamoHandler.call_action = serialised  # type: ignore[method-assign]
+
+
 class Emulator:
     def __init__(self, runtime: LocalLambda, deliver: TargetDelivery, port: int) -> None:
         LambdaBackend.invoke = _lambda_invoke(runtime)  # type: ignore[method-assign]
         Rule.send_to_targets = _rule_delivery(deliver)  # type: ignore[method-assign]
+        serialise_dynamodb()
         self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
 
     def start(self) -> None:

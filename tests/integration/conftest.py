@@ -17,6 +17,7 @@ import pytest
 from moto.server import ThreadedMotoServer
 
 from tests.fakes import FakeConnectionsEndpoint
+from wspush_local.emulator import serialise_dynamodb
 from wspush_local.table import create_connections_table, create_history_table
 
 TABLE = "wspush-test-connections"
@@ -28,6 +29,7 @@ SECRET = "integration-secret"
 
 @pytest.fixture(scope="session")
 def moto_url():
+    serialise_dynamodb()  # each write atomic, as in DynamoDB (and in the local stack)
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
     host, port = server.get_host_and_port()
