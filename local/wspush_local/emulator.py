@@ -54,6 +54,21 @@ def _lambda_invoke(runtime: LocalLambda) -> Callable[..., bytes]:
     return invoke
 
 
+# What EventBridge delivers to a target with no input transformer (moto adds its own
+# "ingestion-time").
+EVENT_KEYS = (
+    "version",
+    "id",
+    "detail-type",
+    "source",
+    "account",
+    "time",
+    "region",
+    "resources",
+    "detail",
+)
+
+
 def _takes_whole_event(target: dict[str, Any]) -> bool:
     service = target["Arn"].split(":")[2] if target["Arn"].count(":") >= 5 else ""
     return service in ("sqs", "logs") and not (
@@ -74,11 +89,12 @@ def _rule_delivery(deliver: TargetDelivery) -> Callable[..., None]:
         # moto's default template would drop its "account".
         whole = [t for t in rule.targets if _takes_whole_event(t) and t not in lambda_targets]
         others = [t for t in rule.targets if t not in lambda_targets and t not in whole]
-        for targets, transform in ((whole, False), (others, transform_input)):
+        as_sent = {key: value for key, value in event.items() if key in EVENT_KEYS}
+        for targets, sent, transform in ((whole, as_sent, False), (others, event, transform_input)):
             if targets:
                 clone = copy.copy(rule)
                 clone.targets = targets
-                original(clone, event, transform)
+                original(clone, sent, transform)
 
     return send_to_targets
 

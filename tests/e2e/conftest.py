@@ -84,7 +84,7 @@ class LocalStack:
         )
         self.clients = {
             s: session.client(s, endpoint_url=info["emulator_url"])
-            for s in ("ssm", "dynamodb", "lambda", "events", "sqs")
+            for s in ("ssm", "dynamodb", "lambda", "events", "sqs", "logs")
         }
         parameter = self.clients["ssm"].get_parameter(
             Name=self.outputs["token_secret_parameter_name"], WithDecryption=True
@@ -101,11 +101,13 @@ class LocalStack:
 
     # Helpers the tests share ---------------------------------------------------------
 
-    def token(self, entity: str, ttl: int = 600, now: float | None = None) -> str:
-        return issue(entity, self.secret, ttl_seconds=ttl, now=now)
+    def token(
+        self, entity: str, ttl: int = 600, now: float | None = None, topics: tuple[str, ...] = ()
+    ) -> str:
+        return issue(entity, self.secret, ttl_seconds=ttl, now=now, topics=topics)
 
-    def connect_url(self, entity: str) -> str:
-        return f"{self.url}?token={self.token(entity)}"
+    def connect_url(self, entity: str, topics: tuple[str, ...] = ()) -> str:
+        return f"{self.url}?token={self.token(entity, topics=topics)}"
 
     def rows(self) -> set[tuple[str, str]]:
         table = self.outputs["connections_table_name"]
