@@ -300,15 +300,8 @@ module "functions" {
 
 # --- WebSocket API and schedule ---------------------------------------------------------
 
-module "websocket_api" {
-  source = "../websocket_api"
-
-  name       = local.name
-  stage_name = var.stage_name
-  integrations = {
-    for name in ["connect", "disconnect", "message"] :
-    name => { function_name = module.functions[name].function_name, invoke_arn = module.functions[name].invoke_arn }
-  }
+locals {
+  # Route key -> the function that serves it.
   routes = {
     "$connect"    = "connect"
     "$disconnect" = "disconnect"
@@ -319,6 +312,18 @@ module "websocket_api" {
     "resume"      = "message"
     "presence"    = "message"
   }
+}
+
+module "websocket_api" {
+  source = "../websocket_api"
+
+  name       = local.name
+  stage_name = var.stage_name
+  integrations = {
+    for name in ["connect", "disconnect", "message"] :
+    name => { function_name = module.functions[name].function_name, invoke_arn = module.functions[name].invoke_arn }
+  }
+  routes = local.routes
   connect_authorizer = var.auth_disabled ? null : {
     function_name = module.functions["authorizer"].function_name
     invoke_arn    = module.functions["authorizer"].invoke_arn

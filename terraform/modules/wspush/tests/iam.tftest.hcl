@@ -14,45 +14,61 @@ run "least_privilege" {
 
   assert {
     condition = (
-      length(data.aws_iam_policy_document.connect.statement) == 1 &&
+      length(data.aws_iam_policy_document.connect.statement) == 2 &&
       data.aws_iam_policy_document.connect.statement[0].actions == toset(["dynamodb:PutItem"]) &&
-      data.aws_iam_policy_document.connect.statement[0].resources == toset([module.connections_table.table_arn])
+      data.aws_iam_policy_document.connect.statement[0].resources == toset([module.connections_table.table_arn]) &&
+      data.aws_iam_policy_document.connect.statement[1].actions == toset(["events:PutEvents"]) &&
+      data.aws_iam_policy_document.connect.statement[1].resources == toset([module.push_schedule.event_bus_arn])
     )
-    error_message = "connect may only PutItem on the table."
+    error_message = "connect may only PutItem on the table and publish to its own bus."
   }
 
   assert {
     condition = (
-      length(data.aws_iam_policy_document.disconnect.statement) == 2 &&
+      length(data.aws_iam_policy_document.disconnect.statement) == 4 &&
       data.aws_iam_policy_document.disconnect.statement[0].actions == toset(["dynamodb:Query"]) &&
       data.aws_iam_policy_document.disconnect.statement[0].resources == toset([module.connections_table.connection_index_arn]) &&
       data.aws_iam_policy_document.disconnect.statement[1].actions == toset(["dynamodb:DeleteItem"]) &&
-      data.aws_iam_policy_document.disconnect.statement[1].resources == toset([module.connections_table.table_arn])
+      data.aws_iam_policy_document.disconnect.statement[1].resources == toset([module.connections_table.table_arn]) &&
+      data.aws_iam_policy_document.disconnect.statement[2].actions == toset(["dynamodb:UpdateItem", "dynamodb:DeleteItem"]) &&
+      data.aws_iam_policy_document.disconnect.statement[2].resources == toset([module.history_table.table_arn]) &&
+      data.aws_iam_policy_document.disconnect.statement[3].actions == toset(["events:PutEvents"]) &&
+      data.aws_iam_policy_document.disconnect.statement[3].resources == toset([module.push_schedule.event_bus_arn])
     )
-    error_message = "disconnect may only Query the connectionId index and DeleteItem on the table."
+    error_message = "disconnect may only Query the connectionId index, DeleteItem on the table, count occupancy and publish to its bus."
   }
 
   assert {
     condition = (
-      length(data.aws_iam_policy_document.message.statement) == 2 &&
+      length(data.aws_iam_policy_document.message.statement) == 6 &&
       data.aws_iam_policy_document.message.statement[0].actions == toset(["dynamodb:PutItem", "dynamodb:DeleteItem"]) &&
       data.aws_iam_policy_document.message.statement[0].resources == toset([module.connections_table.table_arn]) &&
-      data.aws_iam_policy_document.message.statement[1].actions == toset(["execute-api:ManageConnections"]) &&
-      data.aws_iam_policy_document.message.statement[1].resources == toset(["arn:aws:execute-api:us-east-1:123456789012:a1b2c3d4e5/prod/POST/@connections/*"])
+      data.aws_iam_policy_document.message.statement[1].actions == toset(["dynamodb:Query"]) &&
+      data.aws_iam_policy_document.message.statement[1].resources == toset([module.connections_table.table_arn]) &&
+      data.aws_iam_policy_document.message.statement[2].actions == toset(["dynamodb:GetItem", "dynamodb:Query"]) &&
+      data.aws_iam_policy_document.message.statement[2].resources == toset([module.history_table.table_arn]) &&
+      data.aws_iam_policy_document.message.statement[3].actions == toset(["execute-api:ManageConnections"]) &&
+      data.aws_iam_policy_document.message.statement[3].resources == toset(["arn:aws:execute-api:us-east-1:123456789012:a1b2c3d4e5/prod/POST/@connections/*"]) &&
+      data.aws_iam_policy_document.message.statement[4].resources == toset([module.history_table.table_arn]) &&
+      data.aws_iam_policy_document.message.statement[5].resources == toset([module.push_schedule.event_bus_arn])
     )
-    error_message = "message may only write subscriptions and POST to @connections on its own stage."
+    error_message = "message may only write subscriptions, read presence and history, POST to @connections on its own stage, count occupancy and publish to its bus."
   }
 
   assert {
     condition = (
-      length(data.aws_iam_policy_document.push.statement) == 3 &&
+      length(data.aws_iam_policy_document.push.statement) == 6 &&
       data.aws_iam_policy_document.push.statement[0].actions == toset(["dynamodb:Query", "dynamodb:Scan"]) &&
       data.aws_iam_policy_document.push.statement[0].resources == toset([module.connections_table.table_arn, module.connections_table.connection_index_arn]) &&
       data.aws_iam_policy_document.push.statement[1].actions == toset(["dynamodb:DeleteItem"]) &&
       data.aws_iam_policy_document.push.statement[2].actions == toset(["execute-api:ManageConnections"]) &&
-      data.aws_iam_policy_document.push.statement[2].resources == toset(["arn:aws:execute-api:us-east-1:123456789012:a1b2c3d4e5/prod/POST/@connections/*"])
+      data.aws_iam_policy_document.push.statement[2].resources == toset(["arn:aws:execute-api:us-east-1:123456789012:a1b2c3d4e5/prod/POST/@connections/*"]) &&
+      data.aws_iam_policy_document.push.statement[3].actions == toset(["dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:GetItem"]) &&
+      data.aws_iam_policy_document.push.statement[3].resources == toset([module.history_table.table_arn]) &&
+      data.aws_iam_policy_document.push.statement[4].resources == toset([module.history_table.table_arn]) &&
+      data.aws_iam_policy_document.push.statement[5].resources == toset([module.push_schedule.event_bus_arn])
     )
-    error_message = "push may only read the audience, delete gone rows and POST to @connections on its own stage."
+    error_message = "push may only read the audience, delete gone rows, POST to @connections on its own stage, number and keep pushes in the history table, count occupancy and publish to its bus."
   }
 
   assert {
@@ -93,5 +109,30 @@ run "customer_managed_key_adds_decrypt_for_that_key_only" {
       data.aws_iam_policy_document.authorizer.statement[1].resources == toset([var.kms_key_arn])
     )
     error_message = "With a customer-managed key the authorizer may decrypt with that key only."
+  }
+}
+
+run "lifecycle_events_off_drop_the_bus_and_occupancy_grants" {
+  command = plan
+
+  variables {
+    lifecycle_events_enabled = false
+  }
+
+  assert {
+    condition = alltrue([
+      for document in [
+        data.aws_iam_policy_document.connect, data.aws_iam_policy_document.disconnect,
+        data.aws_iam_policy_document.message, data.aws_iam_policy_document.push,
+        ] : alltrue([
+          for statement in document.statement : !contains(["PublishLifecycleEvents", "CountTopicOccupancy"], statement.sid)
+      ])
+    ])
+    error_message = "With lifecycle events off, no function may publish to the bus or count occupancy."
+  }
+
+  assert {
+    condition     = local.common_environment.LIFECYCLE_EVENT_BUS == ""
+    error_message = "With lifecycle events off, the functions must get no bus to publish to."
   }
 }
