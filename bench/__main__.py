@@ -29,6 +29,9 @@ SCALES: dict[str, dict[str, Any]] = {
         "fanout_repeats": 3,
         "gateway_sizes": [1000, 5000],
         "gateway_messages": 5,
+        "channel_connections": 1000,
+        "channel_repeats": 5,
+        "resume_missed": 100,
     },
     "small": {
         "fanout_sizes": [100, 1000],
@@ -40,6 +43,9 @@ SCALES: dict[str, dict[str, Any]] = {
         "fanout_repeats": 1,
         "gateway_sizes": [500],
         "gateway_messages": 3,
+        "channel_connections": 1000,
+        "channel_repeats": 3,
+        "resume_missed": 100,
     },
     "smoke": {
         "fanout_sizes": [20],
@@ -51,6 +57,9 @@ SCALES: dict[str, dict[str, Any]] = {
         "fanout_repeats": 1,
         "gateway_sizes": [10],
         "gateway_messages": 2,
+        "channel_connections": 20,
+        "channel_repeats": 1,
+        "resume_missed": 5,
     },
 }
 MAX_PACKAGE_BYTES = 1_500_000
@@ -81,7 +90,14 @@ def _speedups(rows: list[measure.FanoutRow]) -> dict[tuple[int, int], float]:
     }
 
 
-def check_targets(fanout, reads, cold, sizes, gateway, latency: float) -> list[Target]:
+CHANNEL_CONCURRENCY = 32
+# What a resume may take for 100 missed pushes: its reads plus one round trip per frame.
+RESUME_BUDGET_SECONDS = 5.0
+
+
+def check_targets(
+    fanout, reads, cold, sizes, gateway, latency: float, kept=None, resumed=None
+) -> list[Target]:
     ours = [r for r in fanout if r.method == "wspush fan-out"]
     speedups = _speedups(fanout)
     size = 1000 if any(r.connections == 1000 for r in ours) else max(r.connections for r in ours)
@@ -130,10 +146,28 @@ def check_targets(fanout, reads, cold, sizes, gateway, latency: float) -> list[T
             gateway_ratio >= 0.5 and all(r.lost == 0 for r in gateway),
             f"{gateway_ratio:.0%}, lost {sum(r.lost for r in gateway)}",
         ),
+        *_channel_targets(kept, resumed),
     ]
 
 
-def render(scale: str, fanout, reads, cold, sizes, gateway, targets) -> str:
+def _channel_targets(kept, resumed) -> list[Target]:
+    if kept is None or resumed is None:
+        return []
+    return [
+        Target(
+            f"history adds < 10% to a push at N={kept.connections:,} (time and CPU)",
+            kept.wall_overhead < 0.1 and kept.cpu_overhead < 0.1,
+            f"time {kept.wall_overhead:+.1%}, CPU {kept.cpu_overhead:+.1%}",
+        ),
+        Target(
+            f"resuming {resumed.missed} missed pushes ≤ {RESUME_BUDGET_SECONDS:.0f} s",
+            resumed.total_ms / 1000 <= RESUME_BUDGET_SECONDS,
+            f"{resumed.total_ms:,.0f} ms ({resumed.read_ms:.0f} ms reading history)",
+        ),
+    ]
+
+
+def render(scale: str, fanout, reads, cold, sizes, gateway, targets, kept, resumed) -> str:
     speedups = _speedups(fanout)
     now = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     lines = [
@@ -296,6 +330,54 @@ def render(scale: str, fanout, reads, cold, sizes, gateway, targets) -> str:
             ],
         ),
         "",
+        "## 6. Channels: history and resume",
+        "",
+        f"A topic push to N connections ({CHANNEL_CONCURRENCY} threads, the same endpoint at "
+        f"{SCALES[scale]['latency'] * 1000:.0f} ms), without and with history: numbering and keeping the push "
+        "costs a claim of its id, the channel's counter and one transaction, against an emulated DynamoDB in its "
+        "own process (so only the push's own CPU is counted). The audience comes from memory in both runs, so the "
+        "history's share is not diluted by the audience's Query. Runs alternate; the median of each is shown.",
+        "",
+        *_table(
+            [
+                "N",
+                "without history ms",
+                "with history ms",
+                "time added",
+                "CPU ms without",
+                "CPU ms with",
+                "CPU added",
+            ],
+            [
+                [
+                    f"{kept.connections:,}",
+                    f"{kept.plain_ms:,.0f}",
+                    f"{kept.history_ms:,.0f}",
+                    f"{kept.wall_overhead:+.1%}",
+                    f"{kept.plain_cpu_ms:,.0f}",
+                    f"{kept.history_cpu_ms:,.0f}",
+                    f"{kept.cpu_overhead:+.1%}",
+                ]
+            ],
+        ),
+        "",
+        f"Resume: a client that missed {resumed.missed} pushes of a channel asks for them; the message function "
+        "reads them (one Query, plus the counter and the oldest kept push) and posts each envelope, in order, one "
+        "after the other, then the `resumed` reply. Posts to one connection must stay in order, so they are not "
+        "sent concurrently: the time is about the reads plus one `@connections` round trip per frame.",
+        "",
+        *_table(
+            ["missed pushes", "frames sent", "reading history ms", "total ms"],
+            [
+                [
+                    resumed.missed,
+                    resumed.frames,
+                    f"{resumed.read_ms:,.0f}",
+                    f"{resumed.total_ms:,.0f}",
+                ]
+            ],
+        ),
+        "",
         "## Beyond one invocation",
         "",
         "One push invocation delivers up to "
@@ -370,8 +452,17 @@ def main() -> int:
     gateway = measure.gateway_capacity(scale["gateway_sizes"], scale["gateway_messages"])
     print("bench: gateway done", flush=True)
 
-    targets = check_targets(fanout, reads, cold, sizes, gateway, scale["latency"])
-    report = render(args.scale, fanout, reads, cold, sizes, gateway, targets)
+    kept, resumed = measure.channels(
+        scale["channel_connections"],
+        CHANNEL_CONCURRENCY,
+        scale["latency"],
+        scale["channel_repeats"],
+        scale["resume_missed"],
+    )
+    print("bench: channels done", flush=True)
+
+    targets = check_targets(fanout, reads, cold, sizes, gateway, scale["latency"], kept, resumed)
+    report = render(args.scale, fanout, reads, cold, sizes, gateway, targets, kept, resumed)
     args.output.mkdir(parents=True, exist_ok=True)
     (args.output / "benchmarks.md").write_text(report)
     plot(fanout, scale["latency"], args.output / "benchmarks.png")

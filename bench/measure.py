@@ -34,9 +34,13 @@ from moto import mock_aws
 from bench.servers import STAGE, raise_file_limit
 from wspush.dal.connections_api import ConnectionsApi
 from wspush.dal.connections_table import ConnectionsTable
-from wspush.logic.push import fan_out
+from wspush.dal.history_table import HistoryTable
+from wspush.logic.channels import History, envelope_body
+from wspush.logic.messages import ChannelServices, InboundMessage, handle_message
+from wspush.logic.push import fan_out, push
 from wspush.models.connection import Target
-from wspush_local.table import create_connections_table
+from wspush.models.push import Audience, PushRequest
+from wspush_local.table import create_connections_table, create_history_table
 
 ROOT = Path(__file__).resolve().parents[1]
 CREDENTIALS = Credentials("bench", "bench")
@@ -504,3 +508,131 @@ def gateway_capacity(sizes: list[int], messages: int, concurrency: int = 64) -> 
                 )
             )
     return rows
+
+
+# 6. Channels: what history adds to a push, and resuming -----------------------------------
+
+
+@dataclass(frozen=True)
+class HistoryRow:
+    connections: int
+    concurrency: int
+    plain_ms: float
+    history_ms: float
+    plain_cpu_ms: float
+    history_cpu_ms: float
+
+    @property
+    def wall_overhead(self) -> float:
+        return self.history_ms / self.plain_ms - 1
+
+    @property
+    def cpu_overhead(self) -> float:
+        return self.history_cpu_ms / self.plain_cpu_ms - 1
+
+
+@dataclass(frozen=True)
+class ResumeRow:
+    missed: int
+    frames: int
+    read_ms: float
+    total_ms: float
+
+
+class _Audience:
+    """A push's audience without a table read: both runs compare delivery alone, so the
+    history's share is not diluted by the audience's Query."""
+
+    def __init__(self, n: int) -> None:
+        self._targets = [Target("topic#bench", f"c{i}", "owner") for i in range(n)]
+
+    def topic_targets(self, topic: str) -> list[Target]:
+        return self._targets
+
+    def delete_row(self, partition_key: str, connection_id: str) -> bool:
+        raise AssertionError("no connection is gone in a benchmark run")
+
+
+class _Members:
+    def topic_targets(self, topic: str) -> list[Target]:
+        return []
+
+
+def channels(
+    n: int, concurrency: int, latency: float, repeats: int, missed: int
+) -> tuple[HistoryRow, ResumeRow]:
+    """A topic push to N connections with and without history (alternating, median of
+    ``repeats`` each), then a resume that replays ``missed`` pushes to one connection."""
+    with server("dynamodb") as emulator, server("latency", "--latency", str(latency)) as endpoint:
+        emulator_url = emulator.rsplit("/", 1)[0]
+        client = boto3.client(
+            "dynamodb",
+            endpoint_url=emulator_url,
+            region_name="us-east-1",
+            aws_access_key_id="bench",
+            aws_secret_access_key="bench",
+        )
+        create_history_table(client, "bench-history")
+        table = HistoryTable(client, "bench-history")
+        history = History(table, retention_seconds=24 * 3600)
+        api = ConnectionsApi(endpoint, credentials=CREDENTIALS)
+        audience = _Audience(n)
+        runs: dict[bool, list[tuple[float, float]]] = {False: [], True: []}
+        with ThreadPoolExecutor(concurrency) as pool:
+            counter = 0
+            for _ in range(repeats + 1):  # the first round warms both paths up
+                for with_history in (False, True):
+                    counter += 1
+                    request = PushRequest(
+                        Audience(topic="bench"), {"text": "hello"}, push_id=f"push-{counter}"
+                    )
+                    report, wall, cpu = _timed(
+                        push,
+                        request,
+                        audience,
+                        api,
+                        pool,
+                        1,
+                        1,
+                        time.sleep,
+                        history if with_history else None,
+                    )
+                    assert report.sent == n, "every post must succeed"
+                    runs[with_history].append((wall, cpu))
+        plain, kept = (sorted(runs[h][1:])[len(runs[h][1:]) // 2] for h in (False, True))
+        history_row = HistoryRow(
+            n, concurrency, plain[0] * 1000, kept[0] * 1000, plain[1] * 1000, kept[1] * 1000
+        )
+
+        # Resume: a client saw push #0 of a channel and missed the next ``missed``.
+        for i in range(missed + 1):
+            request = PushRequest(Audience(topic="resume"), {"i": i}, push_id=f"resume-{i}")
+            envelope_body(request, f"resume-{i}", history, int(time.time()))
+        services = ChannelServices(
+            history=table, members=_Members(), public_patterns=("*",), resume_limit=missed
+        )
+        frame = json.dumps({"action": "resume", "since": {"topic:resume": 1}})
+        started = time.perf_counter()
+        reply = handle_message(
+            InboundMessage(frame, False, "c0", "bench"),
+            _NoSubscriptions(),
+            now=int(time.time()),
+            ttl_seconds=60,
+            max_bytes=32 * 1024,
+            channels=services,
+        )
+        read = time.perf_counter() - started
+        for body in reply.before:
+            api.post("c0", body)
+        api.post("c0", json.dumps(reply.frame).encode())
+        total = time.perf_counter() - started
+        assert reply.frame["type"] == "resumed" and len(reply.before) == missed
+    return history_row, ResumeRow(missed, len(reply.before) + 1, read * 1000, total * 1000)
+
+
+class _NoSubscriptions:
+    def put_subscription(self, *args: Any) -> bool:
+        raise AssertionError("a resume writes no subscription")
+
+    def delete_subscription(self, *args: Any) -> bool:
+        raise AssertionError("a resume deletes no subscription")

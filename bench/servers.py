@@ -16,6 +16,7 @@ import argparse
 import asyncio
 import resource
 import secrets
+import threading
 from typing import Any
 
 from aiohttp import WSMsgType, web
@@ -128,13 +129,31 @@ async def serve(app: web.Application, connections: Any | None) -> None:
     await asyncio.Event().wait()
 
 
+def dynamodb() -> None:
+    """The emulated DynamoDB in a process of its own, so its work is not the push's."""
+    import logging
+
+    from moto.server import ThreadedMotoServer
+
+    from wspush_local.emulator import serialise_dynamodb
+
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    serialise_dynamodb()
+    emulator = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    emulator.start()
+    print(f"PORT {emulator.get_host_and_port()[1]}", flush=True)
+    threading.Event().wait()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("kind", choices=["latency", "gateway", "bare"])
+    parser.add_argument("kind", choices=["latency", "gateway", "bare", "dynamodb"])
     parser.add_argument("--latency", type=float, default=0.025)
     args = parser.parse_args()
     raise_file_limit()
-    if args.kind == "latency":
+    if args.kind == "dynamodb":
+        dynamodb()
+    elif args.kind == "latency":
         asyncio.run(serve(latency_app(args.latency), None))
     else:
         app, connections = gateway_app() if args.kind == "gateway" else bare_app()

@@ -25,6 +25,7 @@ def test_the_benchmarks_run_and_write_their_report(tmp_path):
         "## 3. Cold start",
         "## 4. Package size",
         "## 5. Local gateway capacity",
+        "## 6. Channels: history and resume",
     ):
         assert section in report
     assert (tmp_path / "benchmarks.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
