@@ -230,8 +230,8 @@ variable "resume_max_messages" {
   nullable    = false
 
   validation {
-    condition     = var.resume_max_messages >= 1 && var.resume_max_messages <= 500 && floor(var.resume_max_messages) == var.resume_max_messages
-    error_message = "resume_max_messages must be a whole number from 1 to 500 (the message function replays within its timeout)."
+    condition     = var.resume_max_messages >= 1 && var.resume_max_messages <= 250 && floor(var.resume_max_messages) == var.resume_max_messages
+    error_message = "resume_max_messages must be a whole number from 1 to 250 (one post per replayed push, within the message function's timeout)."
   }
 }
 
