@@ -25,6 +25,7 @@ from wspush.handlers._shared import (
 )
 from wspush.logic import envelope
 from wspush.logic.messages import ChannelServices, InboundMessage, handle_message
+from wspush.models.push import Outcome
 from wspush.observability import count, count_by, logger, metrics, tracer
 
 if TYPE_CHECKING:
@@ -74,11 +75,13 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         count("MessageErrors")
         count_by("MessageErrorsByKind", "kind", reply.error_kind)
         logger.info("message refused", extra={"errorKind": reply.error_kind})
-    # A resume's replayed pushes go first, in order, then the reply.
-    for frame in reply.before:
-        connections_api.post(connection_id, frame)
+    # A resume's replayed pushes go first, in order, then the reply; a client that left
+    # midway (410) gets nothing more.
+    for frame in [*reply.before, envelope.encode(reply.frame)]:
+        outcome = connections_api.post(connection_id, frame)
+        if outcome is Outcome.GONE:
+            break
     if reply.before:
         logger.info("resume replayed", extra={"frames": len(reply.before)})
-    outcome = connections_api.post(connection_id, envelope.encode(reply.frame))
     logger.debug("reply posted", extra={"outcome": outcome.value})
     return http_response(200)
