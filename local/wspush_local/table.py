@@ -8,18 +8,25 @@ from typing import Any
 from wspush.dal.connections_table import CONNECTION_INDEX
 
 
-def create_connections_table(client: Any, name: str) -> None:
+def _create(client: Any, name: str, keys: list[tuple[str, str]], **extra: Any) -> None:
+    """An on-demand table keyed by ``keys`` ((name, type): partition, then sort)."""
     client.create_table(
         TableName=name,
         BillingMode="PAY_PER_REQUEST",
-        AttributeDefinitions=[
-            {"AttributeName": "entityId", "AttributeType": "S"},
-            {"AttributeName": "connectionId", "AttributeType": "S"},
-        ],
+        AttributeDefinitions=[{"AttributeName": k, "AttributeType": t} for k, t in keys],
         KeySchema=[
-            {"AttributeName": "entityId", "KeyType": "HASH"},
-            {"AttributeName": "connectionId", "KeyType": "RANGE"},
+            {"AttributeName": k, "KeyType": role}
+            for (k, _), role in zip(keys, ("HASH", "RANGE"), strict=True)
         ],
+        **extra,
+    )
+
+
+def create_connections_table(client: Any, name: str) -> None:
+    _create(
+        client,
+        name,
+        [("entityId", "S"), ("connectionId", "S")],
         GlobalSecondaryIndexes=[
             {
                 "IndexName": CONNECTION_INDEX,
@@ -31,15 +38,4 @@ def create_connections_table(client: Any, name: str) -> None:
 
 
 def create_history_table(client: Any, name: str) -> None:
-    client.create_table(
-        TableName=name,
-        BillingMode="PAY_PER_REQUEST",
-        AttributeDefinitions=[
-            {"AttributeName": "channel", "AttributeType": "S"},
-            {"AttributeName": "seq", "AttributeType": "N"},
-        ],
-        KeySchema=[
-            {"AttributeName": "channel", "KeyType": "HASH"},
-            {"AttributeName": "seq", "KeyType": "RANGE"},
-        ],
-    )
+    _create(client, name, [("channel", "S"), ("seq", "N")])

@@ -31,8 +31,13 @@ locals {
     LIFECYCLE_EVENT_BUS = var.lifecycle_events_enabled ? module.push_schedule.event_bus_name : ""
   }
 
-  # The functions that publish lifecycle events and count topic occupancy.
-  lifecycle_statements = var.lifecycle_events_enabled ? [1] : []
+  # Lifecycle events: connect publishes them; disconnect, message and push also count
+  # topic occupancy. With them off, no function gets either grant.
+  publish_lifecycle_policies = var.lifecycle_events_enabled ? [data.aws_iam_policy_document.publish_lifecycle_events.json] : []
+  lifecycle_policies = var.lifecycle_events_enabled ? [
+    data.aws_iam_policy_document.publish_lifecycle_events.json,
+    data.aws_iam_policy_document.count_topic_occupancy.json,
+  ] : []
 
   # The connection's rows outlive API Gateway's 2-hour maximum by a margin.
   connection_ttl_seconds = 2 * 60 * 60 + 10 * 60
@@ -85,25 +90,35 @@ data "aws_iam_policy_document" "authorizer" {
   }
 }
 
+data "aws_iam_policy_document" "publish_lifecycle_events" {
+  statement {
+    sid       = "PublishLifecycleEvents"
+    actions   = ["events:PutEvents"]
+    resources = [module.push_schedule.event_bus_arn]
+  }
+}
+
+data "aws_iam_policy_document" "count_topic_occupancy" {
+  statement {
+    sid       = "CountTopicOccupancy"
+    actions   = ["dynamodb:UpdateItem", "dynamodb:DeleteItem"]
+    resources = [module.history_table.table_arn]
+  }
+}
+
 data "aws_iam_policy_document" "connect" {
+  source_policy_documents = local.publish_lifecycle_policies
+
   statement {
     sid       = "StoreConnection"
     actions   = ["dynamodb:PutItem"]
     resources = [module.connections_table.table_arn]
   }
-
-  dynamic "statement" {
-    for_each = local.lifecycle_statements
-
-    content {
-      sid       = "PublishLifecycleEvents"
-      actions   = ["events:PutEvents"]
-      resources = [module.push_schedule.event_bus_arn]
-    }
-  }
 }
 
 data "aws_iam_policy_document" "disconnect" {
+  source_policy_documents = local.lifecycle_policies
+
   statement {
     sid       = "FindConnectionRows"
     actions   = ["dynamodb:Query"]
@@ -115,29 +130,11 @@ data "aws_iam_policy_document" "disconnect" {
     actions   = ["dynamodb:DeleteItem"]
     resources = [module.connections_table.table_arn]
   }
-
-  dynamic "statement" {
-    for_each = local.lifecycle_statements
-
-    content {
-      sid       = "CountTopicOccupancy"
-      actions   = ["dynamodb:UpdateItem", "dynamodb:DeleteItem"]
-      resources = [module.history_table.table_arn]
-    }
-  }
-
-  dynamic "statement" {
-    for_each = local.lifecycle_statements
-
-    content {
-      sid       = "PublishLifecycleEvents"
-      actions   = ["events:PutEvents"]
-      resources = [module.push_schedule.event_bus_arn]
-    }
-  }
 }
 
 data "aws_iam_policy_document" "message" {
+  source_policy_documents = local.lifecycle_policies
+
   statement {
     sid       = "StoreSubscriptions"
     actions   = ["dynamodb:PutItem", "dynamodb:DeleteItem"]
@@ -161,29 +158,11 @@ data "aws_iam_policy_document" "message" {
     actions   = ["execute-api:ManageConnections"]
     resources = [module.websocket_api.manage_connections_arn]
   }
-
-  dynamic "statement" {
-    for_each = local.lifecycle_statements
-
-    content {
-      sid       = "CountTopicOccupancy"
-      actions   = ["dynamodb:UpdateItem", "dynamodb:DeleteItem"]
-      resources = [module.history_table.table_arn]
-    }
-  }
-
-  dynamic "statement" {
-    for_each = local.lifecycle_statements
-
-    content {
-      sid       = "PublishLifecycleEvents"
-      actions   = ["events:PutEvents"]
-      resources = [module.push_schedule.event_bus_arn]
-    }
-  }
 }
 
 data "aws_iam_policy_document" "push" {
+  source_policy_documents = local.lifecycle_policies
+
   statement {
     sid       = "ReadAudience"
     actions   = ["dynamodb:Query", "dynamodb:Scan"]
@@ -208,26 +187,6 @@ data "aws_iam_policy_document" "push" {
     sid       = "NumberAndKeepPushes"
     actions   = ["dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:GetItem"]
     resources = [module.history_table.table_arn]
-  }
-
-  dynamic "statement" {
-    for_each = local.lifecycle_statements
-
-    content {
-      sid       = "CountTopicOccupancy"
-      actions   = ["dynamodb:UpdateItem", "dynamodb:DeleteItem"]
-      resources = [module.history_table.table_arn]
-    }
-  }
-
-  dynamic "statement" {
-    for_each = local.lifecycle_statements
-
-    content {
-      sid       = "PublishLifecycleEvents"
-      actions   = ["events:PutEvents"]
-      resources = [module.push_schedule.event_bus_arn]
-    }
   }
 }
 

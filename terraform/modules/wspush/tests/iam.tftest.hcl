@@ -14,33 +14,29 @@ run "least_privilege" {
 
   assert {
     condition = (
-      length(data.aws_iam_policy_document.connect.statement) == 2 &&
+      length(data.aws_iam_policy_document.connect.statement) == 1 &&
       data.aws_iam_policy_document.connect.statement[0].actions == toset(["dynamodb:PutItem"]) &&
       data.aws_iam_policy_document.connect.statement[0].resources == toset([module.connections_table.table_arn]) &&
-      data.aws_iam_policy_document.connect.statement[1].actions == toset(["events:PutEvents"]) &&
-      data.aws_iam_policy_document.connect.statement[1].resources == toset([module.push_schedule.event_bus_arn])
+      data.aws_iam_policy_document.connect.source_policy_documents == tolist([data.aws_iam_policy_document.publish_lifecycle_events.json])
     )
     error_message = "connect may only PutItem on the table and publish to its own bus."
   }
 
   assert {
     condition = (
-      length(data.aws_iam_policy_document.disconnect.statement) == 4 &&
+      length(data.aws_iam_policy_document.disconnect.statement) == 2 &&
       data.aws_iam_policy_document.disconnect.statement[0].actions == toset(["dynamodb:Query"]) &&
       data.aws_iam_policy_document.disconnect.statement[0].resources == toset([module.connections_table.connection_index_arn]) &&
       data.aws_iam_policy_document.disconnect.statement[1].actions == toset(["dynamodb:DeleteItem"]) &&
       data.aws_iam_policy_document.disconnect.statement[1].resources == toset([module.connections_table.table_arn]) &&
-      data.aws_iam_policy_document.disconnect.statement[2].actions == toset(["dynamodb:UpdateItem", "dynamodb:DeleteItem"]) &&
-      data.aws_iam_policy_document.disconnect.statement[2].resources == toset([module.history_table.table_arn]) &&
-      data.aws_iam_policy_document.disconnect.statement[3].actions == toset(["events:PutEvents"]) &&
-      data.aws_iam_policy_document.disconnect.statement[3].resources == toset([module.push_schedule.event_bus_arn])
+      data.aws_iam_policy_document.disconnect.source_policy_documents == local.lifecycle_policies
     )
     error_message = "disconnect may only Query the connectionId index, DeleteItem on the table, count occupancy and publish to its bus."
   }
 
   assert {
     condition = (
-      length(data.aws_iam_policy_document.message.statement) == 6 &&
+      length(data.aws_iam_policy_document.message.statement) == 4 &&
       data.aws_iam_policy_document.message.statement[0].actions == toset(["dynamodb:PutItem", "dynamodb:DeleteItem"]) &&
       data.aws_iam_policy_document.message.statement[0].resources == toset([module.connections_table.table_arn]) &&
       data.aws_iam_policy_document.message.statement[1].actions == toset(["dynamodb:Query"]) &&
@@ -49,15 +45,14 @@ run "least_privilege" {
       data.aws_iam_policy_document.message.statement[2].resources == toset([module.history_table.table_arn]) &&
       data.aws_iam_policy_document.message.statement[3].actions == toset(["execute-api:ManageConnections"]) &&
       data.aws_iam_policy_document.message.statement[3].resources == toset(["arn:aws:execute-api:us-east-1:123456789012:a1b2c3d4e5/prod/POST/@connections/*"]) &&
-      data.aws_iam_policy_document.message.statement[4].resources == toset([module.history_table.table_arn]) &&
-      data.aws_iam_policy_document.message.statement[5].resources == toset([module.push_schedule.event_bus_arn])
+      data.aws_iam_policy_document.message.source_policy_documents == local.lifecycle_policies
     )
     error_message = "message may only write subscriptions, read presence and history, POST to @connections on its own stage, count occupancy and publish to its bus."
   }
 
   assert {
     condition = (
-      length(data.aws_iam_policy_document.push.statement) == 6 &&
+      length(data.aws_iam_policy_document.push.statement) == 4 &&
       data.aws_iam_policy_document.push.statement[0].actions == toset(["dynamodb:Query", "dynamodb:Scan"]) &&
       data.aws_iam_policy_document.push.statement[0].resources == toset([module.connections_table.table_arn, module.connections_table.connection_index_arn]) &&
       data.aws_iam_policy_document.push.statement[1].actions == toset(["dynamodb:DeleteItem"]) &&
@@ -65,10 +60,19 @@ run "least_privilege" {
       data.aws_iam_policy_document.push.statement[2].resources == toset(["arn:aws:execute-api:us-east-1:123456789012:a1b2c3d4e5/prod/POST/@connections/*"]) &&
       data.aws_iam_policy_document.push.statement[3].actions == toset(["dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:GetItem"]) &&
       data.aws_iam_policy_document.push.statement[3].resources == toset([module.history_table.table_arn]) &&
-      data.aws_iam_policy_document.push.statement[4].resources == toset([module.history_table.table_arn]) &&
-      data.aws_iam_policy_document.push.statement[5].resources == toset([module.push_schedule.event_bus_arn])
+      data.aws_iam_policy_document.push.source_policy_documents == local.lifecycle_policies
     )
     error_message = "push may only read the audience, delete gone rows, POST to @connections on its own stage, number and keep pushes in the history table, count occupancy and publish to its bus."
+  }
+
+  assert {
+    condition = (
+      data.aws_iam_policy_document.publish_lifecycle_events.statement[0].actions == toset(["events:PutEvents"]) &&
+      data.aws_iam_policy_document.publish_lifecycle_events.statement[0].resources == toset([module.push_schedule.event_bus_arn]) &&
+      data.aws_iam_policy_document.count_topic_occupancy.statement[0].actions == toset(["dynamodb:UpdateItem", "dynamodb:DeleteItem"]) &&
+      data.aws_iam_policy_document.count_topic_occupancy.statement[0].resources == toset([module.history_table.table_arn])
+    )
+    error_message = "Lifecycle events may only be published to wspush's own bus, and occupancy counted in the history table."
   }
 
   assert {
@@ -85,7 +89,8 @@ run "least_privilege" {
       for document in [
         data.aws_iam_policy_document.authorizer, data.aws_iam_policy_document.connect,
         data.aws_iam_policy_document.disconnect, data.aws_iam_policy_document.message,
-        data.aws_iam_policy_document.push,
+        data.aws_iam_policy_document.push, data.aws_iam_policy_document.publish_lifecycle_events,
+        data.aws_iam_policy_document.count_topic_occupancy,
         ] : [
         for statement in document.statement : [
           for resource in statement.resources : resource != "*" && startswith(resource, "arn:aws:")
@@ -124,9 +129,7 @@ run "lifecycle_events_off_drop_the_bus_and_occupancy_grants" {
       for document in [
         data.aws_iam_policy_document.connect, data.aws_iam_policy_document.disconnect,
         data.aws_iam_policy_document.message, data.aws_iam_policy_document.push,
-        ] : alltrue([
-          for statement in document.statement : !contains(["PublishLifecycleEvents", "CountTopicOccupancy"], statement.sid)
-      ])
+      ] : length(document.source_policy_documents) == 0
     ])
     error_message = "With lifecycle events off, no function may publish to the bus or count occupancy."
   }
