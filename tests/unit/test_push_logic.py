@@ -1,8 +1,12 @@
+import json
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
+from tests.memory_history import MemoryHistory
 from wspush.logic import push as push_logic
+from wspush.logic.channels import History
+from wspush.logic.lifecycle import Lifecycle
 from wspush.models.connection import Target
 from wspush.models.push import Audience, Outcome, PushRequest
 
@@ -122,3 +126,52 @@ def test_backoff_is_capped_and_jittered(attempt):
     assert upper == min(
         push_logic.BACKOFF_CAP_SECONDS, push_logic.BACKOFF_BASE_SECONDS * 2**attempt
     )
+
+
+def test_with_history_every_connection_gets_the_same_numbered_envelope(executor):
+    store = MemoryStore({("topic#news", "a"), ("topic#news", "b")})
+    sender = ScriptedSender()
+    history = History(MemoryHistory(), retention_seconds=60)
+    request = PushRequest(audience=Audience(topic="news"), payload={"n": 1}, push_id="p1")
+    push_logic.push(request, store, sender, executor, 3, 2, lambda s: None, history)
+    bodies = {body for _, body in sender.posts}
+    assert len(bodies) == 1
+    envelope = json.loads(bodies.pop())
+    assert (envelope["channel"], envelope["seq"], envelope["id"]) == ("topic:news", 1, "p1")
+
+
+def test_with_lifecycle_events_a_gone_connection_loses_every_row_and_is_closed(executor):
+    # Given a gone connection subscribed to two topics
+    store = MemoryStore({("topic#news", "a"), ("topic#sport", "a"), ("owner", "a")})
+    events = []
+
+    class Sink:
+        def publish(self, detail_type, detail):
+            events.append((detail_type, detail))
+
+    counts = MemoryHistory()
+    counts.occupancy = {"news": 1, "sport": 1}
+    lifecycle = Lifecycle(counts, Sink())
+    request = PushRequest(audience=Audience(topic="news"), payload=1)
+    # When a push meets its 410
+    report = push_logic.push(
+        request,
+        store,
+        ScriptedSender({"a": [Outcome.GONE]}),
+        executor,
+        3,
+        2,
+        lambda s: None,
+        lifecycle=lifecycle,
+    )
+    # Then all its rows go, both topics are vacated and it is closed as gone
+    assert report.gone == 1 and store.rows == set()
+    assert sorted(t for t, _ in events) == [
+        "wspush.connection.closed",
+        "wspush.topic.vacated",
+        "wspush.topic.vacated",
+    ]
+    assert (
+        "wspush.connection.closed",
+        {"entityId": "owner", "connectionId": "a", "reason": "gone"},
+    ) in events
