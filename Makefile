@@ -25,8 +25,8 @@ CHECKOV_STAMP := $(CHECKOV_VENV)/.installed
 NODE_STAMP := node_modules/.installed
 TF_STAMP := $(TF_DIR)/.terraform/.initialized
 
-.PHONY: help setup build lint fmt test test-unit test-integration test-terraform \
-        checkov test-e2e bench run token push connect deploy destroy clean
+.PHONY: help setup build lint fmt test test-unit test-js test-integration test-terraform \
+        checkov chromium test-e2e bench run token push connect listen deploy destroy clean
 
 help: ## Show this help
 	@grep -E '^[a-zA-Z0-9_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  %-18s %s\n", $$1, $$2}'
@@ -75,6 +75,10 @@ fmt: $(VENV_STAMP) $(TF_STAMP) ## Format Python and Terraform
 test-unit: $(VENV_STAMP) build ## Unit tests (no AWS; includes a smoke run of the benchmarks)
 	$(BIN)/pytest tests/unit
 
+test-js: $(NODE_STAMP) ## JavaScript client tests (fake server, fake timers; no stack needed) and its type declarations
+	cd clients/js && node --test --test-reporter=spec src/
+	cd clients/js && ../../node_modules/.bin/tsc -p .
+
 test-integration: $(VENV_STAMP) build build/terraform.rc ## Integration tests against moto (and a real terraform plan)
 	$(BIN)/pytest tests/integration
 
@@ -88,10 +92,13 @@ test-terraform: $(TF_STAMP) build ## terraform fmt, validate and native tests
 checkov: $(CHECKOV_STAMP) ## Static security checks of the Terraform
 	$(CHECKOV_VENV)/bin/checkov --directory $(TF_DIR) --framework terraform --skip-download --quiet --compact
 
-test-e2e: setup build ## End-to-end tests against the local stack
+chromium: ## Install Debian's Chromium for the browser test when it is missing (apt-get)
+	scripts/ensure-chromium.sh
+
+test-e2e: setup build chromium ## End-to-end tests against the local stack (Python, Node and Chromium clients)
 	$(BIN)/pytest tests/e2e
 
-test: setup lint test-unit test-integration test-terraform checkov test-e2e ## Run every test
+test: setup lint test-unit test-js test-integration test-terraform checkov test-e2e ## Run every test
 
 bench: $(VENV_STAMP) build ## Benchmarks against baselines -> docs/benchmarks.md (BENCH_SCALE=small for a quick look)
 	$(BIN)/python -m bench
@@ -109,6 +116,9 @@ push: $(VENV_STAMP) ## Push MESSAGE (JSON) to ENTITY, or to everyone with BROADC
 
 connect: $(NODE_STAMP) $(VENV_STAMP) ## Open wscat on the local stack as ENTITY (default demo-user)
 	node_modules/.bin/wscat -c "$$($(BIN)/wspush url)?token=$$($(BIN)/wspush token --entity '$(ENTITY)')"
+
+listen: $(VENV_STAMP) ## Print every push ENTITY (and TOPIC) receives, one JSON line each
+	$(BIN)/wspush listen --entity '$(ENTITY)' $(if $(TOPIC),--topic '$(TOPIC)')
 
 deploy: $(TF_STAMP) build ## Build and apply to your AWS account
 	cd $(TF_DIR) && $(TERRAFORM) apply

@@ -320,6 +320,7 @@ def cold_start(runs: int) -> list[ColdStartRow]:
         "LIFECYCLE_EVENT_BUS": "bench",
         "CONNECTIONS_ENDPOINT": "https://bench.execute-api.us-east-1.amazonaws.com/prod",
         "TOKEN_SECRET_PARAMETER": "/bench/secret",
+        "PUSH_FUNCTION_NAME": "bench-push",
         "POWERTOOLS_SERVICE_NAME": "wspush",
         "POWERTOOLS_METRICS_NAMESPACE": "wspush",
         "POWERTOOLS_TRACE_DISABLED": "true",
@@ -584,7 +585,7 @@ def channels(
                 for with_history in (False, True):
                     counter += 1
                     request = PushRequest(
-                        Audience(topic="bench"), {"text": "hello"}, push_id=f"push-{counter}"
+                        Audience(topic="bench"), {"text": "hello"}, id=f"push-{counter}"
                     )
                     report, wall, cpu = _timed(
                         push,
@@ -606,7 +607,7 @@ def channels(
 
         # Resume: a client saw push #0 of a channel and missed the next ``missed``.
         for i in range(missed + 1):
-            request = PushRequest(Audience(topic="resume"), {"i": i}, push_id=f"resume-{i}")
+            request = PushRequest(Audience(topic="resume"), {"i": i}, id=f"resume-{i}")
             envelope_body(request, f"resume-{i}", history, int(time.time()))
         services = ChannelServices(
             history=table, members=_Members(), public_patterns=("*",), resume_limit=missed

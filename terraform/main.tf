@@ -33,4 +33,7 @@ module "wspush" {
   resume_max_messages        = var.resume_max_messages
   lifecycle_events_enabled   = var.lifecycle_events_enabled
   public_topic_patterns      = var.public_topic_patterns
+  publish_jwt_issuer         = var.publish_jwt_issuer
+  publish_jwt_audience       = var.publish_jwt_audience
+  publish_sync_max_targets   = var.publish_sync_max_targets
 }

@@ -87,3 +87,18 @@ output "alarm_topic_arn" {
   description = "SNS topic the alarms notify (null with monitoring off)."
   value       = module.wspush.alarm_topic_arn
 }
+
+output "publish_url" {
+  description = "https:// URL of POST /publish (SigV4 for execute-api, or a JWT with publish_jwt_issuer)."
+  value       = module.wspush.publish_url
+}
+
+output "publish_api_id" {
+  description = "ID of the publish HTTP API."
+  value       = module.wspush.publish_api_id
+}
+
+output "publish_caller_policy_json" {
+  description = "Least-privilege IAM policy for callers of POST /publish: execute-api:Invoke on that route only (null with a JWT authorizer)."
+  value       = module.wspush.publish_caller_policy_json
+}

@@ -191,3 +191,21 @@ variable "public_topic_patterns" {
   description = "Topic patterns every connection may read whatever its token grants: exact names or prefixes ending in `*`."
   default     = null
 }
+
+variable "publish_jwt_issuer" {
+  type        = string
+  description = "Issuer URL (https://) of a JWT authorizer for POST /publish; null keeps IAM (SigV4). Default and validation in the module."
+  default     = null
+}
+
+variable "publish_jwt_audience" {
+  type        = list(string)
+  description = "Audiences the POST /publish JWT authorizer accepts (with publish_jwt_issuer)."
+  default     = null
+}
+
+variable "publish_sync_max_targets" {
+  type        = number
+  description = "POST /publish waits for the delivery report up to this many connections; above, it answers 202 (module default 100)."
+  default     = null
+}

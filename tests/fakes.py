@@ -7,35 +7,54 @@ exercise stale-connection cleanup or retries. This endpoint answers 200 for live
 
 from __future__ import annotations
 
+import contextlib
+import json
 import threading
+import time
 from collections import defaultdict
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Self
 from urllib.parse import unquote
 
 
-class FakeConnectionsEndpoint:
-    def __init__(self, stage: str = "prod") -> None:
-        self.stage = stage
-        self.live: set[str] = set()
-        self.script: dict[str, list[int]] = {}
-        self.received: dict[str, list[bytes]] = defaultdict(list)
-        self.attempts: dict[str, int] = defaultdict(int)
+class _LocalServer:
+    """An HTTP server on a free local port, served from a daemon thread."""
+
+    def __init__(self) -> None:
         self._lock = threading.Lock()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
+        self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
     @property
-    def url(self) -> str:
+    def base_url(self) -> str:
         host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}/{self.stage}"
+        return f"http://{host}:{port}"
 
-    def start(self) -> FakeConnectionsEndpoint:
+    def start(self) -> Self:
         self._thread.start()
         return self
 
     def stop(self) -> None:
         self._server.shutdown()
         self._server.server_close()
+
+    def _handler_class(self) -> type[BaseHTTPRequestHandler]:
+        raise NotImplementedError
+
+
+class FakeConnectionsEndpoint(_LocalServer):
+    def __init__(self, stage: str = "prod") -> None:
+        self.stage = stage
+        self.live: set[str] = set()
+        self.script: dict[str, list[int]] = {}
+        self.received: dict[str, list[bytes]] = defaultdict(list)
+        self.attempts: dict[str, int] = defaultdict(int)
+        super().__init__()
+
+    @property
+    def url(self) -> str:
+        return f"{self.base_url}/{self.stage}"
 
     def reset(self) -> None:
         with self._lock:
@@ -73,6 +92,70 @@ class FakeConnectionsEndpoint:
                 self.send_header("Content-Length", str(len(payload)))
                 self.end_headers()
                 self.wfile.write(payload)
+
+            def log_message(self, format: str, *args: object) -> None:
+                return
+
+        return Handler
+
+
+class FakeLambdaEndpoint(_LocalServer):
+    """The Lambda Invoke API (``POST /2015-03-31/functions/{name}/invocations``), answering
+    as a test scripts it: a report for synchronous calls, 202 for events, or an error."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, str, dict[str, object]]] = []  # (function, type, payload)
+        # Each entry answers one call: (status, error type or None, delay in seconds).
+        self.script: list[tuple[int, str | None, float]] = []
+        self.function_error = False
+        super().__init__()
+
+    @property
+    def url(self) -> str:
+        return self.base_url
+
+    def reset(self) -> None:
+        with self._lock:
+            self.calls.clear()
+            self.script.clear()
+            self.function_error = False
+
+    def _handler_class(self) -> type[BaseHTTPRequestHandler]:
+        endpoint = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                function = unquote(self.path.split("/functions/")[1].split("/")[0])
+                invocation_type = self.headers.get("X-Amz-Invocation-Type", "RequestResponse")
+                payload = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                with endpoint._lock:
+                    endpoint.calls.append((function, invocation_type, payload))
+                    status, error_type, delay = (
+                        endpoint.script.pop(0) if endpoint.script else (0, None, 0.0)
+                    )
+                time.sleep(delay)
+                headers: dict[str, str] = {}
+                if error_type:
+                    body = json.dumps({"Type": "User", "message": error_type}).encode()
+                    headers["x-amzn-ErrorType"] = error_type
+                elif invocation_type == "Event":
+                    status, body = 202, b""
+                elif endpoint.function_error:
+                    status = 200
+                    body = json.dumps({"errorMessage": "table unavailable"}).encode()
+                    headers["X-Amz-Function-Error"] = "Unhandled"
+                else:
+                    status = 200
+                    report = {"targeted": 2, "sent": 2, "gone": 0, "failed": 0, "throttled": 0}
+                    body = json.dumps(report).encode()
+                self.send_response(status)
+                for name, value in headers.items():
+                    self.send_header(name, value)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+                    self.wfile.write(body)
 
             def log_message(self, format: str, *args: object) -> None:
                 return

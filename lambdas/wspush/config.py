@@ -185,3 +185,20 @@ class PushConfig:
             ),
             lifecycle=LifecycleConfig.from_env(env),
         )
+
+
+@dataclass(frozen=True)
+class PublishConfig:
+    table_name: str
+    push_function_name: str
+    sync_max_targets: int
+    sync_wait_seconds: int
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] = os.environ) -> PublishConfig:
+        return cls(
+            table_name=_required(env, "CONNECTIONS_TABLE"),
+            push_function_name=_required(env, "PUSH_FUNCTION_NAME"),
+            sync_max_targets=_int(env, "PUBLISH_SYNC_MAX_TARGETS", 100, minimum=0),
+            sync_wait_seconds=_int(env, "PUBLISH_SYNC_WAIT_SECONDS", 10),
+        )

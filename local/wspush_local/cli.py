@@ -16,14 +16,27 @@ from pathlib import Path
 from typing import Any
 
 import boto3
+import urllib3
+from botocore.auth import SigV4Auth
+from botocore.awsrequest import AWSRequest
+from botocore.credentials import Credentials
 
 from wspush.dal.connections_table import ConnectionsTable
 from wspush.dal.history_table import HistoryTable
 from wspush.logic.tokens import issue, parse_secrets
+from wspush.models.identifiers import is_valid_entity_id, is_valid_topic
 from wspush_local.dlq import list_dead_letters, redrive
 from wspush_local.gateway import Limits
+from wspush_local.listen import ListenOptions, listen
 from wspush_local.project import Terraform, TerraformError, project_root
-from wspush_local.stack import StackOptions, read_stack_file, run
+from wspush_local.stack import (
+    LOCAL_ACCESS_KEY_ID,
+    LOCAL_SECRET_ACCESS_KEY,
+    StackOptions,
+    read_stack_file,
+    run,
+)
+from wspush_local.tokens import mint
 
 NOTIFICATION_DETAIL_TYPE = "wspush.notification"
 
@@ -35,7 +48,14 @@ class Deployment:
     outputs: dict[str, Any]
     region: str
     websocket_url: str
+    publish_url: str
     endpoint_url: str | None = None
+
+    def credentials(self) -> Credentials:
+        if self.endpoint_url is None:
+            credentials: Credentials = boto3.Session().get_credentials()
+            return credentials
+        return Credentials(LOCAL_ACCESS_KEY_ID, LOCAL_SECRET_ACCESS_KEY)
 
     def client(self, service: str) -> Any:
         if self.endpoint_url is None:
@@ -44,8 +64,8 @@ class Deployment:
             service,
             region_name=self.region,
             endpoint_url=self.endpoint_url,
-            aws_access_key_id="local",
-            aws_secret_access_key="local",
+            aws_access_key_id=LOCAL_ACCESS_KEY_ID,
+            aws_secret_access_key=LOCAL_SECRET_ACCESS_KEY,
         )
 
 
@@ -55,20 +75,59 @@ def _deployment(args: argparse.Namespace) -> Deployment:
         outputs = Terraform(root).outputs()
         if not outputs:
             raise TerraformError("no outputs in terraform/: deploy first with `make deploy`")
-        return Deployment(outputs, outputs["aws_region"], outputs["websocket_url"])
+        return Deployment(
+            outputs, outputs["aws_region"], outputs["websocket_url"], outputs["publish_url"]
+        )
     info = read_stack_file(Path(args.work_dir) if args.work_dir else root / ".wspush")
-    return Deployment(info["outputs"], info["region"], info["websocket_url"], info["emulator_url"])
+    return Deployment(
+        info["outputs"],
+        info["region"],
+        info["websocket_url"],
+        info["publish_url"],
+        info["emulator_url"],
+    )
 
 
-def cmd_token(args: argparse.Namespace) -> int:
-    deployment = _deployment(args)
+def _secret(deployment: Deployment) -> bytes:
     parameter = deployment.client("ssm").get_parameter(
         Name=deployment.outputs["token_secret_parameter_name"], WithDecryption=True
     )
-    secret = parse_secrets(parameter["Parameter"]["Value"])[0]
+    return parse_secrets(parameter["Parameter"]["Value"])[0]
+
+
+def cmd_token(args: argparse.Namespace) -> int:
+    secret = _secret(_deployment(args))
     topics = [t.strip() for t in (args.topics or "").split(",") if t.strip()]
-    print(issue(args.entity, secret, ttl_seconds=args.ttl, topics=topics))
+    token = (
+        mint(args.entity, secret, args.ttl, topics)
+        if topics
+        else issue(args.entity, secret, args.ttl)
+    )
+    print(token)
     return 0
+
+
+def cmd_listen(args: argparse.Namespace) -> int:
+    for topic in args.topic:
+        if not is_valid_topic(topic):
+            raise SystemExit(f"wspush: invalid topic {topic!r}: 1-128 of letters, digits, _.:/-")
+    if not is_valid_entity_id(args.entity):
+        raise SystemExit(f"wspush: invalid entity id {args.entity!r}")
+    deployment = _deployment(args)
+    options = ListenOptions(
+        url=deployment.websocket_url,
+        topics=tuple(args.topic),
+        ping_interval=args.ping_interval,
+        max_reconnect_delay=args.max_reconnect_delay,
+    )
+    # A fresh token for every (re)connect, as the JavaScript client's getToken; it grants
+    # exactly the topics asked for.
+    return listen(
+        options,
+        lambda: mint(args.entity, _secret(deployment), args.ttl, args.topic),
+        sys.stdout,
+        sys.stderr,
+    )
 
 
 def _push_request(args: argparse.Namespace) -> dict[str, Any]:
@@ -88,9 +147,37 @@ def _push_request(args: argparse.Namespace) -> dict[str, Any]:
     return request
 
 
+def publish_over_http(
+    url: str, document: Any, credentials: Credentials, region: str
+) -> tuple[int, Any]:
+    """POST a push request (or a batch) to /publish, signed with SigV4 for execute-api."""
+    body = json.dumps(document).encode()
+    request = AWSRequest(
+        method="POST", url=url, data=body, headers={"content-type": "application/json"}
+    )
+    SigV4Auth(credentials, "execute-api", region).add_auth(request)
+    headers = dict(request.prepare().headers.items())
+    response = urllib3.request("POST", url, body=body, headers=headers, timeout=60, retries=False)
+    try:
+        answer = json.loads(response.data or b"null")
+    except ValueError:
+        answer = {"body": response.data.decode(errors="replace")}
+    return response.status, answer
+
+
 def cmd_push(args: argparse.Namespace) -> int:
     deployment = _deployment(args)
     request = _push_request(args)
+    if args.exclude_connection:
+        request["excludeConnectionId"] = args.exclude_connection
+    if args.id:
+        request["id"] = args.id
+    if args.via_http:
+        status, answer = publish_over_http(
+            deployment.publish_url, request, deployment.credentials(), deployment.region
+        )
+        print(json.dumps({"httpStatus": status, **(answer if isinstance(answer, dict) else {})}))
+        return 0 if status < 300 else 1
     if args.via_events:
         result = deployment.client("events").put_events(
             Entries=[
@@ -172,7 +259,8 @@ def cmd_dlq(args: argparse.Namespace) -> int:
 
 
 def cmd_url(args: argparse.Namespace) -> int:
-    print(_deployment(args).websocket_url)
+    deployment = _deployment(args)
+    print(deployment.publish_url if args.publish else deployment.websocket_url)
     return 0
 
 
@@ -180,6 +268,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     options = StackOptions(
         port=args.port,
         emulator_port=args.emulator_port,
+        publish_port=args.publish_port,
         stage=args.stage,
         schedule_scale=args.schedule_scale,
         schedule_expression=args.schedule,
@@ -206,6 +295,12 @@ def parser() -> argparse.ArgumentParser:
     run_cmd.add_argument("--port", type=int, default=8080, help="gateway port (default 8080)")
     run_cmd.add_argument(
         "--emulator-port", type=int, default=5100, help="AWS emulator port (0: any free port)"
+    )
+    run_cmd.add_argument(
+        "--publish-port",
+        type=int,
+        default=8081,
+        help="port of the publish API, POST /<stage>/publish (default 8081; 0: any free port)",
     )
     run_cmd.add_argument("--stage", default="local", help="stage name (default local)")
     run_cmd.add_argument(
@@ -255,13 +350,48 @@ def parser() -> argparse.ArgumentParser:
     push.add_argument(
         "--type", default="notification", help="the envelope type (default notification)"
     )
+    push.add_argument("--id", help="the message id (default: a new uuid)")
     push.add_argument(
+        "--exclude-connection", help="a connection that must not receive it (the sender)"
+    )
+    via = push.add_mutually_exclusive_group()
+    via.add_argument(
         "--via-events",
         action="store_true",
         help="put a wspush.notification event on the bus instead of invoking",
     )
+    via.add_argument(
+        "--via-http",
+        action="store_true",
+        help="POST it to the publish API, signed with SigV4 (execute-api)",
+    )
     target_options(push)
     push.set_defaults(handler=cmd_push)
+
+    listen_cmd = sub.add_parser(
+        "listen", help="print every push an entity receives, one JSON line each, until Ctrl-C"
+    )
+    listen_cmd.add_argument("--entity", required=True)
+    listen_cmd.add_argument(
+        "--topic", action="append", default=[], help="also subscribe to a topic (repeatable)"
+    )
+    listen_cmd.add_argument(
+        "--ttl", type=int, default=3600, help="lifetime of each token in seconds (default 3600)"
+    )
+    listen_cmd.add_argument(
+        "--ping-interval",
+        type=float,
+        default=300,
+        help="ping after this many quiet seconds (default 300; API Gateway idles out at 600)",
+    )
+    listen_cmd.add_argument(
+        "--max-reconnect-delay",
+        type=float,
+        default=30,
+        help="cap of the reconnect backoff in seconds (default 30)",
+    )
+    target_options(listen_cmd)
+    listen_cmd.set_defaults(handler=cmd_listen)
 
     connections = sub.add_parser("connections", help="list live connections")
     connections.add_argument("--entity")
@@ -293,7 +423,8 @@ def parser() -> argparse.ArgumentParser:
     target_options(dlq)
     dlq.set_defaults(handler=cmd_dlq)
 
-    url = sub.add_parser("url", help="print the WebSocket URL")
+    url = sub.add_parser("url", help="print the WebSocket URL (or the publish URL)")
+    url.add_argument("--publish", action="store_true", help="print the POST /publish URL")
     target_options(url)
     url.set_defaults(handler=cmd_url)
     return main

@@ -23,23 +23,31 @@ from typing import Any
 import boto3
 from aiohttp import web
 
+from wspush_local.demo import Demo, stack_backend
 from wspush_local.deployment import read_api, read_functions
 from wspush_local.emulator import Emulator
 from wspush_local.gateway import Gateway, Limits
 from wspush_local.project import Terraform, project_root
+from wspush_local.publish_api import PublishEndpoint, read_publish_route
 from wspush_local.runtime import LocalLambda, environment_for_workers
 from wspush_local.scheduler import QueueSender, RuleTargets, Scheduler
+from wspush_local.sigv4 import SigV4Verifier
 
 log = logging.getLogger("wspush.stack")
 REGION = "us-east-1"
 ACCOUNT_ID = "123456789012"  # moto's default account
 STACK_FILE = "stack.json"
+# The only credentials the local stack knows: the wspush CLI and the functions use them,
+# and the publish API accepts SigV4 signatures made with them and nothing else.
+LOCAL_ACCESS_KEY_ID = "local"
+LOCAL_SECRET_ACCESS_KEY = "local"  # noqa: S105 (the emulator's fixed dummy key)
 
 
 @dataclass(frozen=True)
 class StackOptions:
     port: int = 8080
     emulator_port: int = 5100
+    publish_port: int = 8081
     stage: str = "local"
     schedule_scale: float = 1.0
     schedule_expression: str | None = None
@@ -50,7 +58,9 @@ class StackOptions:
 
 def _clients(emulator_url: str) -> dict[str, Any]:
     session = boto3.Session(
-        aws_access_key_id="local", aws_secret_access_key="local", region_name=REGION
+        aws_access_key_id=LOCAL_ACCESS_KEY_ID,
+        aws_secret_access_key=LOCAL_SECRET_ACCESS_KEY,
+        region_name=REGION,
     )
     return {
         name: session.client(name, endpoint_url=emulator_url)
@@ -113,6 +123,7 @@ class Stack:
         targets = RuleTargets(runtime, dead_letter)
         emulator: Emulator | None = None
         runner: web.AppRunner | None = None
+        publish_runner: web.AppRunner | None = None
         gateway: Gateway | None = None
         scheduler_task: asyncio.Task[None] | None = None
         try:
@@ -161,9 +172,17 @@ class Stack:
 
             # 4. Gateway and scheduler.
             gateway = Gateway(api, runtime, options.limits)
+            websocket_url = f"ws://127.0.0.1:{options.port}/{options.stage}"
+            Demo(
+                self.root,
+                stack_backend(clients, outputs, runtime, websocket_url, connections_url),
+            ).add_routes(gateway.app)
             runner = web.AppRunner(gateway.app, access_log=None, handle_signals=False)
             await runner.setup()
             await web.TCPSite(runner, "127.0.0.1", options.port).start()
+            publish_runner, publish_url = await self._serve_publish_api(
+                clients["apigatewayv2"], outputs["publish_api_id"], runtime
+            )
             scheduler = Scheduler(
                 clients["events"], targets, REGION, ACCOUNT_ID, options.schedule_scale
             )
@@ -171,8 +190,10 @@ class Stack:
             scheduler_task = asyncio.create_task(scheduler.run())
 
             info = {
-                "websocket_url": f"ws://127.0.0.1:{options.port}/{options.stage}",
+                "websocket_url": websocket_url,
+                "demo_url": f"{gateway_base}/",
                 "connections_url": connections_url,
+                "publish_url": publish_url,
                 "emulator_url": emulator_url,
                 "region": REGION,
                 "outputs": outputs,
@@ -189,6 +210,8 @@ class Stack:
                 await asyncio.sleep(0.2)
             if runner is not None:
                 await runner.cleanup()
+            if publish_runner is not None:
+                await publish_runner.cleanup()
             if options.destroy_on_exit and emulator is not None and self.terraform_variables:
                 await self._destroy()
             await runtime.stop()
@@ -196,6 +219,20 @@ class Stack:
             if emulator is not None:
                 emulator.stop()
             log.info("stopped")
+
+    async def _serve_publish_api(
+        self, apigateway: Any, api_id: str, runtime: LocalLambda
+    ) -> tuple[web.AppRunner, str]:
+        """POST /<stage>/publish on its own port, as the HTTP API is its own endpoint."""
+        route = await asyncio.to_thread(read_publish_route, apigateway, api_id, self.options.stage)
+        verifier = SigV4Verifier({LOCAL_ACCESS_KEY_ID: LOCAL_SECRET_ACCESS_KEY}, REGION, ACCOUNT_ID)
+        endpoint = PublishEndpoint(route, runtime, verifier, REGION, ACCOUNT_ID)
+        runner = web.AppRunner(endpoint.app, access_log=None, handle_signals=False)
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", self.options.publish_port)
+        await site.start()
+        port = runner.addresses[0][1]
+        return runner, f"http://127.0.0.1:{port}/{self.options.stage}/publish"
 
     async def _destroy(self) -> None:
         try:
@@ -221,7 +258,10 @@ class Stack:
             "wspush is running locally",
             f"  WebSocket URL    {info['websocket_url']}",
             f"  @connections     {info['connections_url']}/@connections/{{id}}",
+            f"  Publish API      POST {info['publish_url']} (SigV4, service execute-api, "
+            f"key {LOCAL_ACCESS_KEY_ID}/{LOCAL_SECRET_ACCESS_KEY}, region {REGION})",
             f"  AWS emulator     {info['emulator_url']}",
+            f"  Demo page        {info['demo_url']}",
             "",
             "Connect (in another terminal):",
             f'  {wscat_command} -c "{info["websocket_url"]}?token='
@@ -230,6 +270,10 @@ class Stack:
             "Push:",
             '  .venv/bin/wspush push --entity demo-user --message \'{"text": "hello"}\'',
             '  or: make push ENTITY=demo-user MESSAGE=\'{"text": "hello"}\'',
+            f"  or signed, over HTTP: curl --aws-sigv4 'aws:amz:{REGION}:execute-api' "
+            f"--user {LOCAL_ACCESS_KEY_ID}:{LOCAL_SECRET_ACCESS_KEY} "
+            f'-H \'content-type: application/json\' -d \'{{"entityId": "demo-user", '
+            f'"payload": {{"text": "hello"}}}}\' {info["publish_url"]}',
             "Scheduled pushes reach every connection; Ctrl-C stops everything.",
             "",
         ]

@@ -32,3 +32,17 @@ run "settings_pass_through" {
     error_message = "The root must pass name and stage_name to the module."
   }
 }
+
+run "publish_settings_pass_through" {
+  command = plan
+
+  variables {
+    publish_jwt_issuer   = "https://auth.example.com/"
+    publish_jwt_audience = ["wspush-publishers"]
+  }
+
+  assert {
+    condition     = output.publish_caller_policy_json == null && endswith(output.publish_url, "/prod/publish")
+    error_message = "The root must pass the JWT settings to the module and re-export publish_url."
+  }
+}

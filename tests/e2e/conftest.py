@@ -19,6 +19,7 @@ import boto3
 import pytest
 
 from wspush.logic.tokens import issue, parse_secrets
+from wspush_local.tokens import mint
 
 ROOT = Path(__file__).resolve().parents[2]
 SCHEDULE_SCALE = 0.05  # rate(1 minute) fires every 3 seconds
@@ -44,6 +45,8 @@ class LocalStack:
             "--port",
             str(self.port),
             "--emulator-port",
+            "0",
+            "--publish-port",
             "0",
             "--schedule-scale",
             str(SCHEDULE_SCALE),
@@ -78,6 +81,8 @@ class LocalStack:
         info = json.loads((self.work_dir / "stack.json").read_text())
         self.url: str = info["websocket_url"]
         self.connections_url: str = info["connections_url"]
+        self.publish_url: str = info["publish_url"]
+        self.region: str = info["region"]
         self.outputs: dict[str, Any] = info["outputs"]
         session = boto3.Session(
             aws_access_key_id="local", aws_secret_access_key="local", region_name=info["region"]
@@ -104,7 +109,9 @@ class LocalStack:
     def token(
         self, entity: str, ttl: int = 600, now: float | None = None, topics: tuple[str, ...] = ()
     ) -> str:
-        return issue(entity, self.secret, ttl_seconds=ttl, now=now, topics=topics)
+        if topics:
+            return mint(entity, self.secret, ttl, topics)
+        return issue(entity, self.secret, ttl_seconds=ttl, now=now)
 
     def connect_url(self, entity: str, topics: tuple[str, ...] = ()) -> str:
         return f"{self.url}?token={self.token(entity, topics=topics)}"

@@ -28,7 +28,7 @@ def test_build_is_byte_identical_across_runs_and_ignores_timestamps():
     # Then every zip is byte-identical
     assert first == second
     assert set(first) == {
-        f"{f}.zip" for f in ("authorizer", "connect", "disconnect", "message", "push")
+        f"{f}.zip" for f in ("authorizer", "connect", "disconnect", "message", "publish", "push")
     }
 
 

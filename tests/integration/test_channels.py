@@ -33,7 +33,7 @@ def test_concurrent_pushes_to_one_channel_take_consecutive_numbers(aws):
     now = int(time.time())
 
     def one(i):
-        request = PushRequest(Audience(topic="busy"), {"i": i}, push_id=f"p{i}")
+        request = PushRequest(Audience(topic="busy"), {"i": i}, id=f"p{i}")
         return json.loads(envelope_body(request, f"p{i}", history, now))["seq"]
 
     with ThreadPoolExecutor(max_workers=8) as pool:

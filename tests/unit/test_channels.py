@@ -14,7 +14,7 @@ NOW = 1_000_000
 
 
 def _request(audience, payload=None, push_id=None):
-    return PushRequest(audience=audience, payload=payload or {"n": 1}, push_id=push_id)
+    return PushRequest(audience=audience, payload=payload or {"n": 1}, id=push_id)
 
 
 def _push(history, audience, push_id, now=NOW, payload=None):

@@ -1,6 +1,6 @@
 import pytest
 
-from wspush.config import ConfigError, ConnectionsConfig, MessageConfig, PushConfig
+from wspush.config import ConfigError, ConnectionsConfig, MessageConfig, PublishConfig, PushConfig
 
 
 def test_a_missing_variable_is_named():
@@ -48,3 +48,16 @@ def test_scheduled_message_must_be_json():
     env = {"CONNECTIONS_TABLE": "t", "CONNECTIONS_ENDPOINT": "https://x", "SCHEDULED_MESSAGE": "{"}
     with pytest.raises(ConfigError, match="SCHEDULED_MESSAGE is not JSON"):
         PushConfig.from_env(env)
+
+
+def test_publish_config_needs_the_push_function_and_allows_always_background():
+    with pytest.raises(ConfigError, match="PUSH_FUNCTION_NAME"):
+        PublishConfig.from_env({"CONNECTIONS_TABLE": "t"})
+    config = PublishConfig.from_env(
+        {"CONNECTIONS_TABLE": "t", "PUSH_FUNCTION_NAME": "p", "PUBLISH_SYNC_MAX_TARGETS": "0"}
+    )
+    assert (config.sync_max_targets, config.sync_wait_seconds) == (0, 10)
+    with pytest.raises(ConfigError, match="PUBLISH_SYNC_MAX_TARGETS"):
+        PublishConfig.from_env(
+            {"CONNECTIONS_TABLE": "t", "PUSH_FUNCTION_NAME": "p", "PUBLISH_SYNC_MAX_TARGETS": "-1"}
+        )

@@ -14,7 +14,9 @@ print(json.dumps({"enabled": gc.isenabled(), "frozen": gc.get_freeze_count()}))
 """
 
 
-@pytest.mark.parametrize("handler", ["authorizer", "connect", "disconnect", "message", "push"])
+@pytest.mark.parametrize(
+    "handler", ["authorizer", "connect", "disconnect", "message", "publish", "push"]
+)
 def test_init_turns_the_collector_back_on_and_freezes_what_it_built(handler):
     env = {
         **os.environ,
@@ -24,6 +26,7 @@ def test_init_turns_the_collector_back_on_and_freezes_what_it_built(handler):
         "HISTORY_TABLE": "h",
         "LIFECYCLE_EVENT_BUS": "bus",
         "AWS_REGION": "us-east-1",
+        "PUSH_FUNCTION_NAME": "wspush-prod-push",
     }
     out = subprocess.run(
         [sys.executable, "-c", PROBE, f"wspush.handlers.{handler}"],

@@ -132,7 +132,7 @@ def test_with_history_every_connection_gets_the_same_numbered_envelope(executor)
     store = MemoryStore({("topic#news", "a"), ("topic#news", "b")})
     sender = ScriptedSender()
     history = History(MemoryHistory(), retention_seconds=60)
-    request = PushRequest(audience=Audience(topic="news"), payload={"n": 1}, push_id="p1")
+    request = PushRequest(audience=Audience(topic="news"), payload={"n": 1}, id="p1")
     push_logic.push(request, store, sender, executor, 3, 2, lambda s: None, history)
     bodies = {body for _, body in sender.posts}
     assert len(bodies) == 1
@@ -175,3 +175,21 @@ def test_with_lifecycle_events_a_gone_connection_loses_every_row_and_is_closed(e
         "wspush.connection.closed",
         {"entityId": "owner", "connectionId": "a", "reason": "gone"},
     ) in events
+
+
+def test_the_excluded_connection_is_skipped_and_the_message_id_is_the_envelope_id(executor):
+    # Given an entity with three connections, one of them the sender's
+    store = MemoryStore({("m1", "a"), ("m1", "b"), ("m1", "sender")})
+    sender = ScriptedSender()
+    request = PushRequest(
+        audience=Audience(entity_id="m1"),
+        payload={"orderId": "o-1"},
+        id="order-o-1",
+        exclude_connection_id="sender",
+    )
+    # When it is pushed
+    report = push_logic.push(request, store, sender, executor, 3, 2, sleep=lambda s: None)
+    # Then every other connection gets the envelope named by the request's id
+    assert sorted(c for c, _ in sender.posts) == ["a", "b"]
+    assert {json.loads(data)["id"] for _, data in sender.posts} == {"order-o-1"}
+    assert report.targeted == 2 and report.sent == 2

@@ -38,3 +38,31 @@ def test_type_defaults_and_can_be_set():
 def test_invalid_requests_are_refused_with_a_reason(body, message):
     with pytest.raises(InvalidPushRequest, match=message):
         parse_push_request(body)
+
+
+def test_id_and_excluded_connection_are_read():
+    # Given a request naming its message id and the sender's connection
+    body = {"entityId": "m-1", "payload": 1, "id": "order-42", "excludeConnectionId": "Ab1="}
+    # When it is parsed
+    request = parse_push_request(body)
+    # Then both survive, and they stay optional
+    assert (request.id, request.exclude_connection_id) == ("order-42", "Ab1=")
+    bare = parse_push_request({"entityId": "m-1", "payload": 1})
+    assert (bare.id, bare.exclude_connection_id) == (None, None)
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        ({"id": ""}, '"id"'),
+        ({"id": "has space"}, '"id"'),
+        ({"id": 7}, '"id"'),
+        ({"id": "x" * 129}, '"id"'),
+        ({"excludeConnectionId": ""}, "excludeConnectionId"),
+        ({"excludeConnectionId": 5}, "excludeConnectionId"),
+        ({"excludeConnectionId": "c" * 129}, "excludeConnectionId"),
+    ],
+)
+def test_invalid_id_or_excluded_connection_is_refused(extra, message):
+    with pytest.raises(InvalidPushRequest, match=message):
+        parse_push_request({"entityId": "m-1", "payload": 1, **extra})

@@ -32,7 +32,7 @@ class NoSubscriptions:
 def _publish(store, audience, count, start=0, now=NOW):
     history = History(store, retention_seconds=3600)
     for i in range(start, start + count):
-        request = PushRequest(audience=audience, payload={"i": i}, push_id=f"{audience}-{i}")
+        request = PushRequest(audience=audience, payload={"i": i}, id=f"{audience}-{i}")
         envelope_body(request, f"{audience.describe()}-{i}", history, now + i)
 
 

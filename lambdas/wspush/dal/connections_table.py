@@ -164,6 +164,22 @@ class ConnectionsTable:
             "ExpressionAttributeValues": {":topic": _s(TOPIC_PARTITION_PREFIX)},
         }
 
+    def count_rows(self, partition_key: str, limit: int) -> int:
+        """How many rows a partition holds, counting no further than ``limit``."""
+        params: dict[str, Any] = {
+            "KeyConditionExpression": "entityId = :pk",
+            "ExpressionAttributeValues": {":pk": _s(partition_key)},
+            "Select": "COUNT",
+        }
+        counted = 0
+        while counted < limit:
+            page = self._call("query", Limit=limit - counted, **params)
+            counted += int(page.get("Count", 0))
+            if "LastEvaluatedKey" not in page:
+                break
+            params["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        return counted
+
     # Subscriptions ----------------------------------------------------------------------
 
     def put_subscription(

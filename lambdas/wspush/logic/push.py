@@ -44,7 +44,11 @@ def backoff_delay(attempt: int, rng: Callable[[float, float], float] = random.un
 
 
 def resolve_targets(
-    audience: Audience, store: TargetStore, executor: ThreadPoolExecutor, scan_segments: int
+    audience: Audience,
+    store: TargetStore,
+    executor: ThreadPoolExecutor,
+    scan_segments: int,
+    exclude_connection_id: str | None = None,
 ) -> list[Target]:
     if audience.entity_id is not None:
         targets = store.entity_targets(audience.entity_id)
@@ -58,6 +62,8 @@ def resolve_targets(
     unique: dict[str, Target] = {}
     for target in targets:
         unique.setdefault(target.connection_id, target)
+    # The sender's own connection is left out, so its action is not echoed back to it.
+    unique.pop(exclude_connection_id or "", None)
     return list(unique.values())
 
 
@@ -147,7 +153,9 @@ def push(
 
     Raises ``envelope.PayloadTooLarge`` before reading the table if the message cannot fit.
     """
-    push_id = request.push_id or str(uuid.uuid4())
+    push_id = request.id or str(uuid.uuid4())
     body = envelope_body(request, push_id, history, int(time.time()))
-    targets = resolve_targets(request.audience, store, executor, scan_segments)
+    targets = resolve_targets(
+        request.audience, store, executor, scan_segments, request.exclude_connection_id
+    )
     return fan_out(targets, body, sender, store, executor, max_attempts, sleep, lifecycle)

@@ -55,22 +55,12 @@ def sign(claims: Mapping[str, Any], secret: bytes) -> str:
     return f"{header}.{body}.{_b64encode(_signature(signing_input, secret))}"
 
 
-def issue(
-    entity_id: str,
-    secret: bytes,
-    ttl_seconds: int = 3600,
-    now: float | None = None,
-    topics: Sequence[str] = (),
-) -> str:
-    """Return a token for ``entity_id`` valid for ``ttl_seconds``, granting ``topics``
-    (topic patterns) when given."""
+def issue(entity_id: str, secret: bytes, ttl_seconds: int = 3600, now: float | None = None) -> str:
+    """Return a token for ``entity_id`` valid for ``ttl_seconds``."""
     if not is_valid_entity_id(entity_id):
         raise ValueError(f"invalid entity id: {entity_id!r}")
     issued_at = int(time.time() if now is None else now)
-    claims: dict[str, Any] = {"sub": entity_id, "iat": issued_at, "exp": issued_at + ttl_seconds}
-    if topics:
-        claims["topics"] = list(topics)
-    return sign(claims, secret)
+    return sign({"sub": entity_id, "iat": issued_at, "exp": issued_at + ttl_seconds}, secret)
 
 
 def _json_object(segment: str) -> dict[str, Any]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -45,9 +46,8 @@ class PushRequest:
     audience: Audience
     payload: Any
     message_type: str = "notification"
-    # The push's id, which its envelope carries. A retried push keeps it, and is numbered
-    # (and kept in history) once; None gets a fresh id.
-    push_id: str | None = None
+    id: str | None = None  # the caller's message id: the envelope id every client sees
+    exclude_connection_id: str | None = None  # a connection the fan-out skips (the sender)
 
 
 @dataclass
@@ -76,12 +76,24 @@ class InvalidPushRequest(ValueError):
 
 
 _AUDIENCE_KEYS = ("entityId", "connectionId", "topic", "broadcast")
+# A message id becomes the envelope id every client sees: short and printable.
+_MESSAGE_ID = re.compile(r"^[A-Za-z0-9_.:@+=/-]{1,128}$")
+MAX_CONNECTION_ID_LENGTH = 128
+
+
+def is_valid_message_id(value: object) -> bool:
+    return isinstance(value, str) and _MESSAGE_ID.fullmatch(value) is not None
+
+
+def _is_connection_id(value: object) -> bool:
+    return isinstance(value, str) and 0 < len(value) <= MAX_CONNECTION_ID_LENGTH
 
 
 def parse_push_request(
     body: Any, default_type: str = "notification", default_id: str | None = None
 ) -> PushRequest:
-    """Read ``{<one audience key>, "payload", "type"?, "id"?}``; raise ``InvalidPushRequest``.
+    """Read ``{<one audience key>, "payload", "type"?, "id"?, "excludeConnectionId"?}``;
+    raise ``InvalidPushRequest`` naming the problem.
 
     ``default_id`` (an EventBridge event's id, the same on each of its retries) names the
     push when the request gives no ``id``."""
@@ -98,9 +110,14 @@ def parse_push_request(
     message_type = body.get("type", default_type)
     if not isinstance(message_type, str) or not message_type or len(message_type) > 64:
         raise InvalidPushRequest('"type" must be a non-empty string of at most 64 characters')
-    push_id = body.get("id", default_id)
-    if push_id is not None and not is_valid_entity_id(push_id):
-        raise InvalidPushRequest('"id" must be 1-128 characters of letters, digits and _.:@|+=-')
+    message_id = body.get("id", default_id)
+    if message_id is not None and not is_valid_message_id(message_id):
+        raise InvalidPushRequest(
+            '"id" must be 1 to 128 characters of letters, digits and _ . : @ + = / -'
+        )
+    exclude = body.get("excludeConnectionId")
+    if exclude is not None and not _is_connection_id(exclude):
+        raise InvalidPushRequest("invalid excludeConnectionId")
     key = present[0]
     value = body[key]
     if key == "broadcast":
@@ -116,9 +133,13 @@ def parse_push_request(
             raise InvalidPushRequest(f"invalid topic: {str(value)[:64]!r}")
         audience = Audience(topic=value)
     else:
-        if not isinstance(value, str) or not value or len(value) > 128:
+        if not _is_connection_id(value):
             raise InvalidPushRequest("invalid connectionId")
         audience = Audience(connection_id=value)
     return PushRequest(
-        audience=audience, payload=body["payload"], message_type=message_type, push_id=push_id
+        audience=audience,
+        payload=body["payload"],
+        message_type=message_type,
+        id=message_id,
+        exclude_connection_id=exclude,
     )

@@ -1,5 +1,9 @@
 data "aws_region" "current" {}
 
+data "aws_partition" "current" {}
+
+data "aws_caller_identity" "current" {}
+
 locals {
   name = "${var.name}-${var.stage_name}"
 
@@ -8,6 +12,7 @@ locals {
     connect    = { memory_size = 256, timeout = 5 }
     disconnect = { memory_size = 256, timeout = 5 }
     message    = { memory_size = 256, timeout = 10 }
+    publish    = { memory_size = 256, timeout = 15 }
     push       = { memory_size = 512, timeout = 60 }
   }
   function_settings = {
@@ -41,6 +46,12 @@ locals {
 
   # The connection's rows outlive API Gateway's 2-hour maximum by a margin.
   connection_ttl_seconds = 2 * 60 * 60 + 10 * 60
+
+  # Built from the name, not module.functions (publish's policy would depend on itself).
+  push_function_name = "${local.name}-push"
+  push_function_arn  = "arn:${data.aws_partition.current.partition}:lambda:${data.aws_region.current.name}:${data.aws_caller_identity.current.account_id}:function:${local.push_function_name}"
+  # The publish function waits this long for a small audience's report, then answers 202.
+  publish_sync_wait_seconds = 10
 }
 
 # --- State: connections and the token secret ------------------------------------------
@@ -190,6 +201,20 @@ data "aws_iam_policy_document" "push" {
   }
 }
 
+data "aws_iam_policy_document" "publish" {
+  statement {
+    sid       = "CountSmallAudiences"
+    actions   = ["dynamodb:Query"]
+    resources = [module.connections_table.table_arn]
+  }
+
+  statement {
+    sid       = "HandOffToPush"
+    actions   = ["lambda:InvokeFunction"]
+    resources = [local.push_function_arn]
+  }
+}
+
 # --- Functions ---------------------------------------------------------------------------
 
 locals {
@@ -224,6 +249,15 @@ locals {
         CONNECTION_TTL_SECONDS = tostring(local.connection_ttl_seconds)
         PUBLIC_TOPIC_PATTERNS  = jsonencode(var.public_topic_patterns)
         RESUME_MAX_MESSAGES    = tostring(var.resume_max_messages)
+      })
+    }
+    publish = {
+      description = "POST /publish: validates push requests and hands them to the push function."
+      policy_json = data.aws_iam_policy_document.publish.json
+      environment = tomap({
+        PUSH_FUNCTION_NAME        = local.push_function_name
+        PUBLISH_SYNC_MAX_TARGETS  = tostring(var.publish_sync_max_targets)
+        PUBLISH_SYNC_WAIT_SECONDS = tostring(local.publish_sync_wait_seconds)
       })
     }
     push = {
@@ -304,6 +338,31 @@ module "push_schedule" {
   schedule_enabled    = var.schedule_enabled
   scheduled_push      = merge(var.scheduled_audience, { type = "scheduled", payload = var.scheduled_message })
   kms_key_arn         = var.kms_key_arn
+}
+
+# --- Publish API: POST /publish over HTTPS -----------------------------------------------
+
+module "publish_api" {
+  source = "../publish_api"
+
+  name                   = "${local.name}-publish"
+  stage_name             = var.stage_name
+  function_name          = module.functions["publish"].function_name
+  invoke_arn             = module.functions["publish"].invoke_arn
+  jwt_issuer             = var.publish_jwt_issuer
+  jwt_audience           = var.publish_jwt_audience
+  throttling_burst_limit = var.throttling_burst_limit
+  throttling_rate_limit  = var.throttling_rate_limit
+  log_retention_days     = var.log_retention_days
+}
+
+# What a caller's role needs to publish, and nothing more: the one route, on this stage.
+data "aws_iam_policy_document" "publish_caller" {
+  statement {
+    sid       = "PublishToWspush"
+    actions   = ["execute-api:Invoke"]
+    resources = [module.publish_api.route_arn]
+  }
 }
 
 # --- Operations --------------------------------------------------------------------------

@@ -87,3 +87,18 @@ output "history_table_arn" {
   description = "ARN of the history table."
   value       = module.history_table.table_arn
 }
+
+output "publish_url" {
+  description = "https:// URL of POST /publish (SigV4 for execute-api, or a JWT with publish_jwt_issuer)."
+  value       = module.publish_api.publish_url
+}
+
+output "publish_api_id" {
+  description = "ID of the publish HTTP API."
+  value       = module.publish_api.api_id
+}
+
+output "publish_caller_policy_json" {
+  description = "Least-privilege IAM policy for callers of POST /publish: execute-api:Invoke on that route only (null with a JWT authorizer)."
+  value       = var.publish_jwt_issuer == null ? data.aws_iam_policy_document.publish_caller.json : null
+}

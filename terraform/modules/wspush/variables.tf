@@ -150,13 +150,13 @@ variable "function_settings" {
     memory_size = optional(number)
     timeout     = optional(number)
   }))
-  description = "Memory (MB) and timeout (s) overrides per function: authorizer, connect, disconnect, message, push."
+  description = "Memory (MB) and timeout (s) overrides per function: authorizer, connect, disconnect, message, publish, push."
   default     = {}
   nullable    = false
 
   validation {
-    condition     = alltrue([for key in keys(var.function_settings) : contains(["authorizer", "connect", "disconnect", "message", "push"], key)])
-    error_message = "function_settings keys must be among authorizer, connect, disconnect, message, push."
+    condition     = alltrue([for key in keys(var.function_settings) : contains(["authorizer", "connect", "disconnect", "message", "publish", "push"], key)])
+    error_message = "function_settings keys must be among authorizer, connect, disconnect, message, publish, push."
   }
 }
 
@@ -251,5 +251,40 @@ variable "public_topic_patterns" {
   validation {
     condition     = alltrue([for p in var.public_topic_patterns : can(regex("^[A-Za-z0-9_.:/-]{1,128}\\*?$", p)) || p == "*"])
     error_message = "public_topic_patterns entries must be topic names of letters, digits and _.:/- (at most 128), optionally ending in *."
+  }
+}
+
+variable "publish_jwt_issuer" {
+  type        = string
+  description = "Issuer URL (https://) of a JWT authorizer for POST /publish, for callers outside AWS; null keeps IAM (SigV4) authorization."
+  default     = null
+
+  validation {
+    condition     = var.publish_jwt_issuer == null || can(regex("^https://[^\\s]+$", var.publish_jwt_issuer))
+    error_message = "publish_jwt_issuer must be an https:// URL (API Gateway reads its OpenID configuration)."
+  }
+}
+
+variable "publish_jwt_audience" {
+  type        = list(string)
+  description = "Audiences (aud or client_id) the POST /publish JWT authorizer accepts; required with publish_jwt_issuer."
+  default     = []
+  nullable    = false
+
+  validation {
+    condition     = var.publish_jwt_issuer == null || length(var.publish_jwt_audience) > 0
+    error_message = "publish_jwt_audience needs at least one audience when publish_jwt_issuer is set."
+  }
+}
+
+variable "publish_sync_max_targets" {
+  type        = number
+  description = "POST /publish waits for the delivery report when the audience has at most this many connections; larger audiences and broadcasts answer 202 at once. 0 always answers 202."
+  default     = 100
+  nullable    = false
+
+  validation {
+    condition     = var.publish_sync_max_targets >= 0 && var.publish_sync_max_targets <= 1000
+    error_message = "publish_sync_max_targets must be between 0 and 1000."
   }
 }

@@ -96,3 +96,9 @@ mock_resource "aws_sns_topic" {
     arn = "arn:aws:sns:us-east-1:123456789012:wspush-prod-alarms"
   }
 }
+
+mock_data "aws_caller_identity" {
+  defaults = {
+    account_id = "123456789012"
+  }
+}

@@ -1,0 +1,104 @@
+// The client (with the `ws` package as its WebSocket) against the real local stack.
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import WebSocket from "ws";
+
+import { FrameTooLargeError, State, WspushClient } from "../src/index.js";
+import { api, next, token, unique } from "./helpers.js";
+
+const { websocketUrl } = await api("/api/config");
+
+function client(entity, options = {}) {
+  const tokens = [];
+  const instance = new WspushClient(websocketUrl, {
+    websocket: WebSocket,
+    getToken: async () => {
+      tokens.push(await token(entity));
+      return tokens.at(-1);
+    },
+    minReconnectDelay: 200,
+    maxReconnectDelay: 1000,
+    ...options,
+  });
+  return { client: instance, tokens };
+}
+
+test("topic and entity pushes arrive through the real stack", async () => {
+  const entity = unique("js-e2e");
+  const topic = unique("js-topic");
+  const { client: c } = client(entity);
+  const errors = [];
+  c.on("error", (e) => errors.push(e));
+  const opened = next(c, "open");
+  c.connect();
+  await opened;
+  assert.deepEqual(await c.subscribe(topic), { topic });
+
+  const onTopic = next(c, "push", (p) => p.type === "js.topic");
+  const report = await api("/api/push", { topic, type: "js.topic", payload: { n: 1 } });
+  assert.equal(report.sent, 1);
+  assert.deepEqual((await onTopic).data, { n: 1 });
+
+  const onEntity = next(c, "push", (p) => p.type === "js.entity");
+  await api("/api/push", { entityId: entity, type: "js.entity", payload: "hi" });
+  const push = await onEntity;
+  assert.equal(push.data, "hi");
+  assert.match(push.id, /^[0-9a-f-]{36}$/);
+  c.disconnect();
+  assert.deepEqual(errors, []);
+});
+
+test("after the server drops the connection it reconnects with a new token and re-subscribes", async () => {
+  const entity = unique("js-drop");
+  const topic = unique("js-topic");
+  const { client: c, tokens } = client(entity);
+  const states = [];
+  c.on("state", ({ newState }) => states.push(newState));
+  c.connect();
+  await next(c, "open");
+  await c.subscribe(topic);
+
+  const reconnecting = next(c, "reconnecting");
+  const reopened = next(c, "open", ({ reconnected }) => reconnected);
+  const resubscribed = next(c, "subscribed", (s) => s.topic === topic);
+  assert.equal((await api("/api/drop", { entity })).dropped, 1);
+  assert.equal((await reconnecting).code, 1000); // @connections DELETE closes with 1000
+  await reopened;
+  await resubscribed;
+  assert.deepEqual(states, ["connecting", "open", "reconnecting", "open"]);
+  assert.equal(tokens.length, 2);
+
+  const onTopic = next(c, "push", (p) => p.type === "after.drop");
+  await api("/api/push", { topic, type: "after.drop", payload: {} });
+  await onTopic;
+  c.disconnect();
+  assert.equal(c.state, State.Closed);
+});
+
+test("resume is answered without an error, whether or not the server supports it", async () => {
+  const entity = unique("js-resume");
+  const { client: c } = client(entity, { positions: { [`entity:${entity}`]: { seq: 1, epoch: "e0" } } });
+  const errors = [];
+  c.on("error", (e) => errors.push(e));
+  const answered = Promise.race([next(c, "resumed"), next(c, "resumeGap")]);
+  c.connect();
+  await answered;
+  assert.equal(c.state, State.Open);
+  // The connection still works afterwards.
+  const onPush = next(c, "push", (p) => p.type === "after.resume");
+  await api("/api/push", { entityId: entity, type: "after.resume", payload: 1 });
+  await onPush;
+  c.disconnect();
+  assert.deepEqual(errors, []);
+});
+
+test("a frame over 32 KB is refused by the client, a ping is answered", async () => {
+  const { client: c } = client(unique("js-frame"));
+  c.connect();
+  await next(c, "open");
+  assert.throws(() => c.send({ action: "ping", pad: "x".repeat(33 * 1024) }), FrameTooLargeError);
+  const pong = next(c, "frame", ({ frame }) => frame.type === "pong");
+  c.send({ action: "ping" });
+  await pong;
+  c.disconnect();
+});

@@ -1,0 +1,191 @@
+// Type declarations of @wspush/client.
+
+/** The connection states. Every change is one `state` event plus the event of the new state. */
+export declare const State: {
+  readonly Closed: "closed";
+  readonly Connecting: "connecting";
+  readonly Open: "open";
+  readonly Reconnecting: "reconnecting";
+};
+export type State = (typeof State)[keyof typeof State];
+
+/** API Gateway's WebSocket frame limit (32 KB). */
+export declare const MAX_FRAME_BYTES: number;
+/** The close code used when a connection stops answering pings (4000). */
+export declare const HEARTBEAT_TIMEOUT_CODE: number;
+
+/** Where a channel's pushes have been read up to. A new `epoch` means the history was reset. */
+export interface Position {
+  seq: number;
+  epoch: string;
+}
+
+/** The minimal WebSocket the client needs: the browser's, Node 22's, or the `ws` package's. */
+export interface WebSocketLike {
+  readonly readyState: number;
+  send(data: string): void;
+  close(code?: number, reason?: string): void;
+  onopen: ((event: unknown) => void) | null;
+  onmessage: ((event: { data: unknown }) => void) | null;
+  onclose: ((event: { code: number; reason: string }) => void) | null;
+  onerror: ((event: unknown) => void) | null;
+}
+export type WebSocketConstructor = new (url: string, protocols?: string | string[]) => WebSocketLike;
+
+export interface TokenContext {
+  /** Why a token is needed: the first connect, a reconnect, or a replacement before 2 hours. */
+  reason: "connect" | "reconnect" | "rotate";
+}
+
+export interface ClientOptions {
+  /** Returns the token, called before every connection. Without it, no subprotocol is sent. */
+  getToken?: (context: TokenContext) => string | null | undefined | Promise<string | null | undefined>;
+  /** The WebSocket constructor. Default: `globalThis.WebSocket`. */
+  websocket?: WebSocketConstructor;
+  /** Backoff: the first reconnect waits up to this (ms). Default 1000. */
+  minReconnectDelay?: number;
+  /** Backoff cap (ms). Default 30000. */
+  maxReconnectDelay?: number;
+  /** Reconnect attempts before ending `closed`. Default Infinity. */
+  maxReconnectAttempts?: number;
+  /** Connect timeout, ping answer timeout and subscribe wait of a replacement (ms). Default 10000. */
+  timeout?: number;
+  /** Ping after this long without sending (ms); below API Gateway's 10-minute idle timeout. Default 300000. */
+  pingInterval?: number;
+  /** Open an overlapping replacement this long after a connection opened (ms); below the 2-hour limit. Default 6600000. */
+  rotateAfter?: number;
+  /** Ask the server to replay what was missed after a reconnect. Default true. */
+  resume?: boolean;
+  /** Positions to resume from on the first connect (e.g. saved before a page reload). */
+  positions?: Record<string, Position>;
+  /** Largest frame `send` accepts, in UTF-8 bytes. Default 32768. */
+  maxFrameBytes?: number;
+  /** How many recent envelope ids are remembered to drop duplicates. Default 2000. */
+  dedupeWindow?: number;
+  /** Called when a listener throws. Default: rethrown on a microtask (an uncaught error). */
+  onListenerError?: (error: unknown, event: keyof ClientEvents) => void;
+}
+
+export declare const DEFAULTS: Readonly<Required<Omit<ClientOptions, "getToken" | "websocket" | "positions" | "onListenerError">>>;
+
+/** A pushed envelope, as delivered to `push` listeners. */
+export interface PushContext<T = unknown> {
+  id: string;
+  type: string;
+  ts: string;
+  data: T;
+  /** `topic:<name>`, `entity:<id>`, `broadcast`, … when the server numbers its pushes, else null. */
+  channel: string | null;
+  seq: number | null;
+  epoch: string | null;
+  /** The envelope as received. */
+  envelope: Record<string, unknown>;
+}
+
+export interface StateContext {
+  oldState: State;
+  newState: State;
+}
+export interface ConnectingContext {
+  attempt: number;
+}
+export interface OpenContext {
+  /** True after a reconnect (the topics are re-subscribed and resume is asked for). */
+  reconnected: boolean;
+}
+export interface ReconnectingContext {
+  code: number;
+  reason: string;
+  /** Milliseconds until the next attempt. */
+  delay: number;
+  attempt: number;
+}
+export interface ClosedContext {
+  code: number;
+  reason: string;
+}
+export interface ErrorContext {
+  /** `connect`/`closed`: transport (with the close code); `token`: getToken failed; `server`: an error frame; `protocol`: an unreadable frame. */
+  type: "connect" | "closed" | "token" | "server" | "protocol";
+  code?: number | string | null;
+  reason?: string;
+  message: string;
+  error?: unknown;
+}
+export interface TopicContext {
+  topic: string;
+}
+export interface SubscriptionErrorContext {
+  topic: string;
+  /** e.g. `forbidden_topic`. */
+  code: string | null;
+  message: string;
+  error: WspushError;
+}
+export interface ResumedContext {
+  channels: Record<string, number>;
+}
+export interface ResumeGapContext {
+  channel: string;
+  /** The oldest seq the server still has, or null when unknown. */
+  oldest: number | null;
+  /** `history`: the server's history does not reach back far enough; `unsupported`: the server has no resume. */
+  reason: "history" | "unsupported";
+}
+export interface RotatedContext {
+  /** How long the replaced connection was open (ms). */
+  age: number;
+}
+
+export interface ClientEvents {
+  state: (context: StateContext) => void;
+  connecting: (context: ConnectingContext) => void;
+  open: (context: OpenContext) => void;
+  reconnecting: (context: ReconnectingContext) => void;
+  closed: (context: ClosedContext) => void;
+  error: (context: ErrorContext) => void;
+  push: (context: PushContext) => void;
+  subscribed: (context: TopicContext) => void;
+  unsubscribed: (context: TopicContext) => void;
+  subscriptionError: (context: SubscriptionErrorContext) => void;
+  resumed: (context: ResumedContext) => void;
+  resumeGap: (context: ResumeGapContext) => void;
+  rotated: (context: RotatedContext) => void;
+  /** Every frame received, before it is handled (for debugging). */
+  frame: (context: { frame: Record<string, unknown> }) => void;
+}
+
+export declare class WspushError extends Error {
+  constructor(code: string, message: string, details?: Record<string, unknown>);
+  /** `frame_too_large`, `not_connected`, `invalid_topic`, `disconnected`, `unsubscribed`, or a server code. */
+  code: string;
+  topic?: string;
+}
+
+export declare class FrameTooLargeError extends WspushError {
+  constructor(bytes: number, limit: number);
+  code: "frame_too_large";
+  bytes: number;
+  limit: number;
+}
+
+export declare function backoffDelay(attempt: number, minDelay: number, maxDelay: number, random?: () => number): number;
+export declare function isEnvelope(frame: Record<string, unknown>): boolean;
+
+export declare class WspushClient {
+  constructor(url: string, options?: ClientOptions);
+  readonly url: string;
+  readonly state: State;
+  /** The topics subscribed to (or to subscribe to on connect). */
+  readonly topics: string[];
+  /** The latest position per channel. */
+  positions(): Record<string, Position>;
+  on<E extends keyof ClientEvents>(event: E, handler: ClientEvents[E]): () => void;
+  off<E extends keyof ClientEvents>(event: E, handler: ClientEvents[E]): void;
+  connect(): void;
+  disconnect(code?: number, reason?: string): void;
+  subscribe(topic: string): Promise<TopicContext>;
+  unsubscribe(topic: string): void;
+  /** Throws FrameTooLargeError over the frame limit, WspushError `not_connected` when not open. */
+  send(message: unknown): void;
+}

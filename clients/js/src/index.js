@@ -1,0 +1,547 @@
+/**
+ * wspush client: one long-lived, self-healing subscription to a wspush WebSocket API.
+ *
+ * - connects with the token as a subprotocol (`["wspush", token]`), calling `getToken()` on
+ *   every (re)connect so an expired token is replaced;
+ * - reconnects with capped exponential backoff and full jitter;
+ * - pings before API Gateway's 10-minute idle timeout and opens an overlapping replacement
+ *   connection before its 2-hour limit, so no push is missed while it switches;
+ * - re-subscribes after every reconnect, asks the server to replay what it missed (`resume`),
+ *   and delivers each envelope `id` once;
+ * - refuses to send a frame over API Gateway's 32 KB frame limit.
+ *
+ * Every state change goes through one method and is announced as a `state` event
+ * `{oldState, newState}` plus the event named after the new state. Every handler receives
+ * one context object, so fields can be added without breaking callers.
+ *
+ * No runtime dependencies: pass `websocket` (for example the `ws` package's WebSocket) where
+ * the platform has no global one.
+ */
+
+/** The connection states. */
+export const State = Object.freeze({
+  Closed: "closed",
+  Connecting: "connecting",
+  Open: "open",
+  Reconnecting: "reconnecting",
+});
+
+/** API Gateway's WebSocket frame limit: a client frame must not exceed 32 KB. */
+export const MAX_FRAME_BYTES = 32 * 1024;
+
+/** Close code the client uses when a connection stops answering pings. */
+export const HEARTBEAT_TIMEOUT_CODE = 4000;
+
+const TOPIC = /^[A-Za-z0-9_.:/-]{1,128}$/;
+const WS_OPEN = 1;
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+/** Defaults of every option, in milliseconds where they are durations. */
+export const DEFAULTS = Object.freeze({
+  minReconnectDelay: 1000,
+  maxReconnectDelay: 30000,
+  maxReconnectAttempts: Infinity,
+  timeout: 10000,
+  pingInterval: 5 * 60 * 1000,
+  rotateAfter: 110 * 60 * 1000,
+  resume: true,
+  maxFrameBytes: MAX_FRAME_BYTES,
+  dedupeWindow: 2000,
+});
+
+/** An error of the client itself; `code` says which. */
+export class WspushError extends Error {
+  constructor(code, message, details = {}) {
+    super(message);
+    this.name = "WspushError";
+    this.code = code;
+    Object.assign(this, details);
+  }
+}
+
+/** Thrown by `send` when the encoded frame is larger than the frame limit. */
+export class FrameTooLargeError extends WspushError {
+  constructor(bytes, limit) {
+    super(
+      "frame_too_large",
+      `frame is ${bytes} bytes; API Gateway's WebSocket frame limit is ${limit} bytes`,
+      { bytes, limit },
+    );
+    this.name = "FrameTooLargeError";
+  }
+}
+
+/**
+ * The delay before reconnect attempt `attempt` (0-based): full jitter, uniformly random
+ * between 0 and `min(maxDelay, minDelay * 2^attempt)`.
+ */
+export function backoffDelay(attempt, minDelay, maxDelay, random = Math.random) {
+  const ceiling = Math.min(maxDelay, minDelay * 2 ** Math.min(attempt, 30));
+  return Math.floor(random() * ceiling);
+}
+
+/** True when `frame` is a pushed envelope (it has an `id` and a `ts`), not a reply. */
+export function isEnvelope(frame) {
+  return typeof frame.id === "string" && typeof frame.ts === "string";
+}
+
+export class WspushClient {
+  /**
+   * @param {string} url the WebSocket URL, e.g. `wss://abc.execute-api.eu-west-1.amazonaws.com/prod`
+   * @param {object} [options] see `ClientOptions` in index.d.ts
+   */
+  constructor(url, options = {}) {
+    if (typeof url !== "string" || !/^wss?:\/\//.test(url)) {
+      throw new TypeError(`url must be a ws:// or wss:// URL, got ${String(url)}`);
+    }
+    this.url = url;
+    this.options = { ...DEFAULTS, ...options };
+    this._WebSocket = options.websocket ?? globalThis.WebSocket;
+    if (typeof this._WebSocket !== "function") {
+      throw new TypeError(
+        "no WebSocket implementation: pass options.websocket (e.g. the `ws` package's WebSocket)",
+      );
+    }
+    this._reportError =
+      options.onListenerError ??
+      ((error) =>
+        queueMicrotask(() => {
+          throw error; // reported like any uncaught error, after the client is consistent
+        }));
+    this._state = State.Closed;
+    this._handlers = new Map();
+    this._topics = new Map(); // topic -> {waiters: [{resolve, reject}]}
+    this._positions = new Map(); // channel -> {seq, epoch}
+    for (const [channel, position] of Object.entries(options.positions ?? {})) {
+      this._positions.set(channel, { seq: position.seq, epoch: position.epoch });
+    }
+    this._seenIds = new Set();
+    this._seenOrder = [];
+    this._current = null; // the transport pushes and sends use
+    this._next = null; // a replacement being opened before the 2-hour limit
+    this._attempt = 0;
+    this._rotationAttempt = 0;
+    this._reconnectTimer = null;
+    this._rotationTimer = null;
+    this._generation = 0;
+  }
+
+  /** The current state (one of `State`). */
+  get state() {
+    return this._state;
+  }
+
+  /** The topics this client is subscribed to (or will subscribe to on connect). */
+  get topics() {
+    return [...this._topics.keys()];
+  }
+
+  /** The latest `{seq, epoch}` per channel: store it to resume after a page reload. */
+  positions() {
+    return Object.fromEntries([...this._positions].map(([channel, p]) => [channel, { ...p }]));
+  }
+
+  /** Listen to an event; returns a function that removes the listener. */
+  on(event, handler) {
+    if (!this._handlers.has(event)) this._handlers.set(event, new Set());
+    this._handlers.get(event).add(handler);
+    return () => this.off(event, handler);
+  }
+
+  off(event, handler) {
+    this._handlers.get(event)?.delete(handler);
+  }
+
+  /** Connect (and keep reconnecting until `disconnect`). Does nothing unless closed. */
+  connect() {
+    if (this._state !== State.Closed) return;
+    this._attempt = 0;
+    this._setState(State.Connecting, { attempt: 0 });
+    this._open("connect");
+  }
+
+  /** Close for good: no reconnect. Pending subscribe promises are rejected. */
+  disconnect(code = 1000, reason = "client disconnect") {
+    if (this._state === State.Closed) return;
+    this._generation += 1;
+    clearTimeout(this._reconnectTimer);
+    clearTimeout(this._rotationTimer);
+    for (const transport of [this._current, this._next]) {
+      if (transport) this._discard(transport, code, reason);
+    }
+    this._current = null;
+    this._next = null;
+    for (const [topic, entry] of this._topics) {
+      this._settle(entry, new WspushError("disconnected", `disconnected before ${topic} was subscribed`));
+    }
+    this._setState(State.Closed, { code, reason });
+  }
+
+  /**
+   * Subscribe to a topic, now and after every reconnect. Resolves with `{topic}` once the
+   * server confirms; rejects when the server refuses the topic (see `subscriptionError`).
+   */
+  subscribe(topic) {
+    if (typeof topic !== "string" || !TOPIC.test(topic)) {
+      throw new WspushError(
+        "invalid_topic",
+        `topic must be 1-128 characters of letters, digits and _.:/-, got ${JSON.stringify(topic)}`,
+      );
+    }
+    let entry = this._topics.get(topic);
+    if (!entry) {
+      entry = { waiters: [] };
+      this._topics.set(topic, entry);
+    }
+    const confirmed = new Promise((resolve, reject) => entry.waiters.push({ resolve, reject }));
+    confirmed.catch(() => {}); // the error event reports it too; an ignored promise must not crash Node
+    for (const transport of [this._current, this._next]) {
+      if (transport?.opened) this._sendOn(transport, { action: "subscribe", topic });
+    }
+    return confirmed;
+  }
+
+  /** Stop receiving a topic and forget its resume position. */
+  unsubscribe(topic) {
+    const entry = this._topics.get(topic);
+    if (!entry) return;
+    this._topics.delete(topic);
+    this._positions.delete(`topic:${topic}`);
+    this._settle(entry, new WspushError("unsubscribed", `unsubscribed from ${topic}`));
+    for (const transport of [this._current, this._next]) {
+      if (transport?.opened) this._sendOn(transport, { action: "unsubscribe", topic });
+    }
+  }
+
+  /**
+   * Send one JSON message on the open connection. Throws `FrameTooLargeError` over the frame
+   * limit and a `WspushError` with code `not_connected` when there is no open connection.
+   */
+  send(message) {
+    const transport = this._current;
+    if (!transport?.opened) {
+      throw new WspushError("not_connected", `cannot send while ${this._state}`);
+    }
+    this._sendOn(transport, message);
+  }
+
+  // --- state machine ------------------------------------------------------------------------
+
+  _setState(newState, context) {
+    const oldState = this._state;
+    if (oldState === newState) return;
+    this._state = newState;
+    this._emit("state", { oldState, newState });
+    this._emit(newState, context);
+  }
+
+  _emit(event, context) {
+    for (const handler of [...(this._handlers.get(event) ?? [])]) {
+      try {
+        handler(context);
+      } catch (error) {
+        // A failing listener must not break the connection logic.
+        this._reportError(error, event);
+      }
+    }
+  }
+
+  // --- transports -------------------------------------------------------------------------
+
+  async _open(reason) {
+    const generation = this._generation;
+    const transport = { reason, opened: false, openedAt: 0, timers: {}, resumePending: false };
+    if (reason === "rotate") this._next = transport;
+    else this._current = transport;
+    let token;
+    try {
+      token = this.options.getToken ? await this.options.getToken({ reason }) : undefined;
+    } catch (error) {
+      if (generation !== this._generation || transport.discarded) return;
+      this._emit("error", { type: "token", message: `getToken failed: ${error?.message ?? error}`, error });
+      this._lost(transport, { code: 1006, reason: "getToken failed", reported: true });
+      return;
+    }
+    if (generation !== this._generation || transport.discarded) return;
+    let ws;
+    try {
+      ws = token ? new this._WebSocket(this.url, ["wspush", token]) : new this._WebSocket(this.url);
+    } catch (error) {
+      this._emit("error", { type: "connect", message: String(error?.message ?? error), error });
+      this._lost(transport, { code: 1006, reason: "WebSocket constructor failed", reported: true });
+      return;
+    }
+    transport.ws = ws;
+    transport.timers.connect = setTimeout(() => {
+      this._lost(transport, { code: 1006, reason: `no connection within ${this.options.timeout} ms` });
+    }, this.options.timeout);
+    ws.onopen = () => this._opened(transport);
+    ws.onmessage = (event) => this._received(transport, event.data);
+    ws.onclose = (event) => this._lost(transport, { code: event.code, reason: event.reason ?? "" });
+    ws.onerror = () => {}; // a close event always follows, with the code
+  }
+
+  _opened(transport) {
+    if (transport.discarded) return;
+    clearTimeout(transport.timers.connect);
+    transport.opened = true;
+    transport.openedAt = Date.now();
+    this._armHeartbeat(transport);
+    if (transport.reason === "rotate") {
+      this._startRotation(transport);
+      return;
+    }
+    this._afterOpen(transport, { subscribe: true, resume: true });
+    this._setState(State.Open, { reconnected: transport.reason === "reconnect" });
+  }
+
+  _afterOpen(transport, { subscribe, resume }) {
+    this._rotationAttempt = 0;
+    this._scheduleRotation(this.options.rotateAfter);
+    if (subscribe) {
+      for (const topic of this._topics.keys()) this._sendOn(transport, { action: "subscribe", topic });
+    }
+    if (resume) this._resume(transport);
+  }
+
+  _resume(transport) {
+    if (!this.options.resume || this._positions.size === 0) return;
+    const since = {};
+    const epochs = {};
+    for (const [channel, { seq, epoch }] of this._positions) {
+      since[channel] = seq;
+      epochs[channel] = epoch;
+    }
+    transport.resumePending = true;
+    this._sendOn(transport, { action: "resume", since, epochs });
+  }
+
+  /** A transport closed or failed: a rotation retries, the current connection reconnects. */
+  _lost(transport, { code, reason, reported = false }) {
+    if (transport.discarded) return;
+    const wasOpen = transport.opened;
+    this._discard(transport, code, reason);
+    if (transport === this._next) {
+      this._next = null;
+      this._scheduleRotation(backoffDelay(this._rotationAttempt++, this.options.minReconnectDelay, this.options.maxReconnectDelay));
+      return;
+    }
+    if (transport !== this._current) return; // an old connection after a rotation
+    this._current = null;
+    if (this._next) {
+      this._discard(this._next, 1000, "replaced by a reconnect");
+      this._next = null;
+    }
+    clearTimeout(this._rotationTimer);
+    const message = wasOpen ? `connection closed (${code})` : `connection failed (${code})`;
+    if (!reported && code !== 1000 && code !== 1001) {
+      this._emit("error", { type: wasOpen ? "closed" : "connect", code, reason, message });
+    }
+    // A connection that stayed up resets the backoff; one dropped at once keeps growing it.
+    if (wasOpen && Date.now() - transport.openedAt >= this.options.timeout) this._attempt = 0;
+    if (this._attempt >= this.options.maxReconnectAttempts) {
+      this._generation += 1;
+      this._setState(State.Closed, { code, reason: `gave up after ${this._attempt} attempts` });
+      return;
+    }
+    const delay = backoffDelay(this._attempt, this.options.minReconnectDelay, this.options.maxReconnectDelay);
+    this._attempt += 1;
+    const generation = this._generation;
+    const context = { code, reason, delay, attempt: this._attempt };
+    // Each further failed attempt while reconnecting is announced too, without a state change.
+    if (this._state === State.Reconnecting) this._emit(State.Reconnecting, context);
+    else this._setState(State.Reconnecting, context);
+    clearTimeout(this._reconnectTimer);
+    this._reconnectTimer = setTimeout(() => {
+      if (generation === this._generation) this._open("reconnect");
+    }, delay);
+  }
+
+  /** Stop a transport's timers and handlers and close its socket. */
+  _discard(transport, code, reason) {
+    transport.discarded = true;
+    for (const timer of Object.values(transport.timers)) clearTimeout(timer);
+    const ws = transport.ws;
+    if (!ws) return;
+    ws.onopen = ws.onmessage = ws.onclose = null;
+    ws.onerror = () => {};
+    try {
+      if (ws.readyState <= WS_OPEN) ws.close(code === 1000 || (code >= 3000 && code <= 4999) ? code : 1000, reason.slice(0, 120));
+    } catch {
+      // already closing
+    }
+  }
+
+  _sendOn(transport, message) {
+    const text = JSON.stringify(message);
+    const bytes = encoder.encode(text).length;
+    if (bytes > this.options.maxFrameBytes) throw new FrameTooLargeError(bytes, this.options.maxFrameBytes);
+    transport.ws.send(text);
+    this._armHeartbeat(transport);
+  }
+
+  // --- heartbeat ----------------------------------------------------------------------------
+
+  /** Ping after `pingInterval` without sending anything; no answer within `timeout`: reconnect. */
+  _armHeartbeat(transport) {
+    clearTimeout(transport.timers.ping);
+    transport.timers.ping = setTimeout(() => {
+      if (transport.discarded) return;
+      this._sendOn(transport, { action: "ping" });
+      clearTimeout(transport.timers.pong);
+      transport.timers.pong = setTimeout(() => {
+        this._lost(transport, { code: HEARTBEAT_TIMEOUT_CODE, reason: "no answer to ping" });
+      }, this.options.timeout);
+    }, this.options.pingInterval);
+  }
+
+  // --- the 2-hour limit ---------------------------------------------------------------------
+
+  _scheduleRotation(delay) {
+    clearTimeout(this._rotationTimer);
+    this._rotationTimer = setTimeout(() => this._rotate(), delay);
+  }
+
+  _rotate() {
+    if (this._state !== State.Open || this._next || !this._current) return;
+    this._open("rotate");
+  }
+
+  /** The replacement is open: subscribe it, then switch once every topic is confirmed. */
+  _startRotation(transport) {
+    transport.pending = new Set(this._topics.keys());
+    for (const topic of transport.pending) this._sendOn(transport, { action: "subscribe", topic });
+    transport.timers.switch = setTimeout(() => this._switchTo(transport), this.options.timeout);
+    if (transport.pending.size === 0) this._switchTo(transport);
+  }
+
+  _switchTo(transport) {
+    if (transport.discarded || transport !== this._next) return;
+    clearTimeout(transport.timers.switch);
+    const old = this._current;
+    const age = old ? Date.now() - old.openedAt : 0;
+    this._current = transport;
+    this._next = null;
+    transport.reason = "rotated";
+    if (old) this._discard(old, 1000, "replaced before the 2-hour limit");
+    this._afterOpen(transport, { subscribe: false, resume: false }); // subscribed before the switch
+    this._emit("rotated", { age });
+  }
+
+  // --- frames -------------------------------------------------------------------------------
+
+  _received(transport, data) {
+    if (transport.discarded) return;
+    clearTimeout(transport.timers.pong); // any frame proves the connection alive
+    let frame;
+    try {
+      frame = JSON.parse(typeof data === "string" ? data : decoder.decode(data));
+    } catch {
+      this._emit("error", { type: "protocol", message: "received a frame that is not JSON" });
+      return;
+    }
+    if (frame === null || typeof frame !== "object" || Array.isArray(frame)) {
+      this._emit("error", { type: "protocol", message: "received a frame that is not a JSON object" });
+      return;
+    }
+    this._emit("frame", { frame });
+    if (isEnvelope(frame)) {
+      this._push(frame);
+      return;
+    }
+    switch (frame.type) {
+      case "pong":
+        return;
+      case "subscribed":
+        return this._subscribed(transport, frame.topic);
+      case "unsubscribed":
+        return this._emit("unsubscribed", { topic: frame.topic });
+      case "resumed":
+        transport.resumePending = false;
+        return this._emit("resumed", { channels: frame.channels ?? {} });
+      case "resume_gap":
+        return this._emit("resumeGap", { channel: frame.channel, oldest: frame.oldest ?? null, reason: "history" });
+      case "error":
+        return this._serverError(transport, frame);
+      default:
+        // API Gateway's own answers ({"message": "Forbidden" | "Internal server error", ...}).
+        if (typeof frame.message === "string") {
+          this._emit("error", { type: "server", code: null, message: frame.message });
+        }
+    }
+  }
+
+  _push(envelope) {
+    if (this._seenIds.has(envelope.id)) return;
+    this._seenIds.add(envelope.id);
+    this._seenOrder.push(envelope.id);
+    while (this._seenOrder.length > this.options.dedupeWindow) {
+      this._seenIds.delete(this._seenOrder.shift());
+    }
+    const { channel, seq, epoch } = envelope;
+    if (typeof channel === "string" && Number.isInteger(seq)) {
+      const known = this._positions.get(channel);
+      if (!known || known.epoch !== epoch || seq > known.seq) this._positions.set(channel, { seq, epoch });
+    }
+    this._emit("push", {
+      id: envelope.id,
+      type: envelope.type,
+      ts: envelope.ts,
+      data: envelope.data,
+      channel: channel ?? null,
+      seq: seq ?? null,
+      epoch: epoch ?? null,
+      envelope,
+    });
+  }
+
+  _subscribed(transport, topic) {
+    const entry = this._topics.get(topic);
+    if (entry) {
+      this._settle(entry, null, { topic });
+      this._emit("subscribed", { topic });
+    }
+    if (transport.pending) {
+      transport.pending.delete(topic);
+      if (transport.pending.size === 0) this._switchTo(transport);
+    }
+  }
+
+  _serverError(transport, frame) {
+    const code = frame.code ?? null;
+    const message = frame.message ?? "";
+    if (code === "unknown_action" && transport.resumePending) {
+      // This server does not know resume: no replay on this connection; every channel may
+      // have missed pushes, so the application should reload them.
+      transport.resumePending = false;
+      for (const channel of this._positions.keys()) {
+        this._emit("resumeGap", { channel, oldest: null, reason: "unsupported" });
+      }
+      return;
+    }
+    if (typeof frame.topic === "string") {
+      const entry = this._topics.get(frame.topic);
+      this._topics.delete(frame.topic);
+      this._positions.delete(`topic:${frame.topic}`);
+      transport.pending?.delete(frame.topic);
+      const error = new WspushError(code ?? "subscription_error", message || `cannot subscribe to ${frame.topic}`, {
+        topic: frame.topic,
+      });
+      if (entry) this._settle(entry, error);
+      this._emit("subscriptionError", { topic: frame.topic, code, message, error });
+      if (transport.pending && transport.pending.size === 0) this._switchTo(transport);
+      return;
+    }
+    this._emit("error", { type: "server", code, message });
+  }
+
+  _settle(entry, error, value) {
+    const waiters = entry.waiters;
+    entry.waiters = [];
+    for (const { resolve, reject } of waiters) {
+      if (error) reject(error);
+      else resolve(value);
+    }
+  }
+}

@@ -1,0 +1,53 @@
+// Compiled (never run) by `make test-js` with `tsc --noEmit --strict`: the declarations
+// accept the documented uses and refuse wrong ones.
+import {
+  FrameTooLargeError,
+  State,
+  WspushClient,
+  type ClientOptions,
+  type PushContext,
+  type WebSocketConstructor,
+} from "./index.js";
+
+declare const NodeWebSocket: WebSocketConstructor;
+
+const options: ClientOptions = {
+  getToken: async ({ reason }) => (reason === "rotate" ? "t2" : "t1"),
+  websocket: NodeWebSocket,
+  minReconnectDelay: 500,
+  resume: true,
+  positions: { "topic:news": { seq: 41, epoch: "e1" } },
+};
+const client = new WspushClient("wss://example.com/prod", options);
+
+const off: () => void = client.on("state", ({ oldState, newState }) => {
+  const states: State[] = [oldState, newState];
+  void states;
+});
+off();
+client.on("push", (push: PushContext) => {
+  const seq: number | null = push.seq;
+  void seq;
+});
+client.on("reconnecting", ({ code, delay, attempt }) => void [code + delay + attempt]);
+client.on("resumeGap", ({ channel, reason }) => void [channel, reason === "history" || reason === "unsupported"]);
+client.on("subscriptionError", ({ topic, code, error }) => void [topic, code, error.code]);
+client.connect();
+const subscribed: Promise<{ topic: string }> = client.subscribe("news");
+void subscribed;
+try {
+  client.send({ action: "ping" });
+} catch (error) {
+  if (error instanceof FrameTooLargeError) void [error.bytes, error.limit];
+}
+const open: boolean = client.state === State.Open;
+void open;
+
+// @ts-expect-error: no such event
+client.on("message", () => {});
+// @ts-expect-error: a push handler receives a PushContext, not a topic context
+client.on("push", ({ topic }: { topic: string }) => void topic);
+// @ts-expect-error: getToken's context has no "entity"
+new WspushClient("wss://x", { getToken: ({ entity }) => entity });
+// @ts-expect-error: State has no "Disconnected"
+void State.Disconnected;

@@ -1,0 +1,78 @@
+"""Publish: the HTTP API's ``POST /publish`` (payload format 2.0). Validates one push
+request or a batch, then hands each message to the push function."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from concurrent.futures import ThreadPoolExecutor
+from typing import TYPE_CHECKING, Any
+
+from aws_lambda_powertools.logging import correlation_paths
+
+from wspush.config import PublishConfig
+from wspush.dal.connections_table import ConnectionsTable
+from wspush.dal.push_invoker import PushInvoker, invoke_client_config
+from wspush.handlers import initialised
+from wspush.handlers._shared import dynamodb_client, session
+from wspush.logic.publish import MAX_BATCH, publish
+from wspush.models.publish import PublishRejected
+from wspush.observability import count, logger, metrics, tracer
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.typing import LambdaContext
+
+config = PublishConfig.from_env()
+table = ConnectionsTable(dynamodb_client(), config.table_name)
+invoker = PushInvoker(
+    session.client("lambda", config=invoke_client_config(config.sync_wait_seconds)),
+    config.push_function_name,
+)
+executor = ThreadPoolExecutor(max_workers=MAX_BATCH, thread_name_prefix="publish")
+
+initialised()
+
+JSON = {"content-type": "application/json"}
+
+
+def _json(status: int, body: dict[str, Any]) -> dict[str, Any]:
+    return {"statusCode": status, "headers": JSON, "body": json.dumps(body)}
+
+
+def _body(event: dict[str, Any]) -> bytes:
+    body = event.get("body") or ""
+    if not event.get("isBase64Encoded"):
+        return str(body).encode("utf-8")
+    try:
+        return base64.b64decode(body, validate=True)
+    except (binascii.Error, ValueError):
+        raise PublishRejected(400, "malformed_body", "the body is not valid base64") from None
+
+
+def _caller(event: dict[str, Any]) -> str:
+    """Who called: the IAM principal or the JWT subject (never a credential)."""
+    authorizer = (event.get("requestContext") or {}).get("authorizer") or {}
+    iam = authorizer.get("iam") or {}
+    claims = (authorizer.get("jwt") or {}).get("claims") or {}
+    return str(iam.get("userArn") or claims.get("sub") or "")
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
+@metrics.log_metrics(capture_cold_start_metric=True)
+@tracer.capture_lambda_handler
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    logger.append_keys(caller=_caller(event))
+    try:
+        outcome = publish(_body(event), invoker, table, executor, config.sync_max_targets)
+    except PublishRejected as error:
+        count("PublishRejected")
+        logger.info("publish refused", extra={"status": error.status, "reason": error.message})
+        return _json(error.status, error.as_dict())
+    for result in outcome.results:
+        count(f"Publish{result.status.value.capitalize()}")
+    logger.info(
+        "publish handed off",
+        extra={"status": outcome.status_code, "results": [r.as_dict() for r in outcome.results]},
+    )
+    return _json(outcome.status_code, outcome.as_dict())

@@ -1,0 +1,191 @@
+"""The publish API's rules: read one push request or a batch of them, validate every
+message with the push request parser, then hand each one to the push function.
+
+A message whose audience is small (one connection, or an entity or topic with at most
+``sync_max_targets`` rows) is pushed while the caller waits, and its delivery report is
+the answer. A larger audience, or a broadcast, is pushed in the background: the answer is
+202 with the message id, which is also the envelope id every client receives.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Callable
+from concurrent.futures import Executor
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from wspush.dal.errors import StoreError
+from wspush.logic import envelope
+from wspush.models.identifiers import topic_partition
+from wspush.models.publish import (
+    FieldError,
+    HandOffFailed,
+    MessageResult,
+    PublishOutcome,
+    PublishRejected,
+    Status,
+)
+from wspush.models.push import Audience, InvalidPushRequest, PushRequest, parse_push_request
+
+MAX_BATCH = 10
+# Ten messages of API Gateway's 128 KB each: no valid request is larger.
+MAX_REQUEST_BYTES = MAX_BATCH * envelope.MAX_MESSAGE_BYTES
+
+
+class AudienceCounter(Protocol):
+    def count_rows(self, partition_key: str, limit: int) -> int: ...
+
+
+class PushInvoker(Protocol):
+    def deliver(self, request: dict[str, Any]) -> dict[str, int] | None:
+        """Push while waiting; the report, or None if the push still runs at the deadline."""
+        ...
+
+    def enqueue(self, request: dict[str, Any]) -> None:
+        """Push in the background."""
+        ...
+
+
+@dataclass(frozen=True)
+class Message:
+    """One validated message: the push request handed on, with its id always set."""
+
+    request: PushRequest
+    body: dict[str, Any]
+
+    @property
+    def message_id(self) -> str:
+        return str(self.body["id"])
+
+
+def _decode(raw: bytes) -> Any:
+    if len(raw) > MAX_REQUEST_BYTES:
+        raise PublishRejected(
+            413,
+            "too_large",
+            f"the request is {len(raw)} bytes, over the {MAX_REQUEST_BYTES}-byte limit",
+        )
+    if not raw.strip():
+        raise PublishRejected(400, "malformed_json", "the request body is empty")
+    try:
+        return json.loads(raw)
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as error:
+        raise PublishRejected(400, "malformed_json", f"the body is not JSON: {error}") from None
+
+
+def _items(document: Any) -> tuple[list[Any], bool]:
+    """The messages of a request, and whether it was the batch form."""
+    if not isinstance(document, dict) or "messages" not in document:
+        return [document], False
+    extra = sorted(set(document) - {"messages"})
+    if extra:
+        raise PublishRejected(
+            400, "invalid_request", f'a batch has only "messages"; unexpected {extra}'
+        )
+    messages = document["messages"]
+    if not isinstance(messages, list) or not messages:
+        raise PublishRejected(
+            400, "invalid_request", '"messages" must be a non-empty list of push requests'
+        )
+    if len(messages) > MAX_BATCH:
+        raise PublishRejected(
+            400,
+            "too_many_messages",
+            f"a batch holds at most {MAX_BATCH} messages; got {len(messages)}",
+        )
+    return messages, True
+
+
+def _message(item: Any, new_id: Callable[[], str]) -> Message:
+    request = parse_push_request(item)
+    body = dict(item)
+    body["id"] = request.id or new_id()
+    # The envelope the clients will get must fit in one WebSocket message.
+    envelope.encode(envelope.build(request.message_type, request.payload, message_id=body["id"]))
+    return Message(request, body)
+
+
+def read_messages(
+    raw: bytes, new_id: Callable[[], str] = lambda: str(uuid.uuid4())
+) -> tuple[list[Message], bool]:
+    """Validate a whole publish request; raise ``PublishRejected`` naming every problem.
+
+    Nothing is sent unless every message is valid, so a caller can fix and resend the
+    request without delivering any message twice.
+    """
+    items, batch = _items(_decode(raw))
+    messages: list[Message] = []
+    errors: list[FieldError] = []
+    for index, item in enumerate(items):
+        where = index if batch else None
+        try:
+            messages.append(_message(item, new_id))
+        except InvalidPushRequest as error:
+            errors.append(FieldError(str(error), where))
+        except envelope.PayloadTooLarge as error:
+            errors.append(FieldError(f"the message is too large: {error}", where, too_large=True))
+    if errors:
+        too_large = all(error.too_large for error in errors)
+        status, code = (413, "too_large") if too_large else (400, "invalid_request")
+        summary = "; ".join(
+            error.message if error.index is None else f"messages[{error.index}]: {error.message}"
+            for error in errors
+        )
+        raise PublishRejected(status, code, summary, errors if batch else None)
+    return messages, batch
+
+
+def is_small(audience: Audience, counter: AudienceCounter, sync_max_targets: int) -> bool:
+    """Whether the audience is small enough to push while the caller waits."""
+    if sync_max_targets <= 0 or audience.broadcast:
+        return False
+    if audience.connection_id is not None:
+        return True
+    if audience.entity_id is not None:
+        partition = audience.entity_id
+    else:
+        partition = topic_partition(str(audience.topic))
+    try:
+        return counter.count_rows(partition, sync_max_targets + 1) <= sync_max_targets
+    except StoreError:
+        return False  # the background path needs no count
+
+
+def hand_off(
+    message: Message, invoker: PushInvoker, counter: AudienceCounter, sync_max_targets: int
+) -> MessageResult:
+    """Push one message, waiting for small audiences; never raises for an AWS failure."""
+    try:
+        if is_small(message.request.audience, counter, sync_max_targets):
+            try:
+                report = invoker.deliver(message.body)
+            except HandOffFailed as error:
+                if not error.throttled:
+                    raise
+                # The push never started: run it in the background instead.
+                invoker.enqueue(message.body)
+                return MessageResult(message.message_id, Status.ACCEPTED)
+            if report is None:
+                return MessageResult(message.message_id, Status.ACCEPTED)
+            return MessageResult(message.message_id, Status.DELIVERED, report)
+        invoker.enqueue(message.body)
+        return MessageResult(message.message_id, Status.ACCEPTED)
+    except HandOffFailed as error:
+        return MessageResult(message.message_id, Status.FAILED, reason=str(error))
+
+
+def publish(
+    raw: bytes,
+    invoker: PushInvoker,
+    counter: AudienceCounter,
+    executor: Executor,
+    sync_max_targets: int,
+) -> PublishOutcome:
+    """Validate the request, then hand its messages off concurrently, in order."""
+    messages, batch = read_messages(raw)
+    results = executor.map(
+        lambda message: hand_off(message, invoker, counter, sync_max_targets), messages
+    )
+    return PublishOutcome(batch=batch, results=list(results))

@@ -1,0 +1,94 @@
+"""What a publish call answers: one result per message, and the errors a caller can fix."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from typing import Any
+
+
+class Status(enum.Enum):
+    DELIVERED = "delivered"  # the push ran while the caller waited: the report is final
+    ACCEPTED = "accepted"  # the push runs in the background (or still runs): 202
+    FAILED = "failed"  # the push function could not be reached: nothing was sent
+
+
+@dataclass(frozen=True)
+class MessageResult:
+    """The outcome of one message of a publish call."""
+
+    message_id: str
+    status: Status
+    report: dict[str, int] | None = None
+    reason: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        result: dict[str, Any] = {"id": self.message_id, "status": self.status.value}
+        if self.report is not None:
+            result["report"] = self.report
+        if self.reason is not None:
+            result["reason"] = self.reason
+        return result
+
+
+@dataclass(frozen=True)
+class FieldError:
+    """One invalid message of a batch (``index`` is None for a single request)."""
+
+    message: str
+    index: int | None = None
+    too_large: bool = False
+
+    def as_dict(self) -> dict[str, Any]:
+        error: dict[str, Any] = {"message": self.message}
+        if self.index is not None:
+            error["index"] = self.index
+        return error
+
+
+class PublishRejected(ValueError):
+    """A publish request the caller must fix: answered 400 (or 413), nothing is sent."""
+
+    def __init__(
+        self, status: int, code: str, message: str, errors: list[FieldError] | None = None
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+        self.errors = errors or []
+
+    def as_dict(self) -> dict[str, Any]:
+        body: dict[str, Any] = {"error": self.code, "message": self.message}
+        if self.errors:
+            body["errors"] = [error.as_dict() for error in self.errors]
+        return body
+
+
+class HandOffFailed(RuntimeError):
+    """The push function could not be invoked (throttled, unavailable, or it failed)."""
+
+    def __init__(self, reason: str, throttled: bool = False) -> None:
+        super().__init__(reason)
+        self.throttled = throttled
+
+
+@dataclass
+class PublishOutcome:
+    """Every message's result, in request order, and whether the request was a batch."""
+
+    batch: bool
+    results: list[MessageResult] = field(default_factory=list)
+
+    @property
+    def status_code(self) -> int:
+        """200 when every push finished, 202 when any still runs, 503 when none could start."""
+        statuses = {result.status for result in self.results}
+        if statuses == {Status.FAILED}:
+            return 503
+        return 202 if Status.ACCEPTED in statuses else 200
+
+    def as_dict(self) -> dict[str, Any]:
+        if self.batch:
+            return {"results": [result.as_dict() for result in self.results]}
+        return self.results[0].as_dict()

@@ -1,0 +1,172 @@
+"""The publish function against moto (audience counts) and a Lambda Invoke endpoint that
+answers reports, 202s, throttles, function errors and slow replies."""
+
+from __future__ import annotations
+
+import base64
+import importlib
+import json
+import os
+from types import ModuleType
+from typing import Any
+
+import boto3
+import pytest
+
+from tests.fakes import FakeLambdaEndpoint
+from tests.integration.conftest import TABLE
+from wspush.dal.push_invoker import PushInvoker, invoke_client_config
+
+PUSH = "wspush-test-push"
+SYNC_MAX_TARGETS = 2
+WAIT_SECONDS = 1
+
+
+@pytest.fixture(scope="module")
+def lambda_endpoint():
+    endpoint = FakeLambdaEndpoint().start()
+    yield endpoint
+    endpoint.stop()
+
+
+@pytest.fixture(scope="module")
+def publish_module(handlers, lambda_endpoint) -> ModuleType:
+    os.environ.update(
+        {
+            "PUSH_FUNCTION_NAME": PUSH,
+            "PUBLISH_SYNC_MAX_TARGETS": str(SYNC_MAX_TARGETS),
+            "PUBLISH_SYNC_WAIT_SECONDS": str(WAIT_SECONDS),
+        }
+    )
+    module = importlib.import_module("wspush.handlers.publish")
+    client = boto3.client(
+        "lambda",
+        endpoint_url=lambda_endpoint.url,
+        region_name="us-east-1",
+        config=invoke_client_config(WAIT_SECONDS),
+    )
+    module.invoker = PushInvoker(client, PUSH)
+    return module
+
+
+@pytest.fixture
+def publish(publish_module, aws, lambda_endpoint, context):
+    lambda_endpoint.reset()
+
+    def call(
+        document: Any,
+        raw: bytes | None = None,
+        base64_encoded: bool = False,
+        event_body: str | None = None,
+    ):
+        body = raw if raw is not None else json.dumps(document).encode()
+        event = {
+            "version": "2.0",
+            "routeKey": "POST /publish",
+            "requestContext": {
+                "requestId": "req-1",
+                "authorizer": {"iam": {"userArn": "arn:aws:iam::123456789012:user/orders"}},
+            },
+            "isBase64Encoded": base64_encoded,
+            "body": base64.b64encode(body).decode() if base64_encoded else body.decode(),
+        }
+        if event_body is not None:
+            event["body"] = event_body
+        response = publish_module.handler(event, context)
+        assert response["headers"]["content-type"] == "application/json"
+        return response["statusCode"], json.loads(response["body"])
+
+    return call
+
+
+def _connections(aws, entity: str, count: int) -> None:
+    for n in range(count):
+        aws["dynamodb"].put_item(
+            TableName=TABLE,
+            Item={"entityId": {"S": entity}, "connectionId": {"S": f"{entity}-c{n}="}},
+        )
+
+
+def test_a_merchant_with_few_staff_online_gets_the_delivery_report(publish, aws, lambda_endpoint):
+    # Given merchant m-small with two connections (at the synchronous limit)
+    _connections(aws, "m-small", SYNC_MAX_TARGETS)
+    # When an order notification is published to it
+    status, answer = publish({"entityId": "m-small", "type": "order.placed", "payload": {}})
+    # Then the push function ran synchronously and its report is the answer
+    assert status == 200 and answer["status"] == "delivered"
+    assert answer["report"]["sent"] == 2
+    ((function, kind, payload),) = lambda_endpoint.calls
+    assert (function, kind) == (PUSH, "RequestResponse")
+    assert payload["id"] == answer["id"] and payload["entityId"] == "m-small"
+
+
+def test_a_merchant_over_the_limit_is_pushed_in_the_background(publish, aws, lambda_endpoint):
+    _connections(aws, "m-big", SYNC_MAX_TARGETS + 1)
+    status, answer = publish({"entityId": "m-big", "payload": 1, "excludeConnectionId": "x="})
+    assert status == 202 and answer["status"] == "accepted"
+    ((_, kind, payload),) = lambda_endpoint.calls
+    assert kind == "Event" and payload["excludeConnectionId"] == "x="
+
+
+def test_a_batch_is_answered_per_message(publish, aws, lambda_endpoint):
+    _connections(aws, "m-small", 1)
+    batch = {"messages": [{"entityId": "m-small", "payload": 1}, {"broadcast": True, "payload": 2}]}
+    status, answer = publish(batch)
+    assert status == 202
+    assert [r["status"] for r in answer["results"]] == ["delivered", "accepted"]
+    kinds = sorted(kind for _, kind, _ in lambda_endpoint.calls)
+    assert kinds == ["Event", "RequestResponse"]
+
+
+def test_a_throttled_synchronous_push_runs_in_the_background(publish, aws, lambda_endpoint):
+    _connections(aws, "m-small", 1)
+    lambda_endpoint.script = [(429, "TooManyRequestsException", 0.0)]
+    status, answer = publish({"entityId": "m-small", "payload": 1})
+    assert status == 202 and answer["status"] == "accepted"
+    assert [kind for _, kind, _ in lambda_endpoint.calls] == ["RequestResponse", "Event"]
+
+
+def test_a_push_slower_than_the_wait_is_accepted_not_retried(publish, aws, lambda_endpoint):
+    _connections(aws, "m-small", 1)
+    lambda_endpoint.script = [(0, None, WAIT_SECONDS + 1.0)]
+    status, answer = publish({"entityId": "m-small", "payload": 1})
+    assert status == 202 and answer["status"] == "accepted"
+    # One attempt only: a retried synchronous invoke would push the message twice.
+    assert len(lambda_endpoint.calls) == 1
+
+
+def test_a_failed_push_or_an_unavailable_function_is_a_503_naming_why(
+    publish, aws, lambda_endpoint
+):
+    _connections(aws, "m-small", 1)
+    lambda_endpoint.function_error = True
+    status, answer = publish({"entityId": "m-small", "payload": 1})
+    assert status == 503 and "table unavailable" in answer["reason"]
+    lambda_endpoint.reset()
+    lambda_endpoint.script = [(500, "ServiceException", 0.0)]
+    status, answer = publish({"broadcast": True, "payload": 1})
+    assert status == 503 and "ServiceException" in answer["reason"]
+
+
+def test_a_throttled_event_is_retried(publish, lambda_endpoint):
+    lambda_endpoint.script = [(429, "TooManyRequestsException", 0.0)]
+    status, _ = publish({"broadcast": True, "payload": 1})
+    assert status == 202 and len(lambda_endpoint.calls) == 2
+
+
+def test_a_base64_body_is_read_and_bad_base64_is_a_400(publish, lambda_endpoint):
+    status, _ = publish({"broadcast": True, "payload": 1}, base64_encoded=True)
+    assert status == 202
+    status, answer = publish(None, base64_encoded=True, event_body="not base64!")
+    assert (status, answer["error"]) == (400, "malformed_body")
+    status, answer = publish(None, raw=b"{}", base64_encoded=True)
+    assert status == 400 and answer["error"] == "invalid_request"
+    assert len(lambda_endpoint.calls) == 1
+
+
+def test_invalid_requests_never_reach_the_push_function(publish, lambda_endpoint):
+    status, answer = publish({"entityId": "m-1", "payload": 1, "id": "has space"})
+    assert status == 400 and '"id"' in answer["message"]
+    status, answer = publish({"messages": [{"broadcast": True, "payload": 1}] * 11})
+    assert status == 400 and answer["error"] == "too_many_messages"
+    assert lambda_endpoint.calls == []

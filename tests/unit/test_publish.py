@@ -1,0 +1,243 @@
+"""The publish API's rules: validation, batching, audience size and hand-off."""
+
+from __future__ import annotations
+
+import json
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import pytest
+
+from wspush.dal.errors import StoreError
+from wspush.logic import publish as logic
+from wspush.models.publish import HandOffFailed, PublishRejected, Status
+
+REPORT = {"targeted": 2, "sent": 2, "gone": 0, "failed": 0, "throttled": 0}
+
+
+class Invoker:
+    """Records hand-offs; ``deliver`` answers ``report`` or raises ``deliver_error``."""
+
+    def __init__(
+        self, report: dict[str, int] | None = REPORT, deliver_error=None, enqueue_error=None
+    ):
+        self.report = report
+        self.deliver_error = deliver_error
+        self.enqueue_error = enqueue_error
+        self.delivered: list[dict[str, Any]] = []
+        self.enqueued: list[dict[str, Any]] = []
+
+    def deliver(self, request):
+        if self.deliver_error:
+            raise self.deliver_error
+        self.delivered.append(request)
+        return self.report
+
+    def enqueue(self, request):
+        if self.enqueue_error:
+            raise self.enqueue_error
+        self.enqueued.append(request)
+
+
+class Counter:
+    def __init__(self, rows: dict[str, int] | None = None, error: bool = False):
+        self.rows = rows or {}
+        self.error = error
+        self.asked: list[tuple[str, int]] = []
+
+    def count_rows(self, partition_key, limit):
+        self.asked.append((partition_key, limit))
+        if self.error:
+            raise StoreError("table unavailable")
+        return min(self.rows.get(partition_key, 0), limit)
+
+
+@pytest.fixture(scope="module")
+def executor():
+    with ThreadPoolExecutor(max_workers=10) as pool:
+        yield pool
+
+
+def _raw(document: Any) -> bytes:
+    return json.dumps(document).encode()
+
+
+def _publish(document, invoker, counter=None, executor=None, sync_max=100):
+    pool = executor or ThreadPoolExecutor(max_workers=2)
+    return logic.publish(_raw(document), invoker, counter or Counter(), pool, sync_max)
+
+
+# Validation -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("raw", "status", "code", "says"),
+    [
+        (b"", 400, "malformed_json", "empty"),
+        (b"{not json", 400, "malformed_json", "not JSON"),
+        (b"\xff\xfe", 400, "malformed_json", "not JSON"),
+        (b"[1, 2]", 400, "invalid_request", "JSON object"),
+        (b'{"payload": 1}', 400, "invalid_request", "exactly one audience"),
+        (b'{"entityId": "m 1", "payload": 1}', 400, "invalid_request", "invalid entityId"),
+        (b'{"entityId": "m1"}', 400, "invalid_request", "payload"),
+        (
+            b'{"entityId": "m1", "payload": 1, "excludeConnectionId": 3}',
+            400,
+            "invalid_request",
+            "excludeConnectionId",
+        ),
+        (b'{"messages": []}', 400, "invalid_request", "non-empty list"),
+        (b'{"messages": {}}', 400, "invalid_request", "non-empty list"),
+        (b'{"messages": [], "extra": 1}', 400, "invalid_request", "unexpected"),
+    ],
+)
+def test_invalid_requests_get_a_precise_400(raw, status, code, says):
+    # Given a request a caller must fix / When it is read / Then it is refused, naming why
+    with pytest.raises(PublishRejected) as refused:
+        logic.read_messages(raw)
+    assert (refused.value.status, refused.value.code) == (status, code)
+    assert says in refused.value.message
+
+
+def test_an_oversized_body_gets_413_before_it_is_parsed():
+    raw = b" " * (logic.MAX_REQUEST_BYTES + 1)
+    with pytest.raises(PublishRejected) as refused:
+        logic.read_messages(raw)
+    assert (refused.value.status, refused.value.code) == (413, "too_large")
+
+
+def test_a_message_whose_envelope_cannot_fit_gets_413():
+    raw = _raw({"entityId": "m1", "payload": "x" * (128 * 1024)})
+    with pytest.raises(PublishRejected) as refused:
+        logic.read_messages(raw)
+    assert refused.value.status == 413 and "too large" in refused.value.message
+
+
+def test_a_batch_of_more_than_ten_is_refused():
+    raw = _raw({"messages": [{"entityId": "m1", "payload": i} for i in range(11)]})
+    with pytest.raises(PublishRejected) as refused:
+        logic.read_messages(raw)
+    assert (refused.value.status, refused.value.code) == (400, "too_many_messages")
+
+
+def test_every_invalid_message_of_a_batch_is_named_and_nothing_is_sent():
+    # Given a batch with one valid message and two invalid ones
+    invoker = Invoker()
+    batch = {
+        "messages": [
+            {"entityId": "m1", "payload": 1},
+            {"topic": "bad topic", "payload": 1},
+            {"payload": 2},
+        ]
+    }
+    # When it is published
+    with pytest.raises(PublishRejected) as refused:
+        _publish(batch, invoker)
+    # Then each problem is reported with its index, and no message went out
+    errors = refused.value.as_dict()["errors"]
+    assert [e["index"] for e in errors] == [1, 2]
+    assert "invalid topic" in errors[0]["message"] and "audience" in errors[1]["message"]
+    assert refused.value.status == 400
+    assert invoker.delivered == [] and invoker.enqueued == []
+
+
+# Hand-off -------------------------------------------------------------------------------
+
+
+def test_a_small_audience_is_delivered_while_the_caller_waits():
+    # Given merchant m1 with three staff connections online
+    invoker = Invoker()
+    counter = Counter({"m1": 3})
+    # When an order notification is published to it
+    outcome = _publish(
+        {"entityId": "m1", "type": "order.placed", "payload": {"o": 1}}, invoker, counter
+    )
+    # Then the push ran synchronously and its report is the answer (200)
+    assert outcome.status_code == 200
+    body = outcome.as_dict()
+    assert body["status"] == "delivered" and body["report"] == REPORT
+    assert invoker.delivered[0]["id"] == body["id"] and invoker.enqueued == []
+    assert counter.asked == [("m1", 101)]
+
+
+def test_a_large_audience_or_a_broadcast_is_pushed_in_the_background():
+    invoker = Invoker()
+    counter = Counter({"topic#news": 500})
+    topic = _publish({"topic": "news", "payload": 1}, invoker, counter)
+    broadcast = _publish({"broadcast": True, "payload": 1}, invoker, counter)
+    assert topic.status_code == broadcast.status_code == 202
+    assert topic.as_dict()["status"] == "accepted" and "report" not in topic.as_dict()
+    assert [r["id"] for r in invoker.enqueued] == [topic.as_dict()["id"], broadcast.as_dict()["id"]]
+    assert counter.asked == [("topic#news", 101)]  # a broadcast is never counted
+
+
+def test_a_connection_audience_needs_no_count_and_sync_can_be_turned_off():
+    counter = Counter()
+    invoker = Invoker()
+    assert _publish({"connectionId": "Ab1=", "payload": 1}, invoker, counter).status_code == 200
+    assert (
+        _publish({"connectionId": "Ab1=", "payload": 1}, invoker, counter, sync_max=0).status_code
+        == 202
+    )
+    assert counter.asked == []
+
+
+def test_the_callers_id_is_kept_and_the_excluded_connection_is_handed_on():
+    invoker = Invoker()
+    request = {"entityId": "m1", "payload": 1, "id": "order-7", "excludeConnectionId": "me="}
+    outcome = _publish(request, invoker, Counter({"m1": 2}))
+    assert outcome.as_dict()["id"] == "order-7"
+    assert invoker.delivered == [request]
+
+
+def test_a_batch_reports_each_message_separately_in_order(executor):
+    # Given a batch: a small merchant, a big topic, a broadcast
+    invoker = Invoker()
+    counter = Counter({"m1": 2, "topic#big": 1000})
+    batch = {
+        "messages": [
+            {"entityId": "m1", "payload": 1, "id": "a"},
+            {"topic": "big", "payload": 2, "id": "b"},
+            {"broadcast": True, "payload": 3},
+        ]
+    }
+    # When it is published
+    outcome = _publish(batch, invoker, counter, executor)
+    # Then each message has its own result, and the whole answer is 202
+    results = outcome.as_dict()["results"]
+    assert [r["status"] for r in results] == ["delivered", "accepted", "accepted"]
+    assert results[0]["id"] == "a" and results[1]["id"] == "b" and results[2]["id"]
+    assert results[0]["report"] == REPORT
+    assert outcome.status_code == 202
+
+
+def test_a_push_still_running_at_the_wait_limit_is_accepted():
+    outcome = _publish({"entityId": "m1", "payload": 1}, Invoker(report=None), Counter({"m1": 1}))
+    assert outcome.status_code == 202 and outcome.as_dict()["status"] == "accepted"
+
+
+def test_a_throttled_synchronous_push_falls_back_to_the_background():
+    invoker = Invoker(deliver_error=HandOffFailed("throttled", throttled=True))
+    outcome = _publish({"entityId": "m1", "payload": 1}, invoker, Counter({"m1": 1}))
+    assert outcome.status_code == 202 and len(invoker.enqueued) == 1
+
+
+def test_an_unreadable_count_sends_the_push_to_the_background():
+    invoker = Invoker()
+    outcome = _publish({"entityId": "m1", "payload": 1}, invoker, Counter(error=True))
+    assert outcome.status_code == 202 and len(invoker.enqueued) == 1
+
+
+def test_a_failed_hand_off_is_reported_per_message_and_all_failed_is_503():
+    invoker = Invoker(enqueue_error=HandOffFailed("push function invoke failed: ServiceException"))
+    single = _publish({"broadcast": True, "payload": 1}, invoker)
+    assert single.status_code == 503
+    assert (
+        single.as_dict()["status"] == "failed" and "ServiceException" in single.as_dict()["reason"]
+    )
+    batch = _publish(
+        {"messages": [{"broadcast": True, "payload": 1}, {"connectionId": "c=", "payload": 1}]},
+        invoker,
+    )
+    assert batch.status_code == 200  # the second message was delivered
+    assert [r.status for r in batch.results] == [Status.FAILED, Status.DELIVERED]

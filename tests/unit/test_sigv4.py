@@ -1,0 +1,127 @@
+"""SigV4 verification as API Gateway applies it to IAM-authorized routes."""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import UTC, datetime, timedelta
+from unittest import mock
+
+import pytest
+from botocore.auth import SigV4Auth
+from botocore.awsrequest import AWSRequest
+from botocore.credentials import Credentials
+
+from wspush_local.sigv4 import SignatureRejected, SigV4Verifier
+
+URL = "http://127.0.0.1:8081/local/publish"
+BODY = b'{"entityId": "m1", "payload": {"orderId": "o-1"}}'
+NOW = datetime(2026, 11, 21, 12, 0, 0, tzinfo=UTC)
+LOCAL = Credentials("local", "local")
+
+
+def _signed(
+    credentials: Credentials = LOCAL,
+    body: bytes = BODY,
+    at: datetime = NOW,
+    service: str = "execute-api",
+    region: str = "us-east-1",
+    extra_headers: dict[str, str] | None = None,
+) -> dict[str, str]:
+    request = AWSRequest(
+        method="POST",
+        url=URL,
+        data=body,
+        headers={"content-type": "application/json", **(extra_headers or {})},
+    )
+    with mock.patch("botocore.auth.get_current_datetime", return_value=at):
+        SigV4Auth(credentials, service, region).add_auth(request)
+    headers = dict(request.prepare().headers.items())
+    headers["Host"] = "127.0.0.1:8081"  # what the HTTP client sends
+    return headers
+
+
+def _verifier() -> SigV4Verifier:
+    return SigV4Verifier({"local": "local"}, "us-east-1", "123456789012", now=NOW.timestamp)
+
+
+def _refusal(
+    headers, body: bytes = BODY, method: str = "POST", url: str = URL
+) -> SignatureRejected:
+    with pytest.raises(SignatureRejected) as refused:
+        _verifier().verify(method, url, headers, body)
+    assert refused.value.status == 403
+    return refused.value
+
+
+def test_a_request_signed_with_the_local_key_verifies_and_names_the_caller():
+    caller = _verifier().verify("POST", URL, _signed(), BODY)
+    assert caller.access_key == "local"
+    assert caller.user_arn == "arn:aws:iam::123456789012:user/local"
+
+
+def test_a_signed_payload_hash_header_is_accepted_when_it_matches():
+    digest = hashlib.sha256(BODY).hexdigest()
+    headers = _signed(extra_headers={"x-amz-content-sha256": digest})
+    assert _verifier().verify("POST", URL, headers, BODY).access_key == "local"
+    wrong = _signed(extra_headers={"x-amz-content-sha256": "0" * 64})
+    assert "x-amz-content-sha256" in _refusal(wrong).message
+
+
+def test_a_missing_signature_is_refused():
+    refusal = _refusal({"content-type": "application/json", "Host": "127.0.0.1:8081"})
+    assert refusal.error_type == "MissingAuthenticationTokenException"
+
+
+def test_a_key_the_stack_does_not_know_is_refused():
+    refusal = _refusal(_signed(Credentials("AKIDEXAMPLE", "local")))
+    assert refusal.error_type == "UnrecognizedClientException"
+
+
+def test_a_wrong_secret_is_a_bad_signature():
+    refusal = _refusal(_signed(Credentials("local", "guessed")))
+    assert refusal.error_type == "InvalidSignatureException"
+    assert "signature we calculated" in refusal.message
+
+
+@pytest.mark.parametrize(
+    ("body", "method", "url"),
+    [
+        (b'{"entityId": "m2", "payload": {"orderId": "o-1"}}', "POST", URL),  # body changed
+        (BODY, "PUT", URL),  # method changed
+        (BODY, "POST", "http://127.0.0.1:8081/other/publish"),  # path changed
+    ],
+)
+def test_a_request_changed_after_signing_is_refused(body, method, url):
+    refusal = _refusal(_signed(), body=body, method=method, url=url)
+    assert refusal.error_type == "InvalidSignatureException"
+
+
+def test_an_expired_date_is_refused_and_one_within_five_minutes_is_not():
+    refusal = _refusal(_signed(at=NOW - timedelta(minutes=5, seconds=1)))
+    assert refusal.message.startswith("Signature expired: 20261121T115459Z")
+    assert _verifier().verify("POST", URL, _signed(at=NOW - timedelta(minutes=4)), BODY)
+    assert "not yet current" in _refusal(_signed(at=NOW + timedelta(minutes=6))).message
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "says"),
+    [
+        ({"service": "lambda"}, "correct service: 'execute-api'"),
+        ({"region": "eu-west-1"}, "valid region"),
+    ],
+)
+def test_a_signature_for_another_service_or_region_is_refused(kwargs, says):
+    assert says in _refusal(_signed(**kwargs)).message
+
+
+@pytest.mark.parametrize(
+    "authorization",
+    [
+        "Bearer abc",
+        "AWS4-HMAC-SHA256 Credential=local/20261121/us-east-1/execute-api/aws4_request",
+        "AWS4-HMAC-SHA256 Credential=local/x, SignedHeaders=host, Signature=00",
+    ],
+)
+def test_a_malformed_authorization_header_is_refused(authorization):
+    headers = {**_signed(), "Authorization": authorization}
+    assert _refusal(headers).error_type == "IncompleteSignatureException"
