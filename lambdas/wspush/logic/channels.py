@@ -9,7 +9,6 @@ whatever the audience.
 
 from __future__ import annotations
 
-import json
 import secrets
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -86,9 +85,3 @@ def envelope_body(request: PushRequest, push_id: str, history: History | None, n
     entry = HistoryEntry(position.seq, position.epoch, body.decode("utf-8"), message["ts"])
     store.record(channel, entry, push_id, expires_at)
     return body
-
-
-def decode_kept(entry: HistoryEntry) -> dict[str, Any]:
-    """A kept envelope as a JSON object (for the CLI)."""
-    decoded: dict[str, Any] = json.loads(entry.body)
-    return decoded
