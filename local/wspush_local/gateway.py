@@ -254,9 +254,18 @@ class Gateway:
             max_msg_size=self.limits.max_message_bytes,
             autoping=True,
         )
-        await socket.prepare(request)
-        connection.socket = socket
-        connection.state = State.OPEN
+        # Once the client reads the 101 it is connected, as on API Gateway: a push that
+        # arrives while the handshake is still being written waits for it (send_lock)
+        # instead of finding the connection "connecting" and answering 410.
+        async with connection.send_lock:
+            connection.socket = socket
+            connection.state = State.OPEN
+            try:
+                await socket.prepare(request)
+            except BaseException:
+                connection.state = State.CLOSED
+                self.connections.pop(connection.connection_id, None)
+                raise
         log.info("connected %s", connection.connection_id)
         watchdog = asyncio.create_task(self._watch(connection))
         try:
