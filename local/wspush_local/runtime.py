@@ -27,6 +27,8 @@ log = logging.getLogger("wspush.runtime")
 # Sends (queue ARN, event, attributes) to a dead-letter queue.
 DeadLetter = Callable[[str, Any, dict[str, str]], None]
 WORKER_SCRIPT = Path(__file__).with_name("worker.py")
+# Lambda gives a function's init phase up to 10 seconds.
+INIT_TIMEOUT_SECONDS = 10
 
 
 class InvocationError(Exception):
@@ -63,6 +65,13 @@ class _Worker:
             # Metric (EMF) lines are for CloudWatch; the log lines already say what happened.
             level = logging.DEBUG if line.startswith('{"_aws"') else logging.INFO
             log.log(level, "[%s] %s", self.function, line)
+
+    async def ready(self, timeout: float) -> None:
+        """Wait until the worker has imported its handler."""
+        assert self.process.stdout is not None
+        raw = await asyncio.wait_for(self.process.stdout.readline(), timeout)
+        if not raw:
+            raise InvocationError("Runtime.ExitError", "the function's process exited during init")
 
     async def invoke(self, event: Any, timeout: float) -> dict[str, Any]:
         assert self.process.stdin is not None and self.process.stdout is not None
@@ -151,6 +160,17 @@ class LocalLambda:
         )
         worker = _Worker(process, function.spec.name)
         function.live.add(worker)
+        # Lambda's init phase has a limit of its own (10 s), apart from the function's
+        # timeout, which counts only the invocation.
+        try:
+            await worker.ready(INIT_TIMEOUT_SECONDS)
+        except (TimeoutError, InvocationError) as error:
+            await self._retire(function, worker)
+            if isinstance(error, InvocationError):
+                raise
+            raise InvocationError(
+                "Sandbox.Timedout", f"init took over {INIT_TIMEOUT_SECONDS} s"
+            ) from None
         return worker
 
     async def invoke(self, name: str, event: Any) -> Any:

@@ -1,10 +1,11 @@
 """One Lambda execution environment: imports a handler from an unpacked zip and serves
 invocations one at a time, like a warm Lambda container.
 
-Protocol: one JSON request per line on stdin ({"id", "event", "deadline_ms"}), one JSON
-reply per line on the protocol pipe ({"id", "ok", "result"} or {"id", "ok": false,
-"errorType", "errorMessage"}). The handler's own stdout (powertools logs) goes to stderr,
-so nothing it prints can corrupt the protocol.
+Protocol: ``{"ready": true}`` on the protocol pipe once the handler module is imported
+(Lambda's init phase), then one JSON request per line on stdin ({"id", "event",
+"deadline_ms"}) and one JSON reply per line on the protocol pipe ({"id", "ok", "result"} or
+{"id", "ok": false, "errorType", "errorMessage"}). The handler's own stdout (powertools
+logs) goes to stderr, so nothing it prints can corrupt the protocol.
 
 Run as a script, not a module, so that the function's directory comes first on sys.path
 and the zip's copy of every package wins over anything installed locally.
@@ -67,6 +68,8 @@ def main() -> int:
             "errorMessage": str(error),
         }
 
+    # Init is done (or failed): the runtime starts counting the function's timeout from here.
+    protocol.write(json.dumps({"ready": True}) + "\n")
     for line in sys.stdin:
         request = json.loads(line)
         if handler is None:

@@ -125,3 +125,14 @@ async def test_an_unknown_function_is_refused(tmp_path):
     with pytest.raises(InvocationError) as failed:
         await runtime.invoke("nope", {})
     assert failed.value.error_type == "ResourceNotFoundException"
+
+
+async def test_init_has_its_own_limit_apart_from_the_function_timeout(tmp_path):
+    # Given a module that takes 1.5 s to import, and a 1-second function timeout
+    slow_init = "import time\ntime.sleep(1.5)\ndef quick(event, context):\n    return 'ok'\n"
+    runtime = await _runtime(tmp_path, _spec(_zip(tmp_path, slow_init), "app.quick", timeout=1))
+    try:
+        # Then the first invocation still succeeds: only the invocation counts, as on Lambda
+        assert await runtime.invoke("quick", {}) == "ok"
+    finally:
+        await runtime.stop()
