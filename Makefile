@@ -12,6 +12,8 @@ TERRAFORM ?= terraform
 TF_DIR := terraform
 # The whole stack is this module; terraform/ is a thin root that calls it.
 TF_MODULE_DIR := $(TF_DIR)/modules/wspush
+# Complete configurations that use the module from outside, validated like the root.
+TF_EXAMPLE_DIRS := $(patsubst %/main.tf,%,$(wildcard examples/*/main.tf))
 # A generated CLI config: a provider mirror when one is available (offline machines),
 # the public registry otherwise. TF_PLUGIN_MIRROR=/path picks the mirror explicitly.
 export TF_CLI_CONFIG_FILE := $(CURDIR)/build/terraform.rc
@@ -48,13 +50,15 @@ $(NODE_STAMP): package.json package-lock.json
 build/terraform.rc: scripts/terraform-cli-config.sh scripts/find-terraform-mirror.sh
 	scripts/terraform-cli-config.sh $@
 
-TF_SOURCES := $(shell find $(TF_DIR) \( -name '*.tf' -o -name '*.tftest.hcl' \) -not -path '*/.terraform/*')
+TF_SOURCES := $(shell find $(TF_DIR) $(TF_EXAMPLE_DIRS) \( -name '*.tf' -o -name '*.tftest.hcl' \) -not -path '*/.terraform/*')
 
 $(TF_STAMP): build/terraform.rc $(TF_DIR)/.terraform.lock.hcl $(TF_SOURCES)
 	cd $(TF_DIR) && $(TERRAFORM) init -backend=false -lockfile=readonly >/dev/null
 	# The module's own tests run in its directory, on the root's pinned provider.
 	cp $(TF_DIR)/.terraform.lock.hcl $(TF_MODULE_DIR)/.terraform.lock.hcl
 	cd $(TF_MODULE_DIR) && $(TERRAFORM) init -backend=false -lockfile=readonly >/dev/null
+	for example in $(TF_EXAMPLE_DIRS); do \
+	  (cd $$example && $(TERRAFORM) init -backend=false -lockfile=readonly >/dev/null); done
 	touch $@
 
 setup: $(VENV_STAMP) $(NODE_STAMP) $(TF_STAMP) ## Create the virtualenv, install wscat, init Terraform
@@ -71,6 +75,7 @@ fmt: $(VENV_STAMP) $(TF_STAMP) ## Format Python and Terraform
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 	$(TERRAFORM) fmt -recursive $(TF_DIR)
+	for example in $(TF_EXAMPLE_DIRS); do $(TERRAFORM) fmt -recursive $$example; done
 
 test-unit: $(VENV_STAMP) build ## Unit tests (no AWS; includes a smoke run of the benchmarks)
 	$(BIN)/pytest tests/unit
@@ -86,11 +91,17 @@ test-terraform: $(TF_STAMP) build ## terraform fmt, validate and native tests
 	$(TERRAFORM) fmt -check -recursive $(TF_DIR)
 	cd $(TF_DIR) && $(TERRAFORM) validate -no-color
 	cd $(TF_MODULE_DIR) && $(TERRAFORM) validate -no-color
+	for example in $(TF_EXAMPLE_DIRS); do \
+	  $(TERRAFORM) fmt -check -recursive $$example && \
+	  (cd $$example && $(TERRAFORM) validate -no-color) || exit 1; \
+	  if [ -d $$example/tests ]; then \
+	    scripts/run-in-group.sh bash -c "cd $$example && $(TERRAFORM) test -no-color" || exit 1; fi; done
 	scripts/run-in-group.sh bash -c 'cd $(TF_DIR) && $(TERRAFORM) test -no-color'
 	scripts/run-in-group.sh bash -c 'cd $(TF_MODULE_DIR) && $(TERRAFORM) test -no-color'
 
 checkov: $(CHECKOV_STAMP) ## Static security checks of the Terraform
 	$(CHECKOV_VENV)/bin/checkov --directory $(TF_DIR) --framework terraform --skip-download --quiet --compact
+	$(CHECKOV_VENV)/bin/checkov --directory examples/order_status --framework terraform --skip-download --quiet --compact
 
 chromium: ## Install Debian's Chromium for the browser test when it is missing (apt-get)
 	scripts/ensure-chromium.sh
@@ -103,19 +114,21 @@ test: setup lint test-unit test-js test-integration test-terraform checkov test-
 bench: $(VENV_STAMP) build ## Benchmarks against baselines -> docs/benchmarks.md (BENCH_SCALE=small for a quick look)
 	$(BIN)/python -m bench
 
-run: setup build ## Run the whole stack locally (RUN_ARGS="--schedule-scale 0.1" for fast pushes)
-	$(BIN)/wspush run $(RUN_ARGS)
+run: setup build ## Run the whole stack locally (RUN_ARGS="--schedule-scale 0.1" for fast pushes; EXAMPLE=order_status for an example)
+	$(BIN)/wspush run $(if $(EXAMPLE),--example $(EXAMPLE)) $(RUN_ARGS)
 
 ENTITY ?= demo-user
+# What make token/connect grant besides the stack's public topics (news, demo.*).
+TOPICS ?= user:$(ENTITY)/*
 
-token: $(VENV_STAMP) ## Print a token for ENTITY (default demo-user) from the running local stack
-	@$(BIN)/wspush token --entity '$(ENTITY)'
+token: $(VENV_STAMP) ## Print a token for ENTITY (default demo-user) granting TOPICS (default user:ENTITY/*)
+	@$(BIN)/wspush token --entity '$(ENTITY)' --topics '$(TOPICS)'
 
 push: $(VENV_STAMP) ## Push MESSAGE (JSON) to ENTITY, or to everyone with BROADCAST=1
 	$(BIN)/wspush push $(if $(BROADCAST),--broadcast,--entity '$(ENTITY)') --message '$(or $(MESSAGE),{"text":"hello"})'
 
-connect: $(NODE_STAMP) $(VENV_STAMP) ## Open wscat on the local stack as ENTITY (default demo-user)
-	node_modules/.bin/wscat -c "$$($(BIN)/wspush url)?token=$$($(BIN)/wspush token --entity '$(ENTITY)')"
+connect: $(NODE_STAMP) $(VENV_STAMP) ## Open wscat on the local stack as ENTITY (default demo-user), granted TOPICS
+	node_modules/.bin/wscat -c "$$($(BIN)/wspush url)?token=$$($(BIN)/wspush token --entity '$(ENTITY)' --topics '$(TOPICS)')"
 
 listen: $(VENV_STAMP) ## Print every push ENTITY (and TOPIC) receives, one JSON line each
 	$(BIN)/wspush listen --entity '$(ENTITY)' $(if $(TOPIC),--topic '$(TOPIC)')
@@ -128,3 +141,4 @@ destroy: $(TF_STAMP) ## Destroy the AWS deployment
 
 clean: ## Remove build outputs, local state and virtualenvs
 	rm -rf build dist .wspush $(TF_DIR)/.terraform $(TF_MODULE_DIR)/.terraform $(VENV) $(CHECKOV_VENV) node_modules
+	rm -rf $(addsuffix /.terraform,$(TF_EXAMPLE_DIRS))

@@ -4,7 +4,7 @@
 # Dependencies are installed for the Lambda target (Python 3.13, arm64) from
 # lambdas/requirements.txt; boto3/botocore are left out (the runtime has them).
 # The same inputs give byte-identical zips; dist/manifest.json lists each zip's
-# sha256 and size.
+# sha256 and size. The examples' functions are packaged the same way.
 set -euo pipefail
 
 cd "$(dirname "$0")"
@@ -30,3 +30,7 @@ for function in "${FUNCTIONS[@]}"; do
   args+=("$function")
 done
 "$PYTHON" scripts/package.py --deps "$DEPS_DIR/site" --source lambdas --out dist "${args[@]}"
+
+# Examples' own functions: pure Python on the runtime's boto3, so no dependencies.
+"$PYTHON" scripts/package.py --source examples/order_status/lambdas --package order_status \
+  --prefix order_status_ --out dist place_order

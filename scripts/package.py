@@ -62,35 +62,43 @@ def write_zip(target: Path, files: dict[str, Path]) -> None:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--deps", type=Path, required=True, help="installed dependencies")
-    parser.add_argument("--source", type=Path, required=True, help="directory holding wspush/")
+    parser.add_argument("--deps", type=Path, help="installed dependencies (none if omitted)")
+    parser.add_argument("--source", type=Path, required=True, help="directory holding --package")
+    parser.add_argument("--package", default="wspush", help="top-level package (default wspush)")
+    parser.add_argument("--prefix", default="", help="prefix of each zip and manifest entry")
     parser.add_argument("--out", type=Path, required=True, help="output directory")
     parser.add_argument("functions", nargs="+", help="function names")
     args = parser.parse_args()
 
-    if not (args.source / "wspush").is_dir():
-        print(f"package: {args.source}/wspush not found", file=sys.stderr)
+    package = args.source / args.package
+    if not package.is_dir():
+        print(f"package: {package} not found", file=sys.stderr)
         return 1
-    files = collect([args.deps, args.source])
+    # Only the package itself (and the dependencies) go in, not its siblings.
+    files = collect([args.deps] if args.deps else [])
+    files.update({f"{args.package}/{name}": path for name, path in collect([package]).items()})
     args.out.mkdir(parents=True, exist_ok=True)
-    manifest = {}
+    # Several packages share one manifest: each run updates its own entries.
+    manifest_path = args.out / "manifest.json"
+    manifest = json.loads(manifest_path.read_text()) if manifest_path.is_file() else {}
     for function in args.functions:
-        handler_module = args.source / "wspush" / "handlers" / f"{function}.py"
+        handler_module = package / "handlers" / f"{function}.py"
         if not handler_module.is_file():
             print(f"package: no handler module {handler_module}", file=sys.stderr)
             return 1
-        target = args.out / f"{function}.zip"
+        name = f"{args.prefix}{function}"
+        target = args.out / f"{name}.zip"
         write_zip(target, files)
         digest = hashlib.sha256(target.read_bytes()).digest()
-        manifest[function] = {
+        manifest[name] = {
             "zip": target.name,
-            "handler": f"wspush.handlers.{function}.handler",
+            "handler": f"{args.package}.handlers.{function}.handler",
             "sha256": digest.hex(),
             "code_sha256": base64.b64encode(digest).decode(),
             "size": target.stat().st_size,
         }
-        print(f"package: {target} {manifest[function]['size']} bytes sha256={digest.hex()[:16]}")
-    (args.out / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
+        print(f"package: {target} {manifest[name]['size']} bytes sha256={digest.hex()[:16]}")
+    manifest_path.write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
     return 0
 
 

@@ -87,6 +87,30 @@ variable "token_secret" {
   ephemeral   = true
 }
 
+variable "token_audience" {
+  type        = string
+  description = "When set, tokens must carry this `aud` claim; when null, tokens carrying any `aud` are refused."
+  default     = null
+}
+
+variable "token_issuer" {
+  type        = string
+  description = "When set, tokens must carry this `iss` claim; when null, `iss` is not checked."
+  default     = null
+}
+
+variable "public_topic_patterns" {
+  type        = list(string)
+  description = "Topic patterns every authenticated connection may subscribe to, besides its token's `topics` claim."
+  default     = null
+}
+
+variable "max_subscriptions_per_connection" {
+  type        = number
+  description = "Topics one connection may subscribe to at once."
+  default     = null
+}
+
 variable "token_secret_version" {
   type        = number
   description = "Bump to write a new token secret (generated, or var.token_secret) to SSM."
@@ -156,6 +180,15 @@ variable "gone_rate_alarm_threshold" {
   default     = null
 }
 
+variable "custom_routes" {
+  type = map(object({
+    function_name = string
+    invoke_arn    = string
+  }))
+  description = "Extra WebSocket routes: route key to the Lambda function (name and invoke ARN) that handles it."
+  default     = null
+}
+
 variable "emulator_endpoint" {
   type        = string
   description = "Point every AWS service at this emulator URL (the local stack sets it). Leave null for AWS."
@@ -183,12 +216,6 @@ variable "resume_max_messages" {
 variable "lifecycle_events_enabled" {
   type        = bool
   description = "Publish wspush.connection.opened/closed and wspush.topic.occupied/vacated to the event bus (and count topic subscribers for them)."
-  default     = null
-}
-
-variable "public_topic_patterns" {
-  type        = list(string)
-  description = "Topic patterns every connection may read whatever its token grants: exact names or prefixes ending in `*`."
   default     = null
 }
 

@@ -13,6 +13,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from wspush.models.identifiers import is_valid_topic_pattern
+
 # API Gateway closes a WebSocket after 2 hours; rows live a little longer so that a TTL
 # deletion never races a connection that is still open.
 DEFAULT_CONNECTION_TTL_SECONDS = 2 * 60 * 60 + 10 * 60
@@ -46,20 +48,17 @@ def _flag(env: Mapping[str, str], name: str) -> bool:
     return env.get(name, "").strip().lower() in {"1", "true", "yes", "on"}
 
 
-def _string_list(env: Mapping[str, str], name: str) -> tuple[str, ...]:
-    """A JSON list of strings (empty when unset)."""
-    raw = env.get(name, "").strip()
-    if not raw:
-        return ()
-    try:
-        value = json.loads(raw)
-    except json.JSONDecodeError:
-        value = None
-    if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
-        raise ConfigError(
-            f"environment variable {name} must be a JSON list of strings, got {raw[:80]!r}"
-        )
-    return tuple(value)
+def _optional(env: Mapping[str, str], name: str) -> str | None:
+    return env.get(name, "").strip() or None
+
+
+def _topic_patterns(env: Mapping[str, str], name: str) -> tuple[str, ...]:
+    """Comma-separated topic patterns (a pattern never contains a comma)."""
+    patterns = tuple(p.strip() for p in env.get(name, "").split(",") if p.strip())
+    for pattern in patterns:
+        if not is_valid_topic_pattern(pattern):
+            raise ConfigError(f"environment variable {name}: {pattern!r} is not a topic pattern")
+    return patterns
 
 
 @dataclass(frozen=True)
@@ -94,6 +93,8 @@ class AuthorizerConfig:
     token_secret_parameter: str
     allowed_origins: frozenset[str]
     secret_cache_seconds: int
+    token_audience: str | None = None  # required `aud` claim, when set
+    token_issuer: str | None = None  # required `iss` claim, when set
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> AuthorizerConfig:
@@ -102,6 +103,8 @@ class AuthorizerConfig:
             token_secret_parameter=_required(env, "TOKEN_SECRET_PARAMETER"),
             allowed_origins=frozenset(o.strip() for o in origins.split(",") if o.strip()),
             secret_cache_seconds=_int(env, "TOKEN_SECRET_CACHE_SECONDS", 300),
+            token_audience=_optional(env, "TOKEN_AUDIENCE"),
+            token_issuer=_optional(env, "TOKEN_ISSUER"),
         )
 
 
@@ -131,9 +134,11 @@ class MessageConfig:
     connection_ttl_seconds: int
     max_inbound_bytes: int
     history_table: str
-    public_topic_patterns: tuple[str, ...]
     resume_max_messages: int
     lifecycle: LifecycleConfig
+    # Topics every connection may read, whatever its token grants.
+    public_topic_patterns: tuple[str, ...] = ()
+    max_subscriptions: int = 100  # per connection
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> MessageConfig:
@@ -145,9 +150,10 @@ class MessageConfig:
             ),
             max_inbound_bytes=_int(env, "MAX_INBOUND_BYTES", 32 * 1024),
             history_table=_required(env, "HISTORY_TABLE"),
-            public_topic_patterns=_string_list(env, "PUBLIC_TOPIC_PATTERNS"),
             resume_max_messages=_int(env, "RESUME_MAX_MESSAGES", 100),
             lifecycle=LifecycleConfig.from_env(env),
+            public_topic_patterns=_topic_patterns(env, "PUBLIC_TOPIC_PATTERNS"),
+            max_subscriptions=_int(env, "MAX_SUBSCRIPTIONS_PER_CONNECTION", 100),
         )
 
 

@@ -2,7 +2,8 @@
 history, redrive dead letters.
 
 Every command acts on the running local stack by default, and on the AWS deployment
-(read from ``terraform output`` in terraform/) with ``--aws``.
+(read from ``terraform output`` in terraform/, or in examples/EXAMPLE with ``--example``)
+with ``--aws``.
 """
 
 from __future__ import annotations
@@ -28,15 +29,15 @@ from wspush.models.identifiers import is_valid_entity_id, is_valid_topic
 from wspush_local.dlq import list_dead_letters, redrive
 from wspush_local.gateway import Limits
 from wspush_local.listen import ListenOptions, listen
-from wspush_local.project import Terraform, TerraformError, project_root
+from wspush_local.project import Terraform, TerraformError, example_directory, project_root
 from wspush_local.stack import (
+    DEMO_PUBLIC_TOPICS,
     LOCAL_ACCESS_KEY_ID,
     LOCAL_SECRET_ACCESS_KEY,
     StackOptions,
     read_stack_file,
     run,
 )
-from wspush_local.tokens import mint
 
 NOTIFICATION_DETAIL_TYPE = "wspush.notification"
 
@@ -72,9 +73,13 @@ class Deployment:
 def _deployment(args: argparse.Namespace) -> Deployment:
     root = project_root()
     if args.aws:
-        outputs = Terraform(root).outputs()
+        directory = example_directory(root, args.example) if args.example else None
+        terraform = Terraform(root, directory=directory)
+        outputs = terraform.outputs()
         if not outputs:
-            raise TerraformError("no outputs in terraform/: deploy first with `make deploy`")
+            raise TerraformError(
+                f"no outputs in {terraform.directory}: deploy first with `make deploy`"
+            )
         return Deployment(
             outputs, outputs["aws_region"], outputs["websocket_url"], outputs["publish_url"]
         )
@@ -96,13 +101,20 @@ def _secret(deployment: Deployment) -> bytes:
 
 
 def cmd_token(args: argparse.Namespace) -> int:
-    secret = _secret(_deployment(args))
-    topics = [t.strip() for t in (args.topics or "").split(",") if t.strip()]
-    token = (
-        mint(args.entity, secret, args.ttl, topics)
-        if topics
-        else issue(args.entity, secret, args.ttl)
+    topics = (
+        None if args.topics is None else [t.strip() for t in args.topics.split(",") if t.strip()]
     )
+    try:
+        token = issue(
+            args.entity,
+            _secret(_deployment(args)),
+            ttl_seconds=args.ttl,
+            topics=topics,
+            audience=args.audience,
+            issuer=args.issuer,
+        )
+    except ValueError as error:
+        raise SystemExit(f"wspush: {error}") from None
     print(token)
     return 0
 
@@ -124,7 +136,7 @@ def cmd_listen(args: argparse.Namespace) -> int:
     # exactly the topics asked for.
     return listen(
         options,
-        lambda: mint(args.entity, _secret(deployment), args.ttl, args.topic),
+        lambda: issue(args.entity, _secret(deployment), ttl_seconds=args.ttl, topics=args.topic),
         sys.stdout,
         sys.stderr,
     )
@@ -277,6 +289,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         ),
         work_dir=Path(args.work_dir) if args.work_dir else None,
         destroy_on_exit=args.destroy_on_exit,
+        example=args.example,
+        public_topics=tuple(t.strip() for t in args.public_topics.split(",") if t.strip()),
     )
     return run(options)
 
@@ -290,6 +304,9 @@ def parser() -> argparse.ArgumentParser:
             "--aws", action="store_true", help="act on the AWS deployment (terraform outputs)"
         )
         command.add_argument("--work-dir", help="the local stack's directory (default .wspush)")
+        command.add_argument(
+            "--example", help="with --aws: read examples/EXAMPLE's outputs instead of terraform/'s"
+        )
 
     run_cmd = sub.add_parser("run", help="run the whole stack locally")
     run_cmd.add_argument("--port", type=int, default=8080, help="gateway port (default 8080)")
@@ -329,14 +346,29 @@ def parser() -> argparse.ArgumentParser:
         action="store_true",
         help="terraform destroy against the emulator on exit",
     )
+    run_cmd.add_argument(
+        "--example",
+        help="apply examples/EXAMPLE (with its local.tfvars) instead of terraform/, "
+        "e.g. order_status",
+    )
+    run_cmd.add_argument(
+        "--public-topics",
+        default=",".join(DEMO_PUBLIC_TOPICS),
+        help="topic patterns any connection may subscribe to, comma-separated "
+        f"(default {','.join(DEMO_PUBLIC_TOPICS)}; '' for none)",
+    )
     run_cmd.set_defaults(handler=cmd_run)
 
     token = sub.add_parser("token", help="print a token for an entity")
     token.add_argument("--entity", required=True)
     token.add_argument("--ttl", type=int, default=3600, help="lifetime in seconds (default 3600)")
     token.add_argument(
-        "--topics", help="topic patterns the token grants, comma-separated (e.g. news,rooms.*)"
+        "--topics",
+        help="topic patterns the token grants, comma-separated: 'orders.*,news' "
+        "(default: no topics claim, so only the deployment's public topics)",
     )
+    token.add_argument("--audience", help="the aud claim (when the deployment sets token_audience)")
+    token.add_argument("--issuer", help="the iss claim (when the deployment sets token_issuer)")
     target_options(token)
     token.set_defaults(handler=cmd_token)
 

@@ -27,10 +27,9 @@ import aiohttp
 from aiohttp import web
 
 from wspush.dal.connections_table import ConnectionsTable
-from wspush.logic.tokens import parse_secrets
+from wspush.logic.tokens import issue, parse_secrets
 from wspush.models.identifiers import is_valid_entity_id
 from wspush_local.runtime import InvocationError, LocalLambda
-from wspush_local.tokens import mint
 
 # Demo tokens live an hour (the page asks for a new one on every connect) and grant every
 # topic, so any topic can be tried; a deployment's own backend grants what it decides.
@@ -171,7 +170,7 @@ def stack_backend(
 
     async def mint_token(entity: str) -> str:
         secret = await asyncio.to_thread(read_secret)
-        return mint(entity, secret, TOKEN_TTL_SECONDS, DEMO_TOKEN_TOPICS)
+        return issue(entity, secret, ttl_seconds=TOKEN_TTL_SECONDS, topics=DEMO_TOKEN_TOPICS)
 
     async def push(request: dict[str, Any]) -> tuple[bool, Any]:
         try:

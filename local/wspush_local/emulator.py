@@ -3,6 +3,11 @@
 moto stores functions but cannot run them without Docker, and its EventBridge cannot
 deliver to Lambda targets. Both are routed here to the local Lambda runtime, so the
 Invoke API, ``wspush push`` and events put on the bus run the deployed zips.
+
+Step Functions executions run too (moto's ASL interpreter, its
+``stepfunctions.execute_state_machine`` setting): Wait states wait, and service
+integrations such as ``events:putEvents`` call back into this server, so the events they
+put reach the rules and the runtime like any other.
 """
 
 from __future__ import annotations
@@ -11,14 +16,17 @@ import copy
 import functools
 import json
 import logging
+import os
 import threading
 from collections.abc import Callable
 from typing import Any
 
 from moto.awslambda.models import LambdaBackend
+from moto.core.config import default_user_config
 from moto.dynamodb.responses import DynamoHandler
 from moto.events.models import Rule
 from moto.server import ThreadedMotoServer
+from moto.stepfunctions.responses import StepFunctionResponse
 
 from wspush_local.runtime import InvocationError, LocalLambda
 
@@ -118,11 +126,51 @@ def serialise_dynamodb() -> None:
     DynamoHandler.call_action = serialised  # type: ignore[method-assign]
 
 
+def _validate_state_machine_definition(response: StepFunctionResponse) -> str:
+    """ValidateStateMachineDefinition, which the Terraform provider calls before it creates
+    a state machine and moto lacks: the definition is parsed by moto's own ASL parser,
+    the one that will run it."""
+    from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser
+
+    try:
+        AmazonStateLanguageParser.parse(response._get_param("definition"))
+    except Exception as error:  # any parse failure is a diagnostic, as AWS reports it
+        diagnostic = {
+            "severity": "ERROR",
+            "code": "SCHEMA_VALIDATION_FAILED",
+            "message": str(error),
+        }
+        return json.dumps({"result": "FAIL", "diagnostics": [diagnostic], "truncated": False})
+    return json.dumps({"result": "OK", "diagnostics": [], "truncated": False})
+
+
+def _list_state_machine_versions(response: StepFunctionResponse) -> str:
+    """ListStateMachineVersions, which the Terraform provider reads and moto lacks."""
+    machine = response.stepfunction_backend.describe_state_machine(
+        response._get_param("stateMachineArn")
+    )
+    versions = [
+        {"stateMachineVersionArn": version.arn, "creationDate": version.creation_date}
+        for _, version in sorted(machine.versions.items(), reverse=True)
+    ]
+    return json.dumps({"stateMachineVersions": versions}, default=str)
+
+
 class Emulator:
     def __init__(self, runtime: LocalLambda, deliver: TargetDelivery, port: int) -> None:
         LambdaBackend.invoke = _lambda_invoke(runtime)  # type: ignore[method-assign]
         Rule.send_to_targets = _rule_delivery(deliver)  # type: ignore[method-assign]
         serialise_dynamodb()
+        default_user_config["stepfunctions"]["execute_state_machine"] = True
+        # Two Step Functions calls the Terraform provider makes that moto lacks.
+        StepFunctionResponse.validate_state_machine_definition = (  # type: ignore[attr-defined]
+            _validate_state_machine_definition
+        )
+        StepFunctionResponse.list_state_machine_versions = (  # type: ignore[attr-defined]
+            _list_state_machine_versions
+        )
+        # moto's state machines reach the other services at localhost:$MOTO_PORT.
+        os.environ["MOTO_PORT"] = str(port)
         self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
 
     def start(self) -> None:

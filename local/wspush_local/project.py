@@ -34,8 +34,18 @@ def cli_config(root: Path) -> Path:
     return path
 
 
+def example_directory(root: Path, name: str) -> Path:
+    """``examples/<name>``, a complete configuration that uses the wspush module."""
+    directory = root / "examples" / name
+    if not (directory / "main.tf").is_file():
+        known = sorted(p.parent.name for p in (root / "examples").glob("*/main.tf"))
+        raise TerraformError(f"no example {name!r} (examples: {', '.join(known) or 'none'})")
+    return directory
+
+
 class Terraform:
-    """terraform in the project's root configuration, with its own data dir and state."""
+    """terraform in one configuration (the root one, terraform/, unless ``directory`` says
+    otherwise), with its own data dir and state. ``var_file`` applies to apply and destroy."""
 
     def __init__(
         self,
@@ -43,8 +53,11 @@ class Terraform:
         data_dir: Path | None = None,
         state: Path | None = None,
         environment: dict[str, str] | None = None,
+        directory: Path | None = None,
+        var_file: Path | None = None,
     ) -> None:
-        self.directory = root / "terraform"
+        self.directory = directory or root / "terraform"
+        self.var_file = var_file
         self.state = state
         self.environment = {
             **os.environ,
@@ -81,13 +94,17 @@ class Terraform:
             flags.append(f"-var-file={var_file}")
         return self._run("plan", "-no-color", "-input=false", *flags)
 
-    def apply(self, variables: dict[str, str]) -> None:
+    def _flags(self, variables: dict[str, str]) -> list[str]:
         flags = [f"-var={name}={value}" for name, value in variables.items()]
-        self._run("apply", "-no-color", "-auto-approve", *flags)
+        if self.var_file is not None:
+            flags.append(f"-var-file={self.var_file}")
+        return flags
+
+    def apply(self, variables: dict[str, str]) -> None:
+        self._run("apply", "-no-color", "-auto-approve", *self._flags(variables))
 
     def destroy(self, variables: dict[str, str]) -> None:
-        flags = [f"-var={name}={value}" for name, value in variables.items()]
-        self._run("destroy", "-no-color", "-auto-approve", *flags)
+        self._run("destroy", "-no-color", "-auto-approve", *self._flags(variables))
 
     def outputs(self) -> dict[str, Any]:
         raw = json.loads(self._run("output", "-json", "-no-color"))

@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from wspush_local import schedule
+from wspush_local.input_transformer import TransformError, resolve, transform
 from wspush_local.runtime import InvocationError, LocalLambda
 
 log = logging.getLogger("wspush.scheduler")
@@ -39,27 +40,47 @@ class QueueSender:
 
 class RuleTargets:
     """Delivers a rule's event to one target, as EventBridge does: the target's constant
-    ``Input`` replaces the event; a target that cannot take it gets the event dead-lettered."""
+    ``Input`` replaces the event, its ``InputPath`` selects part of it and its
+    ``InputTransformer`` reshapes it; a target that cannot take it gets the event
+    dead-lettered."""
 
     def __init__(self, runtime: LocalLambda, dead_letter: QueueSender) -> None:
         self._runtime = runtime
         self._dead_letter = dead_letter
 
     def deliver(self, rule_arn: str, target: dict[str, Any], event: dict[str, Any]) -> None:
-        payload = json.loads(target["Input"]) if target.get("Input") else event
+        payload: Any = event
         try:
+            payload = target_input(rule_arn, target, event)
             self._runtime.invoke_async_from_thread(target["Arn"], payload)
-        except InvocationError as error:
+        except (InvocationError, TransformError) as error:
+            code, message = (
+                (error.error_type, error.message)
+                if isinstance(error, InvocationError)
+                else ("InputTransformationFailed", str(error))
+            )
             queue = target.get("DeadLetterConfig", {}).get("Arn")
-            log.warning("rule %s could not deliver to %s: %s", rule_arn, target["Arn"], error)
+            log.warning("rule %s could not deliver to %s: %s", rule_arn, target["Arn"], message)
             if queue:
                 attributes = {
                     "RULE_ARN": rule_arn,
                     "TARGET_ARN": target["Arn"],
-                    "ERROR_CODE": error.error_type,
-                    "ERROR_MESSAGE": error.message,
+                    "ERROR_CODE": code,
+                    "ERROR_MESSAGE": message,
                 }
                 self._dead_letter(queue, payload, attributes)
+
+
+def target_input(rule_arn: str, target: dict[str, Any], event: dict[str, Any]) -> Any:
+    """What EventBridge hands the target for ``event``."""
+    if target.get("Input"):
+        return json.loads(target["Input"])
+    if target.get("InputPath"):
+        return resolve(event, target["InputPath"])
+    if target.get("InputTransformer"):
+        rule_name = rule_arn.rsplit("/", 1)[-1]
+        return transform(target["InputTransformer"], event, rule_arn, rule_name)
+    return event
 
 
 @dataclass

@@ -27,7 +27,7 @@ from wspush_local.demo import Demo, stack_backend
 from wspush_local.deployment import read_api, read_functions
 from wspush_local.emulator import Emulator
 from wspush_local.gateway import Gateway, Limits
-from wspush_local.project import Terraform, project_root
+from wspush_local.project import Terraform, example_directory, project_root
 from wspush_local.publish_api import PublishEndpoint, read_publish_route
 from wspush_local.runtime import LocalLambda, environment_for_workers
 from wspush_local.scheduler import QueueSender, RuleTargets, Scheduler
@@ -37,6 +37,9 @@ log = logging.getLogger("wspush.stack")
 REGION = "us-east-1"
 ACCOUNT_ID = "123456789012"  # moto's default account
 STACK_FILE = "stack.json"
+# The demo deployment's public topics: any connection may subscribe to these; a token's
+# topics claim grants the rest (``wspush token --topics``).
+DEMO_PUBLIC_TOPICS = ("news", "demo.*")
 # The only credentials the local stack knows: the wspush CLI and the functions use them,
 # and the publish API accepts SigV4 signatures made with them and nothing else.
 LOCAL_ACCESS_KEY_ID = "local"
@@ -54,6 +57,9 @@ class StackOptions:
     limits: Limits = field(default_factory=Limits)
     work_dir: Path | None = None
     destroy_on_exit: bool = False
+    # Apply examples/<example> (with its local.tfvars) instead of the root configuration.
+    example: str | None = None
+    public_topics: tuple[str, ...] = DEMO_PUBLIC_TOPICS
 
 
 def _clients(emulator_url: str) -> dict[str, Any]:
@@ -93,6 +99,12 @@ class Stack:
         self.terraform_variables: dict[str, str] = {}
 
     def _terraform(self) -> Terraform:
+        directory: Path | None = None
+        var_file: Path | None = None
+        if self.options.example:
+            directory = example_directory(self.root, self.options.example)
+            local_settings = directory / "local.tfvars"
+            var_file = local_settings if local_settings.is_file() else None
         return Terraform(
             self.root,
             data_dir=self.work_dir / "terraform-data",
@@ -102,6 +114,8 @@ class Stack:
                 "AWS_SECRET_ACCESS_KEY": "local",
                 "AWS_REGION": REGION,
             },
+            directory=directory,
+            var_file=var_file,
         )
 
     async def serve(self) -> None:
@@ -143,6 +157,7 @@ class Stack:
                 "deletion_protection": "false",
                 # moto has no saved Logs Insights queries; the log shows the counters.
                 "monitoring_enabled": "false",
+                "public_topic_patterns": json.dumps(list(options.public_topics)),
             }
             if options.schedule_expression:
                 self.terraform_variables["schedule_expression"] = options.schedule_expression
@@ -162,7 +177,8 @@ class Stack:
             dead_letter_targets = {
                 outputs["function_names"]["push"]: outputs["dead_letter_queue_arn"]
             }
-            names = list(outputs["function_names"].values())
+            # Every function the outputs name, and every function a route runs.
+            names = sorted({*outputs["function_names"].values(), *api.routes.values()})
             for spec in read_functions(
                 clients["lambda"], names, self.root / "dist", dead_letter_targets
             ):
@@ -265,8 +281,10 @@ class Stack:
             "",
             "Connect (in another terminal):",
             f'  {wscat_command} -c "{info["websocket_url"]}?token='
-            '$(.venv/bin/wspush token --entity demo-user)"',
+            "$(.venv/bin/wspush token --entity demo-user --topics 'user:demo-user/*')\"",
             "  or: make connect ENTITY=demo-user",
+            f"  public topics: {', '.join(self.options.public_topics) or 'none'}; the token grants "
+            "user:demo-user/*",
             "Push:",
             '  .venv/bin/wspush push --entity demo-user --message \'{"text": "hello"}\'',
             '  or: make push ENTITY=demo-user MESSAGE=\'{"text": "hello"}\'',
@@ -277,6 +295,11 @@ class Stack:
             "Scheduled pushes reach every connection; Ctrl-C stops everything.",
             "",
         ]
+        if self.options.example:
+            lines[-2:-1] = [
+                f"Example {self.options.example}: see examples/{self.options.example}/README.md"
+                " for what to send; Ctrl-C stops everything.",
+            ]
         print("\n".join(lines), flush=True)
         log.info("ready")
 

@@ -19,7 +19,6 @@ import boto3
 import pytest
 
 from wspush.logic.tokens import issue, parse_secrets
-from wspush_local.tokens import mint
 
 ROOT = Path(__file__).resolve().parents[2]
 SCHEDULE_SCALE = 0.05  # rate(1 minute) fires every 3 seconds
@@ -33,7 +32,11 @@ def _free_port() -> int:
 
 
 class LocalStack:
-    def __init__(self, work_dir: Path) -> None:
+    """``wspush run`` in a subprocess: the root configuration, or ``example``'s."""
+
+    def __init__(
+        self, work_dir: Path, example: str | None = None, destroy_on_exit: bool = True
+    ) -> None:
         self.work_dir = work_dir
         self.port = _free_port()
         self.log_lines: list[str] = []
@@ -52,8 +55,11 @@ class LocalStack:
             str(SCHEDULE_SCALE),
             "--work-dir",
             str(work_dir),
-            "--destroy-on-exit",
         ]
+        if destroy_on_exit:
+            command.append("--destroy-on-exit")
+        if example:
+            command += ["--example", example]
         self.process = subprocess.Popen(
             command,
             cwd=ROOT,
@@ -107,13 +113,15 @@ class LocalStack:
     # Helpers the tests share ---------------------------------------------------------
 
     def token(
-        self, entity: str, ttl: int = 600, now: float | None = None, topics: tuple[str, ...] = ()
+        self,
+        entity: str,
+        ttl: int = 600,
+        now: float | None = None,
+        topics: list[str] | None = None,
     ) -> str:
-        if topics:
-            return mint(entity, self.secret, ttl, topics)
-        return issue(entity, self.secret, ttl_seconds=ttl, now=now)
+        return issue(entity, self.secret, ttl_seconds=ttl, now=now, topics=topics)
 
-    def connect_url(self, entity: str, topics: tuple[str, ...] = ()) -> str:
+    def connect_url(self, entity: str, topics: list[str] | None = None) -> str:
         return f"{self.url}?token={self.token(entity, topics=topics)}"
 
     def rows(self) -> set[tuple[str, str]]:

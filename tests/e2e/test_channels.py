@@ -16,7 +16,7 @@ from tests.e2e.test_local_stack import _cli, _recv_json, _recv_until
 pytestmark = pytest.mark.e2e
 
 ROOM = "e2e-room.1"
-GRANT = ("e2e-room.*",)
+GRANT = ["e2e-room.*"]
 
 
 async def _until_reply(ws, reply_type: str, timeout: float = 20.0) -> tuple[list[dict], dict]:
@@ -94,10 +94,10 @@ def test_resume_of_a_topic_the_token_does_not_grant_is_refused(stack):
         async with websockets.connect(stack.connect_url("e2e-nogrant")) as ws:
             await ws.send(json.dumps({"action": "resume", "since": {"topic:" + ROOM: 0}}))
             error = await _recv_until(ws, lambda f: f["type"] == "error")
-            assert error["code"] == "forbidden"
+            assert error["code"] == "forbidden_channel"
             await ws.send(json.dumps({"action": "presence", "topic": ROOM}))
             error = await _recv_until(ws, lambda f: f["type"] == "error")
-            assert error["code"] == "forbidden"
+            assert error["code"] == "forbidden_topic"
 
     asyncio.run(scenario())
 

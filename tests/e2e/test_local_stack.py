@@ -82,7 +82,7 @@ def test_a_targeted_push_reaches_only_that_entity(stack):
 def test_a_topic_push_reaches_only_subscribers(stack):
     async def scenario():
         async with (
-            websockets.connect(stack.connect_url("e2e-sub")) as subscriber,
+            websockets.connect(stack.connect_url("e2e-sub", topics=["e2e-*"])) as subscriber,
             websockets.connect(stack.connect_url("e2e-nosub")) as other,
         ):
             await subscriber.send(json.dumps({"action": "subscribe", "topic": "e2e-news"}))

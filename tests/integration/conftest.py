@@ -24,7 +24,9 @@ TABLE = "wspush-test-connections"
 HISTORY_TABLE = "wspush-test-history"
 EVENT_BUS = "wspush-test"
 SECRET_PARAMETER = "/wspush/test/token-secret"
-SECRET = "integration-secret"
+SECRET = "integration-secret-of-at-least-32-bytes"
+MAX_SUBSCRIPTIONS = 5
+PUBLIC_TOPIC_PATTERNS = "public.*"
 
 
 @pytest.fixture(scope="session")
@@ -53,12 +55,13 @@ def handlers(moto_url, connections_endpoint) -> dict[str, ModuleType]:
             "HISTORY_TABLE": HISTORY_TABLE,
             "LIFECYCLE_EVENT_BUS": EVENT_BUS,
             "RESUME_MAX_MESSAGES": "5",
-            "PUBLIC_TOPIC_PATTERNS": '["public.*"]',
             "CONNECTIONS_ENDPOINT": connections_endpoint.url,
             "TOKEN_SECRET_PARAMETER": SECRET_PARAMETER,
             "PUSH_CONCURRENCY": "8",
             "BROADCAST_SCAN_SEGMENTS": "3",
             "SCHEDULED_MESSAGE": '{"text": "tick"}',
+            "PUBLIC_TOPIC_PATTERNS": PUBLIC_TOPIC_PATTERNS,
+            "MAX_SUBSCRIPTIONS_PER_CONNECTION": str(MAX_SUBSCRIPTIONS),
         }
     )
     names = ("authorizer", "connect", "disconnect", "message", "push")

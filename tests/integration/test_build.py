@@ -22,14 +22,15 @@ def test_build_is_byte_identical_across_runs_and_ignores_timestamps():
     # Given one build
     first = _build()
     # When the sources are touched (new mtimes, same content) and it is built again
-    for source in (ROOT / "lambdas" / "wspush").rglob("*.py"):
-        os.utime(source)
+    for package in (ROOT / "lambdas" / "wspush", ROOT / "examples" / "order_status" / "lambdas"):
+        for source in package.rglob("*.py"):
+            os.utime(source)
     second = _build()
     # Then every zip is byte-identical
     assert first == second
     assert set(first) == {
         f"{f}.zip" for f in ("authorizer", "connect", "disconnect", "message", "publish", "push")
-    }
+    } | {"order_status_place_order.zip"}
 
 
 def test_zips_hold_the_package_without_boto3_or_caches_and_the_manifest_matches():
@@ -39,8 +40,14 @@ def test_zips_hold_the_package_without_boto3_or_caches_and_the_manifest_matches(
         assert hashlib.sha256(path.read_bytes()).hexdigest() == entry["sha256"]
         assert path.stat().st_size == entry["size"]
         names = zipfile.ZipFile(path).namelist()
-        assert f"wspush/handlers/{function}.py" in names
-        assert "aws_lambda_powertools/__init__.py" in names
+        handler_module = entry["handler"].rsplit(".", 1)[0].replace(".", "/") + ".py"
+        assert handler_module in names
+        if function == "order_status_place_order":
+            # The example's function is its own package alone: no wspush, no dependencies.
+            assert {n.split("/")[0] for n in names} == {"order_status"}
+        else:
+            assert f"wspush/handlers/{function}.py" in names
+            assert "aws_lambda_powertools/__init__.py" in names
         assert not [n for n in names if n.startswith(("boto3/", "botocore/"))]
         assert not [n for n in names if "__pycache__" in n or n.endswith(".pyc")]
         assert names == sorted(names)

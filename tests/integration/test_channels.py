@@ -120,7 +120,7 @@ def test_resume_and_presence_of_a_topic_not_granted_are_refused(
     # A public topic needs no grant
     handlers["message"].handler(_message({"action": "presence", "topic": "public.hall"}), context)
     first, second, third = _frames(connections_endpoint)
-    assert first["code"] == "forbidden" and second["code"] == "forbidden"
+    assert first["code"] == "forbidden_channel" and second["code"] == "forbidden_topic"
     assert third == {
         "type": "presence",
         "topic": "public.hall",
@@ -164,9 +164,13 @@ def test_concurrent_subscribers_make_one_occupied_and_the_last_leaving_one_vacat
     aws, moto_url, handlers, context, connections_endpoint
 ):
     received = _lifecycle_queue(moto_url)
+    for i in range(6):  # six open connections of user-1
+        aws["dynamodb"].put_item(
+            TableName=TABLE, Item={"entityId": {"S": "user-1"}, "connectionId": {"S": f"c{i}"}}
+        )
 
     def subscribe(i):
-        event = _message({"action": "subscribe", "topic": "room.9"})
+        event = _message({"action": "subscribe", "topic": "room.9"}, ["room.*"])
         event["requestContext"]["connectionId"] = f"c{i}"
         handlers["message"].handler(event, context)
 

@@ -1,6 +1,12 @@
 import copy
+import json
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from tests.conftest import load_event
+from tests.crafted import signed_token
 from tests.integration.conftest import SECRET, TABLE, rows
 from wspush.logic import tokens
 
@@ -36,7 +42,7 @@ def test_authorizer_allows_a_valid_token_with_the_entity_in_the_context(aws, han
         "Effect": "Allow",
         "Resource": "arn:aws:execute-api:us-east-1:123456789012:a1b2c3d4e5/prod/$connect",
     }
-    assert response["context"] == {"entityId": "user-1", "topics": "[]"}
+    assert response["context"] == {"entityId": "user-1"}
     assert response["principalId"] == "user-1"
 
 
@@ -62,6 +68,45 @@ def test_authorizer_denies_expired_and_forged_tokens_without_logging_them(
         assert _effect(handlers["authorizer"].handler(_authorizer_event(token), context)) == "Deny"
     logged = capsys.readouterr().out
     assert expired not in logged and forged not in logged and SECRET not in logged
+
+
+def test_the_topics_claim_reaches_the_routes_as_a_json_string(aws, handlers, context):
+    token = tokens.issue("user-1", SECRET.encode(), topics=["orders.*", "user:user-1/*"])
+    response = handlers["authorizer"].handler(_authorizer_event(token), context)
+    assert response["context"] == {"entityId": "user-1", "topics": '["orders.*","user:user-1/*"]'}
+
+
+def _signed(payload: bytes) -> str:
+    return signed_token(payload, SECRET.encode())
+
+
+@pytest.mark.parametrize(
+    "token",
+    [
+        "x" * 10_000,
+        _signed(b'{"sub":"user-1","exp":NaN}'),
+        _signed(b'{"sub":"user-1","exp":Infinity}'),
+        _signed(b'{"sub":"user-1","exp":1e999}'),
+        _signed(b'{"sub":"user-1","exp":' + b"9" * 2000 + b"}"),
+        _signed(b'{"sub":"user-1","exp":9999999999,"x":' + b"[" * 1400 + b"]" * 1400 + b"}"),
+        _signed(b'{"sub":"user-1","exp":9999999999,"topics":"news"}'),
+        _signed(json.dumps({"sub": "u", "exp": 9999999999, "topics": ["t"] * 600}).encode()),
+    ],
+    ids=["huge", "nan", "infinity", "1e999", "long-int", "deep", "topics-type", "topics-size"],
+)
+def test_crafted_tokens_are_denied_never_raised(aws, handlers, context, token):
+    # A raise would be a 500 from API Gateway (and page on-call); a Deny is a 403
+    response = handlers["authorizer"].handler(_authorizer_event(token), context)
+    assert _effect(response) == "Deny" and "context" not in response
+
+
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(token=st.text(min_size=1, max_size=5000))
+def test_any_token_string_gets_a_policy(aws, handlers, context, token):
+    response = handlers["authorizer"].handler(_authorizer_event(token), context)
+    assert _effect(response) == "Deny"
 
 
 def test_connect_stores_the_connection_under_the_authorized_entity(aws, handlers, context):

@@ -29,11 +29,12 @@ def test_ping_replies_pong_through_connections(aws, handlers, context, connectio
 
 
 def test_subscribe_stores_a_topic_row(aws, handlers, context, connections_endpoint):
+    handlers["connect"].handler(load_event("connect"), context)
     connections_endpoint.live.add(CONNECTION)
     handlers["message"].handler(_message('{"action":"subscribe","topic":"news"}'), context)
-    assert rows(aws["dynamodb"]) == {("topic#news", CONNECTION)}
+    assert rows(aws["dynamodb"]) == {("user-1", CONNECTION), ("topic#news", CONNECTION)}
     handlers["message"].handler(_message('{"action":"unsubscribe","topic":"news"}'), context)
-    assert rows(aws["dynamodb"]) == set()
+    assert rows(aws["dynamodb"]) == {("user-1", CONNECTION)}
     assert [r["type"] for r in _replies(connections_endpoint)] == ["subscribed", "unsubscribed"]
 
 

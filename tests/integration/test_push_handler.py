@@ -1,3 +1,4 @@
+import io
 import json
 
 import pytest
@@ -130,3 +131,32 @@ def test_targeted_push_reads_by_query_never_scan(table, handlers, context, monke
     handlers["push"].handler({"entityId": "u1", "payload": 1}, context)
     handlers["push"].handler({"topic": "news", "payload": 1}, context)
     assert calls == []
+
+
+@pytest.fixture
+def push_log(handlers, monkeypatch):
+    """The push function's log lines at INFO, as parsed JSON records."""
+    lines = io.StringIO()
+    logger = handlers["push"].logger
+    monkeypatch.setattr(logger.registered_handler, "stream", lines)
+    level = logger.log_level
+    logger.setLevel("INFO")
+    yield lambda: [json.loads(line) for line in lines.getvalue().splitlines()]
+    logger.setLevel(level)
+
+
+def test_a_refused_push_does_not_log_the_previous_pushs_audience(
+    table, handlers, context, push_log
+):
+    def logged(message):
+        return [record for record in push_log() if record.get("message") == message]
+
+    # Given a push to u1's entity, logged with its audience
+    handlers["push"].handler({"entityId": "u1", "payload": 1}, context)
+    assert logged("push delivered")[0]["audience"] == "entity:u1"
+    # When the next invocation is refused before it has an audience
+    with pytest.raises(InvalidPushRequest):
+        handlers["push"].handler({"payload": 1}, context)
+    # Then its line carries no audience or entity from the previous one
+    (refused,) = logged("push refused")
+    assert "audience" not in refused and "entityId" not in refused

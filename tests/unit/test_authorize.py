@@ -50,3 +50,29 @@ def test_origin_inside_the_allow_list_is_allowed():
 def test_bad_token_reason_is_reported():
     decision = _decide(AuthRequest(TOKEN[:-2] + "xx", [], None))
     assert (decision.allowed, decision.reason) == (False, "bad_signature")
+
+
+def test_the_topics_claim_reaches_the_context_as_a_json_list():
+    # Given a token granting two patterns
+    token = tokens.issue("user-1", SECRET, now=NOW, topics=["orders.*", "news"])
+    # When authorized
+    decision = _decide(AuthRequest(token, [], None))
+    # Then the routes get them as one JSON string (the context holds no lists)
+    assert decision.topics == ("orders.*", "news")
+    assert decision.context() == {"entityId": "user-1", "topics": '["orders.*","news"]'}
+
+
+def test_a_token_without_topics_passes_no_topics_key():
+    decision = _decide(AuthRequest(TOKEN, [], None))
+    assert decision.topics is None
+    assert decision.context() == {"entityId": "user-1"}
+
+
+def test_audience_and_issuer_are_enforced_when_configured():
+    token = tokens.issue("user-1", SECRET, now=NOW, audience="wspush", issuer="auth")
+    request = AuthRequest(token, [], None)
+    assert authorize(
+        request, lambda: [SECRET], (), now=NOW, audience="wspush", issuer="auth"
+    ).allowed
+    refused = authorize(request, lambda: [SECRET], (), now=NOW, audience="other", issuer="auth")
+    assert (refused.allowed, refused.reason) == (False, "bad_audience")

@@ -1,6 +1,13 @@
 import pytest
 
-from wspush.config import ConfigError, ConnectionsConfig, MessageConfig, PublishConfig, PushConfig
+from wspush.config import (
+    AuthorizerConfig,
+    ConfigError,
+    ConnectionsConfig,
+    MessageConfig,
+    PublishConfig,
+    PushConfig,
+)
 
 
 def test_a_missing_variable_is_named():
@@ -27,18 +34,6 @@ def test_defaults_apply():
     assert not config.lifecycle.enabled
 
 
-def test_public_topic_patterns_must_be_a_json_list_of_strings():
-    env = {
-        "CONNECTIONS_TABLE": "t",
-        "CONNECTIONS_ENDPOINT": "https://x",
-        "HISTORY_TABLE": "h",
-        "PUBLIC_TOPIC_PATTERNS": '["news", "rooms.*"]',
-    }
-    assert MessageConfig.from_env(env).public_topic_patterns == ("news", "rooms.*")
-    with pytest.raises(ConfigError, match="PUBLIC_TOPIC_PATTERNS must be a JSON list"):
-        MessageConfig.from_env({**env, "PUBLIC_TOPIC_PATTERNS": "news"})
-
-
 def test_lifecycle_events_need_the_history_table():
     with pytest.raises(ConfigError, match="HISTORY_TABLE is required when LIFECYCLE_EVENT_BUS"):
         ConnectionsConfig.from_env({"CONNECTIONS_TABLE": "t", "LIFECYCLE_EVENT_BUS": "bus"})
@@ -48,6 +43,36 @@ def test_scheduled_message_must_be_json():
     env = {"CONNECTIONS_TABLE": "t", "CONNECTIONS_ENDPOINT": "https://x", "SCHEDULED_MESSAGE": "{"}
     with pytest.raises(ConfigError, match="SCHEDULED_MESSAGE is not JSON"):
         PushConfig.from_env(env)
+
+
+def test_public_topic_patterns_and_the_subscription_limit_are_read():
+    base = {"CONNECTIONS_TABLE": "t", "CONNECTIONS_ENDPOINT": "https://x", "HISTORY_TABLE": "h"}
+    assert MessageConfig.from_env(base).public_topic_patterns == ()
+    assert MessageConfig.from_env(base).max_subscriptions == 100
+    config = MessageConfig.from_env(
+        {**base, "PUBLIC_TOPIC_PATTERNS": "news, demo.*", "MAX_SUBSCRIPTIONS_PER_CONNECTION": "5"}
+    )
+    assert (config.public_topic_patterns, config.max_subscriptions) == (("news", "demo.*"), 5)
+
+
+def test_a_bad_public_pattern_is_named():
+    env = {
+        "CONNECTIONS_TABLE": "t",
+        "CONNECTIONS_ENDPOINT": "x",
+        "HISTORY_TABLE": "h",
+        "PUBLIC_TOPIC_PATTERNS": "a b",
+    }
+    with pytest.raises(ConfigError, match="PUBLIC_TOPIC_PATTERNS: 'a b' is not a topic pattern"):
+        MessageConfig.from_env(env)
+
+
+def test_audience_and_issuer_are_optional():
+    config = AuthorizerConfig.from_env({"TOKEN_SECRET_PARAMETER": "/p", "TOKEN_AUDIENCE": " "})
+    assert (config.token_audience, config.token_issuer) == (None, None)
+    config = AuthorizerConfig.from_env(
+        {"TOKEN_SECRET_PARAMETER": "/p", "TOKEN_AUDIENCE": "wspush", "TOKEN_ISSUER": "auth"}
+    )
+    assert (config.token_audience, config.token_issuer) == ("wspush", "auth")
 
 
 def test_publish_config_needs_the_push_function_and_allows_always_background():

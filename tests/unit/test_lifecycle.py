@@ -6,6 +6,7 @@ from tests.memory_history import MemoryHistory
 from wspush.logic.connections import close_connection
 from wspush.logic.lifecycle import Lifecycle
 from wspush.logic.messages import ChannelServices, InboundMessage, handle_message
+from wspush.models.connection import SubscribeOutcome
 from wspush.models.events import PublishError
 
 
@@ -26,12 +27,13 @@ class Rows:
     def __init__(self):
         self.rows: dict[tuple[str, str], str | None] = {}
 
-    def put_subscription(self, topic, connection_id, owner, expires_at):
-        new = (f"topic#{topic}", connection_id) not in self.rows
+    def add_subscription(self, topic, connection_id, owner, expires_at, limit):
+        if (f"topic#{topic}", connection_id) in self.rows:
+            return SubscribeOutcome.ALREADY_SUBSCRIBED
         self.rows[(f"topic#{topic}", connection_id)] = owner
-        return new
+        return SubscribeOutcome.ADDED
 
-    def delete_subscription(self, topic, connection_id):
+    def remove_subscription(self, topic, connection_id, owner):
         return self.delete_row(f"topic#{topic}", connection_id)
 
     def rows_of_connection(self, connection_id):
@@ -40,10 +42,14 @@ class Rows:
     def delete_row(self, partition, connection_id):
         return self.rows.pop((partition, connection_id), "absent") != "absent"
 
+    def delete_rows(self, rows):
+        for partition, connection_id in rows:
+            self.delete_row(partition, connection_id)
+
 
 def _frame(rows, lifecycle, connection, entity, action, topic):
     message = InboundMessage(
-        json.dumps({"action": action, "topic": topic}), False, connection, entity
+        json.dumps({"action": action, "topic": topic}), False, connection, entity, ("*",)
     )
     channels = ChannelServices(history=MemoryHistory(), members=rows, lifecycle=lifecycle)
     return handle_message(message, rows, now=0, ttl_seconds=60, max_bytes=1024, channels=channels)

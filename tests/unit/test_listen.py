@@ -17,10 +17,9 @@ from typing import Any
 import pytest
 from aiohttp import WSMsgType, web
 
-from wspush.logic.tokens import verify
+from wspush.logic.tokens import issue, verify
 from wspush_local.cli import parser
 from wspush_local.listen import Listener, ListenOptions, backoff_delay
-from wspush_local.tokens import mint
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -267,8 +266,8 @@ sys.exit(listen(options, lambda: "token", sys.stdout, sys.stderr))
 
 def test_local_tokens_grant_the_topics_asked_for() -> None:
     secret = b"s" * 32
-    claims = verify(mint("alice", secret, 60, ["news", "orders.*"]), [secret])
+    claims = verify(issue("alice", secret, ttl_seconds=60, topics=["news", "orders.*"]), [secret])
     assert claims["sub"] == "alice" and claims["exp"] - claims["iat"] == 60
     assert claims["topics"] == ["news", "orders.*"]
     with pytest.raises(ValueError, match="invalid entity id"):
-        mint("not valid", secret, 60, [])
+        issue("not valid", secret, ttl_seconds=60, topics=[])

@@ -5,26 +5,53 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from wspush.logic.messages import InboundMessage, handle_message
+from wspush.models.connection import SubscribeOutcome
 
 
 class RecordingStore:
-    def __init__(self):
+    """Subscriptions in a dict, with the table's outcomes (limit, already subscribed)."""
+
+    def __init__(self, connected=True):
+        self.connected = connected
         self.subscriptions: dict[tuple[str, str], tuple[str | None, int]] = {}
 
-    def put_subscription(self, topic, connection_id, owner_entity_id, expires_at):
-        new = (topic, connection_id) not in self.subscriptions
+    def add_subscription(self, topic, connection_id, owner_entity_id, expires_at, limit):
+        if (topic, connection_id) in self.subscriptions:
+            return SubscribeOutcome.ALREADY_SUBSCRIBED
+        if not self.connected:
+            return SubscribeOutcome.CONNECTION_GONE
+        if len(self.subscriptions) >= limit:
+            return SubscribeOutcome.LIMIT_REACHED
         self.subscriptions[(topic, connection_id)] = (owner_entity_id, expires_at)
-        return new
+        return SubscribeOutcome.ADDED
 
-    def delete_subscription(self, topic, connection_id):
+    def remove_subscription(self, topic, connection_id, owner_entity_id):
         return self.subscriptions.pop((topic, connection_id), None) is not None
 
 
-def _handle(body, store=None, is_binary=False, max_bytes=1024):
-    message = InboundMessage(body, is_binary, "conn-1", "user-1")
+def _handle(
+    body,
+    store=None,
+    is_binary=False,
+    max_bytes=1024,
+    granted=("news", "orders.*"),
+    public=(),
+    max_subscriptions=100,
+):
+    message = InboundMessage(body, is_binary, "conn-1", "user-1", granted_topics=granted)
     return handle_message(
-        message, store or RecordingStore(), now=100, ttl_seconds=50, max_bytes=max_bytes
+        message,
+        store or RecordingStore(),
+        now=100,
+        ttl_seconds=50,
+        max_bytes=max_bytes,
+        public_topics=public,
+        max_subscriptions=max_subscriptions,
     )
+
+
+def _subscribe(topic, **kwargs):
+    return _handle(json.dumps({"action": "subscribe", "topic": topic}), **kwargs)
 
 
 def test_ping_gets_pong():
@@ -63,6 +90,49 @@ def test_bad_messages_get_an_error_frame_naming_the_problem(body, kind):
     assert reply.error_kind == kind
     assert reply.frame["type"] == "error" and reply.frame["code"] == kind
     assert reply.frame["message"]
+
+
+def test_a_topic_neither_granted_nor_public_is_forbidden_and_nothing_is_written():
+    # Given a token granting news and orders.* and a deployment whose public topic is demo.*
+    store = RecordingStore()
+    # When the connection subscribes to another user's topic
+    reply = _subscribe("user:alice/orders", store=store, public=("demo.*",))
+    # Then it gets forbidden_topic and no row
+    assert reply.error_kind == "forbidden_topic"
+    assert "user:alice/orders" in reply.frame["message"]
+    assert store.subscriptions == {}
+
+
+@pytest.mark.parametrize(
+    ("topic", "granted", "public"),
+    [("orders.eu", ("orders.*",), ()), ("demo.chat", (), ("demo.*",)), ("news", ("news",), ())],
+)
+def test_a_granted_or_public_topic_is_subscribed(topic, granted, public):
+    reply = _subscribe(topic, granted=granted, public=public)
+    assert reply.frame == {"type": "subscribed", "topic": topic}
+
+
+def test_a_token_without_topics_reads_only_public_topics():
+    assert _subscribe("news", granted=(), public=()).error_kind == "forbidden_topic"
+    assert _subscribe("news", granted=(), public=("news",)).error_kind is None
+
+
+def test_beyond_the_limit_subscribe_answers_too_many_subscriptions():
+    # Given a connection holding two subscriptions, the limit
+    store = RecordingStore()
+    for topic in ("orders.a", "orders.b"):
+        assert _subscribe(topic, store=store, max_subscriptions=2).error_kind is None
+    # When it subscribes to a third
+    reply = _subscribe("orders.c", store=store, max_subscriptions=2)
+    # Then it is refused, and naming the limit; subscribing again to a held topic still works
+    assert reply.error_kind == "too_many_subscriptions"
+    assert "2" in reply.frame["message"]
+    assert _subscribe("orders.a", store=store, max_subscriptions=2).error_kind is None
+    assert len(store.subscriptions) == 2
+
+
+def test_a_subscribe_racing_the_close_gets_not_connected():
+    assert _subscribe("news", store=RecordingStore(connected=False)).error_kind == "not_connected"
 
 
 def test_unknown_action_is_named_in_the_error():

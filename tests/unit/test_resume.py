@@ -22,11 +22,11 @@ class Members:
 
 
 class NoSubscriptions:
-    def put_subscription(self, *args):
-        return True
+    def add_subscription(self, *args):
+        raise AssertionError("resume and presence subscribe to nothing")
 
-    def delete_subscription(self, *args):
-        return True
+    def remove_subscription(self, *args):
+        raise AssertionError("resume and presence unsubscribe from nothing")
 
 
 def _publish(store, audience, count, start=0, now=NOW):
@@ -40,12 +40,17 @@ def _send(frame, store, granted=(), public=(), limit=100, members=None, entity="
     channels = ChannelServices(
         history=store,
         members=members or Members(),
-        public_patterns=tuple(public),
         resume_limit=limit,
     )
     message = InboundMessage(json.dumps(frame), False, "conn-1", entity, tuple(granted))
     reply = handle_message(
-        message, NoSubscriptions(), now=NOW, ttl_seconds=60, max_bytes=4096, channels=channels
+        message,
+        NoSubscriptions(),
+        now=NOW,
+        ttl_seconds=60,
+        max_bytes=4096,
+        public_topics=tuple(public),
+        channels=channels,
     )
     return [json.loads(f) for f in reply.before], reply.frame
 
@@ -162,7 +167,7 @@ def test_resume_refuses_channels_the_connection_may_not_read(since):
     _publish(store, Audience(topic="secret"), 2)
     frames, reply = _send({"action": "resume", "since": since}, store, granted=["news"])
     assert frames == []
-    assert reply["type"] == "error" and reply["code"] == "forbidden"
+    assert reply["type"] == "error" and reply["code"] == "forbidden_channel"
 
 
 def test_resume_reads_granted_public_and_own_channels():
@@ -234,6 +239,6 @@ def test_presence_of_a_topic_the_caller_may_not_read_is_refused():
         granted=["room.1"],
         members=members,
     )
-    assert reply["type"] == "error" and reply["code"] == "forbidden"
+    assert reply["type"] == "error" and reply["code"] == "forbidden_topic"
     _, reply = _send({"action": "presence", "topic": "bad topic!"}, MemoryHistory())
     assert reply["code"] == "invalid_topic"

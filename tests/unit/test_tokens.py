@@ -5,9 +5,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from tests.crafted import signed_token
 from wspush.logic import tokens
 
-SECRET = b"s3cret-for-tests"
+SECRET = b"s3cret-for-tests-at-least-32-bytes"
 NOW = 1_800_000_000
 
 
@@ -80,9 +81,9 @@ def test_malformed_tokens_are_refused(token):
 
 def test_any_of_several_secrets_verifies_during_rotation():
     # Given the stored value lists the new secret first and the old one second
-    secrets = tokens.parse_secrets("new-secret\nold-secret\n")
+    secrets = tokens.parse_secrets(f"{'n' * 32}\n{'o' * 32}\n")
     # Then a token signed with the old secret still verifies
-    old = tokens.issue("user-1", b"old-secret", now=NOW)
+    old = tokens.issue("user-1", b"o" * 32, now=NOW)
     assert tokens.verify(old, secrets, now=NOW)["sub"] == "user-1"
 
 
@@ -91,9 +92,175 @@ def test_an_empty_secret_value_is_an_error():
         tokens.parse_secrets("\n  \n")
 
 
+def test_a_short_secret_is_refused_without_showing_it():
+    with pytest.raises(ValueError, match="line 2 is 5 bytes") as caught:
+        tokens.parse_secrets(f"{'a' * 32}\nshort")
+    assert "short" not in str(caught.value)
+
+
+# Crafted input --------------------------------------------------------------------------
+
+
+def _signed(body: bytes) -> str:
+    return signed_token(body, SECRET)
+
+
+def test_a_token_over_the_size_limit_is_refused_before_decoding():
+    token = "x" * (tokens.MAX_TOKEN_CHARS + 1)
+    assert _reason(token) == "too_large"
+    padded = tokens.sign({"sub": "u", "exp": NOW + 60, "pad": "x" * 4000}, SECRET)
+    assert _reason(padded) == "too_large"
+
+
+@pytest.mark.parametrize(
+    "exp",
+    [b"NaN", b"Infinity", b"-Infinity", b"1e400", b"-1e400", b"9" * 30, b"1" + b"0" * 5000],
+)
+def test_numbers_that_are_not_finite_or_too_long_are_malformed(exp):
+    # Python's JSON reads NaN, Infinity and 1e400; such an exp would never expire
+    assert _reason(_signed(b'{"sub":"u","exp":' + exp + b"}")) in {"malformed", "too_large"}
+    assert _reason(_signed(b'{"sub":"u","exp":1,"x":[' + exp[:3000] + b"]}")) in {
+        "malformed",
+        "too_large",
+    }
+
+
+def test_deeply_nested_json_is_malformed_not_a_recursion_error():
+    # Within the size limit: as deep as fits, refused (exp is past) or malformed, never raised
+    depth = 1400
+    nested = b'{"sub":"u","exp":1,"x":' + b"[" * depth + b"]" * depth + b"}"
+    token = _signed(nested)
+    assert len(token) <= tokens.MAX_TOKEN_CHARS
+    assert _reason(token) in {"malformed", "expired"}
+    # Deeper than any recursion limit (the parser alone, without the size check)
+    deep = base64.urlsafe_b64encode(b"[" * 200_000 + b"]" * 200_000).decode()
+    with pytest.raises(tokens.TokenError, match="malformed"):
+        tokens._json_object(deep)
+
+
+def test_a_critical_header_extension_is_refused():
+    header = _b64({"alg": "HS256", "crit": ["exp"]})
+    assert _reason(f"{header}.e30.c2ln") == "malformed"
+
+
+# Audience and issuer ---------------------------------------------------------------------
+
+
+def _verify(claims: dict, **kwargs) -> dict:
+    token = tokens.sign({"sub": "u", "exp": NOW + 60, **claims}, SECRET)
+    return tokens.verify(token, [SECRET], now=NOW, **kwargs)
+
+
+@pytest.mark.parametrize("aud", ["wspush", ["other", "wspush"]])
+def test_the_configured_audience_is_accepted_as_a_string_or_in_a_list(aud):
+    assert _verify({"aud": aud}, audience="wspush")["sub"] == "u"
+
+
+@pytest.mark.parametrize(
+    ("claims", "audience"),
+    [({}, "wspush"), ({"aud": "other"}, "wspush"), ({"aud": 7}, "wspush"), ({"aud": "x"}, None)],
+)
+def test_a_missing_wrong_or_unexpected_audience_is_refused(claims, audience):
+    with pytest.raises(tokens.TokenError, match="bad_audience"):
+        _verify(claims, audience=audience)
+
+
+def test_the_issuer_is_checked_only_when_configured():
+    assert _verify({"iss": "anyone"})["sub"] == "u"
+    assert _verify({"iss": "https://auth.example"}, issuer="https://auth.example")["sub"] == "u"
+    for claims in ({}, {"iss": "https://evil.example"}):
+        with pytest.raises(tokens.TokenError, match="bad_issuer"):
+            _verify(claims, issuer="https://auth.example")
+
+
+# The topics claim -----------------------------------------------------------------------
+
+
+def test_issued_topics_round_trip():
+    token = tokens.issue("u", SECRET, now=NOW, topics=["orders.*", "news"])
+    assert tokens.topic_patterns(tokens.verify(token, [SECRET], now=NOW)) == ["orders.*", "news"]
+    unscoped = tokens.issue("u", SECRET, now=NOW)
+    assert tokens.topic_patterns(tokens.verify(unscoped, [SECRET], now=NOW)) is None
+
+
+@pytest.mark.parametrize(
+    "topics", ["news", [1], ["bad topic"], ["a#b"], ["**"], [None], {"news": 1}, [["news"]]]
+)
+def test_a_topics_claim_that_is_not_a_list_of_patterns_is_refused(topics):
+    with pytest.raises(tokens.TokenError, match="invalid_topics"):
+        _verify({"topics": topics})
+
+
+def test_a_topics_claim_too_large_for_the_authorizer_context_is_refused():
+    topics = [f"t{i:03}.{'x' * 20}" for i in range(100)]
+    with pytest.raises(tokens.TokenError, match="topics_too_large"):
+        _verify({"topics": topics})
+    with pytest.raises(ValueError, match="topics_too_large"):
+        tokens.issue("u", SECRET, topics=topics)
+
+
+# Properties -------------------------------------------------------------------------------
+
+KNOWN_REASONS = {
+    "missing",
+    "too_large",
+    "malformed",
+    "bad_algorithm",
+    "bad_signature",
+    "missing_exp",
+    "expired",
+    "not_yet_valid",
+    "missing_sub",
+    "invalid_sub",
+    "bad_audience",
+    "bad_issuer",
+    "invalid_topics",
+    "topics_too_large",
+}
+
+
 @given(st.text(max_size=300))
 def test_arbitrary_strings_are_refused_with_a_known_reason(garbage):
-    known = {"missing", "malformed", "bad_algorithm", "bad_signature"}
     with pytest.raises(tokens.TokenError) as caught:
         tokens.verify(garbage, [SECRET], now=NOW)
-    assert caught.value.reason in known
+    assert caught.value.reason in KNOWN_REASONS
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=20),
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children, max_size=4)
+    ),
+    max_leaves=20,
+)
+
+
+@given(
+    claims=st.dictionaries(
+        st.sampled_from(["sub", "exp", "nbf", "iat", "aud", "iss", "topics", "other"]),
+        json_values,
+    )
+)
+def test_arbitrary_claim_values_yield_claims_or_a_token_error(claims):
+    # Given any values under the claim names, correctly signed (floats include nan and inf)
+    token = _signed(json.dumps(claims).encode())
+    # When verified, with an audience and an issuer configured
+    try:
+        verified = tokens.verify(token, [SECRET], now=NOW, audience="a", issuer="i")
+    except tokens.TokenError as error:
+        # Then a refusal names a known reason
+        assert error.reason in KNOWN_REASONS
+    else:
+        # Or the claims are usable: a finite future exp, a valid sub, topics as patterns
+        assert verified["exp"] + tokens.DEFAULT_LEEWAY_SECONDS >= NOW
+        assert verified["aud"] == "a" or "a" in verified["aud"]
+        assert verified["iss"] == "i"
+        tokens.topic_patterns(verified)
+
+
+@given(payload=st.binary(max_size=600))
+def test_arbitrary_signed_payload_bytes_yield_claims_or_a_token_error(payload):
+    try:
+        tokens.verify(_signed(payload), [SECRET], now=NOW)
+    except tokens.TokenError as error:
+        assert error.reason in KNOWN_REASONS

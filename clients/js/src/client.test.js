@@ -198,6 +198,34 @@ describe("reconnecting", () => {
     client.disconnect();
   });
 
+  test("a browser's online event cuts the backoff short", async (t) => {
+    const network = new EventTarget();
+    // Node has no window events: give globalThis a browser's, for this test only.
+    globalThis.addEventListener = network.addEventListener.bind(network);
+    globalThis.removeEventListener = network.removeEventListener.bind(network);
+    t.after(() => {
+      delete globalThis.addEventListener;
+      delete globalThis.removeEventListener;
+    });
+    const { client, server, tick } = await connected(t, { minReconnectDelay: 60000, maxReconnectDelay: 60000 });
+    t.mock.method(Math, "random", () => 0.9);
+    network.dispatchEvent(new Event("online")); // while open: nothing happens
+    await flush();
+    assert.equal(server.connections.length, 1);
+    server.last.drop(1006);
+    await tick(1000);
+    assert.equal(server.connections.length, 1);
+    network.dispatchEvent(new Event("online"));
+    await flush();
+    assert.equal(server.connections.length, 2);
+    assert.equal(client.state, State.Open);
+    client.disconnect();
+    server.last.drop(1006);
+    network.dispatchEvent(new Event("online")); // after disconnect: the listener is gone
+    await tick(60000);
+    assert.equal(server.connections.length, 2);
+  });
+
   test("gives up after maxReconnectAttempts and ends closed", async (t) => {
     const server = new FakeServer({ autoAccept: false });
     const { client, named, tick } = setup(t, { server, maxReconnectAttempts: 2 });

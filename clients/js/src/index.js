@@ -125,6 +125,13 @@ export class WspushClient {
     this._reconnectTimer = null;
     this._rotationTimer = null;
     this._generation = 0;
+    // Browsers announce a regained network: try at once instead of waiting out the backoff.
+    this._onOnline = () => {
+      if (this._state === State.Reconnecting && this._current === null) {
+        clearTimeout(this._reconnectTimer);
+        this._open("reconnect");
+      }
+    };
   }
 
   /** The current state (one of `State`). */
@@ -157,6 +164,7 @@ export class WspushClient {
   connect() {
     if (this._state !== State.Closed) return;
     this._attempt = 0;
+    globalThis.addEventListener?.("online", this._onOnline);
     this._setState(State.Connecting, { attempt: 0 });
     this._open("connect");
   }
@@ -164,9 +172,7 @@ export class WspushClient {
   /** Close for good: no reconnect. Pending subscribe promises are rejected. */
   disconnect(code = 1000, reason = "client disconnect") {
     if (this._state === State.Closed) return;
-    this._generation += 1;
-    clearTimeout(this._reconnectTimer);
-    clearTimeout(this._rotationTimer);
+    this._stop();
     for (const transport of [this._current, this._next]) {
       if (transport) this._discard(transport, code, reason);
     }
@@ -227,6 +233,14 @@ export class WspushClient {
   }
 
   // --- state machine ------------------------------------------------------------------------
+
+  /** No more attempts: invalidate pending async work and timers. */
+  _stop() {
+    this._generation += 1;
+    clearTimeout(this._reconnectTimer);
+    clearTimeout(this._rotationTimer);
+    globalThis.removeEventListener?.("online", this._onOnline);
+  }
 
   _setState(newState, context) {
     const oldState = this._state;
@@ -341,7 +355,7 @@ export class WspushClient {
     // A connection that stayed up resets the backoff; one dropped at once keeps growing it.
     if (wasOpen && Date.now() - transport.openedAt >= this.options.timeout) this._attempt = 0;
     if (this._attempt >= this.options.maxReconnectAttempts) {
-      this._generation += 1;
+      this._stop();
       this._setState(State.Closed, { code, reason: `gave up after ${this._attempt} attempts` });
       return;
     }

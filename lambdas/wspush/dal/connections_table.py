@@ -2,23 +2,32 @@
 
 Key schema: partition ``entityId``, sort ``connectionId``; GSI ``byConnection`` on
 ``connectionId`` (keys only) finds every row of a connection. A subscription row lives
-under the partition ``topic#<name>`` with the subscriber's ``connectionId`` and, when
-known, its ``ownerEntityId``. Every read paginates; a targeted read is a ``Query``.
+under the partition ``topic#<name>`` with the subscriber's ``connectionId`` and its
+``ownerEntityId``; the connection row counts them in ``subscriptions``, and a subscription
+and its count change together in one transaction. Every read paginates; a targeted read
+is a ``Query``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import random
+import time
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
 from wspush.dal.errors import StoreError
-from wspush.models.connection import Connection, Target
+from wspush.models.connection import Connection, SubscribeOutcome, Target
 from wspush.models.identifiers import TOPIC_PARTITION_PREFIX, topic_partition
 
 CONNECTION_INDEX = "byConnection"
+BATCH_WRITE_LIMIT = 25  # DynamoDB's maximum per BatchWriteItem
+BATCH_ATTEMPTS = 6  # unprocessed items are retried with backoff: at most 1.24 s of pauses
+TRANSACTION_ATTEMPTS = 3  # a transaction conflicting with another one is tried again
+CONDITION_FAILED = "ConditionalCheckFailed"
+TRANSACTION_CONFLICT = "TransactionConflict"
 
 
 def _s(value: str) -> dict[str, str]:
@@ -27,6 +36,15 @@ def _s(value: str) -> dict[str, str]:
 
 def _n(value: int) -> dict[str, str]:
     return {"N": str(value)}
+
+
+def _pause(
+    attempt: int,
+    sleep: Callable[[float], None],
+    jitter: Callable[[float, float], float] = random.uniform,
+) -> None:
+    """Full jitter before retry ``attempt`` (1, 2, ...): up to 40 ms, 80 ms, ... 1 s."""
+    sleep(jitter(0.0, min(1.0, 0.02 * 2**attempt)))
 
 
 class ConnectionsTable:
@@ -85,6 +103,39 @@ class ConnectionsTable:
             ReturnValues="ALL_OLD",
         )
         return bool(response.get("Attributes"))
+
+    def delete_rows(
+        self, rows: Sequence[tuple[str, str]], sleep: Callable[[float], None] = time.sleep
+    ) -> None:
+        """Delete many rows with ``BatchWriteItem``, 25 at a time, retrying the items
+        DynamoDB leaves unprocessed with jittered exponential backoff. Raises
+        ``StoreError`` if some remain after ``BATCH_ATTEMPTS`` (their TTL removes them)."""
+        for start in range(0, len(rows), BATCH_WRITE_LIMIT):
+            pending = [
+                {"DeleteRequest": {"Key": {"entityId": _s(p), "connectionId": _s(c)}}}
+                for p, c in rows[start : start + BATCH_WRITE_LIMIT]
+            ]
+            for attempt in range(BATCH_ATTEMPTS):
+                if attempt:
+                    _pause(attempt, sleep)
+                pending = self._batch_write(pending)
+                if not pending:
+                    break
+            else:
+                raise StoreError(
+                    f"BatchWriteItem on {self._table}: {len(pending)} deletes still "
+                    f"unprocessed after {BATCH_ATTEMPTS} attempts"
+                )
+
+    def _batch_write(self, requests: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        try:
+            response = self._client.batch_write_item(RequestItems={self._table: requests})
+        except (ClientError, BotoCoreError) as error:
+            raise StoreError(f"batch_write_item on {self._table} failed: {error}") from error
+        unprocessed: list[dict[str, Any]] = response.get("UnprocessedItems", {}).get(
+            self._table, []
+        )
+        return unprocessed
 
     def list_connections(self, entity_id: str | None = None) -> list[Connection]:
         """Connection rows, of one entity (Query) or of all (Scan); subscriptions left out."""
@@ -182,20 +233,116 @@ class ConnectionsTable:
 
     # Subscriptions ----------------------------------------------------------------------
 
-    def put_subscription(
-        self, topic: str, connection_id: str, owner_entity_id: str | None, expires_at: int
-    ) -> bool:
-        """Write (or refresh) a subscription row; returns whether it is new."""
-        item = {
-            "entityId": _s(topic_partition(topic)),
-            "connectionId": _s(connection_id),
-            "expiresAt": _n(expires_at),
+    def add_subscription(
+        self,
+        topic: str,
+        connection_id: str,
+        owner_entity_id: str | None,
+        expires_at: int,
+        limit: int,
+    ) -> SubscribeOutcome:
+        """Write the subscription row and count it on the connection row, atomically, if
+        the connection exists and holds fewer than ``limit``. Two racing subscribes cannot
+        both pass the limit: the count and the condition are one transaction."""
+        owner = owner_entity_id or self._owner_of(connection_id)
+        if owner is None:
+            return SubscribeOutcome.CONNECTION_GONE
+        count = {
+            "Update": {
+                "TableName": self._table,
+                "Key": {"entityId": _s(owner), "connectionId": _s(connection_id)},
+                "UpdateExpression": "ADD subscriptions :one",
+                "ConditionExpression": "attribute_exists(connectionId) AND "
+                "(attribute_not_exists(subscriptions) OR subscriptions < :limit)",
+                "ExpressionAttributeValues": {":one": _n(1), ":limit": _n(limit)},
+                "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+            }
         }
-        if owner_entity_id:
-            item["ownerEntityId"] = _s(owner_entity_id)
-        response = self._call("put_item", Item=item, ReturnValues="ALL_OLD")
-        return not response.get("Attributes")
+        row = {
+            "Put": {
+                "TableName": self._table,
+                "Item": {
+                    "entityId": _s(topic_partition(topic)),
+                    "connectionId": _s(connection_id),
+                    "expiresAt": _n(expires_at),
+                    "ownerEntityId": _s(owner),
+                },
+                "ConditionExpression": "attribute_not_exists(connectionId)",
+            }
+        }
+        reasons = self._transact([count, row])
+        if reasons is None:
+            return SubscribeOutcome.ADDED
+        if reasons[1].get("Code") == CONDITION_FAILED:
+            return SubscribeOutcome.ALREADY_SUBSCRIBED
+        if "Item" in reasons[0]:
+            return SubscribeOutcome.LIMIT_REACHED
+        return SubscribeOutcome.CONNECTION_GONE
 
-    def delete_subscription(self, topic: str, connection_id: str) -> bool:
-        """Delete a subscription row; returns whether this call deleted it."""
-        return self.delete_row(topic_partition(topic), connection_id)
+    def remove_subscription(
+        self, topic: str, connection_id: str, owner_entity_id: str | None
+    ) -> bool:
+        """Delete the subscription row and uncount it, atomically; unsubscribing from a
+        topic the connection does not hold changes nothing. Returns whether this call
+        deleted the row (of two racing unsubscribes, exactly one did)."""
+        owner = owner_entity_id or self._owner_of(connection_id)
+        row = {
+            "Delete": {
+                "TableName": self._table,
+                "Key": {"entityId": _s(topic_partition(topic)), "connectionId": _s(connection_id)},
+                "ConditionExpression": "attribute_exists(connectionId)",
+            }
+        }
+        if owner is None:  # the connection row is gone: nothing left to uncount
+            return self.delete_row(topic_partition(topic), connection_id)
+        uncount = {
+            "Update": {
+                "TableName": self._table,
+                "Key": {"entityId": _s(owner), "connectionId": _s(connection_id)},
+                "UpdateExpression": "ADD subscriptions :minus_one",
+                "ConditionExpression": "attribute_exists(connectionId)",
+                "ExpressionAttributeValues": {":minus_one": _n(-1)},
+            }
+        }
+        reasons = self._transact([row, uncount])
+        if reasons is None:
+            return True
+        if reasons[0].get("Code") != CONDITION_FAILED:
+            # Subscribed, but the connection row is gone (closing): drop the row alone.
+            return self.delete_row(topic_partition(topic), connection_id)
+        return False
+
+    def _owner_of(self, connection_id: str) -> str | None:
+        """The entity of a connection, read from the GSI (only when the route event does
+        not carry it: with the authorizer turned off)."""
+        return next(
+            (
+                partition
+                for partition, _ in self.rows_of_connection(connection_id)
+                if not partition.startswith(TOPIC_PARTITION_PREFIX)
+            ),
+            None,
+        )
+
+    def _transact(self, items: list[dict[str, Any]]) -> list[dict[str, Any]] | None:
+        """Run ``TransactWriteItems``; None on success, else the cancellation reasons (one
+        per item) when conditions failed. Conflicts with concurrent transactions on the
+        same items are retried; anything else is a ``StoreError``."""
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                self._client.transact_write_items(TransactItems=items)
+                return None
+            except BotoCoreError as error:
+                raise StoreError(f"transact_write_items on {self._table}: {error}") from error
+            except ClientError as error:
+                reasons: list[dict[str, Any]] = error.response.get("CancellationReasons") or []
+                codes = {reason.get("Code") for reason in reasons}
+                if error.response.get("Error", {}).get("Code") == "TransactionCanceledException":
+                    if codes <= {CONDITION_FAILED, "None", None} and len(reasons) == len(items):
+                        return reasons
+                    if TRANSACTION_CONFLICT in codes and attempt < TRANSACTION_ATTEMPTS:
+                        _pause(attempt, time.sleep)
+                        continue
+                raise StoreError(f"transact_write_items on {self._table}: {error}") from error

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.logging import correlation_paths
@@ -35,11 +34,7 @@ def _policy(decision: Decision, method_arn: str) -> dict[str, Any]:
         "policyDocument": {"Version": "2012-10-17", "Statement": [statement]},
     }
     if decision.allowed:
-        # A context holds only strings, numbers and booleans: the patterns travel as JSON.
-        response["context"] = {
-            "entityId": decision.entity_id,
-            "topics": json.dumps(list(decision.topics), separators=(",", ":")),
-        }
+        response["context"] = decision.context()
     return response
 
 
@@ -47,7 +42,9 @@ def _secrets() -> list[bytes]:
     return load_token_secrets(config.token_secret_parameter, config.secret_cache_seconds)
 
 
-@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
+@logger.inject_lambda_context(
+    correlation_id_path=correlation_paths.API_GATEWAY_REST, clear_state=True
+)
 @metrics.log_metrics(capture_cold_start_metric=True)
 @tracer.capture_lambda_handler(capture_response=False)
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
@@ -58,7 +55,13 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         origin=ws_event.header("Origin"),
     )
     try:
-        decision = authorize(request, _secrets, config.allowed_origins)
+        decision = authorize(
+            request,
+            _secrets,
+            config.allowed_origins,
+            audience=config.token_audience,
+            issuer=config.token_issuer,
+        )
     except SecretUnavailable as error:
         # Failing closed: nobody connects while the secret cannot be read.
         logger.error("token secret unavailable", extra={"error": str(error)})

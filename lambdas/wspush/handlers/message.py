@@ -37,7 +37,6 @@ table = ConnectionsTable(dynamodb, config.table_name)
 channels = ChannelServices(
     history=HistoryTable(dynamodb, config.history_table),
     members=table,
-    public_patterns=config.public_topic_patterns,
     resume_limit=config.resume_max_messages,
     lifecycle=lifecycle_events(config.lifecycle, dynamodb),
 )
@@ -60,7 +59,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         is_binary=ws_event.is_base64_encoded,
         connection_id=connection_id,
         entity_id=entity_id,
-        granted_topic_patterns=ws_event.granted_topic_patterns,
+        granted_topics=ws_event.granted_topic_patterns,
     )
     reply = handle_message(
         inbound,
@@ -68,6 +67,8 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         now=int(time.time()),
         ttl_seconds=config.connection_ttl_seconds,
         max_bytes=config.max_inbound_bytes,
+        public_topics=config.public_topic_patterns,
+        max_subscriptions=config.max_subscriptions,
         channels=channels,
     )
     count("MessagesReceived")

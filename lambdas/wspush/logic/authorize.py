@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 
@@ -24,8 +25,16 @@ class Decision:
     allowed: bool
     reason: str
     entity_id: str | None = None
-    # The token's ``topics`` claim: the topic patterns the connection may read.
-    topics: tuple[str, ...] = ()
+    # The token's topics claim; None when it has none (then only public topics are readable).
+    topics: tuple[str, ...] | None = None
+
+    def context(self) -> dict[str, str]:
+        """What the routes receive as ``requestContext.authorizer`` (strings only: API
+        Gateway's context holds no lists, so the patterns travel JSON-encoded)."""
+        context = {"entityId": self.entity_id or ""}
+        if self.topics is not None:
+            context["topics"] = json.dumps(list(self.topics), separators=(",", ":"))
+        return context
 
 
 def parse_subprotocols(header: str | None) -> list[str]:
@@ -44,6 +53,8 @@ def authorize(
     load_secrets: Callable[[], Sequence[bytes]],
     allowed_origins: Collection[str],
     now: float | None = None,
+    audience: str | None = None,
+    issuer: str | None = None,
 ) -> Decision:
     """Decide whether a connection may open. Never raises for bad input.
 
@@ -56,11 +67,10 @@ def authorize(
     if not token:
         return Decision(False, "missing")
     try:
-        claims = tokens.verify(token, load_secrets(), now=now)
+        claims = tokens.verify(token, load_secrets(), now=now, audience=audience, issuer=issuer)
     except tokens.TokenError as error:
         return Decision(False, error.reason)
-    granted = claims.get("topics")
-    topics = (
-        tuple(t for t in granted if isinstance(t, str) and t) if isinstance(granted, list) else ()
+    topics = tokens.topic_patterns(claims)
+    return Decision(
+        True, "ok", entity_id=claims["sub"], topics=None if topics is None else tuple(topics)
     )
-    return Decision(True, "ok", entity_id=claims["sub"], topics=topics)

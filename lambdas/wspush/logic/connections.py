@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Protocol
 
 from wspush.logic.lifecycle import Lifecycle
@@ -11,6 +12,7 @@ from wspush.models.connection import Connection
 class RowStore(Protocol):
     def rows_of_connection(self, connection_id: str) -> list[tuple[str, str]]: ...
     def delete_row(self, partition_key: str, connection_id: str) -> bool: ...
+    def delete_rows(self, rows: Sequence[tuple[str, str]]) -> None: ...
 
 
 class ConnectionStore(RowStore, Protocol):
@@ -45,17 +47,18 @@ def close_connection(
     entity_id: str | None = None,
     reason: str = "disconnected",
 ) -> list[str]:
-    """Delete every row the connection owns (its row and its subscriptions).
+    """Delete every row the connection owns (its row and its subscriptions): in batches,
+    or, with lifecycle events on, one by one, so that only the rows this call really
+    deleted are counted (a connection closed twice at once leaves each topic once).
 
     Idempotent: an unknown or already-closed connection deletes nothing and is no error.
     Returns the partition keys of the rows this call deleted; with ``lifecycle``, the
     topics those rows leave and the connection's close are published.
     """
-    deleted = [
-        partition_key
-        for partition_key, row_connection_id in store.rows_of_connection(connection_id)
-        if store.delete_row(partition_key, row_connection_id)
-    ]
-    if lifecycle is not None:
-        lifecycle.rows_deleted(deleted, connection_id, entity_id, reason)
+    rows = store.rows_of_connection(connection_id)
+    if lifecycle is None:
+        store.delete_rows(rows)
+        return [partition_key for partition_key, _ in rows]
+    deleted = [partition_key for partition_key, row in rows if store.delete_row(partition_key, row)]
+    lifecycle.rows_deleted(deleted, connection_id, entity_id, reason)
     return deleted

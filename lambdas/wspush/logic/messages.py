@@ -7,6 +7,7 @@ bad client input.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -14,14 +15,24 @@ from wspush.logic.lifecycle import Lifecycle
 from wspush.logic.presence import MemberStore, presence
 from wspush.logic.resume import HistoryReader, Reader, ResumeRefused, parse_resume, resume
 from wspush.logic.topics import may_read_topic
+from wspush.models.connection import SubscribeOutcome
 from wspush.models.identifiers import is_valid_topic
+
+DEFAULT_MAX_SUBSCRIPTIONS = 100
 
 
 class SubscriptionStore(Protocol):
-    def put_subscription(
-        self, topic: str, connection_id: str, owner_entity_id: str | None, expires_at: int
+    def add_subscription(
+        self,
+        topic: str,
+        connection_id: str,
+        owner_entity_id: str | None,
+        expires_at: int,
+        limit: int,
+    ) -> SubscribeOutcome: ...
+    def remove_subscription(
+        self, topic: str, connection_id: str, owner_entity_id: str | None
     ) -> bool: ...
-    def delete_subscription(self, topic: str, connection_id: str) -> bool: ...
 
 
 @dataclass(frozen=True)
@@ -30,7 +41,6 @@ class ChannelServices:
 
     history: HistoryReader
     members: MemberStore
-    public_patterns: tuple[str, ...] = ()
     resume_limit: int = 100
     lifecycle: Lifecycle | None = None
 
@@ -41,7 +51,7 @@ class InboundMessage:
     is_binary: bool
     connection_id: str
     entity_id: str | None
-    granted_topic_patterns: tuple[str, ...] = ()
+    granted_topics: tuple[str, ...] = ()  # the token's topics claim
 
 
 @dataclass(frozen=True)
@@ -81,33 +91,39 @@ def _parse(message: InboundMessage, max_bytes: int) -> dict[str, Any] | Reply:
     return parsed
 
 
-def _reader(message: InboundMessage, channels: ChannelServices) -> Reader:
-    return Reader(
+def _resume(
+    parsed: dict[str, Any],
+    message: InboundMessage,
+    channels: ChannelServices,
+    public_topics: Sequence[str],
+    now: int,
+) -> Reply:
+    reader = Reader(
         connection_id=message.connection_id,
         entity_id=message.entity_id,
-        granted_patterns=message.granted_topic_patterns,
-        public_patterns=channels.public_patterns,
+        granted_patterns=message.granted_topics,
+        public_patterns=tuple(public_topics),
     )
-
-
-def _resume(
-    parsed: dict[str, Any], message: InboundMessage, channels: ChannelServices, now: int
-) -> Reply:
     try:
-        since, epochs = parse_resume(parsed, _reader(message, channels))
+        since, epochs = parse_resume(parsed, reader)
     except ResumeRefused as refused:
         return error_reply(refused.code, str(refused))
     replay = resume(since, epochs, channels.history, channels.resume_limit, now)
     return Reply(replay.reply, before=tuple(replay.frames))
 
 
-def _presence(parsed: dict[str, Any], message: InboundMessage, channels: ChannelServices) -> Reply:
+def _presence(
+    parsed: dict[str, Any],
+    message: InboundMessage,
+    channels: ChannelServices,
+    public_topics: Sequence[str],
+) -> Reply:
     topic = parsed.get("topic")
     if not is_valid_topic(topic):
         return error_reply("invalid_topic", INVALID_TOPIC)
     assert isinstance(topic, str)
-    if not may_read_topic(topic, message.granted_topic_patterns, channels.public_patterns):
-        return error_reply("forbidden", f"this connection may not read topic {topic!r}")
+    if not may_read_topic(topic, message.granted_topics, public_topics):
+        return error_reply("forbidden_topic", f"this connection may not read topic {topic!r}")
     return Reply(presence(topic, channels.members))
 
 
@@ -117,6 +133,8 @@ def handle_message(
     now: int,
     ttl_seconds: int,
     max_bytes: int,
+    public_topics: Sequence[str] = (),
+    max_subscriptions: int = DEFAULT_MAX_SUBSCRIPTIONS,
     channels: ChannelServices | None = None,
 ) -> Reply:
     parsed = _parse(message, max_bytes)
@@ -134,21 +152,54 @@ def handle_message(
             return error_reply("invalid_topic", INVALID_TOPIC)
         assert isinstance(topic, str)
         if action == "subscribe":
-            new = store.put_subscription(
-                topic, message.connection_id, message.entity_id, now + ttl_seconds
+            return _subscribe(
+                message,
+                topic,
+                store,
+                now + ttl_seconds,
+                public_topics,
+                max_subscriptions,
+                lifecycle,
             )
-            if new and lifecycle is not None:
-                lifecycle.topic_joined(topic, message.entity_id, message.connection_id)
-            return Reply({"type": "subscribed", "topic": topic})
-        if store.delete_subscription(topic, message.connection_id) and lifecycle is not None:
+        left = store.remove_subscription(topic, message.connection_id, message.entity_id)
+        if left and lifecycle is not None:
             lifecycle.topic_left(topic, message.entity_id, message.connection_id)
         return Reply({"type": "unsubscribed", "topic": topic})
     if action in ("resume", "presence") and channels is not None:
         if action == "resume":
-            return _resume(parsed, message, channels, now)
-        return _presence(parsed, message, channels)
+            return _resume(parsed, message, channels, public_topics, now)
+        return _presence(parsed, message, channels, public_topics)
     shown = action if isinstance(action, str) else json.dumps(action)
     return error_reply(
         "unknown_action",
         f"unknown action {shown[:64]!r}; known actions: {', '.join(KNOWN_ACTIONS)}",
     )
+
+
+def _subscribe(
+    message: InboundMessage,
+    topic: str,
+    store: SubscriptionStore,
+    expires_at: int,
+    public_topics: Sequence[str],
+    max_subscriptions: int,
+    lifecycle: Lifecycle | None,
+) -> Reply:
+    """Subscribe if the token or the deployment lets the connection read the topic and
+    it holds fewer than ``max_subscriptions``; a refused subscribe writes nothing. A new
+    subscription counts toward the topic's occupancy."""
+    if not may_read_topic(topic, message.granted_topics, public_topics):
+        return error_reply("forbidden_topic", f"this connection may not read topic {topic!r}")
+    outcome = store.add_subscription(
+        topic, message.connection_id, message.entity_id, expires_at, max_subscriptions
+    )
+    if outcome is SubscribeOutcome.LIMIT_REACHED:
+        return error_reply(
+            "too_many_subscriptions",
+            f"a connection holds at most {max_subscriptions} subscriptions; unsubscribe first",
+        )
+    if outcome is SubscribeOutcome.CONNECTION_GONE:
+        return error_reply("not_connected", "the connection is closing")
+    if outcome is SubscribeOutcome.ADDED and lifecycle is not None:
+        lifecycle.topic_joined(topic, message.entity_id, message.connection_id)
+    return Reply({"type": "subscribed", "topic": topic})

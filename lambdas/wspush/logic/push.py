@@ -9,7 +9,7 @@ from __future__ import annotations
 import random
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Protocol
 
@@ -32,6 +32,7 @@ class TargetStore(Protocol):
     def all_targets(self, segments: int, executor: ThreadPoolExecutor) -> list[Target]: ...
     def delete_row(self, partition_key: str, connection_id: str) -> bool: ...
     def rows_of_connection(self, connection_id: str) -> list[tuple[str, str]]: ...
+    def delete_rows(self, rows: Sequence[tuple[str, str]]) -> None: ...
 
 
 class Sender(Protocol):

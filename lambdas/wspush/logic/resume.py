@@ -95,7 +95,7 @@ def parse_resume(request: dict[str, Any], reader: Reader) -> tuple[dict[str, int
         if isinstance(seq, bool) or not isinstance(seq, int) or seq < 0:
             raise ResumeRefused("invalid_resume", f"seq of {name!r} must be an integer >= 0")
         if not reader.may_read(channel):
-            raise ResumeRefused("forbidden", f"this connection may not read {name!r}")
+            raise ResumeRefused("forbidden_channel", f"this connection may not read {name!r}")
     return dict(since), {k: v for k, v in epochs.items() if k in since}
 
 

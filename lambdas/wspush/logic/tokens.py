@@ -3,6 +3,11 @@
 Only HS256 is accepted: a token naming any other algorithm (``none`` included) is
 refused before its signature is looked at, so an attacker cannot pick the algorithm.
 Several secrets may be valid at once (rotation): a token verifies if any of them signed it.
+
+Whatever the input, ``verify`` returns claims or raises ``TokenError``: a token is refused
+by size before it is decoded, and JSON that Python would read into something no claim can
+be (``NaN``, ``Infinity``, ``1e400``, integers of thousands of digits, nesting deeper than
+the recursion limit) is malformed, not an exception for the caller to meet.
 """
 
 from __future__ import annotations
@@ -12,14 +17,24 @@ import binascii
 import hashlib
 import hmac
 import json
+import math
 import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from wspush.models.identifiers import is_valid_entity_id
+from wspush.models.identifiers import is_valid_entity_id, is_valid_topic_pattern
 
 ALGORITHM = "HS256"
 DEFAULT_LEEWAY_SECONDS = 30
+# Far above any real token (a few hundred bytes); refused before any decoding.
+MAX_TOKEN_CHARS = 4096
+# RFC 7518 3.2: an HS256 key at least as long as the hash output (256 bits).
+MIN_SECRET_BYTES = 32
+# The topics claim travels to the routes as one authorizer context string; API Gateway caps
+# the whole authorizer result at 8 KB, so the claim gets a quarter of it.
+MAX_TOPICS_CLAIM_CHARS = 2048
+# Numeric claims are seconds since the epoch: 20 digits is far beyond any date.
+_MAX_INT_DIGITS = 20
 
 
 class TokenError(ValueError):
@@ -55,18 +70,59 @@ def sign(claims: Mapping[str, Any], secret: bytes) -> str:
     return f"{header}.{body}.{_b64encode(_signature(signing_input, secret))}"
 
 
-def issue(entity_id: str, secret: bytes, ttl_seconds: int = 3600, now: float | None = None) -> str:
-    """Return a token for ``entity_id`` valid for ``ttl_seconds``."""
+def issue(
+    entity_id: str,
+    secret: bytes,
+    ttl_seconds: int = 3600,
+    now: float | None = None,
+    topics: Sequence[str] | None = None,
+    audience: str | None = None,
+    issuer: str | None = None,
+) -> str:
+    """Return a token for ``entity_id`` valid for ``ttl_seconds``, granting ``topics``
+    (patterns) when given. Raises ``ValueError`` for a claim ``verify`` would refuse."""
     if not is_valid_entity_id(entity_id):
         raise ValueError(f"invalid entity id: {entity_id!r}")
     issued_at = int(time.time() if now is None else now)
-    return sign({"sub": entity_id, "iat": issued_at, "exp": issued_at + ttl_seconds}, secret)
+    claims: dict[str, Any] = {"sub": entity_id, "iat": issued_at, "exp": issued_at + ttl_seconds}
+    if topics is not None:
+        try:
+            claims["topics"] = topic_patterns({"topics": list(topics)})
+        except TokenError as error:
+            raise ValueError(f"topics: {error.reason} (see MAX_TOPICS_CLAIM_CHARS)") from None
+    if audience is not None:
+        claims["aud"] = audience
+    if issuer is not None:
+        claims["iss"] = issuer
+    return sign(claims, secret)
+
+
+def _malformed(_: str) -> Any:
+    raise TokenError("malformed")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):  # 1e400 reads as inf
+        raise TokenError("malformed")
+    return value
+
+
+def _bounded_int(text: str) -> int:
+    if len(text.lstrip("-")) > _MAX_INT_DIGITS:
+        raise TokenError("malformed")
+    return int(text)
 
 
 def _json_object(segment: str) -> dict[str, Any]:
     try:
-        value = json.loads(_b64decode(segment))
-    except (UnicodeDecodeError, json.JSONDecodeError):
+        value = json.loads(
+            _b64decode(segment),
+            parse_constant=_malformed,  # NaN, Infinity, -Infinity
+            parse_float=_finite_float,
+            parse_int=_bounded_int,
+        )
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
         raise TokenError("malformed") from None
     if not isinstance(value, dict):
         raise TokenError("malformed")
@@ -82,25 +138,59 @@ def _numeric_claim(claims: Mapping[str, Any], name: str) -> float | None:
     return float(value)
 
 
+def topic_patterns(claims: Mapping[str, Any]) -> list[str] | None:
+    """The ``topics`` claim, checked: a list of topic patterns whose JSON form fits the
+    authorizer context (``topics_too_large``); ``None`` when the token has none."""
+    if "topics" not in claims:
+        return None
+    patterns = claims["topics"]
+    if not isinstance(patterns, list) or not all(is_valid_topic_pattern(p) for p in patterns):
+        raise TokenError("invalid_topics")
+    if len(json.dumps(patterns, separators=(",", ":"))) > MAX_TOPICS_CLAIM_CHARS:
+        raise TokenError("topics_too_large")
+    return patterns
+
+
+def _check_audience(claims: Mapping[str, Any], audience: str | None) -> None:
+    """RFC 7519 4.1.3: a token naming an audience must name ours; without a configured
+    audience, a token that names one is meant for someone else."""
+    if "aud" not in claims:
+        if audience is not None:
+            raise TokenError("bad_audience")
+        return
+    value = claims["aud"]
+    named = [value] if isinstance(value, str) else value
+    if not isinstance(named, list) or audience is None or audience not in named:
+        raise TokenError("bad_audience")
+
+
 def verify(
     token: str,
     secrets: Sequence[bytes],
     now: float | None = None,
     leeway: int = DEFAULT_LEEWAY_SECONDS,
+    audience: str | None = None,
+    issuer: str | None = None,
 ) -> dict[str, Any]:
     """Return the claims of a valid token, or raise ``TokenError``.
 
-    A valid token has an HS256 header, a signature by one of ``secrets``, an ``exp`` in the
-    future (with ``leeway``), no ``nbf`` in the future, and a ``sub`` that is a valid entity id.
+    A valid token is at most ``MAX_TOKEN_CHARS`` long, has an HS256 header, a signature by
+    one of ``secrets``, a finite ``exp`` in the future (with ``leeway``), no ``nbf`` in the
+    future, a ``sub`` that is a valid entity id, ``aud`` and ``iss`` as configured, and, if
+    it has one, a valid ``topics`` claim.
     """
     if not token:
         raise TokenError("missing")
+    if len(token) > MAX_TOKEN_CHARS:
+        raise TokenError("too_large")
     parts = token.split(".")
     if len(parts) != 3 or not all(parts):
         raise TokenError("malformed")
     header = _json_object(parts[0])
     if header.get("alg") != ALGORITHM:
         raise TokenError("bad_algorithm")
+    if "crit" in header:  # RFC 7515 4.1.11: extensions we do not implement
+        raise TokenError("malformed")
     signing_input = f"{parts[0]}.{parts[1]}".encode("ascii", errors="replace")
     presented = _b64decode(parts[2])
     if not any(hmac.compare_digest(presented, _signature(signing_input, s)) for s in secrets):
@@ -115,16 +205,27 @@ def verify(
     not_before = _numeric_claim(claims, "nbf")
     if not_before is not None and current + leeway < not_before:
         raise TokenError("not_yet_valid")
+    _numeric_claim(claims, "iat")
     if "sub" not in claims:
         raise TokenError("missing_sub")
     if not is_valid_entity_id(claims["sub"]):
         raise TokenError("invalid_sub")
+    _check_audience(claims, audience)
+    if issuer is not None and claims.get("iss") != issuer:
+        raise TokenError("bad_issuer")
+    topic_patterns(claims)
     return claims
 
 
 def parse_secrets(value: str) -> list[bytes]:
-    """Split a stored secret value into keys: one per line, the first signs new tokens."""
+    """Split a stored secret value into keys: one per line, the first signs new tokens.
+    Each must be at least ``MIN_SECRET_BYTES`` long (the message never shows a key)."""
     keys = [line.strip().encode() for line in value.splitlines() if line.strip()]
     if not keys:
         raise ValueError("the token secret is empty")
+    for number, key in enumerate(keys, start=1):
+        if len(key) < MIN_SECRET_BYTES:
+            raise ValueError(
+                f"token secret line {number} is {len(key)} bytes; at least {MIN_SECRET_BYTES}"
+            )
     return keys

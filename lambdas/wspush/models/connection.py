@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import enum
 from dataclasses import dataclass
 
 
@@ -28,3 +29,12 @@ class Target:
     partition_key: str
     connection_id: str
     owner_entity_id: str | None = None
+
+
+class SubscribeOutcome(enum.Enum):
+    """What adding a subscription did."""
+
+    ADDED = "added"
+    ALREADY_SUBSCRIBED = "already_subscribed"  # nothing written, nothing counted
+    LIMIT_REACHED = "limit_reached"  # the connection holds its maximum already
+    CONNECTION_GONE = "connection_gone"  # no connection row (it is closing)

@@ -19,5 +19,15 @@ def is_valid_topic(value: object) -> bool:
     return isinstance(value, str) and _TOPIC.fullmatch(value) is not None
 
 
+def is_valid_topic_pattern(value: object) -> bool:
+    """A topic name, or a prefix of one followed by ``*`` (``orders.*``; ``*`` alone is
+    every topic)."""
+    if not isinstance(value, str):
+        return False
+    if value == "*":
+        return True
+    return is_valid_topic(value[:-1] if value.endswith("*") else value)
+
+
 def topic_partition(topic: str) -> str:
     return f"{TOPIC_PARTITION_PREFIX}{topic}"

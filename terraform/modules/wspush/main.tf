@@ -136,9 +136,10 @@ data "aws_iam_policy_document" "disconnect" {
     resources = [module.connections_table.connection_index_arn]
   }
 
+  # In batches; with lifecycle events on, one by one, so that each deletion is known.
   statement {
     sid       = "DeleteConnectionRows"
-    actions   = ["dynamodb:DeleteItem"]
+    actions   = var.lifecycle_events_enabled ? ["dynamodb:DeleteItem"] : ["dynamodb:BatchWriteItem"]
     resources = [module.connections_table.table_arn]
   }
 }
@@ -146,9 +147,11 @@ data "aws_iam_policy_document" "disconnect" {
 data "aws_iam_policy_document" "message" {
   source_policy_documents = local.lifecycle_policies
 
+  # A subscription row and the connection row's count change in one TransactWriteItems,
+  # which IAM authorizes as its Put, Update and Delete actions.
   statement {
     sid       = "StoreSubscriptions"
-    actions   = ["dynamodb:PutItem", "dynamodb:DeleteItem"]
+    actions   = ["dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"]
     resources = [module.connections_table.table_arn]
   }
 
@@ -168,6 +171,17 @@ data "aws_iam_policy_document" "message" {
     sid       = "ReplyToSender"
     actions   = ["execute-api:ManageConnections"]
     resources = [module.websocket_api.manage_connections_arn]
+  }
+
+  # Without an authorizer, message events carry no entityId: it is read from the index.
+  dynamic "statement" {
+    for_each = var.auth_disabled ? [module.connections_table.connection_index_arn] : []
+
+    content {
+      sid       = "FindConnectionOwner"
+      actions   = ["dynamodb:Query"]
+      resources = [statement.value]
+    }
   }
 }
 
@@ -226,6 +240,8 @@ locals {
       environment = tomap({
         TOKEN_SECRET_PARAMETER = module.token_secret.parameter_name
         ALLOWED_ORIGINS        = join(",", var.allowed_origins)
+        TOKEN_AUDIENCE         = var.token_audience != null ? var.token_audience : ""
+        TOKEN_ISSUER           = var.token_issuer != null ? var.token_issuer : ""
       })
     }
     connect = {
@@ -245,10 +261,11 @@ locals {
       description = "Answers ping, subscribe, unsubscribe, resume, presence and unknown actions."
       policy_json = data.aws_iam_policy_document.message.json
       environment = tomap({
-        CONNECTIONS_ENDPOINT   = module.websocket_api.connections_url
-        CONNECTION_TTL_SECONDS = tostring(local.connection_ttl_seconds)
-        PUBLIC_TOPIC_PATTERNS  = jsonencode(var.public_topic_patterns)
-        RESUME_MAX_MESSAGES    = tostring(var.resume_max_messages)
+        CONNECTIONS_ENDPOINT             = module.websocket_api.connections_url
+        CONNECTION_TTL_SECONDS           = tostring(local.connection_ttl_seconds)
+        PUBLIC_TOPIC_PATTERNS            = join(",", var.public_topic_patterns)
+        MAX_SUBSCRIPTIONS_PER_CONNECTION = tostring(var.max_subscriptions_per_connection)
+        RESUME_MAX_MESSAGES              = tostring(var.resume_max_messages)
       })
     }
     publish = {
@@ -294,8 +311,8 @@ module "functions" {
 # --- WebSocket API and schedule ---------------------------------------------------------
 
 locals {
-  # Route key -> the function that serves it.
-  routes = {
+  # The routes wspush answers itself; var.custom_routes adds others beside them.
+  builtin_routes = {
     "$connect"    = "connect"
     "$disconnect" = "disconnect"
     "$default"    = "message"
@@ -305,18 +322,28 @@ locals {
     "resume"      = "message"
     "presence"    = "message"
   }
+
+  # Each custom route gets a Lambda proxy integration of its own, named after the route.
+  integrations = merge(
+    {
+      for name in distinct(values(local.builtin_routes)) :
+      name => { function_name = module.functions[name].function_name, invoke_arn = module.functions[name].invoke_arn }
+    },
+    { for route_key, function in var.custom_routes : "route-${route_key}" => function },
+  )
+  routes = merge(
+    local.builtin_routes,
+    { for route_key in keys(var.custom_routes) : route_key => "route-${route_key}" },
+  )
 }
 
 module "websocket_api" {
   source = "../websocket_api"
 
-  name       = local.name
-  stage_name = var.stage_name
-  integrations = {
-    for name in ["connect", "disconnect", "message"] :
-    name => { function_name = module.functions[name].function_name, invoke_arn = module.functions[name].invoke_arn }
-  }
-  routes = local.routes
+  name         = local.name
+  stage_name   = var.stage_name
+  integrations = local.integrations
+  routes       = local.routes
   connect_authorizer = var.auth_disabled ? null : {
     function_name = module.functions["authorizer"].function_name
     invoke_arn    = module.functions["authorizer"].invoke_arn

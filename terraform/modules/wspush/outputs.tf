@@ -88,6 +88,21 @@ output "history_table_arn" {
   value       = module.history_table.table_arn
 }
 
+output "manage_connections_arn" {
+  description = "The ARN a custom route's function needs for execute-api:ManageConnections to reply to its caller: POST to @connections on this stage."
+  value       = module.websocket_api.manage_connections_arn
+}
+
+output "event_bus_arn" {
+  description = "ARN of the event bus; grant events:PutEvents on it to publish events for your own rules."
+  value       = module.push_schedule.event_bus_arn
+}
+
+output "push_function_arn" {
+  description = "ARN of the push function, for your own EventBridge rules that target it."
+  value       = module.functions["push"].function_arn
+}
+
 output "publish_url" {
   description = "https:// URL of POST /publish (SigV4 for execute-api, or a JWT with publish_jwt_issuer)."
   value       = module.publish_api.publish_url

@@ -119,10 +119,53 @@ variable "require_query_token" {
 
 variable "token_secret" {
   type        = string
-  description = "Token-signing secret to store; null generates a random one at apply. Write-only: never kept in plan or state."
+  description = "Token-signing secret to store (one key per line, the first signs); null generates a random one at apply. Write-only: never kept in plan or state."
   default     = null
   sensitive   = true
   ephemeral   = true
+
+  validation {
+    # RFC 7518 3.2: an HS256 key is at least as long as the hash output (256 bits).
+    condition     = var.token_secret == null || alltrue([for key in split("\n", coalesce(var.token_secret, "-")) : length(trimspace(key)) >= 32 if trimspace(key) != ""])
+    error_message = "Each line (key) of token_secret must be at least 32 characters."
+  }
+}
+
+variable "token_audience" {
+  type        = string
+  description = "When set, tokens must carry this `aud` claim (a string, or a list containing it); when null, tokens carrying any `aud` are refused."
+  default     = null
+}
+
+variable "token_issuer" {
+  type        = string
+  description = "When set, tokens must carry this `iss` claim; when null, `iss` is not checked."
+  default     = null
+}
+
+variable "public_topic_patterns" {
+  type        = list(string)
+  description = "Topic patterns every authenticated connection may subscribe to, besides its token's `topics` claim: exact names or prefixes ending in `*` (e.g. [\"news\", \"public.*\"])."
+  default     = []
+  nullable    = false
+
+  validation {
+    condition     = alltrue([for pattern in var.public_topic_patterns : can(regex("^(\\*|[A-Za-z0-9_.:/-]{1,128}\\*?)$", pattern))])
+    error_message = "Each public topic pattern is a topic name (1-128 of A-Z a-z 0-9 _ . : / -), optionally followed by *, or * alone."
+  }
+}
+
+variable "max_subscriptions_per_connection" {
+  type        = number
+  description = "Topics one connection may subscribe to at once; beyond it, subscribe answers too_many_subscriptions."
+  default     = 100
+  nullable    = false
+
+  validation {
+    # $disconnect deletes a connection's rows in batches of 25 well within its timeout.
+    condition     = var.max_subscriptions_per_connection >= 1 && var.max_subscriptions_per_connection <= 1000 && floor(var.max_subscriptions_per_connection) == var.max_subscriptions_per_connection
+    error_message = "max_subscriptions_per_connection must be a whole number from 1 to 1000."
+  }
 }
 
 variable "token_secret_version" {
@@ -242,15 +285,23 @@ variable "lifecycle_events_enabled" {
   nullable    = false
 }
 
-variable "public_topic_patterns" {
-  type        = list(string)
-  description = "Topic patterns every connection may read whatever its token grants: exact names or prefixes ending in `*`."
-  default     = []
+variable "custom_routes" {
+  type = map(object({
+    function_name = string
+    invoke_arn    = string
+  }))
+  description = "Extra WebSocket routes: route key (the frame's action) to the Lambda function that handles it (its name, for the invoke permission, and its invoke ARN). Each gets its own Lambda proxy integration and a permission scoped to that route."
+  default     = {}
   nullable    = false
 
   validation {
-    condition     = alltrue([for p in var.public_topic_patterns : can(regex("^[A-Za-z0-9_.:/-]{1,128}\\*?$", p)) || p == "*"])
-    error_message = "public_topic_patterns entries must be topic names of letters, digits and _.:/- (at most 128), optionally ending in *."
+    condition     = alltrue([for key in keys(var.custom_routes) : can(regex("^[A-Za-z][A-Za-z0-9_.-]{0,63}$", key))])
+    error_message = "custom_routes keys must be 1-64 letters, digits, '_', '.' or '-', starting with a letter (the $-routes belong to wspush)."
+  }
+
+  validation {
+    condition     = length(setintersection(keys(var.custom_routes), ["ping", "subscribe", "unsubscribe", "resume", "presence"])) == 0
+    error_message = "custom_routes cannot replace wspush's own routes: ping, subscribe, unsubscribe, resume, presence."
   }
 }
 

@@ -51,7 +51,6 @@ run "functions_get_the_history_settings" {
   variables {
     history_retention_hours = 48
     resume_max_messages     = 250
-    public_topic_patterns   = ["public.*"]
   }
 
   assert {
@@ -62,10 +61,9 @@ run "functions_get_the_history_settings" {
   assert {
     condition = (
       local.function_definitions.push.environment.HISTORY_RETENTION_SECONDS == "172800" &&
-      local.function_definitions.message.environment.RESUME_MAX_MESSAGES == "250" &&
-      local.function_definitions.message.environment.PUBLIC_TOPIC_PATTERNS == jsonencode(["public.*"])
+      local.function_definitions.message.environment.RESUME_MAX_MESSAGES == "250"
     )
-    error_message = "push must get the window in seconds, message the replay bound and the public patterns."
+    error_message = "push must get the window in seconds and message the replay bound."
   }
 
   assert {
@@ -97,14 +95,4 @@ run "an_unbounded_replay_is_refused" {
   }
 
   expect_failures = [var.resume_max_messages]
-}
-
-run "a_public_pattern_with_an_inner_wildcard_is_refused" {
-  command = plan
-
-  variables {
-    public_topic_patterns = ["rooms.*.chat"]
-  }
-
-  expect_failures = [var.public_topic_patterns]
 }

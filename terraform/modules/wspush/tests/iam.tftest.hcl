@@ -37,7 +37,7 @@ run "least_privilege" {
   assert {
     condition = (
       length(data.aws_iam_policy_document.message.statement) == 4 &&
-      data.aws_iam_policy_document.message.statement[0].actions == toset(["dynamodb:PutItem", "dynamodb:DeleteItem"]) &&
+      data.aws_iam_policy_document.message.statement[0].actions == toset(["dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"]) &&
       data.aws_iam_policy_document.message.statement[0].resources == toset([module.connections_table.table_arn]) &&
       data.aws_iam_policy_document.message.statement[1].actions == toset(["dynamodb:Query"]) &&
       data.aws_iam_policy_document.message.statement[1].resources == toset([module.connections_table.table_arn]) &&
@@ -137,5 +137,27 @@ run "lifecycle_events_off_drop_the_bus_and_occupancy_grants" {
   assert {
     condition     = local.common_environment.LIFECYCLE_EVENT_BUS == ""
     error_message = "With lifecycle events off, the functions must get no bus to publish to."
+  }
+
+  assert {
+    condition     = data.aws_iam_policy_document.disconnect.statement[1].actions == toset(["dynamodb:BatchWriteItem"])
+    error_message = "With lifecycle events off, disconnect deletes a connection's rows in batches."
+  }
+}
+
+run "demo_mode_lets_message_find_the_connection_owner_in_the_index_only" {
+  command = plan
+
+  variables {
+    auth_disabled = true
+  }
+
+  assert {
+    condition = (
+      length(data.aws_iam_policy_document.message.statement) == 5 &&
+      data.aws_iam_policy_document.message.statement[4].actions == toset(["dynamodb:Query"]) &&
+      data.aws_iam_policy_document.message.statement[4].resources == toset([module.connections_table.connection_index_arn])
+    )
+    error_message = "Without an authorizer, message may also Query the connectionId index, and only that index."
   }
 }

@@ -72,3 +72,64 @@ run "good_cron_expression_plans" {
     error_message = "A valid cron expression must be accepted."
   }
 }
+
+run "short_token_secret_is_refused" {
+  command = plan
+
+  variables {
+    token_secret = "too-short"
+  }
+
+  expect_failures = [var.token_secret]
+}
+
+run "every_key_of_a_rotation_secret_must_be_long" {
+  command = plan
+
+  variables {
+    token_secret = "0123456789abcdef0123456789abcdef\nshort"
+  }
+
+  expect_failures = [var.token_secret]
+}
+
+run "bad_public_topic_pattern" {
+  command = plan
+
+  variables {
+    public_topic_patterns = ["news", "bad topic*"]
+  }
+
+  expect_failures = [var.public_topic_patterns]
+}
+
+run "subscription_limit_out_of_range" {
+  command = plan
+
+  variables {
+    max_subscriptions_per_connection = 5000
+  }
+
+  expect_failures = [var.max_subscriptions_per_connection]
+}
+
+run "topic_settings_reach_the_functions" {
+  command = plan
+
+  variables {
+    token_secret                     = "0123456789abcdef0123456789abcdef\nfedcba9876543210fedcba9876543210"
+    public_topic_patterns            = ["news", "public.*"]
+    max_subscriptions_per_connection = 20
+    token_audience                   = "wspush"
+  }
+
+  assert {
+    condition = (
+      local.function_definitions.message.environment["PUBLIC_TOPIC_PATTERNS"] == "news,public.*" &&
+      local.function_definitions.message.environment["MAX_SUBSCRIPTIONS_PER_CONNECTION"] == "20" &&
+      local.function_definitions.authorizer.environment["TOKEN_AUDIENCE"] == "wspush" &&
+      local.function_definitions.authorizer.environment["TOKEN_ISSUER"] == ""
+    )
+    error_message = "Public patterns and the limit reach message; audience and issuer reach the authorizer."
+  }
+}

@@ -1,0 +1,1 @@
+"""The order-status example's own code: the ``placeOrder`` WebSocket route."""

@@ -1,0 +1,112 @@
+# Plan-only, against a mocked provider: the workflow's states, the rule that turns its
+# events into pushes, and exact least-privilege grants.
+mock_provider "aws" {
+  override_during = plan
+  source          = "../../terraform/modules/wspush/tests/mocks"
+}
+
+override_resource {
+  target          = aws_sfn_state_machine.order
+  override_during = plan
+  values = {
+    arn = "arn:aws:states:us-east-1:123456789012:stateMachine:orders-prod-order"
+  }
+}
+
+run "the_workflow_announces_every_status_through_put_events" {
+  command = plan
+
+  assert {
+    condition     = jsondecode(aws_sfn_state_machine.order.definition).StartAt == "Announce received" && length(jsondecode(aws_sfn_state_machine.order.definition).States) == 9
+    error_message = "The workflow must start by announcing received, then wait and announce each of the four other statuses."
+  }
+
+  assert {
+    condition = alltrue([
+      for index, status in ["received", "preparing", "baking", "out_for_delivery", "delivered"] :
+      jsondecode(aws_sfn_state_machine.order.definition).States["Announce ${status}"].Resource == "arn:aws:states:::events:putEvents" &&
+      jsondecode(aws_sfn_state_machine.order.definition).States["Announce ${status}"].Parameters.Entries[0].DetailType == "OrderStatusChanged" &&
+      jsondecode(aws_sfn_state_machine.order.definition).States["Announce ${status}"].Parameters.Entries[0].Detail.order.status == status &&
+      jsondecode(aws_sfn_state_machine.order.definition).States["Announce ${status}"].Parameters.Entries[0].Detail.order.sequence == index + 1
+    ])
+    error_message = "Each status must be announced, in order, as an OrderStatusChanged event through the optimised events:putEvents integration."
+  }
+
+  assert {
+    condition = (
+      jsondecode(aws_sfn_state_machine.order.definition).States["Wait for baking"].Seconds == 20 &&
+      jsondecode(aws_sfn_state_machine.order.definition).States["Wait for baking"].Next == "Announce baking" &&
+      jsondecode(aws_sfn_state_machine.order.definition).States["Announce delivered"].End == true
+    )
+    error_message = "Every status after the first must wait its status_wait_seconds, and delivered must end the workflow."
+  }
+
+  assert {
+    condition     = aws_sfn_state_machine.order.type == "STANDARD" && aws_sfn_state_machine.order.logging_configuration[0].include_execution_data == false
+    error_message = "A Standard workflow (long waits, exactly-once states) whose logs leave out the order's data."
+  }
+}
+
+run "order_status_events_become_pushes_to_the_customer" {
+  command = plan
+
+  assert {
+    condition     = jsondecode(aws_cloudwatch_event_rule.order_status.event_pattern) == { source = ["wspush.example.orders"], "detail-type" = ["OrderStatusChanged"] }
+    error_message = "The rule must match exactly the workflow's OrderStatusChanged events."
+  }
+
+  assert {
+    condition = (
+      aws_cloudwatch_event_target.order_status.input_transformer[0].input_paths == tomap({ entityId = "$.detail.customer.entityId", order = "$.detail.order", orderId = "$.detail.order.orderId", sequence = "$.detail.order.sequence" }) &&
+      jsondecode(replace(replace(replace(replace(aws_cloudwatch_event_target.order_status.input_transformer[0].input_template, "<entityId>", "alice"), "<orderId>", "o-1"), "<sequence>", "3"), "<order>", "{}")) == { entityId = "alice", type = "order.status", id = "order-o-1-3", payload = {} }
+    )
+    error_message = "The input transformer must turn the event into a push request to the entity that placed the order."
+  }
+
+  assert {
+    condition     = aws_cloudwatch_event_target.order_status.dead_letter_config[0].arn == aws_sqs_queue.order_status_dead_letter.arn
+    error_message = "Events the rule cannot deliver must be dead-lettered."
+  }
+}
+
+run "grants_are_exact" {
+  command = plan
+
+  assert {
+    condition = (
+      data.aws_iam_policy_document.order_workflow.statement[0].actions == toset(["events:PutEvents"]) &&
+      data.aws_iam_policy_document.order_workflow.statement[0].resources == toset([module.wspush.event_bus_arn])
+    )
+    error_message = "The workflow may put events on wspush's bus only."
+  }
+
+  assert {
+    condition = (
+      data.aws_iam_policy_document.place_order.statement[0].actions == toset(["states:StartExecution"]) &&
+      data.aws_iam_policy_document.place_order.statement[0].resources == toset([aws_sfn_state_machine.order.arn]) &&
+      data.aws_iam_policy_document.place_order.statement[1].actions == toset(["execute-api:ManageConnections"]) &&
+      data.aws_iam_policy_document.place_order.statement[1].resources == toset([module.wspush.manage_connections_arn])
+    )
+    error_message = "placeOrder may start this workflow and reply on this stage's @connections, nothing more."
+  }
+
+  assert {
+    condition     = aws_lambda_permission.order_status.principal == "events.amazonaws.com" && aws_lambda_permission.order_status.source_arn == aws_cloudwatch_event_rule.order_status.arn
+    error_message = "EventBridge may invoke push for this rule only."
+  }
+
+  assert {
+    condition     = output.function_names["place_order"] == module.place_order.function_name
+    error_message = "The local stack and the CLI find the placeOrder function among function_names."
+  }
+}
+
+run "waits_are_whole_seconds_from_one" {
+  command = plan
+
+  variables {
+    status_wait_seconds = { preparing = 0, baking = 1, out_for_delivery = 1, delivered = 1.5 }
+  }
+
+  expect_failures = [var.status_wait_seconds]
+}

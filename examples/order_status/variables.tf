@@ -1,0 +1,80 @@
+variable "aws_region" {
+  type        = string
+  description = "Region to deploy to."
+  default     = "us-east-1"
+}
+
+variable "name" {
+  type        = string
+  description = "Prefix of every resource name; the stage name is appended."
+  default     = "orders"
+}
+
+variable "stage_name" {
+  type        = string
+  description = "API Gateway stage name; the last path segment of the WebSocket URL."
+  default     = "prod"
+}
+
+variable "status_wait_seconds" {
+  type = object({
+    preparing        = number
+    baking           = number
+    out_for_delivery = number
+    delivered        = number
+  })
+  description = "Seconds the workflow waits before it announces each status (received is announced at once)."
+  default = {
+    preparing        = 10
+    baking           = 20
+    out_for_delivery = 20
+    delivered        = 30
+  }
+
+  validation {
+    condition     = alltrue([for seconds in values(var.status_wait_seconds) : seconds >= 1 && seconds <= 86400 && floor(seconds) == seconds])
+    error_message = "Each wait must be a whole number of seconds from 1 to 86400."
+  }
+}
+
+variable "package_dir" {
+  type        = string
+  description = "Directory holding the zips from build.sh; null means dist/ at the repository root."
+  default     = null
+}
+
+variable "deletion_protection" {
+  type        = bool
+  description = "Protect wspush's connections table from deletion."
+  default     = true
+}
+
+variable "manage_api_gateway_account" {
+  type        = bool
+  description = "Create the account-level CloudWatch role API Gateway needs for access logs. Turn off if the account already has one."
+  default     = true
+}
+
+variable "monitoring_enabled" {
+  type        = bool
+  description = "Create wspush's alarms, dashboard and saved log queries."
+  default     = true
+}
+
+variable "public_topic_patterns" {
+  type        = list(string)
+  description = "Topic patterns every authenticated connection may subscribe to (wspush's topics; the order statuses go to the entity, not a topic)."
+  default     = []
+}
+
+variable "log_retention_days" {
+  type        = number
+  description = "Retention of every log group, in days (a value CloudWatch Logs accepts)."
+  default     = 30
+}
+
+variable "emulator_endpoint" {
+  type        = string
+  description = "Point every AWS service at this emulator URL (the local stack sets it). Leave null for AWS."
+  default     = null
+}

@@ -1,0 +1,18 @@
+"""Correctly signed tokens around arbitrary payload bytes, for tests of crafted input: a
+payload must be refused for its content, not only for lacking a signature."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+
+
+def b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def signed_token(payload: bytes, secret: bytes) -> str:
+    signing_input = b64(b'{"alg":"HS256","typ":"JWT"}') + "." + b64(payload)
+    signature = hmac.new(secret, signing_input.encode(), hashlib.sha256).digest()
+    return f"{signing_input}.{b64(signature)}"
