@@ -35,11 +35,13 @@ from bench.servers import STAGE, raise_file_limit
 from wspush.dal.connections_api import ConnectionsApi
 from wspush.dal.connections_table import ConnectionsTable
 from wspush.dal.history_table import HistoryTable
-from wspush.logic.channels import History, envelope_body
+from wspush.logic import envelope
+from wspush.logic.channels import History, envelope_body, number_envelope
 from wspush.logic.messages import ChannelServices, InboundMessage, handle_message
-from wspush.logic.push import fan_out, push
+from wspush.logic.push import Delivery, fan_out, walk
 from wspush.models.connection import Target
 from wspush.models.push import Audience, PushRequest
+from wspush.models.shard import Shard
 from wspush_local.table import create_connections_table, create_history_table
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -75,10 +77,16 @@ def server(kind: str, *args: str) -> Iterator[str]:
 
 
 class _NoRows:
-    """Fan-out's store: nothing is gone in these runs, so nothing is deleted."""
+    """Fan-out's store: nothing is gone in these runs, so nothing is read or deleted."""
 
-    def delete_row(self, partition_key: str, connection_id: str) -> None:
-        raise AssertionError("no connection is gone in a benchmark run")
+    def __getattr__(self, name: str) -> Any:
+        raise AssertionError(f"no connection is gone in a benchmark run ({name})")
+
+
+def _fan_out(targets: list[Target], body: bytes, api: Any, pool: ThreadPoolExecutor) -> Any:
+    """The push function's fan-out, one attempt per post, as wide as the pool."""
+    delivery = Delivery(body, api, _NoRows(), pool, pool._max_workers, max_attempts=1)
+    return fan_out(targets, delivery).report
 
 
 # 1. Fan-out throughput -----------------------------------------------------------------
@@ -157,9 +165,9 @@ def fanout(
                 api = ConnectionsApi(endpoint, credentials=CREDENTIALS)
                 runs = []
                 with ThreadPoolExecutor(concurrency) as pool:
-                    fan_out(targets[:concurrency], BODY, api, _NoRows(), pool, 1)  # warm up
+                    _fan_out(targets[:concurrency], BODY, api, pool)  # warm up
                     for _ in range(repeats):
-                        report, wall, cpu = _timed(fan_out, targets, BODY, api, _NoRows(), pool, 1)
+                        report, wall, cpu = _timed(_fan_out, targets, BODY, api, pool)
                         assert report.sent == n, "every post must succeed"
                         runs.append((wall, cpu))
                 wall, cpu = sorted(runs)[len(runs) // 2]  # the median run
@@ -248,7 +256,11 @@ def read_cost(sizes: list[int], connections_per_entity: int = 10) -> list[ReadRo
                 )
                 written = batch[-1] + 1
             counting = _CountingClient(client)
-            targets = ConnectionsTable(counting, "bench").entity_targets("entity-1")
+            reader = ConnectionsTable(counting, "bench")
+            shard = Shard(partition="entity-1")
+            targets = [
+                t for t in walk(shard, reader, 1000, int(time.time())) if isinstance(t, Target)
+            ]
             assert len(targets) == connections_per_entity
             query_items, query_calls = counting.items_read, counting.calls
             # What a Scan-based sample reads to find the same entity's connections.
@@ -479,7 +491,7 @@ async def _drive(
         for seq in range(messages):
             sent_at.append(time.perf_counter())
             body = json.dumps({"seq": seq, "data": "x" * 64}).encode()
-            report = await asyncio.to_thread(fan_out, targets, body, api, _NoRows(), pool, 1)
+            report = await asyncio.to_thread(_fan_out, targets, body, api, pool)
             assert report.sent == connections
     await asyncio.wait_for(asyncio.gather(*listeners), 120)
     elapsed = time.perf_counter() - first
@@ -517,7 +529,128 @@ def gateway_capacity(sizes: list[int], messages: int, concurrency: int = 64) -> 
     return rows
 
 
-# 6. Channels: what history adds to a push, and resuming -----------------------------------
+# 6. A broadcast through the sharded path ---------------------------------------------
+
+
+@dataclass(frozen=True)
+class ShardedRow:
+    connections: int
+    rate_cap: int
+    parallelism: int
+    shard_size: int
+    concurrency: int
+    latency: float
+    wall: float  # from the push's start to its last delivery
+    first: float  # from the push's start to its first delivery
+    shard_invocations: int
+    posts: int
+    delivered_once: int  # connections that received exactly one copy
+    envelope_ids: int
+    cpu_seconds: float  # coordinator, workers and the endpoint together
+
+    @property
+    def ideal_rate(self) -> float:
+        """The cap, unless the shards' concurrency cannot reach it at this latency."""
+        return min(self.rate_cap, self.parallelism * self.concurrency / self.latency)
+
+    @property
+    def ideal_seconds(self) -> float:
+        return self.connections / self.ideal_rate
+
+    @property
+    def efficiency(self) -> float:
+        return self.ideal_seconds / self.wall
+
+    @property
+    def exactly_once(self) -> bool:
+        return self.posts == self.connections == self.delivered_once and self.envelope_ids == 1
+
+    @property
+    def cpu_share(self) -> float:
+        """Share of the machine's cores the run used (1.0: every core busy)."""
+        return self.cpu_seconds / self.wall / (os.cpu_count() or 1)
+
+    @property
+    def cpu_bound(self) -> bool:
+        return self.cpu_share >= 0.8
+
+
+def sharded_broadcast(
+    connections: int,
+    rate_cap: int,
+    parallelism: int,
+    shard_size: int,
+    latency: float,
+    concurrency: int = 32,
+) -> ShardedRow:
+    with server("latency", "--latency", str(latency)) as endpoint:
+        base = endpoint.rsplit("/", 1)[0]
+        process = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "bench.sharded",
+                "--endpoint",
+                endpoint,
+                "--connections",
+                str(connections),
+                "--rate",
+                str(rate_cap),
+                "--parallelism",
+                str(parallelism),
+                "--shard-size",
+                str(shard_size),
+                "--concurrency",
+                str(concurrency),
+            ],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if process.returncode != 0:
+            raise RuntimeError(f"bench.sharded failed:\n{process.stderr[-3000:]}")
+        run = json.loads(process.stdout.strip().splitlines()[-1])
+        stats = _get_json(f"{base}/_bench/stats")
+    report = run["report"]
+    assert report["sent"] == connections, f"every post must succeed: {report}"
+    return ShardedRow(
+        connections=connections,
+        rate_cap=rate_cap,
+        parallelism=parallelism,
+        shard_size=shard_size,
+        concurrency=concurrency,
+        latency=latency,
+        wall=stats["last"] - run["started"],
+        first=stats["first"] - run["started"],
+        shard_invocations=run["shardInvocations"],
+        posts=stats["posts"],
+        delivered_once=stats["connections"] if stats["maxCopies"] == 1 else 0,
+        envelope_ids=stats["ids"],
+        cpu_seconds=run["cpuSeconds"] + stats["cpuSeconds"],
+    )
+
+
+ACCOUNT_QUOTA = 10_000  # API Gateway's default account-level requests/s, every API together
+LAMBDA_POSTS_PER_INVOCATION = 1_000  # one 512 MB invocation at 25 ms per post (section 1)
+
+
+def projection(row: ShardedRow, connections: int = 1_000_000) -> dict[str, float]:
+    """The same model at the account quota: enough shards to reach it, at the efficiency
+    measured here, plus the measured time to first delivery."""
+    parallelism = math.ceil(ACCOUNT_QUOTA / LAMBDA_POSTS_PER_INVOCATION)
+    ideal = connections / ACCOUNT_QUOTA
+    return {
+        "connections": connections,
+        "rate": ACCOUNT_QUOTA,
+        "parallelism": parallelism,
+        "ideal_seconds": ideal,
+        "projected_seconds": row.first + ideal / row.efficiency,
+        "shard_invocations": math.ceil(connections / row.shard_size),
+    }
+
+
+# 7. Channels: what history adds to a push, and resuming -----------------------------------
 
 
 @dataclass(frozen=True)
@@ -551,17 +684,27 @@ class _Audience:
     history's share is not diluted by the audience's Query."""
 
     def __init__(self, n: int) -> None:
-        self._targets = [Target("topic#bench", f"c{i}", "owner") for i in range(n)]
+        self.targets = [Target("topic#bench", f"c{i}", "owner") for i in range(n)]
 
-    def topic_targets(self, topic: str) -> list[Target]:
-        return self._targets
 
-    def delete_row(self, partition_key: str, connection_id: str) -> bool:
-        raise AssertionError("no connection is gone in a benchmark run")
+def _numbered_push(
+    request: PushRequest,
+    targets: list[Target],
+    api: Any,
+    pool: ThreadPoolExecutor,
+    history: History | None,
+) -> Any:
+    """What the push function does once per push (build the envelope, and number and keep
+    it when ``history`` is given), then the fan-out to ``targets``."""
+    assert request.id is not None
+    message = number_envelope(
+        request, envelope.for_push(request, request.id), history, int(time.time())
+    )
+    return _fan_out(targets, envelope.encode(message), api, pool)
 
 
 class _Members:
-    def topic_targets(self, topic: str) -> list[Target]:
+    def topic_members(self, topic: str, now: int) -> list[Target]:
         return []
 
 
@@ -594,14 +737,11 @@ def channels(
                         Audience(topic="bench"), {"text": "hello"}, id=f"push-{counter}"
                     )
                     report, wall, cpu = _timed(
-                        push,
+                        _numbered_push,
                         request,
-                        audience,
+                        audience.targets,
                         api,
                         pool,
-                        1,
-                        1,
-                        time.sleep,
                         history if with_history else None,
                     )
                     assert report.sent == n, "every post must succeed"

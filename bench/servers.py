@@ -14,9 +14,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import json
 import resource
 import secrets
 import threading
+import time
 from typing import Any
 
 from aiohttp import WSMsgType, web
@@ -99,13 +102,47 @@ def bare_app() -> tuple[web.Application, Any]:
 
 
 def latency_app(latency: float) -> web.Application:
+    """Answers every post after ``latency`` seconds, and counts what it was sent: copies per
+    connection and envelope ids (``GET /_bench/stats``, ``POST /_bench/reset``)."""
+    copies: dict[str, int] = {}
+    ids: set[str] = set()
+    times: list[float] = []
+
     async def post(request: web.Request) -> web.Response:
-        await request.read()
+        body = await request.read()
+        connection_id = request.match_info["connection_id"]
+        copies[connection_id] = copies.get(connection_id, 0) + 1
+        if body.startswith(b'{"type"'):
+            with contextlib.suppress(ValueError, KeyError, TypeError):
+                ids.add(json.loads(body)["id"])
+        times.append(time.time())
         await asyncio.sleep(latency)
         return web.Response(status=200)
 
+    async def stats(request: web.Request) -> web.Response:
+        usage = resource.getrusage(resource.RUSAGE_SELF)
+        return web.json_response(
+            {
+                "posts": sum(copies.values()),
+                "connections": len(copies),
+                "maxCopies": max(copies.values(), default=0),
+                "ids": len(ids),
+                "first": min(times, default=0.0),
+                "last": max(times, default=0.0),
+                "cpuSeconds": usage.ru_utime + usage.ru_stime,
+            }
+        )
+
+    async def reset(request: web.Request) -> web.Response:
+        copies.clear()
+        ids.clear()
+        times.clear()
+        return web.json_response({})
+
     app = web.Application()
     app.router.add_post(f"/{STAGE}/@connections/{{connection_id}}", post)
+    app.router.add_get("/_bench/stats", stats)
+    app.router.add_post("/_bench/reset", reset)
     return app
 
 

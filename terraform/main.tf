@@ -28,6 +28,9 @@ module "wspush" {
   kms_key_arn                      = var.kms_key_arn
   function_settings                = var.function_settings
   push_concurrency                 = var.push_concurrency
+  push_shard_size                  = var.push_shard_size
+  push_shard_parallelism           = var.push_shard_parallelism
+  push_rate_limit                  = var.push_rate_limit
   manage_api_gateway_account       = var.manage_api_gateway_account
   xray_sdk_tracing                 = var.xray_sdk_tracing
   monitoring_enabled               = var.monitoring_enabled

@@ -144,6 +144,24 @@ variable "push_concurrency" {
   default     = null
 }
 
+variable "push_shard_size" {
+  type        = number
+  description = "Most connections one push invocation posts to before it hands the rest of its shard on."
+  default     = null
+}
+
+variable "push_shard_parallelism" {
+  type        = number
+  description = "Shards of one push that run at once (worker invocations)."
+  default     = null
+}
+
+variable "push_rate_limit" {
+  type        = number
+  description = "Ceiling on @connections posts per second for one push, across all its shards."
+  default     = null
+}
+
 variable "manage_api_gateway_account" {
   type        = bool
   description = "Create the account-level CloudWatch role API Gateway needs for access logs. Turn off if the account already has one."

@@ -161,9 +161,14 @@ class MessageConfig:
 class PushConfig:
     table_name: str
     connections_endpoint: str
+    function_name: str  # its own: shards and hand-ons invoke it
     concurrency: int
     max_attempts: int
-    scan_segments: int
+    shard_size: int
+    shard_parallelism: int
+    rate_limit: int
+    connecting_window_seconds: int
+    deadline_margin_seconds: int
     scheduled_message: Any
     history_table: str
     history_retention_seconds: int
@@ -181,9 +186,14 @@ class PushConfig:
         return cls(
             table_name=_required(env, "CONNECTIONS_TABLE"),
             connections_endpoint=_required(env, "CONNECTIONS_ENDPOINT"),
+            function_name=_required(env, "AWS_LAMBDA_FUNCTION_NAME"),
             concurrency=_int(env, "PUSH_CONCURRENCY", 32),
             max_attempts=_int(env, "PUSH_MAX_ATTEMPTS", 4),
-            scan_segments=_int(env, "BROADCAST_SCAN_SEGMENTS", 4),
+            shard_size=_int(env, "PUSH_SHARD_SIZE", 5000),
+            shard_parallelism=_int(env, "PUSH_SHARD_PARALLELISM", 10),
+            rate_limit=_int(env, "PUSH_RATE_LIMIT", 5000),
+            connecting_window_seconds=_int(env, "PUSH_CONNECTING_WINDOW_SECONDS", 10, minimum=0),
+            deadline_margin_seconds=_int(env, "PUSH_DEADLINE_MARGIN_SECONDS", 10),
             scheduled_message=scheduled_message,
             history_table=_required(env, "HISTORY_TABLE"),
             history_retention_seconds=_int(

@@ -20,10 +20,13 @@ import boto3
 import urllib3
 from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
+from botocore.config import Config
 from botocore.credentials import Credentials
 
 from wspush.dal.connections_table import ConnectionsTable
 from wspush.dal.history_table import HistoryTable
+from wspush.dal.push_invoker import invoke_client_config
+from wspush.dal.shard_invoker import MAX_FUNCTION_SECONDS
 from wspush.logic.tokens import issue, parse_secrets
 from wspush.models.identifiers import is_valid_entity_id, is_valid_topic
 from wspush_local.dlq import list_dead_letters, redrive
@@ -58,16 +61,22 @@ class Deployment:
             return credentials
         return Credentials(LOCAL_ACCESS_KEY_ID, LOCAL_SECRET_ACCESS_KEY)
 
-    def client(self, service: str) -> Any:
+    def client(self, service: str, config: Config | None = None) -> Any:
         if self.endpoint_url is None:
-            return boto3.client(service, region_name=self.region)
+            return boto3.client(service, region_name=self.region, config=config)
         return boto3.client(
             service,
             region_name=self.region,
             endpoint_url=self.endpoint_url,
             aws_access_key_id=LOCAL_ACCESS_KEY_ID,
             aws_secret_access_key=LOCAL_SECRET_ACCESS_KEY,
+            config=config,
         )
+
+    def push_function_client(self) -> Any:
+        """Invokes the push function: waits longer than any function can run and never
+        retries by itself (a retry after a read timeout would push a second time)."""
+        return self.client("lambda", invoke_client_config(MAX_FUNCTION_SECONDS + 30))
 
 
 def _deployment(args: argparse.Namespace) -> Deployment:
@@ -148,6 +157,10 @@ def _push_request(args: argparse.Namespace) -> dict[str, Any]:
     except json.JSONDecodeError as error:
         raise SystemExit(f"wspush: --message is not JSON: {error}") from None
     request: dict[str, Any] = {"payload": payload, "type": args.type}
+    if args.id:
+        request["id"] = args.id
+    if args.exclude_connection:
+        request["excludeConnectionId"] = args.exclude_connection
     if args.entity:
         request["entityId"] = args.entity
     elif args.topic:
@@ -180,10 +193,6 @@ def publish_over_http(
 def cmd_push(args: argparse.Namespace) -> int:
     deployment = _deployment(args)
     request = _push_request(args)
-    if args.exclude_connection:
-        request["excludeConnectionId"] = args.exclude_connection
-    if args.id:
-        request["id"] = args.id
     if args.via_http:
         status, answer = publish_over_http(
             deployment.publish_url, request, deployment.credentials(), deployment.region
@@ -203,7 +212,7 @@ def cmd_push(args: argparse.Namespace) -> int:
         )
         print(json.dumps({"failedEntryCount": result["FailedEntryCount"]}))
         return 1 if result["FailedEntryCount"] else 0
-    response = deployment.client("lambda").invoke(
+    response = deployment.push_function_client().invoke(
         FunctionName=deployment.outputs["function_names"]["push"],
         Payload=json.dumps(request).encode(),
     )
@@ -257,7 +266,7 @@ def cmd_dlq(args: argparse.Namespace) -> int:
         for letter in list_dead_letters(sqs, queue_url, args.limit):
             print(json.dumps(letter.describe()))
         return 0
-    lambda_client = deployment.client("lambda")
+    lambda_client = deployment.push_function_client()
     function = deployment.outputs["function_names"]["push"]
 
     def redeliver(event: Any) -> str | None:
@@ -289,10 +298,18 @@ def cmd_run(args: argparse.Namespace) -> int:
         ),
         work_dir=Path(args.work_dir) if args.work_dir else None,
         destroy_on_exit=args.destroy_on_exit,
+        variables=dict(_variable(v) for v in args.var),
         example=args.example,
         public_topics=tuple(t.strip() for t in args.public_topics.split(",") if t.strip()),
     )
     return run(options)
+
+
+def _variable(text: str) -> tuple[str, str]:
+    name, equals, value = text.partition("=")
+    if not equals or not name.strip():
+        raise SystemExit(f"wspush: --var takes NAME=VALUE, got {text!r}")
+    return name.strip(), value
 
 
 def parser() -> argparse.ArgumentParser:
@@ -342,6 +359,13 @@ def parser() -> argparse.ArgumentParser:
         "--work-dir", help="where state and unpacked functions live (default .wspush)"
     )
     run_cmd.add_argument(
+        "--var",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a Terraform variable for the local deployment, e.g. push_shard_size=50 (repeatable)",
+    )
+    run_cmd.add_argument(
         "--destroy-on-exit",
         action="store_true",
         help="terraform destroy against the emulator on exit",
@@ -382,7 +406,10 @@ def parser() -> argparse.ArgumentParser:
     push.add_argument(
         "--type", default="notification", help="the envelope type (default notification)"
     )
-    push.add_argument("--id", help="the message id (default: a new uuid)")
+    push.add_argument(
+        "--id",
+        help="idempotency key: the envelope id of every copy (default: the event or request id)",
+    )
     push.add_argument(
         "--exclude-connection", help="a connection that must not receive it (the sender)"
     )

@@ -124,7 +124,10 @@ class LocalLambda:
         self._pending: set[asyncio.Task[Any]] = set()
         self.loop: asyncio.AbstractEventLoop | None = None
 
-    def register(self, spec: FunctionSpec) -> None:
+    def register(self, spec: FunctionSpec, concurrency: int | None = None) -> None:
+        """Unpack a function; ``concurrency`` overrides the default number of warm workers
+        (a function that invokes itself synchronously needs a slot per invocation it waits
+        on, as it would need concurrency in Lambda)."""
         directory = self._work_dir / spec.name
         shutil.rmtree(directory, ignore_errors=True)
         with zipfile.ZipFile(spec.package) as archive:
@@ -137,7 +140,8 @@ class LocalLambda:
             "AWS_LAMBDA_FUNCTION_TIMEOUT": str(spec.timeout_seconds),
             "LAMBDA_TASK_ROOT": str(directory),
         }
-        function = _Function(spec, directory, environment, asyncio.Semaphore(self._concurrency))
+        slots = asyncio.Semaphore(concurrency or self._concurrency)
+        function = _Function(spec, directory, environment, slots)
         self._functions[spec.name] = function
         digest = hashlib.sha256(spec.package.read_bytes()).hexdigest()[:12]
         log.info("function %s from %s (sha256 %s…)", spec.name, spec.package.name, digest)

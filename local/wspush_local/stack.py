@@ -57,6 +57,8 @@ class StackOptions:
     limits: Limits = field(default_factory=Limits)
     work_dir: Path | None = None
     destroy_on_exit: bool = False
+    # More root Terraform variables, e.g. {"push_shard_size": "50"}.
+    variables: dict[str, str] = field(default_factory=dict)
     # Apply examples/<example> (with its local.tfvars) instead of the root configuration.
     example: str | None = None
     public_topics: tuple[str, ...] = DEMO_PUBLIC_TOPICS
@@ -72,6 +74,13 @@ def _clients(emulator_url: str) -> dict[str, Any]:
         name: session.client(name, endpoint_url=emulator_url)
         for name in ("apigatewayv2", "lambda", "events", "sqs", "ssm", "dynamodb")
     }
+
+
+def _self_invoking_slots(environment: dict[str, str]) -> int | None:
+    """The push function waits on its shard invocations: room for a coordinator, all its
+    shards, and one more push starting meanwhile."""
+    parallelism = environment.get("PUSH_SHARD_PARALLELISM")
+    return int(parallelism) + 2 if parallelism else None
 
 
 def free_port() -> int:
@@ -161,6 +170,7 @@ class Stack:
             }
             if options.schedule_expression:
                 self.terraform_variables["schedule_expression"] = options.schedule_expression
+            self.terraform_variables.update(options.variables)
             log.info("terraform init + apply against the emulator…")
             await asyncio.to_thread(terraform.init)
             await asyncio.to_thread(terraform.apply, self.terraform_variables)
@@ -184,7 +194,7 @@ class Stack:
             ):
                 if "CONNECTIONS_ENDPOINT" in spec.environment:
                     spec.environment["CONNECTIONS_ENDPOINT"] = connections_url
-                runtime.register(spec)
+                runtime.register(spec, _self_invoking_slots(spec.environment))
 
             # 4. Gateway and scheduler.
             gateway = Gateway(api, runtime, options.limits)

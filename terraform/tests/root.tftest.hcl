@@ -33,6 +33,20 @@ run "settings_pass_through" {
   }
 }
 
+run "sharding_settings_pass_through" {
+  command = plan
+
+  variables {
+    push_shard_size = 1234
+    push_rate_limit = 4321
+  }
+
+  assert {
+    condition     = module.wspush.push_settings.shard_size == 1234 && module.wspush.push_settings.rate_limit == 4321 && module.wspush.push_settings.shard_parallelism == 10
+    error_message = "The root must pass the sharding settings to the module, unset ones taking its defaults."
+  }
+}
+
 run "publish_settings_pass_through" {
   command = plan
 

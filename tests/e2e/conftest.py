@@ -25,6 +25,9 @@ SCHEDULE_SCALE = 0.05  # rate(1 minute) fires every 3 seconds
 STARTUP_TIMEOUT = 240
 
 
+E2E_SHARD_SIZE = 50
+
+
 def _free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -60,6 +63,10 @@ class LocalStack:
             command.append("--destroy-on-exit")
         if example:
             command += ["--example", example]
+        else:
+            # Small shards, so that the crowd tests' broadcasts run through shard invocations.
+            command += ["--var", f"push_shard_size={E2E_SHARD_SIZE}"]
+            command += ["--var", "push_shard_parallelism=3"]
         self.process = subprocess.Popen(
             command,
             cwd=ROOT,

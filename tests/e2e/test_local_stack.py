@@ -12,7 +12,7 @@ import pytest
 import websockets
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
-from tests.e2e.conftest import ROOT, SCHEDULE_SCALE, wait_until
+from tests.e2e.conftest import E2E_SHARD_SIZE, ROOT, SCHEDULE_SCALE, wait_until
 
 pytestmark = pytest.mark.e2e
 
@@ -213,12 +213,14 @@ def test_200_clients_receive_20_broadcasts_exactly_once_in_order(stack):
             )
         )
         received: list[list[int]] = [[] for _ in range(clients)]
+        ids: dict[int, set[str]] = {seq: set() for seq in range(broadcasts)}
 
         async def collect(index: int, ws) -> None:
             while len(received[index]) < broadcasts:
                 frame = await _recv_json(ws, timeout=60)
                 if frame["type"] == "e2e-broadcast":
                     received[index].append(frame["data"]["seq"])
+                    ids[frame["data"]["seq"]].add(frame["id"])
 
         collectors = [asyncio.create_task(collect(i, ws)) for i, ws in enumerate(sockets)]
         for seq in range(broadcasts):
@@ -226,8 +228,12 @@ def test_200_clients_receive_20_broadcasts_exactly_once_in_order(stack):
                 stack.push, {"broadcast": True, "type": "e2e-broadcast", "payload": {"seq": seq}}
             )
             assert report["failed"] == 0 and report["sent"] >= clients
+            # More clients than a shard holds: worker invocations of the deployed zip ran it
+            assert report["shards"] >= clients // E2E_SHARD_SIZE and report["shardsFailed"] == 0
         await asyncio.wait_for(asyncio.gather(*collectors), 120)
         assert all(seqs == list(range(broadcasts)) for seqs in received)
+        # Every copy of one broadcast, from whichever shard, carries the same envelope id
+        assert all(len(seen) == 1 for seen in ids.values())
         await asyncio.gather(*(ws.close() for ws in sockets))
 
     asyncio.run(scenario())

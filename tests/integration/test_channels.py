@@ -73,11 +73,14 @@ def test_a_redelivered_event_is_numbered_and_kept_once(
 def test_resume_through_the_message_function_replays_then_replies(
     aws, handlers, context, connections_endpoint
 ):
-    # Given three pushes to user-1 and two to a topic its token grants
+    # Given three pushes to user-1 and two to a topic its token grants (each with its own
+    # id: the test context's request id is the same for every invocation)
     for i in range(3):
-        handlers["push"].handler({"entityId": "user-1", "payload": {"i": i}}, context)
+        handlers["push"].handler(
+            {"entityId": "user-1", "payload": {"i": i}, "id": f"e{i}"}, context
+        )
     for i in range(2):
-        handlers["push"].handler({"topic": "rooms.1", "payload": {"t": i}}, context)
+        handlers["push"].handler({"topic": "rooms.1", "payload": {"t": i}, "id": f"t{i}"}, context)
     connections_endpoint.live.add(CONNECTION)
     # When the connection resumes from entity #1 and topic #0
     request = {"action": "resume", "since": {"entity:user-1": 1, "topic:rooms.1": 0}}
@@ -101,7 +104,7 @@ def test_resume_through_the_message_function_replays_then_replies(
 
 def test_resume_is_bounded_per_request(aws, handlers, context, connections_endpoint):
     for i in range(7):  # the fixture allows 5 per request
-        handlers["push"].handler({"broadcast": True, "payload": i}, context)
+        handlers["push"].handler({"broadcast": True, "payload": i, "id": f"b{i}"}, context)
     connections_endpoint.live.add(CONNECTION)
     handlers["message"].handler(_message({"action": "resume", "since": {"broadcast": 0}}), context)
     frames = _frames(connections_endpoint)

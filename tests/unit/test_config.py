@@ -19,6 +19,7 @@ def test_a_malformed_number_is_named():
     env = {
         "CONNECTIONS_TABLE": "t",
         "CONNECTIONS_ENDPOINT": "https://x",
+        "AWS_LAMBDA_FUNCTION_NAME": "f",
         "PUSH_CONCURRENCY": "lots",
     }
     with pytest.raises(ConfigError, match="PUSH_CONCURRENCY must be an integer"):
@@ -26,12 +27,18 @@ def test_a_malformed_number_is_named():
 
 
 def test_defaults_apply():
-    config = PushConfig.from_env(
-        {"CONNECTIONS_TABLE": "t", "CONNECTIONS_ENDPOINT": "https://x", "HISTORY_TABLE": "h"}
-    )
+    env = {"CONNECTIONS_TABLE": "t", "CONNECTIONS_ENDPOINT": "https://x", "HISTORY_TABLE": "h"}
+    config = PushConfig.from_env({**env, "AWS_LAMBDA_FUNCTION_NAME": "f"})
     assert config.concurrency == 32 and config.scheduled_message == {"text": "scheduled push"}
+    assert (config.shard_size, config.shard_parallelism, config.rate_limit) == (5000, 10, 5000)
     assert config.history_retention_seconds == 24 * 3600
     assert not config.lifecycle.enabled
+
+
+def test_the_push_function_must_know_its_own_name():
+    env = {"CONNECTIONS_TABLE": "t", "CONNECTIONS_ENDPOINT": "https://x", "HISTORY_TABLE": "h"}
+    with pytest.raises(ConfigError, match="AWS_LAMBDA_FUNCTION_NAME"):
+        PushConfig.from_env(env)
 
 
 def test_lifecycle_events_need_the_history_table():

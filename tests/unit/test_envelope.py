@@ -31,3 +31,13 @@ def test_a_message_at_the_limit_is_accepted_and_one_byte_over_is_refused():
     assert len(envelope.encode(exact)) == envelope.MAX_MESSAGE_BYTES
     with pytest.raises(envelope.PayloadTooLarge, match="over the 131072-byte limit"):
         envelope.encode({"x": exact["x"] + "a"})
+
+
+def test_a_push_envelope_takes_the_callers_id_else_the_fallback():
+    from wspush.models.push import parse_push_request
+
+    keyed = parse_push_request({"broadcast": True, "payload": 1, "id": "k-1"})
+    plain = parse_push_request({"broadcast": True, "payload": 1, "type": "t"})
+    assert envelope.for_push(keyed, "event-id")["id"] == "k-1"
+    message = envelope.for_push(plain, "event-id")
+    assert (message["id"], message["type"], message["data"]) == ("event-id", "t", 1)

@@ -26,6 +26,7 @@ def test_init_turns_the_collector_back_on_and_freezes_what_it_built(handler):
         "HISTORY_TABLE": "h",
         "LIFECYCLE_EVENT_BUS": "bus",
         "AWS_REGION": "us-east-1",
+        "AWS_LAMBDA_FUNCTION_NAME": "f",  # Lambda sets it for every function
         "PUSH_FUNCTION_NAME": "wspush-prod-push",
     }
     out = subprocess.run(

@@ -1,14 +1,15 @@
-import json
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from tests.memory_history import MemoryHistory
 from wspush.logic import push as push_logic
-from wspush.logic.channels import History
-from wspush.logic.lifecycle import Lifecycle
+from wspush.logic.push import Deadline, Delivery, RateLimiter, fan_out, walk
+from wspush.logic.shards import Coordinator, PushState, Sharding, run_shard
 from wspush.models.connection import Target
-from wspush.models.push import Audience, Outcome, PushRequest
+from wspush.models.push import Audience, Outcome
+from wspush.models.shard import ItemKey, Shard, ShardResult
+
+NOW = 1_800_000_000
 
 
 class ScriptedSender:
@@ -25,28 +26,43 @@ class ScriptedSender:
 
 
 class MemoryStore:
-    def __init__(self, rows):
+    """The connections table's reads and deletes over a set of rows, in key order, with
+    DynamoDB's paging (``Limit`` items, then a key to continue after)."""
+
+    def __init__(self, rows, connected_at=None):
         self.rows = set(rows)  # (partition, connection)
+        self.connected_at = connected_at or {}
 
-    def entity_targets(self, entity_id):
-        return [Target(p, c) for p, c in sorted(self.rows) if p == entity_id]
+    def _target(self, partition, connection):
+        owner = "owner" if partition.startswith("topic#") else None
+        return Target(partition, connection, owner, self.connected_at.get(connection, 0))
 
-    def topic_targets(self, topic):
-        return [Target(p, c, "owner") for p, c in sorted(self.rows) if p == f"topic#{topic}"]
+    def target_page(self, shard, limit, now):
+        if shard.partition is None:
+            keys = sorted(r for r in self.rows if not r[0].startswith("topic#"))
+            keys = [k for i, k in enumerate(keys) if i % shard.total_segments == shard.segment]
+        else:
+            keys = sorted(r for r in self.rows if r[0] == shard.partition)
+            if shard.through is not None:
+                keys = [k for k in keys if k[1] <= shard.through]
+        if shard.after is not None:
+            after = (shard.after.partition_key, shard.after.connection_id)
+            keys = [k for k in keys if k > after]
+        page = keys[:limit]
+        next_key = ItemKey(*page[-1]) if len(keys) > limit else None
+        return [self._target(p, c) for p, c in page], next_key
 
     def connection_targets(self, connection_id):
-        return [Target(p, c) for p, c in sorted(self.rows) if c == connection_id]
-
-    def all_targets(self, segments, executor):
-        return [Target(p, c) for p, c in sorted(self.rows) if not p.startswith("topic#")]
-
-    def delete_row(self, partition_key, connection_id):
-        existed = (partition_key, connection_id) in self.rows
-        self.rows.discard((partition_key, connection_id))
-        return existed
+        return [self._target(p, c) for p, c in sorted(self.rows) if c == connection_id]
 
     def rows_of_connection(self, connection_id):
         return [(p, c) for p, c in sorted(self.rows) if c == connection_id]
+
+    def delete_row(self, partition_key, connection_id, written_before=None):
+        if written_before is not None and self.connected_at.get(connection_id, 0) >= written_before:
+            return False
+        self.rows.discard((partition_key, connection_id))
+        return True
 
 
 @pytest.fixture(scope="module")
@@ -55,68 +71,194 @@ def executor():
         yield pool
 
 
-def _push(audience, store, sender, executor, max_attempts=3):
-    request = PushRequest(audience=audience, payload={"n": 1})
-    return push_logic.push(request, store, sender, executor, max_attempts, 2, sleep=lambda s: None)
+def _delivery(store, sender, executor, **options):
+    return Delivery(
+        b"{}",
+        sender,
+        store,
+        executor,
+        concurrency=4,
+        max_attempts=3,
+        wall_clock=lambda: NOW,
+        sleep=lambda s: None,
+        **options,
+    )
 
 
-def test_entity_push_reaches_only_that_entitys_connections(executor):
+def _deliver(shard, store, sender, executor):
+    delivery = _delivery(store, sender, executor)
+    return fan_out(walk(shard, store, 2, NOW), delivery).report
+
+
+def test_entity_shard_reaches_only_that_entitys_connections(executor):
     store = MemoryStore({("u1", "a"), ("u1", "b"), ("u2", "c")})
     sender = ScriptedSender()
-    report = _push(Audience(entity_id="u1"), store, sender, executor)
+    report = _deliver(Shard(partition="u1"), store, sender, executor)
     assert sorted(c for c, _ in sender.posts) == ["a", "b"]
     assert report.as_dict() == {"targeted": 2, "sent": 2, "gone": 0, "failed": 0, "throttled": 0}
 
 
-def test_gone_connection_loses_exactly_its_row_and_the_rest_still_receive(executor):
-    store = MemoryStore({("u1", "a"), ("u1", "b"), ("u2", "c")})
+def test_a_gone_connection_loses_every_row_and_the_rest_still_receive(executor):
+    store = MemoryStore({("u1", "a"), ("u1", "b"), ("u2", "c"), ("topic#x", "b")})
     sender = ScriptedSender({"b": [Outcome.GONE]})
-    report = _push(Audience(broadcast=True), store, sender, executor)
+    report = _deliver(Shard(), store, sender, executor)
     assert (report.sent, report.gone, report.failed) == (2, 1, 0)
     assert store.rows == {("u1", "a"), ("u2", "c")}
 
 
-def test_gone_topic_subscriber_loses_its_subscription_and_its_connection_row(executor):
-    store = MemoryStore({("topic#news", "a"), ("owner", "a"), ("owner", "b")})
-    report = _push(Audience(topic="news"), store, ScriptedSender({"a": [Outcome.GONE]}), executor)
-    assert report.gone == 1
-    assert store.rows == {("owner", "b")}
+def test_a_410_in_the_connecting_window_is_retried_and_keeps_the_rows(executor):
+    store = MemoryStore({("u1", "young")}, connected_at={"young": NOW - 2})
+    sender = ScriptedSender({"young": [Outcome.GONE] * 5})
+    report = _deliver(Shard(partition="u1"), store, sender, executor)
+    assert (report.gone, report.failed) == (0, 1) and len(sender.posts) == 3
+    assert store.rows == {("u1", "young")}
+
+
+def test_a_410_for_a_connection_that_finished_connecting_is_sent_on_retry(executor):
+    store = MemoryStore({("u1", "young")}, connected_at={"young": NOW - 1})
+    sender = ScriptedSender({"young": [Outcome.GONE]})
+    report = _deliver(Shard(partition="u1"), store, sender, executor)
+    assert report.sent == 1
 
 
 def test_throttled_then_accepted_is_sent_after_a_retry(executor):
     sender = ScriptedSender({"a": [Outcome.THROTTLED, Outcome.SERVER_ERROR]})
-    report = _push(Audience(entity_id="u1"), MemoryStore({("u1", "a")}), sender, executor)
+    report = _deliver(Shard(partition="u1"), MemoryStore({("u1", "a")}), sender, executor)
     assert (report.sent, report.failed, report.throttled) == (1, 0, 1)
     assert len(sender.posts) == 3
 
 
 def test_persistent_server_errors_are_counted_as_failed_not_dropped(executor):
     sender = ScriptedSender({"a": [Outcome.SERVER_ERROR] * 10})
-    report = _push(Audience(entity_id="u1"), MemoryStore({("u1", "a")}), sender, executor)
+    report = _deliver(Shard(partition="u1"), MemoryStore({("u1", "a")}), sender, executor)
     assert (report.sent, report.failed, report.failed_connection_ids) == (0, 1, ["a"])
     assert len(sender.posts) == 3
 
 
 def test_rejected_posts_are_not_retried(executor):
     sender = ScriptedSender({"a": [Outcome.REJECTED]})
-    report = _push(Audience(entity_id="u1"), MemoryStore({("u1", "a")}), sender, executor)
+    report = _deliver(Shard(partition="u1"), MemoryStore({("u1", "a")}), sender, executor)
     assert report.failed == 1 and len(sender.posts) == 1
 
 
-def test_a_connection_listed_twice_receives_once(executor):
-    targets = push_logic.resolve_targets(
-        Audience(connection_id="a"), MemoryStore({("u1", "a"), ("u2", "a")}), executor, 1
-    )
-    assert len(targets) == 1
-
-
 def test_every_target_ends_in_exactly_one_bucket(executor):
-    rows = {("u", f"c{i}") for i in range(30)}
+    rows = {("u", f"c{i:02d}") for i in range(30)}
     script = {
-        f"c{i}": [[Outcome.GONE], [Outcome.REJECTED], [Outcome.SENT]][i % 3] for i in range(30)
+        f"c{i:02d}": [[Outcome.GONE], [Outcome.REJECTED], [Outcome.SENT]][i % 3] for i in range(30)
     }
-    report = _push(Audience(entity_id="u"), MemoryStore(rows), ScriptedSender(script), executor)
+    report = _deliver(Shard(partition="u"), MemoryStore(rows), ScriptedSender(script), executor)
     assert report.targeted == report.sent + report.gone + report.failed == 30
+
+
+def test_a_fan_out_past_its_deadline_starts_nothing_and_reports_where_it_stopped(executor):
+    store = MemoryStore({("u", f"c{i}") for i in range(5)})
+    sender = ScriptedSender()
+    delivery = _delivery(store, sender, executor)
+    result = fan_out(walk(Shard(partition="u"), store, 2, NOW), delivery, Deadline(soft=0.0))
+    assert sender.posts == [] and not result.finished and result.position is None
+
+
+def test_a_shard_stops_at_its_target_budget_and_its_remainder_resumes_exactly(executor):
+    # Given 9 targets, pages of 2, at most 4 per invocation
+    store = MemoryStore({("u", f"c{i}") for i in range(9)})
+    sender = ScriptedSender()
+    sharding = Sharding(shard_size=4, parallelism=1, rate_limit=100, page_size=2)
+    delivery = _delivery(store, sender, executor)
+    shard, results = Shard(partition="u"), []
+    # When the shard is run, and its remainder, until nothing remains
+    while shard is not None:
+        result = run_shard(shard, store, delivery, Deadline(), sharding)
+        results.append(result.report.targeted)
+        shard = result.remainder
+    # Then three invocations attempted every target exactly once
+    assert results == [4, 4, 1]
+    assert sorted(c for c, _ in sender.posts) == [f"c{i}" for i in range(9)]
+
+
+def test_the_excluded_connection_is_skipped():
+    store = MemoryStore({("u", "a"), ("u", "b")})
+    sender = ScriptedSender()
+    with ThreadPoolExecutor(2) as pool:
+        delivery = _delivery(store, sender, pool, exclude_connection_id="a")
+        report = fan_out(walk(Shard(partition="u"), store, 10, NOW), delivery).report
+    assert [c for c, _ in sender.posts] == ["b"] and report.targeted == 1
+
+
+def test_the_rate_limiter_spaces_posts_evenly():
+    clock = [0.0]
+    sleeps = []
+
+    def sleep(seconds):
+        sleeps.append(seconds)
+
+    limiter = RateLimiter(4, clock=lambda: clock[0], sleep=sleep)
+    for _ in range(5):
+        limiter.acquire()
+    assert sleeps == [0.25, 0.5, 0.75, 1.0]
+
+
+class InlineRunner:
+    """Runs shard tasks in this process through ``run_shard``, like a worker invocation."""
+
+    def __init__(self, store, sender, executor, sharding):
+        self.store, self.sender, self.executor, self.sharding = store, sender, executor, sharding
+        self.tasks, self.hand_ons = [], []
+
+    def run(self, task):
+        self.tasks.append(task)
+        body = task["wspushShard"]
+        delivery = _delivery(self.store, self.sender, self.executor)
+        shard = Shard.from_dict(body["shard"])
+        return run_shard(shard, self.store, delivery, Deadline(), self.sharding).as_dict()
+
+    def hand_on(self, task):
+        self.hand_ons.append(task)
+
+
+@pytest.mark.parametrize(
+    ("audience", "rows"),
+    [
+        (Audience(broadcast=True), {(f"u{i % 7}", f"c{i:03d}") for i in range(50)}),
+        (Audience(topic="news"), {("topic#news", f"c{i:03d}") for i in range(50)}),
+    ],
+)
+def test_the_coordinator_shards_a_large_audience_and_reaches_everyone_once(audience, rows):
+    store, sender = MemoryStore(rows), ScriptedSender()
+    sharding = Sharding(shard_size=6, parallelism=3, rate_limit=1000, page_size=4)
+    with ThreadPoolExecutor(4) as executor, ThreadPoolExecutor(3) as pool:
+        runner = InlineRunner(store, sender, executor, sharding)
+        coordinator = Coordinator(store, runner, pool, sharding, lambda: 60_000, lambda: NOW)
+        state = PushState(request={}, envelope={"id": "x"})
+        state = coordinator.start(state, audience, _delivery(store, sender, executor), Deadline())
+    assert state.done and state.report.sent == 50 and state.shards >= 50 // 6
+    assert sorted(c for c, _ in sender.posts) == sorted(c for _, c in rows)
+    assert all(t["wspushShard"]["envelope"] == {"id": "x"} for t in runner.tasks)
+
+
+def test_the_coordinator_hands_on_when_its_time_is_short():
+    rows = {("u", f"c{i:03d}") for i in range(20)}
+    store, sender = MemoryStore(rows), ScriptedSender()
+    sharding = Sharding(shard_size=5, parallelism=2, rate_limit=1000, margin_seconds=1)
+    with ThreadPoolExecutor(2) as executor, ThreadPoolExecutor(2) as pool:
+        runner = InlineRunner(store, sender, executor, sharding)
+        coordinator = Coordinator(store, runner, pool, sharding, lambda: 1_500, lambda: NOW)
+        state = PushState(request={"broadcast": True}, envelope={"id": "x"})
+        state = coordinator.start(
+            state, Audience(broadcast=True), _delivery(store, sender, executor), Deadline()
+        )
+    # Less than two margins left: nothing was started, everything is carried on
+    assert not state.done and runner.tasks == [] and len(state.pending) == 2
+    again = PushState.from_task(state.as_task())
+    assert again.pending == state.pending and again.envelope == {"id": "x"}
+
+
+def test_a_shard_result_survives_json():
+    result = ShardResult(
+        push_logic.DeliveryReport(targeted=3, sent=2, failed=1, failed_connection_ids=["z"]),
+        Shard(segment=1, total_segments=4, after=ItemKey("u", "c")),
+    )
+    again = ShardResult.from_dict(result.as_dict())
+    assert again.report == result.report and again.remainder == result.remainder
 
 
 @pytest.mark.parametrize("attempt", range(8))
@@ -128,68 +270,13 @@ def test_backoff_is_capped_and_jittered(attempt):
     )
 
 
-def test_with_history_every_connection_gets_the_same_numbered_envelope(executor):
-    store = MemoryStore({("topic#news", "a"), ("topic#news", "b")})
-    sender = ScriptedSender()
-    history = History(MemoryHistory(), retention_seconds=60)
-    request = PushRequest(audience=Audience(topic="news"), payload={"n": 1}, id="p1")
-    push_logic.push(request, store, sender, executor, 3, 2, lambda s: None, history)
-    bodies = {body for _, body in sender.posts}
-    assert len(bodies) == 1
-    envelope = json.loads(bodies.pop())
-    assert (envelope["channel"], envelope["seq"], envelope["id"]) == ("topic:news", 1, "p1")
+def test_shards_share_the_cap_and_late_shards_get_what_finished_ones_freed():
+    from wspush.logic.shards import share_of_cap
 
-
-def test_with_lifecycle_events_a_gone_connection_loses_every_row_and_is_closed(executor):
-    # Given a gone connection subscribed to two topics
-    store = MemoryStore({("topic#news", "a"), ("topic#sport", "a"), ("owner", "a")})
-    events = []
-
-    class Sink:
-        def publish(self, detail_type, detail):
-            events.append((detail_type, detail))
-
-    counts = MemoryHistory()
-    counts.occupancy = {"news": 1, "sport": 1}
-    lifecycle = Lifecycle(counts, Sink())
-    request = PushRequest(audience=Audience(topic="news"), payload=1)
-    # When a push meets its 410
-    report = push_logic.push(
-        request,
-        store,
-        ScriptedSender({"a": [Outcome.GONE]}),
-        executor,
-        3,
-        2,
-        lambda s: None,
-        lifecycle=lifecycle,
-    )
-    # Then all its rows go, both topics are vacated and it is closed as gone
-    assert report.gone == 1 and store.rows == set()
-    assert sorted(t for t, _ in events) == [
-        "wspush.connection.closed",
-        "wspush.topic.vacated",
-        "wspush.topic.vacated",
-    ]
-    assert (
-        "wspush.connection.closed",
-        {"entityId": "owner", "connectionId": "a", "reason": "gone"},
-    ) in events
-
-
-def test_the_excluded_connection_is_skipped_and_the_message_id_is_the_envelope_id(executor):
-    # Given an entity with three connections, one of them the sender's
-    store = MemoryStore({("m1", "a"), ("m1", "b"), ("m1", "sender")})
-    sender = ScriptedSender()
-    request = PushRequest(
-        audience=Audience(entity_id="m1"),
-        payload={"orderId": "o-1"},
-        id="order-o-1",
-        exclude_connection_id="sender",
-    )
-    # When it is pushed
-    report = push_logic.push(request, store, sender, executor, 3, 2, sleep=lambda s: None)
-    # Then every other connection gets the envelope named by the request's id
-    assert sorted(c for c, _ in sender.posts) == ["a", "b"]
-    assert {json.loads(data)["id"] for _, data in sender.posts} == {"order-o-1"}
-    assert report.targeted == 2 and report.sent == 2
+    # Four slots, four segments waiting: a quarter each
+    assert share_of_cap(1000, 0, 4) == 250
+    # Three running at 250, one segment left to start: it gets the rest, never more
+    assert share_of_cap(1000, 750, 1) == 250
+    # Only one shard running and one remainder left: the freed cap goes to it
+    assert share_of_cap(1000, 250, 1) == 750
+    assert share_of_cap(1000, 1200, 2) == 0

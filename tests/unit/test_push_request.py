@@ -66,3 +66,10 @@ def test_id_and_excluded_connection_are_read():
 def test_invalid_id_or_excluded_connection_is_refused(extra, message):
     with pytest.raises(InvalidPushRequest, match=message):
         parse_push_request({"entityId": "m-1", "payload": 1, **extra})
+
+
+def test_the_validated_body_is_kept_and_parses_to_the_same_request():
+    # Shards and hand-ons carry the body and parse it again: nothing may be lost on the way
+    body = {"topic": "chat", "payload": 1, "id": "order-42:shipped", "excludeConnectionId": "Ab1="}
+    request = parse_push_request(body)
+    assert request.body == body and parse_push_request(request.body) == request

@@ -17,7 +17,7 @@ class Members:
     def __init__(self, rows=()):
         self.rows = list(rows)  # (topic, connection, owner)
 
-    def topic_targets(self, topic):
+    def topic_members(self, topic, now):
         return [Target(f"topic#{t}", c, o) for t, c, o in self.rows if t == topic]
 
 

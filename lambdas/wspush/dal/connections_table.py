@@ -13,7 +13,6 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -21,6 +20,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from wspush.dal.errors import StoreError
 from wspush.models.connection import Connection, SubscribeOutcome, Target
 from wspush.models.identifiers import TOPIC_PARTITION_PREFIX, topic_partition
+from wspush.models.shard import ItemKey, Shard
 
 CONNECTION_INDEX = "byConnection"
 BATCH_WRITE_LIMIT = 25  # DynamoDB's maximum per BatchWriteItem
@@ -94,14 +94,34 @@ class ConnectionsTable:
         )
         return [(item["entityId"]["S"], item["connectionId"]["S"]) for item in items]
 
-    def delete_row(self, partition_key: str, connection_id: str) -> bool:
-        """Delete one row; deleting a row that is not there is not an error. Returns
-        whether this call deleted it (of two concurrent deletes, exactly one did)."""
-        response = self._call(
-            "delete_item",
-            Key={"entityId": _s(partition_key), "connectionId": _s(connection_id)},
-            ReturnValues="ALL_OLD",
-        )
+    def delete_row(
+        self, partition_key: str, connection_id: str, written_before: int | None = None
+    ) -> bool:
+        """Delete one row; deleting a row that is not there is not an error.
+
+        With ``written_before``, a row whose ``connectedAt`` is at or after it is kept (the
+        delete is conditional, so it cannot race a ``$connect`` writing that row). Returns
+        whether this call deleted the row (of two concurrent deletes, exactly one did).
+        """
+        condition: dict[str, Any] = {}
+        if written_before is not None:
+            condition = {
+                "ConditionExpression": "attribute_not_exists(connectedAt) OR connectedAt < :w",
+                "ExpressionAttributeValues": {":w": _n(written_before)},
+            }
+        try:
+            response = self._client.delete_item(
+                TableName=self._table,
+                Key={"entityId": _s(partition_key), "connectionId": _s(connection_id)},
+                ReturnValues="ALL_OLD",
+                **condition,
+            )
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+                return False
+            raise StoreError(f"delete_item on {self._table} failed: {error}") from error
+        except BotoCoreError as error:
+            raise StoreError(f"delete_item on {self._table} failed: {error}") from error
         return bool(response.get("Attributes"))
 
     def delete_rows(
@@ -161,25 +181,68 @@ class ConnectionsTable:
 
     # Push targets -----------------------------------------------------------------------
 
-    def entity_targets(self, entity_id: str) -> list[Target]:
-        items = self._pages(
-            "query",
-            KeyConditionExpression="entityId = :e",
-            ExpressionAttributeValues={":e": _s(entity_id)},
-            ProjectionExpression="entityId, connectionId",
-        )
-        return [Target(entity_id, item["connectionId"]["S"]) for item in items]
+    def target_page(
+        self, shard: Shard, limit: int, now: int
+    ) -> tuple[list[Target], ItemKey | None]:
+        """One page (at most ``limit`` items read) of a shard's targets, in table order, and
+        the key to continue after (None: the shard is done). Rows past ``expiresAt`` are
+        not targets: DynamoDB's TTL deletion can lag by days."""
+        values: dict[str, Any] = {":now": _n(now)}
+        params: dict[str, Any] = {
+            "Limit": limit,
+            "FilterExpression": "(attribute_not_exists(expiresAt) OR expiresAt > :now)",
+            "ExpressionAttributeValues": values,
+        }
+        if shard.after is not None:
+            params["ExclusiveStartKey"] = {
+                "entityId": _s(shard.after.partition_key),
+                "connectionId": _s(shard.after.connection_id),
+            }
+        if shard.partition is None:
+            params["FilterExpression"] += " AND NOT begins_with(entityId, :topic)"
+            values[":topic"] = _s(TOPIC_PARTITION_PREFIX)
+            if shard.total_segments > 1:
+                params["Segment"] = shard.segment
+                params["TotalSegments"] = shard.total_segments
+            params["ProjectionExpression"] = "entityId, connectionId, connectedAt"
+            page = self._call("scan", **params)
+        else:
+            condition = "entityId = :p"
+            values[":p"] = _s(shard.partition)
+            if shard.through is not None:
+                condition += " AND connectionId <= :through"
+                values[":through"] = _s(shard.through)
+            params["KeyConditionExpression"] = condition
+            params["ProjectionExpression"] = "entityId, connectionId, connectedAt, ownerEntityId"
+            page = self._call("query", **params)
+        targets = [
+            Target(
+                item["entityId"]["S"],
+                item["connectionId"]["S"],
+                item.get("ownerEntityId", {}).get("S"),
+                connected_at=int(item.get("connectedAt", {}).get("N", "0")),
+            )
+            for item in page.get("Items", [])
+        ]
+        last = page.get("LastEvaluatedKey")
+        next_key = ItemKey(last["entityId"]["S"], last["connectionId"]["S"]) if last else None
+        return targets, next_key
 
-    def topic_targets(self, topic: str) -> list[Target]:
-        partition = topic_partition(topic)
+    def topic_members(self, topic: str, now: int) -> list[Target]:
+        """Every live subscription row of a topic (its connection and owner), for presence."""
         items = self._pages(
             "query",
             KeyConditionExpression="entityId = :t",
-            ExpressionAttributeValues={":t": _s(partition)},
-            ProjectionExpression="connectionId, ownerEntityId",
+            FilterExpression="attribute_not_exists(expiresAt) OR expiresAt > :now",
+            ExpressionAttributeValues={":t": _s(topic_partition(topic)), ":now": _n(now)},
+            ProjectionExpression="entityId, connectionId, ownerEntityId",
         )
         return [
-            Target(partition, item["connectionId"]["S"], item.get("ownerEntityId", {}).get("S"))
+            Target(
+                item["entityId"]["S"],
+                item["connectionId"]["S"],
+                item.get("ownerEntityId", {}).get("S"),
+            )
             for item in items
         ]
 
@@ -189,24 +252,6 @@ class ConnectionsTable:
             for partition, connection in self.rows_of_connection(connection_id)
             if not partition.startswith(TOPIC_PARTITION_PREFIX)
         ]
-
-    def all_targets(self, segments: int, executor: ThreadPoolExecutor) -> list[Target]:
-        """Every connection row, read by a parallel segmented Scan."""
-
-        def scan_segment(segment: int) -> list[Target]:
-            items = self._pages(
-                "scan",
-                Segment=segment,
-                TotalSegments=segments,
-                ProjectionExpression="entityId, connectionId",
-                **self._connection_rows_filter(),
-            )
-            return [Target(item["entityId"]["S"], item["connectionId"]["S"]) for item in items]
-
-        targets: list[Target] = []
-        for part in executor.map(scan_segment, range(segments)):
-            targets.extend(part)
-        return targets
 
     @staticmethod
     def _connection_rows_filter() -> dict[str, Any]:

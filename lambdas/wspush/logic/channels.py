@@ -9,6 +9,7 @@ whatever the audience.
 
 from __future__ import annotations
 
+import json
 import secrets
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -44,28 +45,39 @@ def new_epoch() -> str:
     return secrets.token_hex(_EPOCH_BYTES)
 
 
-def _envelope(request: PushRequest, push_id: str, position: Position | None) -> dict[str, Any]:
+def with_position(
+    message: dict[str, Any], channel: str, position: Position | None
+) -> dict[str, Any]:
+    """The envelope with its ``channel`` (and ``seq`` and ``epoch``), fields in order."""
     return envelope.build(
-        request.message_type,
-        request.payload,
-        message_id=push_id,
-        channel=request.audience.describe(),
+        message["type"],
+        message["data"],
+        message_id=message["id"],
+        channel=channel,
         position=(position.seq, position.epoch) if position is not None else None,
+        ts=message["ts"],
     )
 
 
-def envelope_body(request: PushRequest, push_id: str, history: History | None, now: int) -> bytes:
-    """The push's envelope, encoded: ``{type, id, ts, channel, seq, epoch, data}``.
+def number_envelope(
+    request: PushRequest, message: dict[str, Any], history: History | None, now: int
+) -> dict[str, Any]:
+    """The push's envelope (built once by ``envelope.for_push``) with its channel, and,
+    with ``history``, its number in the channel, kept: ``{type, id, ts, channel, seq,
+    epoch, data}``. Idempotent on the envelope's ``id``: a push sent again with the same id
+    gets back the envelope it was first numbered with.
 
     Raises ``envelope.PayloadTooLarge`` before taking a number (a refused push leaves no
     number behind), and ``SequencePending`` while another attempt of the same push id is
     being numbered.
     """
-    if history is None:
-        return envelope.encode(_envelope(request, push_id, None))
-    # Refuse an oversize push before it takes a number.
-    envelope.encode(_envelope(request, push_id, Position(_WIDEST_SEQ, "0" * 2 * _EPOCH_BYTES)))
     channel = request.audience.describe()
+    if history is None:
+        return with_position(message, channel, None)
+    push_id = message["id"]
+    # Refuse an oversize push before it takes a number.
+    widest = Position(_WIDEST_SEQ, "0" * 2 * _EPOCH_BYTES)
+    envelope.encode(with_position(message, channel, widest))
     store = history.store
     expires_at = now + history.retention_seconds
     claim = store.claim(push_id, channel, now, expires_at)
@@ -73,15 +85,26 @@ def envelope_body(request: PushRequest, push_id: str, history: History | None, n
         if claim.seq is not None:
             kept = store.entry(claim.channel, claim.seq)
             if kept is not None:
-                return kept.body.encode("utf-8")
+                first: dict[str, Any] = json.loads(kept.body)
+                return first
             raise SequencePending(f"push {push_id} is numbered but not kept yet")
         if now - claim.claimed_at < STALE_CLAIM_SECONDS or not store.take_over(
             push_id, claim.claimed_at, now
         ):
             raise SequencePending(f"push {push_id} is being numbered by another attempt")
     position = store.next_position(channel, new_epoch(), expires_at)
-    message = _envelope(request, push_id, position)
-    body = envelope.encode(message)
-    entry = HistoryEntry(position.seq, position.epoch, body.decode("utf-8"), message["ts"])
-    store.record(channel, entry, push_id, expires_at)
-    return body
+    numbered = with_position(message, channel, position)
+    body = envelope.encode(numbered).decode("utf-8")
+    store.record(
+        channel,
+        HistoryEntry(position.seq, position.epoch, body, numbered["ts"]),
+        push_id,
+        expires_at,
+    )
+    return numbered
+
+
+def envelope_body(request: PushRequest, push_id: str, history: History | None, now: int) -> bytes:
+    """The encoded, numbered envelope of a push named ``push_id`` (see ``number_envelope``)."""
+    message = envelope.for_push(request, push_id)
+    return envelope.encode(number_envelope(request, message, history, now))

@@ -7,6 +7,8 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
+from wspush.models.push import PushRequest
+
 # API Gateway refuses WebSocket messages over 128 KB (PostToConnection answers 413).
 MAX_MESSAGE_BYTES = 128 * 1024
 
@@ -22,6 +24,7 @@ def build(
     message_id: str | None = None,
     channel: str | None = None,
     position: tuple[int, str] | None = None,
+    ts: str | None = None,
 ) -> dict[str, Any]:
     """``{type, id, ts, data}``; a push adds its ``channel`` and, when its channel keeps
     history, its ``position`` as ``seq`` and ``epoch``."""
@@ -29,7 +32,7 @@ def build(
     message: dict[str, Any] = {
         "type": message_type,
         "id": message_id or str(uuid.uuid4()),
-        "ts": timestamp.replace("+00:00", "Z"),
+        "ts": ts or timestamp.replace("+00:00", "Z"),
     }
     if channel is not None:
         message["channel"] = channel
@@ -37,6 +40,18 @@ def build(
         message["seq"], message["epoch"] = position
     message["data"] = data
     return message
+
+
+def for_push(request: PushRequest, fallback_id: str, now: datetime | None = None) -> dict[str, Any]:
+    """The envelope of one push, built once, by the invocation that accepted the request.
+
+    Every shard and every hand-on carries this dict verbatim and only encodes it, so all
+    copies of one push are identical. Its ``id`` is the caller's idempotency key when the
+    request has one, else ``fallback_id`` (the EventBridge event id, else the invocation's
+    request id): a retried event sends the same id again and clients can deduplicate.
+    Anything a push adds to every copy (a channel, a sequence number) is added here.
+    """
+    return build(request.message_type, request.payload, now, request.id or fallback_id)
 
 
 def encode(message: Any, limit: int = MAX_MESSAGE_BYTES) -> bytes:

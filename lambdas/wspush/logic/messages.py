@@ -117,6 +117,7 @@ def _presence(
     message: InboundMessage,
     channels: ChannelServices,
     public_topics: Sequence[str],
+    now: int,
 ) -> Reply:
     topic = parsed.get("topic")
     if not is_valid_topic(topic):
@@ -124,7 +125,7 @@ def _presence(
     assert isinstance(topic, str)
     if not may_read_topic(topic, message.granted_topics, public_topics):
         return error_reply("forbidden_topic", f"this connection may not read topic {topic!r}")
-    return Reply(presence(topic, channels.members))
+    return Reply(presence(topic, channels.members, now))
 
 
 def handle_message(
@@ -168,7 +169,7 @@ def handle_message(
     if action in ("resume", "presence") and channels is not None:
         if action == "resume":
             return _resume(parsed, message, channels, public_topics, now)
-        return _presence(parsed, message, channels, public_topics)
+        return _presence(parsed, message, channels, public_topics, now)
     shown = action if isinstance(action, str) else json.dumps(action)
     return error_reply(
         "unknown_action",

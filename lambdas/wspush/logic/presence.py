@@ -12,13 +12,15 @@ MAX_PRESENCE_ENTITIES = 1000
 
 
 class MemberStore(Protocol):
-    def topic_targets(self, topic: str) -> list[Target]: ...
+    def topic_members(self, topic: str, now: int) -> list[Target]: ...
 
 
-def presence(topic: str, store: MemberStore, limit: int = MAX_PRESENCE_ENTITIES) -> dict[str, Any]:
+def presence(
+    topic: str, store: MemberStore, now: int, limit: int = MAX_PRESENCE_ENTITIES
+) -> dict[str, Any]:
     """``{"type": "presence", "topic", "entities": [{"entityId", "connections"}],
     "connections", "truncated"}``: entities sorted by id, each counted once."""
-    members = store.topic_targets(topic)
+    members = store.topic_members(topic, now)
     per_entity = Counter(m.owner_entity_id for m in members if m.owner_entity_id)
     entities = [
         {"entityId": entity, "connections": per_entity[entity]}

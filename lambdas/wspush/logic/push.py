@@ -1,24 +1,28 @@
-"""Push: resolve the audience to rows, then fan out concurrently with retries.
+"""Delivering one push's envelope to a list or a shard of targets: concurrent, paced by a
+rate cap, retried with backoff, stopped cleanly at a deadline.
 
-Nothing is dropped silently: every target ends as exactly one of sent, gone (410, its
-rows deleted) or failed (retries exhausted or refused), and the report counts them.
+Nothing is dropped silently: every target handed to ``fan_out`` ends as exactly one of sent,
+gone (410, its rows deleted) or failed (retries exhausted, refused, or still in its
+``$connect`` handshake), and the report counts them. A fan-out that has to stop (its
+deadline, its target budget) says exactly how far it got, so the rest can be handed on and
+every target is attempted once per push.
 """
 
 from __future__ import annotations
 
 import random
+import threading
 import time
-import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 from typing import Protocol
 
 from wspush.dal.errors import StoreError
-from wspush.logic.channels import History, envelope_body
-from wspush.logic.connections import close_connection
 from wspush.logic.lifecycle import Lifecycle
 from wspush.models.connection import Target
-from wspush.models.push import Audience, DeliveryReport, Outcome, PushRequest
+from wspush.models.push import DeliveryReport, Outcome
+from wspush.models.shard import ItemKey, Shard
 from wspush.observability import logger
 
 BACKOFF_BASE_SECONDS = 0.05
@@ -26,13 +30,14 @@ BACKOFF_CAP_SECONDS = 1.0
 
 
 class TargetStore(Protocol):
-    def entity_targets(self, entity_id: str) -> list[Target]: ...
-    def topic_targets(self, topic: str) -> list[Target]: ...
+    def target_page(
+        self, shard: Shard, limit: int, now: int
+    ) -> tuple[list[Target], ItemKey | None]: ...
     def connection_targets(self, connection_id: str) -> list[Target]: ...
-    def all_targets(self, segments: int, executor: ThreadPoolExecutor) -> list[Target]: ...
-    def delete_row(self, partition_key: str, connection_id: str) -> bool: ...
     def rows_of_connection(self, connection_id: str) -> list[tuple[str, str]]: ...
-    def delete_rows(self, rows: Sequence[tuple[str, str]]) -> None: ...
+    def delete_row(
+        self, partition_key: str, connection_id: str, written_before: int | None = None
+    ) -> bool: ...
 
 
 class Sender(Protocol):
@@ -44,119 +49,245 @@ def backoff_delay(attempt: int, rng: Callable[[float, float], float] = random.un
     return rng(0.0, min(BACKOFF_CAP_SECONDS, BACKOFF_BASE_SECONDS * 2**attempt))
 
 
-def resolve_targets(
-    audience: Audience,
-    store: TargetStore,
-    executor: ThreadPoolExecutor,
-    scan_segments: int,
-    exclude_connection_id: str | None = None,
-) -> list[Target]:
-    if audience.entity_id is not None:
-        targets = store.entity_targets(audience.entity_id)
-    elif audience.topic is not None:
-        targets = store.topic_targets(audience.topic)
-    elif audience.connection_id is not None:
-        targets = store.connection_targets(audience.connection_id)
-    else:
-        targets = store.all_targets(scan_segments, executor)
-    # One connection receives a message once, whatever rows point at it.
-    unique: dict[str, Target] = {}
-    for target in targets:
-        unique.setdefault(target.connection_id, target)
-    # The sender's own connection is left out, so its action is not echoed back to it.
-    unique.pop(exclude_connection_id or "", None)
-    return list(unique.values())
+class RateLimiter:
+    """At most ``per_second`` posts, evenly spaced, across all threads of one invocation.
+
+    Each caller reserves the next free slot and sleeps until it; a push's shards each get an
+    equal share of the push's cap, so together they stay under it.
+    """
+
+    def __init__(
+        self,
+        per_second: float,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        if per_second <= 0:
+            raise ValueError("a rate limit must be positive")
+        self.interval = 1.0 / per_second
+        self._clock = clock
+        self._sleep = sleep
+        self._next = 0.0
+        self._lock = threading.Lock()
+
+    def acquire(self) -> None:
+        with self._lock:
+            now = self._clock()
+            slot = max(now, self._next)
+            self._next = slot + self.interval
+        if slot > now:
+            self._sleep(slot - now)
 
 
-def _deliver(
-    target: Target,
-    body: bytes,
-    sender: Sender,
-    max_attempts: int,
-    sleep: Callable[[float], None],
-) -> tuple[Outcome, int]:
-    """Post with retries on 429/5xx. Returns the final outcome and how many 429s it met."""
+@dataclass(frozen=True)
+class Deadline:
+    """When to stop starting posts (``soft``) and retries (``hard``), on ``clock``."""
+
+    soft: float = float("inf")
+    hard: float = float("inf")
+    clock: Callable[[], float] = time.monotonic
+
+    def passed(self) -> bool:
+        return self.clock() >= self.soft
+
+    def allows_retry_after(self, delay: float) -> bool:
+        return self.clock() + delay < self.hard
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """Everything a fan-out needs that does not change from one target to the next."""
+
+    body: bytes
+    sender: Sender
+    store: TargetStore
+    executor: ThreadPoolExecutor
+    concurrency: int
+    max_attempts: int
+    limiter: RateLimiter | None = None
+    exclude_connection_id: str | None = None
+    # A 410 for a row younger than this is a connection still in its $connect handshake.
+    connecting_window_seconds: int = 10
+    # Lifecycle events: the topics a gone connection leaves, and its close.
+    lifecycle: Lifecycle | None = None
+    wall_clock: Callable[[], float] = time.time
+    sleep: Callable[[float], None] = time.sleep
+
+
+@dataclass
+class FanOut:
+    """A fan-out's report and how far it got: ``position`` is the key of the last item it
+    handled (None: none), ``finished`` whether it handled every item it was given."""
+
+    report: DeliveryReport = field(default_factory=DeliveryReport)
+    position: ItemKey | None = None
+    finished: bool = True
+
+
+def _is_connecting(target: Target, delivery: Delivery) -> bool:
+    age = delivery.wall_clock() - target.connected_at
+    return target.connected_at > 0 and age < delivery.connecting_window_seconds
+
+
+def _deliver(target: Target, delivery: Delivery, deadline: Deadline) -> tuple[Outcome, int]:
+    """Post with retries on 429/5xx (and on 410 while the connection may still be in its
+    handshake). Returns the final outcome and how many 429s it met."""
     throttled = 0
-    for attempt in range(max_attempts):
-        outcome = sender.post(target.connection_id, body)
+    for attempt in range(delivery.max_attempts):
+        if delivery.limiter is not None:
+            delivery.limiter.acquire()
+        outcome = delivery.sender.post(target.connection_id, delivery.body)
         throttled += outcome is Outcome.THROTTLED
-        if not outcome.retryable or attempt == max_attempts - 1:
+        retryable = outcome.retryable or (
+            outcome is Outcome.GONE and _is_connecting(target, delivery)
+        )
+        if not retryable or attempt == delivery.max_attempts - 1:
             return outcome, throttled
-        sleep(backoff_delay(attempt))
+        delay = backoff_delay(attempt)
+        if not deadline.allows_retry_after(delay):
+            return outcome, throttled
+        delivery.sleep(delay)
     raise AssertionError("unreachable: the loop always returns")
 
 
-def _forget(target: Target, store: TargetStore, lifecycle: Lifecycle | None) -> None:
-    """Delete a gone connection's rows. A failed delete is logged, not fatal: the row
-    expires by TTL and the next push to it gets 410 again. With lifecycle events on, every
-    row of the connection goes (found through the index), so each topic it leaves is
-    counted and its close is published, as on ``$disconnect``."""
-    if lifecycle is not None:
-        try:
-            close_connection(store, target.connection_id, lifecycle, reason="gone")
-        except StoreError:
-            logger.warning(
-                "could not delete a gone connection's rows",
-                extra={"connectionId": target.connection_id},
-            )
-        return
-    partitions = [target.partition_key]
+def forget_connection(target: Target, delivery: Delivery) -> None:
+    """A 410: delete every row of the connection (its entity row and all its topic
+    subscriptions, found through the ``byConnection`` index), except a row written within
+    the connecting window. A failed delete is logged, not fatal: the row expires by TTL and
+    the next push to it gets 410 again."""
+    cid = target.connection_id
+    written_before = int(delivery.wall_clock()) - delivery.connecting_window_seconds
+    try:
+        rows = set(delivery.store.rows_of_connection(cid))
+    except StoreError:
+        logger.warning("could not list a gone connection's rows", extra={"connectionId": cid})
+        rows = set()
+    # The index is eventually consistent: the rows this push knows of are deleted anyway.
+    rows.add((target.partition_key, cid))
     if target.owner_entity_id:
-        partitions.append(target.owner_entity_id)
-    for partition in partitions:
+        rows.add((target.owner_entity_id, cid))
+    deleted = []
+    for partition, _ in sorted(rows):
         try:
-            store.delete_row(partition, target.connection_id)
+            if delivery.store.delete_row(partition, cid, written_before=written_before):
+                deleted.append(partition)
         except StoreError:
             logger.warning(
                 "could not delete a gone connection's row",
-                extra={"connectionId": target.connection_id, "entityId": partition},
+                extra={"connectionId": cid, "entityId": partition},
             )
+    if delivery.lifecycle is not None:
+        # Only the rows this call deleted: a connection closed twice is counted once.
+        delivery.lifecycle.rows_deleted(deleted, cid, target.owner_entity_id, "gone")
+
+
+def _record(
+    target: Target, outcome: Outcome, throttled: int, report: DeliveryReport, d: Delivery
+) -> bool:
+    """Count one target's outcome; True when its rows must be forgotten."""
+    report.throttled += throttled
+    if outcome is Outcome.SENT:
+        report.sent += 1
+        return False
+    if outcome is Outcome.GONE and not _is_connecting(target, d):
+        report.gone += 1
+        return True
+    report.failed += 1
+    report.failed_connection_ids.append(target.connection_id)
+    if outcome is Outcome.GONE:
+        # Not gone: API Gateway answers 410 until $connect completes. Its rows stay.
+        logger.warning(
+            "410 from a connection still in its handshake; its rows are kept",
+            extra={"connectionId": target.connection_id},
+        )
+    return False
+
+
+class _Steps:
+    """The fan-out's shared cursor over ``steps``: each thread takes the next target under a
+    lock, so targets start in order and ``position`` always names the last one started."""
+
+    _END = object()
+
+    def __init__(
+        self,
+        steps: Iterable[Target | ItemKey],
+        fan: FanOut,
+        d: Delivery,
+        deadline: Deadline,
+        max_targets: int | None,
+    ) -> None:
+        self._iterator = iter(steps)
+        self._fan = fan
+        self._delivery = d
+        self._deadline = deadline
+        self._max_targets = max_targets
+        self._ahead: object = None
+        self._lock = threading.Lock()
+
+    def take(self) -> Target | None:
+        with self._lock:
+            while True:
+                if self._ahead is None:  # read one step ahead: is anything left at all?
+                    self._ahead = next(self._iterator, self._END)
+                if self._ahead is self._END:
+                    return None
+                budget_spent = (
+                    self._max_targets is not None and self._fan.report.targeted >= self._max_targets
+                )
+                if self._deadline.passed() or budget_spent:
+                    self._fan.finished = False
+                    return None
+                step, self._ahead = self._ahead, None
+                if isinstance(step, Target):
+                    self._fan.position = ItemKey(step.partition_key, step.connection_id)
+                    if step.connection_id != self._delivery.exclude_connection_id:
+                        self._fan.report.targeted += 1
+                        return step
+                else:
+                    assert isinstance(step, ItemKey)
+                    self._fan.position = step
 
 
 def fan_out(
-    targets: list[Target],
-    body: bytes,
-    sender: Sender,
-    store: TargetStore,
-    executor: ThreadPoolExecutor,
-    max_attempts: int,
-    sleep: Callable[[float], None] = time.sleep,
-    lifecycle: Lifecycle | None = None,
-) -> DeliveryReport:
-    report = DeliveryReport(targeted=len(targets))
-    outcomes = executor.map(lambda t: _deliver(t, body, sender, max_attempts, sleep), targets)
-    for target, (outcome, throttled) in zip(targets, outcomes, strict=True):
-        report.throttled += throttled
-        if outcome is Outcome.SENT:
-            report.sent += 1
-        elif outcome is Outcome.GONE:
-            report.gone += 1
-            _forget(target, store, lifecycle)
-        else:
-            report.failed += 1
-            report.failed_connection_ids.append(target.connection_id)
-    return report
+    steps: Iterable[Target | ItemKey],
+    delivery: Delivery,
+    deadline: Deadline | None = None,
+    max_targets: int | None = None,
+) -> FanOut:
+    """Deliver to each target of ``steps`` in order, ``delivery.concurrency`` at a time.
 
-
-def push(
-    request: PushRequest,
-    store: TargetStore,
-    sender: Sender,
-    executor: ThreadPoolExecutor,
-    max_attempts: int,
-    scan_segments: int,
-    sleep: Callable[[float], None] = time.sleep,
-    history: History | None = None,
-    lifecycle: Lifecycle | None = None,
-) -> DeliveryReport:
-    """Build the envelope once (numbered and kept when ``history`` is given), find the
-    audience, deliver to each connection.
-
-    Raises ``envelope.PayloadTooLarge`` before reading the table if the message cannot fit.
+    ``steps`` may also yield bare item keys: positions the read has passed without a target
+    (the end of a page whose last items were filtered out). Before each step the fan-out
+    checks its deadline and target budget; when either is spent it stops starting posts,
+    lets those in flight finish, and reports the last step it handled.
     """
-    push_id = request.id or str(uuid.uuid4())
-    body = envelope_body(request, push_id, history, int(time.time()))
-    targets = resolve_targets(
-        request.audience, store, executor, scan_segments, request.exclude_connection_id
-    )
-    return fan_out(targets, body, sender, store, executor, max_attempts, sleep, lifecycle)
+    deadline = deadline or Deadline()
+    fan = FanOut()
+    shared = _Steps(steps, fan, delivery, deadline, max_targets)
+    lock = threading.Lock()
+
+    def work() -> None:
+        while (target := shared.take()) is not None:
+            outcome, throttled = _deliver(target, delivery, deadline)
+            with lock:
+                gone = _record(target, outcome, throttled, fan.report, delivery)
+            if gone:
+                forget_connection(target, delivery)
+
+    workers = [delivery.executor.submit(work) for _ in range(delivery.concurrency)]
+    for worker in workers:
+        worker.result()
+    return fan
+
+
+def walk(shard: Shard, store: TargetStore, page_size: int, now: int) -> Iterator[Target | ItemKey]:
+    """A shard's targets page by page, with the key each page ended at (a position)."""
+    current = shard
+    while True:
+        targets, next_key = store.target_page(current, page_size, now)
+        yield from targets
+        if next_key is None:
+            return
+        yield next_key
+        current = shard.resumed_after(next_key)

@@ -29,6 +29,7 @@ class Target:
     partition_key: str
     connection_id: str
     owner_entity_id: str | None = None
+    connected_at: int = 0  # when $connect wrote the row (epoch seconds); 0 when unknown
 
 
 class SubscribeOutcome(enum.Enum):

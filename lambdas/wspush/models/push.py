@@ -43,11 +43,19 @@ class Audience:
 
 @dataclass(frozen=True)
 class PushRequest:
+    """A validated push request.
+
+    ``body`` is the request exactly as it was validated: shard and hand-on payloads carry it
+    and every invocation parses it again, so a field added to the parser survives sharding
+    without touching the fan-out.
+    """
+
     audience: Audience
     payload: Any
     message_type: str = "notification"
-    id: str | None = None  # the caller's message id: the envelope id every client sees
+    id: str | None = None  # the caller's idempotency key: the envelope id of every copy
     exclude_connection_id: str | None = None  # a connection the fan-out skips (the sender)
+    body: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
 
 @dataclass
@@ -70,13 +78,29 @@ class DeliveryReport:
             "throttled": self.throttled,
         }
 
+    def add(self, other: DeliveryReport, keep_failed_ids: int = 50) -> None:
+        """Fold another part of the same push (a page, a shard) into this report."""
+        self.targeted += other.targeted
+        self.sent += other.sent
+        self.gone += other.gone
+        self.failed += other.failed
+        self.throttled += other.throttled
+        room = keep_failed_ids - len(self.failed_connection_ids)
+        self.failed_connection_ids.extend(other.failed_connection_ids[: max(room, 0)])
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> DeliveryReport:
+        counts = {key: int(data.get(key, 0)) for key in cls().as_dict()}
+        failed_ids = [str(c) for c in data.get("failedConnectionIds", [])]
+        return cls(**counts, failed_connection_ids=failed_ids)
+
 
 class InvalidPushRequest(ValueError):
     """A push request that can never be delivered as given."""
 
 
 _AUDIENCE_KEYS = ("entityId", "connectionId", "topic", "broadcast")
-# A message id becomes the envelope id every client sees: short and printable.
+# An idempotency key becomes the envelope id every client sees: short and printable.
 _MESSAGE_ID = re.compile(r"^[A-Za-z0-9_.:@+=/-]{1,128}$")
 MAX_CONNECTION_ID_LENGTH = 128
 
@@ -142,4 +166,5 @@ def parse_push_request(
         message_type=message_type,
         id=message_id,
         exclude_connection_id=exclude,
+        body=dict(body),
     )

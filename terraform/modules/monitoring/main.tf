@@ -28,6 +28,11 @@ locals {
         dimensions  = tomap(local.app_dimensions)
         description = "Pushes could not be delivered after every retry (see docs/operations.md)."
       }
+      push-shards-failed = {
+        namespace   = var.metrics_namespace, metric = "PushShardsFailed", statistic = "Sum"
+        dimensions  = tomap(local.app_dimensions)
+        description = "A sharded push lost a shard after its retries; the push is retried with the same id (see docs/operations.md)."
+      }
       dead-letters = {
         namespace   = "AWS/SQS", metric = "ApproximateNumberOfMessagesVisible", statistic = "Maximum"
         dimensions  = tomap({ QueueName = var.dead_letter_queue_name })
@@ -211,7 +216,7 @@ resource "aws_cloudwatch_dashboard" "this" {
         type = "metric", x = 16, y = 0, width = 8, height = 6
         properties = {
           title   = "Pushes: sent, gone, failed", region = data.aws_region.current.name, view = "timeSeries", stat = "Sum"
-          metrics = [for name in ["PushSent", "PushGone", "PushFailed", "PushThrottled"] : [var.metrics_namespace, name, "service", "wspush", "stage", var.stage_name]]
+          metrics = [for name in ["PushSent", "PushGone", "PushFailed", "PushThrottled", "PushShards"] : [var.metrics_namespace, name, "service", "wspush", "stage", var.stage_name]]
         }
       },
       {

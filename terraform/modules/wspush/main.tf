@@ -213,6 +213,24 @@ data "aws_iam_policy_document" "push" {
     actions   = ["dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:GetItem"]
     resources = [module.history_table.table_arn]
   }
+
+  statement {
+    sid       = "InvokeOwnShardsAndHandOns"
+    actions   = ["lambda:InvokeFunction"]
+    resources = [local.push_function_arn]
+  }
+}
+
+# --- Push at any audience size: shards are invocations of the push function itself ----
+# (the statement above; local.push_function_arn is built from the name, so the function's
+# own policy does not wait for the function)
+
+locals {
+  push_sharding_environment = {
+    PUSH_SHARD_SIZE        = tostring(var.push_shard_size)
+    PUSH_SHARD_PARALLELISM = tostring(var.push_shard_parallelism)
+    PUSH_RATE_LIMIT        = tostring(var.push_rate_limit)
+  }
 }
 
 data "aws_iam_policy_document" "publish" {
@@ -280,12 +298,12 @@ locals {
     push = {
       description = "Fans a message out to an entity, a topic, a connection or everyone."
       policy_json = data.aws_iam_policy_document.push.json
-      environment = tomap({
+      environment = merge(tomap({
         CONNECTIONS_ENDPOINT      = module.websocket_api.connections_url
         PUSH_CONCURRENCY          = tostring(var.push_concurrency)
         SCHEDULED_MESSAGE         = jsonencode(var.scheduled_message)
         HISTORY_RETENTION_SECONDS = tostring(var.history_retention_hours * 3600)
-      })
+      }), local.push_sharding_environment)
     }
   }
 }

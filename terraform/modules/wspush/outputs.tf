@@ -88,6 +88,15 @@ output "history_table_arn" {
   value       = module.history_table.table_arn
 }
 
+output "push_settings" {
+  description = "How a push is split and paced: shard size, shard parallelism and the posts-per-second cap of one push."
+  value = {
+    shard_size        = var.push_shard_size
+    shard_parallelism = var.push_shard_parallelism
+    rate_limit        = var.push_rate_limit
+  }
+}
+
 output "manage_connections_arn" {
   description = "The ARN a custom route's function needs for execute-api:ManageConnections to reply to its caller: POST to @connections on this stage."
   value       = module.websocket_api.manage_connections_arn

@@ -215,6 +215,42 @@ variable "push_concurrency" {
   }
 }
 
+variable "push_shard_size" {
+  type        = number
+  description = "Most connections one push invocation posts to before it hands the rest of its shard on. An audience up to this size is pushed in one invocation."
+  default     = 5000
+  nullable    = false
+
+  validation {
+    condition     = var.push_shard_size >= 10 && var.push_shard_size <= 100000
+    error_message = "push_shard_size must be between 10 and 100000."
+  }
+}
+
+variable "push_shard_parallelism" {
+  type        = number
+  description = "Shards of one push that run at once (worker invocations); also the broadcast's parallel Scan segments."
+  default     = 10
+  nullable    = false
+
+  validation {
+    condition     = var.push_shard_parallelism >= 1 && var.push_shard_parallelism <= 100
+    error_message = "push_shard_parallelism must be between 1 and 100."
+  }
+}
+
+variable "push_rate_limit" {
+  type        = number
+  description = "Ceiling on @connections posts per second for one push, across all its shards. API Gateway's account quota (10,000 requests/s by default) is shared with every other call."
+  default     = 5000
+  nullable    = false
+
+  validation {
+    condition     = var.push_rate_limit >= 1 && var.push_rate_limit <= 100000
+    error_message = "push_rate_limit must be between 1 and 100000 posts per second."
+  }
+}
+
 variable "manage_api_gateway_account" {
   type        = bool
   description = "Create the account-level CloudWatch role API Gateway needs for access logs. Turn off if the account already has one."

@@ -52,7 +52,7 @@ run "least_privilege" {
 
   assert {
     condition = (
-      length(data.aws_iam_policy_document.push.statement) == 4 &&
+      length(data.aws_iam_policy_document.push.statement) == 5 &&
       data.aws_iam_policy_document.push.statement[0].actions == toset(["dynamodb:Query", "dynamodb:Scan"]) &&
       data.aws_iam_policy_document.push.statement[0].resources == toset([module.connections_table.table_arn, module.connections_table.connection_index_arn]) &&
       data.aws_iam_policy_document.push.statement[1].actions == toset(["dynamodb:DeleteItem"]) &&
@@ -60,9 +60,11 @@ run "least_privilege" {
       data.aws_iam_policy_document.push.statement[2].resources == toset(["arn:aws:execute-api:us-east-1:123456789012:a1b2c3d4e5/prod/POST/@connections/*"]) &&
       data.aws_iam_policy_document.push.statement[3].actions == toset(["dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:GetItem"]) &&
       data.aws_iam_policy_document.push.statement[3].resources == toset([module.history_table.table_arn]) &&
+      data.aws_iam_policy_document.push.statement[4].actions == toset(["lambda:InvokeFunction"]) &&
+      data.aws_iam_policy_document.push.statement[4].resources == toset(["arn:aws:lambda:us-east-1:123456789012:function:wspush-prod-push"]) &&
       data.aws_iam_policy_document.push.source_policy_documents == local.lifecycle_policies
     )
-    error_message = "push may only read the audience, delete gone rows, POST to @connections on its own stage, number and keep pushes in the history table, count occupancy and publish to its bus."
+    error_message = "push may only read the audience, delete gone rows, POST to @connections on its own stage, number and keep pushes in the history table, invoke itself (exact ARN), count occupancy and publish to its bus."
   }
 
   assert {

@@ -1,0 +1,98 @@
+"""A shard of a push's audience, and how shards travel between invocations.
+
+A shard is a range of one read of the connections table, resumable from any item:
+
+- a broadcast shard is one segment of a parallel ``Scan`` (``segment`` of ``total_segments``);
+- a topic or entity shard is a range of one partition's ``Query`` (``partition``), sorted by
+  ``connectionId``, ending at ``through`` (inclusive) or at the end of the partition.
+
+``after`` is the key of the last item already attempted (DynamoDB's ``ExclusiveStartKey``),
+so a worker that stops hands on exactly the items it did not attempt, whatever was written
+or deleted meanwhile.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Any
+
+from wspush.models.push import DeliveryReport
+
+
+@dataclass(frozen=True)
+class ItemKey:
+    """A table item's primary key."""
+
+    partition_key: str
+    connection_id: str
+
+    def as_dict(self) -> dict[str, str]:
+        return {"entityId": self.partition_key, "connectionId": self.connection_id}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ItemKey:
+        return cls(str(data["entityId"]), str(data["connectionId"]))
+
+
+@dataclass(frozen=True)
+class Shard:
+    partition: str | None = None  # a Query of this partition; None: a Scan segment
+    segment: int = 0
+    total_segments: int = 1
+    after: ItemKey | None = None
+    through: str | None = None  # Query shards: the last connectionId of the range
+
+    def resumed_after(self, key: ItemKey) -> Shard:
+        return replace(self, after=key)
+
+    def describe(self) -> str:
+        if self.partition is None:
+            return f"scan segment {self.segment}/{self.total_segments}"
+        return f"query {self.partition} through {self.through or 'end'}"
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "partition": self.partition,
+            "segment": self.segment,
+            "totalSegments": self.total_segments,
+            "after": self.after.as_dict() if self.after else None,
+            "through": self.through,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Shard:
+        after = data.get("after")
+        return cls(
+            partition=data.get("partition"),
+            segment=int(data.get("segment", 0)),
+            total_segments=int(data.get("totalSegments", 1)),
+            after=ItemKey.from_dict(after) if after else None,
+            through=data.get("through"),
+        )
+
+
+@dataclass
+class ShardResult:
+    """What one worker invocation did with its shard: its report, and the rest of the shard
+    (``remainder``) when it stopped early (target budget or deadline)."""
+
+    report: DeliveryReport
+    remainder: Shard | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            **self.report.as_dict(),
+            "failedConnectionIds": self.report.failed_connection_ids[:50],
+            "remainder": self.remainder.as_dict() if self.remainder else None,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ShardResult:
+        remainder = data.get("remainder")
+        return cls(
+            DeliveryReport.from_dict(data), Shard.from_dict(remainder) if remainder else None
+        )
+
+
+class ShardFailed(RuntimeError):
+    """A shard invocation failed (function error, throttling, timeout) after its retries."""
