@@ -87,7 +87,7 @@ test-js: $(NODE_STAMP) ## JavaScript client tests (fake server, fake timers; no 
 test-integration: $(VENV_STAMP) build build/terraform.rc ## Integration tests against moto (and a real terraform plan)
 	$(BIN)/pytest tests/integration
 
-test-terraform: $(TF_STAMP) build ## terraform fmt, validate and native tests
+test-terraform: $(TF_STAMP) build ## terraform fmt, validate and native tests (root, module, examples)
 	$(TERRAFORM) fmt -check -recursive $(TF_DIR)
 	cd $(TF_DIR) && $(TERRAFORM) validate -no-color
 	cd $(TF_MODULE_DIR) && $(TERRAFORM) validate -no-color
@@ -133,11 +133,19 @@ connect: $(NODE_STAMP) $(VENV_STAMP) ## Open wscat on the local stack as ENTITY 
 listen: $(VENV_STAMP) ## Print every push ENTITY (and TOPIC) receives, one JSON line each
 	$(BIN)/wspush listen --entity '$(ENTITY)' $(if $(TOPIC),--topic '$(TOPIC)')
 
-deploy: $(TF_STAMP) build ## Build and apply to your AWS account
-	cd $(TF_DIR) && $(TERRAFORM) apply
+# Deploy and destroy work on the real state, so they initialise the backend (validate and
+# the tests run with -backend=false). They may ask for approval (TF_INPUT=1); set
+# TF_CLI_ARGS_apply=-auto-approve to run them unattended (destroy is `apply -destroy`).
+TF_DEPLOY_INIT := cd $(TF_DIR) && $(TERRAFORM) init -input=false -lockfile=readonly >/dev/null
 
-destroy: $(TF_STAMP) ## Destroy the AWS deployment
-	cd $(TF_DIR) && $(TERRAFORM) destroy
+deploy: build/terraform.rc build ## Build and apply to your AWS account (state in terraform/terraform.tfstate)
+	$(TF_DEPLOY_INIT)
+	cd $(TF_DIR) && TF_INPUT=1 $(TERRAFORM) apply
+
+destroy: build/terraform.rc ## Destroy the AWS deployment (refuses while the table's deletion_protection is on)
+	$(TF_DEPLOY_INIT)
+	scripts/check-deletion-protection.sh $(TF_DIR)
+	cd $(TF_DIR) && TF_INPUT=1 $(TERRAFORM) apply -destroy
 
 clean: ## Remove build outputs, local state and virtualenvs
 	rm -rf build dist .wspush $(TF_DIR)/.terraform $(TF_MODULE_DIR)/.terraform $(VENV) $(CHECKOV_VENV) node_modules

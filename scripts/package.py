@@ -3,6 +3,10 @@
 A package's identity is its sorted contents: entries are sorted, every timestamp is
 1980-01-01, permissions are normalised and bytecode caches are left out, so rebuilding
 unchanged code gives a byte-identical zip and ``source_code_hash`` moves only with code.
+
+Nothing depends on where the checkout is: console scripts (``bin/``, whose shebang names
+the build's interpreter) are left out, and each ``*.dist-info/RECORD`` lists only the
+files the zip holds, so two clones at different paths build the same bytes.
 """
 
 from __future__ import annotations
@@ -16,7 +20,8 @@ import zipfile
 from pathlib import Path
 
 FIXED_TIME = (1980, 1, 1, 0, 0, 0)
-# Provided by the Lambda runtime; bundling them would only add megabytes.
+# Provided by the Lambda runtime; bundling them would only add megabytes. "bin" holds
+# console scripts, which nothing imports and whose shebang names the build's interpreter.
 RUNTIME_PROVIDED = {"boto3", "botocore", "s3transfer", "urllib3", "dateutil", "six.py", "bin"}
 SKIPPED_PARTS = {"__pycache__"}
 SKIPPED_SUFFIXES = {".pyc", ".pyo"}
@@ -50,14 +55,26 @@ def collect(roots: list[Path]) -> dict[str, Path]:
     return files
 
 
+def record_of_archive(record: bytes, names: set[str]) -> bytes:
+    """A RECORD limited to the files in the zip: pip also lists what it put outside the
+    package tree (``../../bin/jp.py``, with the hash of a shebang naming the build's
+    interpreter), which the zip leaves out and which differs from checkout to checkout."""
+    lines = record.decode().splitlines(keepends=True)
+    return "".join(line for line in lines if line.split(",", 1)[0] in names).encode()
+
+
 def write_zip(target: Path, files: dict[str, Path]) -> None:
+    names = set(files)
     with zipfile.ZipFile(target, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=9) as archive:
         for name in sorted(files):
             info = zipfile.ZipInfo(name, date_time=FIXED_TIME)
             info.compress_type = zipfile.ZIP_DEFLATED
             info.external_attr = 0o100644 << 16
             info.create_system = 3  # Unix, so the permission bits are honoured
-            archive.writestr(info, files[name].read_bytes(), compresslevel=9)
+            data = files[name].read_bytes()
+            if name.endswith(".dist-info/RECORD"):
+                data = record_of_archive(data, names)
+            archive.writestr(info, data, compresslevel=9)
 
 
 def main() -> int:

@@ -25,6 +25,7 @@ module "wspush" {
   public_topic_patterns            = var.public_topic_patterns
   max_subscriptions_per_connection = var.max_subscriptions_per_connection
   deletion_protection              = var.deletion_protection
+  create_kms_key                   = var.create_kms_key
   kms_key_arn                      = var.kms_key_arn
   function_settings                = var.function_settings
   push_concurrency                 = var.push_concurrency

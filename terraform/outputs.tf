@@ -64,7 +64,7 @@ output "dead_letter_queue_url" {
 }
 
 output "dead_letter_queue_arn" {
-  description = "ARN of the push dead-letter queue (EventBridge targets and the push function's async failures)."
+  description = "ARN of the push dead-letter queue: an invocation record for every asynchronous push that failed."
   value       = module.wspush.dead_letter_queue_arn
 }
 
@@ -86,6 +86,26 @@ output "dashboard_url" {
 output "alarm_topic_arn" {
   description = "SNS topic the alarms notify (null with monitoring off)."
   value       = module.wspush.alarm_topic_arn
+}
+
+output "undelivered_queue_url" {
+  description = "URL of the queue holding events EventBridge could not hand to the push function at all."
+  value       = module.wspush.undelivered_queue_url
+}
+
+output "connections_table_deletion_protection" {
+  description = "Whether the connections table refuses deletion (make destroy stops while it is on)."
+  value       = module.wspush.connections_table_deletion_protection
+}
+
+output "kms_key_arn" {
+  description = "The customer-managed key in use (created or supplied); null with AWS-managed encryption."
+  value       = module.wspush.kms_key_arn
+}
+
+output "kms_key_policy_json" {
+  description = "The key policy wspush needs: with create_kms_key the key has it; a key you supply via kms_key_arn needs its service statements (the account statement is KMS's default)."
+  value       = module.wspush.kms_key_policy_json
 }
 
 output "publish_url" {

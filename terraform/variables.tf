@@ -69,7 +69,7 @@ variable "auth_disabled" {
 
 variable "allowed_origins" {
   type        = list(string)
-  description = "Browser origins allowed to connect (exact match, e.g. https://app.example.com); empty allows any."
+  description = "Browser origins allowed to connect (exact match, e.g. https://app.example.com). EMPTY ALLOWS EVERY ORIGIN: any web page a user visits may then open a connection with that user's token. Set it in production."
   default     = null
 }
 
@@ -123,9 +123,15 @@ variable "deletion_protection" {
   default     = null
 }
 
+variable "create_kms_key" {
+  type        = bool
+  description = "Create a customer-managed KMS key (with rotation and the key policy wspush needs) for the table, the token secret, both queues and the alarm topic."
+  default     = null
+}
+
 variable "kms_key_arn" {
   type        = string
-  description = "Customer-managed KMS key for the table, the token secret and the dead-letter queue; null uses AWS-managed encryption."
+  description = "Your own customer-managed KMS key for the table, the token secret, both queues and the alarm topic; its key policy must contain the kms_key_policy_json output's service statements. null uses AWS-managed encryption."
   default     = null
 }
 
@@ -164,7 +170,19 @@ variable "push_rate_limit" {
 
 variable "manage_api_gateway_account" {
   type        = bool
-  description = "Create the account-level CloudWatch role API Gateway needs for access logs. Turn off if the account already has one."
+  description = "Create the CloudWatch role API Gateway needs for access logs and set it as the account's (one setting per account and region). Turn on in ONE deployment per account and region, and only if the account has no role set yet."
+  default     = null
+}
+
+variable "push_retry_attempts" {
+  type        = number
+  description = "Lambda's retries (0-2) of a push that failed when invoked asynchronously; 0 sends it straight to the dead-letter queue."
+  default     = null
+}
+
+variable "push_max_event_age_seconds" {
+  type        = number
+  description = "How long (60-21600 s) an asynchronous push may wait in Lambda's queue before it goes to the dead-letter queue unrun."
   default     = null
 }
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from wspush_local.runtime import FunctionSpec, function_name_of
+from wspush_local.runtime import AsyncConfig, FunctionSpec, function_name_of
 
 _INTEGRATION_FUNCTION = re.compile(r"functions/(arn:[^/]+)/invocations")
 
@@ -88,11 +88,21 @@ def read_api(
     )
 
 
-def read_functions(
-    lambda_client: Any, names: list[str], dist: Path, dead_letter_targets: dict[str, str]
-) -> list[FunctionSpec]:
-    """``dead_letter_targets`` (function name -> queue ARN) fills in what the emulator's
-    Lambda does not keep (moto drops DeadLetterConfig)."""
+def read_async_config(lambda_client: Any, name: str) -> AsyncConfig:
+    """The function's event invoke config as Lambda stored it; Lambda's defaults (two
+    retries, no destination) when it has none."""
+    try:
+        config = lambda_client.get_function_event_invoke_config(FunctionName=name)
+    except lambda_client.exceptions.ResourceNotFoundException:
+        return AsyncConfig()
+    destination = config.get("DestinationConfig", {}).get("OnFailure", {}).get("Destination")
+    return AsyncConfig(
+        retry_attempts=int(config.get("MaximumRetryAttempts", 2)),
+        on_failure_destination=destination or None,
+    )
+
+
+def read_functions(lambda_client: Any, names: list[str], dist: Path) -> list[FunctionSpec]:
     manifest = json.loads((dist / "manifest.json").read_text())
     specs = []
     for name in names:
@@ -117,8 +127,7 @@ def read_functions(
                 environment=configuration.get("Environment", {}).get("Variables", {}),
                 timeout_seconds=int(configuration.get("Timeout", 3)),
                 memory_mb=int(configuration.get("MemorySize", 128)),
-                dead_letter_arn=configuration.get("DeadLetterConfig", {}).get("TargetArn")
-                or dead_letter_targets.get(name),
+                async_config=read_async_config(lambda_client, name),
             )
         )
     return specs

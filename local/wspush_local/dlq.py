@@ -1,19 +1,63 @@
 """The push dead-letter queue: see what failed, and send it through the push function again.
 
+Every message is a Lambda invocation record, the one format of this queue: the push
+function's on-failure destination receives one for each asynchronous invocation Lambda
+gave up on (see docs/operations.md)::
+
+    {"version": "1.0", "timestamp": "...",
+     "requestContext": {"requestId": "...", "functionArn": "...:$LATEST",
+                        "condition": "RetriesExhausted" | "EventAgeExceeded" | ...,
+                        "approximateInvokeCount": 1},
+     "requestPayload": <the event the push function was given>,
+     "responseContext": {"statusCode": 200, "executedVersion": "$LATEST",
+                         "functionError": "Unhandled"},
+     "responsePayload": {"errorType": "...", "errorMessage": "..."}}
+
 Listing hides nothing: messages are received with a short visibility timeout and made
-visible again at once. A redrive deletes a message only after the push function accepted
-it; a message whose redrive fails stays in the queue, visible again, with its reason.
+visible again at once. A redrive sends ``requestPayload`` to the push function again and
+deletes a message only after the function accepted it; a message whose redrive fails, or
+that is not an invocation record, stays in the queue, visible again, with its reason.
 """
 
 from __future__ import annotations
 
 import json
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 # Returns None when the push function accepted the event, else the reason it did not.
 Redeliver = Callable[[Any], str | None]
+RECORD_VERSION = "1.0"
+
+
+def invocation_record(
+    function_arn: str,
+    request_id: str,
+    event: Any,
+    condition: str,
+    invoke_count: int,
+    error: dict[str, str] | None,
+) -> dict[str, Any]:
+    """The invocation record Lambda sends to an on-failure destination."""
+    record: dict[str, Any] = {
+        "version": RECORD_VERSION,
+        "timestamp": datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+        "requestContext": {
+            "requestId": request_id or str(uuid.uuid4()),
+            "functionArn": f"{function_arn}:$LATEST",
+            "condition": condition,
+            "approximateInvokeCount": invoke_count,
+        },
+        "requestPayload": event,
+        "responseContext": {"statusCode": 200, "executedVersion": "$LATEST"},
+    }
+    if error is not None:
+        record["responseContext"]["functionError"] = "Unhandled"
+        record["responsePayload"] = error
+    return record
 
 
 @dataclass(frozen=True)
@@ -21,10 +65,32 @@ class DeadLetter:
     message_id: str
     receipt_handle: str
     body: Any
-    attributes: dict[str, str]
+
+    @property
+    def is_invocation_record(self) -> bool:
+        return (
+            isinstance(self.body, dict)
+            and "requestContext" in self.body
+            and "requestPayload" in self.body
+        )
+
+    @property
+    def request(self) -> Any:
+        """The event to push again (the invocation's request)."""
+        return self.body["requestPayload"] if self.is_invocation_record else None
 
     def describe(self) -> dict[str, Any]:
-        return {"messageId": self.message_id, "attributes": self.attributes, "body": self.body}
+        if not self.is_invocation_record:
+            return {"messageId": self.message_id, "unrecognised": self.body}
+        context = self.body["requestContext"]
+        return {
+            "messageId": self.message_id,
+            "timestamp": self.body.get("timestamp"),
+            "condition": context.get("condition"),
+            "attempts": context.get("approximateInvokeCount"),
+            "error": self.body.get("responsePayload"),
+            "request": self.body["requestPayload"],
+        }
 
 
 @dataclass
@@ -42,11 +108,7 @@ def _letter(message: dict[str, Any]) -> DeadLetter:
         body: Any = json.loads(message["Body"])
     except json.JSONDecodeError:
         body = message["Body"]
-    attributes = {
-        name: value.get("StringValue", "")
-        for name, value in (message.get("MessageAttributes") or {}).items()
-    }
-    return DeadLetter(message["MessageId"], message["ReceiptHandle"], body, attributes)
+    return DeadLetter(message["MessageId"], message["ReceiptHandle"], body)
 
 
 def _receive(sqs: Any, queue_url: str, visibility: int) -> list[DeadLetter]:
@@ -55,7 +117,6 @@ def _receive(sqs: Any, queue_url: str, visibility: int) -> list[DeadLetter]:
         MaxNumberOfMessages=10,
         VisibilityTimeout=visibility,
         WaitTimeSeconds=0,
-        MessageAttributeNames=["All"],
     )
     return [_letter(message) for message in response.get("Messages", [])]
 
@@ -89,7 +150,11 @@ def redrive(sqs: Any, queue_url: str, redeliver: Redeliver, limit: int = 100) ->
             if not batch:
                 break
             for letter in batch:
-                reason = redeliver(letter.body)
+                reason = (
+                    redeliver(letter.request)
+                    if letter.is_invocation_record
+                    else "not a Lambda invocation record: left in the queue"
+                )
                 if reason is None:
                     sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=letter.receipt_handle)
                     report.redriven += 1

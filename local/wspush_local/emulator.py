@@ -175,8 +175,12 @@ class Emulator:
 
     def start(self) -> None:
         self._server.start()
+        log.info("AWS emulator on %s", self.url)
+
+    @property
+    def url(self) -> str:
         host, port = self._server.get_host_and_port()
-        log.info("AWS emulator on http://%s:%s", host, port)
+        return f"http://{host}:{port}"
 
     def stop(self) -> None:
         self._server.stop()

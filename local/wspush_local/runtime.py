@@ -17,14 +17,17 @@ import os
 import shutil
 import sys
 import time
+import uuid
 import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from wspush_local.dlq import invocation_record
+
 log = logging.getLogger("wspush.runtime")
-# Sends (queue ARN, event, attributes) to a dead-letter queue.
+# Sends (queue ARN, message body, message attributes) to a queue.
 DeadLetter = Callable[[str, Any, dict[str, str]], None]
 WORKER_SCRIPT = Path(__file__).with_name("worker.py")
 # Lambda gives a function's init phase up to 10 seconds.
@@ -41,6 +44,15 @@ class InvocationError(Exception):
 
 
 @dataclass(frozen=True)
+class AsyncConfig:
+    """A function's event invoke config: retries of a failed asynchronous invocation, and
+    where its invocation record goes once Lambda gives up."""
+
+    retry_attempts: int = 2
+    on_failure_destination: str | None = None
+
+
+@dataclass(frozen=True)
 class FunctionSpec:
     name: str
     handler: str
@@ -48,7 +60,7 @@ class FunctionSpec:
     environment: dict[str, str]
     timeout_seconds: int
     memory_mb: int = 128
-    dead_letter_arn: str | None = None
+    async_config: AsyncConfig = field(default_factory=AsyncConfig)
 
 
 class _Worker:
@@ -114,12 +126,15 @@ class LocalLambda:
         concurrency: int = 4,
         dead_letter: DeadLetter | None = None,
         async_retry_delays: tuple[float, ...] = (1.0, 2.0),
+        account_id: str = "123456789012",
+        region: str = "us-east-1",
     ) -> None:
         self._work_dir = work_dir
         self._base_environment = base_environment
         self._concurrency = concurrency
         self._dead_letter = dead_letter
         self._async_retry_delays = async_retry_delays
+        self._function_arn_prefix = f"arn:aws:lambda:{region}:{account_id}:function:"
         self._functions: dict[str, _Function] = {}
         self._pending: set[asyncio.Task[Any]] = set()
         self.loop: asyncio.AbstractEventLoop | None = None
@@ -201,14 +216,18 @@ class LocalLambda:
 
     def invoke_async(self, name: str, event: Any) -> None:
         """InvocationType=Event: accept now, run later; a failure is retried like Lambda
-        (``async_retry_delays``), then sent to the function's dead-letter queue."""
+        (the function's retry attempts, after ``async_retry_delays``), then its invocation
+        record goes to the function's on-failure destination."""
         function = self._functions.get(function_name_of(name))
         if function is None:
             raise InvocationError("ResourceNotFoundException", f"no function {name}")
+        config = function.spec.async_config
+        request_id = str(uuid.uuid4())
 
         async def run() -> None:
             failure: InvocationError | None = None
-            for delay in (0.0, *self._async_retry_delays):
+            delays = (0.0, *self._async_retry_delays[: config.retry_attempts])
+            for delay in delays:
                 await asyncio.sleep(delay)
                 try:
                     await self.invoke(name, event)
@@ -216,13 +235,17 @@ class LocalLambda:
                 except InvocationError as error:
                     failure = error
                     log.warning("async invocation of %s failed: %s", name, error)
-            target = function.spec.dead_letter_arn
+            target = config.on_failure_destination
             if failure is not None and target and self._dead_letter is not None:
-                attributes = {
-                    "ErrorCode": failure.error_type,
-                    "ErrorMessage": failure.message[:1000],
-                }
-                await asyncio.to_thread(self._dead_letter, target, event, attributes)
+                record = invocation_record(
+                    self._function_arn_prefix + function.spec.name,
+                    request_id,
+                    event,
+                    condition="RetriesExhausted",
+                    invoke_count=len(delays),
+                    error={"errorType": failure.error_type, "errorMessage": failure.message},
+                )
+                await asyncio.to_thread(self._dead_letter, target, record, {})
 
         task = asyncio.create_task(run())
         self._pending.add(task)

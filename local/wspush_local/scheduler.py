@@ -27,14 +27,13 @@ class QueueSender:
 
     def __call__(self, queue_arn: str, event: Any, attributes: dict[str, str]) -> None:
         url = self._sqs.get_queue_url(QueueName=queue_arn.rsplit(":", 1)[-1])["QueueUrl"]
-        self._sqs.send_message(
-            QueueUrl=url,
-            MessageBody=json.dumps(event),
-            MessageAttributes={
+        extra: dict[str, Any] = {}
+        if attributes:
+            extra["MessageAttributes"] = {
                 key: {"DataType": "String", "StringValue": value}
                 for key, value in attributes.items()
-            },
-        )
+            }
+        self._sqs.send_message(QueueUrl=url, MessageBody=json.dumps(event), **extra)
         log.warning("dead-lettered an event to %s: %s", queue_arn, attributes)
 
 

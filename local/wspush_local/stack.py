@@ -64,7 +64,7 @@ class StackOptions:
     public_topics: tuple[str, ...] = DEMO_PUBLIC_TOPICS
 
 
-def _clients(emulator_url: str) -> dict[str, Any]:
+def clients_for(emulator_url: str) -> dict[str, Any]:
     session = boto3.Session(
         aws_access_key_id=LOCAL_ACCESS_KEY_ID,
         aws_secret_access_key=LOCAL_SECRET_ACCESS_KEY,
@@ -98,6 +98,35 @@ def read_stack_file(work_dir: Path) -> dict[str, Any]:
         )
     info: dict[str, Any] = json.loads(path.read_text())
     return info
+
+
+def gateway_for_deployment(
+    outputs: dict[str, Any],
+    clients: dict[str, Any],
+    runtime: LocalLambda,
+    dist: Path,
+    connections_url: str,
+    limits: Limits,
+) -> Gateway:
+    """A gateway for what Terraform deployed to the emulator: the API's routes and stage,
+    and each function registered from its zip, re-pointed at ``connections_url``."""
+    stage = connections_url.rstrip("/").rsplit("/", 1)[-1]
+    api = read_api(clients["apigatewayv2"], outputs["api_id"], stage, REGION, ACCOUNT_ID)
+    # Every function the outputs name, and every function a route runs.
+    names = sorted({*outputs["function_names"].values(), *api.routes.values()})
+    for spec in read_functions(clients["lambda"], names, dist):
+        if "CONNECTIONS_ENDPOINT" in spec.environment:
+            spec.environment["CONNECTIONS_ENDPOINT"] = connections_url
+        runtime.register(spec, _self_invoking_slots(spec.environment))
+    return Gateway(api, runtime, limits)
+
+
+async def serve_app(app: web.Application, port: int) -> web.AppRunner:
+    """Serve ``app`` on 127.0.0.1:``port``; the caller cleans up the runner."""
+    runner = web.AppRunner(app, access_log=None, handle_signals=False)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    return runner
 
 
 class Stack:
@@ -135,7 +164,7 @@ class Stack:
 
         emulator_port = options.emulator_port or free_port()
         emulator_url = f"http://127.0.0.1:{emulator_port}"
-        clients = _clients(emulator_url)
+        clients = clients_for(emulator_url)
         dead_letter = QueueSender(clients["sqs"])
         runtime = LocalLambda(
             self.work_dir / "functions",
@@ -180,32 +209,17 @@ class Stack:
             # 3. Functions from their zips, re-pointed at the local endpoints.
             gateway_base = f"http://127.0.0.1:{options.port}"
             connections_url = f"{gateway_base}/{options.stage}"
-            api = read_api(
-                clients["apigatewayv2"], outputs["api_id"], options.stage, REGION, ACCOUNT_ID
+            gateway = gateway_for_deployment(
+                outputs, clients, runtime, self.root / "dist", connections_url, options.limits
             )
-            # moto drops DeadLetterConfig; the push function's queue is a Terraform output.
-            dead_letter_targets = {
-                outputs["function_names"]["push"]: outputs["dead_letter_queue_arn"]
-            }
-            # Every function the outputs name, and every function a route runs.
-            names = sorted({*outputs["function_names"].values(), *api.routes.values()})
-            for spec in read_functions(
-                clients["lambda"], names, self.root / "dist", dead_letter_targets
-            ):
-                if "CONNECTIONS_ENDPOINT" in spec.environment:
-                    spec.environment["CONNECTIONS_ENDPOINT"] = connections_url
-                runtime.register(spec, _self_invoking_slots(spec.environment))
 
-            # 4. Gateway and scheduler.
-            gateway = Gateway(api, runtime, options.limits)
+            # 4. Gateway (with the demo page), publish API and scheduler.
             websocket_url = f"ws://127.0.0.1:{options.port}/{options.stage}"
             Demo(
                 self.root,
                 stack_backend(clients, outputs, runtime, websocket_url, connections_url),
             ).add_routes(gateway.app)
-            runner = web.AppRunner(gateway.app, access_log=None, handle_signals=False)
-            await runner.setup()
-            await web.TCPSite(runner, "127.0.0.1", options.port).start()
+            runner = await serve_app(gateway.app, options.port)
             publish_runner, publish_url = await self._serve_publish_api(
                 clients["apigatewayv2"], outputs["publish_api_id"], runtime
             )

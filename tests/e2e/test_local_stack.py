@@ -13,6 +13,7 @@ import websockets
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from tests.e2e.conftest import E2E_SHARD_SIZE, ROOT, SCHEDULE_SCALE, wait_until
+from wspush_local.dlq import invocation_record
 
 pytestmark = pytest.mark.e2e
 
@@ -304,21 +305,31 @@ def test_a_refused_event_is_dead_lettered_and_only_a_successful_redrive_removes_
         return [
             letter
             for letter in _dead_letters(stack)
-            if letter["body"].get("detail", {}).get("entityId") == "e2e-dlq-bad"
+            if letter.get("request", {}).get("detail", {}).get("entityId") == "e2e-dlq-bad"
         ]
 
-    # Then after Lambda's async retries it reaches the dead-letter queue, with the reason
+    # Then, not retried (it would fail every time), its invocation record reaches the
+    # dead-letter queue with the reason
     assert wait_until(lambda: bool(refused()), timeout=30, interval=1)
-    assert refused()[0]["attributes"]["ErrorCode"] == "InvalidPushRequest"
+    letter = refused()[0]
+    assert letter["condition"] == "RetriesExhausted" and letter["attempts"] == 1
+    assert letter["error"]["errorType"] == "InvalidPushRequest"
     # And a redrive that fails again leaves it there
     failed = _cli(stack, "dlq", "redrive")
     assert failed.returncode == 1 and json.loads(failed.stdout)["failed"] >= 1
     assert refused()
 
     # Given a letter that can be delivered now, and its client connected
+    record = invocation_record(
+        "arn:aws:lambda:us-east-1:123456789012:function:" + stack.outputs["function_names"]["push"],
+        "e2e-request",
+        {"entityId": "e2e-dlq-ok", "payload": "second chance"},
+        condition="EventAgeExceeded",
+        invoke_count=0,
+        error=None,
+    )
     stack.clients["sqs"].send_message(
-        QueueUrl=stack.outputs["dead_letter_queue_url"],
-        MessageBody=json.dumps({"entityId": "e2e-dlq-ok", "payload": "second chance"}),
+        QueueUrl=stack.outputs["dead_letter_queue_url"], MessageBody=json.dumps(record)
     )
 
     async def scenario():
@@ -331,6 +342,6 @@ def test_a_refused_event_is_dead_lettered_and_only_a_successful_redrive_removes_
             assert frame["data"] == "second chance"
 
     asyncio.run(scenario())
-    bodies = [letter["body"] for letter in _dead_letters(stack)]
-    assert {"entityId": "e2e-dlq-ok", "payload": "second chance"} not in bodies
+    requests = [letter["request"] for letter in _dead_letters(stack)]
+    assert {"entityId": "e2e-dlq-ok", "payload": "second chance"} not in requests
     assert refused()

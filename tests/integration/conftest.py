@@ -14,10 +14,8 @@ from typing import Any
 
 import boto3
 import pytest
-from moto.server import ThreadedMotoServer
 
 from tests.fakes import FakeConnectionsEndpoint
-from wspush_local.emulator import serialise_dynamodb
 from wspush_local.table import create_connections_table, create_history_table
 
 TABLE = "wspush-test-connections"
@@ -27,16 +25,6 @@ SECRET_PARAMETER = "/wspush/test/token-secret"
 SECRET = "integration-secret-of-at-least-32-bytes"
 MAX_SUBSCRIPTIONS = 5
 PUBLIC_TOPIC_PATTERNS = "public.*"
-
-
-@pytest.fixture(scope="session")
-def moto_url():
-    serialise_dynamodb()  # each write atomic, as in DynamoDB (and in the local stack)
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    yield f"http://{host}:{port}"
-    server.stop()
 
 
 @pytest.fixture(scope="session")

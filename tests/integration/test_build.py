@@ -1,8 +1,10 @@
 import hashlib
 import json
 import os
+import shutil
 import subprocess
 import sys
+import venv
 import zipfile
 from pathlib import Path
 
@@ -51,3 +53,39 @@ def test_zips_hold_the_package_without_boto3_or_caches_and_the_manifest_matches(
         assert not [n for n in names if n.startswith(("boto3/", "botocore/"))]
         assert not [n for n in names if "__pycache__" in n or n.endswith(".pyc")]
         assert names == sorted(names)
+
+
+def test_two_checkouts_at_different_paths_build_byte_identical_zips(tmp_path):
+    # Given this checkout's build
+    here = _build()
+    # And a second checkout at another path, with its own virtualenv (pip writes that
+    # interpreter's path into console scripts and their RECORD hashes)
+    clone = tmp_path / "elsewhere" / "wspush"
+    clone.mkdir(parents=True)
+    shutil.copy2(ROOT / "build.sh", clone / "build.sh")
+    shutil.copytree(ROOT / "scripts", clone / "scripts")
+    for sources in ("lambdas", "examples"):
+        shutil.copytree(
+            ROOT / sources,
+            clone / sources,
+            ignore=shutil.ignore_patterns("__pycache__", ".terraform"),
+        )
+    venv.EnvBuilder(with_pip=True).create(clone / "venv")
+    # When it is built from scratch there
+    subprocess.run(
+        ["./build.sh"],
+        cwd=clone,
+        env={**os.environ, "PYTHON": str(clone / "venv" / "bin" / "python")},
+        check=True,
+        capture_output=True,
+    )
+    there = {
+        zip_path.name: hashlib.sha256(zip_path.read_bytes()).hexdigest()
+        for zip_path in sorted((clone / "dist").glob("*.zip"))
+    }
+    # Then the zips are byte-identical, so source_code_hash does not move between machines
+    assert here == there
+    archive = zipfile.ZipFile(clone / "dist" / "push.zip")
+    assert not [name for name in archive.namelist() if name.startswith("bin/")]
+    records = [name for name in archive.namelist() if name.endswith(".dist-info/RECORD")]
+    assert records and not [name for name in records if b"../" in archive.read(name)]

@@ -121,7 +121,9 @@ def test_an_oversize_payload_is_refused_before_anything_is_sent(
     assert connections_endpoint.received == {}
 
 
-def test_an_invalid_request_raises_so_eventbridge_retries_then_dead_letters(aws, handlers, context):
+def test_an_invalid_request_raises_so_an_async_push_ends_in_the_dead_letter_queue(
+    aws, handlers, context
+):
     with pytest.raises(InvalidPushRequest):
         handlers["push"].handler({"payload": 1}, context)
 

@@ -8,7 +8,13 @@ from pathlib import Path
 
 import pytest
 
-from wspush_local.runtime import FunctionSpec, InvocationError, LocalLambda, environment_for_workers
+from wspush_local.runtime import (
+    AsyncConfig,
+    FunctionSpec,
+    InvocationError,
+    LocalLambda,
+    environment_for_workers,
+)
 
 HANDLERS = """
 import os, time
@@ -30,7 +36,7 @@ def _zip(tmp_path: Path, source: str) -> Path:
 
 
 def _spec(
-    package: Path, handler: str, timeout: int = 5, dead_letter: str | None = None
+    package: Path, handler: str, timeout: int = 5, async_config: AsyncConfig | None = None
 ) -> FunctionSpec:
     return FunctionSpec(
         name=handler.split(".")[-1],
@@ -38,7 +44,7 @@ def _spec(
         package=package,
         environment={"GREETING": "hi"},
         timeout_seconds=timeout,
-        dead_letter_arn=dead_letter,
+        async_config=async_config or AsyncConfig(),
     )
 
 
@@ -99,9 +105,10 @@ async def test_an_import_error_is_reported_like_lambda(tmp_path):
         await runtime.stop()
 
 
-async def test_a_failing_async_invocation_is_retried_then_dead_lettered(tmp_path):
-    letters: list[tuple[str, object, dict[str, str]]] = []
-    spec = _spec(_zip(tmp_path, HANDLERS), "app.fail", dead_letter="arn:aws:sqs:us-east-1:1:dlq")
+async def _failed_async_invocation(tmp_path: Path, retry_attempts: int) -> list[tuple]:
+    letters: list[tuple[str, dict, dict[str, str]]] = []
+    config = AsyncConfig(retry_attempts, on_failure_destination="arn:aws:sqs:us-east-1:1:dlq")
+    spec = _spec(_zip(tmp_path, HANDLERS), "app.fail", async_config=config)
     runtime = await _runtime(tmp_path, spec, dead_letter=lambda *letter: letters.append(letter))
     try:
         runtime.invoke_async("fail", {"n": 1})
@@ -109,15 +116,31 @@ async def test_a_failing_async_invocation_is_retried_then_dead_lettered(tmp_path
             if letters:
                 break
             await asyncio.sleep(0.05)
-        assert letters == [
-            (
-                "arn:aws:sqs:us-east-1:1:dlq",
-                {"n": 1},
-                {"ErrorCode": "ValueError", "ErrorMessage": "bad input"},
-            )
-        ]
+        return letters
     finally:
         await runtime.stop()
+
+
+async def test_a_failing_async_invocation_is_retried_then_recorded_at_its_destination(tmp_path):
+    # Given a function that always fails, with two retries and an on-failure destination
+    # When it is invoked asynchronously
+    letters = await _failed_async_invocation(tmp_path, retry_attempts=2)
+    # Then one invocation record reaches the destination, as Lambda writes it
+    assert len(letters) == 1
+    queue, record, attributes = letters[0]
+    assert (queue, attributes) == ("arn:aws:sqs:us-east-1:1:dlq", {})
+    assert record["version"] == "1.0"
+    assert record["requestPayload"] == {"n": 1}
+    assert record["requestContext"]["condition"] == "RetriesExhausted"
+    assert record["requestContext"]["approximateInvokeCount"] == 3
+    assert record["requestContext"]["functionArn"].endswith(":function:fail:$LATEST")
+    assert record["responseContext"]["functionError"] == "Unhandled"
+    assert record["responsePayload"] == {"errorType": "ValueError", "errorMessage": "bad input"}
+
+
+async def test_with_no_retries_a_failure_is_recorded_after_one_attempt(tmp_path):
+    letters = await _failed_async_invocation(tmp_path, retry_attempts=0)
+    assert [record["requestContext"]["approximateInvokeCount"] for _, record, _ in letters] == [1]
 
 
 async def test_an_unknown_function_is_refused(tmp_path):

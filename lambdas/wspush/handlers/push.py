@@ -217,7 +217,8 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
             return _run_shard_task(event[SHARD_TASK], context)
         state = _coordinate(event, context)
     except (InvalidPushRequest, PayloadTooLarge) as error:
-        # Raised on purpose: EventBridge retries, then dead-letters; a direct caller sees why.
+        # Raised on purpose: an asynchronous push (not retried by default) ends as an
+        # invocation record in the dead-letter queue; a direct caller sees why.
         count("PushRejected")
         logger.error("push refused", extra={"reason": str(error)})
         raise

@@ -17,3 +17,13 @@ output "connection_index_name" {
   description = "Name of the connectionId index."
   value       = var.connection_index_name
 }
+
+output "deletion_protection" {
+  description = "Whether the table refuses deletion."
+  value       = aws_dynamodb_table.this.deletion_protection_enabled
+}
+
+output "kms_key_arn_in_use" {
+  description = "Customer-managed key encrypting the table; null for the AWS-managed key."
+  value       = aws_dynamodb_table.this.server_side_encryption[0].kms_key_arn
+}

@@ -9,8 +9,11 @@ data "aws_iam_policy_document" "assume" {
   }
 }
 
+data "aws_region" "current" {}
+
 resource "aws_iam_role" "this" {
-  name               = var.function_name
+  # IAM names are account-wide: the region keeps the same function name in two regions apart.
+  name               = coalesce(var.role_name, "${var.function_name}-${data.aws_region.current.name}")
   assume_role_policy = data.aws_iam_policy_document.assume.json
   tags               = var.tags
 }
@@ -40,16 +43,6 @@ data "aws_iam_policy_document" "this" {
     actions   = ["xray:PutTraceSegments", "xray:PutTelemetryRecords"]
     resources = ["*"]
   }
-
-  dynamic "statement" {
-    for_each = var.async_invocation ? [var.dead_letter_target_arn] : []
-
-    content {
-      sid       = "SendFailedEventsToDeadLetterQueue"
-      actions   = ["sqs:SendMessage"]
-      resources = [statement.value]
-    }
-  }
 }
 
 resource "aws_iam_role_policy" "this" {
@@ -63,7 +56,7 @@ resource "aws_lambda_function" "this" {
   #checkov:skip=CKV_AWS_272:Code signing needs a signing profile per account; the zip is reproducible and its hash is pinned by source_code_hash.
   #checkov:skip=CKV_AWS_173:The environment holds names and endpoints only; the one secret is read from SSM at run time.
   #checkov:skip=CKV_AWS_115:Reserved concurrency is an account-level trade-off; set var.reserved_concurrency where it is wanted.
-  #checkov:skip=CKV_AWS_116:Synchronous functions (API Gateway) have no async failures to dead-letter; async ones get var.dead_letter_target_arn.
+  #checkov:skip=CKV_AWS_116:Asynchronous failures go to an on-failure destination (aws_lambda_function_event_invoke_config below), whose invocation records say why; synchronous functions have none.
   function_name                  = var.function_name
   description                    = var.description
   role                           = aws_iam_role.this.arn
@@ -84,23 +77,25 @@ resource "aws_lambda_function" "this" {
     mode = "Active"
   }
 
-  dynamic "dead_letter_config" {
-    for_each = var.async_invocation ? [var.dead_letter_target_arn] : []
-
-    content {
-      target_arn = dead_letter_config.value
-    }
-  }
-
   tags = var.tags
 
   depends_on = [aws_cloudwatch_log_group.this, aws_iam_role_policy.this]
 }
 
+# Asynchronous invocations (EventBridge, InvocationType=Event): Lambda retries a failed
+# invocation var.async_retry_attempts times, then sends an invocation record (the request,
+# the error, why it gave up) to the on-failure destination. The role's policy must allow
+# sqs:SendMessage on it (Lambda sends with the function's role).
 resource "aws_lambda_function_event_invoke_config" "this" {
   count = var.async_invocation ? 1 : 0
 
   function_name                = aws_lambda_function.this.function_name
   maximum_retry_attempts       = var.async_retry_attempts
   maximum_event_age_in_seconds = var.async_max_event_age_seconds
+
+  destination_config {
+    on_failure {
+      destination = var.on_failure_destination_arn
+    }
+  }
 }

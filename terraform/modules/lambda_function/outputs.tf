@@ -32,3 +32,12 @@ output "policy_json" {
   description = "The function's complete inline IAM policy."
   value       = data.aws_iam_policy_document.this.json
 }
+
+output "async_config" {
+  description = "Asynchronous invocation settings (retries, maximum event age, on-failure destination); null for synchronous functions."
+  value = var.async_invocation ? {
+    maximum_retry_attempts       = aws_lambda_function_event_invoke_config.this[0].maximum_retry_attempts
+    maximum_event_age_in_seconds = aws_lambda_function_event_invoke_config.this[0].maximum_event_age_in_seconds
+    on_failure_destination       = aws_lambda_function_event_invoke_config.this[0].destination_config[0].on_failure[0].destination
+  } : null
+}

@@ -3,6 +3,12 @@ variable "function_name" {
   description = "Name of the function; also names its role and log group."
 }
 
+variable "role_name" {
+  type        = string
+  description = "Name of the function's IAM role; null names it <function_name>-<region> (IAM names are account-wide, so the region keeps two regions' roles apart)."
+  default     = null
+}
+
 variable "description" {
   type        = string
   description = "What the function does."
@@ -62,31 +68,41 @@ variable "log_kms_key_arn" {
 
 variable "async_invocation" {
   type        = bool
-  description = "The function is invoked asynchronously (EventBridge): give it a retry policy and var.dead_letter_target_arn."
+  description = "The function is invoked asynchronously (EventBridge): give it explicit retries, a maximum event age and var.on_failure_destination_arn."
   default     = false
 }
 
-variable "dead_letter_target_arn" {
+variable "on_failure_destination_arn" {
   type        = string
-  description = "SQS queue for asynchronous invocations that fail every retry (with var.async_invocation)."
+  description = "SQS queue that receives an invocation record for every asynchronous invocation that failed (with var.async_invocation)."
   default     = null
 
   validation {
-    condition     = !var.async_invocation || var.dead_letter_target_arn != null
-    error_message = "An asynchronously invoked function needs dead_letter_target_arn: failed events must not be dropped."
+    condition     = !var.async_invocation || var.on_failure_destination_arn != null
+    error_message = "An asynchronously invoked function needs on_failure_destination_arn: failed events must not be dropped."
   }
 }
 
 variable "async_retry_attempts" {
   type        = number
-  description = "Retries of a failed asynchronous invocation before it is dead-lettered."
-  default     = 2
+  description = "Lambda's retries of a failed asynchronous invocation (0-2) before the invocation record goes to the destination."
+  default     = 0
+
+  validation {
+    condition     = var.async_retry_attempts >= 0 && var.async_retry_attempts <= 2
+    error_message = "async_retry_attempts must be 0, 1 or 2 (Lambda's limits)."
+  }
 }
 
 variable "async_max_event_age_seconds" {
   type        = number
-  description = "Oldest asynchronous event still worth delivering."
+  description = "Oldest asynchronous event still worth running (60-21600 s); older ones go to the destination."
   default     = 3600
+
+  validation {
+    condition     = var.async_max_event_age_seconds >= 60 && var.async_max_event_age_seconds <= 21600
+    error_message = "async_max_event_age_seconds must be between 60 and 21600 (Lambda's limits)."
+  }
 }
 
 variable "tags" {

@@ -33,11 +33,6 @@ locals {
         dimensions  = tomap(local.app_dimensions)
         description = "A sharded push lost a shard after its retries; the push is retried with the same id (see docs/operations.md)."
       }
-      dead-letters = {
-        namespace   = "AWS/SQS", metric = "ApproximateNumberOfMessagesVisible", statistic = "Maximum"
-        dimensions  = tomap({ QueueName = var.dead_letter_queue_name })
-        description = "Push events reached the dead-letter queue: list and redrive them with `wspush dlq`."
-      }
       api-integration-errors = {
         namespace   = "AWS/ApiGateway", metric = "IntegrationError", statistic = "Sum"
         dimensions  = tomap({ ApiId = var.api_id, Stage = var.stage_name })
@@ -49,12 +44,25 @@ locals {
         description = "API Gateway failed to run routes (e.g. authorizer or integration failures)."
       }
     },
+    # One per queue: "dead-letters" for the push dead-letter queue (invocation records, `wspush
+    # dlq`), "dead-letters-<n>" for the others (e.g. events EventBridge could not deliver).
+    {
+      for index, queue in var.dead_letter_queue_names : (index == 0 ? "dead-letters" : "dead-letters-${index}") => {
+        namespace   = "AWS/SQS", metric = "ApproximateNumberOfMessagesVisible", statistic = "Maximum"
+        dimensions  = tomap({ QueueName = queue })
+        description = "Messages are waiting in ${queue}: see docs/operations.md (list and redrive the push dead-letter queue with `wspush dlq`)."
+      }
+    },
   )
 }
 
+# CloudWatch publishes to the topic as cloudwatch.amazonaws.com, which the AWS-managed
+# aws/sns key's policy cannot grant: the topic is either under a customer-managed key whose
+# policy grants CloudWatch (var.kms_key_arn) or not encrypted at all.
 resource "aws_sns_topic" "alarms" {
+  #checkov:skip=CKV_AWS_26:Encrypted with var.kms_key_arn when given (its key policy grants CloudWatch); alarms could never publish to a topic under the AWS-managed key, and alarm notifications carry no secrets.
   name              = "${var.name}-alarms"
-  kms_master_key_id = var.kms_key_arn != null ? var.kms_key_arn : "alias/aws/sns"
+  kms_master_key_id = var.kms_key_arn
   tags              = var.tags
 }
 
@@ -250,7 +258,7 @@ resource "aws_cloudwatch_dashboard" "this" {
         type = "metric", x = 0, y = 12, width = 8, height = 6
         properties = {
           title   = "Dead-letter queue depth", region = data.aws_region.current.name, view = "timeSeries", stat = "Maximum"
-          metrics = [["AWS/SQS", "ApproximateNumberOfMessagesVisible", "QueueName", var.dead_letter_queue_name]]
+          metrics = [for queue in var.dead_letter_queue_names : ["AWS/SQS", "ApproximateNumberOfMessagesVisible", "QueueName", queue]]
         }
       },
     ]

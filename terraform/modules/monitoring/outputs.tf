@@ -15,3 +15,8 @@ output "dashboard_url" {
   description = "URL of the CloudWatch dashboard."
   value       = "https://${data.aws_region.current.name}.console.aws.amazon.com/cloudwatch/home?region=${data.aws_region.current.name}#dashboards/dashboard/${aws_cloudwatch_dashboard.this.dashboard_name}"
 }
+
+output "kms_key_arn_in_use" {
+  description = "Customer-managed key encrypting the alarm topic; null when it is not encrypted."
+  value       = aws_sns_topic.alarms.kms_master_key_id
+}

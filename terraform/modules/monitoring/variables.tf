@@ -39,9 +39,9 @@ variable "table_name" {
   description = "Name of the connections table."
 }
 
-variable "dead_letter_queue_name" {
-  type        = string
-  description = "Name of the push dead-letter queue."
+variable "dead_letter_queue_names" {
+  type        = list(string)
+  description = "Queues whose depth alarms: the push dead-letter queue first, then any others."
 }
 
 variable "gone_rate_threshold" {
@@ -69,7 +69,7 @@ variable "alarm_email" {
 
 variable "kms_key_arn" {
   type        = string
-  description = "Customer-managed KMS key for the alarm topic; null uses the AWS-managed aws/sns key."
+  description = "Customer-managed KMS key for the alarm topic; its key policy must let cloudwatch.amazonaws.com use it. null leaves the topic unencrypted (CloudWatch cannot use the AWS-managed aws/sns key)."
   default     = null
 }
 

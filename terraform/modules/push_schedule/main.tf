@@ -1,9 +1,28 @@
-resource "aws_sqs_queue" "dead_letter" {
-  name                      = "${var.name}-push-dlq"
+# Two queues, one message format each:
+# - dead_letter: the push function's on-failure destination. Every message is a Lambda
+#   invocation record (the request, the error, the condition); `wspush dlq` reads these.
+# - undelivered: what EventBridge could not hand to Lambda at all (a missing permission, a
+#   deleted function). Every message is the event itself, with EventBridge's attributes.
+locals {
+  queues = {
+    dead_letter = "${var.name}-push-dlq"
+    undelivered = "${var.name}-events-dlq"
+  }
+}
+
+resource "aws_sqs_queue" "this" {
+  for_each = local.queues
+
+  name                      = each.value
   message_retention_seconds = 1209600 # 14 days, the most SQS keeps
   sqs_managed_sse_enabled   = var.kms_key_arn == null ? true : null
   kms_master_key_id         = var.kms_key_arn
   tags                      = var.tags
+}
+
+moved {
+  from = aws_sqs_queue.dead_letter
+  to   = aws_sqs_queue.this["dead_letter"]
 }
 
 resource "aws_cloudwatch_event_bus" "this" {
@@ -50,7 +69,7 @@ resource "aws_cloudwatch_event_target" "this" {
   }
 
   dead_letter_config {
-    arn = aws_sqs_queue.dead_letter.arn
+    arn = aws_sqs_queue.this["undelivered"].arn
   }
 }
 
@@ -64,11 +83,11 @@ resource "aws_lambda_permission" "this" {
   source_arn    = each.value.arn
 }
 
-data "aws_iam_policy_document" "dead_letter" {
+data "aws_iam_policy_document" "undelivered" {
   statement {
     sid       = "EventBridgeDeadLetters"
     actions   = ["sqs:SendMessage"]
-    resources = [aws_sqs_queue.dead_letter.arn]
+    resources = [aws_sqs_queue.this["undelivered"].arn]
 
     principals {
       type        = "Service"
@@ -83,7 +102,7 @@ data "aws_iam_policy_document" "dead_letter" {
   }
 }
 
-resource "aws_sqs_queue_policy" "dead_letter" {
-  queue_url = aws_sqs_queue.dead_letter.id
-  policy    = data.aws_iam_policy_document.dead_letter.json
+resource "aws_sqs_queue_policy" "undelivered" {
+  queue_url = aws_sqs_queue.this["undelivered"].id
+  policy    = data.aws_iam_policy_document.undelivered.json
 }

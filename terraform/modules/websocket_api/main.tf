@@ -5,7 +5,8 @@ data "aws_partition" "current" {}
 locals {
   # Built from the API and the stage *name* only, so functions can take these as
   # environment variables without waiting for the stage (which waits for them).
-  connections_url   = "https://${aws_apigatewayv2_api.this.id}.execute-api.${data.aws_region.current.name}.amazonaws.com/${var.stage_name}"
+  # The DNS suffix comes from the partition (amazonaws.com, amazonaws.com.cn, ...).
+  connections_url   = "https://${aws_apigatewayv2_api.this.id}.execute-api.${data.aws_region.current.name}.${data.aws_partition.current.dns_suffix}/${var.stage_name}"
   authorized        = var.connect_authorizer != null
   route_permissions = { for route_key, integration in var.routes : trimprefix(route_key, "$") => { route_key = route_key, integration = integration } }
 }
@@ -98,8 +99,10 @@ resource "aws_apigatewayv2_stage" "this" {
   depends_on = [aws_api_gateway_account.this]
 }
 
-# Access logging from API Gateway needs the account-level CloudWatch role; it is one
-# setting per account and region, so managing it here is optional.
+# Access logging from API Gateway needs the account-level CloudWatch role. It is ONE
+# setting per account and region, shared by every API there: two stacks managing it fight
+# over it, and destroying the stack that set it leaves it pointing at a deleted role. So it
+# is off by default; turn it on in one deployment per account and region.
 data "aws_iam_policy_document" "apigateway_assume" {
   count = var.manage_account_logging_role ? 1 : 0
 
@@ -116,7 +119,8 @@ data "aws_iam_policy_document" "apigateway_assume" {
 resource "aws_iam_role" "apigateway_logging" {
   count = var.manage_account_logging_role ? 1 : 0
 
-  name               = "${var.name}-apigateway-logging"
+  # IAM is global: the region keeps two regions' roles apart.
+  name               = "${var.name}-apigw-logs-${data.aws_region.current.name}"
   assume_role_policy = data.aws_iam_policy_document.apigateway_assume[0].json
   tags               = var.tags
 }

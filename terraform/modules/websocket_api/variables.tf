@@ -71,8 +71,8 @@ variable "log_kms_key_arn" {
 
 variable "manage_account_logging_role" {
   type        = bool
-  description = "Create the account-level CloudWatch role API Gateway needs for access logs (one per account and region)."
-  default     = true
+  description = "Create the CloudWatch role API Gateway needs for access logs and set it as the account's (one setting per account and region, shared by every API there)."
+  default     = false
 }
 
 variable "tags" {

@@ -36,14 +36,6 @@ locals {
     LIFECYCLE_EVENT_BUS = var.lifecycle_events_enabled ? module.push_schedule.event_bus_name : ""
   }
 
-  # Lifecycle events: connect publishes them; disconnect, message and push also count
-  # topic occupancy. With them off, no function gets either grant.
-  publish_lifecycle_policies = var.lifecycle_events_enabled ? [data.aws_iam_policy_document.publish_lifecycle_events.json] : []
-  lifecycle_policies = var.lifecycle_events_enabled ? [
-    data.aws_iam_policy_document.publish_lifecycle_events.json,
-    data.aws_iam_policy_document.count_topic_occupancy.json,
-  ] : []
-
   # The connection's rows outlive API Gateway's 2-hour maximum by a margin.
   connection_ttl_seconds = 2 * 60 * 60 + 10 * 60
 
@@ -54,6 +46,106 @@ locals {
   publish_sync_wait_seconds = 10
 }
 
+# --- The customer-managed key (create_kms_key), or the one supplied (kms_key_arn) --------
+#
+# One key encrypts the table, the token secret, both queues and the alarm topic. Who may
+# use it, and how:
+# - functions, through their IAM policies: every statement in local.function_access that
+#   names an ARN of local.encrypted_resources gets kms:* actions for that service only
+#   (kms:ViaService), on this key only;
+# - AWS services that write on their own, through the key policy: local.kms_service_grants.
+# To encrypt a new resource, add it to local.encrypted_resources (and, if a service writes
+# to it with no role of ours, add the service to local.kms_service_grants); to give a new
+# function access, add its statements to local.function_access. tests/kms.tftest.hcl then
+# checks every principal that touches an encrypted resource can use the key.
+
+locals {
+  kms_key_arn = var.create_kms_key ? aws_kms_key.this[0].arn : var.kms_key_arn
+
+  encrypted_resources = {
+    connections_table = { service = "dynamodb", arns = [module.connections_table.table_arn, module.connections_table.connection_index_arn] }
+    history_table     = { service = "dynamodb", arns = [module.history_table.table_arn] }
+    token_secret      = { service = "ssm", arns = [module.token_secret.parameter_arn] }
+    dead_letter_queue = { service = "sqs", arns = [module.push_schedule.dead_letter_queue_arn] }
+    undelivered_queue = { service = "sqs", arns = [module.push_schedule.undelivered_queue_arn] }
+    # Built from its name: the topic itself waits for the functions (its alarms name them).
+    alarm_topic = { service = "sns", arns = var.monitoring_enabled ? ["arn:${data.aws_partition.current.partition}:sns:${data.aws_region.current.name}:${data.aws_caller_identity.current.account_id}:${local.name}-alarms"] : [] }
+  }
+
+  # Services that encrypt with the key as themselves, not through one of our roles. The
+  # alarm topic's ARN cannot appear here (the topic waits for the key), so CloudWatch is
+  # limited to this account instead of to its resources.
+  kms_service_grants = merge(
+    {
+      EventBridgeDeadLetters = {
+        service   = "events.amazonaws.com"
+        actions   = ["kms:Decrypt", "kms:GenerateDataKey"]
+        condition = { test = "ArnEquals", variable = "aws:SourceArn", values = values(module.push_schedule.rule_arns) }
+      }
+    },
+    var.monitoring_enabled ? {
+      CloudWatchAlarmsToTopic = {
+        service   = "cloudwatch.amazonaws.com"
+        actions   = ["kms:Decrypt", "kms:GenerateDataKey*"]
+        condition = { test = "StringEquals", variable = "aws:SourceAccount", values = [data.aws_caller_identity.current.account_id] }
+      }
+    } : {},
+  )
+}
+
+data "aws_iam_policy_document" "kms_key" {
+  #checkov:skip=CKV_AWS_109:A key policy's Resource "*" is the key itself; the account statement is KMS's default and lets IAM policies (with kms:ViaService) grant use.
+  #checkov:skip=CKV_AWS_111:As above: in a key policy "*" means this key only.
+  #checkov:skip=CKV_AWS_356:As above: in a key policy "*" means this key only.
+  statement {
+    sid       = "AccountManagesTheKeyAndIamGrantsUse"
+    actions   = ["kms:*"]
+    resources = ["*"]
+
+    principals {
+      type        = "AWS"
+      identifiers = ["arn:${data.aws_partition.current.partition}:iam::${data.aws_caller_identity.current.account_id}:root"]
+    }
+  }
+
+  dynamic "statement" {
+    for_each = local.kms_service_grants
+
+    content {
+      sid       = statement.key
+      actions   = statement.value.actions
+      resources = ["*"]
+
+      principals {
+        type        = "Service"
+        identifiers = [statement.value.service]
+      }
+
+      condition {
+        test     = statement.value.condition.test
+        variable = statement.value.condition.variable
+        values   = statement.value.condition.values
+      }
+    }
+  }
+}
+
+resource "aws_kms_key" "this" {
+  count = var.create_kms_key ? 1 : 0
+
+  description             = "wspush ${local.name}: connections table, token secret, queues and alarm topic."
+  enable_key_rotation     = true
+  deletion_window_in_days = 30
+  policy                  = data.aws_iam_policy_document.kms_key.json
+}
+
+resource "aws_kms_alias" "this" {
+  count = var.create_kms_key ? 1 : 0
+
+  name          = "alias/${local.name}"
+  target_key_id = aws_kms_key.this[0].key_id
+}
+
 # --- State: connections and the token secret ------------------------------------------
 
 module "connections_table" {
@@ -61,7 +153,7 @@ module "connections_table" {
 
   name                = "${local.name}-connections"
   deletion_protection = var.deletion_protection
-  kms_key_arn         = var.kms_key_arn
+  kms_key_arn         = local.kms_key_arn
 }
 
 module "history_table" {
@@ -78,172 +170,130 @@ module "token_secret" {
   parameter_name = "/${var.name}/${var.stage_name}/token-secret"
   value          = var.token_secret
   value_version  = var.token_secret_version
-  kms_key_arn    = var.kms_key_arn
+  kms_key_arn    = local.kms_key_arn
 }
 
-# --- Least-privilege policy documents, one per function --------------------------------
+# --- Least-privilege access, one list of statements per function -------------------------
 
-data "aws_iam_policy_document" "authorizer" {
-  statement {
-    sid       = "ReadTokenSecret"
-    actions   = ["ssm:GetParameter"]
-    resources = [module.token_secret.parameter_arn]
+locals {
+  # What each function may do, on exact ARNs. Statements that name an encrypted resource
+  # (local.encrypted_resources) get their KMS statement added by the policy document below.
+  # Lifecycle events: every function but the authorizer publishes them; those that add or
+  # remove subscription rows also count topic occupancy. With them off, neither grant.
+  publish_lifecycle_events = var.lifecycle_events_enabled ? [
+    { sid = "PublishLifecycleEvents", actions = ["events:PutEvents"], resources = [module.push_schedule.event_bus_arn] },
+  ] : []
+  count_topic_occupancy = var.lifecycle_events_enabled ? [
+    { sid = "CountTopicOccupancy", actions = ["dynamodb:UpdateItem", "dynamodb:DeleteItem"], resources = [module.history_table.table_arn] },
+  ] : []
+
+  function_access = {
+    authorizer = [
+      { sid = "ReadTokenSecret", actions = ["ssm:GetParameter"], resources = [module.token_secret.parameter_arn] },
+    ]
+    connect = concat([
+      { sid = "StoreConnection", actions = ["dynamodb:PutItem"], resources = [module.connections_table.table_arn] },
+    ], local.publish_lifecycle_events)
+    disconnect = concat([
+      { sid = "FindConnectionRows", actions = ["dynamodb:Query"], resources = [module.connections_table.connection_index_arn] },
+      # In batches; with lifecycle events on, one by one, so that each deletion is known.
+      { sid = "DeleteConnectionRows", actions = var.lifecycle_events_enabled ? ["dynamodb:DeleteItem"] : ["dynamodb:BatchWriteItem"], resources = [module.connections_table.table_arn] },
+    ], local.count_topic_occupancy, local.publish_lifecycle_events)
+    message = concat(
+      [
+        # A subscription row and the connection row's count change in one
+        # TransactWriteItems, which IAM authorizes as its Put, Update and Delete actions.
+        { sid = "StoreSubscriptions", actions = ["dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"], resources = [module.connections_table.table_arn] },
+        { sid = "ReplyToSender", actions = ["execute-api:ManageConnections"], resources = [module.websocket_api.manage_connections_arn] },
+        { sid = "ReadPresence", actions = ["dynamodb:Query"], resources = [module.connections_table.table_arn] },
+        { sid = "ReadHistory", actions = ["dynamodb:GetItem", "dynamodb:Query"], resources = [module.history_table.table_arn] },
+      ],
+      local.count_topic_occupancy,
+      local.publish_lifecycle_events,
+      # Without an authorizer, message events carry no entityId: it is read from the index.
+      var.auth_disabled ? [
+        { sid = "FindConnectionOwner", actions = ["dynamodb:Query"], resources = [module.connections_table.connection_index_arn] },
+      ] : [],
+    )
+    publish = [
+      { sid = "CountSmallAudiences", actions = ["dynamodb:Query"], resources = [module.connections_table.table_arn] },
+      { sid = "HandOffToPush", actions = ["lambda:InvokeFunction"], resources = [local.push_function_arn] },
+    ]
+    push = concat([
+      { sid = "ReadAudience", actions = ["dynamodb:Query"], resources = [module.connections_table.table_arn, module.connections_table.connection_index_arn] },
+      # A broadcast reads every row with a segmented Scan of the table (never of the index).
+      { sid = "ReadEveryConnection", actions = ["dynamodb:Scan"], resources = [module.connections_table.table_arn] },
+      { sid = "ForgetGoneConnections", actions = ["dynamodb:DeleteItem"], resources = [module.connections_table.table_arn] },
+      { sid = "PostToConnections", actions = ["execute-api:ManageConnections"], resources = [module.websocket_api.manage_connections_arn] },
+      # Shards and hand-ons are invocations of the push function itself.
+      { sid = "InvokeOwnShardsAndHandOns", actions = ["lambda:InvokeFunction"], resources = [local.push_function_arn] },
+      # Lambda writes the push function's invocation records with the function's own role.
+      { sid = "RecordFailedInvocations", actions = ["sqs:SendMessage"], resources = [module.push_schedule.dead_letter_queue_arn] },
+      # Claim the push id, take the channel's next number, keep the envelope (one
+      # transaction of a Put and an Update), read a kept envelope back for a retried push.
+      { sid = "NumberAndKeepPushes", actions = ["dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:GetItem"], resources = [module.history_table.table_arn] },
+    ], local.count_topic_occupancy, local.publish_lifecycle_events)
   }
+
+  # What a principal needs on the key to use a resource through each service.
+  kms_actions_by_service = {
+    dynamodb = ["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey", "kms:DescribeKey"]
+    ssm      = ["kms:Decrypt"]
+    sqs      = ["kms:Decrypt", "kms:GenerateDataKey"]
+    sns      = ["kms:Decrypt", "kms:GenerateDataKey"]
+  }
+
+  # Per function, the services through which it touches an encrypted resource.
+  function_kms_services = {
+    for function, statements in local.function_access : function => local.kms_key_arn == null ? [] : sort(distinct(flatten([
+      for statement in statements : [
+        for resource in local.encrypted_resources : resource.service
+        if length(setintersection(toset(resource.arns), toset(statement.resources))) > 0
+      ]
+    ])))
+  }
+}
+
+data "aws_iam_policy_document" "function" {
+  for_each = local.function_access
 
   dynamic "statement" {
-    for_each = var.kms_key_arn == null ? [] : [var.kms_key_arn]
+    for_each = each.value
 
     content {
-      sid       = "DecryptTokenSecret"
-      actions   = ["kms:Decrypt"]
-      resources = [statement.value]
+      sid       = statement.value.sid
+      actions   = statement.value.actions
+      resources = statement.value.resources
     }
   }
-}
 
-data "aws_iam_policy_document" "publish_lifecycle_events" {
-  statement {
-    sid       = "PublishLifecycleEvents"
-    actions   = ["events:PutEvents"]
-    resources = [module.push_schedule.event_bus_arn]
-  }
-}
-
-data "aws_iam_policy_document" "count_topic_occupancy" {
-  statement {
-    sid       = "CountTopicOccupancy"
-    actions   = ["dynamodb:UpdateItem", "dynamodb:DeleteItem"]
-    resources = [module.history_table.table_arn]
-  }
-}
-
-data "aws_iam_policy_document" "connect" {
-  source_policy_documents = local.publish_lifecycle_policies
-
-  statement {
-    sid       = "StoreConnection"
-    actions   = ["dynamodb:PutItem"]
-    resources = [module.connections_table.table_arn]
-  }
-}
-
-data "aws_iam_policy_document" "disconnect" {
-  source_policy_documents = local.lifecycle_policies
-
-  statement {
-    sid       = "FindConnectionRows"
-    actions   = ["dynamodb:Query"]
-    resources = [module.connections_table.connection_index_arn]
-  }
-
-  # In batches; with lifecycle events on, one by one, so that each deletion is known.
-  statement {
-    sid       = "DeleteConnectionRows"
-    actions   = var.lifecycle_events_enabled ? ["dynamodb:DeleteItem"] : ["dynamodb:BatchWriteItem"]
-    resources = [module.connections_table.table_arn]
-  }
-}
-
-data "aws_iam_policy_document" "message" {
-  source_policy_documents = local.lifecycle_policies
-
-  # A subscription row and the connection row's count change in one TransactWriteItems,
-  # which IAM authorizes as its Put, Update and Delete actions.
-  statement {
-    sid       = "StoreSubscriptions"
-    actions   = ["dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"]
-    resources = [module.connections_table.table_arn]
-  }
-
-  statement {
-    sid       = "ReadPresence"
-    actions   = ["dynamodb:Query"]
-    resources = [module.connections_table.table_arn]
-  }
-
-  statement {
-    sid       = "ReadHistory"
-    actions   = ["dynamodb:GetItem", "dynamodb:Query"]
-    resources = [module.history_table.table_arn]
-  }
-
-  statement {
-    sid       = "ReplyToSender"
-    actions   = ["execute-api:ManageConnections"]
-    resources = [module.websocket_api.manage_connections_arn]
-  }
-
-  # Without an authorizer, message events carry no entityId: it is read from the index.
+  # The key, only as the service that holds the resource uses it on the function's behalf.
   dynamic "statement" {
-    for_each = var.auth_disabled ? [module.connections_table.connection_index_arn] : []
+    for_each = local.function_kms_services[each.key]
 
     content {
-      sid       = "FindConnectionOwner"
-      actions   = ["dynamodb:Query"]
-      resources = [statement.value]
+      sid       = "UseKeyVia${title(statement.value)}"
+      actions   = local.kms_actions_by_service[statement.value]
+      resources = [local.kms_key_arn]
+
+      condition {
+        test     = "StringEquals"
+        variable = "kms:ViaService"
+        values   = ["${statement.value}.${data.aws_region.current.name}.${data.aws_partition.current.dns_suffix}"]
+      }
     }
-  }
-}
-
-data "aws_iam_policy_document" "push" {
-  source_policy_documents = local.lifecycle_policies
-
-  statement {
-    sid       = "ReadAudience"
-    actions   = ["dynamodb:Query", "dynamodb:Scan"]
-    resources = [module.connections_table.table_arn, module.connections_table.connection_index_arn]
-  }
-
-  statement {
-    sid       = "ForgetGoneConnections"
-    actions   = ["dynamodb:DeleteItem"]
-    resources = [module.connections_table.table_arn]
-  }
-
-  statement {
-    sid       = "PostToConnections"
-    actions   = ["execute-api:ManageConnections"]
-    resources = [module.websocket_api.manage_connections_arn]
-  }
-
-  statement {
-    # Claim the push id, take the channel's next number, keep the envelope (one
-    # transaction of a Put and an Update), read a kept envelope back for a retried push.
-    sid       = "NumberAndKeepPushes"
-    actions   = ["dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:GetItem"]
-    resources = [module.history_table.table_arn]
-  }
-
-  statement {
-    sid       = "InvokeOwnShardsAndHandOns"
-    actions   = ["lambda:InvokeFunction"]
-    resources = [local.push_function_arn]
   }
 }
 
 # --- Push at any audience size: shards are invocations of the push function itself ----
-# (the statement above; local.push_function_arn is built from the name, so the function's
-# own policy does not wait for the function)
+# (InvokeOwnShardsAndHandOns in local.function_access; local.push_function_arn is built
+# from the name, so the function's own policy does not wait for the function)
 
 locals {
   push_sharding_environment = {
     PUSH_SHARD_SIZE        = tostring(var.push_shard_size)
     PUSH_SHARD_PARALLELISM = tostring(var.push_shard_parallelism)
     PUSH_RATE_LIMIT        = tostring(var.push_rate_limit)
-  }
-}
-
-data "aws_iam_policy_document" "publish" {
-  statement {
-    sid       = "CountSmallAudiences"
-    actions   = ["dynamodb:Query"]
-    resources = [module.connections_table.table_arn]
-  }
-
-  statement {
-    sid       = "HandOffToPush"
-    actions   = ["lambda:InvokeFunction"]
-    resources = [local.push_function_arn]
   }
 }
 
@@ -254,7 +304,6 @@ locals {
   function_definitions = {
     authorizer = {
       description = "Verifies the connection token on $connect."
-      policy_json = data.aws_iam_policy_document.authorizer.json
       environment = tomap({
         TOKEN_SECRET_PARAMETER = module.token_secret.parameter_name
         ALLOWED_ORIGINS        = join(",", var.allowed_origins)
@@ -264,7 +313,6 @@ locals {
     }
     connect = {
       description = "Stores a new connection under its entity."
-      policy_json = data.aws_iam_policy_document.connect.json
       environment = tomap({
         CONNECTION_TTL_SECONDS = tostring(local.connection_ttl_seconds)
         AUTH_DISABLED          = tostring(var.auth_disabled)
@@ -272,12 +320,10 @@ locals {
     }
     disconnect = {
       description = "Deletes a closed connection's rows."
-      policy_json = data.aws_iam_policy_document.disconnect.json
       environment = tomap({})
     }
     message = {
       description = "Answers ping, subscribe, unsubscribe, resume, presence and unknown actions."
-      policy_json = data.aws_iam_policy_document.message.json
       environment = tomap({
         CONNECTIONS_ENDPOINT             = module.websocket_api.connections_url
         CONNECTION_TTL_SECONDS           = tostring(local.connection_ttl_seconds)
@@ -288,7 +334,6 @@ locals {
     }
     publish = {
       description = "POST /publish: validates push requests and hands them to the push function."
-      policy_json = data.aws_iam_policy_document.publish.json
       environment = tomap({
         PUSH_FUNCTION_NAME        = local.push_function_name
         PUBLISH_SYNC_MAX_TARGETS  = tostring(var.publish_sync_max_targets)
@@ -297,7 +342,6 @@ locals {
     }
     push = {
       description = "Fans a message out to an entity, a topic, a connection or everyone."
-      policy_json = data.aws_iam_policy_document.push.json
       environment = merge(tomap({
         CONNECTIONS_ENDPOINT      = module.websocket_api.connections_url
         PUSH_CONCURRENCY          = tostring(var.push_concurrency)
@@ -316,14 +360,19 @@ module "functions" {
   description        = each.value.description
   handler            = "wspush.handlers.${each.key}.handler"
   package_path       = "${var.package_dir}/${each.key}.zip"
-  policy_json        = each.value.policy_json
+  policy_json        = data.aws_iam_policy_document.function[each.key].json
   memory_size        = local.function_settings[each.key].memory_size
   timeout            = local.function_settings[each.key].timeout
   log_retention_days = var.log_retention_days
   environment        = merge(local.common_environment, each.value.environment)
-  # Only push is invoked asynchronously (EventBridge); its failures are dead-lettered.
-  async_invocation       = each.key == "push"
-  dead_letter_target_arn = each.key == "push" ? module.push_schedule.dead_letter_queue_arn : null
+  # Only push is invoked asynchronously (EventBridge). A push is not idempotent (a retry
+  # after a partial fan-out posts twice) and an invalid request fails every time, so by
+  # default a failure is not retried: its invocation record goes to the dead-letter queue,
+  # where `wspush dlq` shows why and redrives it once the cause is fixed.
+  async_invocation            = each.key == "push"
+  on_failure_destination_arn  = each.key == "push" ? module.push_schedule.dead_letter_queue_arn : null
+  async_retry_attempts        = var.push_retry_attempts
+  async_max_event_age_seconds = var.push_max_event_age_seconds
 }
 
 # --- WebSocket API and schedule ---------------------------------------------------------
@@ -382,7 +431,7 @@ module "push_schedule" {
   schedule_expression = var.schedule_expression
   schedule_enabled    = var.schedule_enabled
   scheduled_push      = merge(var.scheduled_audience, { type = "scheduled", payload = var.scheduled_message })
-  kms_key_arn         = var.kms_key_arn
+  kms_key_arn         = local.kms_key_arn
 }
 
 # --- Publish API: POST /publish over HTTPS -----------------------------------------------
@@ -424,8 +473,8 @@ module "monitoring" {
   authorizer_log_group_name = module.functions["authorizer"].log_group_name
   api_id                    = module.websocket_api.api_id
   table_name                = module.connections_table.table_name
-  dead_letter_queue_name    = module.push_schedule.dead_letter_queue_name
+  dead_letter_queue_names   = [module.push_schedule.dead_letter_queue_name, module.push_schedule.undelivered_queue_name]
   gone_rate_threshold       = var.gone_rate_alarm_threshold
   alarm_email               = var.alarm_email
-  kms_key_arn               = var.kms_key_arn
+  kms_key_arn               = local.kms_key_arn
 }

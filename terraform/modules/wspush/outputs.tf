@@ -54,7 +54,7 @@ output "dead_letter_queue_url" {
 }
 
 output "dead_letter_queue_arn" {
-  description = "ARN of the push dead-letter queue (EventBridge targets and the push function's async failures)."
+  description = "ARN of the push dead-letter queue: an invocation record for every asynchronous push that failed."
   value       = module.push_schedule.dead_letter_queue_arn
 }
 
@@ -86,6 +86,26 @@ output "history_table_name" {
 output "history_table_arn" {
   description = "ARN of the history table."
   value       = module.history_table.table_arn
+}
+
+output "undelivered_queue_url" {
+  description = "URL of the queue holding events EventBridge could not hand to the push function at all."
+  value       = module.push_schedule.undelivered_queue_url
+}
+
+output "connections_table_deletion_protection" {
+  description = "Whether the connections table refuses deletion (make destroy stops while it is on)."
+  value       = module.connections_table.deletion_protection
+}
+
+output "kms_key_arn" {
+  description = "The customer-managed key in use (created or supplied); null with AWS-managed encryption."
+  value       = local.kms_key_arn
+}
+
+output "kms_key_policy_json" {
+  description = "The key policy wspush needs: with create_kms_key the key has it; a key you supply via kms_key_arn needs its service statements (the account statement is KMS's default)."
+  value       = data.aws_iam_policy_document.kms_key.json
 }
 
 output "push_settings" {

@@ -20,6 +20,13 @@ variable "stage_name" {
     condition     = can(regex("^[A-Za-z0-9_-]{1,64}$", var.stage_name))
     error_message = "stage_name must be 1-64 characters of letters, digits, hyphens and underscores."
   }
+
+  # The longest name derived from both is a function's IAM role,
+  # <name>-<stage>-authorizer-<region> (IAM allows 64 characters; regions have up to 14).
+  validation {
+    condition     = length("${var.name}-${var.stage_name}") <= 38
+    error_message = "name and stage_name together (\"${var.name}-${var.stage_name}\", ${length("${var.name}-${var.stage_name}")} characters) must be at most 38 characters: they prefix IAM role names such as \"${var.name}-${var.stage_name}-authorizer-<region>\", which IAM limits to 64."
+  }
 }
 
 variable "throttling_burst_limit" {
@@ -105,7 +112,7 @@ variable "auth_disabled" {
 
 variable "allowed_origins" {
   type        = list(string)
-  description = "Browser origins allowed to connect (exact match, e.g. https://app.example.com); empty allows any."
+  description = "Browser origins allowed to connect (exact match, e.g. https://app.example.com). EMPTY ALLOWS EVERY ORIGIN: any web page a user visits may then open a connection with that user's token. Set it in production."
   default     = []
   nullable    = false
 }
@@ -182,10 +189,27 @@ variable "deletion_protection" {
   nullable    = false
 }
 
+variable "create_kms_key" {
+  type        = bool
+  description = "Create a customer-managed KMS key (with rotation and the key policy wspush needs) for the table, the token secret, both queues and the alarm topic."
+  default     = false
+  nullable    = false
+}
+
 variable "kms_key_arn" {
   type        = string
-  description = "Customer-managed KMS key for the table, the token secret and the dead-letter queue; null uses AWS-managed encryption."
+  description = "Your own customer-managed KMS key for the table, the token secret, both queues and the alarm topic; its key policy must contain the kms_key_policy_json output's service statements (docs/operations.md). null (and create_kms_key off) uses AWS-managed encryption."
   default     = null
+
+  validation {
+    condition     = !(var.create_kms_key && var.kms_key_arn != null)
+    error_message = "Set either create_kms_key = true or kms_key_arn, not both."
+  }
+
+  validation {
+    condition     = var.kms_key_arn == null || can(regex("^arn:[a-z-]+:kms:[a-z0-9-]+:[0-9]{12}:key/[0-9a-f-]+$", coalesce(var.kms_key_arn, "-")))
+    error_message = "kms_key_arn must be a key ARN (arn:aws:kms:<region>:<account>:key/<id>), not an alias: IAM policies name keys by key ARN."
+  }
 }
 
 variable "function_settings" {
@@ -253,8 +277,8 @@ variable "push_rate_limit" {
 
 variable "manage_api_gateway_account" {
   type        = bool
-  description = "Create the account-level CloudWatch role API Gateway needs for access logs. Turn off if the account already has one."
-  default     = true
+  description = "Create the CloudWatch role API Gateway needs for access logs and set it as the account's (one setting per account and region). Turn on in ONE deployment per account and region, and only if the account has no role set yet; see docs/operations.md."
+  default     = false
   nullable    = false
 }
 
@@ -319,6 +343,30 @@ variable "lifecycle_events_enabled" {
   description = "Publish wspush.connection.opened/closed and wspush.topic.occupied/vacated to the event bus (and count topic subscribers for them)."
   default     = true
   nullable    = false
+}
+
+variable "push_retry_attempts" {
+  type        = number
+  description = "Lambda's retries (0-2) of a push that failed when invoked asynchronously (schedule, bus events). 0: a failed push goes straight to the dead-letter queue; a retry after a partial fan-out would post twice, and an invalid request fails every time."
+  default     = 0
+  nullable    = false
+
+  validation {
+    condition     = contains([0, 1, 2], var.push_retry_attempts)
+    error_message = "push_retry_attempts must be 0, 1 or 2 (Lambda's limits)."
+  }
+}
+
+variable "push_max_event_age_seconds" {
+  type        = number
+  description = "How long (60-21600 s) an asynchronous push may wait in Lambda's queue (e.g. while throttled) before it goes to the dead-letter queue unrun."
+  default     = 3600
+  nullable    = false
+
+  validation {
+    condition     = var.push_max_event_age_seconds >= 60 && var.push_max_event_age_seconds <= 21600
+    error_message = "push_max_event_age_seconds must be between 60 and 21600 seconds (Lambda's limits)."
+  }
 }
 
 variable "custom_routes" {

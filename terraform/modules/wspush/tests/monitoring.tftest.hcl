@@ -19,7 +19,7 @@ variables {
   authorizer_log_group_name = "/aws/lambda/wspush-prod-authorizer"
   api_id                    = "a1b2c3d4e5"
   table_name                = "wspush-prod-connections"
-  dead_letter_queue_name    = "wspush-prod-push-dlq"
+  dead_letter_queue_names   = ["wspush-prod-push-dlq", "wspush-prod-events-dlq"]
 }
 
 run "alarms" {
@@ -74,6 +74,11 @@ run "alarms" {
   }
 
   assert {
+    condition     = aws_cloudwatch_metric_alarm.threshold["dead-letters-1"].dimensions == tomap({ QueueName = "wspush-prod-events-dlq" }) && aws_cloudwatch_metric_alarm.threshold["dead-letters-1"].threshold == 0
+    error_message = "Undelivered events waiting in the second queue must alarm too."
+  }
+
+  assert {
     condition = (
       aws_cloudwatch_metric_alarm.threshold["api-integration-errors"].metric_name == "IntegrationError" &&
       aws_cloudwatch_metric_alarm.threshold["api-execution-errors"].metric_name == "ExecutionError" &&
@@ -90,8 +95,8 @@ run "alarms" {
   }
 
   assert {
-    condition     = aws_sns_topic.alarms.kms_master_key_id == "alias/aws/sns" && length(aws_sns_topic_subscription.email) == 0
-    error_message = "The alarm topic must be encrypted, and has no subscription without an email."
+    condition     = aws_sns_topic.alarms.kms_master_key_id == null && length(aws_sns_topic_subscription.email) == 0
+    error_message = "Without a customer-managed key the alarm topic must not be under the AWS-managed aws/sns key (CloudWatch cannot use it), and has no subscription without an email."
   }
 
   assert {
@@ -106,6 +111,23 @@ run "alarms" {
   assert {
     condition     = strcontains(aws_cloudwatch_dashboard.this.dashboard_body, "RUNNING_SUM(opened - closed)") && strcontains(aws_cloudwatch_dashboard.this.dashboard_body, "ApproximateNumberOfMessagesVisible")
     error_message = "The dashboard must show live connections and DLQ depth."
+  }
+}
+
+run "topic_under_a_customer_managed_key" {
+  command = plan
+
+  module {
+    source = "../monitoring"
+  }
+
+  variables {
+    kms_key_arn = "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+  }
+
+  assert {
+    condition     = aws_sns_topic.alarms.kms_master_key_id == var.kms_key_arn && !startswith(aws_sns_topic.alarms.kms_master_key_id, "alias/aws/")
+    error_message = "With a customer-managed key (whose policy grants CloudWatch) the alarm topic uses it."
   }
 }
 

@@ -40,11 +40,11 @@ run "iam_by_default" {
 
   assert {
     condition = (
-      length(data.aws_iam_policy_document.publish.statement) == 2 &&
-      data.aws_iam_policy_document.publish.statement[0].actions == toset(["dynamodb:Query"]) &&
-      data.aws_iam_policy_document.publish.statement[0].resources == toset([module.connections_table.table_arn]) &&
-      data.aws_iam_policy_document.publish.statement[1].actions == toset(["lambda:InvokeFunction"]) &&
-      data.aws_iam_policy_document.publish.statement[1].resources == toset(["arn:aws:lambda:us-east-1:123456789012:function:wspush-prod-push"])
+      length(data.aws_iam_policy_document.function["publish"].statement) == 2 &&
+      data.aws_iam_policy_document.function["publish"].statement[0].actions == toset(["dynamodb:Query"]) &&
+      data.aws_iam_policy_document.function["publish"].statement[0].resources == toset([module.connections_table.table_arn]) &&
+      data.aws_iam_policy_document.function["publish"].statement[1].actions == toset(["lambda:InvokeFunction"]) &&
+      data.aws_iam_policy_document.function["publish"].statement[1].resources == toset(["arn:aws:lambda:us-east-1:123456789012:function:wspush-prod-push"])
     )
     error_message = "publish may only Query the table (audience size) and invoke the push function, by exact ARN."
   }

@@ -1,4 +1,5 @@
-# Plan-only: the schedule, its target's retry policy and dead-letter queue.
+# Plan-only: the schedule, its targets' retry policy and undelivered-events queue, and the
+# push function's explicit asynchronous behaviour (retries, event age, on-failure destination).
 mock_provider "aws" {
   override_during = plan
   source          = "./tests/mocks"
@@ -37,14 +38,22 @@ run "schedule_target" {
   assert {
     condition = alltrue([
       for target in aws_cloudwatch_event_target.this :
-      target.retry_policy[0].maximum_retry_attempts > 0 && target.dead_letter_config[0].arn == aws_sqs_queue.dead_letter.arn
+      target.retry_policy[0].maximum_retry_attempts > 0 && target.dead_letter_config[0].arn == aws_sqs_queue.this["undelivered"].arn
     ])
-    error_message = "Every target needs a retry policy and the dead-letter queue."
+    error_message = "Every target needs a retry policy, and what EventBridge cannot deliver goes to its own queue (not the push dead-letter queue: one message format per queue)."
   }
 
   assert {
-    condition     = aws_sqs_queue.dead_letter.sqs_managed_sse_enabled
-    error_message = "The dead-letter queue must be encrypted."
+    condition     = alltrue([for queue in aws_sqs_queue.this : queue.sqs_managed_sse_enabled])
+    error_message = "Both queues must be encrypted."
+  }
+
+  assert {
+    condition = (
+      data.aws_iam_policy_document.undelivered.statement[0].resources == toset([aws_sqs_queue.this["undelivered"].arn]) &&
+      data.aws_iam_policy_document.undelivered.statement[0].principals == toset([{ type = "Service", identifiers = toset(["events.amazonaws.com"]) }])
+    )
+    error_message = "Only the undelivered-events queue takes messages from EventBridge."
   }
 
   assert {
@@ -61,15 +70,45 @@ run "schedule_target" {
   }
 }
 
-run "push_function_dead_letters_its_own_failures" {
+run "push_failures_become_invocation_records_in_the_dead_letter_queue" {
   command = plan
 
-  variables {
-    manage_api_gateway_account = false
+  assert {
+    condition = (
+      module.functions["push"].async_config.maximum_retry_attempts == 0 &&
+      module.functions["push"].async_config.maximum_event_age_in_seconds == 3600 &&
+      module.functions["push"].async_config.on_failure_destination == module.push_schedule.dead_letter_queue_arn
+    )
+    error_message = "A failed asynchronous push must not be retried by default, and its invocation record must go to the push dead-letter queue."
   }
 
   assert {
-    condition     = module.push_schedule.dead_letter_queue_arn == "arn:aws:sqs:us-east-1:123456789012:wspush-prod-push-dlq"
-    error_message = "The push pipeline must have a dead-letter queue."
+    condition     = alltrue([for role in ["authorizer", "connect", "disconnect", "message"] : module.functions[role].async_config == null])
+    error_message = "Only push is invoked asynchronously."
   }
+}
+
+run "push_retries_are_configurable_within_lambda_limits" {
+  command = plan
+
+  variables {
+    push_retry_attempts        = 2
+    push_max_event_age_seconds = 600
+  }
+
+  assert {
+    condition     = module.functions["push"].async_config.maximum_retry_attempts == 2 && module.functions["push"].async_config.maximum_event_age_in_seconds == 600
+    error_message = "push_retry_attempts and push_max_event_age_seconds must reach the function's event invoke config."
+  }
+}
+
+run "push_retries_beyond_lambda_limits_are_refused" {
+  command = plan
+
+  variables {
+    push_retry_attempts        = 3
+    push_max_event_age_seconds = 30
+  }
+
+  expect_failures = [var.push_retry_attempts, var.push_max_event_age_seconds]
 }

@@ -73,6 +73,45 @@ run "good_cron_expression_plans" {
   }
 }
 
+run "name_and_stage_too_long_for_role_names" {
+  command = plan
+
+  variables {
+    name       = "a-very-long-name-for-pushes"
+    stage_name = "production-eu"
+  }
+
+  expect_failures = [var.stage_name]
+}
+
+run "longest_allowed_name_and_stage_fit_every_limit" {
+  command = plan
+
+  variables {
+    name       = "a-very-long-name-for-pushes"
+    stage_name = "production"
+  }
+
+  assert {
+    condition     = alltrue([for role, function in module.functions : length(function.role_name) <= 64 - 14 + length("us-east-1") && length(function.function_name) <= 64])
+    error_message = "At 38 characters of name-stage, role names (with the longest region) and function names must fit 64 characters."
+  }
+
+  assert {
+    condition     = length(module.push_schedule.schedule_rule_name) <= 64 && length(module.push_schedule.notification_rule_name) <= 64
+    error_message = "Rule names must fit EventBridge's 64 characters."
+  }
+}
+
+run "api_gateway_account_role_is_off_by_default" {
+  command = plan
+
+  assert {
+    condition     = !var.manage_api_gateway_account
+    error_message = "The account-wide API Gateway logging role must not be managed unless asked for."
+  }
+}
+
 run "short_token_secret_is_refused" {
   command = plan
 

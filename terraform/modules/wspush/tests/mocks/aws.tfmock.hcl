@@ -16,7 +16,21 @@ mock_data "aws_region" {
 
 mock_data "aws_partition" {
   defaults = {
-    partition = "aws"
+    partition  = "aws"
+    dns_suffix = "amazonaws.com"
+  }
+}
+
+mock_data "aws_caller_identity" {
+  defaults = {
+    account_id = "123456789012"
+  }
+}
+
+mock_resource "aws_kms_key" {
+  defaults = {
+    arn    = "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+    key_id = "1234abcd-12ab-34cd-56ef-1234567890ab"
   }
 }
 
@@ -94,11 +108,5 @@ mock_resource "aws_cloudwatch_event_bus" {
 mock_resource "aws_sns_topic" {
   defaults = {
     arn = "arn:aws:sns:us-east-1:123456789012:wspush-prod-alarms"
-  }
-}
-
-mock_data "aws_caller_identity" {
-  defaults = {
-    account_id = "123456789012"
   }
 }
