@@ -34,10 +34,15 @@ from moto import mock_aws
 from bench.servers import STAGE, raise_file_limit
 from wspush.dal.connections_api import ConnectionsApi
 from wspush.dal.connections_table import ConnectionsTable
+from wspush.dal.history_table import HistoryTable
+from wspush.logic import envelope
+from wspush.logic.channels import History, envelope_body, number_envelope
+from wspush.logic.messages import ChannelServices, InboundMessage, handle_message
 from wspush.logic.push import Delivery, fan_out, walk
 from wspush.models.connection import Target
+from wspush.models.push import Audience, PushRequest
 from wspush.models.shard import Shard
-from wspush_local.table import create_connections_table
+from wspush_local.table import create_connections_table, create_history_table
 
 ROOT = Path(__file__).resolve().parents[1]
 CREDENTIALS = Credentials("bench", "bench")
@@ -329,6 +334,8 @@ def cold_start(runs: int) -> list[ColdStartRow]:
         "AWS_ACCESS_KEY_ID": "bench",
         "AWS_SECRET_ACCESS_KEY": "bench",
         "CONNECTIONS_TABLE": "bench",
+        "HISTORY_TABLE": "bench-history",
+        "LIFECYCLE_EVENT_BUS": "bench",
         "CONNECTIONS_ENDPOINT": "https://bench.execute-api.us-east-1.amazonaws.com/prod",
         "TOKEN_SECRET_PARAMETER": "/bench/secret",
         "PUSH_FUNCTION_NAME": "bench-push",
@@ -643,7 +650,141 @@ def projection(row: ShardedRow, connections: int = 1_000_000) -> dict[str, float
     }
 
 
-# 7. Reply latency: route responses against posts to @connections ------------------------
+# 7. Channels: what history adds to a push, and resuming -----------------------------------
+
+
+@dataclass(frozen=True)
+class HistoryRow:
+    connections: int
+    concurrency: int
+    plain_ms: float
+    history_ms: float
+    plain_cpu_ms: float
+    history_cpu_ms: float
+
+    @property
+    def wall_overhead(self) -> float:
+        return self.history_ms / self.plain_ms - 1
+
+    @property
+    def cpu_overhead(self) -> float:
+        return self.history_cpu_ms / self.plain_cpu_ms - 1
+
+
+@dataclass(frozen=True)
+class ResumeRow:
+    missed: int
+    frames: int
+    read_ms: float
+    total_ms: float
+
+
+class _Audience:
+    """A push's audience without a table read: both runs compare delivery alone, so the
+    history's share is not diluted by the audience's Query."""
+
+    def __init__(self, n: int) -> None:
+        self.targets = [Target("topic#bench", f"c{i}", "owner") for i in range(n)]
+
+
+def _numbered_push(
+    request: PushRequest,
+    targets: list[Target],
+    api: Any,
+    pool: ThreadPoolExecutor,
+    history: History | None,
+) -> Any:
+    """What the push function does once per push (build the envelope, and number and keep
+    it when ``history`` is given), then the fan-out to ``targets``."""
+    assert request.id is not None
+    message = number_envelope(
+        request, envelope.for_push(request, request.id), history, int(time.time())
+    )
+    return _fan_out(targets, envelope.encode(message), api, pool)
+
+
+class _Members:
+    def topic_members(self, topic: str, now: int) -> list[Target]:
+        return []
+
+
+def channels(
+    n: int, concurrency: int, latency: float, repeats: int, missed: int
+) -> tuple[HistoryRow, ResumeRow]:
+    """A topic push to N connections with and without history (alternating, median of
+    ``repeats`` each), then a resume that replays ``missed`` pushes to one connection."""
+    with server("dynamodb") as emulator, server("latency", "--latency", str(latency)) as endpoint:
+        emulator_url = emulator.rsplit("/", 1)[0]
+        client = boto3.client(
+            "dynamodb",
+            endpoint_url=emulator_url,
+            region_name="us-east-1",
+            aws_access_key_id="bench",
+            aws_secret_access_key="bench",
+        )
+        create_history_table(client, "bench-history")
+        table = HistoryTable(client, "bench-history")
+        history = History(table, retention_seconds=24 * 3600)
+        api = ConnectionsApi(endpoint, credentials=CREDENTIALS)
+        audience = _Audience(n)
+        runs: dict[bool, list[tuple[float, float]]] = {False: [], True: []}
+        with ThreadPoolExecutor(concurrency) as pool:
+            counter = 0
+            for _ in range(repeats + 1):  # the first round warms both paths up
+                for with_history in (False, True):
+                    counter += 1
+                    request = PushRequest(
+                        Audience(topic="bench"), {"text": "hello"}, id=f"push-{counter}"
+                    )
+                    report, wall, cpu = _timed(
+                        _numbered_push,
+                        request,
+                        audience.targets,
+                        api,
+                        pool,
+                        history if with_history else None,
+                    )
+                    assert report.sent == n, "every post must succeed"
+                    runs[with_history].append((wall, cpu))
+        plain, kept = (sorted(runs[h][1:])[len(runs[h][1:]) // 2] for h in (False, True))
+        history_row = HistoryRow(
+            n, concurrency, plain[0] * 1000, kept[0] * 1000, plain[1] * 1000, kept[1] * 1000
+        )
+
+        # Resume: a client saw push #0 of a channel and missed the next ``missed``.
+        for i in range(missed + 1):
+            request = PushRequest(Audience(topic="resume"), {"i": i}, id=f"resume-{i}")
+            envelope_body(request, f"resume-{i}", history, int(time.time()))
+        services = ChannelServices(history=table, members=_Members(), resume_limit=missed)
+        frame = json.dumps({"action": "resume", "since": {"topic:resume": 1}})
+        started = time.perf_counter()
+        reply = handle_message(
+            InboundMessage(frame, False, "c0", "bench"),
+            _NoSubscriptions(),
+            now=int(time.time()),
+            ttl_seconds=60,
+            max_bytes=32 * 1024,
+            public_topics=("*",),
+            channels=services,
+        )
+        read = time.perf_counter() - started
+        for body in reply.before:
+            api.post("c0", body)
+        api.post("c0", json.dumps(reply.frame).encode())
+        total = time.perf_counter() - started
+        assert reply.frame["type"] == "resumed" and len(reply.before) == missed
+    return history_row, ResumeRow(missed, len(reply.before) + 1, read * 1000, total * 1000)
+
+
+class _NoSubscriptions:
+    def add_subscription(self, *args: Any) -> Any:
+        raise AssertionError("a resume writes no subscription")
+
+    def remove_subscription(self, *args: Any) -> bool:
+        raise AssertionError("a resume deletes no subscription")
+
+
+# 8. Reply latency: route responses against posts to @connections ------------------------
 
 
 @dataclass(frozen=True)

@@ -22,6 +22,7 @@ import contextlib
 import json
 import resource
 import secrets
+import threading
 import time
 from typing import Any
 
@@ -210,15 +211,34 @@ async def serve(app: web.Application, connections: Any | None, on_port: Any = No
     await asyncio.Event().wait()
 
 
+def dynamodb() -> None:
+    """The emulated DynamoDB in a process of its own, so its work is not the push's."""
+    import logging
+
+    from moto.server import ThreadedMotoServer
+
+    from wspush_local.emulator import serialise_dynamodb
+
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    serialise_dynamodb()
+    emulator = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    emulator.start()
+    print(f"PORT {emulator.get_host_and_port()[1]}", flush=True)
+    threading.Event().wait()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument(
-        "kind", choices=["latency", "gateway", "bare", "replies-posted", "replies-returned"]
+        "kind",
+        choices=["latency", "gateway", "bare", "dynamodb", "replies-posted", "replies-returned"],
     )
     parser.add_argument("--latency", type=float, default=0.025)
     args = parser.parse_args()
     raise_file_limit()
-    if args.kind == "latency":
+    if args.kind == "dynamodb":
+        dynamodb()
+    elif args.kind == "latency":
         asyncio.run(serve(latency_app(args.latency), None))
     elif args.kind.startswith("replies-"):
         posted = args.kind == "replies-posted"

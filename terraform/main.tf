@@ -41,4 +41,7 @@ module "wspush" {
   publish_jwt_audience             = var.publish_jwt_audience
   publish_sync_max_targets         = var.publish_sync_max_targets
   custom_routes                    = var.custom_routes
+  history_retention_hours          = var.history_retention_hours
+  resume_max_messages              = var.resume_max_messages
+  lifecycle_events_enabled         = var.lifecycle_events_enabled
 }

@@ -33,6 +33,16 @@ output "connections_table_arn" {
   value       = module.wspush.connections_table_arn
 }
 
+output "history_table_name" {
+  description = "Name of the history table (channel counters and kept pushes)."
+  value       = module.wspush.history_table_name
+}
+
+output "history_table_arn" {
+  description = "ARN of the history table."
+  value       = module.wspush.history_table_arn
+}
+
 output "function_names" {
   description = "Lambda function names by role."
   value       = module.wspush.function_names

@@ -237,6 +237,24 @@ variable "tags" {
   default     = {}
 }
 
+variable "history_retention_hours" {
+  type        = number
+  description = "How long every push is kept for resume and `wspush history`, in hours (the history table's TTL)."
+  default     = null
+}
+
+variable "resume_max_messages" {
+  type        = number
+  description = "Most pushes one resume request replays; the reply's `more` lists channels to resume again."
+  default     = null
+}
+
+variable "lifecycle_events_enabled" {
+  type        = bool
+  description = "Publish wspush.connection.opened/closed and wspush.topic.occupied/vacated to the event bus (and count topic subscribers for them)."
+  default     = null
+}
+
 variable "publish_jwt_issuer" {
   type        = string
   description = "Issuer URL (https://) of a JWT authorizer for POST /publish; null keeps IAM (SigV4). Default and validation in the module."

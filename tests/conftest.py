@@ -35,6 +35,9 @@ def load_event(name: str) -> dict[str, Any]:
 
 @pytest.fixture(scope="session")
 def moto_url():
+    from wspush_local.emulator import serialise_dynamodb
+
+    serialise_dynamodb()  # each write atomic, as in DynamoDB (and in the local stack)
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
     host, port = server.get_host_and_port()

@@ -62,6 +62,33 @@ def _topic_patterns(env: Mapping[str, str], name: str) -> tuple[str, ...]:
 
 
 @dataclass(frozen=True)
+class LifecycleConfig:
+    """Lifecycle events go to ``event_bus_name`` when set; occupancy counts live in the
+    history table."""
+
+    event_bus_name: str | None
+    history_table: str | None
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> LifecycleConfig:
+        bus = env.get("LIFECYCLE_EVENT_BUS", "").strip() or None
+        history_table = env.get("HISTORY_TABLE", "").strip() or None
+        if bus and not history_table:
+            raise ConfigError(
+                "environment variable HISTORY_TABLE is required when LIFECYCLE_EVENT_BUS is set"
+            )
+        return cls(event_bus_name=bus, history_table=history_table)
+
+    @property
+    def enabled(self) -> bool:
+        return self.event_bus_name is not None
+
+
+# Pushes are kept this long unless HISTORY_RETENTION_SECONDS says otherwise.
+DEFAULT_HISTORY_RETENTION_SECONDS = 24 * 60 * 60
+
+
+@dataclass(frozen=True)
 class AuthorizerConfig:
     token_secret_parameter: str
     allowed_origins: frozenset[str]
@@ -86,6 +113,7 @@ class ConnectionsConfig:
     table_name: str
     connection_ttl_seconds: int
     auth_disabled: bool
+    lifecycle: LifecycleConfig
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> ConnectionsConfig:
@@ -95,14 +123,19 @@ class ConnectionsConfig:
                 env, "CONNECTION_TTL_SECONDS", DEFAULT_CONNECTION_TTL_SECONDS
             ),
             auth_disabled=_flag(env, "AUTH_DISABLED"),
+            lifecycle=LifecycleConfig.from_env(env),
         )
 
 
 @dataclass(frozen=True)
 class MessageConfig:
     table_name: str
+    connections_endpoint: str  # for the pushes a resume replays; replies are route responses
     connection_ttl_seconds: int
     max_inbound_bytes: int
+    history_table: str
+    resume_max_messages: int
+    lifecycle: LifecycleConfig
     # Topics every connection may read, whatever its token grants.
     public_topic_patterns: tuple[str, ...] = ()
     max_subscriptions: int = 100  # per connection
@@ -111,10 +144,14 @@ class MessageConfig:
     def from_env(cls, env: Mapping[str, str] = os.environ) -> MessageConfig:
         return cls(
             table_name=_required(env, "CONNECTIONS_TABLE"),
+            connections_endpoint=_required(env, "CONNECTIONS_ENDPOINT"),
             connection_ttl_seconds=_int(
                 env, "CONNECTION_TTL_SECONDS", DEFAULT_CONNECTION_TTL_SECONDS
             ),
             max_inbound_bytes=_int(env, "MAX_INBOUND_BYTES", 32 * 1024),
+            history_table=_required(env, "HISTORY_TABLE"),
+            resume_max_messages=_int(env, "RESUME_MAX_MESSAGES", 100),
+            lifecycle=LifecycleConfig.from_env(env),
             public_topic_patterns=_topic_patterns(env, "PUBLIC_TOPIC_PATTERNS"),
             max_subscriptions=_int(env, "MAX_SUBSCRIPTIONS_PER_CONNECTION", 100),
         )
@@ -133,6 +170,9 @@ class PushConfig:
     connecting_window_seconds: int
     deadline_margin_seconds: int
     scheduled_message: Any
+    history_table: str
+    history_retention_seconds: int
+    lifecycle: LifecycleConfig
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> PushConfig:
@@ -155,6 +195,11 @@ class PushConfig:
             connecting_window_seconds=_int(env, "PUSH_CONNECTING_WINDOW_SECONDS", 10, minimum=0),
             deadline_margin_seconds=_int(env, "PUSH_DEADLINE_MARGIN_SECONDS", 10),
             scheduled_message=scheduled_message,
+            history_table=_required(env, "HISTORY_TABLE"),
+            history_retention_seconds=_int(
+                env, "HISTORY_RETENTION_SECONDS", DEFAULT_HISTORY_RETENTION_SECONDS, minimum=60
+            ),
+            lifecycle=LifecycleConfig.from_env(env),
         )
 
 

@@ -1,4 +1,5 @@
-"""``wspush``: run the local stack, mint tokens, push, list connections, redrive dead letters.
+"""``wspush``: run the local stack, mint tokens, push, list connections, show a channel's
+history, redrive dead letters.
 
 Every command acts on the running local stack by default, and on the AWS deployment
 (read from ``terraform output`` in terraform/, or in examples/EXAMPLE with ``--example``)
@@ -10,6 +11,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,6 +24,7 @@ from botocore.config import Config
 from botocore.credentials import Credentials
 
 from wspush.dal.connections_table import ConnectionsTable
+from wspush.dal.history_table import HistoryTable
 from wspush.dal.push_invoker import invoke_client_config
 from wspush.dal.shard_invoker import MAX_FUNCTION_SECONDS
 from wspush.logic.tokens import issue, parse_secrets
@@ -228,6 +231,33 @@ def cmd_connections(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_history(args: argparse.Namespace) -> int:
+    deployment = _deployment(args)
+    table = HistoryTable(deployment.client("dynamodb"), deployment.outputs["history_table_name"])
+    if args.entity:
+        channel = f"entity:{args.entity}"
+    elif args.topic:
+        channel = f"topic:{args.topic}"
+    elif args.connection:
+        channel = f"connection:{args.connection}"
+    else:
+        channel = "broadcast"
+    position = table.position(channel)
+    if position is None:
+        print(f"wspush: {channel} has no history", file=sys.stderr)
+        return 0
+    now = int(time.time())
+    entries = table.entries(channel, position.epoch, args.since, args.limit, now)
+    oldest = table.oldest(channel, position.epoch, now)
+    print(
+        f"{channel}: epoch {position.epoch}, latest {position.seq}, oldest kept {oldest}",
+        file=sys.stderr,
+    )
+    for entry in entries:
+        print(entry.body)
+    return 0
+
+
 def cmd_dlq(args: argparse.Namespace) -> int:
     deployment = _deployment(args)
     sqs = deployment.client("sqs")
@@ -426,6 +456,23 @@ def parser() -> argparse.ArgumentParser:
     connections.add_argument("--entity")
     target_options(connections)
     connections.set_defaults(handler=cmd_connections)
+
+    history = sub.add_parser(
+        "history", help="show a channel's kept pushes, oldest first (one envelope a line)"
+    )
+    channel = history.add_mutually_exclusive_group(required=True)
+    channel.add_argument("--entity")
+    channel.add_argument("--topic")
+    channel.add_argument("--connection")
+    channel.add_argument("--broadcast", action="store_true")
+    history.add_argument(
+        "--since", type=int, default=0, help="only pushes numbered above this (default 0)"
+    )
+    history.add_argument(
+        "--limit", type=int, default=100, help="at most this many pushes (default 100)"
+    )
+    target_options(history)
+    history.set_defaults(handler=cmd_history)
 
     dlq = sub.add_parser("dlq", help="list or redrive the push dead-letter queue")
     dlq.add_argument("action", choices=["list", "redrive"])

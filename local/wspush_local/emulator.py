@@ -13,14 +13,17 @@ put reach the rules and the runtime like any other.
 from __future__ import annotations
 
 import copy
+import functools
 import json
 import logging
 import os
+import threading
 from collections.abc import Callable
 from typing import Any
 
 from moto.awslambda.models import LambdaBackend
 from moto.core.config import default_user_config
+from moto.dynamodb.responses import DynamoHandler
 from moto.events.models import Rule
 from moto.server import ThreadedMotoServer
 from moto.stepfunctions.responses import StepFunctionResponse
@@ -59,6 +62,28 @@ def _lambda_invoke(runtime: LocalLambda) -> Callable[..., bytes]:
     return invoke
 
 
+# What EventBridge delivers to a target with no input transformer (moto adds its own
+# "ingestion-time").
+EVENT_KEYS = (
+    "version",
+    "id",
+    "detail-type",
+    "source",
+    "account",
+    "time",
+    "region",
+    "resources",
+    "detail",
+)
+
+
+def _takes_whole_event(target: dict[str, Any]) -> bool:
+    service = target["Arn"].split(":")[2] if target["Arn"].count(":") >= 5 else ""
+    return service in ("sqs", "logs") and not (
+        target.get("InputTransformer") or target.get("Input") or target.get("InputPath")
+    )
+
+
 def _rule_delivery(deliver: TargetDelivery) -> Callable[..., None]:
     original = Rule.send_to_targets
 
@@ -68,13 +93,37 @@ def _rule_delivery(deliver: TargetDelivery) -> Callable[..., None]:
         lambda_targets = [t for t in rule.targets if ":lambda:" in t["Arn"]]
         for target in lambda_targets:
             deliver(rule.arn, target, event)
-        others = [t for t in rule.targets if t not in lambda_targets]
-        if others:
-            clone = copy.copy(rule)
-            clone.targets = others
-            original(clone, event, transform_input)
+        # A target with no input transformer gets the whole event, as EventBridge sends it;
+        # moto's default template would drop its "account".
+        whole = [t for t in rule.targets if _takes_whole_event(t) and t not in lambda_targets]
+        others = [t for t in rule.targets if t not in lambda_targets and t not in whole]
+        as_sent = {key: value for key, value in event.items() if key in EVENT_KEYS}
+        for targets, sent, transform in ((whole, as_sent, False), (others, event, transform_input)):
+            if targets:
+                clone = copy.copy(rule)
+                clone.targets = targets
+                original(clone, sent, transform)
 
     return send_to_targets
+
+
+def serialise_dynamodb() -> None:
+    """Run moto's DynamoDB requests one at a time. DynamoDB applies every write to an item
+    atomically (an ``ADD`` counter, ``if_not_exists``, a condition); moto reads, changes
+    and stores the item without a lock, so two concurrent updates could both read the old
+    value. Idempotent."""
+    call_action = DynamoHandler.call_action
+    if getattr(call_action, "serialised", False):
+        return
+    lock = threading.Lock()
+
+    @functools.wraps(call_action)
+    def serialised(self: DynamoHandler) -> Any:
+        with lock:
+            return call_action(self)
+
+    serialised.serialised = True  # type: ignore[attr-defined]
+    DynamoHandler.call_action = serialised  # type: ignore[method-assign]
 
 
 def _validate_state_machine_definition(response: StepFunctionResponse) -> str:
@@ -111,6 +160,7 @@ class Emulator:
     def __init__(self, runtime: LocalLambda, deliver: TargetDelivery, port: int) -> None:
         LambdaBackend.invoke = _lambda_invoke(runtime)  # type: ignore[method-assign]
         Rule.send_to_targets = _rule_delivery(deliver)  # type: ignore[method-assign]
+        serialise_dynamodb()
         default_user_config["stepfunctions"]["execute_state_machine"] = True
         # Two Step Functions calls the Terraform provider makes that moto lacks.
         StepFunctionResponse.validate_state_machine_definition = (  # type: ignore[attr-defined]

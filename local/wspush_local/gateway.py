@@ -322,15 +322,19 @@ class Gateway:
         connection.socket = socket
         try:
             try:
-                await socket.prepare(request)
-                if request.transport is None or request.transport.is_closing():
-                    raise ConnectionResetError("nothing will ever arrive")
+                # Once the client reads the 101 it is connected, as on API Gateway: a push
+                # that arrives while the handshake is still being written waits for it
+                # (send_lock) instead of finding the connection "connecting" (410).
+                async with connection.send_lock:
+                    connection.state = State.OPEN
+                    await socket.prepare(request)
+                    if request.transport is None or request.transport.is_closing():
+                        raise ConnectionResetError("nothing will ever arrive")
             except (ConnectionError, RuntimeError) as error:
                 log.info(
                     "client of %s left during the handshake (%s)", connection.connection_id, error
                 )
                 return socket
-            connection.state = State.OPEN
             log.info("connected %s", connection.connection_id)
             watchdog = asyncio.create_task(self._watch(connection))
             try:

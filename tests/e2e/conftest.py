@@ -102,7 +102,7 @@ class LocalStack:
         )
         self.clients = {
             s: session.client(s, endpoint_url=info["emulator_url"])
-            for s in ("ssm", "dynamodb", "lambda", "events", "sqs")
+            for s in ("ssm", "dynamodb", "lambda", "events", "sqs", "logs")
         }
         parameter = self.clients["ssm"].get_parameter(
             Name=self.outputs["token_secret_parameter_name"], WithDecryption=True

@@ -53,7 +53,8 @@ def test_a_scheduled_push_arrives_within_the_scaled_period(stack):
             frame = await _recv_until(
                 ws, lambda f: f["type"] == "scheduled", timeout=period * 2 + 5
             )
-            assert set(frame) == {"type", "id", "ts", "data"}
+            assert set(frame) == {"type", "id", "ts", "channel", "seq", "epoch", "data"}
+            assert frame["channel"] == "broadcast" and frame["seq"] >= 1
             assert frame["data"] == {"text": "scheduled push from wspush"}
 
     asyncio.run(scenario())

@@ -16,9 +16,11 @@ import boto3
 import pytest
 
 from tests.fakes import FakeConnectionsEndpoint
-from wspush_local.table import create_connections_table
+from wspush_local.table import create_connections_table, create_history_table
 
 TABLE = "wspush-test-connections"
+HISTORY_TABLE = "wspush-test-history"
+EVENT_BUS = "wspush-test"
 SECRET_PARAMETER = "/wspush/test/token-secret"
 SECRET = "integration-secret-of-at-least-32-bytes"
 MAX_SUBSCRIPTIONS = 5
@@ -38,6 +40,9 @@ def handlers(moto_url, connections_endpoint) -> dict[str, ModuleType]:
         {
             "AWS_ENDPOINT_URL": moto_url,
             "CONNECTIONS_TABLE": TABLE,
+            "HISTORY_TABLE": HISTORY_TABLE,
+            "LIFECYCLE_EVENT_BUS": EVENT_BUS,
+            "RESUME_MAX_MESSAGES": "5",
             "CONNECTIONS_ENDPOINT": connections_endpoint.url,
             "TOKEN_SECRET_PARAMETER": SECRET_PARAMETER,
             "PUSH_CONCURRENCY": "8",
@@ -63,9 +68,12 @@ def aws(moto_url, handlers, connections_endpoint):
     connections_endpoint.reset()
     dynamodb = boto3.client("dynamodb", endpoint_url=moto_url)
     create_connections_table(dynamodb, TABLE)
+    create_history_table(dynamodb, HISTORY_TABLE)
+    events = boto3.client("events", endpoint_url=moto_url)
+    events.create_event_bus(Name=EVENT_BUS)
     ssm = boto3.client("ssm", endpoint_url=moto_url)
     ssm.put_parameter(Name=SECRET_PARAMETER, Value=SECRET, Type="SecureString")
-    return {"dynamodb": dynamodb, "ssm": ssm}
+    return {"dynamodb": dynamodb, "ssm": ssm, "events": events}
 
 
 class LambdaContext:

@@ -38,7 +38,8 @@ def test_entity_push_reaches_only_that_entity_in_one_envelope(
         **{"shards": 0, "shardsFailed": 0, "handOns": 0},
     }
     (message,) = _messages(connections_endpoint, "a1")
-    assert set(message) == {"type", "id", "ts", "data"}
+    assert set(message) == {"type", "id", "ts", "channel", "seq", "epoch", "data"}
+    assert (message["channel"], message["seq"]) == ("entity:u1", 1)
     assert message["data"] == {"x": 1} and message["type"] == "notification"
     assert connections_endpoint.received["b1"] == []
 

@@ -26,7 +26,8 @@ def test_the_benchmarks_run_and_write_their_report(tmp_path):
         "## 4. Package size",
         "## 5. Local gateway capacity",
         "## 6. Broadcast through the sharded path",
-        "## 7. Reply latency: route responses",
+        "## 8. Reply latency: route responses",
+        "## 7. Channels: history and resume",
     ):
         assert section in report
     assert (tmp_path / "benchmarks.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -3,6 +3,7 @@ import pytest
 from wspush.config import (
     AuthorizerConfig,
     ConfigError,
+    ConnectionsConfig,
     MessageConfig,
     PublishConfig,
     PushConfig,
@@ -26,16 +27,23 @@ def test_a_malformed_number_is_named():
 
 
 def test_defaults_apply():
-    env = {"CONNECTIONS_TABLE": "t", "CONNECTIONS_ENDPOINT": "https://x"}
+    env = {"CONNECTIONS_TABLE": "t", "CONNECTIONS_ENDPOINT": "https://x", "HISTORY_TABLE": "h"}
     config = PushConfig.from_env({**env, "AWS_LAMBDA_FUNCTION_NAME": "f"})
     assert config.concurrency == 32 and config.scheduled_message == {"text": "scheduled push"}
     assert (config.shard_size, config.shard_parallelism, config.rate_limit) == (5000, 10, 5000)
+    assert config.history_retention_seconds == 24 * 3600
+    assert not config.lifecycle.enabled
 
 
 def test_the_push_function_must_know_its_own_name():
-    env = {"CONNECTIONS_TABLE": "t", "CONNECTIONS_ENDPOINT": "https://x"}
+    env = {"CONNECTIONS_TABLE": "t", "CONNECTIONS_ENDPOINT": "https://x", "HISTORY_TABLE": "h"}
     with pytest.raises(ConfigError, match="AWS_LAMBDA_FUNCTION_NAME"):
         PushConfig.from_env(env)
+
+
+def test_lifecycle_events_need_the_history_table():
+    with pytest.raises(ConfigError, match="HISTORY_TABLE is required when LIFECYCLE_EVENT_BUS"):
+        ConnectionsConfig.from_env({"CONNECTIONS_TABLE": "t", "LIFECYCLE_EVENT_BUS": "bus"})
 
 
 def test_scheduled_message_must_be_json():
@@ -45,7 +53,7 @@ def test_scheduled_message_must_be_json():
 
 
 def test_public_topic_patterns_and_the_subscription_limit_are_read():
-    base = {"CONNECTIONS_TABLE": "t", "CONNECTIONS_ENDPOINT": "https://x"}
+    base = {"CONNECTIONS_TABLE": "t", "CONNECTIONS_ENDPOINT": "https://x", "HISTORY_TABLE": "h"}
     assert MessageConfig.from_env(base).public_topic_patterns == ()
     assert MessageConfig.from_env(base).max_subscriptions == 100
     config = MessageConfig.from_env(
@@ -55,7 +63,12 @@ def test_public_topic_patterns_and_the_subscription_limit_are_read():
 
 
 def test_a_bad_public_pattern_is_named():
-    env = {"CONNECTIONS_TABLE": "t", "CONNECTIONS_ENDPOINT": "x", "PUBLIC_TOPIC_PATTERNS": "a b"}
+    env = {
+        "CONNECTIONS_TABLE": "t",
+        "CONNECTIONS_ENDPOINT": "x",
+        "HISTORY_TABLE": "h",
+        "PUBLIC_TOPIC_PATTERNS": "a b",
+    }
     with pytest.raises(ConfigError, match="PUBLIC_TOPIC_PATTERNS: 'a b' is not a topic pattern"):
         MessageConfig.from_env(env)
 

@@ -23,6 +23,9 @@ def test_init_turns_the_collector_back_on_and_freezes_what_it_built(handler):
         "CONNECTIONS_TABLE": "t",
         "CONNECTIONS_ENDPOINT": "https://x.execute-api.us-east-1.amazonaws.com/prod",
         "TOKEN_SECRET_PARAMETER": "/p",
+        "HISTORY_TABLE": "h",
+        "LIFECYCLE_EVENT_BUS": "bus",
+        "AWS_REGION": "us-east-1",
         "AWS_LAMBDA_FUNCTION_NAME": "f",  # Lambda sets it for every function
         "PUSH_FUNCTION_NAME": "wspush-prod-push",
     }

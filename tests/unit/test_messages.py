@@ -26,7 +26,7 @@ class RecordingStore:
         return SubscribeOutcome.ADDED
 
     def remove_subscription(self, topic, connection_id, owner_entity_id):
-        self.subscriptions.pop((topic, connection_id), None)
+        return self.subscriptions.pop((topic, connection_id), None) is not None
 
 
 def _handle(

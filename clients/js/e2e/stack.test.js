@@ -92,6 +92,41 @@ test("resume is answered without an error, whether or not the server supports it
   assert.deepEqual(errors, []);
 });
 
+test("a client that was away resumes what it missed on its channels, in order, exactly once", async () => {
+  const entity = unique("js-away");
+  const topic = unique("js-room");
+  const { client: first } = client(entity);
+  const seen = [];
+  first.on("push", (p) => seen.push(p));
+  first.connect();
+  await next(first, "open");
+  await first.subscribe(topic);
+  const received = next(first, "push", (p) => p.channel === `topic:${topic}` && p.seq === 2);
+  await api("/api/push", { topic, payload: 1 });
+  await api("/api/push", { topic, payload: 2 });
+  await received;
+  first.disconnect();
+
+  // While nobody is connected, three more pushes go to the topic and one to the entity.
+  for (const n of [3, 4, 5]) await api("/api/push", { topic, payload: n });
+  await api("/api/push", { entityId: entity, payload: "while away" });
+
+  // A new client starting from the stored positions subscribes, then resumes.
+  const { client: second } = client(entity, { positions: first.positions() });
+  second.on("push", (p) => seen.push(p));
+  const resumed = next(second, "resumed");
+  second.connect();
+  second.subscribe(topic);
+  const { channels } = await resumed;
+  const onTopic = seen.filter((p) => p.channel === `topic:${topic}`);
+  assert.deepEqual(onTopic.map((p) => [p.seq, p.data]), [[1, 1], [2, 2], [3, 3], [4, 4], [5, 5]]);
+  assert.equal(channels[`topic:${topic}`], 5);
+  // The entity channel was not known before the gap, so nothing was asked for it.
+  assert.equal(channels[`entity:${entity}`], undefined);
+  assert.equal(new Set(seen.map((p) => p.id)).size, seen.length);
+  second.disconnect();
+});
+
 test("a frame over 32 KB is refused by the client, a ping is answered", async () => {
   const { client: c } = client(unique("js-frame"));
   c.connect();

@@ -520,6 +520,29 @@ describe("resume", () => {
     client.disconnect();
   });
 
+  test("a replay cut short (more) is asked for again until the server has sent everything", async (t) => {
+    const server = new FakeServer({
+      resumeReplies: (frame) => {
+        resumeFrames.push(frame);
+        if (resumeFrames.length === 1) {
+          return [positioned("topic:news", 4), { type: "resumed", channels: { "topic:news": 4 }, epochs: { "topic:news": "e1" }, more: ["topic:news"] }];
+        }
+        return [positioned("topic:news", 5), { type: "resumed", channels: { "topic:news": 5 }, epochs: { "topic:news": "e1" }, more: [] }];
+      },
+    });
+    const { client, named, tick } = await connected(t, { server });
+    server.last.deliver(positioned("topic:news", 3));
+    await flush();
+    server.last.drop(1006);
+    await tick(DEFAULTS.maxReconnectDelay);
+    await flush();
+    assert.deepEqual(resumeFrames.map((f) => f.since), [{ "topic:news": 3 }, { "topic:news": 4 }]);
+    assert.deepEqual(resumeFrames[1].epochs, { "topic:news": "e1" });
+    assert.deepEqual(named("push").map((p) => p.seq), [3, 4, 5]);
+    assert.deepEqual(named("resumed").map((e) => e.channels), [{ "topic:news": 5 }]);
+    client.disconnect();
+  });
+
   test("a gap in the server's history is surfaced so the application reloads", async (t) => {
     const server = new FakeServer({
       resumeReplies: () => [{ type: "resume_gap", channel: "topic:news", oldest: 90 }],

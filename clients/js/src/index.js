@@ -472,6 +472,7 @@ export class WspushClient {
       case "unsubscribed":
         return this._emit("unsubscribed", { topic: frame.topic });
       case "resumed":
+        if (this._resumeMore(transport, frame)) return;
         transport.resumePending = false;
         return this._emit("resumed", { channels: frame.channels ?? {} });
       case "resume_gap":
@@ -508,6 +509,23 @@ export class WspushClient {
       epoch: epoch ?? null,
       envelope,
     });
+  }
+
+  /** The server replays a bounded number of pushes per request and lists in `more` the
+   * channels it cut short: ask again from where each stands. */
+  _resumeMore(transport, frame) {
+    const more = Array.isArray(frame.more) ? frame.more : [];
+    if (more.length === 0 || !frame.channels) return false;
+    const since = {};
+    const epochs = {};
+    for (const channel of more) {
+      if (!Number.isInteger(frame.channels[channel])) continue;
+      since[channel] = frame.channels[channel];
+      if (typeof frame.epochs?.[channel] === "string") epochs[channel] = frame.epochs[channel];
+    }
+    if (Object.keys(since).length === 0) return false;
+    this._sendOn(transport, { action: "resume", since, epochs });
+    return true;
   }
 
   _subscribed(transport, topic) {

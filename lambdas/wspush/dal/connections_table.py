@@ -100,8 +100,8 @@ class ConnectionsTable:
         """Delete one row; deleting a row that is not there is not an error.
 
         With ``written_before``, a row whose ``connectedAt`` is at or after it is kept (the
-        delete is conditional, so it cannot race a ``$connect`` writing that row); returns
-        whether the row is gone.
+        delete is conditional, so it cannot race a ``$connect`` writing that row). Returns
+        whether this call deleted the row (of two concurrent deletes, exactly one did).
         """
         condition: dict[str, Any] = {}
         if written_before is not None:
@@ -110,9 +110,10 @@ class ConnectionsTable:
                 "ExpressionAttributeValues": {":w": _n(written_before)},
             }
         try:
-            self._client.delete_item(
+            response = self._client.delete_item(
                 TableName=self._table,
                 Key={"entityId": _s(partition_key), "connectionId": _s(connection_id)},
+                ReturnValues="ALL_OLD",
                 **condition,
             )
         except ClientError as error:
@@ -121,7 +122,7 @@ class ConnectionsTable:
             raise StoreError(f"delete_item on {self._table} failed: {error}") from error
         except BotoCoreError as error:
             raise StoreError(f"delete_item on {self._table} failed: {error}") from error
-        return True
+        return bool(response.get("Attributes"))
 
     def delete_rows(
         self, rows: Sequence[tuple[str, str]], sleep: Callable[[float], None] = time.sleep
@@ -227,6 +228,24 @@ class ConnectionsTable:
         next_key = ItemKey(last["entityId"]["S"], last["connectionId"]["S"]) if last else None
         return targets, next_key
 
+    def topic_members(self, topic: str, now: int) -> list[Target]:
+        """Every live subscription row of a topic (its connection and owner), for presence."""
+        items = self._pages(
+            "query",
+            KeyConditionExpression="entityId = :t",
+            FilterExpression="attribute_not_exists(expiresAt) OR expiresAt > :now",
+            ExpressionAttributeValues={":t": _s(topic_partition(topic)), ":now": _n(now)},
+            ProjectionExpression="entityId, connectionId, ownerEntityId",
+        )
+        return [
+            Target(
+                item["entityId"]["S"],
+                item["connectionId"]["S"],
+                item.get("ownerEntityId", {}).get("S"),
+            )
+            for item in items
+        ]
+
     def connection_targets(self, connection_id: str) -> list[Target]:
         return [
             Target(partition, connection)
@@ -307,9 +326,10 @@ class ConnectionsTable:
 
     def remove_subscription(
         self, topic: str, connection_id: str, owner_entity_id: str | None
-    ) -> None:
+    ) -> bool:
         """Delete the subscription row and uncount it, atomically; unsubscribing from a
-        topic the connection does not hold changes nothing."""
+        topic the connection does not hold changes nothing. Returns whether this call
+        deleted the row (of two racing unsubscribes, exactly one did)."""
         owner = owner_entity_id or self._owner_of(connection_id)
         row = {
             "Delete": {
@@ -319,8 +339,7 @@ class ConnectionsTable:
             }
         }
         if owner is None:  # the connection row is gone: nothing left to uncount
-            self.delete_row(topic_partition(topic), connection_id)
-            return
+            return self.delete_row(topic_partition(topic), connection_id)
         uncount = {
             "Update": {
                 "TableName": self._table,
@@ -331,9 +350,12 @@ class ConnectionsTable:
             }
         }
         reasons = self._transact([row, uncount])
-        if reasons is not None and reasons[0].get("Code") != CONDITION_FAILED:
+        if reasons is None:
+            return True
+        if reasons[0].get("Code") != CONDITION_FAILED:
             # Subscribed, but the connection row is gone (closing): drop the row alone.
-            self.delete_row(topic_partition(topic), connection_id)
+            return self.delete_row(topic_partition(topic), connection_id)
+        return False
 
     def _owner_of(self, connection_id: str) -> str | None:
         """The entity of a connection, read from the GSI (only when the route event does

@@ -8,6 +8,11 @@ from typing import Any
 
 import boto3
 
+from wspush.config import LifecycleConfig
+from wspush.dal.event_bus import EventBus
+from wspush.dal.history_table import HistoryTable
+from wspush.logic.lifecycle import SOURCE, Lifecycle
+
 # One session per container: its credentials sign @connections posts and its client
 # reads the table, so a cold start builds one botocore session, not two.
 session = boto3.Session(region_name=os.environ.get("AWS_REGION"))
@@ -16,6 +21,15 @@ session = boto3.Session(region_name=os.environ.get("AWS_REGION"))
 def dynamodb_client() -> Any:
     # AWS_ENDPOINT_URL (honoured by boto3) points it at an emulator in the local stack.
     return session.client("dynamodb")
+
+
+def lifecycle_events(config: LifecycleConfig, dynamodb: Any) -> Lifecycle | None:
+    """Lifecycle events to the bus, with topic occupancy counted in the history table;
+    None when they are off."""
+    if config.event_bus_name is None or config.history_table is None:
+        return None
+    events = EventBus(session.client("events"), config.event_bus_name, SOURCE)
+    return Lifecycle(HistoryTable(dynamodb, config.history_table), events)
 
 
 class WebSocketEvent:
@@ -72,6 +86,11 @@ class WebSocketEvent:
     def disconnect_status_code(self) -> int | None:
         code = self._context.get("disconnectStatusCode")
         return code if isinstance(code, int) else None
+
+    @property
+    def disconnect_reason(self) -> str:
+        reason = self._context.get("disconnectReason")
+        return reason if isinstance(reason, str) and reason else "disconnected"
 
     @property
     def body(self) -> str | None:

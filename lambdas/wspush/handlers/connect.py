@@ -10,7 +10,12 @@ from aws_lambda_powertools.logging import correlation_paths
 from wspush.config import ConnectionsConfig
 from wspush.dal.connections_table import ConnectionsTable
 from wspush.handlers import initialised
-from wspush.handlers._shared import WebSocketEvent, dynamodb_client, http_response
+from wspush.handlers._shared import (
+    WebSocketEvent,
+    dynamodb_client,
+    http_response,
+    lifecycle_events,
+)
 from wspush.logic.authorize import SUBPROTOCOL, parse_subprotocols
 from wspush.logic.connections import open_connection
 from wspush.models.identifiers import is_valid_entity_id
@@ -20,7 +25,9 @@ if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.typing import LambdaContext
 
 config = ConnectionsConfig.from_env()
-table = ConnectionsTable(dynamodb_client(), config.table_name)
+dynamodb = dynamodb_client()
+table = ConnectionsTable(dynamodb, config.table_name)
+lifecycle = lifecycle_events(config.lifecycle, dynamodb)
 
 
 initialised()
@@ -58,6 +65,8 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     )
     count("ConnectionsOpened")
     logger.info("connection opened")
+    if lifecycle is not None:
+        lifecycle.connection_opened(entity_id, connection_id)
     # A browser that offered subprotocols refuses the socket unless one is echoed back.
     offered = parse_subprotocols(ws_event.header("Sec-WebSocket-Protocol"))
     headers = {"Sec-WebSocket-Protocol": SUBPROTOCOL} if SUBPROTOCOL in offered else None

@@ -9,7 +9,12 @@ from aws_lambda_powertools.logging import correlation_paths
 from wspush.config import ConnectionsConfig
 from wspush.dal.connections_table import ConnectionsTable
 from wspush.handlers import initialised
-from wspush.handlers._shared import WebSocketEvent, dynamodb_client, http_response
+from wspush.handlers._shared import (
+    WebSocketEvent,
+    dynamodb_client,
+    http_response,
+    lifecycle_events,
+)
 from wspush.logic.connections import close_connection
 from wspush.observability import count, logger, metrics, tracer
 
@@ -17,7 +22,9 @@ if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.typing import LambdaContext
 
 config = ConnectionsConfig.from_env()
-table = ConnectionsTable(dynamodb_client(), config.table_name)
+dynamodb = dynamodb_client()
+table = ConnectionsTable(dynamodb, config.table_name)
+lifecycle = lifecycle_events(config.lifecycle, dynamodb)
 
 
 initialised()
@@ -29,13 +36,16 @@ initialised()
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     ws_event = WebSocketEvent(event)
     connection_id = ws_event.connection_id
-    logger.append_keys(connectionId=connection_id, entityId=ws_event.authorizer_entity_id)
-    deleted = close_connection(table, connection_id)
+    entity_id = ws_event.authorizer_entity_id
+    logger.append_keys(connectionId=connection_id, entityId=entity_id)
+    deleted = close_connection(
+        table, connection_id, lifecycle, entity_id, reason=ws_event.disconnect_reason
+    )
     count("ConnectionsClosed")
     logger.info(
         "connection closed",
         extra={
-            "rowsDeleted": deleted,
+            "rowsDeleted": len(deleted),
             "disconnectStatusCode": ws_event.disconnect_status_code,
         },
     )

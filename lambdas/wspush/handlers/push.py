@@ -12,10 +12,12 @@ from aws_lambda_powertools.logging import correlation_paths
 from wspush.config import PushConfig
 from wspush.dal.connections_api import ConnectionsApi
 from wspush.dal.connections_table import ConnectionsTable
+from wspush.dal.history_table import HistoryTable
 from wspush.dal.shard_invoker import ShardInvoker, shard_client_config
 from wspush.handlers import initialised
-from wspush.handlers._shared import dynamodb_client, session
+from wspush.handlers._shared import dynamodb_client, lifecycle_events, session
 from wspush.logic import envelope
+from wspush.logic.channels import History, number_envelope
 from wspush.logic.envelope import PayloadTooLarge
 from wspush.logic.push import Deadline, Delivery, RateLimiter, fan_out
 from wspush.logic.shards import (
@@ -26,6 +28,7 @@ from wspush.logic.shards import (
     Sharding,
     run_shard,
 )
+from wspush.models.channel import SequencePending
 from wspush.models.push import InvalidPushRequest, PushRequest, parse_push_request
 from wspush.models.shard import Shard, ShardFailed
 from wspush.observability import MetricUnit, count, logger, metrics, tracer
@@ -34,7 +37,12 @@ if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.typing import LambdaContext
 
 config = PushConfig.from_env()
-table = ConnectionsTable(dynamodb_client(), config.table_name)
+dynamodb = dynamodb_client()
+table = ConnectionsTable(dynamodb, config.table_name)
+history: History | None = History(
+    HistoryTable(dynamodb, config.history_table), config.history_retention_seconds
+)
+lifecycle = lifecycle_events(config.lifecycle, dynamodb)
 connections_api = ConnectionsApi(config.connections_endpoint, credentials=session.get_credentials())
 # One pool per container, reused across invocations; each of its threads keeps its own
 # connection to the @connections endpoint open.
@@ -92,6 +100,7 @@ def _delivery(request: PushRequest, body: bytes, rate: float) -> Delivery:
         limiter=RateLimiter(rate),
         exclude_connection_id=request.exclude_connection_id,
         connecting_window_seconds=config.connecting_window_seconds,
+        lifecycle=lifecycle,
     )
 
 
@@ -155,7 +164,14 @@ def _coordinate(event: Any, context: LambdaContext) -> PushState:
         logger.append_keys(audience=request.audience.describe(), messageId=state.envelope["id"])
         return coordinator.resume(state)
     request, event_id = request_from_event(event)
-    message = envelope.for_push(request, event_id or context.aws_request_id)
+    # Numbered in its channel and kept here, once per push: shards and hand-ons carry
+    # this envelope verbatim, and a retried push (same id) gets its first one back.
+    message = number_envelope(
+        request,
+        envelope.for_push(request, event_id or context.aws_request_id),
+        history,
+        int(time.time()),
+    )
     body = envelope.encode(message)
     logger.append_keys(audience=request.audience.describe(), messageId=message["id"])
     state = PushState(request=request.body, envelope=message)
@@ -205,6 +221,10 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         # invocation record in the dead-letter queue; a direct caller sees why.
         count("PushRejected")
         logger.error("push refused", extra={"reason": str(error)})
+        raise
+    except SequencePending as error:
+        # Another attempt of this push id is being numbered: retried later, sent once.
+        logger.warning("push pending", extra={"reason": str(error)})
         raise
     if not state.done and not state.shards_failed:
         state.hand_ons += 1

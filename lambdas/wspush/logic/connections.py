@@ -5,13 +5,18 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Protocol
 
+from wspush.logic.lifecycle import Lifecycle
 from wspush.models.connection import Connection
 
 
-class ConnectionStore(Protocol):
-    def put_connection(self, connection: Connection) -> None: ...
+class RowStore(Protocol):
     def rows_of_connection(self, connection_id: str) -> list[tuple[str, str]]: ...
+    def delete_row(self, partition_key: str, connection_id: str) -> bool: ...
     def delete_rows(self, rows: Sequence[tuple[str, str]]) -> None: ...
+
+
+class ConnectionStore(RowStore, Protocol):
+    def put_connection(self, connection: Connection) -> None: ...
 
 
 def open_connection(
@@ -35,12 +40,25 @@ def open_connection(
     return connection
 
 
-def close_connection(store: ConnectionStore, connection_id: str) -> int:
-    """Delete every row the connection owns (its row and its subscriptions), in batches.
+def close_connection(
+    store: RowStore,
+    connection_id: str,
+    lifecycle: Lifecycle | None = None,
+    entity_id: str | None = None,
+    reason: str = "disconnected",
+) -> list[str]:
+    """Delete every row the connection owns (its row and its subscriptions): in batches,
+    or, with lifecycle events on, one by one, so that only the rows this call really
+    deleted are counted (a connection closed twice at once leaves each topic once).
 
     Idempotent: an unknown or already-closed connection deletes nothing and is no error.
-    Returns how many rows were deleted.
+    Returns the partition keys of the rows this call deleted; with ``lifecycle``, the
+    topics those rows leave and the connection's close are published.
     """
     rows = store.rows_of_connection(connection_id)
-    store.delete_rows(rows)
-    return len(rows)
+    if lifecycle is None:
+        store.delete_rows(rows)
+        return [partition_key for partition_key, _ in rows]
+    deleted = [partition_key for partition_key, row in rows if store.delete_row(partition_key, row)]
+    lifecycle.rows_deleted(deleted, connection_id, entity_id, reason)
+    return deleted

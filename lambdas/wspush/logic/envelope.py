@@ -18,16 +18,28 @@ class PayloadTooLarge(ValueError):
 
 
 def build(
-    message_type: str, data: Any, now: datetime | None = None, message_id: str | None = None
+    message_type: str,
+    data: Any,
+    now: datetime | None = None,
+    message_id: str | None = None,
+    channel: str | None = None,
+    position: tuple[int, str] | None = None,
+    ts: str | None = None,
 ) -> dict[str, Any]:
-    """The envelope; ``message_id`` (the request's ``id``) or a new uuid names it."""
+    """``{type, id, ts, data}``; a push adds its ``channel`` and, when its channel keeps
+    history, its ``position`` as ``seq`` and ``epoch``."""
     timestamp = (now or datetime.now(UTC)).isoformat(timespec="milliseconds")
-    return {
+    message: dict[str, Any] = {
         "type": message_type,
         "id": message_id or str(uuid.uuid4()),
-        "ts": timestamp.replace("+00:00", "Z"),
-        "data": data,
+        "ts": ts or timestamp.replace("+00:00", "Z"),
     }
+    if channel is not None:
+        message["channel"] = channel
+    if position is not None:
+        message["seq"], message["epoch"] = position
+    message["data"] = data
+    return message
 
 
 def for_push(request: PushRequest, fallback_id: str, now: datetime | None = None) -> dict[str, Any]:

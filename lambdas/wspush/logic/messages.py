@@ -11,6 +11,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from wspush.logic.lifecycle import Lifecycle
+from wspush.logic.presence import MemberStore, presence
+from wspush.logic.resume import HistoryReader, Reader, ResumeRefused, parse_resume, resume
 from wspush.logic.topics import may_read_topic
 from wspush.models.connection import SubscribeOutcome
 from wspush.models.identifiers import is_valid_topic
@@ -29,7 +32,17 @@ class SubscriptionStore(Protocol):
     ) -> SubscribeOutcome: ...
     def remove_subscription(
         self, topic: str, connection_id: str, owner_entity_id: str | None
-    ) -> None: ...
+    ) -> bool: ...
+
+
+@dataclass(frozen=True)
+class ChannelServices:
+    """What ``resume``, ``presence`` and lifecycle events need."""
+
+    history: HistoryReader
+    members: MemberStore
+    resume_limit: int = 100
+    lifecycle: Lifecycle | None = None
 
 
 @dataclass(frozen=True)
@@ -45,9 +58,12 @@ class InboundMessage:
 class Reply:
     frame: dict[str, Any]
     error_kind: str | None = None  # set when the frame is an error, for metrics
+    # Frames to send before the reply, in order (a resume's replayed pushes).
+    before: tuple[bytes, ...] = ()
 
 
-KNOWN_ACTIONS = ("ping", "subscribe", "unsubscribe")
+KNOWN_ACTIONS = ("ping", "subscribe", "unsubscribe", "resume", "presence")
+INVALID_TOPIC = "topic must be 1-128 characters of letters, digits and _.:/-"
 
 
 def error_reply(kind: str, message: str) -> Reply:
@@ -75,6 +91,43 @@ def _parse(message: InboundMessage, max_bytes: int) -> dict[str, Any] | Reply:
     return parsed
 
 
+def _resume(
+    parsed: dict[str, Any],
+    message: InboundMessage,
+    channels: ChannelServices,
+    public_topics: Sequence[str],
+    now: int,
+) -> Reply:
+    reader = Reader(
+        connection_id=message.connection_id,
+        entity_id=message.entity_id,
+        granted_patterns=message.granted_topics,
+        public_patterns=tuple(public_topics),
+    )
+    try:
+        since, epochs = parse_resume(parsed, reader)
+    except ResumeRefused as refused:
+        return error_reply(refused.code, str(refused))
+    replay = resume(since, epochs, channels.history, channels.resume_limit, now)
+    return Reply(replay.reply, before=tuple(replay.frames))
+
+
+def _presence(
+    parsed: dict[str, Any],
+    message: InboundMessage,
+    channels: ChannelServices,
+    public_topics: Sequence[str],
+    now: int,
+) -> Reply:
+    topic = parsed.get("topic")
+    if not is_valid_topic(topic):
+        return error_reply("invalid_topic", INVALID_TOPIC)
+    assert isinstance(topic, str)
+    if not may_read_topic(topic, message.granted_topics, public_topics):
+        return error_reply("forbidden_topic", f"this connection may not read topic {topic!r}")
+    return Reply(presence(topic, channels.members, now))
+
+
 def handle_message(
     message: InboundMessage,
     store: SubscriptionStore,
@@ -83,6 +136,7 @@ def handle_message(
     max_bytes: int,
     public_topics: Sequence[str] = (),
     max_subscriptions: int = DEFAULT_MAX_SUBSCRIPTIONS,
+    channels: ChannelServices | None = None,
 ) -> Reply:
     parsed = _parse(message, max_bytes)
     if isinstance(parsed, Reply):
@@ -92,19 +146,30 @@ def handle_message(
         return error_reply("missing_action", 'message has no "action" field')
     if action == "ping":
         return Reply({"type": "pong"})
+    lifecycle = channels.lifecycle if channels is not None else None
     if action in ("subscribe", "unsubscribe"):
         topic = parsed.get("topic")
         if not is_valid_topic(topic):
-            return error_reply(
-                "invalid_topic", "topic must be 1-128 characters of letters, digits and _.:/-"
-            )
+            return error_reply("invalid_topic", INVALID_TOPIC)
         assert isinstance(topic, str)
         if action == "subscribe":
             return _subscribe(
-                message, topic, store, now + ttl_seconds, public_topics, max_subscriptions
+                message,
+                topic,
+                store,
+                now + ttl_seconds,
+                public_topics,
+                max_subscriptions,
+                lifecycle,
             )
-        store.remove_subscription(topic, message.connection_id, message.entity_id)
+        left = store.remove_subscription(topic, message.connection_id, message.entity_id)
+        if left and lifecycle is not None:
+            lifecycle.topic_left(topic, message.entity_id, message.connection_id)
         return Reply({"type": "unsubscribed", "topic": topic})
+    if action in ("resume", "presence") and channels is not None:
+        if action == "resume":
+            return _resume(parsed, message, channels, public_topics, now)
+        return _presence(parsed, message, channels, public_topics, now)
     shown = action if isinstance(action, str) else json.dumps(action)
     return error_reply(
         "unknown_action",
@@ -119,9 +184,11 @@ def _subscribe(
     expires_at: int,
     public_topics: Sequence[str],
     max_subscriptions: int,
+    lifecycle: Lifecycle | None,
 ) -> Reply:
     """Subscribe if the token or the deployment lets the connection read the topic and
-    it holds fewer than ``max_subscriptions``; a refused subscribe writes nothing."""
+    it holds fewer than ``max_subscriptions``; a refused subscribe writes nothing. A new
+    subscription counts toward the topic's occupancy."""
     if not may_read_topic(topic, message.granted_topics, public_topics):
         return error_reply("forbidden_topic", f"this connection may not read topic {topic!r}")
     outcome = store.add_subscription(
@@ -134,4 +201,6 @@ def _subscribe(
         )
     if outcome is SubscribeOutcome.CONNECTION_GONE:
         return error_reply("not_connected", "the connection is closing")
+    if outcome is SubscribeOutcome.ADDED and lifecycle is not None:
+        lifecycle.topic_joined(topic, message.entity_id, message.connection_id)
     return Reply({"type": "subscribed", "topic": topic})

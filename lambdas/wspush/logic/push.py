@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from wspush.dal.errors import StoreError
+from wspush.logic.lifecycle import Lifecycle
 from wspush.models.connection import Target
 from wspush.models.push import DeliveryReport, Outcome
 from wspush.models.shard import ItemKey, Shard
@@ -107,6 +108,8 @@ class Delivery:
     exclude_connection_id: str | None = None
     # A 410 for a row younger than this is a connection still in its $connect handshake.
     connecting_window_seconds: int = 10
+    # Lifecycle events: the topics a gone connection leaves, and its close.
+    lifecycle: Lifecycle | None = None
     wall_clock: Callable[[], float] = time.time
     sleep: Callable[[float], None] = time.sleep
 
@@ -163,14 +166,19 @@ def forget_connection(target: Target, delivery: Delivery) -> None:
     rows.add((target.partition_key, cid))
     if target.owner_entity_id:
         rows.add((target.owner_entity_id, cid))
+    deleted = []
     for partition, _ in sorted(rows):
         try:
-            delivery.store.delete_row(partition, cid, written_before=written_before)
+            if delivery.store.delete_row(partition, cid, written_before=written_before):
+                deleted.append(partition)
         except StoreError:
             logger.warning(
                 "could not delete a gone connection's row",
                 extra={"connectionId": cid, "entityId": partition},
             )
+    if delivery.lifecycle is not None:
+        # Only the rows this call deleted: a connection closed twice is counted once.
+        delivery.lifecycle.rows_deleted(deleted, cid, target.owner_entity_id, "gone")
 
 
 def _record(

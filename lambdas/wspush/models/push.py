@@ -113,9 +113,14 @@ def _is_connection_id(value: object) -> bool:
     return isinstance(value, str) and 0 < len(value) <= MAX_CONNECTION_ID_LENGTH
 
 
-def parse_push_request(body: Any, default_type: str = "notification") -> PushRequest:
+def parse_push_request(
+    body: Any, default_type: str = "notification", default_id: str | None = None
+) -> PushRequest:
     """Read ``{<one audience key>, "payload", "type"?, "id"?, "excludeConnectionId"?}``;
-    raise ``InvalidPushRequest`` naming the problem."""
+    raise ``InvalidPushRequest`` naming the problem.
+
+    ``default_id`` (an EventBridge event's id, the same on each of its retries) names the
+    push when the request gives no ``id``."""
     if not isinstance(body, dict):
         raise InvalidPushRequest("a push request must be a JSON object")
     present = [key for key in _AUDIENCE_KEYS if body.get(key) not in (None, False)]
@@ -129,7 +134,7 @@ def parse_push_request(body: Any, default_type: str = "notification") -> PushReq
     message_type = body.get("type", default_type)
     if not isinstance(message_type, str) or not message_type or len(message_type) > 64:
         raise InvalidPushRequest('"type" must be a non-empty string of at most 64 characters')
-    message_id = body.get("id")
+    message_id = body.get("id", default_id)
     if message_id is not None and not is_valid_message_id(message_id):
         raise InvalidPushRequest(
             '"id" must be 1 to 128 characters of letters, digits and _ . : @ + = / -'

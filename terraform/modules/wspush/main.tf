@@ -31,6 +31,9 @@ locals {
     # function (subsegments per AWS call) costs ~150 ms of cold start, so it is opt-in.
     POWERTOOLS_TRACE_DISABLED = tostring(!var.xray_sdk_tracing)
     CONNECTIONS_TABLE         = module.connections_table.table_name
+    HISTORY_TABLE             = module.history_table.table_name
+    # Empty turns lifecycle events (and the occupancy counts behind them) off.
+    LIFECYCLE_EVENT_BUS = var.lifecycle_events_enabled ? module.push_schedule.event_bus_name : ""
   }
 
   # The connection's rows outlive API Gateway's 2-hour maximum by a margin.
@@ -61,6 +64,7 @@ locals {
 
   encrypted_resources = {
     connections_table = { service = "dynamodb", arns = [module.connections_table.table_arn, module.connections_table.connection_index_arn] }
+    history_table     = { service = "dynamodb", arns = [module.history_table.table_arn] }
     token_secret      = { service = "ssm", arns = [module.token_secret.parameter_arn] }
     dead_letter_queue = { service = "sqs", arns = [module.push_schedule.dead_letter_queue_arn] }
     undelivered_queue = { service = "sqs", arns = [module.push_schedule.undelivered_queue_arn] }
@@ -152,6 +156,14 @@ module "connections_table" {
   kms_key_arn         = local.kms_key_arn
 }
 
+module "history_table" {
+  source = "../history_table"
+
+  name                = "${local.name}-history"
+  deletion_protection = var.deletion_protection
+  kms_key_arn         = var.kms_key_arn
+}
+
 module "token_secret" {
   source = "../token_secret"
 
@@ -166,27 +178,40 @@ module "token_secret" {
 locals {
   # What each function may do, on exact ARNs. Statements that name an encrypted resource
   # (local.encrypted_resources) get their KMS statement added by the policy document below.
+  # Lifecycle events: every function but the authorizer publishes them; those that add or
+  # remove subscription rows also count topic occupancy. With them off, neither grant.
+  publish_lifecycle_events = var.lifecycle_events_enabled ? [
+    { sid = "PublishLifecycleEvents", actions = ["events:PutEvents"], resources = [module.push_schedule.event_bus_arn] },
+  ] : []
+  count_topic_occupancy = var.lifecycle_events_enabled ? [
+    { sid = "CountTopicOccupancy", actions = ["dynamodb:UpdateItem", "dynamodb:DeleteItem"], resources = [module.history_table.table_arn] },
+  ] : []
+
   function_access = {
     authorizer = [
       { sid = "ReadTokenSecret", actions = ["ssm:GetParameter"], resources = [module.token_secret.parameter_arn] },
     ]
-    connect = [
+    connect = concat([
       { sid = "StoreConnection", actions = ["dynamodb:PutItem"], resources = [module.connections_table.table_arn] },
-    ]
-    disconnect = [
+    ], local.publish_lifecycle_events)
+    disconnect = concat([
       { sid = "FindConnectionRows", actions = ["dynamodb:Query"], resources = [module.connections_table.connection_index_arn] },
-      { sid = "DeleteConnectionRows", actions = ["dynamodb:BatchWriteItem"], resources = [module.connections_table.table_arn] },
-    ]
+      # In batches; with lifecycle events on, one by one, so that each deletion is known.
+      { sid = "DeleteConnectionRows", actions = var.lifecycle_events_enabled ? ["dynamodb:DeleteItem"] : ["dynamodb:BatchWriteItem"], resources = [module.connections_table.table_arn] },
+    ], local.count_topic_occupancy, local.publish_lifecycle_events)
     message = concat(
       [
         # A subscription row and the connection row's count change in one
         # TransactWriteItems, which IAM authorizes as its Put, Update and Delete actions.
         { sid = "StoreSubscriptions", actions = ["dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"], resources = [module.connections_table.table_arn] },
-        # No execute-api:ManageConnections: the message routes are two-way, so each reply
-        # is the function's returned body and API Gateway delivers it. An action that must
-        # post more than its one reply (through dal.connections_api) needs push's
-        # PostToConnections statement here, scoped the same way.
+        # Replies are route responses (the message routes are two-way); this is for the
+        # pushes a resume replays before its reply, which go through @connections.
+        { sid = "ReplayToSender", actions = ["execute-api:ManageConnections"], resources = [module.websocket_api.manage_connections_arn] },
+        { sid = "ReadPresence", actions = ["dynamodb:Query"], resources = [module.connections_table.table_arn] },
+        { sid = "ReadHistory", actions = ["dynamodb:GetItem", "dynamodb:Query"], resources = [module.history_table.table_arn] },
       ],
+      local.count_topic_occupancy,
+      local.publish_lifecycle_events,
       # Without an authorizer, message events carry no entityId: it is read from the index.
       var.auth_disabled ? [
         { sid = "FindConnectionOwner", actions = ["dynamodb:Query"], resources = [module.connections_table.connection_index_arn] },
@@ -196,7 +221,7 @@ locals {
       { sid = "CountSmallAudiences", actions = ["dynamodb:Query"], resources = [module.connections_table.table_arn] },
       { sid = "HandOffToPush", actions = ["lambda:InvokeFunction"], resources = [local.push_function_arn] },
     ]
-    push = [
+    push = concat([
       { sid = "ReadAudience", actions = ["dynamodb:Query"], resources = [module.connections_table.table_arn, module.connections_table.connection_index_arn] },
       # A broadcast reads every row with a segmented Scan of the table (never of the index).
       { sid = "ReadEveryConnection", actions = ["dynamodb:Scan"], resources = [module.connections_table.table_arn] },
@@ -206,7 +231,10 @@ locals {
       { sid = "InvokeOwnShardsAndHandOns", actions = ["lambda:InvokeFunction"], resources = [local.push_function_arn] },
       # Lambda writes the push function's invocation records with the function's own role.
       { sid = "RecordFailedInvocations", actions = ["sqs:SendMessage"], resources = [module.push_schedule.dead_letter_queue_arn] },
-    ]
+      # Claim the push id, take the channel's next number, keep the envelope (one
+      # transaction of a Put and an Update), read a kept envelope back for a retried push.
+      { sid = "NumberAndKeepPushes", actions = ["dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:GetItem"], resources = [module.history_table.table_arn] },
+    ], local.count_topic_occupancy, local.publish_lifecycle_events)
   }
 
   # What a principal needs on the key to use a resource through each service.
@@ -297,11 +325,13 @@ locals {
       environment = tomap({})
     }
     message = {
-      description = "Answers ping, subscribe, unsubscribe and unknown actions."
+      description = "Answers ping, subscribe, unsubscribe, resume, presence and unknown actions."
       environment = tomap({
+        CONNECTIONS_ENDPOINT             = module.websocket_api.connections_url
         CONNECTION_TTL_SECONDS           = tostring(local.connection_ttl_seconds)
         PUBLIC_TOPIC_PATTERNS            = join(",", var.public_topic_patterns)
         MAX_SUBSCRIPTIONS_PER_CONNECTION = tostring(var.max_subscriptions_per_connection)
+        RESUME_MAX_MESSAGES              = tostring(var.resume_max_messages)
       })
     }
     publish = {
@@ -315,9 +345,10 @@ locals {
     push = {
       description = "Fans a message out to an entity, a topic, a connection or everyone."
       environment = merge(tomap({
-        CONNECTIONS_ENDPOINT = module.websocket_api.connections_url
-        PUSH_CONCURRENCY     = tostring(var.push_concurrency)
-        SCHEDULED_MESSAGE    = jsonencode(var.scheduled_message)
+        CONNECTIONS_ENDPOINT      = module.websocket_api.connections_url
+        PUSH_CONCURRENCY          = tostring(var.push_concurrency)
+        SCHEDULED_MESSAGE         = jsonencode(var.scheduled_message)
+        HISTORY_RETENTION_SECONDS = tostring(var.history_retention_hours * 3600)
       }), local.push_sharding_environment)
     }
   }
@@ -357,6 +388,8 @@ locals {
     "ping"        = "message"
     "subscribe"   = "message"
     "unsubscribe" = "message"
+    "resume"      = "message"
+    "presence"    = "message"
   }
 
   # Each custom route gets a Lambda proxy integration of its own, named after the route.
@@ -382,7 +415,7 @@ module "websocket_api" {
   routes       = local.routes
   # The message function returns its reply frame as the body: one round trip less per
   # reply than a post to @connections.
-  two_way_routes = ["$default", "ping", "subscribe", "unsubscribe"]
+  two_way_routes = ["$default", "ping", "subscribe", "unsubscribe", "resume", "presence"]
   connect_authorizer = var.auth_disabled ? null : {
     function_name = module.functions["authorizer"].function_name
     invoke_arn    = module.functions["authorizer"].invoke_arn

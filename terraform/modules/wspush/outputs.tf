@@ -83,6 +83,16 @@ output "alarm_topic_arn" {
   value       = one(module.monitoring[*].alarm_topic_arn)
 }
 
+output "history_table_name" {
+  description = "Name of the history table (channel counters and kept pushes)."
+  value       = module.history_table.table_name
+}
+
+output "history_table_arn" {
+  description = "ARN of the history table."
+  value       = module.history_table.table_arn
+}
+
 output "undelivered_queue_url" {
   description = "URL of the queue holding events EventBridge could not hand to the push function at all."
   value       = module.push_schedule.undelivered_queue_url

@@ -314,6 +314,37 @@ variable "gone_rate_alarm_threshold" {
   nullable    = false
 }
 
+variable "history_retention_hours" {
+  type        = number
+  description = "How long every push is kept for resume and `wspush history`, in hours (the history table's TTL)."
+  default     = 24
+  nullable    = false
+
+  validation {
+    condition     = var.history_retention_hours >= 1 && var.history_retention_hours <= 720 && floor(var.history_retention_hours) == var.history_retention_hours
+    error_message = "history_retention_hours must be a whole number of hours from 1 to 720 (30 days)."
+  }
+}
+
+variable "resume_max_messages" {
+  type        = number
+  description = "Most pushes one resume request replays; the reply's `more` lists channels to resume again."
+  default     = 100
+  nullable    = false
+
+  validation {
+    condition     = var.resume_max_messages >= 1 && var.resume_max_messages <= 250 && floor(var.resume_max_messages) == var.resume_max_messages
+    error_message = "resume_max_messages must be a whole number from 1 to 250 (one post per replayed push, within the message function's timeout)."
+  }
+}
+
+variable "lifecycle_events_enabled" {
+  type        = bool
+  description = "Publish wspush.connection.opened/closed and wspush.topic.occupied/vacated to the event bus (and count topic subscribers for them)."
+  default     = true
+  nullable    = false
+}
+
 variable "push_retry_attempts" {
   type        = number
   description = "Lambda's retries (0-2) of a push that failed when invoked asynchronously (schedule, bus events). 0: a failed push goes straight to the dead-letter queue; a retry after a partial fan-out would post twice, and an invalid request fails every time."
@@ -353,8 +384,8 @@ variable "custom_routes" {
   }
 
   validation {
-    condition     = length(setintersection(keys(var.custom_routes), ["ping", "subscribe", "unsubscribe"])) == 0
-    error_message = "custom_routes cannot replace wspush's own routes: ping, subscribe, unsubscribe."
+    condition     = length(setintersection(keys(var.custom_routes), ["ping", "subscribe", "unsubscribe", "resume", "presence"])) == 0
+    error_message = "custom_routes cannot replace wspush's own routes: ping, subscribe, unsubscribe, resume, presence."
   }
 }
 

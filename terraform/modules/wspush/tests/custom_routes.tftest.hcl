@@ -31,7 +31,7 @@ run "custom_route_beside_builtin_ones" {
   }
 
   assert {
-    condition     = toset(keys(local.routes)) == toset(["$connect", "$disconnect", "$default", "ping", "subscribe", "unsubscribe", "placeOrder"])
+    condition     = toset(keys(local.routes)) == toset(["$connect", "$disconnect", "$default", "ping", "subscribe", "unsubscribe", "resume", "presence", "placeOrder"])
     error_message = "A custom route must be added beside wspush's own routes, which stay."
   }
 

@@ -28,7 +28,7 @@ run "routes_and_authorizer" {
   }
 
   assert {
-    condition     = toset(keys(output.route_response_ids)) == toset(["$default", "ping", "subscribe", "unsubscribe"])
+    condition     = toset(keys(output.route_response_ids)) == toset(["$default", "ping", "subscribe", "unsubscribe", "resume", "presence"])
     error_message = "Every message route must be two-way: the message function's reply is its returned body."
   }
 }

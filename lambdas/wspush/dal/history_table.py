@@ -1,0 +1,237 @@
+"""The history table: each channel's counter, its kept pushes, push-id claims, and topic
+occupancy counts. One table, partition ``channel`` (S), sort ``seq`` (N), TTL ``expiresAt``.
+
+- counter: ``(topic:news, 0)`` with ``latest`` and ``epoch``;
+- a kept push: ``(topic:news, 1, 2, …)`` with ``epoch``, ``body`` (the envelope as sent),
+  ``ts`` and ``pushId``;
+- the claim of a push id: ``(push#<id>, 0)`` with ``claimedAt``, ``claimChannel``, then
+  ``assigned`` and ``epoch``;
+- a topic's occupancy: ``(occupancy#<topic>, 0)`` with ``subscribers`` (no TTL).
+
+No channel name contains ``#`` before its ``:``, so the prefixes never collide with one.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from wspush.dal.errors import StoreError
+from wspush.models.channel import Claim, HistoryEntry, Position
+
+CLAIM_PREFIX = "push#"
+OCCUPANCY_PREFIX = "occupancy#"
+META_SEQ = 0
+PAGE_SIZE = 100
+
+
+def _s(value: str) -> dict[str, str]:
+    return {"S": value}
+
+
+def _n(value: int) -> dict[str, str]:
+    return {"N": str(value)}
+
+
+def _condition_failed(error: ClientError) -> bool:
+    code = error.response.get("Error", {}).get("Code", "")
+    return code in ("ConditionalCheckFailedException", "TransactionCanceledException")
+
+
+def _entry(item: dict[str, Any]) -> HistoryEntry:
+    return HistoryEntry(
+        seq=int(item["seq"]["N"]),
+        epoch=item.get("epoch", {}).get("S", ""),
+        body=item.get("body", {}).get("S", ""),
+        ts=item.get("ts", {}).get("S", ""),
+    )
+
+
+class HistoryTable:
+    def __init__(self, client: Any, table_name: str) -> None:
+        self._client = client
+        self._table = table_name
+
+    def _call(self, operation: str, **params: Any) -> dict[str, Any]:
+        try:
+            return self._call_raw(operation, **params)
+        except (ClientError, BotoCoreError) as error:
+            raise StoreError(f"{operation} on {self._table} failed: {error}") from error
+
+    def _conditional(self, operation: str, **params: Any) -> bool:
+        """Run a conditional write; False when its condition did not hold."""
+        try:
+            self._call_raw(operation, **params)
+        except ClientError as error:
+            if _condition_failed(error):
+                return False
+            raise StoreError(f"{operation} on {self._table} failed: {error}") from error
+        except BotoCoreError as error:
+            raise StoreError(f"{operation} on {self._table} failed: {error}") from error
+        return True
+
+    def _call_raw(self, operation: str, **params: Any) -> dict[str, Any]:
+        response: dict[str, Any] = getattr(self._client, operation)(TableName=self._table, **params)
+        return response
+
+    def _key(self, channel: str, seq: int = META_SEQ) -> dict[str, Any]:
+        return {"channel": _s(channel), "seq": _n(seq)}
+
+    # Numbering a push ---------------------------------------------------------------------
+
+    def claim(self, push_id: str, channel: str, now: int, expires_at: int) -> Claim:
+        """Claim a push id for this push; an id claimed before returns what it holds."""
+        item = {
+            **self._key(CLAIM_PREFIX + push_id),
+            "claimedAt": _n(now),
+            "claimChannel": _s(channel),
+            "expiresAt": _n(expires_at),
+        }
+        if self._conditional(
+            "put_item", Item=item, ConditionExpression="attribute_not_exists(channel)"
+        ):
+            return Claim(fresh=True, claimed_at=now, channel=channel)
+        held = self._call(
+            "get_item", Key=self._key(CLAIM_PREFIX + push_id), ConsistentRead=True
+        ).get("Item", {})
+        assigned = held.get("assigned", {}).get("N")
+        return Claim(
+            fresh=False,
+            claimed_at=int(held.get("claimedAt", {}).get("N", "0")),
+            channel=held.get("claimChannel", {}).get("S", channel),
+            seq=int(assigned) if assigned is not None else None,
+            epoch=held.get("epoch", {}).get("S", ""),
+        )
+
+    def take_over(self, push_id: str, seen_claimed_at: int, now: int) -> bool:
+        """Take a stale, never-numbered claim over; False if someone else got there first."""
+        return self._conditional(
+            "update_item",
+            Key=self._key(CLAIM_PREFIX + push_id),
+            UpdateExpression="SET claimedAt = :now",
+            ConditionExpression="attribute_not_exists(assigned) AND claimedAt = :seen",
+            ExpressionAttributeValues={":now": _n(now), ":seen": _n(seen_claimed_at)},
+        )
+
+    def next_position(self, channel: str, new_epoch: str, expires_at: int) -> Position:
+        """Atomically take the channel's next number (the counter starts at 1 under
+        ``new_epoch`` when the channel has none, or after its counter expired)."""
+        response = self._call(
+            "update_item",
+            Key=self._key(channel),
+            UpdateExpression=(
+                "SET epoch = if_not_exists(epoch, :epoch), expiresAt = :expires ADD latest :one"
+            ),
+            ExpressionAttributeValues={
+                ":epoch": _s(new_epoch),
+                ":expires": _n(expires_at),
+                ":one": _n(1),
+            },
+            ReturnValues="ALL_NEW",
+        )
+        attributes = response["Attributes"]
+        return Position(seq=int(attributes["latest"]["N"]), epoch=attributes["epoch"]["S"])
+
+    def record(self, channel: str, entry: HistoryEntry, push_id: str, expires_at: int) -> None:
+        """Keep the push and mark its claim numbered, in one transaction."""
+        try:
+            self._client.transact_write_items(
+                TransactItems=[
+                    {
+                        "Put": {
+                            "TableName": self._table,
+                            "Item": {
+                                **self._key(channel, entry.seq),
+                                "epoch": _s(entry.epoch),
+                                "body": _s(entry.body),
+                                "ts": _s(entry.ts),
+                                "pushId": _s(push_id),
+                                "expiresAt": _n(expires_at),
+                            },
+                        }
+                    },
+                    {
+                        "Update": {
+                            "TableName": self._table,
+                            "Key": self._key(CLAIM_PREFIX + push_id),
+                            "UpdateExpression": "SET assigned = :seq, epoch = :epoch",
+                            "ExpressionAttributeValues": {
+                                ":seq": _n(entry.seq),
+                                ":epoch": _s(entry.epoch),
+                            },
+                        }
+                    },
+                ]
+            )
+        except (ClientError, BotoCoreError) as error:
+            raise StoreError(f"transact_write_items on {self._table} failed: {error}") from error
+
+    # Reading history ----------------------------------------------------------------------
+
+    def position(self, channel: str) -> Position | None:
+        """The channel's latest number and epoch; None if it has no counter."""
+        item = self._call("get_item", Key=self._key(channel), ConsistentRead=True).get("Item")
+        if not item or "latest" not in item:
+            return None
+        return Position(seq=int(item["latest"]["N"]), epoch=item["epoch"]["S"])
+
+    def entry(self, channel: str, seq: int) -> HistoryEntry | None:
+        item = self._call("get_item", Key=self._key(channel, seq), ConsistentRead=True).get("Item")
+        return _entry(item) if item else None
+
+    def entries(
+        self, channel: str, epoch: str, after: int, limit: int, now: int
+    ) -> list[HistoryEntry]:
+        """Up to ``limit`` live pushes of ``epoch`` numbered above ``after``, in order."""
+        params: dict[str, Any] = {
+            "KeyConditionExpression": "channel = :c AND seq > :after",
+            # TTL deletes lazily: an expired row may still be there, and a row of an older
+            # epoch may survive its counter. Neither is history any more.
+            "FilterExpression": "epoch = :epoch AND expiresAt > :now",
+            "ExpressionAttributeValues": {
+                ":c": _s(channel),
+                ":after": _n(max(after, META_SEQ)),
+                ":epoch": _s(epoch),
+                ":now": _n(now),
+            },
+            "ConsistentRead": True,
+            "ScanIndexForward": True,
+            "Limit": min(limit, PAGE_SIZE) if limit > 0 else PAGE_SIZE,
+        }
+        found: list[HistoryEntry] = []
+        while len(found) < limit:
+            page = self._call("query", **params)
+            found.extend(_entry(item) for item in page.get("Items", []))
+            if "LastEvaluatedKey" not in page:
+                break
+            params["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        return found[:limit]
+
+    def oldest(self, channel: str, epoch: str, now: int) -> int | None:
+        """The lowest number still kept in ``epoch``; None when nothing is kept."""
+        first = self.entries(channel, epoch, META_SEQ, 1, now)
+        return first[0].seq if first else None
+
+    # Topic occupancy ----------------------------------------------------------------------
+
+    def change_occupancy(self, topic: str, delta: int) -> int:
+        """Add ``delta`` to a topic's subscriber count atomically; returns the new count.
+        A count back at zero is deleted, unless a subscriber arrived in between."""
+        key = self._key(OCCUPANCY_PREFIX + topic)
+        response = self._call(
+            "update_item",
+            Key=key,
+            UpdateExpression="ADD subscribers :delta",
+            ExpressionAttributeValues={":delta": _n(delta)},
+            ReturnValues="UPDATED_NEW",
+        )
+        count = int(response["Attributes"]["subscribers"]["N"])
+        if count <= 0:
+            self._conditional(
+                "delete_item",
+                Key=key,
+                ConditionExpression="subscribers <= :zero",
+                ExpressionAttributeValues={":zero": _n(0)},
+            )
+        return count

@@ -1,0 +1,110 @@
+"""Numbering pushes: each push gets its channel's next ``seq`` once, and is kept.
+
+The envelope is built once per push, here. Its number comes from the channel's atomic
+counter, and the push id is claimed first, so a retried push (same id) gets back the
+envelope it was first sent with instead of a second number. Cost per push: four small
+writes (claim, counter, and one transaction keeping the envelope and numbering the claim),
+whatever the audience.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from wspush.logic import envelope
+from wspush.models.channel import Claim, HistoryEntry, Position, SequencePending
+from wspush.models.push import PushRequest
+
+# A claim that has not been numbered after this long belongs to an attempt that died.
+STALE_CLAIM_SECONDS = 120
+# The widest number a channel reaches (2^53, JSON-safe); used to size the envelope.
+_WIDEST_SEQ = 2**53
+_EPOCH_BYTES = 4
+
+
+class SequenceStore(Protocol):
+    def claim(self, push_id: str, channel: str, now: int, expires_at: int) -> Claim: ...
+    def take_over(self, push_id: str, seen_claimed_at: int, now: int) -> bool: ...
+    def next_position(self, channel: str, new_epoch: str, expires_at: int) -> Position: ...
+    def record(self, channel: str, entry: HistoryEntry, push_id: str, expires_at: int) -> None: ...
+    def entry(self, channel: str, seq: int) -> HistoryEntry | None: ...
+
+
+@dataclass(frozen=True)
+class History:
+    """Where pushes are numbered and kept, and for how long."""
+
+    store: SequenceStore
+    retention_seconds: int
+
+
+def new_epoch() -> str:
+    return secrets.token_hex(_EPOCH_BYTES)
+
+
+def with_position(
+    message: dict[str, Any], channel: str, position: Position | None
+) -> dict[str, Any]:
+    """The envelope with its ``channel`` (and ``seq`` and ``epoch``), fields in order."""
+    return envelope.build(
+        message["type"],
+        message["data"],
+        message_id=message["id"],
+        channel=channel,
+        position=(position.seq, position.epoch) if position is not None else None,
+        ts=message["ts"],
+    )
+
+
+def number_envelope(
+    request: PushRequest, message: dict[str, Any], history: History | None, now: int
+) -> dict[str, Any]:
+    """The push's envelope (built once by ``envelope.for_push``) with its channel, and,
+    with ``history``, its number in the channel, kept: ``{type, id, ts, channel, seq,
+    epoch, data}``. Idempotent on the envelope's ``id``: a push sent again with the same id
+    gets back the envelope it was first numbered with.
+
+    Raises ``envelope.PayloadTooLarge`` before taking a number (a refused push leaves no
+    number behind), and ``SequencePending`` while another attempt of the same push id is
+    being numbered.
+    """
+    channel = request.audience.describe()
+    if history is None:
+        return with_position(message, channel, None)
+    push_id = message["id"]
+    # Refuse an oversize push before it takes a number.
+    widest = Position(_WIDEST_SEQ, "0" * 2 * _EPOCH_BYTES)
+    envelope.encode(with_position(message, channel, widest))
+    store = history.store
+    expires_at = now + history.retention_seconds
+    claim = store.claim(push_id, channel, now, expires_at)
+    if not claim.fresh:
+        if claim.seq is not None:
+            kept = store.entry(claim.channel, claim.seq)
+            if kept is not None:
+                first: dict[str, Any] = json.loads(kept.body)
+                return first
+            raise SequencePending(f"push {push_id} is numbered but not kept yet")
+        if now - claim.claimed_at < STALE_CLAIM_SECONDS or not store.take_over(
+            push_id, claim.claimed_at, now
+        ):
+            raise SequencePending(f"push {push_id} is being numbered by another attempt")
+    position = store.next_position(channel, new_epoch(), expires_at)
+    numbered = with_position(message, channel, position)
+    body = envelope.encode(numbered).decode("utf-8")
+    store.record(
+        channel,
+        HistoryEntry(position.seq, position.epoch, body, numbered["ts"]),
+        push_id,
+        expires_at,
+    )
+    return numbered
+
+
+def envelope_body(request: PushRequest, push_id: str, history: History | None, now: int) -> bytes:
+    """The encoded, numbered envelope of a push named ``push_id`` (see ``number_envelope``)."""
+    message = envelope.for_push(request, push_id)
+    return envelope.encode(number_envelope(request, message, history, now))

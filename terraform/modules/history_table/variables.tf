@@ -1,0 +1,22 @@
+variable "name" {
+  type        = string
+  description = "Name of the history table."
+}
+
+variable "deletion_protection" {
+  type        = bool
+  description = "Refuse to delete the table until this is turned off."
+  default     = true
+}
+
+variable "kms_key_arn" {
+  type        = string
+  description = "Customer-managed KMS key for server-side encryption; null uses the AWS-managed key."
+  default     = null
+}
+
+variable "tags" {
+  type        = map(string)
+  description = "Tags for the table."
+  default     = {}
+}

@@ -1,0 +1,71 @@
+"""An in-memory history with the history table's semantics, for unit tests."""
+
+from __future__ import annotations
+
+from wspush.models.channel import Claim, HistoryEntry, Position
+
+
+class MemoryHistory:
+    def __init__(self) -> None:
+        self.counters: dict[str, Position] = {}
+        self.kept: dict[tuple[str, int], tuple[HistoryEntry, int]] = {}  # -> (entry, expires)
+        self.claims: dict[str, Claim] = {}
+        self.occupancy: dict[str, int] = {}
+        self.writes = 0
+
+    def claim(self, push_id, channel, now, expires_at):
+        self.writes += 1
+        if push_id in self.claims:
+            return self.claims[push_id]
+        self.claims[push_id] = Claim(fresh=False, claimed_at=now, channel=channel)
+        return Claim(fresh=True, claimed_at=now, channel=channel)
+
+    def take_over(self, push_id, seen_claimed_at, now):
+        held = self.claims[push_id]
+        if held.seq is not None or held.claimed_at != seen_claimed_at:
+            return False
+        self.claims[push_id] = Claim(fresh=False, claimed_at=now, channel=held.channel)
+        return True
+
+    def next_position(self, channel, new_epoch, expires_at):
+        self.writes += 1
+        current = self.counters.get(channel)
+        position = (
+            Position(1, new_epoch) if current is None else Position(current.seq + 1, current.epoch)
+        )
+        self.counters[channel] = position
+        return position
+
+    def record(self, channel, entry, push_id, expires_at):
+        self.writes += 1
+        self.kept[(channel, entry.seq)] = (entry, expires_at)
+        held = self.claims[push_id]
+        self.claims[push_id] = Claim(False, held.claimed_at, channel, entry.seq, entry.epoch)
+
+    def entry(self, channel, seq):
+        kept = self.kept.get((channel, seq))
+        return kept[0] if kept else None
+
+    def position(self, channel):
+        return self.counters.get(channel)
+
+    def entries(self, channel, epoch, after, limit, now):
+        found = [
+            entry
+            for (c, seq), (entry, expires) in sorted(self.kept.items())
+            if c == channel and seq > after and entry.epoch == epoch and expires > now
+        ]
+        return found[:limit]
+
+    def oldest(self, channel, epoch, now):
+        first = self.entries(channel, epoch, 0, 1, now)
+        return first[0].seq if first else None
+
+    def change_occupancy(self, topic, delta):
+        self.occupancy[topic] = self.occupancy.get(topic, 0) + delta
+        return self.occupancy[topic]
+
+    def forget(self, channel, up_to):
+        """Drop kept pushes numbered up to ``up_to``, as the TTL would."""
+        for key in [k for k in self.kept if k[0] == channel and k[1] <= up_to]:
+            del self.kept[key]

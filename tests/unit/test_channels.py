@@ -1,0 +1,105 @@
+"""Numbering pushes: one number per push, per channel, idempotent on the push id."""
+
+import json
+
+import pytest
+
+from tests.memory_history import MemoryHistory
+from wspush.logic.channels import STALE_CLAIM_SECONDS, History, envelope_body
+from wspush.logic.envelope import MAX_MESSAGE_BYTES, PayloadTooLarge
+from wspush.models.channel import SequencePending, parse_channel
+from wspush.models.push import Audience, PushRequest
+
+NOW = 1_000_000
+
+
+def _request(audience, payload=None, push_id=None):
+    return PushRequest(audience=audience, payload=payload or {"n": 1}, id=push_id)
+
+
+def _push(history, audience, push_id, now=NOW, payload=None):
+    body = envelope_body(_request(audience, payload, push_id), push_id, history, now)
+    return json.loads(body)
+
+
+def test_each_channel_counts_its_own_pushes_from_one():
+    # Given a history
+    store = MemoryHistory()
+    history = History(store, retention_seconds=3600)
+    # When pushes go to two channels
+    news = [_push(history, Audience(topic="news"), f"n{i}") for i in range(3)]
+    alice = _push(history, Audience(entity_id="alice"), "a0")
+    # Then each counts from 1, with one epoch per channel
+    assert [m["seq"] for m in news] == [1, 2, 3]
+    assert {m["channel"] for m in news} == {"topic:news"}
+    assert len({m["epoch"] for m in news}) == 1
+    assert (alice["channel"], alice["seq"]) == ("entity:alice", 1)
+    assert alice["epoch"] != news[0]["epoch"]
+    # And the envelope keeps its fields in order
+    assert list(news[0]) == ["type", "id", "ts", "channel", "seq", "epoch", "data"]
+    assert news[0]["id"] == "n0"
+
+
+def test_a_retried_push_id_gets_its_first_envelope_back_not_a_second_number():
+    store = MemoryHistory()
+    history = History(store, retention_seconds=3600)
+    first = _push(history, Audience(broadcast=True), "same")
+    again = _push(history, Audience(broadcast=True), "same", now=NOW + 5)
+    following = _push(history, Audience(broadcast=True), "next")
+    assert again == first
+    assert following["seq"] == first["seq"] + 1
+
+
+def test_a_push_id_being_numbered_elsewhere_is_pending_until_its_claim_is_stale():
+    store = MemoryHistory()
+    history = History(store, retention_seconds=3600)
+    # Given an attempt that claimed the id and died before taking a number
+    store.claim("p1", "broadcast", NOW, NOW + 3600)
+    # Then another attempt waits (raises, so it is retried) while the claim is fresh
+    with pytest.raises(SequencePending):
+        _push(history, Audience(broadcast=True), "p1", now=NOW + 1)
+    # And takes the claim over once it is stale, numbering the push once
+    taken = _push(history, Audience(broadcast=True), "p1", now=NOW + STALE_CLAIM_SECONDS)
+    assert taken["seq"] == 1
+    assert _push(history, Audience(broadcast=True), "p1", now=NOW + 999) == taken
+
+
+def test_an_oversize_push_is_refused_before_it_takes_a_number():
+    store = MemoryHistory()
+    history = History(store, retention_seconds=3600)
+    with pytest.raises(PayloadTooLarge):
+        _push(history, Audience(topic="news"), "big", payload="x" * MAX_MESSAGE_BYTES)
+    assert store.counters == {} and store.claims == {}
+    assert _push(history, Audience(topic="news"), "small")["seq"] == 1
+
+
+def test_history_costs_the_same_writes_whatever_the_audience():
+    store = MemoryHistory()
+    history = History(store, retention_seconds=3600)
+    _push(history, Audience(broadcast=True), "b1")
+    assert store.writes == 3  # claim, counter, one transaction (entry + claim's number)
+    assert store.kept[("broadcast", 1)][1] == NOW + 3600
+
+
+def test_without_history_the_envelope_names_its_channel_only():
+    body = json.loads(envelope_body(_request(Audience(connection_id="c1")), "x", None, NOW))
+    assert body["channel"] == "connection:c1" and "seq" not in body
+
+
+@pytest.mark.parametrize(
+    ("name", "kind"),
+    [
+        ("broadcast", "broadcast"),
+        ("entity:alice", "entity"),
+        ("topic:a.b", "topic"),
+        ("connection:Ab=", "connection"),
+    ],
+)
+def test_channel_names_parse(name, kind):
+    channel = parse_channel(name)
+    assert channel is not None and channel.kind == kind and str(channel) == name
+
+
+@pytest.mark.parametrize("name", ["", "entity:", "room:1", "broadcast:x", 7, None, "topic"])
+def test_malformed_channel_names_do_not_parse(name):
+    assert parse_channel(name) is None

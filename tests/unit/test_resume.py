@@ -1,0 +1,244 @@
+"""resume and presence: order, gaps, bounds and who may read what."""
+
+import json
+
+import pytest
+
+from tests.memory_history import MemoryHistory
+from wspush.logic.channels import History, envelope_body
+from wspush.logic.messages import ChannelServices, InboundMessage, handle_message
+from wspush.models.connection import Target
+from wspush.models.push import Audience, PushRequest
+
+NOW = 2_000_000
+
+
+class Members:
+    def __init__(self, rows=()):
+        self.rows = list(rows)  # (topic, connection, owner)
+
+    def topic_members(self, topic, now):
+        return [Target(f"topic#{t}", c, o) for t, c, o in self.rows if t == topic]
+
+
+class NoSubscriptions:
+    def add_subscription(self, *args):
+        raise AssertionError("resume and presence subscribe to nothing")
+
+    def remove_subscription(self, *args):
+        raise AssertionError("resume and presence unsubscribe from nothing")
+
+
+def _publish(store, audience, count, start=0, now=NOW):
+    history = History(store, retention_seconds=3600)
+    for i in range(start, start + count):
+        request = PushRequest(audience=audience, payload={"i": i}, id=f"{audience}-{i}")
+        envelope_body(request, f"{audience.describe()}-{i}", history, now + i)
+
+
+def _send(frame, store, granted=(), public=(), limit=100, members=None, entity="alice"):
+    channels = ChannelServices(
+        history=store,
+        members=members or Members(),
+        resume_limit=limit,
+    )
+    message = InboundMessage(json.dumps(frame), False, "conn-1", entity, tuple(granted))
+    reply = handle_message(
+        message,
+        NoSubscriptions(),
+        now=NOW,
+        ttl_seconds=60,
+        max_bytes=4096,
+        public_topics=tuple(public),
+        channels=channels,
+    )
+    return [json.loads(f) for f in reply.before], reply.frame
+
+
+def test_resume_replays_what_was_missed_in_seq_order_then_says_where_each_channel_stands():
+    # Given pushes on a topic and on the entity's own channel
+    store = MemoryHistory()
+    _publish(store, Audience(topic="news"), 5)
+    _publish(store, Audience(entity_id="alice"), 3)
+    # When the client resumes after news#2 and alice#1
+    frames, reply = _send(
+        {"action": "resume", "since": {"topic:news": 2, "entity:alice": 1}},
+        store,
+        granted=["news"],
+    )
+    # Then it gets exactly the missed pushes, each channel in order
+    news = [(f["channel"], f["seq"]) for f in frames if f["channel"] == "topic:news"]
+    alice = [(f["channel"], f["seq"]) for f in frames if f["channel"] == "entity:alice"]
+    assert news == [("topic:news", 3), ("topic:news", 4), ("topic:news", 5)]
+    assert alice == [("entity:alice", 2), ("entity:alice", 3)]
+    assert [f["data"]["i"] for f in frames if f["channel"] == "topic:news"] == [2, 3, 4]
+    assert reply["type"] == "resumed"
+    assert reply["channels"] == {"topic:news": 5, "entity:alice": 3}
+    assert set(reply["epochs"]) == {"topic:news", "entity:alice"} and reply["more"] == []
+
+
+def test_an_up_to_date_client_gets_nothing_but_the_reply():
+    store = MemoryHistory()
+    _publish(store, Audience(broadcast=True), 2)
+    frames, reply = _send({"action": "resume", "since": {"broadcast": 2}}, store)
+    assert frames == [] and reply["channels"] == {"broadcast": 2}
+
+
+def test_history_that_no_longer_reaches_back_says_resume_gap_and_replays_what_is_kept():
+    store = MemoryHistory()
+    _publish(store, Audience(broadcast=True), 6)
+    store.forget("broadcast", 3)  # 1..3 expired
+    frames, reply = _send({"action": "resume", "since": {"broadcast": 1}}, store)
+    assert frames[0] == {"type": "resume_gap", "channel": "broadcast", "oldest": 4}
+    assert [f["seq"] for f in frames[1:]] == [4, 5, 6]
+    assert reply["channels"] == {"broadcast": 6}
+
+
+def test_resuming_exactly_from_before_the_oldest_kept_push_is_no_gap():
+    store = MemoryHistory()
+    _publish(store, Audience(broadcast=True), 6)
+    store.forget("broadcast", 3)
+    frames, _ = _send({"action": "resume", "since": {"broadcast": 3}}, store)
+    assert [f["seq"] for f in frames] == [4, 5, 6]
+
+
+def test_a_changed_epoch_is_a_gap_even_when_the_numbers_look_fine():
+    store = MemoryHistory()
+    _publish(store, Audience(broadcast=True), 3)
+    frames, reply = _send(
+        {"action": "resume", "since": {"broadcast": 1}, "epochs": {"broadcast": "old-epoch"}},
+        store,
+    )
+    assert frames[0] == {"type": "resume_gap", "channel": "broadcast", "oldest": 1}
+    assert [f["seq"] for f in frames[1:]] == [1, 2, 3]
+    assert reply["epochs"]["broadcast"] != "old-epoch"
+
+
+def test_a_number_beyond_the_channel_is_a_new_sequence():
+    store = MemoryHistory()
+    _publish(store, Audience(broadcast=True), 2)
+    frames, _ = _send({"action": "resume", "since": {"broadcast": 40}}, store)
+    assert frames[0]["type"] == "resume_gap"
+    assert [f["seq"] for f in frames[1:]] == [1, 2]
+
+
+def test_a_channel_with_no_history_at_all_is_a_gap_for_a_client_that_saw_some():
+    frames, reply = _send(
+        {"action": "resume", "since": {"topic:quiet": 7}}, MemoryHistory(), granted=["quiet"]
+    )
+    assert frames == [{"type": "resume_gap", "channel": "topic:quiet", "oldest": None}]
+    assert reply["channels"] == {"topic:quiet": 0}
+
+
+def test_replay_is_bounded_and_more_says_where_to_continue():
+    store = MemoryHistory()
+    _publish(store, Audience(broadcast=True), 8)
+    _publish(store, Audience(entity_id="alice"), 2)
+    frames, reply = _send(
+        {"action": "resume", "since": {"broadcast": 0, "entity:alice": 0}}, store, limit=5
+    )
+    assert len(frames) == 5
+    assert reply["more"] == ["broadcast", "entity:alice"]
+    assert reply["channels"] == {"broadcast": 5, "entity:alice": 0}
+    # Continuing from there delivers the rest, once
+    frames, reply = _send({"action": "resume", "since": reply["channels"]}, store, limit=5)
+    assert [(f["channel"], f["seq"]) for f in frames] == [
+        ("broadcast", 6),
+        ("broadcast", 7),
+        ("broadcast", 8),
+        ("entity:alice", 1),
+        ("entity:alice", 2),
+    ]
+    assert reply["more"] == []
+
+
+@pytest.mark.parametrize(
+    "since",
+    [
+        {"entity:bob": 0},  # someone else's entity
+        {"connection:other": 0},  # someone else's connection
+        {"topic:secret": 0},  # a topic the token does not grant
+        {"topic:news": 0, "entity:bob": 3},  # one forbidden channel refuses the request
+    ],
+)
+def test_resume_refuses_channels_the_connection_may_not_read(since):
+    store = MemoryHistory()
+    _publish(store, Audience(entity_id="bob"), 2)
+    _publish(store, Audience(topic="secret"), 2)
+    frames, reply = _send({"action": "resume", "since": since}, store, granted=["news"])
+    assert frames == []
+    assert reply["type"] == "error" and reply["code"] == "forbidden_channel"
+
+
+def test_resume_reads_granted_public_and_own_channels():
+    store = MemoryHistory()
+    for audience in (
+        Audience(topic="rooms.1"),
+        Audience(topic="public.lobby"),
+        Audience(connection_id="conn-1"),
+    ):
+        _publish(store, audience, 1)
+    frames, reply = _send(
+        {
+            "action": "resume",
+            "since": {"topic:rooms.1": 0, "topic:public.lobby": 0, "connection:conn-1": 0},
+        },
+        store,
+        granted=["rooms.*"],
+        public=["public.*"],
+    )
+    assert reply["type"] == "resumed" and len(frames) == 3
+
+
+@pytest.mark.parametrize(
+    "frame",
+    [
+        {"action": "resume"},
+        {"action": "resume", "since": {}},
+        {"action": "resume", "since": []},
+        {"action": "resume", "since": {"broadcast": -1}},
+        {"action": "resume", "since": {"broadcast": "3"}},
+        {"action": "resume", "since": {"broadcast": True}},
+        {"action": "resume", "since": {"chat:1": 0}},
+        {"action": "resume", "since": {"broadcast": 0}, "epochs": {"broadcast": 5}},
+        {"action": "resume", "since": {f"topic:t{i}": 0 for i in range(33)}},
+    ],
+)
+def test_malformed_resume_requests_get_an_error_frame(frame):
+    frames, reply = _send(frame, MemoryHistory(), public=["*"])
+    assert frames == [] and reply["type"] == "error" and reply["code"] == "invalid_resume"
+
+
+def test_presence_lists_each_entity_once_with_its_connection_count():
+    members = Members(
+        [("room.1", "c1", "alice"), ("room.1", "c2", "alice"), ("room.1", "c3", "bob")]
+    )
+    _, reply = _send(
+        {"action": "presence", "topic": "room.1"},
+        MemoryHistory(),
+        granted=["room.*"],
+        members=members,
+    )
+    assert reply == {
+        "type": "presence",
+        "topic": "room.1",
+        "entities": [
+            {"entityId": "alice", "connections": 2},
+            {"entityId": "bob", "connections": 1},
+        ],
+        "connections": 3,
+        "truncated": False,
+    }
+
+
+def test_presence_of_a_topic_the_caller_may_not_read_is_refused():
+    members = Members([("room.2", "c1", "alice")])
+    _, reply = _send(
+        {"action": "presence", "topic": "room.2"},
+        MemoryHistory(),
+        granted=["room.1"],
+        members=members,
+    )
+    assert reply["type"] == "error" and reply["code"] == "forbidden_topic"
+    _, reply = _send({"action": "presence", "topic": "bad topic!"}, MemoryHistory())
+    assert reply["code"] == "invalid_topic"
