@@ -85,9 +85,10 @@ def test_resume_through_the_message_function_replays_then_replies(
     # When the connection resumes from entity #1 and topic #0
     request = {"action": "resume", "since": {"entity:user-1": 1, "topic:rooms.1": 0}}
     response = handlers["message"].handler(_message(request, ["rooms.*"]), context)
-    # Then the missed pushes arrive in order, then the reply
+    # Then the missed pushes arrive in order through @connections, and the reply is the
+    # route response
     assert response["statusCode"] == 200
-    frames = _frames(connections_endpoint)
+    frames = [*_frames(connections_endpoint), json.loads(response["body"])]
     assert [
         (f.get("channel"), f.get("seq")) for f in frames[:-1] if f["channel"] == "entity:user-1"
     ] == [
@@ -106,8 +107,10 @@ def test_resume_is_bounded_per_request(aws, handlers, context, connections_endpo
     for i in range(7):  # the fixture allows 5 per request
         handlers["push"].handler({"broadcast": True, "payload": i, "id": f"b{i}"}, context)
     connections_endpoint.live.add(CONNECTION)
-    handlers["message"].handler(_message({"action": "resume", "since": {"broadcast": 0}}), context)
-    frames = _frames(connections_endpoint)
+    response = handlers["message"].handler(
+        _message({"action": "resume", "since": {"broadcast": 0}}), context
+    )
+    frames = [*_frames(connections_endpoint), json.loads(response["body"])]
     assert [f["data"] for f in frames[:-1]] == [0, 1, 2, 3, 4]
     assert frames[-1]["more"] == ["broadcast"] and frames[-1]["channels"] == {"broadcast": 5}
 
@@ -116,13 +119,15 @@ def test_resume_and_presence_of_a_topic_not_granted_are_refused(
     aws, handlers, context, connections_endpoint
 ):
     connections_endpoint.live.add(CONNECTION)
-    handlers["message"].handler(
-        _message({"action": "resume", "since": {"topic:secret": 0}}, ["rooms.*"]), context
-    )
-    handlers["message"].handler(_message({"action": "presence", "topic": "secret"}), context)
-    # A public topic needs no grant
-    handlers["message"].handler(_message({"action": "presence", "topic": "public.hall"}), context)
-    first, second, third = _frames(connections_endpoint)
+    requests = [
+        _message({"action": "resume", "since": {"topic:secret": 0}}, ["rooms.*"]),
+        _message({"action": "presence", "topic": "secret"}),
+        # A public topic needs no grant
+        _message({"action": "presence", "topic": "public.hall"}),
+    ]
+    replies = [json.loads(handlers["message"].handler(r, context)["body"]) for r in requests]
+    assert _frames(connections_endpoint) == []  # every reply is a route response
+    first, second, third = replies
     assert first["code"] == "forbidden_channel" and second["code"] == "forbidden_topic"
     assert third == {
         "type": "presence",
