@@ -148,7 +148,8 @@ class SigV4Verifier:
         signer = _SignedHeadersOnly(Credentials(access_key, secret), service, region, signed)
         canonical = signer.canonical_request(request)
         expected = signer.signature(signer.string_to_sign(request, canonical), request)
-        if not hmac.compare_digest(expected, fields["Signature"]):
+        # Bytes: compare_digest refuses a str with non-ASCII characters (a TypeError).
+        if not hmac.compare_digest(expected.encode(), fields["Signature"].encode()):
             raise SignatureRejected(
                 "InvalidSignatureException",
                 "The request signature we calculated does not match the signature you provided. "

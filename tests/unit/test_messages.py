@@ -83,6 +83,7 @@ def test_subscribe_then_unsubscribe_stores_and_removes_the_subscription():
         ('{"action": "subscribe"}', "invalid_topic"),
         ('{"action": "subscribe", "topic": "bad topic"}', "invalid_topic"),
         ('{"action": "subscribe", "topic": "a#b"}', "invalid_topic"),
+        ('{"action": "ping", "n": NaN}', "malformed_json"),
     ],
 )
 def test_bad_messages_get_an_error_frame_naming_the_problem(body, kind):
@@ -149,6 +150,12 @@ def test_oversized_messages_are_refused():
 
 def test_deeply_nested_json_is_refused_not_crashed():
     assert _handle("[" * 100_000 + "]" * 100_000, max_bytes=10**6).error_kind == "malformed_json"
+
+
+def test_an_integer_too_long_for_python_is_an_error_frame_not_a_crash():
+    # 5,000 digits fit in a 32 KB frame; Python's own parser raises ValueError past 4,300.
+    body = '{"action": "ping", "n": ' + "9" * 5000 + "}"
+    assert _handle(body, max_bytes=32 * 1024).error_kind == "malformed_json"
 
 
 @given(st.one_of(st.text(max_size=500), st.none()), st.booleans())

@@ -89,6 +89,12 @@ def _publish(document, invoker, counter=None, executor=None, sync_max=100):
         (b'{"messages": []}', 400, "invalid_request", "non-empty list"),
         (b'{"messages": {}}', 400, "invalid_request", "non-empty list"),
         (b'{"messages": [], "extra": 1}', 400, "invalid_request", "unexpected"),
+        # What Python's parser accepts but no client can read, or fails on unexpectedly
+        (b'{"entityId": "m1", "payload": NaN}', 400, "malformed_json", "NaN"),
+        (b'{"entityId": "m1", "payload": 1e400}', 400, "malformed_json", "out of range"),
+        (b'{"entityId": "m1", "payload": ' + b"9" * 5000 + b"}", 400, "malformed_json", "digits"),
+        (b'{"entityId": "m1", "payload": "\\ud800"}', 400, "invalid_request", "sendable"),
+        (b'{"entityId": "m1", "payload": ' + b"[" * 100_000 + b"}", 400, "malformed_json", "JSON"),
     ],
 )
 def test_invalid_requests_get_a_precise_400(raw, status, code, says):

@@ -125,3 +125,10 @@ def test_a_signature_for_another_service_or_region_is_refused(kwargs, says):
 def test_a_malformed_authorization_header_is_refused(authorization):
     headers = {**_signed(), "Authorization": authorization}
     assert _refusal(headers).error_type == "IncompleteSignatureException"
+
+
+def test_a_signature_that_is_not_hex_is_a_bad_signature_not_a_crash():
+    headers = _signed()
+    authorization = headers["Authorization"]
+    headers["Authorization"] = authorization[: authorization.index("Signature=") + 10] + "é" * 64
+    assert _refusal(headers).error_type == "InvalidSignatureException"

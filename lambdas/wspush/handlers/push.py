@@ -18,7 +18,7 @@ from wspush.handlers import initialised
 from wspush.handlers._shared import dynamodb_client, lifecycle_events, session
 from wspush.logic import envelope
 from wspush.logic.channels import History, number_envelope
-from wspush.logic.envelope import PayloadTooLarge
+from wspush.logic.envelope import UnsendableMessage
 from wspush.logic.push import Deadline, Delivery, RateLimiter, fan_out
 from wspush.logic.shards import (
     HAND_ON_TASK,
@@ -216,7 +216,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         if isinstance(event, dict) and SHARD_TASK in event:
             return _run_shard_task(event[SHARD_TASK], context)
         state = _coordinate(event, context)
-    except (InvalidPushRequest, PayloadTooLarge) as error:
+    except (InvalidPushRequest, UnsendableMessage) as error:
         # Raised on purpose: an asynchronous push (not retried by default) ends as an
         # invocation record in the dead-letter queue; a direct caller sees why.
         count("PushRejected")

@@ -13,7 +13,11 @@ from wspush.models.push import PushRequest
 MAX_MESSAGE_BYTES = 128 * 1024
 
 
-class PayloadTooLarge(ValueError):
+class UnsendableMessage(ValueError):
+    """A message that cannot go out as one WebSocket text message."""
+
+
+class PayloadTooLarge(UnsendableMessage):
     """The encoded message exceeds API Gateway's WebSocket message limit."""
 
 
@@ -56,7 +60,12 @@ def for_push(request: PushRequest, fallback_id: str, now: datetime | None = None
 
 def encode(message: Any, limit: int = MAX_MESSAGE_BYTES) -> bytes:
     """Serialise a message compactly; refuse it if it would not fit in one WebSocket message."""
-    body = json.dumps(message, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+    try:
+        # allow_nan=False: NaN and Infinity are not JSON, and a client's parser refuses them.
+        text = json.dumps(message, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+        body = text.encode("utf-8")
+    except ValueError as error:  # NaN/Infinity, or a lone surrogate (UnicodeEncodeError)
+        raise UnsendableMessage(f"the message is not sendable JSON text: {error}") from None
     if len(body) > limit:
         raise PayloadTooLarge(f"message is {len(body)} bytes, over the {limit}-byte limit")
     return body

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from wspush.logic import strict_json
 from wspush.logic.lifecycle import Lifecycle
 from wspush.logic.presence import MemberStore, presence
 from wspush.logic.resume import HistoryReader, Reader, ResumeRefused, parse_resume, resume
@@ -82,10 +83,9 @@ def _parse(message: InboundMessage, max_bytes: int) -> dict[str, Any] | Reply:
     if not body.strip():
         return error_reply("malformed_json", "message body is empty; send a JSON object")
     try:
-        parsed = json.loads(body)
-    except (json.JSONDecodeError, RecursionError) as error:
-        detail = getattr(error, "msg", "too deeply nested")
-        return error_reply("malformed_json", f"message is not valid JSON: {detail}")
+        parsed = strict_json.loads(body)
+    except strict_json.InvalidJson as error:
+        return error_reply("malformed_json", f"message is not valid JSON: {error}")
     if not isinstance(parsed, dict):
         return error_reply("invalid_message", "message must be a JSON object")
     return parsed

@@ -9,7 +9,6 @@ the answer. A larger audience, or a broadcast, is pushed in the background: the 
 
 from __future__ import annotations
 
-import json
 import uuid
 from collections.abc import Callable
 from concurrent.futures import Executor
@@ -17,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from wspush.dal.errors import StoreError
-from wspush.logic import envelope
+from wspush.logic import envelope, strict_json
 from wspush.models.identifiers import topic_partition
 from wspush.models.publish import (
     FieldError,
@@ -70,8 +69,8 @@ def _decode(raw: bytes) -> Any:
     if not raw.strip():
         raise PublishRejected(400, "malformed_json", "the request body is empty")
     try:
-        return json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as error:
+        return strict_json.loads(raw)
+    except strict_json.InvalidJson as error:
         raise PublishRejected(400, "malformed_json", f"the body is not JSON: {error}") from None
 
 
@@ -126,6 +125,8 @@ def read_messages(
             errors.append(FieldError(str(error), where))
         except envelope.PayloadTooLarge as error:
             errors.append(FieldError(f"the message is too large: {error}", where, too_large=True))
+        except envelope.UnsendableMessage as error:
+            errors.append(FieldError(str(error), where))
     if errors:
         too_large = all(error.too_large for error in errors)
         status, code = (413, "too_large") if too_large else (400, "invalid_request")

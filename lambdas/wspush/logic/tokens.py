@@ -17,11 +17,11 @@ import binascii
 import hashlib
 import hmac
 import json
-import math
 import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from wspush.logic import strict_json
 from wspush.models.identifiers import is_valid_entity_id, is_valid_topic_pattern
 
 ALGORITHM = "HS256"
@@ -97,32 +97,10 @@ def issue(
     return sign(claims, secret)
 
 
-def _malformed(_: str) -> Any:
-    raise TokenError("malformed")
-
-
-def _finite_float(text: str) -> float:
-    value = float(text)
-    if not math.isfinite(value):  # 1e400 reads as inf
-        raise TokenError("malformed")
-    return value
-
-
-def _bounded_int(text: str) -> int:
-    if len(text.lstrip("-")) > _MAX_INT_DIGITS:
-        raise TokenError("malformed")
-    return int(text)
-
-
 def _json_object(segment: str) -> dict[str, Any]:
     try:
-        value = json.loads(
-            _b64decode(segment),
-            parse_constant=_malformed,  # NaN, Infinity, -Infinity
-            parse_float=_finite_float,
-            parse_int=_bounded_int,
-        )
-    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
+        value = strict_json.loads(_b64decode(segment), max_int_digits=_MAX_INT_DIGITS)
+    except strict_json.InvalidJson:
         raise TokenError("malformed") from None
     if not isinstance(value, dict):
         raise TokenError("malformed")
