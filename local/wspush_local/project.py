@@ -13,6 +13,21 @@ class TerraformError(RuntimeError):
     """A terraform command failed; the message carries its output."""
 
 
+# What the provider's HTTP transport reports when a keep-alive connection to the local
+# emulator is lost mid-request. The emulated provider runs with max_retries = 1 (an
+# emulator answers at once or never), so the SDK does not retry these itself.
+TRANSIENT_TRANSPORT_ERRORS = (
+    "use of closed network connection",
+    "connection reset by peer",
+    "broken pipe",
+)
+
+
+def lost_connection(output: str) -> bool:
+    """True when a terraform run failed only because a connection to the emulator broke."""
+    return any(signature in output for signature in TRANSIENT_TRANSPORT_ERRORS)
+
+
 def project_root() -> Path:
     configured = os.environ.get("WSPUSH_ROOT")
     if configured:
@@ -100,11 +115,21 @@ class Terraform:
             flags.append(f"-var-file={self.var_file}")
         return flags
 
+    def _converge(self, *args: str) -> None:
+        """Run apply or destroy, once more if a connection broke: both converge, so the
+        second run finishes only what the first left undone."""
+        try:
+            self._run(*args)
+        except TerraformError as error:
+            if not lost_connection(str(error)):
+                raise
+            self._run(*args)
+
     def apply(self, variables: dict[str, str]) -> None:
-        self._run("apply", "-no-color", "-auto-approve", *self._flags(variables))
+        self._converge("apply", "-no-color", "-auto-approve", *self._flags(variables))
 
     def destroy(self, variables: dict[str, str]) -> None:
-        self._run("destroy", "-no-color", "-auto-approve", *self._flags(variables))
+        self._converge("destroy", "-no-color", "-auto-approve", *self._flags(variables))
 
     def outputs(self) -> dict[str, Any]:
         raw = json.loads(self._run("output", "-json", "-no-color"))

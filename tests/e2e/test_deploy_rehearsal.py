@@ -27,6 +27,7 @@ from tests.e2e.conftest import ROOT
 from wspush.logic.tokens import issue, parse_secrets
 from wspush_local.emulator import Emulator
 from wspush_local.gateway import Limits
+from wspush_local.project import lost_connection
 from wspush_local.runtime import LocalLambda, environment_for_workers
 from wspush_local.scheduler import QueueSender, RuleTargets
 from wspush_local.stack import clients_for, free_port, gateway_for_deployment, serve_app
@@ -102,9 +103,15 @@ async def _client_on_the_deployment(
 
 
 def _make(checkout: Path, target: str, environment: dict[str, str]) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        ["make", target], cwd=checkout, env=environment, capture_output=True, text=True
-    )
+    """make deploy/destroy; run again, as the local stack does, if only a connection to the
+    emulator broke (Terraform converges, so the rerun finishes what the first run left)."""
+    for _attempt in range(2):
+        run = subprocess.run(
+            ["make", target], cwd=checkout, env=environment, capture_output=True, text=True
+        )
+        if run.returncode == 0 or not lost_connection(run.stdout + run.stderr):
+            break
+    return run
 
 
 def _outputs(checkout: Path, environment: dict[str, str]) -> dict:
