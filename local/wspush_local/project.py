@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import subprocess
 from pathlib import Path
 from typing import Any
+
+log = logging.getLogger("wspush.terraform")
 
 
 class TerraformError(RuntimeError):
@@ -123,6 +126,9 @@ class Terraform:
         except TerraformError as error:
             if not lost_connection(str(error)):
                 raise
+            log.warning(
+                "terraform %s lost its connection to the emulator; running it again", args[0]
+            )
             self._run(*args)
 
     def apply(self, variables: dict[str, str]) -> None:
