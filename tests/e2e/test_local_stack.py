@@ -40,7 +40,10 @@ def test_connect_with_a_valid_token_writes_a_row_and_ping_pongs(stack):
         async with websockets.connect(stack.connect_url("e2e-ping")) as ws:
             assert wait_until(lambda: len(_connection_ids(stack, "e2e-ping")) == 1)
             await ws.send(json.dumps({"action": "ping"}))
-            assert await _recv_until(ws, lambda f: f["type"] != "scheduled") == {"type": "pong"}
+            pong = await _recv_until(ws, lambda f: f["type"] != "scheduled")
+            # The pong names the connection: the one row stored for this entity.
+            (stored,) = _connection_ids(stack, "e2e-ping")
+            assert pong == {"type": "pong", "connectionId": stored}
         assert wait_until(lambda: not _connection_ids(stack, "e2e-ping"))
 
     asyncio.run(scenario())
@@ -156,7 +159,8 @@ def test_bad_messages_get_error_frames_and_an_oversize_frame_closes_1009(stack):
             assert frame["code"] == "unknown_action" and "dance" in frame["message"]
             # The connection is still usable and still stored.
             await ws.send(json.dumps({"action": "ping"}))
-            assert (await _recv_until(ws, lambda f: f["type"] == "pong")) == {"type": "pong"}
+            pong = await _recv_until(ws, lambda f: f["type"] == "pong")
+            assert {pong["connectionId"]} == _connection_ids(stack, "e2e-bad")
             assert len(_connection_ids(stack, "e2e-bad")) == 1
             await ws.send("x" * (128 * 1024 + 1))
             with pytest.raises(ConnectionClosed):
@@ -245,7 +249,7 @@ def test_wscat_connects_and_gets_pong(stack):
     # wscat with a closed stdin exits without connecting: keep stdin open while it runs.
     command = f'"{wscat}" -c "{stack.connect_url("e2e-wscat")}" -x \'{{"action":"ping"}}\' -w 2 < <(sleep 6)'
     result = subprocess.run(["bash", "-c", command], capture_output=True, text=True, timeout=30)
-    assert '{"type":"pong"}' in result.stdout, result.stdout + result.stderr
+    assert '{"type":"pong","connectionId":"' in result.stdout, result.stdout + result.stderr
 
 
 def test_the_cli_mints_tokens_and_lists_connections(stack):

@@ -26,7 +26,8 @@ def _reply(response):
 def test_ping_replies_pong_as_the_route_response(aws, handlers, context, connections_endpoint):
     connections_endpoint.live.add(CONNECTION)
     response = handlers["message"].handler(_message('{"action":"ping"}'), context)
-    assert response == {"statusCode": 200, "body": '{"type":"pong"}'}
+    assert response["statusCode"] == 200
+    assert json.loads(response["body"]) == {"type": "pong", "connectionId": CONNECTION}
     # Nothing goes through @connections: API Gateway delivers the body.
     assert connections_endpoint.received[CONNECTION] == []
 

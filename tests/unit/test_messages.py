@@ -55,7 +55,7 @@ def _subscribe(topic, **kwargs):
 
 
 def test_ping_gets_pong():
-    assert _handle('{"action":"ping"}').frame == {"type": "pong"}
+    assert _handle('{"action":"ping"}').frame == {"type": "pong", "connectionId": "conn-1"}
 
 
 def test_subscribe_then_unsubscribe_stores_and_removes_the_subscription():

@@ -145,7 +145,9 @@ def handle_message(
     if action is None:
         return error_reply("missing_action", 'message has no "action" field')
     if action == "ping":
-        return Reply({"type": "pong"})
+        # API Gateway never tells a client its own connection id; the pong does, so a
+        # client can name itself in a push's excludeConnectionId.
+        return Reply({"type": "pong", "connectionId": message.connection_id})
     lifecycle = channels.lifecycle if channels is not None else None
     if action in ("subscribe", "unsubscribe"):
         topic = parsed.get("topic")
