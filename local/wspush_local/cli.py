@@ -31,6 +31,7 @@ from wspush.logic.tokens import issue, parse_secrets
 from wspush.models.identifiers import is_valid_entity_id, is_valid_topic
 from wspush_local.dlq import list_dead_letters, redrive
 from wspush_local.gateway import Limits
+from wspush_local.jwt_authorizer import JwtConfiguration, LocalIssuer
 from wspush_local.listen import ListenOptions, listen
 from wspush_local.project import Terraform, TerraformError, example_directory, project_root
 from wspush_local.stack import (
@@ -43,6 +44,9 @@ from wspush_local.stack import (
 )
 
 NOTIFICATION_DETAIL_TYPE = "wspush.notification"
+# The sub claim of the publish tokens the CLI mints, and the lifetime of those it sends.
+PUBLISH_SUBJECT = "wspush-cli"
+PUSH_TOKEN_TTL_SECONDS = 300
 
 
 @dataclass(frozen=True)
@@ -54,6 +58,9 @@ class Deployment:
     websocket_url: str
     publish_url: str
     endpoint_url: str | None = None
+    # The local stack's directory, and its publish route's JWT authorizer (JWT mode).
+    work_dir: Path | None = None
+    publish_jwt: JwtConfiguration | None = None
 
     def credentials(self) -> Credentials:
         if self.endpoint_url is None:
@@ -92,13 +99,17 @@ def _deployment(args: argparse.Namespace) -> Deployment:
         return Deployment(
             outputs, outputs["aws_region"], outputs["websocket_url"], outputs["publish_url"]
         )
-    info = read_stack_file(Path(args.work_dir) if args.work_dir else root / ".wspush")
+    work_dir = Path(args.work_dir) if args.work_dir else root / ".wspush"
+    info = read_stack_file(work_dir)
+    jwt = (info.get("publish_authorization") or {}).get("jwt")
     return Deployment(
         info["outputs"],
         info["region"],
         info["websocket_url"],
         info["publish_url"],
         info["emulator_url"],
+        work_dir,
+        JwtConfiguration.from_dict(jwt) if jwt else None,
     )
 
 
@@ -109,7 +120,57 @@ def _secret(deployment: Deployment) -> bytes:
     return parse_secrets(parameter["Parameter"]["Value"])[0]
 
 
+def publish_token(
+    deployment: Deployment,
+    subject: str,
+    scopes: list[str] | None,
+    ttl_seconds: int,
+    issuer: str | None = None,
+    audience: str | None = None,
+) -> str:
+    """A token for the local publish route's JWT authorizer, signed by the local issuer
+    key; ``scopes`` default to the route's. Refuses an AWS deployment or an IAM route."""
+    if deployment.endpoint_url is None or deployment.work_dir is None:
+        raise SystemExit(
+            "wspush: publish tokens are minted for the local stack only; on AWS, your "
+            "issuer (publish_jwt_issuer) signs them"
+        )
+    if deployment.publish_jwt is None:
+        raise SystemExit(
+            "wspush: the local publish route authorizes with SigV4 (AWS_IAM), not a JWT: "
+            "start the stack with --var publish_jwt_issuer=https://… and "
+            "--var 'publish_jwt_audience=[\"…\"]'"
+        )
+    configuration = deployment.publish_jwt
+    return LocalIssuer.load(deployment.work_dir).publish_token(
+        configuration,
+        subject,
+        list(configuration.scopes) if scopes is None else scopes,
+        ttl_seconds,
+        issuer=issuer,
+        audience=audience,
+    )
+
+
 def cmd_token(args: argparse.Namespace) -> int:
+    if args.publish:
+        if args.topics is not None:
+            raise SystemExit("wspush: --topics is a WebSocket token claim, not for --publish")
+        print(
+            publish_token(
+                _deployment(args),
+                args.entity or PUBLISH_SUBJECT,
+                args.scope,
+                args.ttl,
+                issuer=args.issuer,
+                audience=args.audience,
+            )
+        )
+        return 0
+    if args.entity is None:
+        raise SystemExit("wspush: token needs --entity (or --publish)")
+    if args.scope:
+        raise SystemExit("wspush: --scope is for --publish tokens")
     topics = (
         None if args.topics is None else [t.strip() for t in args.topics.split(",") if t.strip()]
     )
@@ -173,15 +234,18 @@ def _push_request(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def publish_over_http(
-    url: str, document: Any, credentials: Credentials, region: str
+    url: str, document: Any, credentials: Credentials, region: str, bearer: str | None = None
 ) -> tuple[int, Any]:
-    """POST a push request (or a batch) to /publish, signed with SigV4 for execute-api."""
+    """POST a push request (or a batch) to /publish, signed with SigV4 for execute-api,
+    or with ``Authorization: Bearer <bearer>`` for a JWT route."""
     body = json.dumps(document).encode()
-    request = AWSRequest(
-        method="POST", url=url, data=body, headers={"content-type": "application/json"}
-    )
-    SigV4Auth(credentials, "execute-api", region).add_auth(request)
-    headers = dict(request.prepare().headers.items())
+    headers = {"content-type": "application/json"}
+    if bearer is not None:
+        headers["authorization"] = f"Bearer {bearer}"
+    else:
+        request = AWSRequest(method="POST", url=url, data=body, headers=headers)
+        SigV4Auth(credentials, "execute-api", region).add_auth(request)
+        headers = dict(request.prepare().headers.items())
     response = urllib3.request("POST", url, body=body, headers=headers, timeout=60, retries=False)
     try:
         answer = json.loads(response.data or b"null")
@@ -194,8 +258,11 @@ def cmd_push(args: argparse.Namespace) -> int:
     deployment = _deployment(args)
     request = _push_request(args)
     if args.via_http:
+        bearer = None
+        if deployment.publish_jwt is not None:
+            bearer = publish_token(deployment, PUBLISH_SUBJECT, None, PUSH_TOKEN_TTL_SECONDS)
         status, answer = publish_over_http(
-            deployment.publish_url, request, deployment.credentials(), deployment.region
+            deployment.publish_url, request, deployment.credentials(), deployment.region, bearer
         )
         print(json.dumps({"httpStatus": status, **(answer if isinstance(answer, dict) else {})}))
         return 0 if status < 300 else 1
@@ -383,16 +450,39 @@ def parser() -> argparse.ArgumentParser:
     )
     run_cmd.set_defaults(handler=cmd_run)
 
-    token = sub.add_parser("token", help="print a token for an entity")
-    token.add_argument("--entity", required=True)
+    token = sub.add_parser(
+        "token", help="print a token for an entity (or, with --publish, for POST /publish)"
+    )
+    token.add_argument(
+        "--entity", help=f"the sub claim (required, except with --publish: {PUBLISH_SUBJECT})"
+    )
     token.add_argument("--ttl", type=int, default=3600, help="lifetime in seconds (default 3600)")
+    token.add_argument(
+        "--publish",
+        action="store_true",
+        help="a JWT for the local publish route's JWT authorizer, signed by the local "
+        "issuer key (RS256, its issuer and first audience)",
+    )
+    token.add_argument(
+        "--scope",
+        action="append",
+        help="with --publish: a scope of the token (repeatable; default: the route's scopes)",
+    )
     token.add_argument(
         "--topics",
         help="topic patterns the token grants, comma-separated: 'orders.*,news' "
         "(default: no topics claim, so only the deployment's public topics)",
     )
-    token.add_argument("--audience", help="the aud claim (when the deployment sets token_audience)")
-    token.add_argument("--issuer", help="the iss claim (when the deployment sets token_issuer)")
+    token.add_argument(
+        "--audience",
+        help="the aud claim (when the deployment sets token_audience; with --publish, "
+        "instead of the authorizer's)",
+    )
+    token.add_argument(
+        "--issuer",
+        help="the iss claim (when the deployment sets token_issuer; with --publish, "
+        "instead of the authorizer's)",
+    )
     target_options(token)
     token.set_defaults(handler=cmd_token)
 
@@ -422,7 +512,8 @@ def parser() -> argparse.ArgumentParser:
     via.add_argument(
         "--via-http",
         action="store_true",
-        help="POST it to the publish API, signed with SigV4 (execute-api)",
+        help="POST it to the publish API, signed with SigV4 (execute-api), or with a "
+        "minted bearer token when the local route has a JWT authorizer",
     )
     target_options(push)
     push.set_defaults(handler=cmd_push)

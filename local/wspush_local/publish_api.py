@@ -3,7 +3,8 @@
 It reads the route Terraform deployed to the emulator (route key, authorization type,
 integration) and mirrors an API Gateway HTTP API in front of a Lambda proxy integration
 (payload format 2.0): SigV4 verification for ``AWS_IAM`` routes (service ``execute-api``,
-against the local stack's credentials), 404 for any other method or path, 413 over
+against the local stack's credentials), the JWT authorizer for ``JWT`` routes (against the
+local issuer's key, ``jwt_authorizer``), 404 for any other method or path, 413 over
 10 MB, the function's ``statusCode``/``headers``/``body`` as the response, and 500 when
 the function fails.
 """
@@ -22,6 +23,12 @@ from aiohttp import web
 
 from wspush_local.deployment import DeploymentError
 from wspush_local.deployment import _function_of_uri as function_of_integration_uri
+from wspush_local.jwt_authorizer import (
+    JwtAuthorizer,
+    JwtConfiguration,
+    JwtRejected,
+    read_jwt_configuration,
+)
 from wspush_local.runtime import InvocationError, LocalLambda
 from wspush_local.sigv4 import Caller, SignatureRejected, SigV4Verifier
 
@@ -38,11 +45,16 @@ class PublishRoute:
     stage: str
     function_name: str
     authorization_type: str
+    # The JWT authorizer's issuer and audience and the route's scopes, for a JWT route.
+    jwt: JwtConfiguration | None = None
+
+
+AUTHORIZATION_TYPES = ("NONE", "AWS_IAM", "JWT")
 
 
 def read_publish_route(apigateway: Any, api_id: str, stage: str) -> PublishRoute:
     """``POST /publish`` as deployed: moto answers the list calls for routes and
-    integrations of an HTTP API (not GetAuthorizers, which the route does not need)."""
+    integrations of an HTTP API, and GetAuthorizer by id (not GetAuthorizers)."""
     api = apigateway.get_api(ApiId=api_id)
     if api.get("ProtocolType") != "HTTP":
         raise DeploymentError(f"API {api_id} is not an HTTP API")
@@ -54,17 +66,46 @@ def read_publish_route(apigateway: Any, api_id: str, stage: str) -> PublishRoute
     integration = apigateway.get_integration(ApiId=api_id, IntegrationId=integration_id)
     if integration.get("PayloadFormatVersion") != "2.0":
         raise DeploymentError(f"{ROUTE_KEY} must use payload format 2.0")
+    authorization_type = route.get("AuthorizationType", "NONE")
+    if authorization_type not in AUTHORIZATION_TYPES:
+        raise DeploymentError(f"{ROUTE_KEY}: authorization {authorization_type} is not emulated")
+    jwt = None
+    if authorization_type == "JWT":
+        try:
+            jwt = read_jwt_configuration(
+                apigateway, api_id, route["AuthorizerId"], route.get("AuthorizationScopes") or []
+            )
+        except (KeyError, ValueError) as error:
+            raise DeploymentError(f"{ROUTE_KEY}: {error}") from None
     return PublishRoute(
         api_id=api_id,
         stage=stage,
         function_name=function_of_integration_uri(integration["IntegrationUri"]),
-        authorization_type=route.get("AuthorizationType", "NONE"),
+        authorization_type=authorization_type,
+        jwt=jwt,
     )
 
 
-def _error(status: int, message: str, error_type: str | None = None) -> web.Response:
-    headers = {"x-amzn-ErrorType": error_type} if error_type else None
+def _error(
+    status: int, message: str, error_type: str | None = None, challenge: str | None = None
+) -> web.Response:
+    headers = {"x-amzn-ErrorType": error_type} if error_type else {}
+    if challenge is not None:
+        headers["www-authenticate"] = challenge
     return web.json_response({"message": message}, status=status, headers=headers)
+
+
+def _iam_authorizer(caller: Caller) -> dict[str, Any]:
+    return {
+        "iam": {
+            "accessKey": caller.access_key,
+            "accountId": caller.account_id,
+            "callerId": caller.access_key,
+            "principalOrgId": None,
+            "userArn": caller.user_arn,
+            "userId": caller.access_key,
+        }
+    }
 
 
 def _is_text(content_type: str) -> bool:
@@ -79,10 +120,14 @@ class PublishEndpoint:
         verifier: SigV4Verifier,
         region: str,
         account_id: str,
+        jwt_authorizer: JwtAuthorizer | None = None,
     ) -> None:
+        if route.authorization_type == "JWT" and jwt_authorizer is None:
+            raise DeploymentError(f"{ROUTE_KEY} is a JWT route: it needs a JWT authorizer")
         self.route = route
         self._runtime = runtime
         self._verifier = verifier
+        self._jwt_authorizer = jwt_authorizer
         self._region = region
         self._account_id = account_id
         self.app = web.Application(client_max_size=MAX_PAYLOAD_BYTES + 1)
@@ -97,7 +142,7 @@ class PublishEndpoint:
             body = await request.read()
         except web.HTTPRequestEntityTooLarge:
             return _error(413, "Request Entity Too Large")
-        caller: Caller | None = None
+        authorizer: dict[str, Any] | None = None
         if self.route.authorization_type == "AWS_IAM":
             try:
                 caller = self._verifier.verify(
@@ -106,10 +151,14 @@ class PublishEndpoint:
             except SignatureRejected as refused:
                 log.info("publish refused: %s", refused.message)
                 return _error(refused.status, refused.message, refused.error_type)
-        elif self.route.authorization_type != "NONE":
-            # Only IAM is emulated; a JWT authorizer's issuer is not reachable offline.
-            return _error(401, "Unauthorized")
-        event = self._event(request, body, caller)
+            authorizer = _iam_authorizer(caller)
+        elif self._jwt_authorizer is not None:
+            try:
+                authorizer = self._jwt_authorizer.authorize(request.headers)
+            except JwtRejected as refused:
+                log.info("publish refused: %s", refused.challenge)
+                return _error(refused.status, refused.message, challenge=refused.challenge)
+        event = self._event(request, body, authorizer)
         try:
             result = await self._runtime.invoke(self.route.function_name, event)
         except InvocationError as error:
@@ -117,7 +166,9 @@ class PublishEndpoint:
             return _error(500, "Internal Server Error")
         return self._response(result)
 
-    def _event(self, request: web.Request, body: bytes, caller: Caller | None) -> dict[str, Any]:
+    def _event(
+        self, request: web.Request, body: bytes, authorizer: dict[str, Any] | None
+    ) -> dict[str, Any]:
         """The payload format 2.0 event API Gateway sends a Lambda proxy integration."""
         now = time.time()
         headers: dict[str, str] = {}
@@ -129,18 +180,6 @@ class PublishEndpoint:
             encoded = body.decode("utf-8") if text else None
         except UnicodeDecodeError:
             encoded = None
-        authorizer: dict[str, Any] | None = None
-        if caller is not None:
-            authorizer = {
-                "iam": {
-                    "accessKey": caller.access_key,
-                    "accountId": caller.account_id,
-                    "callerId": caller.access_key,
-                    "principalOrgId": None,
-                    "userArn": caller.user_arn,
-                    "userId": caller.access_key,
-                }
-            }
         context: dict[str, Any] = {
             "accountId": self._account_id,
             "apiId": self.route.api_id,

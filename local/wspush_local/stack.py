@@ -27,8 +27,9 @@ from wspush_local.demo import Demo, stack_backend
 from wspush_local.deployment import read_api, read_functions
 from wspush_local.emulator import Emulator
 from wspush_local.gateway import Gateway, Limits
+from wspush_local.jwt_authorizer import JwtAuthorizer, LocalIssuer
 from wspush_local.project import Terraform, example_directory, project_root
-from wspush_local.publish_api import PublishEndpoint, read_publish_route
+from wspush_local.publish_api import PublishEndpoint, PublishRoute, read_publish_route
 from wspush_local.runtime import LocalLambda, environment_for_workers
 from wspush_local.scheduler import QueueSender, RuleTargets, Scheduler
 from wspush_local.sigv4 import SigV4Verifier
@@ -227,7 +228,7 @@ class Stack:
                 stack_backend(clients, outputs, runtime, websocket_url, connections_url),
             ).add_routes(gateway.app)
             runner = await serve_app(gateway.app, options.port)
-            publish_runner, publish_url = await self._serve_publish_api(
+            publish_runner, publish_url, publish_route = await self._serve_publish_api(
                 clients["apigatewayv2"], outputs["publish_api_id"], runtime
             )
             scheduler = Scheduler(
@@ -241,6 +242,10 @@ class Stack:
                 "demo_url": f"{gateway_base}/",
                 "connections_url": connections_url,
                 "publish_url": publish_url,
+                "publish_authorization": {
+                    "type": publish_route.authorization_type,
+                    "jwt": publish_route.jwt.as_dict() if publish_route.jwt else None,
+                },
                 "emulator_url": emulator_url,
                 "region": REGION,
                 "outputs": outputs,
@@ -269,17 +274,22 @@ class Stack:
 
     async def _serve_publish_api(
         self, apigateway: Any, api_id: str, runtime: LocalLambda
-    ) -> tuple[web.AppRunner, str]:
-        """POST /<stage>/publish on its own port, as the HTTP API is its own endpoint."""
+    ) -> tuple[web.AppRunner, str, PublishRoute]:
+        """POST /<stage>/publish on its own port, as the HTTP API is its own endpoint. A JWT
+        route verifies tokens signed by the local issuer's key (created on first use)."""
         route = await asyncio.to_thread(read_publish_route, apigateway, api_id, self.options.stage)
         verifier = SigV4Verifier({LOCAL_ACCESS_KEY_ID: LOCAL_SECRET_ACCESS_KEY}, REGION, ACCOUNT_ID)
-        endpoint = PublishEndpoint(route, runtime, verifier, REGION, ACCOUNT_ID)
+        jwt_authorizer = None
+        if route.jwt is not None:
+            issuer = await asyncio.to_thread(LocalIssuer.load_or_create, self.work_dir)
+            jwt_authorizer = JwtAuthorizer(route.jwt, issuer.public_key, issuer.kid)
+        endpoint = PublishEndpoint(route, runtime, verifier, REGION, ACCOUNT_ID, jwt_authorizer)
         runner = web.AppRunner(endpoint.app, access_log=None, handle_signals=False)
         await runner.setup()
         site = web.TCPSite(runner, "127.0.0.1", self.options.publish_port)
         await site.start()
         port = runner.addresses[0][1]
-        return runner, f"http://127.0.0.1:{port}/{self.options.stage}/publish"
+        return runner, f"http://127.0.0.1:{port}/{self.options.stage}/publish", route
 
     async def _destroy(self) -> None:
         try:
@@ -300,13 +310,28 @@ class Stack:
     def _banner(self, info: dict[str, Any]) -> None:
         wscat = self.root / "node_modules" / ".bin" / "wscat"
         wscat_command = str(wscat) if wscat.exists() else "npx wscat"
+        publish_body = '\'{"entityId": "demo-user", "payload": {"text": "hello"}}\''
+        jwt = info["publish_authorization"]["jwt"]
+        if jwt is None:
+            publish_auth = (
+                f"SigV4, service execute-api, key {LOCAL_ACCESS_KEY_ID}/"
+                f"{LOCAL_SECRET_ACCESS_KEY}, region {REGION}"
+            )
+            publish_call = (
+                f"signed, over HTTP: curl --aws-sigv4 'aws:amz:{REGION}:execute-api' "
+                f"--user {LOCAL_ACCESS_KEY_ID}:{LOCAL_SECRET_ACCESS_KEY}"
+            )
+        else:
+            publish_auth = f"JWT: issuer {jwt['issuer']}, signed by the local issuer key"
+            publish_call = (
+                'with a JWT: curl -H "Authorization: Bearer $(.venv/bin/wspush token --publish)"'
+            )
         lines = [
             "",
             "wspush is running locally",
             f"  WebSocket URL    {info['websocket_url']}",
             f"  @connections     {info['connections_url']}/@connections/{{id}}",
-            f"  Publish API      POST {info['publish_url']} (SigV4, service execute-api, "
-            f"key {LOCAL_ACCESS_KEY_ID}/{LOCAL_SECRET_ACCESS_KEY}, region {REGION})",
+            f"  Publish API      POST {info['publish_url']} ({publish_auth})",
             f"  AWS emulator     {info['emulator_url']}",
             f"  Demo page        {info['demo_url']}",
             "",
@@ -319,10 +344,8 @@ class Stack:
             "Push:",
             '  .venv/bin/wspush push --entity demo-user --message \'{"text": "hello"}\'',
             '  or: make push ENTITY=demo-user MESSAGE=\'{"text": "hello"}\'',
-            f"  or signed, over HTTP: curl --aws-sigv4 'aws:amz:{REGION}:execute-api' "
-            f"--user {LOCAL_ACCESS_KEY_ID}:{LOCAL_SECRET_ACCESS_KEY} "
-            f'-H \'content-type: application/json\' -d \'{{"entityId": "demo-user", '
-            f'"payload": {{"text": "hello"}}}}\' {info["publish_url"]}',
+            f"  or {publish_call} -H 'content-type: application/json' -d {publish_body} "
+            f"{info['publish_url']}",
             "Scheduled pushes reach every connection; Ctrl-C stops everything.",
             "",
         ]

@@ -170,3 +170,13 @@ def test_invalid_requests_never_reach_the_push_function(publish, lambda_endpoint
     status, answer = publish({"messages": [{"broadcast": True, "payload": 1}] * 11})
     assert status == 400 and answer["error"] == "too_many_messages"
     assert lambda_endpoint.calls == []
+
+
+def test_the_caller_is_the_jwt_subject_on_a_jwt_route(publish_module):
+    # The authorizer context the JWT route passes (claims as strings, no scopes)
+    event = {
+        "requestContext": {
+            "authorizer": {"jwt": {"claims": {"sub": "backend-1", "exp": "1"}, "scopes": None}}
+        }
+    }
+    assert publish_module._caller(event) == "backend-1"

@@ -12,6 +12,8 @@ from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 
+from wspush_local.deployment import DeploymentError
+from wspush_local.jwt_authorizer import JwtAuthorizer, JwtConfiguration, LocalIssuer
 from wspush_local.publish_api import PublishEndpoint, PublishRoute
 from wspush_local.runtime import InvocationError
 from wspush_local.sigv4 import SigV4Verifier
@@ -35,10 +37,13 @@ class ScriptedRuntime:
         return self.answer
 
 
-def _endpoint(runtime, authorization: str = "AWS_IAM") -> PublishEndpoint:
-    route = PublishRoute("api1", "local", "wspush-local-publish", authorization)
+def _endpoint(
+    runtime, authorization: str = "AWS_IAM", jwt: JwtAuthorizer | None = None
+) -> PublishEndpoint:
+    configuration = jwt.configuration if jwt else None
+    route = PublishRoute("api1", "local", "wspush-local-publish", authorization, configuration)
     verifier = SigV4Verifier({"local": "local"}, "us-east-1", "123456789012")
-    return PublishEndpoint(route, runtime, verifier, "us-east-1", "123456789012")
+    return PublishEndpoint(route, runtime, verifier, "us-east-1", "123456789012", jwt)
 
 
 async def _post(
@@ -48,10 +53,14 @@ async def _post(
     sign: bool = True,
     authorization: str = "AWS_IAM",
     content_type: str = "application/json",
+    jwt: JwtAuthorizer | None = None,
+    bearer: str | None = None,
 ):
-    async with TestClient(TestServer(_endpoint(runtime, authorization).app)) as client:
+    async with TestClient(TestServer(_endpoint(runtime, authorization, jwt).app)) as client:
         url = str(client.make_url(path))
         headers = {"content-type": content_type}
+        if bearer is not None:
+            headers["authorization"] = f"Bearer {bearer}"
         if sign:
             request = AWSRequest(method="POST", url=url, data=body, headers=headers)
             SigV4Auth(Credentials("local", "local"), "execute-api", "us-east-1").add_auth(request)
@@ -95,9 +104,79 @@ async def test_a_route_without_authorization_takes_unsigned_requests():
     assert status == 202 and "authorizer" not in runtime.events[0]["requestContext"]
 
 
-async def test_a_jwt_route_is_refused_locally():
-    status, body, _ = await _post(ScriptedRuntime(), b"{}", sign=False, authorization="JWT")
+ISSUER = "https://issuer.example"
+
+
+@pytest.fixture(scope="module")
+def issuer(tmp_path_factory) -> LocalIssuer:
+    return LocalIssuer.load_or_create(tmp_path_factory.mktemp("issuer"))
+
+
+def _jwt(issuer: LocalIssuer, scopes: tuple[str, ...] = ()) -> JwtAuthorizer:
+    configuration = JwtConfiguration(ISSUER, ("wspush",), scopes)
+    return JwtAuthorizer(configuration, issuer.public_key, issuer.kid)
+
+
+async def _post_jwt(runtime, issuer, token: str | None, scopes: tuple[str, ...] = ()):
+    jwt = _jwt(issuer, scopes)
+    return await _post(runtime, b"{}", sign=False, authorization="JWT", jwt=jwt, bearer=token)
+
+
+async def test_a_valid_jwt_reaches_the_function_with_its_claims(issuer):
+    # Given a token from the local issuer for the route's issuer and audience
+    runtime = ScriptedRuntime()
+    token = issuer.publish_token(_jwt(issuer).configuration, "backend-1", [], 60)
+    # When it is sent as a bearer token
+    status, _, _ = await _post_jwt(runtime, issuer, token)
+    # Then the function runs, and its event names the caller by the token's claims
+    assert status == 202
+    authorizer = runtime.events[0]["requestContext"]["authorizer"]
+    assert authorizer["jwt"]["claims"]["sub"] == "backend-1"
+    assert authorizer["jwt"]["claims"]["iss"] == ISSUER
+    assert authorizer["jwt"]["scopes"] is None and "iam" not in authorizer
+
+
+@pytest.mark.parametrize("token", [None, "not-a-jwt"])
+async def test_a_jwt_route_refuses_a_missing_or_bad_token_with_a_401(issuer, token):
+    runtime = ScriptedRuntime()
+    status, body, headers = await _post_jwt(runtime, issuer, token)
     assert status == 401 and json.loads(body) == {"message": "Unauthorized"}
+    assert headers["www-authenticate"].startswith('Bearer scope=""')
+    assert runtime.events == []
+
+
+async def test_a_sigv4_signature_does_not_open_a_jwt_route(issuer):
+    runtime = ScriptedRuntime()
+    jwt = _jwt(issuer)
+    status, _, _ = await _post(runtime, b"{}", authorization="JWT", jwt=jwt)
+    assert status == 401 and runtime.events == []
+
+
+async def test_a_jwt_without_the_route_scopes_is_a_403(issuer):
+    runtime = ScriptedRuntime()
+    configuration = _jwt(issuer, ("publish",)).configuration
+    token = issuer.publish_token(configuration, "backend-1", ["read"], 60)
+    status, body, headers = await _post_jwt(runtime, issuer, token, ("publish",))
+    assert status == 403 and json.loads(body) == {"message": "Forbidden"}
+    assert 'error="insufficient_scope"' in headers["www-authenticate"]
+    assert runtime.events == []
+
+
+async def test_a_jwt_with_a_route_scope_passes_and_the_event_lists_its_scopes(issuer):
+    runtime = ScriptedRuntime()
+    configuration = _jwt(issuer, ("publish",)).configuration
+    token = issuer.publish_token(configuration, "backend-1", ["read", "publish"], 60)
+    status, _, _ = await _post_jwt(runtime, issuer, token, ("publish",))
+    assert status == 202
+    assert runtime.events[0]["requestContext"]["authorizer"]["jwt"]["scopes"] == [
+        "read",
+        "publish",
+    ]
+
+
+def test_a_jwt_route_needs_an_authorizer():
+    with pytest.raises(DeploymentError):
+        _endpoint(ScriptedRuntime(), "JWT")
 
 
 @pytest.mark.parametrize("path", ["/local/other", "/prod/publish", "/"])

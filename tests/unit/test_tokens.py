@@ -135,7 +135,7 @@ def test_deeply_nested_json_is_malformed_not_a_recursion_error():
     # Deeper than any recursion limit (the parser alone, without the size check)
     deep = base64.urlsafe_b64encode(b"[" * 200_000 + b"]" * 200_000).decode()
     with pytest.raises(tokens.TokenError, match="malformed"):
-        tokens._json_object(deep)
+        tokens.decode_segment(deep)
 
 
 def test_a_critical_header_extension_is_refused():

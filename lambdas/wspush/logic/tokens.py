@@ -45,11 +45,13 @@ class TokenError(ValueError):
         self.reason = reason
 
 
-def _b64encode(data: bytes) -> str:
+def b64url_encode(data: bytes) -> str:
+    """Base64url without padding (RFC 7515 2)."""
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
 
 
-def _b64decode(segment: str) -> bytes:
+def b64url_decode(segment: str) -> bytes:
+    """The bytes of a base64url segment, padded or not; ``TokenError("malformed")`` if not."""
     try:
         return base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
     except (binascii.Error, ValueError):
@@ -62,12 +64,12 @@ def _signature(signing_input: bytes, secret: bytes) -> bytes:
 
 def sign(claims: Mapping[str, Any], secret: bytes) -> str:
     """Return a compact HS256 JWT carrying ``claims``."""
-    header = _b64encode(
+    header = b64url_encode(
         json.dumps({"alg": ALGORITHM, "typ": "JWT"}, separators=(",", ":")).encode()
     )
-    body = _b64encode(json.dumps(dict(claims), separators=(",", ":")).encode())
+    body = b64url_encode(json.dumps(dict(claims), separators=(",", ":")).encode())
     signing_input = f"{header}.{body}".encode("ascii")
-    return f"{header}.{body}.{_b64encode(_signature(signing_input, secret))}"
+    return f"{header}.{body}.{b64url_encode(_signature(signing_input, secret))}"
 
 
 def issue(
@@ -97,9 +99,11 @@ def issue(
     return sign(claims, secret)
 
 
-def _json_object(segment: str) -> dict[str, Any]:
+def decode_segment(segment: str) -> dict[str, Any]:
+    """A JWT header or payload segment: base64url of a strict JSON object, or
+    ``TokenError("malformed")``."""
     try:
-        value = strict_json.loads(_b64decode(segment), max_int_digits=_MAX_INT_DIGITS)
+        value = strict_json.loads(b64url_decode(segment), max_int_digits=_MAX_INT_DIGITS)
     except strict_json.InvalidJson:
         raise TokenError("malformed") from None
     if not isinstance(value, dict):
@@ -107,7 +111,9 @@ def _json_object(segment: str) -> dict[str, Any]:
     return value
 
 
-def _numeric_claim(claims: Mapping[str, Any], name: str) -> float | None:
+def numeric_claim(claims: Mapping[str, Any], name: str) -> float | None:
+    """A NumericDate claim (seconds since the epoch), ``None`` when absent, or
+    ``TokenError("malformed")`` when it is not a number."""
     value = claims.get(name)
     if value is None:
         return None
@@ -164,26 +170,26 @@ def verify(
     parts = token.split(".")
     if len(parts) != 3 or not all(parts):
         raise TokenError("malformed")
-    header = _json_object(parts[0])
+    header = decode_segment(parts[0])
     if header.get("alg") != ALGORITHM:
         raise TokenError("bad_algorithm")
     if "crit" in header:  # RFC 7515 4.1.11: extensions we do not implement
         raise TokenError("malformed")
     signing_input = f"{parts[0]}.{parts[1]}".encode("ascii", errors="replace")
-    presented = _b64decode(parts[2])
+    presented = b64url_decode(parts[2])
     if not any(hmac.compare_digest(presented, _signature(signing_input, s)) for s in secrets):
         raise TokenError("bad_signature")
-    claims = _json_object(parts[1])
+    claims = decode_segment(parts[1])
     current = time.time() if now is None else now
-    expires_at = _numeric_claim(claims, "exp")
+    expires_at = numeric_claim(claims, "exp")
     if expires_at is None:
         raise TokenError("missing_exp")
     if current > expires_at + leeway:
         raise TokenError("expired")
-    not_before = _numeric_claim(claims, "nbf")
+    not_before = numeric_claim(claims, "nbf")
     if not_before is not None and current + leeway < not_before:
         raise TokenError("not_yet_valid")
-    _numeric_claim(claims, "iat")
+    numeric_claim(claims, "iat")
     if "sub" not in claims:
         raise TokenError("missing_sub")
     if not is_valid_entity_id(claims["sub"]):
