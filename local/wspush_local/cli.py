@@ -47,6 +47,10 @@ NOTIFICATION_DETAIL_TYPE = "wspush.notification"
 # The sub claim of the publish tokens the CLI mints, and the lifetime of those it sends.
 PUBLISH_SUBJECT = "wspush-cli"
 PUSH_TOKEN_TTL_SECONDS = 300
+LOCAL_PUBLISH_TOKENS_ONLY = (
+    "wspush: publish tokens are minted for the local stack only; on AWS, your issuer "
+    "(publish_jwt_issuer) signs them"
+)
 
 
 @dataclass(frozen=True)
@@ -131,10 +135,7 @@ def publish_token(
     """A token for the local publish route's JWT authorizer, signed by the local issuer
     key; ``scopes`` default to the route's. Refuses an AWS deployment or an IAM route."""
     if deployment.endpoint_url is None or deployment.work_dir is None:
-        raise SystemExit(
-            "wspush: publish tokens are minted for the local stack only; on AWS, your "
-            "issuer (publish_jwt_issuer) signs them"
-        )
+        raise SystemExit(LOCAL_PUBLISH_TOKENS_ONLY)
     if deployment.publish_jwt is None:
         raise SystemExit(
             "wspush: the local publish route authorizes with SigV4 (AWS_IAM), not a JWT: "
@@ -154,6 +155,8 @@ def publish_token(
 
 def cmd_token(args: argparse.Namespace) -> int:
     if args.publish:
+        if args.aws:
+            raise SystemExit(LOCAL_PUBLISH_TOKENS_ONLY)
         if args.topics is not None:
             raise SystemExit("wspush: --topics is a WebSocket token claim, not for --publish")
         print(

@@ -32,30 +32,33 @@ def _http_api(client, **route) -> str:
     return api_id
 
 
-def _jwt_authorizer(client, api_id: str, identity_source: str) -> str:
-    return client.create_authorizer(
+def _jwt_route(client, identity_source: str, scopes: list[str]) -> str:
+    """An HTTP API whose POST /publish has a JWT authorizer (set on the route afterwards,
+    as the authorizer needs the API first)."""
+    api_id = _http_api(client)
+    authorizer_id = client.create_authorizer(
         ApiId=api_id,
         Name="publish-jwt",
         AuthorizerType="JWT",
         IdentitySource=[identity_source],
         JwtConfiguration={"Issuer": "https://issuer.example", "Audience": ["wspush", "ops"]},
     )["AuthorizerId"]
+    (route,) = client.get_routes(ApiId=api_id)["Items"]
+    client.update_route(
+        ApiId=api_id,
+        RouteId=route["RouteId"],
+        AuthorizationType="JWT",
+        AuthorizerId=authorizer_id,
+        AuthorizationScopes=scopes,
+    )
+    return api_id
 
 
 def test_a_jwt_route_is_read_with_its_issuer_audience_and_scopes():
     with mock_aws():
         # Given an HTTP API whose POST /publish has a JWT authorizer and two scopes
         client = boto3.client("apigatewayv2", region_name="us-east-1")
-        api_id = _http_api(client)
-        authorizer_id = _jwt_authorizer(client, api_id, "$request.header.Authorization")
-        (route,) = client.get_routes(ApiId=api_id)["Items"]
-        client.update_route(
-            ApiId=api_id,
-            RouteId=route["RouteId"],
-            AuthorizationType="JWT",
-            AuthorizerId=authorizer_id,
-            AuthorizationScopes=["publish", "admin"],
-        )
+        api_id = _jwt_route(client, "$request.header.Authorization", ["publish", "admin"])
         # When the local stack reads the route back
         deployed = read_publish_route(client, api_id, "local")
         # Then it knows what to validate tokens against
@@ -77,14 +80,6 @@ def test_an_iam_route_has_no_jwt_settings():
 def test_an_identity_source_other_than_one_header_is_not_emulated():
     with mock_aws():
         client = boto3.client("apigatewayv2", region_name="us-east-1")
-        api_id = _http_api(client)
-        authorizer_id = _jwt_authorizer(client, api_id, "$request.querystring.token")
-        (route,) = client.get_routes(ApiId=api_id)["Items"]
-        client.update_route(
-            ApiId=api_id,
-            RouteId=route["RouteId"],
-            AuthorizationType="JWT",
-            AuthorizerId=authorizer_id,
-        )
+        api_id = _jwt_route(client, "$request.querystring.token", [])
         with pytest.raises(DeploymentError, match="one request header"):
             read_publish_route(client, api_id, "local")

@@ -96,6 +96,8 @@ def test_token_publish_refuses_a_sigv4_route_and_aws(tmp_path):
     _local_stack_file(tmp_path, None)
     with pytest.raises(SystemExit, match="SigV4"):
         cli.main(["token", "--publish", "--work-dir", str(tmp_path)])
+    with pytest.raises(SystemExit, match="local stack only"):
+        cli.main(["token", "--publish", "--aws"])
     aws = cli.Deployment({}, "us-east-1", "wss://x", "https://p")
     with pytest.raises(SystemExit, match="local stack only"):
         cli.publish_token(aws, "me", None, 60)

@@ -19,6 +19,7 @@ import hmac
 import json
 import time
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from wspush.logic import strict_json
@@ -111,6 +112,29 @@ def decode_segment(segment: str) -> dict[str, Any]:
     return value
 
 
+@dataclass(frozen=True)
+class CompactToken:
+    """A compact JWS split apart: its decoded header, the bytes its signature covers, and
+    the payload and signature segments (still encoded)."""
+
+    header: dict[str, Any]
+    signing_input: bytes
+    payload: str
+    signature: str
+
+
+def split_compact(token: str) -> CompactToken:
+    """Split a token of at most ``MAX_TOKEN_CHARS`` into its three non-empty segments and
+    decode its header; ``TokenError`` ("too_large", "malformed") otherwise."""
+    if len(token) > MAX_TOKEN_CHARS:
+        raise TokenError("too_large")
+    parts = token.split(".")
+    if len(parts) != 3 or not all(parts):
+        raise TokenError("malformed")
+    signing_input = f"{parts[0]}.{parts[1]}".encode("ascii", errors="replace")
+    return CompactToken(decode_segment(parts[0]), signing_input, parts[1], parts[2])
+
+
 def numeric_claim(claims: Mapping[str, Any], name: str) -> float | None:
     """A NumericDate claim (seconds since the epoch), ``None`` when absent, or
     ``TokenError("malformed")`` when it is not a number."""
@@ -165,21 +189,16 @@ def verify(
     """
     if not token:
         raise TokenError("missing")
-    if len(token) > MAX_TOKEN_CHARS:
-        raise TokenError("too_large")
-    parts = token.split(".")
-    if len(parts) != 3 or not all(parts):
-        raise TokenError("malformed")
-    header = decode_segment(parts[0])
-    if header.get("alg") != ALGORITHM:
+    compact = split_compact(token)
+    if compact.header.get("alg") != ALGORITHM:
         raise TokenError("bad_algorithm")
-    if "crit" in header:  # RFC 7515 4.1.11: extensions we do not implement
+    if "crit" in compact.header:  # RFC 7515 4.1.11: extensions we do not implement
         raise TokenError("malformed")
-    signing_input = f"{parts[0]}.{parts[1]}".encode("ascii", errors="replace")
-    presented = b64url_decode(parts[2])
-    if not any(hmac.compare_digest(presented, _signature(signing_input, s)) for s in secrets):
+    presented = b64url_decode(compact.signature)
+    expected = [_signature(compact.signing_input, s) for s in secrets]
+    if not any(hmac.compare_digest(presented, signature) for signature in expected):
         raise TokenError("bad_signature")
-    claims = decode_segment(parts[1])
+    claims = decode_segment(compact.payload)
     current = time.time() if now is None else now
     expires_at = numeric_claim(claims, "exp")
     if expires_at is None:
