@@ -25,7 +25,7 @@ SCALES: dict[str, dict[str, Any]] = {
         "baseline_sizes": [100, 1000],
         "latency": 0.025,
         "read_sizes": [1000, 10000, 100000],
-        "cold_runs": 7,
+        "cold_runs": 11,
         "fanout_repeats": 3,
         "gateway_sizes": [1000, 5000],
         "gateway_messages": 5,
@@ -33,7 +33,7 @@ SCALES: dict[str, dict[str, Any]] = {
         "reply_clients": 50,
         "reply_pings": 40,
         "channel_connections": 1000,
-        "channel_repeats": 5,
+        "channel_repeats": 11,
         "resume_missed": 100,
     },
     "small": {
@@ -422,7 +422,9 @@ def render(
         f"{SCALES[scale]['latency'] * 1000:.0f} ms), without and with history: numbering and keeping the push "
         "costs a claim of its id, the channel's counter and one transaction, against an emulated DynamoDB in its "
         "own process (so only the push's own CPU is counted). The audience comes from memory in both runs, so the "
-        "history's share is not diluted by the audience's Query. Runs alternate; the median of each is shown.",
+        "history's share is not diluted by the audience's Query. Runs alternate; the median of each is shown. "
+        "The CPU columns move by about ten points between whole runs on 2 shared cores (the claim, counter and "
+        "transaction cost about as much CPU as the noise); the time added is the steadier figure.",
         "",
         *_table(
             [

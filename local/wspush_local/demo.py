@@ -5,8 +5,8 @@
 stack through three local-only helpers, each a thin wrapper over the stack's own surfaces:
 
 - ``GET /api/config``: the WebSocket URL;
-- ``GET /api/token?entity=E``: a token for E granting every topic, signed with the secret in
-  the emulated SSM;
+- ``GET /api/token?entity=E[&topics=P,Q]``: a token for E granting every topic (or only the
+  comma-separated topic patterns given), signed with the secret in the emulated SSM;
 - ``POST /api/push``: a push request (the push function's own JSON), invoked on the push function;
 - ``POST /api/drop`` ``{"entity": E}``: every connection of E closed through ``@connections``
   DELETE, as a backend would drop them.
@@ -43,7 +43,7 @@ class DemoBackend:
 
     websocket_url: str
     connections_url: str
-    mint_token: Callable[[str], Awaitable[str]]
+    mint_token: Callable[[str, tuple[str, ...]], Awaitable[str]]
     push: Callable[[dict[str, Any]], Awaitable[tuple[bool, Any]]]
     connection_ids: Callable[[str], Awaitable[list[str]]]
 
@@ -113,7 +113,13 @@ class Demo:
         entity = request.query.get("entity", "")
         if not is_valid_entity_id(entity):
             return _bad_request("entity must be 1-128 characters of letters, digits and _.:@|+=-")
-        return web.json_response({"token": await self.backend.mint_token(entity)})
+        listed = request.query.get("topics")
+        topics = tuple(listed.split(",")) if listed is not None else DEMO_TOKEN_TOPICS
+        try:
+            token = await self.backend.mint_token(entity, topics)
+        except ValueError as refused:
+            return _bad_request(str(refused))
+        return web.json_response({"token": token})
 
     async def _json_object(self, request: web.Request) -> dict[str, Any] | web.Response:
         try:
@@ -168,9 +174,9 @@ def stack_backend(
             secrets.append(parse_secrets(parameter["Parameter"]["Value"])[0])
         return secrets[0]
 
-    async def mint_token(entity: str) -> str:
+    async def mint_token(entity: str, topics: tuple[str, ...]) -> str:
         secret = await asyncio.to_thread(read_secret)
-        return issue(entity, secret, ttl_seconds=TOKEN_TTL_SECONDS, topics=DEMO_TOKEN_TOPICS)
+        return issue(entity, secret, ttl_seconds=TOKEN_TTL_SECONDS, topics=topics)
 
     async def push(request: dict[str, Any]) -> tuple[bool, Any]:
         try:

@@ -169,7 +169,10 @@ class Listener:
         if isinstance(frame.get("id"), str) and isinstance(frame.get("ts"), str):
             if self.seen.first_time(frame["id"]):
                 channel, seq = frame.get("channel"), frame.get("seq")
-                if isinstance(channel, str) and isinstance(seq, int):
+                # A connection's own channel ends with it: the next connection may not
+                # resume it, so it is not remembered.
+                resumable = isinstance(channel, str) and not channel.startswith("connection:")
+                if resumable and isinstance(seq, int):
                     known = self.positions.get(channel)
                     if known is None or known[1] != frame.get("epoch") or seq > known[0]:
                         self.positions[channel] = (seq, frame.get("epoch"))

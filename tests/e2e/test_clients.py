@@ -73,6 +73,8 @@ def test_the_demo_serves_the_package_and_refuses_bad_input(stack):
     assert _get(base + "client/client.test.js")[0] == 404
     assert _get(base + "demo/..%2Fpackage.json")[0] == 404
     assert _get(base + "api/token?entity=has%20space")[0] == 400
+    status, _, body = _get(base + "api/token?entity=e2e&topics=bad%20pattern")
+    assert status == 400 and "topics" in json.loads(body)["error"]
     status, _, body = _get(base + "api/push", b'{"payload": 1}')
     assert status == 400 and "exactly one audience" in json.loads(body)["error"]
     assert _get(base + "api/push", b"[1]")[0] == 400

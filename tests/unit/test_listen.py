@@ -142,12 +142,15 @@ async def test_reconnects_with_a_fresh_token_resubscribes_and_resumes(server) ->
     task = asyncio.create_task(_listener(url, out, status, topics=("news",)).run())
     first = await fake.next_connection(1)
     await first.send_json(envelope(1, channel="topic:news", seq=41, epoch="e1"))
-    await _until(lambda: len(_lines(out)) == 1)
+    # (a push to the connection itself: its channel ends with the connection)
+    await first.send_json(envelope(3, channel="connection:first", seq=2, epoch="e1"))
+    await _until(lambda: len(_lines(out)) == 2)
     # When the server drops the connection
     await first.close(code=1001, message=b"Going away")
     second = await fake.next_connection(2)
     await _until(lambda: len(fake.frames[1]) >= 2)
-    # Then it reconnects with a new token, re-subscribes, and resumes from seq 41
+    # Then it reconnects with a new token, re-subscribes, and resumes from seq 41, and
+    # not the old connection's channel, which the new connection may not read
     assert "token-2" in fake.protocols[1]
     assert fake.frames[1] == [
         {"action": "subscribe", "topic": "news"},
@@ -155,7 +158,7 @@ async def test_reconnects_with_a_fresh_token_resubscribes_and_resumes(server) ->
     ]
     assert any(line.startswith("closed (1001); reconnecting in") for line in status)
     await second.send_json(envelope(2))
-    await _until(lambda: len(_lines(out)) == 2)
+    await _until(lambda: len(_lines(out)) == 3)
     task.cancel()
 
 

@@ -101,6 +101,8 @@ def test_a_topic_neither_granted_nor_public_is_forbidden_and_nothing_is_written(
     # Then it gets forbidden_topic and no row
     assert reply.error_kind == "forbidden_topic"
     assert "user:alice/orders" in reply.frame["message"]
+    # naming the topic, so a client knows which subscribe was refused
+    assert reply.frame["topic"] == "user:alice/orders"
     assert store.subscriptions == {}
 
 
@@ -127,13 +129,19 @@ def test_beyond_the_limit_subscribe_answers_too_many_subscriptions():
     reply = _subscribe("orders.c", store=store, max_subscriptions=2)
     # Then it is refused, and naming the limit; subscribing again to a held topic still works
     assert reply.error_kind == "too_many_subscriptions"
-    assert "2" in reply.frame["message"]
+    assert "2" in reply.frame["message"] and reply.frame["topic"] == "orders.c"
     assert _subscribe("orders.a", store=store, max_subscriptions=2).error_kind is None
     assert len(store.subscriptions) == 2
 
 
 def test_a_subscribe_racing_the_close_gets_not_connected():
-    assert _subscribe("news", store=RecordingStore(connected=False)).error_kind == "not_connected"
+    reply = _subscribe("news", store=RecordingStore(connected=False))
+    assert (reply.error_kind, reply.frame["topic"]) == ("not_connected", "news")
+
+
+def test_an_error_about_a_malformed_topic_or_no_topic_names_none():
+    assert "topic" not in _subscribe("not a topic!").frame
+    assert "topic" not in _handle('{"action": "dance"}').frame
 
 
 def test_unknown_action_is_named_in_the_error():

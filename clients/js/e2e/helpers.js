@@ -11,7 +11,12 @@ export async function api(path, body) {
   return json;
 }
 
-export const token = async (entity) => (await api(`/api/token?entity=${encodeURIComponent(entity)}`)).token;
+/** A token for `entity` granting every topic, or only the given topic patterns. */
+export async function token(entity, topics) {
+  const query = new URLSearchParams({ entity });
+  if (topics) query.set("topics", topics.join(","));
+  return (await api(`/api/token?${query}`)).token;
+}
 
 /** Resolves with the first event context that matches, or rejects after `timeout` ms. */
 export function next(client, event, predicate = () => true, timeout = 15000) {

@@ -8,12 +8,12 @@ import { api, next, token, unique } from "./helpers.js";
 
 const { websocketUrl } = await api("/api/config");
 
-function client(entity, options = {}) {
+function client(entity, options = {}, grantedTopics = undefined) {
   const tokens = [];
   const instance = new WspushClient(websocketUrl, {
     websocket: WebSocket,
     getToken: async () => {
-      tokens.push(await token(entity));
+      tokens.push(await token(entity, grantedTopics));
       return tokens.at(-1);
     },
     minReconnectDelay: 200,
@@ -46,6 +46,21 @@ test("topic and entity pushes arrive through the real stack", async () => {
   assert.match(push.id, /^[0-9a-f-]{36}$/);
   c.disconnect();
   assert.deepEqual(errors, []);
+});
+
+test("a topic the token does not grant is refused: subscribe() rejects and subscriptionError names it", async () => {
+  const entity = unique("js-scoped");
+  const allowed = unique("js-allowed");
+  const forbidden = unique("js-forbidden");
+  const { client: c } = client(entity, {}, [allowed]);
+  c.connect();
+  await next(c, "open");
+  const refused = next(c, "subscriptionError", (e) => e.topic === forbidden);
+  await assert.rejects(c.subscribe(forbidden), (error) => error.code === "forbidden_topic" && error.topic === forbidden);
+  assert.equal((await refused).code, "forbidden_topic");
+  // The granted topic on the same connection is fine.
+  assert.deepEqual(await c.subscribe(allowed), { topic: allowed });
+  c.disconnect();
 });
 
 test("after the server drops the connection it reconnects with a new token and re-subscribes", async () => {

@@ -495,7 +495,8 @@ export class WspushClient {
       this._seenIds.delete(this._seenOrder.shift());
     }
     const { channel, seq, epoch } = envelope;
-    if (typeof channel === "string" && Number.isInteger(seq)) {
+    // A connection's own channel ends with it: the next connection may not resume it.
+    if (typeof channel === "string" && !channel.startsWith("connection:") && Number.isInteger(seq)) {
       const known = this._positions.get(channel);
       if (!known || known.epoch !== epoch || seq > known.seq) this._positions.set(channel, { seq, epoch });
     }

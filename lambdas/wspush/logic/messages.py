@@ -67,8 +67,13 @@ KNOWN_ACTIONS = ("ping", "subscribe", "unsubscribe", "resume", "presence")
 INVALID_TOPIC = "topic must be 1-128 characters of letters, digits and _.:/-"
 
 
-def error_reply(kind: str, message: str) -> Reply:
-    return Reply({"type": "error", "code": kind, "message": message}, error_kind=kind)
+def error_reply(kind: str, message: str, topic: str | None = None) -> Reply:
+    """An error frame; one about a well-formed topic names it, so a client can tell which
+    of its subscribe requests was refused."""
+    frame = {"type": "error", "code": kind, "message": message}
+    if topic is not None:
+        frame["topic"] = topic
+    return Reply(frame, error_kind=kind)
 
 
 def _parse(message: InboundMessage, max_bytes: int) -> dict[str, Any] | Reply:
@@ -124,7 +129,9 @@ def _presence(
         return error_reply("invalid_topic", INVALID_TOPIC)
     assert isinstance(topic, str)
     if not may_read_topic(topic, message.granted_topics, public_topics):
-        return error_reply("forbidden_topic", f"this connection may not read topic {topic!r}")
+        return error_reply(
+            "forbidden_topic", f"this connection may not read topic {topic!r}", topic
+        )
     return Reply(presence(topic, channels.members, now))
 
 
@@ -192,7 +199,9 @@ def _subscribe(
     it holds fewer than ``max_subscriptions``; a refused subscribe writes nothing. A new
     subscription counts toward the topic's occupancy."""
     if not may_read_topic(topic, message.granted_topics, public_topics):
-        return error_reply("forbidden_topic", f"this connection may not read topic {topic!r}")
+        return error_reply(
+            "forbidden_topic", f"this connection may not read topic {topic!r}", topic
+        )
     outcome = store.add_subscription(
         topic, message.connection_id, message.entity_id, expires_at, max_subscriptions
     )
@@ -200,9 +209,10 @@ def _subscribe(
         return error_reply(
             "too_many_subscriptions",
             f"a connection holds at most {max_subscriptions} subscriptions; unsubscribe first",
+            topic,
         )
     if outcome is SubscribeOutcome.CONNECTION_GONE:
-        return error_reply("not_connected", "the connection is closing")
+        return error_reply("not_connected", "the connection is closing", topic)
     if outcome is SubscribeOutcome.ADDED and lifecycle is not None:
         lifecycle.topic_joined(topic, message.entity_id, message.connection_id)
     return Reply({"type": "subscribed", "topic": topic})
