@@ -497,11 +497,11 @@ def render(
         f"{max(r.posts_per_second for r in fanout if r.method == 'wspush fan-out'):,.0f} posts/s here at "
         f"{SCALES[scale]['latency'] * 1000:.0f} ms per post, so a 15-minute invocation could reach far more connections than an account "
         "may post to: API Gateway's account throttle (10,000 requests/s, shared with every other call) is the real bound. "
-        "100k connections take ≥ 10 s and 1M ≥ 100 s at that quota, whatever the fan-out. To broadcast at that "
-        "scale, a coordinator splits the table into segments (the same parallel Scan, `Segment`/`TotalSegments`) and "
-        "sends one message per segment to SQS (or a Step Functions Distributed Map); each worker invocation pushes its "
-        "segment with the code measured above. Ten workers at ~1,000 posts/s each saturate the default quota; ask for "
-        "a quota increase before adding more.",
+        "100k connections take ≥ 10 s and 1M ≥ 100 s at that quota, whatever the fan-out. At that scale the "
+        "push function shards the audience (parallel-Scan segments for a broadcast, ranges of the Query for a topic "
+        "or an entity) and invokes itself once per shard, each worker pushing its shard with the code measured above "
+        "under a rate cap shared by all shards (section 6). Ten workers at ~1,000 posts/s each saturate the default "
+        "quota; ask for a quota increase before adding more.",
         "",
     ]
     return "\n".join(lines)

@@ -19,18 +19,20 @@ while modules:
 ')
 
 if [[ -n "$protected" ]]; then
+  tables=$(paste -sd ' ' <<<"$protected")
   cat >&2 <<MESSAGE
 make destroy: nothing was destroyed.
 
-The connections table ($protected) has deletion_protection on, so AWS refuses to delete
-it, and Terraform would stop half-way after deleting everything else. To destroy the
-whole deployment:
+deletion_protection is on for these DynamoDB tables: $tables
+AWS refuses to delete them, and Terraform would stop half-way after deleting everything
+else. To destroy the whole deployment:
 
   1. set   deletion_protection = false   in terraform/terraform.tfvars
-  2. make deploy     (changes only the table's protection)
+  2. make deploy     (changes only the tables' protection)
   3. make destroy
 
-Keep deletion_protection on in production: the table holds every live connection.
+Keep deletion_protection on in production: the tables hold every live connection and
+the channels' history.
 MESSAGE
   exit 1
 fi

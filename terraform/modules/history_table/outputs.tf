@@ -7,3 +7,8 @@ output "table_arn" {
   description = "ARN of the history table."
   value       = aws_dynamodb_table.this.arn
 }
+
+output "kms_key_arn_in_use" {
+  description = "Customer-managed key encrypting the table; null for the AWS-managed key."
+  value       = aws_dynamodb_table.this.server_side_encryption[0].kms_key_arn
+}

@@ -161,7 +161,7 @@ module "history_table" {
 
   name                = "${local.name}-history"
   deletion_protection = var.deletion_protection
-  kms_key_arn         = var.kms_key_arn
+  kms_key_arn         = local.kms_key_arn
 }
 
 module "token_secret" {

@@ -27,11 +27,12 @@ run "created_key_reaches_every_principal" {
   assert {
     condition = (
       module.connections_table.kms_key_arn_in_use == aws_kms_key.this[0].arn &&
+      module.history_table.kms_key_arn_in_use == aws_kms_key.this[0].arn &&
       module.token_secret.kms_key_arn_in_use == aws_kms_key.this[0].arn &&
       module.push_schedule.kms_key_arn_in_use == aws_kms_key.this[0].arn &&
       module.monitoring[0].kms_key_arn_in_use == aws_kms_key.this[0].arn
     )
-    error_message = "The table, the token secret, both queues and the alarm topic must all use the created key."
+    error_message = "Both tables, the token secret, both queues and the alarm topic must all use the created key."
   }
 
   # Functions: each statement naming an encrypted resource comes with the key, for that
@@ -120,6 +121,7 @@ run "supplied_key_is_used_without_creating_one" {
     condition = (
       length(aws_kms_key.this) == 0 &&
       module.connections_table.kms_key_arn_in_use == var.kms_key_arn &&
+      module.history_table.kms_key_arn_in_use == var.kms_key_arn &&
       toset(local.function_kms_services["push"]) == toset(["dynamodb", "sqs"]) &&
       length(data.aws_iam_policy_document.kms_key.statement) == 2
     )
