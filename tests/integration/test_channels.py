@@ -115,6 +115,28 @@ def test_resume_is_bounded_per_request(aws, handlers, context, connections_endpo
     assert frames[-1]["more"] == ["broadcast"] and frames[-1]["channels"] == {"broadcast": 5}
 
 
+def test_a_throttled_replay_is_retried_and_a_failing_one_is_reported_where_it_stopped(
+    aws, handlers, context, connections_endpoint
+):
+    for i in range(3):
+        handlers["push"].handler({"broadcast": True, "payload": i, "id": f"b{i}"}, context)
+    connections_endpoint.live.add(CONNECTION)
+    resume = _message({"action": "resume", "since": {"broadcast": 0}})
+    # A 429 on the first replayed push is retried: nothing is lost
+    connections_endpoint.script[CONNECTION] = [429]
+    reply = json.loads(handlers["message"].handler(resume, context)["body"])
+    assert [f["data"] for f in _frames(connections_endpoint)] == [0, 1, 2]
+    assert reply["channels"] == {"broadcast": 3} and reply["more"] == []
+    # A connection that answers only 5xx: the channel stays where the client was, in more
+    connections_endpoint.reset()
+    connections_endpoint.live.add(CONNECTION)
+    connections_endpoint.script[CONNECTION] = [500] * 4
+    reply = json.loads(handlers["message"].handler(resume, context)["body"])
+    assert _frames(connections_endpoint) == []
+    assert connections_endpoint.attempts[CONNECTION] == 4  # one frame, every attempt
+    assert reply["channels"] == {"broadcast": 0} and reply["more"] == ["broadcast"]
+
+
 def test_resume_and_presence_of_a_topic_not_granted_are_refused(
     aws, handlers, context, connections_endpoint
 ):

@@ -7,8 +7,10 @@ import pytest
 from tests.memory_history import MemoryHistory
 from wspush.logic.channels import History, envelope_body
 from wspush.logic.messages import ChannelServices, InboundMessage, handle_message
+from wspush.logic.push import Deadline, Retry
+from wspush.logic.resume import resume, send_replay
 from wspush.models.connection import Target
-from wspush.models.push import Audience, PushRequest
+from wspush.models.push import Audience, Outcome, PushRequest
 
 NOW = 2_000_000
 
@@ -150,6 +152,138 @@ def test_replay_is_bounded_and_more_says_where_to_continue():
         ("entity:alice", 2),
     ]
     assert reply["more"] == []
+
+
+class ScriptedSender:
+    """Answers each post with the next scripted outcome (then SENT), keeping what it sent."""
+
+    def __init__(self, *script):
+        self.script = list(script)
+        self.posts = 0
+        self.delivered = []
+
+    def post(self, connection_id, data):
+        assert connection_id == "conn-1"
+        self.posts += 1
+        outcome = self.script.pop(0) if self.script else Outcome.SENT
+        if outcome is Outcome.SENT:
+            self.delivered.append(json.loads(data))
+        return outcome
+
+
+class FailingAfter:
+    """Delivers ``good`` frames, then answers ``outcome`` to every post."""
+
+    def __init__(self, good, outcome=Outcome.SERVER_ERROR):
+        self.good = good
+        self.outcome = outcome
+        self.delivered = []
+
+    def post(self, connection_id, data):
+        if len(self.delivered) < self.good:
+            self.delivered.append(json.loads(data))
+            return Outcome.SENT
+        return self.outcome
+
+
+def _replay(store, since, epochs=None, limit=100):
+    sleeps = []
+    retry = Retry(max_attempts=4, sleep=sleeps.append)
+    return resume(since, epochs or {}, store, limit, NOW), retry, sleeps
+
+
+def test_a_throttled_replay_frame_is_retried_and_the_replay_completes():
+    store = MemoryHistory()
+    _publish(store, Audience(broadcast=True), 3)
+    replay, retry, sleeps = _replay(store, {"broadcast": 0})
+    sender = ScriptedSender(Outcome.THROTTLED, Outcome.SENT, Outcome.SERVER_ERROR)
+    report = send_replay(replay, "conn-1", sender, retry)
+    assert [f["seq"] for f in sender.delivered] == [1, 2, 3]
+    assert sender.posts == 5 and len(sleeps) == 2  # one backoff per retried post
+    assert (report.sent, report.failed, report.throttled) == (3, 0, 1)
+    assert report.reply["channels"] == {"broadcast": 3} and report.reply["more"] == []
+
+
+def test_a_frame_that_keeps_failing_stops_its_channel_at_the_last_delivered_push():
+    # Given two channels, and a connection that takes two frames and then only 5xx
+    store = MemoryHistory()
+    _publish(store, Audience(topic="news"), 3)
+    _publish(store, Audience(entity_id="alice"), 3, now=NOW + 10)  # replayed after news
+    replay, retry, sleeps = _replay(store, {"topic:news": 0, "entity:alice": 0})
+    sender = FailingAfter(good=2)
+    # When the replay is sent
+    report = send_replay(replay, "conn-1", sender, retry)
+    # Then news stops after #2 (nothing after a lost frame), alice is cut short before #1,
+    # each reported where it really stands and listed in more
+    assert [(f["channel"], f["seq"]) for f in sender.delivered] == [
+        ("topic:news", 1),
+        ("topic:news", 2),
+    ]
+    assert report.reply["channels"] == {"topic:news": 2, "entity:alice": 0}
+    assert report.reply["more"] == ["topic:news", "entity:alice"]
+    assert set(report.reply["epochs"]) == {"topic:news", "entity:alice"}
+    assert (report.sent, report.failed, report.stopped) == (2, 2, ["topic:news", "entity:alice"])
+    assert len(sleeps) == 2 * 3  # each failed frame was tried 4 times
+    # And resuming from that reply delivers the rest, once
+    again = resume(report.reply["channels"], report.reply["epochs"], store, 100, NOW)
+    sender = ScriptedSender()
+    assert send_replay(again, "conn-1", sender, retry).reply["more"] == []
+    assert [(f["channel"], f["seq"]) for f in sender.delivered] == [
+        ("topic:news", 3),
+        ("entity:alice", 1),
+        ("entity:alice", 2),
+        ("entity:alice", 3),
+    ]
+
+
+def test_a_bounded_channel_cut_short_earlier_reports_the_earlier_number():
+    store = MemoryHistory()
+    _publish(store, Audience(broadcast=True), 8)
+    replay, retry, _ = _replay(store, {"broadcast": 0}, limit=5)
+    report = send_replay(replay, "conn-1", FailingAfter(good=3), retry)
+    assert report.reply["channels"] == {"broadcast": 3} and report.reply["more"] == ["broadcast"]
+
+
+def test_an_undelivered_gap_notice_leaves_the_client_where_it_was():
+    # Given a channel whose epoch changed: a gap notice, then the new sequence
+    store = MemoryHistory()
+    _publish(store, Audience(broadcast=True), 3)
+    since, epochs = {"broadcast": 2}, {"broadcast": "old-epoch"}
+    replay, retry, _ = _replay(store, since, epochs)
+    # When not even the notice gets through
+    report = send_replay(replay, "conn-1", FailingAfter(good=0), retry)
+    # Then the reply keeps the client's own number and epoch, and asks it to come back
+    assert report.reply["channels"] == since and report.reply["epochs"] == epochs
+    assert report.reply["more"] == ["broadcast"] and report.failed == 1
+
+
+def test_a_delivered_gap_notice_then_a_failure_resumes_from_the_oldest_kept():
+    store = MemoryHistory()
+    _publish(store, Audience(broadcast=True), 6)
+    store.forget("broadcast", 3)
+    replay, retry, _ = _replay(store, {"broadcast": 1})
+    report = send_replay(replay, "conn-1", FailingAfter(good=1), retry)
+    assert report.reply["channels"] == {"broadcast": 3} and report.reply["more"] == ["broadcast"]
+
+
+def test_a_gone_connection_ends_the_replay_without_retries():
+    store = MemoryHistory()
+    _publish(store, Audience(broadcast=True), 3)
+    replay, retry, sleeps = _replay(store, {"broadcast": 0})
+    sender = FailingAfter(good=1, outcome=Outcome.GONE)
+    report = send_replay(replay, "conn-1", sender, retry)
+    assert report.gone and report.failed == 0 and sleeps == []
+    assert report.reply["channels"] == {"broadcast": 1}
+
+
+def test_no_post_starts_past_the_deadline_and_the_rest_is_left_for_more():
+    store = MemoryHistory()
+    _publish(store, Audience(broadcast=True), 3)
+    replay, _, _ = _replay(store, {"broadcast": 0})
+    sender = ScriptedSender()
+    report = send_replay(replay, "conn-1", sender, Retry(4, Deadline(soft=0.0, hard=0.0)))
+    assert sender.posts == 0 and report.failed == 0
+    assert report.reply["channels"] == {"broadcast": 0} and report.reply["more"] == ["broadcast"]
 
 
 @pytest.mark.parametrize(

@@ -5,7 +5,7 @@ Whatever the client sends, it gets one reply frame and API Gateway gets a 200: b
 never surfaces as a Lambda error. The routes are two-way (they have a route response), so
 the reply is the returned ``body``, which API Gateway sends straight back to the client:
 no ``@connections`` call. Only the pushes a ``resume`` replays before its reply are
-posted through ``@connections``.
+posted through ``@connections``, with the push fan-out's retries.
 """
 
 from __future__ import annotations
@@ -29,7 +29,8 @@ from wspush.handlers._shared import (
 )
 from wspush.logic import envelope
 from wspush.logic.messages import ChannelServices, InboundMessage, handle_message
-from wspush.models.push import Outcome
+from wspush.logic.push import Deadline, Retry
+from wspush.logic.resume import Replay, send_replay
 from wspush.observability import count, count_by, logger, metrics, tracer
 
 if TYPE_CHECKING:
@@ -45,6 +46,10 @@ channels = ChannelServices(
     lifecycle=lifecycle_events(config.lifecycle, dynamodb),
 )
 connections_api = ConnectionsApi(config.connections_endpoint, credentials=session.get_credentials())
+# A replayed push is posted like a push's copy: up to 4 attempts, backing off on 429/5xx,
+# none started within this margin of the function's end (the reply must still go out).
+REPLAY_MAX_ATTEMPTS = 4
+REPLAY_MARGIN_SECONDS = 2.0
 
 
 initialised()
@@ -80,11 +85,26 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         count("MessageErrors")
         count_by("MessageErrorsByKind", "kind", reply.error_kind)
         logger.info("message refused", extra={"errorKind": reply.error_kind})
-    # A resume's replayed pushes go first, in order, through @connections; the reply itself
-    # is the route response. A client that left midway (410) gets nothing more.
-    for frame in reply.before:
-        if connections_api.post(connection_id, frame) is Outcome.GONE:
-            break
-    if reply.before:
-        logger.info("resume replayed", extra={"frames": len(reply.before)})
-    return http_response(200, envelope.encode(reply.frame).decode("utf-8"))
+    frame = reply.frame
+    if reply.replay is not None and reply.replay.frames:
+        frame = _send_replay(reply.replay, connection_id, context)
+    return http_response(200, envelope.encode(frame).decode("utf-8"))
+
+
+def _send_replay(replay: Replay, connection_id: str, context: LambdaContext) -> dict[str, Any]:
+    """A resume's replayed pushes go first, in order, through @connections, retried like a
+    push's; the reply (the route response) then says where each channel really stands."""
+    end = time.monotonic() + context.get_remaining_time_in_millis() / 1000
+    deadline = Deadline(soft=end - REPLAY_MARGIN_SECONDS, hard=end - REPLAY_MARGIN_SECONDS / 2)
+    report = send_replay(
+        replay, connection_id, connections_api, Retry(REPLAY_MAX_ATTEMPTS, deadline)
+    )
+    count("ResumeFramesSent", report.sent)
+    count("ResumeFramesFailed", report.failed)
+    count("ResumeThrottled", report.throttled)
+    extra = {"frames": len(replay.frames), "sent": report.sent, "failed": report.failed}
+    if report.stopped and not report.gone:
+        logger.warning("resume cut short", extra={**extra, "channels": report.stopped})
+    else:
+        logger.info("resume replayed", extra={**extra, "gone": report.gone})
+    return report.reply

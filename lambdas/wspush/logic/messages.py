@@ -14,7 +14,14 @@ from typing import Any, Protocol
 from wspush.logic import strict_json
 from wspush.logic.lifecycle import Lifecycle
 from wspush.logic.presence import MemberStore, presence
-from wspush.logic.resume import HistoryReader, Reader, ResumeRefused, parse_resume, resume
+from wspush.logic.resume import (
+    HistoryReader,
+    Reader,
+    Replay,
+    ResumeRefused,
+    parse_resume,
+    resume,
+)
 from wspush.logic.topics import may_read_topic
 from wspush.models.connection import SubscribeOutcome
 from wspush.models.identifiers import is_valid_topic
@@ -59,8 +66,13 @@ class InboundMessage:
 class Reply:
     frame: dict[str, Any]
     error_kind: str | None = None  # set when the frame is an error, for metrics
-    # Frames to send before the reply, in order (a resume's replayed pushes).
-    before: tuple[bytes, ...] = ()
+    # What to send before the reply, in order (a resume's replayed pushes); sending it
+    # (``resume.send_replay``) may change the reply.
+    replay: Replay | None = None
+
+    @property
+    def before(self) -> tuple[bytes, ...]:
+        return tuple(self.replay.bodies) if self.replay else ()
 
 
 KNOWN_ACTIONS = ("ping", "subscribe", "unsubscribe", "resume", "presence")
@@ -114,7 +126,7 @@ def _resume(
     except ResumeRefused as refused:
         return error_reply(refused.code, str(refused))
     replay = resume(since, epochs, channels.history, channels.resume_limit, now)
-    return Reply(replay.reply, before=tuple(replay.frames))
+    return Reply(replay.reply, replay=replay)
 
 
 def _presence(

@@ -129,25 +129,52 @@ def _is_connecting(target: Target, delivery: Delivery) -> bool:
     return target.connected_at > 0 and age < delivery.connecting_window_seconds
 
 
-def _deliver(target: Target, delivery: Delivery, deadline: Deadline) -> tuple[Outcome, int]:
-    """Post with retries on 429/5xx (and on 410 while the connection may still be in its
-    handshake). Returns the final outcome and how many 429s it met."""
+@dataclass(frozen=True)
+class Retry:
+    """How one post is retried: up to ``max_attempts`` posts in all, with full-jitter
+    backoff between them, none that would end past ``deadline.hard``."""
+
+    max_attempts: int
+    deadline: Deadline = field(default_factory=Deadline)
+    sleep: Callable[[float], None] = time.sleep
+
+
+def post_with_retries(
+    sender: Sender,
+    connection_id: str,
+    body: bytes,
+    retry: Retry,
+    limiter: RateLimiter | None = None,
+    retry_gone: Callable[[], bool] = lambda: False,
+) -> tuple[Outcome, int]:
+    """Post ``body`` to one connection, retrying 429/5xx (and a 410 while ``retry_gone``
+    says the connection may still be in its handshake). Returns the final outcome and how
+    many 429s it met."""
     throttled = 0
-    for attempt in range(delivery.max_attempts):
-        if delivery.limiter is not None:
-            delivery.limiter.acquire()
-        outcome = delivery.sender.post(target.connection_id, delivery.body)
+    for attempt in range(retry.max_attempts):
+        if limiter is not None:
+            limiter.acquire()
+        outcome = sender.post(connection_id, body)
         throttled += outcome is Outcome.THROTTLED
-        retryable = outcome.retryable or (
-            outcome is Outcome.GONE and _is_connecting(target, delivery)
-        )
-        if not retryable or attempt == delivery.max_attempts - 1:
+        retryable = outcome.retryable or (outcome is Outcome.GONE and retry_gone())
+        if not retryable or attempt == retry.max_attempts - 1:
             return outcome, throttled
         delay = backoff_delay(attempt)
-        if not deadline.allows_retry_after(delay):
+        if not retry.deadline.allows_retry_after(delay):
             return outcome, throttled
-        delivery.sleep(delay)
+        retry.sleep(delay)
     raise AssertionError("unreachable: the loop always returns")
+
+
+def _deliver(target: Target, delivery: Delivery, deadline: Deadline) -> tuple[Outcome, int]:
+    return post_with_retries(
+        delivery.sender,
+        target.connection_id,
+        delivery.body,
+        Retry(delivery.max_attempts, deadline, delivery.sleep),
+        delivery.limiter,
+        retry_gone=lambda: _is_connecting(target, delivery),
+    )
 
 
 def forget_connection(target: Target, delivery: Delivery) -> None:

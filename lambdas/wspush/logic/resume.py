@@ -8,6 +8,10 @@ each channel now stands. A channel whose history no longer reaches back far enou
 whose epoch changed) first gets ``resume_gap`` and is replayed from its oldest kept push.
 At most ``limit`` pushes are replayed per request; ``more`` names the channels to resume
 again from the returned numbers.
+
+The replayed frames are posted through ``@connections`` with the fan-out's retries
+(``send_replay``). A frame that still cannot be delivered stops its channel there: the
+reply reports the channel at the last push actually delivered and lists it in ``more``.
 """
 
 from __future__ import annotations
@@ -17,8 +21,10 @@ import json
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from wspush.logic.push import Retry, Sender, post_with_retries
 from wspush.logic.topics import may_read_topic
 from wspush.models.channel import BROADCAST, ChannelName, HistoryEntry, Position, parse_channel
+from wspush.models.push import Outcome
 
 MAX_CHANNELS = 32
 
@@ -58,17 +64,36 @@ class ResumeRefused(ValueError):
         self.code = code
 
 
+@dataclass(frozen=True)
+class ReplayFrame:
+    """One frame of a replay: a channel's ``resume_gap`` notice (``seq`` None) or one of
+    its kept envelopes."""
+
+    channel: str
+    body: bytes
+    seq: int | None = None
+
+
 @dataclass
 class Replay:
     """What to send, in order: ``frames`` (gap notices, then the kept envelopes), then
-    ``reply``."""
+    ``reply``. ``start`` is where each channel's replay begins in its current epoch (after
+    any gap notice); ``since`` and ``epochs`` are what the client asked from."""
 
-    frames: list[bytes] = field(default_factory=list)
+    frames: list[ReplayFrame] = field(default_factory=list)
     reply: dict[str, Any] = field(default_factory=dict)
+    start: dict[str, int] = field(default_factory=dict)
+    since: dict[str, int] = field(default_factory=dict)
+    epochs: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def bodies(self) -> list[bytes]:
+        return [frame.body for frame in self.frames]
 
 
-def _frame(message: dict[str, Any]) -> bytes:
-    return json.dumps(message, separators=(",", ":")).encode("utf-8")
+def _gap(channel: str, oldest: int | None) -> ReplayFrame:
+    notice = {"type": "resume_gap", "channel": channel, "oldest": oldest}
+    return ReplayFrame(channel, json.dumps(notice, separators=(",", ":")).encode("utf-8"))
 
 
 def parse_resume(request: dict[str, Any], reader: Reader) -> tuple[dict[str, int], dict[str, str]]:
@@ -107,21 +132,19 @@ def resume(
     now: int,
 ) -> Replay:
     """Plan the replay of already-authorised channels (see ``parse_resume``)."""
-    replay = Replay()
+    replay = Replay(since=dict(since), epochs=dict(epochs))
     positions: dict[str, int] = {}
     current_epochs: dict[str, str] = {}
     more: list[str] = []
-    per_channel: list[list[HistoryEntry]] = []
+    per_channel: list[list[tuple[str, HistoryEntry]]] = []
     budget = limit
     for channel, seen in since.items():
         position = history.position(channel)
         if position is None:
             # Nothing kept: never pushed to, or silent for the whole history window.
             if seen > 0 or channel in epochs:
-                replay.frames.append(
-                    _frame({"type": "resume_gap", "channel": channel, "oldest": None})
-                )
-            positions[channel] = 0
+                replay.frames.append(_gap(channel, None))
+            positions[channel] = replay.start[channel] = 0
             continue
         current_epochs[channel] = position.epoch
         after = seen
@@ -131,11 +154,10 @@ def resume(
             oldest = history.oldest(channel, position.epoch, now)
             first_kept = oldest if oldest is not None else position.seq + 1
             if after + 1 < first_kept:
-                replay.frames.append(
-                    _frame({"type": "resume_gap", "channel": channel, "oldest": oldest})
-                )
+                replay.frames.append(_gap(channel, oldest))
                 after = first_kept - 1
         after = max(after, 0)
+        replay.start[channel] = after
         entries = history.entries(channel, position.epoch, after, budget + 1, now) if budget else []
         if len(entries) > budget or (budget == 0 and after < position.seq):
             entries = entries[:budget]
@@ -144,10 +166,10 @@ def resume(
         else:
             positions[channel] = position.seq
         budget -= len(entries)
-        per_channel.append(entries)
+        per_channel.append([(channel, entry) for entry in entries])
     # Each channel in seq order; channels interleaved by time.
-    for entry in heapq.merge(*per_channel, key=lambda e: e.ts):
-        replay.frames.append(entry.body.encode("utf-8"))
+    for channel, entry in heapq.merge(*per_channel, key=lambda kept: kept[1].ts):
+        replay.frames.append(ReplayFrame(channel, entry.body.encode("utf-8"), entry.seq))
     replay.reply = {
         "type": "resumed",
         "channels": positions,
@@ -155,3 +177,75 @@ def resume(
         "more": more,
     }
     return replay
+
+
+@dataclass
+class ReplayReport:
+    """How a replay went: the ``resumed`` reply to send after it, frames delivered, frames
+    undeliverable after every retry, 429s met, whether the connection was gone (410), and
+    the channels cut short (by a failure, the deadline or a 410)."""
+
+    reply: dict[str, Any]
+    sent: int = 0
+    failed: int = 0
+    throttled: int = 0
+    gone: bool = False
+    stopped: list[str] = field(default_factory=list)
+
+
+def send_replay(replay: Replay, connection_id: str, sender: Sender, retry: Retry) -> ReplayReport:
+    """Post the replay's frames in order, each with the fan-out's retries on 429/5xx.
+
+    Posts to one connection stay in order, so a frame that still cannot be delivered stops
+    its channel: its later frames are not sent, and the reply reports the channel at the
+    last push delivered (or where its replay started, or, when even its ``resume_gap``
+    notice was not delivered, where the client asked from) and lists it in ``more``. Past
+    the deadline no post starts; a 410 ends the replay.
+    """
+    report = ReplayReport(reply={})
+    delivered: dict[str, int] = {}
+    unnoticed: set[str] = set()  # channels whose resume_gap notice was not delivered
+    halted = False
+    for frame in replay.frames:
+        if frame.channel in report.stopped:
+            continue
+        halted = halted or retry.deadline.passed()
+        if not halted:
+            outcome, throttled = post_with_retries(sender, connection_id, frame.body, retry)
+            report.throttled += throttled
+            if outcome is Outcome.SENT:
+                report.sent += 1
+                if frame.seq is not None:
+                    delivered[frame.channel] = frame.seq
+                continue
+            report.gone = halted = outcome is Outcome.GONE
+            report.failed += not report.gone
+        report.stopped.append(frame.channel)
+        if frame.seq is None:
+            unnoticed.add(frame.channel)
+    report.reply = _reply_after(replay, report.stopped, delivered, unnoticed)
+    return report
+
+
+def _reply_after(
+    replay: Replay, stopped: list[str], delivered: dict[str, int], unnoticed: set[str]
+) -> dict[str, Any]:
+    """The planned reply, with each channel cut short reported where it really stands."""
+    channels = dict(replay.reply["channels"])
+    epochs = dict(replay.reply["epochs"])
+    more = list(replay.reply["more"])
+    for channel in stopped:
+        if channel in delivered:
+            channels[channel] = delivered[channel]
+        elif channel in unnoticed:
+            # The client was not told of the gap: it keeps its own number and epoch.
+            channels[channel] = replay.since[channel]
+            if channel in replay.epochs:
+                epochs[channel] = replay.epochs[channel]
+            else:
+                epochs.pop(channel, None)
+        else:
+            channels[channel] = replay.start[channel]
+        if channel not in more:
+            more.append(channel)
+    return {**replay.reply, "channels": channels, "epochs": epochs, "more": more}
