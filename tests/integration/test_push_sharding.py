@@ -13,12 +13,13 @@ from collections import Counter
 import pytest
 
 from tests.integration.conftest import TABLE, rows
-from wspush.logic.shards import HAND_ON_TASK, SHARD_TASK, Sharding
+from wspush.dal.shard_invoker import ShardInvoker
+from wspush.logic.envelope import MAX_MESSAGE_BYTES
+from wspush.logic.shards import HAND_ON_TASK, SHARD_TASK, Sharding, encode_task
 from wspush.models.shard import ShardFailed
 from wspush_local.worker import LambdaContext
 
 SYNC_PAYLOAD_LIMIT = 6 * 1024 * 1024
-ASYNC_PAYLOAD_LIMIT = 256 * 1024
 
 
 def lambda_context(seconds: float = 30.0) -> LambdaContext:
@@ -28,7 +29,8 @@ def lambda_context(seconds: float = 30.0) -> LambdaContext:
 
 class InProcessInvocations:
     """Stands in for Lambda's Invoke API: a shard runs the handler in the caller's thread
-    (like a synchronous invocation), a hand-on is queued for the test to run."""
+    (like a synchronous invocation), a hand-on goes through the real ``ShardInvoker`` (its
+    encoding and size limit) and is queued for the test to run."""
 
     def __init__(self, module, shard_seconds: float = 30.0) -> None:
         self.module = module
@@ -39,7 +41,7 @@ class InProcessInvocations:
         self._lock = threading.Lock()
 
     def run(self, task: dict) -> dict:
-        payload = json.dumps(task)
+        payload = encode_task(task)
         assert len(payload) < SYNC_PAYLOAD_LIMIT
         with self._lock:
             self.shard_tasks.append(json.loads(payload))
@@ -51,9 +53,12 @@ class InProcessInvocations:
         return json.loads(json.dumps(result))
 
     def hand_on(self, task: dict) -> None:
-        payload = json.dumps(task)
-        assert len(payload) < ASYNC_PAYLOAD_LIMIT
-        self.hand_ons.append(json.loads(payload))
+        ShardInvoker(self, "wspush-test-push").hand_on(task)
+
+    def invoke(self, FunctionName: str, InvocationType: str, Payload: bytes) -> dict:
+        assert InvocationType == "Event"
+        self.hand_ons.append(json.loads(Payload))
+        return {"StatusCode": 202}
 
     def drain(self, seconds: float = 30.0) -> list[dict]:
         """Run queued hand-ons like Lambda's async queue; return their results."""
@@ -198,6 +203,28 @@ def test_a_coordinator_out_of_time_hands_the_push_on_to_a_fresh_invocation(
     copies = _copies(connections_endpoint)
     assert sorted(copies) == clients and all(len(ids) == 1 for ids in copies.values())
     assert len({ids[0] for ids in copies.values()}) == 1
+
+
+def test_the_largest_push_is_sharded_and_handed_on_byte_for_byte(
+    aws, push, connections_endpoint, monkeypatch
+):
+    # Given a broadcast of CJK text as large as API Gateway sends, to more clients than one
+    # shard takes, from a coordinator with time for about one round of shards
+    module, invocations = push
+    clients = _clients(aws, connections_endpoint, 100)
+    _set_sharding(module, monkeypatch, rate_limit=400, shard_size=30)
+    payload = "漢" * ((MAX_MESSAGE_BYTES - 400) // 3)
+    margin = module.sharding.margin_seconds
+    # When it goes out, and Lambda later runs the hand-ons it queued
+    first = module.handler(
+        {"broadcast": True, "payload": payload}, lambda_context(2 * margin + 0.2)
+    )
+    results = invocations.drain()
+    # Then it was handed on, and every client got the same bytes once
+    assert first["handedOn"] is True and results[-1]["sent"] == 100
+    bodies = [b for c in clients for b in connections_endpoint.received[c]]
+    assert len(bodies) == 100 and len(set(bodies)) == 1
+    assert json.loads(bodies[0])["data"] == payload and len(bodies[0]) > MAX_MESSAGE_BYTES - 400
 
 
 def test_a_retried_event_sends_the_same_id_and_a_request_id_wins(aws, push, connections_endpoint):

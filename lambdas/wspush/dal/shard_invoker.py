@@ -14,10 +14,12 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 from wspush.dal.push_invoker import invoke_client_config
+from wspush.logic.shards import encode_task
 from wspush.models.shard import ShardFailed
 
 # Invoke takes 6 MB synchronously and 1 MB asynchronously (256 KB before that limit was
-# raised): a hand-on carries only cursors, and is held to the older limit.
+# raised): a hand-on carries the envelope (at most 128 KB) and cursors, and is held to the
+# older limit, in bytes of its UTF-8 payload.
 MAX_HAND_ON_BYTES = 240 * 1024
 
 
@@ -41,7 +43,7 @@ class ShardInvoker:
             response = self._client.invoke(
                 FunctionName=self._function,
                 InvocationType="RequestResponse",
-                Payload=json.dumps(task, separators=(",", ":")).encode(),
+                Payload=encode_task(task),
             )
             body = response["Payload"].read()
         except (ClientError, BotoCoreError) as error:
@@ -55,7 +57,7 @@ class ShardInvoker:
         return result
 
     def hand_on(self, task: dict[str, Any]) -> None:
-        payload = json.dumps(task, separators=(",", ":")).encode()
+        payload = encode_task(task)
         if len(payload) > MAX_HAND_ON_BYTES:
             raise ShardFailed(f"hand-on of {len(payload)} bytes is over {MAX_HAND_ON_BYTES}")
         try:

@@ -27,6 +27,8 @@ from wspush.logic.shards import (
     PushState,
     Sharding,
     run_shard,
+    task_request,
+    without_payload,
 )
 from wspush.models.channel import SequencePending
 from wspush.models.push import InvalidPushRequest, PushRequest, parse_push_request
@@ -116,7 +118,7 @@ def _deadline(context: LambdaContext, not_after_ms: float | None = None) -> Dead
 
 def _run_shard_task(task: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     try:
-        request = parse_push_request(task["request"])
+        request = task_request(task["request"], task["envelope"])
         body = envelope.encode(task["envelope"])
         shard = Shard.from_dict(task["shard"])
         rate = float(task["ratePerSecond"])
@@ -160,7 +162,7 @@ def _coordinate(event: Any, context: LambdaContext) -> PushState:
     )
     if isinstance(event, dict) and HAND_ON_TASK in event:
         state = PushState.from_task(event)
-        request = parse_push_request(state.request)
+        request = state.push_request()
         logger.append_keys(audience=request.audience.describe(), messageId=state.envelope["id"])
         return coordinator.resume(state)
     request, event_id = request_from_event(event)
@@ -174,7 +176,7 @@ def _coordinate(event: Any, context: LambdaContext) -> PushState:
     )
     body = envelope.encode(message)
     logger.append_keys(audience=request.audience.describe(), messageId=message["id"])
-    state = PushState(request=request.body, envelope=message)
+    state = PushState(request=without_payload(request.body), envelope=message)
     delivery = _delivery(request, body, sharding.rate_limit)
     deadline = _deadline(context)
     if request.audience.connection_id is not None:

@@ -12,11 +12,16 @@ its workers and hands the push on to a fresh invocation of itself, carrying the 
 the request, the open shards and the totals. Every target is attempted once per push, and
 every copy carries the same envelope.
 
+A task carries the payload once, in the envelope (its request leaves the payload out), and
+travels as UTF-8 JSON without ASCII escapes (``encode_task``): the largest envelope API
+Gateway can send fits a task well inside Lambda's invoke payload limit, whatever its text.
+
 The invocation mechanism is behind ``ShardRunner`` (``dal.shard_invoker`` in Lambda).
 """
 
 from __future__ import annotations
 
+import json
 import time
 from collections import deque
 from collections.abc import Callable
@@ -26,7 +31,13 @@ from typing import Any, Protocol
 
 from wspush.logic.push import Deadline, Delivery, FanOut, TargetStore, fan_out, walk
 from wspush.models.identifiers import topic_partition
-from wspush.models.push import Audience, DeliveryReport, InvalidPushRequest
+from wspush.models.push import (
+    Audience,
+    DeliveryReport,
+    InvalidPushRequest,
+    PushRequest,
+    parse_push_request,
+)
 from wspush.models.shard import ItemKey, Shard, ShardFailed, ShardResult
 from wspush.observability import logger
 
@@ -55,11 +66,35 @@ class Sharding:
     margin_seconds: float = 10.0  # stop starting work this long before a deadline
 
 
+def encode_task(task: dict[str, Any]) -> bytes:
+    """A shard or hand-on task as its invoke payload: compact UTF-8 JSON, not
+    ASCII-escaped, so the envelope in it takes exactly the bytes it is sent as."""
+    return json.dumps(task, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+
+
+def without_payload(body: dict[str, Any]) -> dict[str, Any]:
+    """A request body as a task carries it: the payload travels once, as the envelope's
+    ``data``."""
+    return {key: value for key, value in body.items() if key != "payload"}
+
+
+def task_request(request: dict[str, Any], message: dict[str, Any]) -> PushRequest:
+    """The push request a task stands for, parsed again with the envelope's ``data`` as its
+    payload. A task from the previous version still carries its payload (the same value) and
+    parses alike: a deploy can put such a task in front of this code, never the reverse,
+    since Lambda sends every invocation that starts after the update to the new code."""
+    if not isinstance(request, dict) or not isinstance(message, dict) or "data" not in message:
+        raise InvalidPushRequest("malformed task: it needs a request and an envelope with data")
+    return parse_push_request({**request, "payload": message["data"]})
+
+
 @dataclass
 class PushState:
     """A push in progress: what travels in a hand-on."""
 
-    request: dict[str, Any]  # the validated request body, re-parsed by every invocation
+    # The validated request body without its payload (``without_payload``), re-parsed by
+    # every invocation with the envelope's data (``task_request``).
+    request: dict[str, Any]
     envelope: dict[str, Any]  # built once; every copy of the push is this
     pending: deque[Shard] = field(default_factory=deque)
     next_range: ItemKey | None = None  # Query audiences: where unsplit pages start
@@ -108,6 +143,9 @@ class PushState:
             )
         except (KeyError, TypeError, ValueError, AttributeError) as error:
             raise InvalidPushRequest(f"malformed hand-on task: {error!r}") from None
+
+    def push_request(self) -> PushRequest:
+        return task_request(self.request, self.envelope)
 
     @property
     def done(self) -> bool:
