@@ -46,8 +46,9 @@ class PushRequest:
     """A validated push request.
 
     ``body`` is the request exactly as it was validated: shard and hand-on payloads carry it
-    and every invocation parses it again, so a field added to the parser survives sharding
-    without touching the fan-out.
+    (without its payload, which travels once, as the envelope's data) and every invocation
+    parses it again, so a field added to the parser survives sharding without touching the
+    fan-out.
     """
 
     audience: Audience
