@@ -15,8 +15,8 @@ import pytest
 from tests.integration.conftest import TABLE, rows
 from wspush.dal.shard_invoker import ShardInvoker
 from wspush.logic.envelope import MAX_MESSAGE_BYTES
-from wspush.logic.shards import HAND_ON_TASK, SHARD_TASK, Sharding, encode_task
-from wspush.models.shard import ShardFailed
+from wspush.logic.shards import HAND_ON_TASK, SHARD_TASK, Sharding
+from wspush.models.shard import ShardFailed, encode_task
 from wspush_local.worker import LambdaContext
 
 SYNC_PAYLOAD_LIMIT = 6 * 1024 * 1024

@@ -13,14 +13,13 @@ from wspush.logic.shards import (
     SHARD_TASK,
     PushState,
     Sharding,
-    encode_task,
     shard_task,
     task_request,
     without_payload,
 )
 from wspush.models.channel import Position
 from wspush.models.push import DeliveryReport, InvalidPushRequest, parse_push_request
-from wspush.models.shard import ItemKey, Shard
+from wspush.models.shard import ItemKey, Shard, encode_task
 
 LONGEST = "x" * 128  # the longest topic, entity, connection and message id
 

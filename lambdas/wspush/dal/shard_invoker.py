@@ -14,8 +14,7 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 from wspush.dal.push_invoker import invoke_client_config
-from wspush.logic.shards import encode_task
-from wspush.models.shard import ShardFailed
+from wspush.models.shard import ShardFailed, encode_task
 
 # Invoke takes 6 MB synchronously and 1 MB asynchronously (256 KB before that limit was
 # raised): a hand-on carries the envelope (at most 128 KB) and cursors, and is held to the

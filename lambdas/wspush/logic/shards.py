@@ -13,7 +13,7 @@ the request, the open shards and the totals. Every target is attempted once per 
 every copy carries the same envelope.
 
 A task carries the payload once, in the envelope (its request leaves the payload out), and
-travels as UTF-8 JSON without ASCII escapes (``encode_task``): the largest envelope API
+travels as UTF-8 JSON without ASCII escapes (``models.shard.encode_task``): the largest envelope API
 Gateway can send fits a task well inside Lambda's invoke payload limit, whatever its text.
 
 The invocation mechanism is behind ``ShardRunner`` (``dal.shard_invoker`` in Lambda).
@@ -21,7 +21,6 @@ The invocation mechanism is behind ``ShardRunner`` (``dal.shard_invoker`` in Lam
 
 from __future__ import annotations
 
-import json
 import time
 from collections import deque
 from collections.abc import Callable
@@ -64,12 +63,6 @@ class Sharding:
     rate_limit: float  # posts/s for one push, across all its shards
     page_size: int = 1000  # items per table read
     margin_seconds: float = 10.0  # stop starting work this long before a deadline
-
-
-def encode_task(task: dict[str, Any]) -> bytes:
-    """A shard or hand-on task as its invoke payload: compact UTF-8 JSON, not
-    ASCII-escaped, so the envelope in it takes exactly the bytes it is sent as."""
-    return json.dumps(task, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
 
 
 def without_payload(body: dict[str, Any]) -> dict[str, Any]:

@@ -13,6 +13,7 @@ or deleted meanwhile.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -96,3 +97,9 @@ class ShardResult:
 
 class ShardFailed(RuntimeError):
     """A shard invocation failed (function error, throttling, timeout) after its retries."""
+
+
+def encode_task(task: dict[str, Any]) -> bytes:
+    """A shard or hand-on task as its invoke payload: compact UTF-8 JSON, not
+    ASCII-escaped, so the envelope in it takes exactly the bytes it is sent as."""
+    return json.dumps(task, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
