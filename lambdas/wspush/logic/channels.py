@@ -59,6 +59,12 @@ def with_position(
     )
 
 
+def refuse_oversize(message: dict[str, Any], channel: str) -> None:
+    """Raise ``envelope.PayloadTooLarge`` (or ``UnsendableMessage``) unless the envelope
+    fits one WebSocket message even with its channel and the widest ``seq`` and ``epoch``."""
+    envelope.encode(with_position(message, channel, Position(_WIDEST_SEQ, "0" * 2 * _EPOCH_BYTES)))
+
+
 def number_envelope(
     request: PushRequest, message: dict[str, Any], history: History | None, now: int
 ) -> dict[str, Any]:
@@ -75,9 +81,7 @@ def number_envelope(
     if history is None:
         return with_position(message, channel, None)
     push_id = message["id"]
-    # Refuse an oversize push before it takes a number.
-    widest = Position(_WIDEST_SEQ, "0" * 2 * _EPOCH_BYTES)
-    envelope.encode(with_position(message, channel, widest))
+    refuse_oversize(message, channel)  # before it takes a number
     store = history.store
     expires_at = now + history.retention_seconds
     claim = store.claim(push_id, channel, now, expires_at)
