@@ -88,7 +88,8 @@ def number_envelope(
     if not claim.fresh:
         if claim.seq is not None:
             kept = store.entry(claim.channel, claim.seq)
-            if kept is not None:
+            # Of the claim's epoch: the same number in a later epoch is another push.
+            if kept is not None and kept.epoch == claim.epoch:
                 first: dict[str, Any] = json.loads(kept.body)
                 return first
             raise SequencePending(f"push {push_id} is numbered but not kept yet")
