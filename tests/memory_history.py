@@ -10,14 +10,16 @@ class MemoryHistory:
         self.counters: dict[str, Position] = {}
         self.kept: dict[tuple[str, int], tuple[HistoryEntry, int]] = {}  # -> (entry, expires)
         self.claims: dict[str, Claim] = {}
+        self.claims_expire: dict[str, int] = {}
         self.occupancy: dict[str, int] = {}
         self.writes = 0
 
     def claim(self, push_id, channel, now, expires_at):
         self.writes += 1
-        if push_id in self.claims:
+        if push_id in self.claims and self.claims_expire[push_id] > now:
             return self.claims[push_id]
         self.claims[push_id] = Claim(fresh=False, claimed_at=now, channel=channel)
+        self.claims_expire[push_id] = expires_at
         return Claim(fresh=True, claimed_at=now, channel=channel)
 
     def take_over(self, push_id, seen_claimed_at, now):

@@ -88,15 +88,22 @@ def _request_time(epoch: float) -> str:
     return datetime.fromtimestamp(epoch, UTC).strftime("%d/%b/%Y:%H:%M:%S +0000")
 
 
+def _not_json(constant: str) -> Any:
+    raise ValueError(f"{constant} is not JSON")
+
+
 def select_route(expression: str, body: str | None, routes: dict[str, Any]) -> str | None:
     """Evaluate ``$request.body.<path>``; fall back to $default; None when nothing matches."""
     if body is not None and expression.startswith("$request.body."):
         value: Any
         try:
-            value = json.loads(body)
+            # Numbers are not needed to select a route; left as text, an integer of any
+            # length selects like any other body (Python's int() refuses over 4,300 digits).
+            # NaN and Infinity are not JSON: such a body is not JSON to API Gateway either.
+            value = json.loads(body, parse_int=str, parse_constant=_not_json)
             for key in expression.removeprefix("$request.body.").split("."):
                 value = value.get(key) if isinstance(value, dict) else None
-        except (json.JSONDecodeError, RecursionError):
+        except (ValueError, RecursionError):  # JSONDecodeError among them
             value = None
         if isinstance(value, str) and value in routes and not value.startswith("$"):
             return value

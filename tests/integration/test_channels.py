@@ -49,6 +49,15 @@ def test_concurrent_pushes_to_one_channel_take_consecutive_numbers(aws):
     assert table.entries("topic:busy", position.epoch, 0, 100, now + 3600) == []  # expired
 
 
+def test_a_claim_is_held_until_it_expires_then_taken_anew(aws):
+    table = HistoryTable(aws["dynamodb"], HISTORY_TABLE)
+    now = int(time.time())
+    assert table.claim("idem", "broadcast", now, now + 60).fresh
+    # While it lives, the id is held (a retry); once past expiresAt, TTL or not, it is new
+    assert not table.claim("idem", "broadcast", now + 59, now + 119).fresh
+    assert table.claim("idem", "broadcast", now + 60, now + 120).fresh
+
+
 def test_a_redelivered_event_is_numbered_and_kept_once(
     aws, handlers, context, connections_endpoint
 ):

@@ -7,7 +7,7 @@ import pytest
 from tests.memory_history import MemoryHistory
 from wspush.logic.channels import STALE_CLAIM_SECONDS, History, envelope_body
 from wspush.logic.envelope import MAX_MESSAGE_BYTES, PayloadTooLarge
-from wspush.models.channel import SequencePending, parse_channel
+from wspush.models.channel import HistoryEntry, SequencePending, parse_channel
 from wspush.models.push import Audience, PushRequest
 
 NOW = 1_000_000
@@ -48,6 +48,34 @@ def test_a_retried_push_id_gets_its_first_envelope_back_not_a_second_number():
     following = _push(history, Audience(broadcast=True), "next")
     assert again == first
     assert following["seq"] == first["seq"] + 1
+
+
+def test_a_push_id_sent_again_after_the_history_window_is_a_new_push():
+    # Given a push numbered 1, and a channel that started again after the window
+    store = MemoryHistory()
+    history = History(store, retention_seconds=3600)
+    first = _push(history, Audience(topic="t"), "again")
+    later = NOW + 3600
+    store.counters.clear()  # the counter expired with the history
+    other = _push(history, Audience(topic="t"), "other", now=later)
+    assert other["seq"] == 1 and other["epoch"] != first["epoch"]
+    # When the first id is pushed again after its claim expired
+    again = _push(history, Audience(topic="t"), "again", now=later + 1, payload={"n": 2})
+    # Then it is numbered as a new push: not the other push's envelope, not pending
+    assert (again["seq"], again["epoch"], again["data"]) == (2, other["epoch"], {"n": 2})
+
+
+def test_a_retry_never_gets_the_envelope_of_another_epoch():
+    # Given a push numbered 1 whose kept row now holds another epoch's push 1
+    store = MemoryHistory()
+    history = History(store, retention_seconds=3600)
+    first = _push(history, Audience(topic="t"), "p")
+    _, expires = store.kept[("topic:t", 1)]
+    store.kept[("topic:t", 1)] = (HistoryEntry(1, "another", '{"not":"mine"}'), expires)
+    # When it is retried / Then it waits for its own envelope rather than send another's
+    with pytest.raises(SequencePending):
+        _push(history, Audience(topic="t"), "p", now=NOW + 5)
+    assert first["seq"] == 1
 
 
 def test_a_push_id_being_numbered_elsewhere_is_pending_until_its_claim_is_stale():

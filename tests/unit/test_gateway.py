@@ -94,6 +94,11 @@ def test_route_selection_uses_the_action_and_falls_back_to_default():
     assert select_route("$request.body.action", '{"action":"$connect"}', routes) == "$default"
     assert select_route("$request.body.action", "not json", routes) == "$default"
     assert select_route("$request.body.action", '{"action":"x"}', {"ping": "p"}) is None
+    # An integer too long for Python's int() still selects by the action, never raises
+    huge = '{"action":"ping","n":' + "9" * 5000 + "}"
+    assert select_route("$request.body.action", huge, routes) == "ping"
+    # NaN is not JSON: the body is not JSON, so $default
+    assert select_route("$request.body.action", '{"action":"ping","n":NaN}', routes) == "$default"
 
 
 def test_policy_needs_an_allow_for_the_arn_and_no_deny():

@@ -175,3 +175,9 @@ def test_any_input_gets_exactly_one_frame_and_never_raises(body, is_binary):
         "subscribed",
         "unsubscribed",
     }
+
+
+def test_an_unpaired_surrogate_is_malformed_json_not_a_crash():
+    # (a resume naming "topic:user:alice/\ud800" once came back as an unsendable reply)
+    reply = _handle('{"action":"resume","since":{"topic:user:alice/\\ud800":0}}')
+    assert reply.error_kind == "malformed_json" and "surrogate" in reply.frame["message"]

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from wspush.dal.errors import StoreError
+from wspush.logic import envelope
 from wspush.logic import publish as logic
 from wspush.models.publish import HandOffFailed, PublishRejected, Status
 
@@ -93,7 +94,8 @@ def _publish(document, invoker, counter=None, executor=None, sync_max=100):
         (b'{"entityId": "m1", "payload": NaN}', 400, "malformed_json", "NaN"),
         (b'{"entityId": "m1", "payload": 1e400}', 400, "malformed_json", "out of range"),
         (b'{"entityId": "m1", "payload": ' + b"9" * 5000 + b"}", 400, "malformed_json", "digits"),
-        (b'{"entityId": "m1", "payload": "\\ud800"}', 400, "invalid_request", "sendable"),
+        (b'{"entityId": "m1", "payload": "\\ud800"}', 400, "malformed_json", "surrogate"),
+        (b'{"connectionId": "\\ud800", "payload": 1}', 400, "malformed_json", "surrogate"),
         (b'{"entityId": "m1", "payload": ' + b"[" * 100_000 + b"}", 400, "malformed_json", "JSON"),
     ],
 )
@@ -117,6 +119,20 @@ def test_a_message_whose_envelope_cannot_fit_gets_413():
     with pytest.raises(PublishRejected) as refused:
         logic.read_messages(raw)
     assert refused.value.status == 413 and "too large" in refused.value.message
+
+
+def test_a_message_that_fits_only_without_its_channel_and_number_gets_413():
+    # Given a payload whose bare envelope fits exactly, but not once the push function adds
+    # its channel, seq and epoch
+    bare = envelope.encode(envelope.build("notification", "", message_id="m-1"))
+    payload = "x" * (envelope.MAX_MESSAGE_BYTES - len(bare))
+    assert len(envelope.encode(envelope.build("notification", payload, message_id="m-1"))) == (
+        envelope.MAX_MESSAGE_BYTES
+    )
+    # When it is published / Then it is refused here, not accepted and refused later
+    with pytest.raises(PublishRejected) as refused:
+        logic.read_messages(_raw({"topic": "t", "id": "m-1", "payload": payload}))
+    assert refused.value.status == 413
 
 
 def test_a_batch_of_more_than_ten_is_refused():

@@ -336,6 +336,9 @@ def test_resume_reads_granted_public_and_own_channels():
         {"action": "resume", "since": {"chat:1": 0}},
         {"action": "resume", "since": {"broadcast": 0}, "epochs": {"broadcast": 5}},
         {"action": "resume", "since": {f"topic:t{i}": 0 for i in range(33)}},
+        # names no push could have had: a topic or entity id out of their alphabets
+        {"action": "resume", "since": {"topic:has space": 0}},
+        {"action": "resume", "since": {"entity:a#b": 0}},
     ],
 )
 def test_malformed_resume_requests_get_an_error_frame(frame):

@@ -18,6 +18,18 @@ def test_what_python_alone_would_accept_or_crash_on_is_invalid_json(text):
         loads(text)
 
 
+@pytest.mark.parametrize(
+    "text", ['"\\ud800"', '{"\\udc00": 1}', '[["x", {"k": "a\\udfffb"}]]', '"\\ude00\\ud83d"']
+)
+def test_an_unpaired_surrogate_anywhere_is_invalid_json(text):
+    with pytest.raises(InvalidJson, match="surrogate"):
+        loads(text)
+
+
+def test_a_surrogate_pair_is_one_character():
+    assert loads('{"emoji": "\\ud83d\\ude00"}') == {"emoji": "\U0001f600"}
+
+
 def test_ordinary_documents_read_as_usual():
     assert loads('{"a": [1, 2.5, "x", null, true], "big": 12345678901234567890}') == {
         "a": [1, 2.5, "x", None, True],
@@ -40,3 +52,4 @@ def test_any_text_reads_as_sendable_json_or_is_invalid_json(text):
     except InvalidJson:
         return
     assert json.loads(json.dumps(value, allow_nan=False)) == value
+    json.dumps(value, ensure_ascii=False).encode("utf-8")  # and it is Unicode text

@@ -142,6 +142,38 @@ test("a client that was away resumes what it missed on its channels, in order, e
   second.disconnect();
 });
 
+test("a resume naming a topic the token no longer grants is a gap for its channels, then forgotten", async () => {
+  const entity = unique("js-refused");
+  const granted = unique("js-granted");
+  const revoked = unique("js-revoked");
+  const positions = {
+    [`topic:${granted}`]: { seq: 0, epoch: null },
+    [`topic:${revoked}`]: { seq: 3, epoch: "e0" },
+  };
+  const { client: first } = client(entity, { positions }, [granted]);
+  const gaps = [];
+  first.on("resumeGap", (gap) => gaps.push(gap));
+  const refused = next(first, "error", (e) => e.code === "forbidden_channel");
+  first.connect();
+  await refused;
+  assert.deepEqual(gaps.map((g) => [g.channel, g.reason]), [
+    [`topic:${granted}`, "refused"],
+    [`topic:${revoked}`, "refused"],
+  ]);
+  assert.deepEqual(Object.keys(first.positions()), [`topic:${granted}`]);
+  first.disconnect();
+
+  // From what is left, the next connection resumes without a refusal.
+  const { client: second } = client(entity, { positions: first.positions() }, [granted]);
+  const errors = [];
+  second.on("error", (e) => errors.push(e));
+  const resumed = next(second, "resumed");
+  second.connect();
+  assert.deepEqual((await resumed).channels, { [`topic:${granted}`]: 0 });
+  second.disconnect();
+  assert.deepEqual(errors, []);
+});
+
 test("a frame over 32 KB is refused by the client, a ping is answered", async () => {
   const { client: c } = client(unique("js-frame"));
   c.connect();

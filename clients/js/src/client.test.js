@@ -240,6 +240,22 @@ describe("reconnecting", () => {
     assert.equal(server.connections.length, 3);
   });
 
+  test("giving up rejects the pending subscriptions", async (t) => {
+    const server = new FakeServer({ autoAccept: false });
+    const { client, tick } = setup(t, { server, maxReconnectAttempts: 1 });
+    client.connect();
+    const subscription = client.subscribe("news");
+    await flush();
+    for (let i = 0; i < 2; i += 1) {
+      server.last.refuse();
+      await tick(DEFAULTS.maxReconnectDelay);
+    }
+    assert.equal(client.state, State.Closed);
+    await assert.rejects(subscription, { name: "WspushError", code: "gave_up", topic: "news", message: /gave up after 1 attempts/ });
+    // The topic stays: a later connect() subscribes it again.
+    assert.deepEqual(client.topics, ["news"]);
+  });
+
   test("disconnect closes for good: no reconnect, pending subscriptions rejected", async (t) => {
     const server = new FakeServer({ autoAccept: false });
     const { client, named, tick } = setup(t, { server });
@@ -597,6 +613,144 @@ describe("resume", () => {
     assert.deepEqual(server.last.actions("resume"), [
       { action: "resume", since: { "topic:news": 5 }, epochs: { "topic:news": "e1" } },
     ]);
+    client.disconnect();
+  });
+
+  test("more than 32 channels are resumed in chunks, one request at a time, each with its own more", async (t) => {
+    // 31 topics, the entity and broadcast: one request would be refused (invalid_resume).
+    const positions = {};
+    for (let i = 0; i < 31; i += 1) positions[`topic:t${i}`] = { seq: i + 1, epoch: "e1" };
+    positions["entity:alice"] = { seq: 7, epoch: "e9" };
+    positions.broadcast = { seq: 1, epoch: "e1" };
+    let broadcastRounds = 0;
+    const server = new FakeServer({
+      resumeReplies: (frame) => {
+        resumeFrames.push(frame);
+        if (!("broadcast" in frame.since)) return server.resume(frame);
+        broadcastRounds += 1;
+        if (broadcastRounds === 1) {
+          return [positioned("broadcast", 2), { type: "resumed", channels: { ...frame.since, broadcast: 2 }, epochs: { broadcast: "e1" }, more: ["broadcast"] }];
+        }
+        return [positioned("broadcast", 3), { type: "resumed", channels: { broadcast: 3 }, epochs: { broadcast: "e1" }, more: [] }];
+      },
+    });
+    const { client, named } = await connected(t, { server, positions });
+    await flush();
+    assert.deepEqual(resumeFrames.map((f) => Object.keys(f.since).length), [32, 1, 1]);
+    assert.deepEqual(
+      Object.keys({ ...resumeFrames[0].since, ...resumeFrames[1].since }).sort(),
+      Object.keys(positions).sort(),
+    );
+    assert.deepEqual(resumeFrames[0].epochs["entity:alice"], "e9");
+    assert.deepEqual(resumeFrames[2], { action: "resume", since: { broadcast: 2 }, epochs: { broadcast: "e1" } });
+    assert.deepEqual(named("push").map((p) => p.seq), [2, 3]);
+    assert.equal(named("error").length, 0);
+    assert.equal(named("resumeGap").length, 0);
+    // One resumed once every chunk is complete, with where every channel stands.
+    assert.equal(named("resumed").length, 1);
+    assert.deepEqual(named("resumed")[0].channels, Object.fromEntries(
+      Object.entries(positions).map(([channel, p]) => [channel, channel === "broadcast" ? 3 : p.seq]),
+    ));
+    client.disconnect();
+  });
+
+  test("a resume refused for a channel the token no longer grants is a gap for its channels, once", async (t) => {
+    const server = new FakeServer({ allowChannel: (channel) => channel !== "topic:old" });
+    const positions = {
+      "topic:news": { seq: 4, epoch: "e1" },
+      "topic:old": { seq: 9, epoch: "e1" },
+      "entity:alice": { seq: 2, epoch: "e9" },
+    };
+    const { client, named, tick } = await connected(t, { server, positions });
+    await flush();
+    assert.deepEqual(server.last.actions("resume").map((f) => Object.keys(f.since)), [["topic:news", "topic:old", "entity:alice"]]);
+    // Nothing was replayed: every channel of the request may have missed pushes.
+    assert.deepEqual(named("resumeGap").map(({ channel, oldest, reason }) => [channel, oldest, reason]), [
+      ["topic:news", null, "refused"],
+      ["topic:old", null, "refused"],
+      ["entity:alice", null, "refused"],
+    ]);
+    assert.deepEqual(named("error").map((e) => [e.type, e.code]), [["server", "forbidden_channel"]]);
+    assert.equal(named("resumed").length, 0);
+    // The refused channel is forgotten, so the next reconnect resumes the others.
+    assert.deepEqual(Object.keys(client.positions()), ["topic:news", "entity:alice"]);
+    server.last.drop(1006);
+    await tick(DEFAULTS.maxReconnectDelay);
+    assert.deepEqual(server.last.actions("resume").map((f) => Object.keys(f.since)), [["topic:news", "entity:alice"]]);
+    assert.equal(named("resumeGap").length, 3);
+    assert.deepEqual(named("resumed").map((e) => e.channels), [{ "topic:news": 4, "entity:alice": 2 }]);
+    client.disconnect();
+  });
+
+  test("a resume refused without naming a channel is a gap for each channel of that request", async (t) => {
+    const server = new FakeServer({
+      resumeReplies: () => [{ type: "error", code: "invalid_resume", message: "at most 32 channels per resume" }],
+    });
+    const positions = { "topic:news": { seq: 4, epoch: "e1" }, broadcast: { seq: 8, epoch: "e2" } };
+    const { client, named } = await connected(t, { server, positions });
+    await flush();
+    assert.deepEqual(named("resumeGap").map((e) => [e.channel, e.reason]), [
+      ["topic:news", "refused"],
+      ["broadcast", "refused"],
+    ]);
+    assert.deepEqual(client.positions(), positions);
+    // The resume is over: a later unknown_action is an ordinary error, not another gap.
+    server.last.deliver({ type: "error", code: "unknown_action", message: "unknown action 'x'" });
+    await flush();
+    assert.equal(named("resumeGap").length, 2);
+    assert.deepEqual(named("error").map((e) => e.code), ["invalid_resume", "unknown_action"]);
+    client.disconnect();
+  });
+
+  test("resumed moves positions to a newer epoch or an expired history, so a gap is not repeated", async (t) => {
+    // As wspush answers: a channel with nothing kept is 0 without an epoch, and a gap only
+    // when the client claims a seq or an epoch.
+    const latest = { "topic:news": null, "topic:sport": { seq: 7, epoch: "e2" }, "entity:alice": { seq: 3, epoch: "e9" } };
+    const server = new FakeServer({
+      resumeReplies: (frame) => {
+        resumeFrames.push(frame);
+        const replies = [];
+        const channels = {};
+        const epochs = {};
+        for (const [channel, seen] of Object.entries(frame.since)) {
+          const position = latest[channel];
+          if (!position) {
+            if (seen > 0 || channel in frame.epochs) replies.push({ type: "resume_gap", channel, oldest: null });
+            channels[channel] = 0;
+            continue;
+          }
+          if (frame.epochs[channel] !== position.epoch) replies.push({ type: "resume_gap", channel, oldest: null });
+          channels[channel] = position.seq;
+          epochs[channel] = position.epoch;
+        }
+        return [...replies, { type: "resumed", channels, epochs, more: [] }];
+      },
+    });
+    const positions = {
+      "topic:news": { seq: 41, epoch: "e1" },
+      "topic:sport": { seq: 50, epoch: "e1" },
+      "entity:alice": { seq: 5, epoch: "e9" }, // ahead of the reply: a live push came first
+    };
+    const { client, named, tick } = await connected(t, { server, positions });
+    await flush();
+    assert.deepEqual(named("resumeGap").map((e) => e.channel), ["topic:news", "topic:sport"]);
+    assert.deepEqual(client.positions(), {
+      "topic:news": { seq: 0, epoch: null },
+      "topic:sport": { seq: 7, epoch: "e2" },
+      "entity:alice": { seq: 5, epoch: "e9" },
+    });
+    server.last.drop(1006);
+    await tick(DEFAULTS.maxReconnectDelay);
+    assert.deepEqual(resumeFrames[1], {
+      action: "resume",
+      since: { "topic:news": 0, "topic:sport": 7, "entity:alice": 5 },
+      epochs: { "topic:sport": "e2", "entity:alice": "e9" },
+    });
+    assert.equal(named("resumeGap").length, 2);
+    // The channel starts again: its first push takes the new epoch.
+    server.last.deliver(positioned("topic:news", 1, "e3"));
+    await flush();
+    assert.deepEqual(client.positions()["topic:news"], { seq: 1, epoch: "e3" });
     client.disconnect();
   });
 

@@ -11,13 +11,18 @@ export type State = (typeof State)[keyof typeof State];
 
 /** API Gateway's WebSocket frame limit (32 KB). */
 export declare const MAX_FRAME_BYTES: number;
+/** The most channels one `resume` request names (32, the server's limit); more go in several requests. */
+export declare const MAX_RESUME_CHANNELS: number;
 /** The close code used when a connection stops answering pings (4000). */
 export declare const HEARTBEAT_TIMEOUT_CODE: number;
 
-/** Where a channel's pushes have been read up to. A new `epoch` means the history was reset. */
+/**
+ * Where a channel's pushes have been read up to. A new `epoch` means the history was reset;
+ * `epoch` is null (with `seq` 0) when the server had nothing kept for the channel.
+ */
 export interface Position {
   seq: number;
-  epoch: string;
+  epoch: string | null;
 }
 
 /** The minimal WebSocket the client needs: the browser's, Node 22's, or the `ws` package's. */
@@ -46,7 +51,7 @@ export interface ClientOptions {
   minReconnectDelay?: number;
   /** Backoff cap (ms). Default 30000. */
   maxReconnectDelay?: number;
-  /** Reconnect attempts before ending `closed`. Default Infinity. */
+  /** Reconnect attempts before ending `closed` (pending `subscribe` promises are rejected with `gave_up`). Default Infinity. */
   maxReconnectAttempts?: number;
   /** Connect timeout, ping answer timeout and subscribe wait of a replacement (ms). Default 10000. */
   timeout?: number;
@@ -123,14 +128,19 @@ export interface SubscriptionErrorContext {
   error: WspushError;
 }
 export interface ResumedContext {
+  /** Where each resumed channel now stands (every request's answer, once all are complete). */
   channels: Record<string, number>;
 }
 export interface ResumeGapContext {
   channel: string;
   /** The oldest seq the server still has, or null when unknown. */
   oldest: number | null;
-  /** `history`: the server's history does not reach back far enough; `unsupported`: the server has no resume. */
-  reason: "history" | "unsupported";
+  /**
+   * `history`: the server's history does not reach back far enough; `unsupported`: the server
+   * has no resume; `refused`: the server refused the resume request naming this channel
+   * (`invalid_resume`, or `forbidden_channel` when the token no longer grants one of its channels).
+   */
+  reason: "history" | "unsupported" | "refused";
 }
 export interface RotatedContext {
   /** How long the replaced connection was open (ms). */
@@ -157,7 +167,7 @@ export interface ClientEvents {
 
 export declare class WspushError extends Error {
   constructor(code: string, message: string, details?: Record<string, unknown>);
-  /** `frame_too_large`, `not_connected`, `invalid_topic`, `disconnected`, `unsubscribed`, or a server code. */
+  /** `frame_too_large`, `not_connected`, `invalid_topic`, `disconnected`, `gave_up`, `unsubscribed`, or a server code. */
   code: string;
   topic?: string;
 }

@@ -29,6 +29,9 @@ export const State = Object.freeze({
 /** API Gateway's WebSocket frame limit: a client frame must not exceed 32 KB. */
 export const MAX_FRAME_BYTES = 32 * 1024;
 
+/** The most channels the server resumes per request; more are asked for in several requests. */
+export const MAX_RESUME_CHANNELS = 32;
+
 /** Close code the client uses when a connection stops answering pings. */
 export const HEARTBEAT_TIMEOUT_CODE = 4000;
 
@@ -114,7 +117,7 @@ export class WspushClient {
     this._topics = new Map(); // topic -> {waiters: [{resolve, reject}]}
     this._positions = new Map(); // channel -> {seq, epoch}
     for (const [channel, position] of Object.entries(options.positions ?? {})) {
-      this._positions.set(channel, { seq: position.seq, epoch: position.epoch });
+      this._positions.set(channel, { seq: position.seq, epoch: position.epoch ?? null });
     }
     this._seenIds = new Set();
     this._seenOrder = [];
@@ -178,9 +181,7 @@ export class WspushClient {
     }
     this._current = null;
     this._next = null;
-    for (const [topic, entry] of this._topics) {
-      this._settle(entry, new WspushError("disconnected", `disconnected before ${topic} was subscribed`));
-    }
+    this._rejectWaiters("disconnected", (topic) => `disconnected before ${topic} was subscribed`);
     this._setState(State.Closed, { code, reason });
   }
 
@@ -319,15 +320,42 @@ export class WspushClient {
     if (resume) this._resume(transport);
   }
 
+  /**
+   * Ask for what was missed, from the positions as they stand now (before any live push can
+   * move them past what was missed), at most `MAX_RESUME_CHANNELS` channels per request. The
+   * requests go one after the other: each is answered (`resumed`, possibly with `more`, or an
+   * error) before the next is sent, so every answer belongs to the request in flight.
+   */
   _resume(transport) {
     if (!this.options.resume || this._positions.size === 0) return;
-    const since = {};
-    const epochs = {};
+    const requests = [];
     for (const [channel, { seq, epoch }] of this._positions) {
-      since[channel] = seq;
-      epochs[channel] = epoch;
+      if (requests.length === 0 || Object.keys(requests.at(-1).since).length === MAX_RESUME_CHANNELS) {
+        requests.push({ since: {}, epochs: {} });
+      }
+      requests.at(-1).since[channel] = seq;
+      if (typeof epoch === "string") requests.at(-1).epochs[channel] = epoch;
     }
+    transport.resume = { requests, inFlight: null, channels: {}, replayed: false };
     transport.resumePending = true;
+    this._resumeNext(transport);
+  }
+
+  /** Send the next resume request, or announce `resumed` once none is left. */
+  _resumeNext(transport) {
+    const resume = transport.resume;
+    const request = resume.requests.shift();
+    if (request) {
+      this._sendResume(transport, request);
+      return;
+    }
+    transport.resume = null;
+    transport.resumePending = false;
+    if (resume.replayed) this._emit("resumed", { channels: resume.channels });
+  }
+
+  _sendResume(transport, { since, epochs }) {
+    transport.resume.inFlight = Object.keys(since);
     this._sendOn(transport, { action: "resume", since, epochs });
   }
 
@@ -355,8 +383,10 @@ export class WspushClient {
     // A connection that stayed up resets the backoff; one dropped at once keeps growing it.
     if (wasOpen && Date.now() - transport.openedAt >= this.options.timeout) this._attempt = 0;
     if (this._attempt >= this.options.maxReconnectAttempts) {
+      const gaveUp = `gave up after ${this._attempt} attempts`;
       this._stop();
-      this._setState(State.Closed, { code, reason: `gave up after ${this._attempt} attempts` });
+      this._rejectWaiters("gave_up", (topic) => `${gaveUp} to connect; ${topic} was not subscribed`);
+      this._setState(State.Closed, { code, reason: gaveUp });
       return;
     }
     const delay = backoffDelay(this._attempt, this.options.minReconnectDelay, this.options.maxReconnectDelay);
@@ -472,9 +502,7 @@ export class WspushClient {
       case "unsubscribed":
         return this._emit("unsubscribed", { topic: frame.topic });
       case "resumed":
-        if (this._resumeMore(transport, frame)) return;
-        transport.resumePending = false;
-        return this._emit("resumed", { channels: frame.channels ?? {} });
+        return this._resumed(transport, frame);
       case "resume_gap":
         return this._emit("resumeGap", { channel: frame.channel, oldest: frame.oldest ?? null, reason: "history" });
       case "error":
@@ -512,6 +540,33 @@ export class WspushClient {
     });
   }
 
+  _resumed(transport, frame) {
+    const channels = frame.channels !== null && typeof frame.channels === "object" ? frame.channels : {};
+    this._adoptPositions(channels, frame.epochs);
+    // A reply to a request the application sent itself is handled like one of ours.
+    transport.resume ??= { requests: [], inFlight: null, channels: {}, replayed: false };
+    Object.assign(transport.resume.channels, channels);
+    transport.resume.replayed = true;
+    if (this._resumeMore(transport, frame)) return;
+    this._resumeNext(transport);
+  }
+
+  /**
+   * `resumed` says where each channel stands: take it when the server is in a newer epoch
+   * (or has nothing kept: seq 0 and no epoch) or further on in the same epoch, so the next
+   * resume does not report the same gap again. Never back: a live push may be ahead of the
+   * reply. Channels forgotten meanwhile (unsubscribed) stay forgotten.
+   */
+  _adoptPositions(channels, epochs) {
+    if (epochs === null || typeof epochs !== "object") return; // a server that does not say
+    for (const [channel, seq] of Object.entries(channels)) {
+      const known = this._positions.get(channel);
+      if (!known || !Number.isInteger(seq) || seq < 0) continue;
+      const epoch = typeof epochs[channel] === "string" ? epochs[channel] : null;
+      if (epoch !== known.epoch || seq > known.seq) this._positions.set(channel, { seq, epoch });
+    }
+  }
+
   /** The server replays a bounded number of pushes per request and lists in `more` the
    * channels it cut short: ask again from where each stands. */
   _resumeMore(transport, frame) {
@@ -525,7 +580,7 @@ export class WspushClient {
       if (typeof frame.epochs?.[channel] === "string") epochs[channel] = frame.epochs[channel];
     }
     if (Object.keys(since).length === 0) return false;
-    this._sendOn(transport, { action: "resume", since, epochs });
+    this._sendResume(transport, { since, epochs });
     return true;
   }
 
@@ -547,10 +602,15 @@ export class WspushClient {
     if (code === "unknown_action" && transport.resumePending) {
       // This server does not know resume: no replay on this connection; every channel may
       // have missed pushes, so the application should reload them.
+      transport.resume = null;
       transport.resumePending = false;
       for (const channel of this._positions.keys()) {
         this._emit("resumeGap", { channel, oldest: null, reason: "unsupported" });
       }
+      return;
+    }
+    if ((code === "invalid_resume" || code === "forbidden_channel") && transport.resume?.inFlight) {
+      this._resumeRefused(transport, code, message, frame.channel);
       return;
     }
     if (typeof frame.topic === "string") {
@@ -567,6 +627,28 @@ export class WspushClient {
       return;
     }
     this._emit("error", { type: "server", code, message });
+  }
+
+  /**
+   * The server refused the resume request in flight as a whole and replayed nothing: each of
+   * its channels may have missed pushes, so each is a gap the application reloads. A channel
+   * the refusal names (`channel`, or quoted in the message, as wspush does) is forgotten, or
+   * every later resume would be refused the same way. Then the next request goes out.
+   */
+  _resumeRefused(transport, code, message, channel) {
+    const refused = transport.resume.inFlight;
+    transport.resume.inFlight = null;
+    for (const name of refused) {
+      if (name === channel || String(message).includes(`'${name}'`)) this._positions.delete(name);
+    }
+    this._emit("error", { type: "server", code, message });
+    for (const name of refused) this._emit("resumeGap", { channel: name, oldest: null, reason: "refused" });
+    this._resumeNext(transport);
+  }
+
+  /** Reject every pending `subscribe()` promise (the topics stay for a later `connect()`). */
+  _rejectWaiters(code, message) {
+    for (const [topic, entry] of this._topics) this._settle(entry, new WspushError(code, message(topic), { topic }));
   }
 
   _settle(entry, error, value) {

@@ -30,7 +30,11 @@ client.on("push", (push: PushContext) => {
   void seq;
 });
 client.on("reconnecting", ({ code, delay, attempt }) => void [code + delay + attempt]);
-client.on("resumeGap", ({ channel, reason }) => void [channel, reason === "history" || reason === "unsupported"]);
+client.on("resumeGap", ({ channel, reason }) => void [channel, reason === "history" || reason === "unsupported" || reason === "refused"]);
+// @ts-expect-error: a resume gap has no reason "forbidden"
+client.on("resumeGap", ({ reason }) => void (reason === "forbidden"));
+const stored: Record<string, { seq: number; epoch: string | null }> = client.positions();
+new WspushClient("wss://x", { positions: stored });
 client.on("subscriptionError", ({ topic, code, error }) => void [topic, code, error.code]);
 client.connect();
 const subscribed: Promise<{ topic: string }> = client.subscribe("news");

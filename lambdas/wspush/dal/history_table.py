@@ -81,7 +81,9 @@ class HistoryTable:
     # Numbering a push ---------------------------------------------------------------------
 
     def claim(self, push_id: str, channel: str, now: int, expires_at: int) -> Claim:
-        """Claim a push id for this push; an id claimed before returns what it holds."""
+        """Claim a push id for this push; an id claimed before returns what it holds. A
+        claim past its ``expiresAt`` (TTL deletes lazily) is over: the id is claimed anew,
+        so an id sent again after the history window is a new push, never a stale one."""
         item = {
             **self._key(CLAIM_PREFIX + push_id),
             "claimedAt": _n(now),
@@ -89,7 +91,10 @@ class HistoryTable:
             "expiresAt": _n(expires_at),
         }
         if self._conditional(
-            "put_item", Item=item, ConditionExpression="attribute_not_exists(channel)"
+            "put_item",
+            Item=item,
+            ConditionExpression="attribute_not_exists(channel) OR expiresAt <= :now",
+            ExpressionAttributeValues={":now": _n(now)},
         ):
             return Claim(fresh=True, claimed_at=now, channel=channel)
         held = self._call(

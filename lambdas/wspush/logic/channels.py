@@ -59,6 +59,12 @@ def with_position(
     )
 
 
+def refuse_oversize(message: dict[str, Any], channel: str) -> None:
+    """Raise ``envelope.PayloadTooLarge`` (or ``UnsendableMessage``) unless the envelope
+    fits one WebSocket message even with its channel and the widest ``seq`` and ``epoch``."""
+    envelope.encode(with_position(message, channel, Position(_WIDEST_SEQ, "0" * 2 * _EPOCH_BYTES)))
+
+
 def number_envelope(
     request: PushRequest, message: dict[str, Any], history: History | None, now: int
 ) -> dict[str, Any]:
@@ -75,16 +81,15 @@ def number_envelope(
     if history is None:
         return with_position(message, channel, None)
     push_id = message["id"]
-    # Refuse an oversize push before it takes a number.
-    widest = Position(_WIDEST_SEQ, "0" * 2 * _EPOCH_BYTES)
-    envelope.encode(with_position(message, channel, widest))
+    refuse_oversize(message, channel)  # before it takes a number
     store = history.store
     expires_at = now + history.retention_seconds
     claim = store.claim(push_id, channel, now, expires_at)
     if not claim.fresh:
         if claim.seq is not None:
             kept = store.entry(claim.channel, claim.seq)
-            if kept is not None:
+            # Of the claim's epoch: the same number in a later epoch is another push.
+            if kept is not None and kept.epoch == claim.epoch:
                 first: dict[str, Any] = json.loads(kept.body)
                 return first
             raise SequencePending(f"push {push_id} is numbered but not kept yet")

@@ -17,6 +17,7 @@ from typing import Any, Protocol
 
 from wspush.dal.errors import StoreError
 from wspush.logic import envelope, strict_json
+from wspush.logic.channels import refuse_oversize
 from wspush.models.identifiers import topic_partition
 from wspush.models.publish import (
     FieldError,
@@ -101,8 +102,10 @@ def _message(item: Any, new_id: Callable[[], str]) -> Message:
     request = parse_push_request(item)
     body = dict(item)
     body["id"] = request.id or new_id()
-    # The envelope the clients will get must fit in one WebSocket message.
-    envelope.encode(envelope.build(request.message_type, request.payload, message_id=body["id"]))
+    # The envelope the clients will get, numbered in its channel, must fit one WebSocket
+    # message: the push function refuses it otherwise, after this request was accepted.
+    built = envelope.build(request.message_type, request.payload, message_id=body["id"])
+    refuse_oversize(built, request.audience.describe())
     return Message(request, body)
 
 

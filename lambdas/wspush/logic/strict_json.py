@@ -2,15 +2,21 @@
 
 Python's parser accepts what no other JSON parser does and fails in ways its callers do not
 expect: ``NaN``/``Infinity`` (and ``1e400``, read as infinity) become values that cannot be
-sent on as JSON, an integer of more than 4,300 digits raises a bare ``ValueError``, and deep
-nesting raises ``RecursionError``. Every one of those becomes ``InvalidJson`` here.
+sent on as JSON, an integer of more than 4,300 digits raises a bare ``ValueError``, deep
+nesting raises ``RecursionError``, and an escaped unpaired surrogate (``"\\ud800"``) becomes
+a string that cannot be encoded as UTF-8 later, wherever it is used (a connection id, a
+topic, a payload). Every one of those becomes ``InvalidJson`` here.
 """
 
 from __future__ import annotations
 
 import json
 import math
+import re
 from typing import Any
+
+# After parsing, a valid surrogate pair is one code point; any surrogate left is unpaired.
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 class InvalidJson(ValueError):
@@ -28,6 +34,21 @@ def _finite_float(text: str) -> float:
     return value
 
 
+def _refuse_unpaired_surrogates(document: Any) -> None:
+    pending = [document]
+    while pending:
+        value = pending.pop()
+        if isinstance(value, dict):
+            pending.extend(value.keys())
+            pending.extend(value.values())
+        elif isinstance(value, list):
+            pending.extend(value)
+        elif isinstance(value, str) and _SURROGATE.search(value):
+            raise InvalidJson(
+                "a string holds an unpaired UTF-16 surrogate, which is not Unicode text"
+            )
+
+
 def loads(text: str | bytes, max_int_digits: int = 4000) -> Any:
     """Parse ``text``; raise ``InvalidJson`` for anything but a finite, bounded document."""
 
@@ -37,7 +58,7 @@ def loads(text: str | bytes, max_int_digits: int = 4000) -> Any:
         return int(digits)
 
     try:
-        return json.loads(
+        document = json.loads(
             text,
             parse_constant=_refuse_constant,
             parse_float=_finite_float,
@@ -51,3 +72,5 @@ def loads(text: str | bytes, max_int_digits: int = 4000) -> Any:
         raise InvalidJson("too deeply nested") from None
     except ValueError as error:  # UnicodeDecodeError and the interpreter's own int limit
         raise InvalidJson(str(error)[:200]) from None
+    _refuse_unpaired_surrogates(document)
+    return document

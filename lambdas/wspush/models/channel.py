@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from wspush.models.identifiers import is_valid_entity_id, is_valid_topic
+
 BROADCAST = "broadcast"
 _KINDS = ("entity", "topic", "connection")
 
@@ -26,12 +28,17 @@ class ChannelName:
 
 
 def parse_channel(value: object) -> ChannelName | None:
-    """Read ``entity:<id>``, ``topic:<name>``, ``connection:<id>`` or ``broadcast``."""
+    """Read ``entity:<id>``, ``topic:<name>``, ``connection:<id>`` or ``broadcast``; the
+    name must be what a push to that audience could have had (so it is safe to echo)."""
     if value == BROADCAST:
         return ChannelName(BROADCAST)
     if not isinstance(value, str) or ":" not in value:
         return None
     kind, _, name = value.partition(":")
+    if kind == "entity" and not is_valid_entity_id(name):
+        return None
+    if kind == "topic" and not is_valid_topic(name):
+        return None
     if kind not in _KINDS or not name or len(name) > 128:
         return None
     return ChannelName(kind, name)

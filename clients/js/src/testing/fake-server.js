@@ -5,12 +5,17 @@
  * delivered on a later microtask, like a real socket's.
  */
 
+/** wspush's limit on the channels of one resume request. */
+const MAX_RESUME_CHANNELS = 32;
+
 export class FakeServer {
   /**
    * @param {object} [options]
    * @param {boolean} [options.autoAccept=true] open every connection at once
    * @param {"supported"|"unknown"} [options.resume="supported"] how `resume` is answered
    * @param {(topic: string) => boolean} [options.allowTopic] false: `forbidden_topic`
+   * @param {(channel: string) => boolean} [options.allowChannel] false: a `resume` naming the
+   *   channel is refused whole with `forbidden_channel`, as wspush does
    * @param {boolean} [options.answerPings=true]
    */
   constructor(options = {}) {
@@ -87,10 +92,23 @@ export class FakeServer {
         if (this.options.resume === "unknown") {
           return [{ type: "error", code: "unknown_action", message: "unknown action 'resume'; known actions: ping, subscribe, unsubscribe" }];
         }
-        return this.options.resumeReplies?.(frame) ?? [{ type: "resumed", channels: frame.since }];
+        return this.options.resumeReplies?.(frame) ?? this.resume(frame);
       default:
         return [{ type: "error", code: "unknown_action", message: "unknown action" }];
     }
+  }
+
+  /** wspush's checks on a resume request (limit, then each channel), else every channel as it stands. */
+  resume(frame) {
+    const channels = Object.keys(frame.since ?? {});
+    if (channels.length > MAX_RESUME_CHANNELS) {
+      return [{ type: "error", code: "invalid_resume", message: `at most ${MAX_RESUME_CHANNELS} channels per resume` }];
+    }
+    const forbidden = channels.find((channel) => this.options.allowChannel && !this.options.allowChannel(channel));
+    if (forbidden) {
+      return [{ type: "error", code: "forbidden_channel", message: `this connection may not read '${forbidden}'` }];
+    }
+    return [{ type: "resumed", channels: frame.since }];
   }
 
   /** The newest connection. */
