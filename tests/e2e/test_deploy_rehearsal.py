@@ -86,7 +86,8 @@ async def _client_on_the_deployment(
         token = issue("rehearsal", parse_secrets(parameter["Parameter"]["Value"])[0], 300)
         async with websockets.connect(f"ws://127.0.0.1:{port}/{stage}?token={token}") as ws:
             await ws.send(json.dumps({"action": "ping"}))
-            assert json.loads(await asyncio.wait_for(ws.recv(), 30)) == {"type": "pong"}
+            pong = json.loads(await asyncio.wait_for(ws.recv(), 30))
+            assert pong["type"] == "pong" and pong["connectionId"]
             request = {"entityId": "rehearsal", "payload": {"text": "deployed"}}
             response = await asyncio.to_thread(
                 clients["lambda"].invoke,
