@@ -108,6 +108,13 @@ def _parse(message: InboundMessage, max_bytes: int) -> dict[str, Any] | Reply:
     return parsed
 
 
+def _unreadable(topic: str, message: InboundMessage, public_topics: Sequence[str]) -> Reply | None:
+    """The ``forbidden_topic`` reply when the connection may not read ``topic``, else None."""
+    if may_read_topic(topic, message.granted_topics, public_topics):
+        return None
+    return error_reply("forbidden_topic", f"this connection may not read topic {topic!r}", topic)
+
+
 def _resume(
     parsed: dict[str, Any],
     message: InboundMessage,
@@ -140,10 +147,9 @@ def _presence(
     if not is_valid_topic(topic):
         return error_reply("invalid_topic", INVALID_TOPIC)
     assert isinstance(topic, str)
-    if not may_read_topic(topic, message.granted_topics, public_topics):
-        return error_reply(
-            "forbidden_topic", f"this connection may not read topic {topic!r}", topic
-        )
+    refused = _unreadable(topic, message, public_topics)
+    if refused is not None:
+        return refused
     return Reply(presence(topic, channels.members, now))
 
 
@@ -210,10 +216,9 @@ def _subscribe(
     """Subscribe if the token or the deployment lets the connection read the topic and
     it holds fewer than ``max_subscriptions``; a refused subscribe writes nothing. A new
     subscription counts toward the topic's occupancy."""
-    if not may_read_topic(topic, message.granted_topics, public_topics):
-        return error_reply(
-            "forbidden_topic", f"this connection may not read topic {topic!r}", topic
-        )
+    refused = _unreadable(topic, message, public_topics)
+    if refused is not None:
+        return refused
     outcome = store.add_subscription(
         topic, message.connection_id, message.entity_id, expires_at, max_subscriptions
     )
