@@ -51,8 +51,15 @@ build/terraform.rc: scripts/terraform-cli-config.sh scripts/find-terraform-mirro
 	scripts/terraform-cli-config.sh $@
 
 TF_SOURCES := $(shell find $(TF_DIR) $(TF_EXAMPLE_DIRS) \( -name '*.tf' -o -name '*.tftest.hcl' \) -not -path '*/.terraform/*')
+# The examples source wspush from its repository at a release tag, as a user's
+# configuration does; inside the repository an override file (ignored by git) points them
+# at the working tree's modules and at dist/ instead.
+EXAMPLE_OVERRIDES := $(addsuffix /repository_override.tf,$(TF_EXAMPLE_DIRS))
 
-$(TF_STAMP): build/terraform.rc $(TF_DIR)/.terraform.lock.hcl $(TF_SOURCES)
+examples/%/repository_override.tf: scripts/example-overrides/%_override.tf
+	cp $< $@
+
+$(TF_STAMP): build/terraform.rc $(TF_DIR)/.terraform.lock.hcl $(TF_SOURCES) $(EXAMPLE_OVERRIDES)
 	cd $(TF_DIR) && $(TERRAFORM) init -backend=false -lockfile=readonly >/dev/null
 	# The module's own tests run in its directory, on the root's pinned provider.
 	cp $(TF_DIR)/.terraform.lock.hcl $(TF_MODULE_DIR)/.terraform.lock.hcl

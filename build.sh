@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
-# Build dist/<function>.zip for every Lambda function, reproducibly.
+# Build dist/wspush.zip, the code of every Lambda function, reproducibly.
 #
 # Dependencies are installed for the Lambda target (Python 3.13, arm64) from
 # lambdas/requirements.txt; boto3/botocore are left out (the runtime has them).
-# The same inputs give byte-identical zips; dist/manifest.json lists each zip's
-# sha256 and size. The examples' functions are packaged the same way.
+# The same inputs give byte-identical zips; dist/manifest.json lists each function's
+# zip, handler, sha256 and size. The examples' functions are packaged the same way
+# (dist/order_status.zip).
 set -euo pipefail
 
 cd "$(dirname "$0")"
@@ -24,7 +25,9 @@ if [[ ! -f "$DEPS_STAMP" || "$(cat "$DEPS_STAMP")" != "$requirements_hash" ]]; t
   echo "$requirements_hash" > "$DEPS_STAMP"
 fi
 
+# Everything here is rebuilt: no zip or manifest entry of an earlier layout survives.
 mkdir -p dist
+rm -f dist/*.zip dist/manifest.json
 args=()
 for function in "${FUNCTIONS[@]}"; do
   args+=("$function")

@@ -20,6 +20,8 @@ import zipfile
 from pathlib import Path
 
 FIXED_TIME = (1980, 1, 1, 0, 0, 0)
+# The project's one version (the release names its artifacts after it).
+VERSION = (Path(__file__).resolve().parents[1] / "VERSION").read_text().strip()
 # Provided by the Lambda runtime; bundling them would only add megabytes. "bin" holds
 # console scripts, which nothing imports and whose shebang names the build's interpreter.
 RUNTIME_PROVIDED = {"boto3", "botocore", "s3transfer", "urllib3", "dateutil", "six.py", "bin"}
@@ -82,7 +84,7 @@ def main() -> int:
     parser.add_argument("--deps", type=Path, help="installed dependencies (none if omitted)")
     parser.add_argument("--source", type=Path, required=True, help="directory holding --package")
     parser.add_argument("--package", default="wspush", help="top-level package (default wspush)")
-    parser.add_argument("--prefix", default="", help="prefix of each zip and manifest entry")
+    parser.add_argument("--prefix", default="", help="prefix of each manifest entry")
     parser.add_argument("--out", type=Path, required=True, help="output directory")
     parser.add_argument("functions", nargs="+", help="function names")
     args = parser.parse_args()
@@ -94,27 +96,30 @@ def main() -> int:
     # Only the package itself (and the dependencies) go in, not its siblings.
     files = collect([args.deps] if args.deps else [])
     files.update({f"{args.package}/{name}": path for name, path in collect([package]).items()})
-    args.out.mkdir(parents=True, exist_ok=True)
-    # Several packages share one manifest: each run updates its own entries.
-    manifest_path = args.out / "manifest.json"
-    manifest = json.loads(manifest_path.read_text()) if manifest_path.is_file() else {}
     for function in args.functions:
         handler_module = package / "handlers" / f"{function}.py"
         if not handler_module.is_file():
             print(f"package: no handler module {handler_module}", file=sys.stderr)
             return 1
-        name = f"{args.prefix}{function}"
-        target = args.out / f"{name}.zip"
-        write_zip(target, files)
-        digest = hashlib.sha256(target.read_bytes()).digest()
-        manifest[name] = {
+    # One zip per package: its functions differ only in their handler.
+    args.out.mkdir(parents=True, exist_ok=True)
+    target = args.out / f"{args.package}.zip"
+    write_zip(target, files)
+    digest = hashlib.sha256(target.read_bytes()).digest()
+    size = target.stat().st_size
+    print(f"package: {target} {size} bytes sha256={digest.hex()[:16]}")
+    # Several packages share one manifest: each run updates its own entries.
+    manifest_path = args.out / "manifest.json"
+    manifest = json.loads(manifest_path.read_text()) if manifest_path.is_file() else {}
+    for function in args.functions:
+        manifest[f"{args.prefix}{function}"] = {
             "zip": target.name,
             "handler": f"{args.package}.handlers.{function}.handler",
             "sha256": digest.hex(),
             "code_sha256": base64.b64encode(digest).decode(),
-            "size": target.stat().st_size,
+            "size": size,
+            "version": VERSION,
         }
-        print(f"package: {target} {manifest[name]['size']} bytes sha256={digest.hex()[:16]}")
     manifest_path.write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
     return 0
 

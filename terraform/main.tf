@@ -5,7 +5,7 @@
 module "wspush" {
   source = "./modules/wspush"
 
-  package_dir                      = coalesce(var.package_dir, "${path.root}/../dist")
+  lambda_package                   = var.lambda_package
   name                             = var.name
   stage_name                       = var.stage_name
   throttling_burst_limit           = var.throttling_burst_limit

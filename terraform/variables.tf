@@ -186,9 +186,14 @@ variable "push_max_event_age_seconds" {
   default     = null
 }
 
-variable "package_dir" {
-  type        = string
-  description = "Directory holding the zips from build.sh; null means dist/ at the repository root."
+variable "lambda_package" {
+  type = object({
+    path              = optional(string)
+    s3_bucket         = optional(string)
+    s3_key            = optional(string)
+    s3_object_version = optional(string)
+  })
+  description = "The functions' code (the module's lambda_package): a local zip path or an S3 object; null uses dist/wspush.zip from `make build`."
   default     = null
 }
 

@@ -1,7 +1,6 @@
-# Your own root configuration: your provider, your tags, your state; wspush is one module.
-# From another repository, use a git source instead of the relative path, e.g.
-#   source = "git::https://github.com/<owner>/wspush.git//terraform/modules/wspush?ref=<tag>"
-# (the module's sibling modules come along) and point package_dir at your build's zips.
+# Your own root configuration: your provider, your tags, your state; wspush is one module,
+# sourced from its repository at a release tag (its sibling modules come along), with the
+# functions' code from that release's wspush-lambda-<version>.zip (var.lambda_package).
 
 provider "aws" {
   region = var.region
@@ -16,10 +15,10 @@ provider "aws" {
 }
 
 module "wspush" {
-  source = "../../terraform/modules/wspush"
+  source = "git::https://github.com/wspush/wspush.git//terraform/modules/wspush?ref=v0.2.0"
 
-  # The zips `make build` writes (build.sh), one per function.
-  package_dir = "${path.root}/../../dist"
+  # The release's function zip, downloaded beside this file or uploaded to S3.
+  lambda_package = var.lambda_package
 
   name       = "orders"
   stage_name = var.stage_name

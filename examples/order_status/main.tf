@@ -9,8 +9,7 @@ data "aws_caller_identity" "current" {}
 data "aws_partition" "current" {}
 
 locals {
-  name        = "${var.name}-${var.stage_name}"
-  package_dir = coalesce(var.package_dir, "${path.root}/../../dist")
+  name = "${var.name}-${var.stage_name}"
 
   # The domain event the workflow publishes; anything else on the bus can consume it too.
   event_source = "wspush.example.orders"
@@ -21,9 +20,9 @@ locals {
 # --- wspush, with one extra route ------------------------------------------------------
 
 module "wspush" {
-  source = "../../terraform/modules/wspush"
+  source = "git::https://github.com/wspush/wspush.git//terraform/modules/wspush?ref=v0.2.0"
 
-  package_dir                = local.package_dir
+  lambda_package             = var.lambda_package
   name                       = var.name
   stage_name                 = var.stage_name
   log_retention_days         = var.log_retention_days
@@ -59,12 +58,12 @@ data "aws_iam_policy_document" "place_order" {
 }
 
 module "place_order" {
-  source = "../../terraform/modules/lambda_function"
+  source = "git::https://github.com/wspush/wspush.git//terraform/modules/lambda_function?ref=v0.2.0"
 
   function_name      = "${local.name}-place-order"
   description        = "Starts the order workflow for the calling connection's entity."
   handler            = "order_status.handlers.place_order.handler"
-  package_path       = "${local.package_dir}/order_status_place_order.zip"
+  package            = var.place_order_package
   policy_json        = data.aws_iam_policy_document.place_order.json
   timeout            = 10
   log_retention_days = var.log_retention_days

@@ -58,6 +58,11 @@ def example_directory(root: Path, name: str) -> Path:
     if not (directory / "main.tf").is_file():
         known = sorted(p.parent.name for p in (root / "examples").glob("*/main.tf"))
         raise TerraformError(f"no example {name!r} (examples: {', '.join(known) or 'none'})")
+    # The example sources wspush at a release; this file points it at the working tree.
+    if not (directory / "repository_override.tf").is_file():
+        raise TerraformError(
+            f"examples/{name}/repository_override.tf is missing: run `make setup` first"
+        )
     return directory
 
 

@@ -63,8 +63,11 @@ resource "aws_lambda_function" "this" {
   handler                        = var.handler
   runtime                        = "python3.13"
   architectures                  = ["arm64"]
-  filename                       = var.package_path
-  source_code_hash               = filebase64sha256(var.package_path)
+  filename                       = var.package.path
+  source_code_hash               = var.package.path != null ? filebase64sha256(var.package.path) : null
+  s3_bucket                      = var.package.s3_bucket
+  s3_key                         = var.package.s3_key
+  s3_object_version              = var.package.s3_object_version
   memory_size                    = var.memory_size
   timeout                        = var.timeout
   reserved_concurrent_executions = var.reserved_concurrency

@@ -41,3 +41,14 @@ output "async_config" {
     on_failure_destination       = aws_lambda_function_event_invoke_config.this[0].destination_config[0].on_failure[0].destination
   } : null
 }
+
+output "code_source" {
+  description = "Where the function's code comes from: the local zip and its hash (source_code_hash), or its S3 object."
+  value = {
+    filename          = aws_lambda_function.this.filename
+    source_code_hash  = aws_lambda_function.this.source_code_hash
+    s3_bucket         = aws_lambda_function.this.s3_bucket
+    s3_key            = aws_lambda_function.this.s3_key
+    s3_object_version = aws_lambda_function.this.s3_object_version
+  }
+}

@@ -20,9 +20,30 @@ variable "handler" {
   description = "Handler path inside the zip, e.g. wspush.handlers.connect.handler."
 }
 
-variable "package_path" {
-  type        = string
-  description = "Path of the zip built by build.sh."
+variable "package" {
+  type = object({
+    path              = optional(string)
+    s3_bucket         = optional(string)
+    s3_key            = optional(string)
+    s3_object_version = optional(string)
+  })
+  description = "The function's zip: a local `path` (its hash becomes source_code_hash), or an S3 object (`s3_bucket`, `s3_key`, optional `s3_object_version`) in the function's region."
+  nullable    = false
+
+  validation {
+    condition     = (var.package.path != null) != (var.package.s3_bucket != null || var.package.s3_key != null)
+    error_message = "package needs exactly one of path, or s3_bucket with s3_key."
+  }
+
+  validation {
+    condition     = (var.package.s3_bucket == null) == (var.package.s3_key == null)
+    error_message = "package's S3 object needs both s3_bucket and s3_key."
+  }
+
+  validation {
+    condition     = var.package.path == null || fileexists(coalesce(var.package.path, "-"))
+    error_message = "No function zip at package.path (${coalesce(var.package.path, "-")})."
+  }
 }
 
 variable "environment" {

@@ -302,6 +302,11 @@ locals {
 # --- Functions ---------------------------------------------------------------------------
 
 locals {
+  # Every function runs the same zip; only the handler differs. The one path outside this
+  # directory: the repository's own build, for the module used from its checkout.
+  repository_lambda_zip = "${path.module}/../../../dist/wspush.zip"
+  lambda_package        = var.lambda_package != null ? var.lambda_package : { path = local.repository_lambda_zip, s3_bucket = null, s3_key = null, s3_object_version = null }
+
   # What differs between the functions; the lambda_function module does the rest.
   function_definitions = {
     authorizer = {
@@ -361,7 +366,7 @@ module "functions" {
   function_name      = "${local.name}-${each.key}"
   description        = each.value.description
   handler            = "wspush.handlers.${each.key}.handler"
-  package_path       = "${var.package_dir}/${each.key}.zip"
+  package            = local.lambda_package
   policy_json        = data.aws_iam_policy_document.function[each.key].json
   memory_size        = local.function_settings[each.key].memory_size
   timeout            = local.function_settings[each.key].timeout

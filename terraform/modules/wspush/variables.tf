@@ -282,9 +282,30 @@ variable "manage_api_gateway_account" {
   nullable    = false
 }
 
-variable "package_dir" {
-  type        = string
-  description = "Directory holding the function zips from build.sh (authorizer.zip, connect.zip, ...)."
+variable "lambda_package" {
+  type = object({
+    path              = optional(string)
+    s3_bucket         = optional(string)
+    s3_key            = optional(string)
+    s3_object_version = optional(string)
+  })
+  description = "The functions' code: the release's wspush-lambda-<version>.zip, as a local `path` (its hash becomes source_code_hash; relative paths are from the root module's directory, so prefer \"$${path.root}/...\"), or an S3 object (`s3_bucket`, `s3_key`, optional `s3_object_version`) in the deployment's region. null, inside the wspush repository only, uses its own build (dist/wspush.zip from `make build`); anywhere else it is required."
+  default     = null
+
+  validation {
+    condition     = var.lambda_package == null || ((try(var.lambda_package.path, null) != null) != (try(var.lambda_package.s3_bucket, null) != null || try(var.lambda_package.s3_key, null) != null))
+    error_message = "lambda_package needs exactly one of path (a local zip), or s3_bucket with s3_key."
+  }
+
+  validation {
+    condition     = var.lambda_package == null || (try(var.lambda_package.s3_bucket, null) == null) == (try(var.lambda_package.s3_key, null) == null)
+    error_message = "lambda_package's S3 object needs both s3_bucket and s3_key."
+  }
+
+  validation {
+    condition     = try(var.lambda_package.path, local.repository_lambda_zip) == null || fileexists(coalesce(try(var.lambda_package.path, local.repository_lambda_zip), "-"))
+    error_message = "No zip at ${coalesce(try(var.lambda_package.path, local.repository_lambda_zip), "-")}. Set lambda_package to the release's wspush-lambda-<version>.zip (docs/module.md); only inside the wspush repository may it be null, after `make build`."
+  }
 }
 
 variable "xray_sdk_tracing" {

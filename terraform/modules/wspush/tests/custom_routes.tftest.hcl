@@ -6,7 +6,7 @@ mock_provider "aws" {
 }
 
 variables {
-  package_dir = "../../../dist"
+  lambda_package = { path = "tests/fixtures/lambda.zip" }
 }
 
 run "no_custom_routes_by_default" {

@@ -4,9 +4,8 @@ mock_provider "aws" {
   source          = "./tests/mocks"
 }
 
-# The zips from build.sh, at the repository root.
 variables {
-  package_dir = "../../../dist"
+  lambda_package = { path = "tests/fixtures/lambda.zip" }
 }
 
 run "least_privilege" {

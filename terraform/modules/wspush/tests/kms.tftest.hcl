@@ -13,7 +13,7 @@ mock_provider "aws" {
 }
 
 variables {
-  package_dir = "../../../dist"
+  lambda_package = { path = "tests/fixtures/lambda.zip" }
 }
 
 run "created_key_reaches_every_principal" {

@@ -5,9 +5,9 @@ mock_provider "aws" {
 }
 
 variables {
-  package_dir = "../../../dist"
-  name        = "wspush-prod"
-  stage_name  = "prod"
+  lambda_package = { path = "tests/fixtures/lambda.zip" }
+  name           = "wspush-prod"
+  stage_name     = "prod"
   function_names = {
     authorizer = "wspush-prod-authorizer"
     connect    = "wspush-prod-connect"

@@ -5,7 +5,7 @@ mock_provider "aws" {
 }
 
 variables {
-  package_dir                = "../../../dist"
+  lambda_package             = { path = "tests/fixtures/lambda.zip" }
   manage_api_gateway_account = false
 }
 
