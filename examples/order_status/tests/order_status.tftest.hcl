@@ -2,7 +2,44 @@
 # events into pushes, and exact least-privilege grants.
 mock_provider "aws" {
   override_during = plan
-  source          = "../../terraform/modules/wspush/tests/mocks"
+
+  # Only what the configuration computes with: the rest may stay random.
+  mock_data "aws_iam_policy_document" {
+    defaults = { json = "{\"Version\":\"2012-10-17\",\"Statement\":[]}" }
+  }
+
+  mock_data "aws_region" {
+    defaults = { name = "us-east-1", id = "us-east-1" }
+  }
+
+  mock_data "aws_partition" {
+    defaults = { partition = "aws", dns_suffix = "amazonaws.com" }
+  }
+
+  mock_data "aws_caller_identity" {
+    defaults = { account_id = "123456789012" }
+  }
+
+  # The ARNs the assertions compare.
+  mock_resource "aws_sqs_queue" {
+    defaults = { arn = "arn:aws:sqs:us-east-1:123456789012:orders-prod-order-status-dlq" }
+  }
+
+  mock_resource "aws_cloudwatch_event_bus" {
+    defaults = { arn = "arn:aws:events:us-east-1:123456789012:event-bus/orders-prod" }
+  }
+
+  mock_resource "aws_cloudwatch_event_rule" {
+    defaults = { arn = "arn:aws:events:us-east-1:123456789012:rule/orders-prod/orders-prod-order-status" }
+  }
+
+  mock_resource "aws_apigatewayv2_api" {
+    defaults = { id = "a1b2c3d4e5", execution_arn = "arn:aws:execute-api:us-east-1:123456789012:a1b2c3d4e5", api_endpoint = "wss://a1b2c3d4e5.execute-api.us-east-1.amazonaws.com" }
+  }
+
+  mock_resource "aws_lambda_function" {
+    defaults = { arn = "arn:aws:lambda:us-east-1:123456789012:function:orders-prod-place-order", invoke_arn = "arn:aws:apigateway:us-east-1:lambda:path/2015-03-31/functions/arn:aws:lambda:us-east-1:123456789012:function:orders-prod-place-order/invocations" }
+  }
 }
 
 override_resource {
