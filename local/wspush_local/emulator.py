@@ -156,19 +156,23 @@ def _list_state_machine_versions(response: StepFunctionResponse) -> str:
     return json.dumps({"stateMachineVersions": versions}, default=str)
 
 
+def answer_terraform_stepfunctions_calls() -> None:
+    """Two Step Functions calls the Terraform provider makes that moto lacks. Idempotent."""
+    StepFunctionResponse.validate_state_machine_definition = (  # type: ignore[attr-defined]
+        _validate_state_machine_definition
+    )
+    StepFunctionResponse.list_state_machine_versions = (  # type: ignore[attr-defined]
+        _list_state_machine_versions
+    )
+
+
 class Emulator:
     def __init__(self, runtime: LocalLambda, deliver: TargetDelivery, port: int) -> None:
         LambdaBackend.invoke = _lambda_invoke(runtime)  # type: ignore[method-assign]
         Rule.send_to_targets = _rule_delivery(deliver)  # type: ignore[method-assign]
         serialise_dynamodb()
         default_user_config["stepfunctions"]["execute_state_machine"] = True
-        # Two Step Functions calls the Terraform provider makes that moto lacks.
-        StepFunctionResponse.validate_state_machine_definition = (  # type: ignore[attr-defined]
-            _validate_state_machine_definition
-        )
-        StepFunctionResponse.list_state_machine_versions = (  # type: ignore[attr-defined]
-            _list_state_machine_versions
-        )
+        answer_terraform_stepfunctions_calls()
         # moto's state machines reach the other services at localhost:$MOTO_PORT.
         os.environ["MOTO_PORT"] = str(port)
         self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)

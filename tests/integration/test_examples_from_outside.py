@@ -17,6 +17,8 @@ from pathlib import Path
 
 import pytest
 
+from wspush_local.emulator import answer_terraform_stepfunctions_calls
+
 ROOT = Path(__file__).resolve().parents[2]
 VERSION = (ROOT / "VERSION").read_text().strip()
 CANONICAL_SOURCE = "git::https://github.com/wspush/wspush.git//"
@@ -36,6 +38,13 @@ def tagged_clone(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="module")
+def emulator_url(moto_url) -> str:
+    """The moto server, with the Step Functions calls the provider plans with."""
+    answer_terraform_stepfunctions_calls()
+    return moto_url
+
+
+@pytest.fixture(scope="module")
 def release_zips(tmp_path_factory) -> dict[str, Path]:
     directory = tmp_path_factory.mktemp("release")
     zips = {}
@@ -51,8 +60,10 @@ def _terraform(directory: Path, moto_url: str, *args: str) -> subprocess.Complet
         "TF_CLI_CONFIG_FILE": str(ROOT / "build" / "terraform.rc"),
         "TF_IN_AUTOMATION": "1",
         "TF_INPUT": "0",
-        # The examples' providers name no endpoint: the emulator stands in for every service.
+        # The examples' providers name no endpoint: the emulator stands in for every service,
+        # and answers at once or never (a retry of a call it lacks would wait for minutes).
         "AWS_ENDPOINT_URL": moto_url,
+        "AWS_MAX_ATTEMPTS": "1",
         "AWS_ACCESS_KEY_ID": "testing",
         "AWS_SECRET_ACCESS_KEY": "testing",
     }
@@ -97,24 +108,24 @@ def _plan(directory: Path, moto_url: str, variables: dict[str, str]):
 
 @pytest.mark.parametrize("example", ["basic", "order_status"])
 def test_the_example_plans_from_outside_the_repository_at_the_release_tag(
-    example, tagged_clone, release_zips, moto_url, tmp_path
+    example, tagged_clone, release_zips, emulator_url, tmp_path
 ):
     # Given the example copied out of the repository, sourcing wspush at the tag
     directory = _copied_out(tagged_clone, example, tmp_path)
     assert not str(directory).startswith(str(ROOT))
     # When it is initialised, validated and planned with the release zips
     for command in (["init", "-input=false", "-lockfile=readonly"], ["validate"]):
-        result = _terraform(directory, moto_url, *command)
+        result = _terraform(directory, emulator_url, *command)
         assert result.returncode == 0, result.stdout + result.stderr
     packages = _package_variables(directory, release_zips)
     assert "lambda_package" in packages
-    result, output = _plan(directory, moto_url, packages)
+    result, output = _plan(directory, emulator_url, packages)
     # Then every resource plans, the functions from the release zip
     assert result.returncode == 0, output
     assert "to add, 0 to change, 0 to destroy" in output
     assert "Warning" not in output
     assert f'filename = "{release_zips["lambda_package"]}"' in output
     # And without a lambda_package, the module says what to set
-    result, output = _plan(directory, moto_url, {**packages, "lambda_package": "null"})
+    result, output = _plan(directory, emulator_url, {**packages, "lambda_package": "null"})
     assert result.returncode != 0
     assert "Set lambda_package to the release's wspush-lambda-<version>.zip" in output
