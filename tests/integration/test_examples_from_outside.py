@@ -38,6 +38,12 @@ def tagged_clone(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="module")
+def plugin_cache(tmp_path_factory) -> Path:
+    """One copy of the provider for both examples: init links it instead of copying it."""
+    return tmp_path_factory.mktemp("plugin-cache")
+
+
+@pytest.fixture(scope="module")
 def emulator_url(moto_url) -> str:
     """The moto server, with the Step Functions calls the provider plans with."""
     answer_terraform_stepfunctions_calls()
@@ -54,10 +60,13 @@ def release_zips(tmp_path_factory) -> dict[str, Path]:
     return zips
 
 
-def _terraform(directory: Path, moto_url: str, *args: str) -> subprocess.CompletedProcess[str]:
+def _terraform(
+    directory: Path, moto_url: str, plugin_cache: Path, *args: str
+) -> subprocess.CompletedProcess[str]:
     environment = {
         **os.environ,
         "TF_CLI_CONFIG_FILE": str(ROOT / "build" / "terraform.rc"),
+        "TF_PLUGIN_CACHE_DIR": str(plugin_cache),
         "TF_IN_AUTOMATION": "1",
         "TF_INPUT": "0",
         # The examples' providers name no endpoint: the emulator stands in for every service,
@@ -100,32 +109,35 @@ def _package_variables(example: Path, zips: dict[str, Path]) -> dict[str, str]:
     }
 
 
-def _plan(directory: Path, moto_url: str, variables: dict[str, str]):
+def _plan(directory: Path, moto_url: str, plugin_cache: Path, variables: dict[str, str]):
     flags = [f"-var={name}={value}" for name, value in variables.items()]
-    result = _terraform(directory, moto_url, "plan", "-input=false", *flags)
+    result = _terraform(directory, moto_url, plugin_cache, "plan", "-input=false", *flags)
     return result, " ".join((result.stdout + result.stderr).split())
 
 
 @pytest.mark.parametrize("example", ["basic", "order_status"])
 def test_the_example_plans_from_outside_the_repository_at_the_release_tag(
-    example, tagged_clone, release_zips, emulator_url, tmp_path
+    example, tagged_clone, release_zips, emulator_url, plugin_cache, tmp_path
 ):
     # Given the example copied out of the repository, sourcing wspush at the tag
     directory = _copied_out(tagged_clone, example, tmp_path)
     assert not str(directory).startswith(str(ROOT))
     # When it is initialised, validated and planned with the release zips
     for command in (["init", "-input=false", "-lockfile=readonly"], ["validate"]):
-        result = _terraform(directory, emulator_url, *command)
+        result = _terraform(directory, emulator_url, plugin_cache, *command)
         assert result.returncode == 0, result.stdout + result.stderr
     packages = _package_variables(directory, release_zips)
     assert "lambda_package" in packages
-    result, output = _plan(directory, emulator_url, packages)
+    result, output = _plan(directory, emulator_url, plugin_cache, packages)
     # Then every resource plans, the functions from the release zip
     assert result.returncode == 0, output
     assert "to add, 0 to change, 0 to destroy" in output
     assert "Warning" not in output
     assert f'filename = "{release_zips["lambda_package"]}"' in output
-    # And without a lambda_package, the module says what to set
-    result, output = _plan(directory, emulator_url, {**packages, "lambda_package": "null"})
-    assert result.returncode != 0
-    assert "Set lambda_package to the release's wspush-lambda-<version>.zip" in output
+    if example == "basic":
+        # And without a lambda_package, the module says what to set (once is enough)
+        result, output = _plan(
+            directory, emulator_url, plugin_cache, {**packages, "lambda_package": "null"}
+        )
+        assert result.returncode != 0
+        assert "Set lambda_package to the release's wspush-lambda-<version>.zip" in output
