@@ -21,13 +21,15 @@ export TF_IN_AUTOMATION := 1
 export TF_INPUT := 0
 
 VENV_STAMP := $(VENV)/.installed
+# make release builds the Python package with a pinned build frontend and backend.
+RELEASE_STAMP := $(VENV)/.release-installed
 # checkov pins its own boto3 and friends exactly, so it lives in a virtualenv of its own.
 CHECKOV_VENV := .venv-checkov
 CHECKOV_STAMP := $(CHECKOV_VENV)/.installed
 NODE_STAMP := node_modules/.installed
 TF_STAMP := $(TF_DIR)/.terraform/.initialized
 
-.PHONY: help setup build lint fmt test test-unit test-js test-integration test-terraform \
+.PHONY: help setup build release lint fmt test test-unit test-js test-integration test-terraform \
         checkov chromium test-e2e bench run token push connect listen deploy destroy clean
 
 help: ## Show this help
@@ -36,6 +38,10 @@ help: ## Show this help
 $(VENV_STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --quiet --disable-pip-version-check -e '.[dev]'
+	touch $@
+
+$(RELEASE_STAMP): $(VENV_STAMP) requirements-release.txt
+	$(BIN)/pip install --quiet --quiet --disable-pip-version-check -r requirements-release.txt
 	touch $@
 
 $(CHECKOV_STAMP): requirements-checkov.txt
@@ -73,6 +79,9 @@ setup: $(VENV_STAMP) $(NODE_STAMP) $(TF_STAMP) ## Create the virtualenv, install
 build: $(VENV_STAMP) ## Build dist/<function>.zip for every Lambda function
 	PYTHON=$(BIN)/python ./build.sh
 
+release: $(RELEASE_STAMP) ## dist/release/: function zips, wheel, sdist, npm tarball and SHA256SUMS, at VERSION
+	$(BIN)/python scripts/release.py
+
 lint: $(VENV_STAMP) ## ruff, and mypy on the Lambda code
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
@@ -91,7 +100,7 @@ test-js: $(NODE_STAMP) ## JavaScript client tests (fake server, fake timers; no 
 	cd clients/js && node --test --test-reporter=spec src/
 	cd clients/js && ../../node_modules/.bin/tsc -p .
 
-test-integration: $(VENV_STAMP) build build/terraform.rc ## Integration tests against moto (and a real terraform plan)
+test-integration: $(VENV_STAMP) $(RELEASE_STAMP) build build/terraform.rc ## Integration tests against moto, real terraform plans (examples from outside the repository), release reproducibility
 	$(BIN)/pytest tests/integration
 
 test-terraform: $(TF_STAMP) build ## terraform fmt, validate and native tests (root, module, examples)
@@ -156,4 +165,4 @@ destroy: build/terraform.rc ## Destroy the AWS deployment (refuses while the tab
 
 clean: ## Remove build outputs, local state and virtualenvs
 	rm -rf build dist .wspush $(TF_DIR)/.terraform $(TF_MODULE_DIR)/.terraform $(VENV) $(CHECKOV_VENV) node_modules
-	rm -rf $(addsuffix /.terraform,$(TF_EXAMPLE_DIRS))
+	rm -rf $(addsuffix /.terraform,$(TF_EXAMPLE_DIRS)) $(EXAMPLE_OVERRIDES)

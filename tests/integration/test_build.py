@@ -1,10 +1,8 @@
 import hashlib
 import json
 import os
-import shutil
 import subprocess
 import sys
-import venv
 import zipfile
 from pathlib import Path
 
@@ -41,7 +39,9 @@ def test_zips_hold_the_package_without_boto3_or_caches_and_the_manifest_matches(
         "order_status_place_order",
     }  # fmt: skip
     for function, entry in manifest.items():
-        assert entry["zip"] == ("order_status.zip" if function.startswith("order_status_") else "wspush.zip")
+        assert entry["zip"] == (
+            "order_status.zip" if function.startswith("order_status_") else "wspush.zip"
+        )
         assert entry["version"] == (ROOT / "VERSION").read_text().strip()
         path = ROOT / "dist" / entry["zip"]
         assert hashlib.sha256(path.read_bytes()).hexdigest() == entry["sha256"]
@@ -60,37 +60,39 @@ def test_zips_hold_the_package_without_boto3_or_caches_and_the_manifest_matches(
         assert names == sorted(names)
 
 
-def test_two_checkouts_at_different_paths_build_byte_identical_zips(tmp_path):
-    # Given this checkout's build
-    here = _build()
-    # And a second checkout at another path, with its own virtualenv (pip writes that
-    # interpreter's path into console scripts and their RECORD hashes)
-    clone = tmp_path / "elsewhere" / "wspush"
-    clone.mkdir(parents=True)
-    shutil.copy2(ROOT / "build.sh", clone / "build.sh")
-    shutil.copytree(ROOT / "scripts", clone / "scripts")
-    for sources in ("lambdas", "examples"):
-        shutil.copytree(
-            ROOT / sources,
-            clone / sources,
-            ignore=shutil.ignore_patterns("__pycache__", ".terraform"),
-        )
-    venv.EnvBuilder(with_pip=True).create(clone / "venv")
-    # When it is built from scratch there
+def _release(checkout: Path) -> str:
+    """``make release``'s script in ``checkout``, with this interpreter (its build and
+    setuptools): SHA256SUMS."""
     subprocess.run(
-        ["./build.sh"],
-        cwd=clone,
-        env={**os.environ, "PYTHON": str(clone / "venv" / "bin" / "python")},
-        check=True,
-        capture_output=True,
+        [sys.executable, "scripts/release.py"], cwd=checkout, check=True, capture_output=True
     )
-    there = {
-        zip_path.name: hashlib.sha256(zip_path.read_bytes()).hexdigest()
-        for zip_path in sorted((clone / "dist").glob("*.zip"))
+    return (checkout / "dist" / "release" / "SHA256SUMS").read_text()
+
+
+def test_two_clones_at_different_paths_release_byte_identical_artifacts(tmp_path):
+    # Given two clean clones of this commit, at different paths (one with older mtimes)
+    clones = [tmp_path / "one" / "wspush", tmp_path / "elsewhere" / "deeper" / "wspush"]
+    for clone in clones:
+        subprocess.run(["git", "clone", "--quiet", str(ROOT), str(clone)], check=True)
+    for source in (clones[1] / "lambdas").rglob("*.py"):
+        os.utime(source, (1, 1))
+    # When each makes the release
+    first, second = (_release(clone) for clone in clones)
+    # Then every artifact is byte-identical (and SHA256SUMS names them all)
+    assert first == second
+    version = (ROOT / "VERSION").read_text().strip()
+    assert {line.split("  ")[1] for line in first.splitlines()} == {
+        f"wspush-lambda-{version}.zip",
+        f"wspush-order-status-lambda-{version}.zip",
+        f"wspush-{version}-py3-none-any.whl",
+        f"wspush-{version}.tar.gz",
+        f"wspush-client-{version}.tgz",
     }
-    # Then the zips are byte-identical, so source_code_hash does not move between machines
-    assert here == there
-    archive = zipfile.ZipFile(clone / "dist" / "push.zip")
+    release = clones[1] / "dist" / "release"
+    check = subprocess.run(["sha256sum", "-c", "SHA256SUMS"], cwd=release, capture_output=True)
+    assert check.returncode == 0, check.stdout
+    # And nothing in the function zip depends on where it was built
+    archive = zipfile.ZipFile(release / f"wspush-lambda-{version}.zip")
     assert not [name for name in archive.namelist() if name.startswith("bin/")]
     records = [name for name in archive.namelist() if name.endswith(".dist-info/RECORD")]
     assert records and not [name for name in records if b"../" in archive.read(name)]

@@ -1,0 +1,72 @@
+"""One version for the whole project: VERSION, and every place that states it agrees."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+_spec = importlib.util.spec_from_file_location("release", ROOT / "scripts" / "release.py")
+assert _spec and _spec.loader
+release = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(release)
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    """The files that state the version, as they are in this checkout."""
+    for name in ("VERSION", "pyproject.toml", "CHANGELOG.md", "clients/js/package.json"):
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(ROOT / name, tmp_path / name)
+    for main in (ROOT / "examples").glob("*/main.tf"):
+        (tmp_path / "examples" / main.parent.name).mkdir(parents=True)
+        shutil.copy(main, tmp_path / "examples" / main.parent.name / "main.tf")
+    return tmp_path
+
+
+def test_this_checkout_states_one_version():
+    version = release.check_versions(ROOT)
+    assert version == (ROOT / "VERSION").read_text().strip()
+    assert f"?ref=v{version}" in (ROOT / "examples" / "basic" / "main.tf").read_text()
+
+
+def test_a_package_json_at_another_version_is_refused(project: Path):
+    manifest = project / "clients" / "js" / "package.json"
+    manifest.write_text(json.dumps({**json.loads(manifest.read_text()), "version": "9.9.9"}))
+    with pytest.raises(release.ReleaseError, match=r"clients/js/package.json says '9.9.9'"):
+        release.check_versions(project)
+
+
+def test_a_pyproject_at_another_version_is_refused(project: Path):
+    pyproject = project / "pyproject.toml"
+    version = (project / "VERSION").read_text().strip()
+    pyproject.write_text(
+        pyproject.read_text().replace(f'version = "{version}"', 'version = "0.0.1"')
+    )
+    with pytest.raises(release.ReleaseError, match=r"pyproject.toml says '0.0.1'"):
+        release.check_versions(project)
+
+
+def test_an_example_pinned_to_another_tag_is_refused(project: Path):
+    main = project / "examples" / "basic" / "main.tf"
+    version = (project / "VERSION").read_text().strip()
+    main.write_text(main.read_text().replace(f"?ref=v{version}", "?ref=v0.0.1"))
+    with pytest.raises(release.ReleaseError, match=r"examples/basic/main.tf .* says '0.0.1'"):
+        release.check_versions(project)
+
+
+def test_a_version_without_a_changelog_section_is_refused(project: Path):
+    (project / "CHANGELOG.md").write_text("# Changelog\n\n## [Unreleased]\n")
+    with pytest.raises(release.ReleaseError, match=r"CHANGELOG.md has no '## \[.*\] - YYYY-MM-DD'"):
+        release.check_versions(project)
+
+
+@pytest.mark.parametrize("version", ["1.2", "v1.2.3", "01.2.3", "1.2.3 beta"])
+def test_a_version_that_is_not_semantic_is_refused(project: Path, version: str):
+    (project / "VERSION").write_text(version + "\n")
+    with pytest.raises(release.ReleaseError, match="not a semantic version"):
+        release.check_versions(project)
