@@ -79,8 +79,8 @@ setup: $(VENV_STAMP) $(NODE_STAMP) $(TF_STAMP) ## Create the virtualenv, install
 build: $(VENV_STAMP) ## Build dist/<function>.zip for every Lambda function
 	PYTHON=$(BIN)/python ./build.sh
 
-release: $(RELEASE_STAMP) ## dist/release/: function zips, wheel, sdist, npm tarball and SHA256SUMS, at VERSION
-	$(BIN)/python scripts/release.py
+release: $(RELEASE_STAMP) ## dist/release/: function zips, wheel, sdist, npm tarball and SHA256SUMS, at VERSION (TAG=v<VERSION> checks the tag)
+	$(BIN)/python scripts/release.py $(if $(TAG),--tag '$(TAG)')
 
 lint: $(VENV_STAMP) ## ruff, and mypy on the Lambda code
 	$(BIN)/ruff check .

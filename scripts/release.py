@@ -4,7 +4,10 @@
   lambda_package), and wspush-order-status-lambda-<version>.zip, the example's function;
 - wspush-<version>-py3-none-any.whl and wspush-<version>.tar.gz: the Python package;
 - wspush-client-<version>.tgz: the JavaScript client (``npm pack`` of clients/js);
-- SHA256SUMS, in ``sha256sum``'s format (``sha256sum -c SHA256SUMS`` checks a download).
+- SHA256SUMS, in ``sha256sum``'s format (``sha256sum -c SHA256SUMS`` checks a download);
+
+and, beside them, dist/release-notes.md: CHANGELOG.md's section for the version. With
+``--tag``, the tag must be ``v<version>``.
 
 The version is VERSION's; the release refuses to start while pyproject.toml, the client's
 package.json, the examples' module ``?ref=`` or CHANGELOG.md say otherwise. Two checkouts of
@@ -80,6 +83,17 @@ def check_versions(root: Path = ROOT) -> str:
     if problems:
         raise ReleaseError(f"the version is {version} (VERSION), but " + "; ".join(problems))
     return version
+
+
+def release_notes(root: Path, version: str) -> str:
+    """CHANGELOG.md's section for the version, without its heading."""
+    changelog = (root / "CHANGELOG.md").read_text()
+    start = re.search(rf"^## \[{re.escape(version)}\].*$", changelog, re.MULTILINE)
+    if start is None:
+        raise ReleaseError(f"CHANGELOG.md has no section for {version}")
+    end = re.search(r"^(## \[|\[[^\]]+\]: )", changelog[start.end() :], re.MULTILINE)
+    section = changelog[start.end() : start.end() + end.start() if end else None]
+    return section.strip() + "\n"
 
 
 def source_date_epoch(root: Path) -> int:
@@ -196,8 +210,12 @@ def write_checksums(out: Path) -> Path:
     return checksums
 
 
-def release(root: Path, out: Path) -> Path:
+def release(root: Path, out: Path, tag: str | None = None) -> Path:
     version = check_versions(root)
+    if tag is not None and tag != f"v{version}":
+        raise ReleaseError(
+            f"the tag is {tag}, but the version is {version} (VERSION): tag v{version}"
+        )
     epoch = source_date_epoch(root)
     environment = {**os.environ, "SOURCE_DATE_EPOCH": str(epoch), "PYTHON": sys.executable}
     subprocess.run([str(root / "build.sh")], cwd=root, check=True, env=environment)
@@ -207,6 +225,8 @@ def release(root: Path, out: Path) -> Path:
         shutil.copyfile(root / "dist" / built, out / released.format(version))
     build_python_package(root, out, epoch, environment)
     pack_js_client(root, out, epoch, environment)
+    # Beside the artifacts, not among them: the GitHub release's text.
+    (out.parent / "release-notes.md").write_text(release_notes(root, version))
     return write_checksums(out)
 
 
@@ -215,12 +235,13 @@ def main() -> int:
     parser.add_argument(
         "--check", action="store_true", help="only check that every stated version agrees"
     )
+    parser.add_argument("--tag", help="the git tag being released: must be v<VERSION>")
     args = parser.parse_args()
     try:
         if args.check:
             print(f"release: every stated version is {check_versions()}")
             return 0
-        checksums = release(ROOT, OUT)
+        checksums = release(ROOT, OUT, args.tag)
     except ReleaseError as error:
         print(f"release: {error}", file=sys.stderr)
         return 1

@@ -70,3 +70,19 @@ def test_a_version_that_is_not_semantic_is_refused(project: Path, version: str):
     (project / "VERSION").write_text(version + "\n")
     with pytest.raises(release.ReleaseError, match="not a semantic version"):
         release.check_versions(project)
+
+
+def test_a_tag_other_than_v_version_is_refused_before_anything_is_built(tmp_path: Path):
+    out = tmp_path / "release"
+    with pytest.raises(release.ReleaseError, match=r"the tag is v0\.0\.1, but the version is"):
+        release.release(ROOT, out, tag="v0.0.1")
+    assert not out.exists()
+
+
+def test_the_release_notes_are_the_versions_changelog_section(project: Path):
+    (project / "CHANGELOG.md").write_text(
+        "# Changelog\n\n## [Unreleased]\n\n- next\n\n## [1.1.0] - 2026-01-02\n\n### Added\n\n"
+        "- this\n\n## [1.0.0] - 2026-01-01\n\n- that\n\n[1.1.0]: https://example.com\n"
+    )
+    assert release.release_notes(project, "1.1.0") == "### Added\n\n- this\n"
+    assert release.release_notes(project, "1.0.0") == "- that\n"
