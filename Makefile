@@ -29,7 +29,7 @@ CHECKOV_STAMP := $(CHECKOV_VENV)/.installed
 NODE_STAMP := node_modules/.installed
 TF_STAMP := $(TF_DIR)/.terraform/.initialized
 
-.PHONY: help setup build release lint fmt test test-unit test-js test-integration test-terraform \
+.PHONY: help setup build release docs-tables lint fmt test test-unit test-js test-integration test-terraform \
         checkov chromium test-e2e bench run token push connect listen deploy destroy clean
 
 help: ## Show this help
@@ -81,6 +81,9 @@ build: $(VENV_STAMP) ## Build dist/<function>.zip for every Lambda function
 
 release: $(RELEASE_STAMP) ## dist/release/: function zips, wheel, sdist, npm tarball and SHA256SUMS, at VERSION (TAG=v<VERSION> checks the tag)
 	$(BIN)/python scripts/release.py $(if $(TAG),--tag '$(TAG)')
+
+docs-tables: $(VENV_STAMP) ## Regenerate the module README's inputs and outputs tables
+	$(BIN)/python scripts/module_docs.py
 
 lint: $(VENV_STAMP) ## ruff, and mypy on the Lambda code
 	$(BIN)/ruff check .

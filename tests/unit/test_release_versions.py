@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import shutil
 from pathlib import Path
 
 import pytest
 
+from tests.scripts import load_script
+
 ROOT = Path(__file__).resolve().parents[2]
-_spec = importlib.util.spec_from_file_location("release", ROOT / "scripts" / "release.py")
-assert _spec and _spec.loader
-release = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(release)
+release = load_script("release")
 
 
 @pytest.fixture
