@@ -40,10 +40,18 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "dist" / "release"
-# Module sources as the examples (and the README) show them; the tag is v<version>.
-CANONICAL_MODULE_SOURCE = re.compile(
-    r'source\s*=\s*"git::https://github\.com/wspush/wspush\.git//[^"?]+\?ref=v([^"]+)"'
+# Where the examples and the docs name a release: module sources (the tag is v<version>),
+# download URLs and the zips' names. Placeholders such as <version> are not versions.
+RELEASE_REFERENCES = re.compile(
+    r"github\.com/wspush/wspush\.git//[^?\s\"]+\?ref=v(\d[^\"\s)`]*)"
+    r"|releases/download/v(\d[^/\s\"`]*)"
+    r"|wspush-(?:order-status-)?lambda-(\d[^\s\"`]*?)\.zip"
 )
+# Files that state the current version (CHANGELOG.md names past ones too).
+RELEASE_REFERENCE_FILES = (
+    "README.md", "docs/*.md", "examples/*/README.md", "examples/*/*.tf",
+    "terraform/modules/wspush/README.md",
+)  # fmt: skip
 # Built by build.sh in dist/, released under versioned names.
 FUNCTION_ZIPS = {
     "wspush.zip": "wspush-lambda-{}.zip",
@@ -73,10 +81,13 @@ def check_versions(root: Path = ROOT) -> str:
             (root / "clients" / "js" / "package.json").read_text()
         ).get("version"),
     }
-    for main in sorted((root / "examples").glob("*/main.tf")):
-        for ref in CANONICAL_MODULE_SOURCE.findall(main.read_text()):
-            found[f"{main.relative_to(root)} (module ?ref=v...)"] = ref
     problems = [f"{where} says {said!r}" for where, said in found.items() if said != version]
+    for pattern in RELEASE_REFERENCE_FILES:
+        for path in sorted(root.glob(pattern)):
+            for match in RELEASE_REFERENCES.finditer(path.read_text()):
+                said = next(group for group in match.groups() if group)
+                if said != version:
+                    problems.append(f"{path.relative_to(root)} says {said!r} ({match.group(0)})")
     heading = rf"^## \[{re.escape(version)}\] - \d{{4}}-\d{{2}}-\d{{2}}$"
     if not re.search(heading, (root / "CHANGELOG.md").read_text(), re.MULTILINE):
         problems.append(f"CHANGELOG.md has no '## [{version}] - YYYY-MM-DD' section")
