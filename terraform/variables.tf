@@ -187,12 +187,7 @@ variable "push_max_event_age_seconds" {
 }
 
 variable "lambda_package" {
-  type = object({
-    path              = optional(string)
-    s3_bucket         = optional(string)
-    s3_key            = optional(string)
-    s3_object_version = optional(string)
-  })
+  type        = map(string)
   description = "The functions' code (the module's lambda_package): a local zip path or an S3 object; null uses dist/wspush.zip from `make build`."
   default     = null
 }

@@ -23,11 +23,6 @@ variable "alarm_email" {
 }
 
 variable "lambda_package" {
-  type = object({
-    path              = optional(string)
-    s3_bucket         = optional(string)
-    s3_key            = optional(string)
-    s3_object_version = optional(string)
-  })
+  type        = map(string)
   description = "The release's wspush-lambda-<version>.zip (the version in the module's ?ref=): { path = \"...\" } for a local file, or { s3_bucket = \"...\", s3_key = \"...\" } in the deployment's region."
 }
