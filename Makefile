@@ -76,7 +76,7 @@ $(TF_STAMP): build/terraform.rc $(TF_DIR)/.terraform.lock.hcl $(TF_SOURCES) $(EX
 
 setup: $(VENV_STAMP) $(NODE_STAMP) $(TF_STAMP) ## Create the virtualenv, install wscat, init Terraform
 
-build: $(VENV_STAMP) ## Build dist/<function>.zip for every Lambda function
+build: $(VENV_STAMP) ## Build dist/wspush.zip, the code of every Lambda function (and the examples' zips)
 	PYTHON=$(BIN)/python ./build.sh
 
 release: $(RELEASE_STAMP) ## dist/release/: function zips, wheel, sdist, npm tarball and SHA256SUMS, at VERSION (TAG=v<VERSION> checks the tag)
