@@ -107,7 +107,8 @@ class FakeLambdaEndpoint(_LocalServer):
         self.calls: list[tuple[str, str, dict[str, object]]] = []  # (function, type, payload)
         # Each entry answers one call: (status, error type or None, delay in seconds).
         self.script: list[tuple[int, str | None, float]] = []
-        self.function_error = False
+        # The error a synchronous call's function raises (errorType, errorMessage), if any.
+        self.function_error: dict[str, str] | None = None
         super().__init__()
 
     @property
@@ -118,7 +119,7 @@ class FakeLambdaEndpoint(_LocalServer):
         with self._lock:
             self.calls.clear()
             self.script.clear()
-            self.function_error = False
+            self.function_error = None
 
     def _handler_class(self) -> type[BaseHTTPRequestHandler]:
         endpoint = self
@@ -142,7 +143,7 @@ class FakeLambdaEndpoint(_LocalServer):
                     status, body = 202, b""
                 elif endpoint.function_error:
                     status = 200
-                    body = json.dumps({"errorMessage": "table unavailable"}).encode()
+                    body = json.dumps(endpoint.function_error).encode()
                     headers["X-Amz-Function-Error"] = "Unhandled"
                 else:
                     status = 200

@@ -7,6 +7,7 @@ import base64
 import importlib
 import json
 import os
+import time
 from types import ModuleType
 from typing import Any
 
@@ -14,8 +15,10 @@ import boto3
 import pytest
 
 from tests.fakes import FakeLambdaEndpoint
-from tests.integration.conftest import TABLE
+from tests.integration.conftest import HISTORY_TABLE, TABLE
+from wspush.dal.history_table import HistoryTable
 from wspush.dal.push_invoker import PushInvoker, invoke_client_config
+from wspush.models.push import parse_push_request
 
 PUSH = "wspush-test-push"
 SYNC_MAX_TARGETS = 2
@@ -139,13 +142,37 @@ def test_a_failed_push_or_an_unavailable_function_is_a_503_naming_why(
     publish, aws, lambda_endpoint
 ):
     _connections(aws, "m-small", 1)
-    lambda_endpoint.function_error = True
+    lambda_endpoint.function_error = {
+        "errorType": "StoreError",
+        "errorMessage": "table unavailable",
+    }
     status, answer = publish({"entityId": "m-small", "payload": 1})
     assert status == 503 and "table unavailable" in answer["reason"]
     lambda_endpoint.reset()
     lambda_endpoint.script = [(500, "ServiceException", 0.0)]
     status, answer = publish({"broadcast": True, "payload": 1})
     assert status == 503 and "ServiceException" in answer["reason"]
+
+
+def test_a_reused_id_with_other_content_is_a_409_naming_it(publish, aws, lambda_endpoint):
+    # Given a push to m-small already claimed its id
+    _connections(aws, "m-small", 1)
+    first = {"entityId": "m-small", "id": "order-7", "payload": {"total": 10}}
+    assert publish(first)[0] == 200
+    request = parse_push_request(first)
+    HistoryTable(aws["dynamodb"], HISTORY_TABLE).claim(
+        "order-7", "entity:m-small", request.fingerprint(), int(time.time()), 2**40
+    )
+    lambda_endpoint.reset()
+    # When another push to m-small reuses the id with another payload
+    status, answer = publish({"entityId": "m-small", "id": "order-7", "payload": {"total": 99}})
+    # Then it is refused before the push function is invoked
+    assert (status, answer["error"], answer["id"]) == (409, "id_conflict", "order-7")
+    assert lambda_endpoint.calls == []
+    # And one that races past the check is refused by the push function: 409 as well
+    lambda_endpoint.function_error = {"errorType": "IdConflict", "errorMessage": "id_conflict: x"}
+    status, answer = publish({"entityId": "m-small", "id": "order-8", "payload": 1})
+    assert (status, answer["error"], answer["status"]) == (409, "id_conflict", "conflict")
 
 
 def test_a_throttled_event_is_retried(publish, lambda_endpoint):

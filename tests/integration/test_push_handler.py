@@ -6,6 +6,7 @@ import pytest
 from tests.conftest import load_event
 from tests.integration.conftest import TABLE, rows
 from wspush.logic.envelope import PayloadTooLarge
+from wspush.models.channel import IdConflict
 from wspush.models.push import InvalidPushRequest
 
 
@@ -165,3 +166,35 @@ def test_a_refused_push_does_not_log_the_previous_pushs_audience(
     # Then its line carries no audience or entity from the previous one
     (refused,) = logged("push refused")
     assert "audience" not in refused and "entityId" not in refused
+
+
+def test_a_reused_push_id_reaches_each_audience_with_its_own_payload(
+    table, handlers, context, connections_endpoint
+):
+    # Given a push to u1 under an id
+    push = handlers["push"].handler
+    assert push({"entityId": "u1", "id": "same", "payload": "for u1"}, context)["sent"] == 2
+    # When the id is reused for u2 and for the topic
+    assert push({"entityId": "u2", "id": "same", "payload": "for u2"}, context)["sent"] == 1
+    assert push({"topic": "news", "id": "same", "payload": "for news"}, context)["sent"] == 1
+    # Then each connection got only its own audience's envelope
+    assert [(m["channel"], m["data"]) for m in _messages(connections_endpoint, "b1")] == [
+        ("entity:u2", "for u2")
+    ]
+    assert [(m["channel"], m["data"]) for m in _messages(connections_endpoint, "t1")] == [
+        ("topic:news", "for news")
+    ]
+    assert {m["data"] for m in _messages(connections_endpoint, "a1")} == {"for u1"}
+
+
+def test_a_reused_push_id_with_other_content_on_its_audience_is_an_id_conflict(
+    table, handlers, context, connections_endpoint
+):
+    push = handlers["push"].handler
+    first = push({"entityId": "u2", "id": "once", "payload": 1}, context)
+    with pytest.raises(IdConflict, match=r"id_conflict.*'once'.*entity:u2"):
+        push({"entityId": "u2", "id": "once", "payload": 2}, context)
+    # A retry of the first still dedupes: the same envelope again, nothing else
+    assert push({"entityId": "u2", "id": "once", "payload": 1}, context)["sent"] == first["sent"]
+    first_frame, again = _messages(connections_endpoint, "b1")
+    assert first_frame == again and first_frame["data"] == 1

@@ -59,8 +59,11 @@ class PushInvoker:
             raise _failure(error) from error
         body = json.loads(response["Payload"].read() or b"null")
         if "FunctionError" in response:
-            message = body.get("errorMessage", "") if isinstance(body, dict) else ""
-            raise HandOffFailed(f"the push failed: {str(message)[:200]}")
+            failure = body if isinstance(body, dict) else {}
+            message = str(failure.get("errorMessage", ""))[:300]
+            if failure.get("errorType") == "IdConflict":
+                raise HandOffFailed(message, id_conflict=True)
+            raise HandOffFailed(f"the push failed: {message[:200]}")
         if not isinstance(body, dict):
             raise HandOffFailed("the push function answered no report")
         return {key: int(value) for key, value in body.items() if isinstance(value, int)}

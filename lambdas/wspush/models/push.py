@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import enum
+import hashlib
+import json
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -57,6 +59,20 @@ class PushRequest:
     id: str | None = None  # the caller's idempotency key: the envelope id of every copy
     exclude_connection_id: str | None = None  # a connection the fan-out skips (the sender)
     body: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+
+    def fingerprint(self) -> str:
+        """What a push id is claimed with: a digest of everything that decides what is
+        delivered and to whom (channel, type, payload, excluded connection). A retry has
+        the same; a reused id with other content does not. Object keys are sorted, so a
+        retry that reorders them is still the same push."""
+        content = [
+            self.audience.describe(),
+            self.message_type,
+            self.exclude_connection_id,
+            self.payload,
+        ]
+        canonical = json.dumps(content, sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(canonical.encode("ascii")).hexdigest()
 
 
 @dataclass
