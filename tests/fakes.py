@@ -109,6 +109,8 @@ class FakeLambdaEndpoint(_LocalServer):
         self.script: list[tuple[int, str | None, float]] = []
         # The error a synchronous call's function raises (errorType, errorMessage), if any.
         self.function_error: dict[str, str] | None = None
+        # What a synchronous call answers instead of a delivery report, if anything.
+        self.answer: dict[str, object] | None = None
         super().__init__()
 
     @property
@@ -120,6 +122,7 @@ class FakeLambdaEndpoint(_LocalServer):
             self.calls.clear()
             self.script.clear()
             self.function_error = None
+            self.answer = None
 
     def _handler_class(self) -> type[BaseHTTPRequestHandler]:
         endpoint = self
@@ -148,7 +151,7 @@ class FakeLambdaEndpoint(_LocalServer):
                 else:
                     status = 200
                     report = {"targeted": 2, "sent": 2, "gone": 0, "failed": 0, "throttled": 0}
-                    body = json.dumps(report).encode()
+                    body = json.dumps(endpoint.answer or report).encode()
                 self.send_response(status)
                 for name, value in headers.items():
                     self.send_header(name, value)

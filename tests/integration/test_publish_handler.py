@@ -175,6 +175,15 @@ def test_a_reused_id_with_other_content_is_a_409_naming_it(publish, aws, lambda_
     assert (status, answer["error"], answer["status"]) == (409, "id_conflict", "conflict")
 
 
+def test_a_push_another_attempt_is_delivering_is_accepted(publish, aws, lambda_endpoint):
+    # Given the push function answers that another attempt of this push delivers it
+    _connections(aws, "m-small", 1)
+    lambda_endpoint.answer = {"duplicateInProgress": True, "reason": "being numbered"}
+    # When it is published / Then it is accepted (it runs), not reported as delivered to 0
+    status, answer = publish({"entityId": "m-small", "id": "dup-1", "payload": 1})
+    assert (status, answer) == (202, {"id": "dup-1", "status": "accepted"})
+
+
 def test_a_throttled_event_is_retried(publish, lambda_endpoint):
     lambda_endpoint.script = [(429, "TooManyRequestsException", 0.0)]
     status, _ = publish({"broadcast": True, "payload": 1})

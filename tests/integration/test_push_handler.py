@@ -1,13 +1,15 @@
 import io
 import json
+import time
 
 import pytest
 
 from tests.conftest import load_event
-from tests.integration.conftest import TABLE, rows
+from tests.integration.conftest import HISTORY_TABLE, TABLE, rows
+from wspush.dal.history_table import HistoryTable
 from wspush.logic.envelope import PayloadTooLarge
 from wspush.models.channel import IdConflict
-from wspush.models.push import InvalidPushRequest
+from wspush.models.push import DUPLICATE_IN_PROGRESS, InvalidPushRequest, parse_push_request
 
 
 def _seed(dynamodb, pairs):
@@ -198,3 +200,19 @@ def test_a_reused_push_id_with_other_content_on_its_audience_is_an_id_conflict(
     assert push({"entityId": "u2", "id": "once", "payload": 1}, context)["sent"] == first["sent"]
     first_frame, again = _messages(connections_endpoint, "b1")
     assert first_frame == again and first_frame["data"] == 1
+
+
+def test_a_duplicate_of_a_push_being_numbered_returns_without_error_and_sends_nothing(
+    aws, table, handlers, context, connections_endpoint
+):
+    # Given another attempt of this push holds its claim (it is numbering it right now)
+    request = {"entityId": "u2", "id": "in-flight", "payload": 1}
+    now = int(time.time())
+    HistoryTable(aws["dynamodb"], HISTORY_TABLE).claim(
+        "in-flight", "entity:u2", parse_push_request(request).fingerprint(), now, now + 3600
+    )
+    # When this attempt runs / Then it ends without an error (no dead letter, no redrive
+    # sending it twice), says why, and sends nothing
+    answer = handlers["push"].handler(request, context)
+    assert answer[DUPLICATE_IN_PROGRESS] is True and "in-flight" in answer["reason"]
+    assert connections_endpoint.received["b1"] == []

@@ -31,7 +31,12 @@ from wspush.logic.shards import (
     without_payload,
 )
 from wspush.models.channel import SequencePending
-from wspush.models.push import InvalidPushRequest, PushRequest, parse_push_request
+from wspush.models.push import (
+    DUPLICATE_IN_PROGRESS,
+    InvalidPushRequest,
+    PushRequest,
+    parse_push_request,
+)
 from wspush.models.shard import Shard, ShardFailed
 from wspush.observability import MetricUnit, count, logger, metrics, tracer
 
@@ -220,14 +225,19 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         state = _coordinate(event, context)
     except (InvalidPushRequest, UnsendableMessage) as error:
         # Raised on purpose: an asynchronous push (not retried by default) ends as an
-        # invocation record in the dead-letter queue; a direct caller sees why.
+        # invocation record in the dead-letter queue; a direct caller sees why (an
+        # IdConflict too: its errorType tells the publish API to answer 409).
         count("PushRejected")
         logger.error("push refused", extra={"reason": str(error)})
         raise
     except SequencePending as error:
-        # Another attempt of this push id is being numbered: retried later, sent once.
-        logger.warning("push pending", extra={"reason": str(error)})
-        raise
+        # Another attempt of this push holds its claim and delivers it. Raising would not
+        # get this one retried (retries default to 0, and EventBridge is done once Lambda
+        # accepts the event): it would dead-letter a push that is being sent, and a redrive
+        # would send it again. So it ends here, counted.
+        count("PushDuplicateInProgress")
+        logger.warning("duplicate push in progress", extra={"reason": str(error)})
+        return {DUPLICATE_IN_PROGRESS: True, "reason": str(error)}
     if not state.done and not state.shards_failed:
         state.hand_ons += 1
         try:

@@ -51,7 +51,8 @@ class ClaimReader(Protocol):
 
 class PushInvoker(Protocol):
     def deliver(self, request: dict[str, Any]) -> dict[str, int] | None:
-        """Push while waiting; the report, or None if the push still runs at the deadline."""
+        """Push while waiting; the report, or None if the push still runs at the deadline
+        (or runs in another attempt, one that reused the same id and content)."""
         ...
 
     def enqueue(self, request: dict[str, Any]) -> None:

@@ -75,6 +75,11 @@ class PushRequest:
         return hashlib.sha256(canonical.encode("ascii")).hexdigest()
 
 
+# The key of the push function's answer when another attempt holds the push's claim and
+# delivers it: this invocation sent nothing.
+DUPLICATE_IN_PROGRESS = "duplicateInProgress"
+
+
 @dataclass
 class DeliveryReport:
     """What happened to one push. ``targeted == sent + gone + failed`` always holds."""
