@@ -216,3 +216,28 @@ def test_a_duplicate_of_a_push_being_numbered_returns_without_error_and_sends_no
     answer = handlers["push"].handler(request, context)
     assert answer[DUPLICATE_IN_PROGRESS] is True and "in-flight" in answer["reason"]
     assert connections_endpoint.received["b1"] == []
+
+
+def _deep(levels):
+    value: object = 1
+    for _ in range(levels):
+        value = [value]
+    return value
+
+
+@pytest.mark.parametrize("levels", [64, 980])
+def test_a_push_request_nested_past_the_bound_is_refused_before_anything_is_sent(
+    table, handlers, context, connections_endpoint, levels
+):
+    # Given requests Lambda has parsed already: a direct invoke and an EventBridge detail
+    direct = {"entityId": "u1", "payload": _deep(levels)}
+    event = load_event("notification")
+    event["detail"] = direct
+    # Then each is refused as malformed JSON, and nothing is sent or numbered
+    for request in (direct, event):
+        with pytest.raises(InvalidPushRequest, match="malformed_json.*levels"):
+            handlers["push"].handler(request, context)
+    assert connections_endpoint.received == {}
+    # And a payload within the bound goes through
+    ok = handlers["push"].handler({"entityId": "u1", "payload": _deep(62)}, context)
+    assert ok["sent"] == 2

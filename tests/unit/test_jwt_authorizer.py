@@ -254,3 +254,36 @@ def test_a_publish_token_carries_the_authorizers_issuer_audience_and_scopes(issu
 )
 def test_claim_text(value, text):
     assert claim_text(value) == text
+
+
+def _rs256(issuer: LocalIssuer, header: bytes, claims: bytes) -> str:
+    """A token correctly signed by ``issuer`` around raw header and claims bytes."""
+    signing_input = f"{b64url_encode(header)}.{b64url_encode(claims)}"
+    signature = issuer._private_key.sign(
+        signing_input.encode(), padding.PKCS1v15(), hashes.SHA256()
+    )
+    return f"{signing_input}.{b64url_encode(signature)}"
+
+
+@pytest.mark.parametrize(
+    ("header", "claims"),
+    [
+        # A duplicated claim: a reader of the first "sub" and one of the last disagree
+        (None, b'"sub":"backend-1","sub":"admin",'),
+        # A duplicated header member
+        (b'{"alg":"RS256","alg":"RS256","kid":"%s"}', b""),
+        # Claims nested deeper than any JSON this service reads
+        (None, b'"x":' + b"[" * 65 + b"]" * 65 + b","),
+    ],
+)
+def test_a_signed_token_with_duplicate_keys_or_deep_nesting_is_a_401(issuer, header, claims):
+    base = json.dumps(_claims(), separators=(",", ":")).encode()
+    raw_claims = b"{" + claims + base[1:]
+    raw_header = (
+        header % issuer.kid.encode()
+        if header
+        else json.dumps({"alg": "RS256", "typ": "JWT", "kid": issuer.kid}).encode()
+    )
+    refused = _refusal(issuer, f"Bearer {_rs256(issuer, raw_header, raw_claims)}")
+    assert (refused.status, refused.message) == (401, "Unauthorized")
+    assert "malformed" in refused.challenge

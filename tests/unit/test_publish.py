@@ -101,6 +101,33 @@ def _publish(document, invoker, counter=None, executor=None, sync_max=100, claim
         (b'{"entityId": "m1", "payload": "\\ud800"}', 400, "malformed_json", "surrogate"),
         (b'{"connectionId": "\\ud800", "payload": 1}', 400, "malformed_json", "surrogate"),
         (b'{"entityId": "m1", "payload": ' + b"[" * 100_000 + b"}", 400, "malformed_json", "JSON"),
+        # Nesting Python reads but cannot encode again (the envelope, the invoke), and any
+        # past the bound
+        (
+            b'{"entityId": "m1", "payload": ' + b"[" * 985 + b"]" * 985 + b"}",
+            400,
+            "malformed_json",
+            "levels",
+        ),
+        (
+            b'{"entityId": "m1", "payload": ' + b"[" * 64 + b"]" * 64 + b"}",
+            400,
+            "malformed_json",
+            "levels",
+        ),
+        # A key twice: a validator reading the first sees another audience than is sent
+        (
+            b'{"entityId": "victor", "entityId": "mallory", "payload": 1}',
+            400,
+            "malformed_json",
+            "appears twice",
+        ),
+        (
+            b'{"messages": [{"topic": "t", "payload": 1, "payload": 2}]}',
+            400,
+            "malformed_json",
+            "appears twice",
+        ),
     ],
 )
 def test_invalid_requests_get_a_precise_400(raw, status, code, says):

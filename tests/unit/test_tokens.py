@@ -1,4 +1,6 @@
 import base64
+import hashlib
+import hmac
 import json
 
 import pytest
@@ -6,7 +8,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from tests.crafted import signed_token
-from wspush.logic import tokens
+from wspush.logic import strict_json, tokens
+from wspush.logic.tokens import b64url_encode
 
 SECRET = b"s3cret-for-tests-at-least-32-bytes"
 NOW = 1_800_000_000
@@ -136,6 +139,36 @@ def test_deeply_nested_json_is_malformed_not_a_recursion_error():
     deep = base64.urlsafe_b64encode(b"[" * 200_000 + b"]" * 200_000).decode()
     with pytest.raises(tokens.TokenError, match="malformed"):
         tokens.decode_segment(deep)
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        b'{"sub":"victor","sub":"mallory","exp":%d}',
+        b'{"sub":"u","exp":1,"exp":%d}',
+        b'{"sub":"u","exp":%d,"topics":["a"],"topics":["*"]}',
+    ],
+)
+def test_a_claim_twice_is_malformed(payload):
+    # Given a correctly signed token whose payload repeats a claim / Then it is refused,
+    # not read as whichever copy Python's parser keeps
+    assert _reason(_signed(payload % (NOW + 60))) == "malformed"
+
+
+def test_a_header_member_twice_is_malformed():
+    header = b64url_encode(b'{"alg":"none","alg":"HS256"}')
+    body = b64url_encode(b'{"sub":"u","exp":%d}' % (NOW + 60))
+    signing_input = f"{header}.{body}".encode()
+    signature = b64url_encode(hmac.new(SECRET, signing_input, hashlib.sha256).digest())
+    assert _reason(f"{header}.{body}.{signature}") == "malformed"
+
+
+def test_claims_nested_past_the_bound_are_malformed():
+    depth = strict_json.MAX_DEPTH  # with the claims object itself, one level too many
+    nested = b'{"sub":"u","exp":%d,"x":' % (NOW + 60) + b"[" * depth + b"]" * depth + b"}"
+    assert _reason(_signed(nested)) == "malformed"
+    fits = b'{"sub":"u","exp":%d,"x":' % (NOW + 60) + b"[" * (depth - 1) + b"]" * (depth - 1)
+    assert tokens.verify(_signed(fits + b"}"), [SECRET], now=NOW)["sub"] == "u"
 
 
 def test_a_critical_header_extension_is_refused():

@@ -16,7 +16,7 @@ from wspush.dal.history_table import HistoryTable
 from wspush.dal.shard_invoker import ShardInvoker, shard_client_config
 from wspush.handlers import initialised
 from wspush.handlers._shared import dynamodb_client, lifecycle_events, session
-from wspush.logic import envelope
+from wspush.logic import envelope, strict_json
 from wspush.logic.channels import History, number_envelope
 from wspush.logic.envelope import UnsendableMessage
 from wspush.logic.push import Deadline, Delivery, RateLimiter, fan_out
@@ -92,8 +92,18 @@ def request_from_event(event: Any) -> tuple[PushRequest, str | None]:
         if event["detail-type"] == SCHEDULED_DETAIL_TYPE and event.get("source") == "aws.events":
             body = {"broadcast": True, "payload": config.scheduled_message, "type": "scheduled"}
             return parse_push_request(body), event_id
-        return parse_push_request(event.get("detail")), event_id
-    return parse_push_request(event), None
+        return parse_push_request(_strict(event.get("detail"))), event_id
+    return parse_push_request(_strict(event)), None
+
+
+def _strict(body: Any) -> Any:
+    """A push request as Lambda parsed it, held to the rules of ``strict_json`` (nesting,
+    finite numbers, Unicode text), so it can be encoded and sent on."""
+    try:
+        strict_json.check(body)
+    except strict_json.InvalidJson as error:
+        raise InvalidPushRequest(f"malformed_json: {error}") from None
+    return body
 
 
 def _delivery(request: PushRequest, body: bytes, rate: float) -> Delivery:
