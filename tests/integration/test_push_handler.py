@@ -235,7 +235,7 @@ def test_a_push_request_nested_past_the_bound_is_refused_before_anything_is_sent
     event["detail"] = direct
     # Then each is refused as malformed JSON, and nothing is sent or numbered
     for request in (direct, event):
-        with pytest.raises(InvalidPushRequest, match="malformed_json.*levels"):
+        with pytest.raises(InvalidPushRequest, match=r"malformed_json.*levels"):
             handlers["push"].handler(request, context)
     assert connections_endpoint.received == {}
     # And a payload within the bound goes through
