@@ -91,6 +91,12 @@ def _publish(document, invoker, counter=None, executor=None, sync_max=100, claim
             "invalid_request",
             "excludeConnectionId",
         ),
+        (
+            b'{"entityId": "m1", "broadcast": 0, "payload": 1}',
+            400,
+            "invalid_request",
+            '"broadcast" must be true',
+        ),
         (b'{"messages": []}', 400, "invalid_request", "non-empty list"),
         (b'{"messages": {}}', 400, "invalid_request", "non-empty list"),
         (b'{"messages": [], "extra": 1}', 400, "invalid_request", "unexpected"),

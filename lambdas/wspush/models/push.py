@@ -145,7 +145,12 @@ def parse_push_request(
     push when the request gives no ``id``."""
     if not isinstance(body, dict):
         raise InvalidPushRequest("a push request must be a JSON object")
-    present = [key for key in _AUDIENCE_KEYS if body.get(key) not in (None, False)]
+    if "broadcast" in body and body["broadcast"] is not True:
+        # Never read as "absent": 0 or false next to entityId would hide what was meant.
+        raise InvalidPushRequest(
+            f'"broadcast" must be true when present; got {json.dumps(body["broadcast"])[:32]}'
+        )
+    present = [key for key in _AUDIENCE_KEYS if body.get(key) is not None]
     if len(present) != 1:
         raise InvalidPushRequest(
             f"a push request needs exactly one audience of {', '.join(_AUDIENCE_KEYS)}; "
@@ -167,8 +172,6 @@ def parse_push_request(
     key = present[0]
     value = body[key]
     if key == "broadcast":
-        if value is not True:
-            raise InvalidPushRequest('"broadcast" must be true')
         audience = Audience(broadcast=True)
     elif key == "entityId":
         if not is_valid_entity_id(value):
