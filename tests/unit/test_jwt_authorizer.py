@@ -11,6 +11,7 @@ import pytest
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
+from tests.crafted import stray_bits
 from wspush.logic.tokens import b64url_encode
 from wspush_local.jwt_authorizer import (
     KEY_FILE,
@@ -285,5 +286,26 @@ def test_a_signed_token_with_duplicate_keys_or_deep_nesting_is_a_401(issuer, hea
         else json.dumps({"alg": "RS256", "typ": "JWT", "kid": issuer.kid}).encode()
     )
     refused = _refusal(issuer, f"Bearer {_rs256(issuer, raw_header, raw_claims)}")
+    assert (refused.status, refused.message) == (401, "Unauthorized")
+    assert "malformed" in refused.challenge
+
+
+@pytest.mark.parametrize(
+    "edit",
+    [
+        lambda s: s + "==",
+        lambda s: s[:4] + "!!!!" + s[4:],
+        lambda s: s.replace("-", "+").replace("_", "/") if ("-" in s or "_" in s) else s + "=",
+        stray_bits,
+    ],
+)
+def test_a_signature_spelt_other_than_canonical_base64url_is_a_401(issuer, edit):
+    # Given a valid token (a 256-byte signature: 342 characters, 4 unused bits at the end)
+    token = issuer.sign(_claims())
+    assert _authorize(issuer, f"Bearer {token}")["jwt"]["claims"]["sub"] == "backend-1"
+    # When its signature is respelt so Python's decoder still reads the same bytes
+    signing_input, _, signature = token.rpartition(".")
+    refused = _refusal(issuer, f"Bearer {signing_input}.{edit(signature)}")
+    # Then it is refused as malformed
     assert (refused.status, refused.message) == (401, "Unauthorized")
     assert "malformed" in refused.challenge
