@@ -12,8 +12,11 @@ def b64(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
 
 
-def signed_token(payload: bytes, secret: bytes) -> str:
-    signing_input = b64(b'{"alg":"HS256","typ":"JWT"}') + "." + b64(payload)
+HS256_HEADER = b'{"alg":"HS256","typ":"JWT"}'
+
+
+def signed_token(payload: bytes, secret: bytes, header: bytes = HS256_HEADER) -> str:
+    signing_input = b64(header) + "." + b64(payload)
     signature = hmac.new(secret, signing_input.encode(), hashlib.sha256).digest()
     return f"{signing_input}.{b64(signature)}"
 

@@ -13,8 +13,11 @@ from typing import Any
 
 import boto3
 import pytest
+from hypothesis import HealthCheck, example, given, settings
+from hypothesis import strategies as st
 
 from tests.fakes import FakeLambdaEndpoint
+from tests.hostile import hostile_bytes, json_texts
 from tests.integration.conftest import HISTORY_TABLE, TABLE
 from wspush.dal.history_table import HistoryTable
 from wspush.dal.push_invoker import PushInvoker, invoke_client_config
@@ -63,6 +66,8 @@ def publish(publish_module, aws, lambda_endpoint, context):
         event_body: str | None = None,
     ):
         body = raw if raw is not None else json.dumps(document).encode()
+        if event_body is not None:
+            body = b""
         event = {
             "version": "2.0",
             "routeKey": "POST /publish",
@@ -216,3 +221,22 @@ def test_the_caller_is_the_jwt_subject_on_a_jwt_route(publish_module):
         }
     }
     assert publish_module._caller(event) == "backend-1"
+
+
+@settings(
+    max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@example(body={"event_body": '{"entityId": "\ud800", "payload": 1}'})
+@example(body={"event_body": '{"broadcast": true, "payload": ' + "[" * 986 + "]" * 986 + "}"})
+@given(
+    body=st.one_of(
+        json_texts.map(lambda text: {"event_body": text}),
+        hostile_bytes.map(lambda raw: {"raw": raw, "base64_encoded": True}),
+    )
+)
+def test_any_body_gets_a_json_answer_below_500(publish, body):
+    # Given any body (text with lone surrogates, deep nesting, duplicate keys, huge numbers;
+    # or any bytes, base64-encoded as API Gateway passes a binary body) / When published /
+    # Then the answer is JSON and never a 5xx
+    status, answer = publish(None, **body)
+    assert status < 500 and isinstance(answer, dict)

@@ -3,11 +3,14 @@ import json
 import time
 
 import pytest
+from hypothesis import HealthCheck, example, given, settings
+from hypothesis import strategies as st
 
 from tests.conftest import load_event
+from tests.hostile import parsed_documents
 from tests.integration.conftest import HISTORY_TABLE, TABLE, rows
 from wspush.dal.history_table import HistoryTable
-from wspush.logic.envelope import PayloadTooLarge
+from wspush.logic.envelope import PayloadTooLarge, UnsendableMessage
 from wspush.models.channel import IdConflict
 from wspush.models.push import DUPLICATE_IN_PROGRESS, InvalidPushRequest, parse_push_request
 
@@ -241,3 +244,45 @@ def test_a_push_request_nested_past_the_bound_is_refused_before_anything_is_sent
     # And a payload within the bound goes through
     ok = handlers["push"].handler({"entityId": "u1", "payload": _deep(62)}, context)
     assert ok["sent"] == 2
+
+
+_push_events = st.one_of(
+    parsed_documents,
+    # An EventBridge event around any detail (or the schedule's shape, any detail)
+    st.builds(
+        lambda detail_type, source, event_id, detail: {
+            "version": "0",
+            "id": event_id,
+            "detail-type": detail_type,
+            "source": source,
+            "detail": detail,
+        },
+        st.sampled_from(["wspush.notification", "Scheduled Event", ""]) | st.text(max_size=5),
+        st.sampled_from(["aws.events", "orders"]),
+        st.sampled_from(["e-1", "e-2"]) | parsed_documents,
+        parsed_documents,
+    ),
+    # The push function's own shard and hand-on tasks, of any content
+    st.builds(
+        lambda key, task: {key: task},
+        st.sampled_from(["wspushShard", "wspushHandOn"]),
+        parsed_documents,
+    ),
+)
+
+
+@settings(
+    max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@example(event={"entityId": "u1", "payload": _deep(200)})
+@example(event={"wspushHandOn": {"request": {}, "envelope": {}}})
+@given(event=_push_events)
+def test_any_event_is_pushed_or_refused_never_crashes(aws, handlers, context, event):
+    # Given any event Lambda could hand over (already parsed: NaN, huge integers, lone
+    # surrogates, any nesting, any shape) / Then it is pushed, or refused on purpose with
+    # InvalidPushRequest (an asynchronous one is dead-lettered), never another exception
+    try:
+        answer = handlers["push"].handler(event, context)
+    except (InvalidPushRequest, UnsendableMessage):
+        return
+    assert isinstance(answer, dict)

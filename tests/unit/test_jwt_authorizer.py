@@ -10,8 +10,11 @@ import stat
 import pytest
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from tests.crafted import stray_bits
+from tests.hostile import hostile_bytes, json_texts
 from wspush.logic.tokens import b64url_encode
 from wspush_local.jwt_authorizer import (
     KEY_FILE,
@@ -309,3 +312,34 @@ def test_a_signature_spelt_other_than_canonical_base64url_is_a_401(issuer, edit)
     # Then it is refused as malformed
     assert (refused.status, refused.message) == (401, "Unauthorized")
     assert "malformed" in refused.challenge
+
+
+@settings(
+    max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    header=st.one_of(st.none(), hostile_bytes),
+    claims=hostile_bytes,
+    scheme=st.sampled_from(["Bearer ", "bearer ", ""]),
+)
+def test_any_signed_token_is_accepted_or_refused_with_401_or_403_never_raised(
+    issuer, header, claims, scheme
+):
+    # Given a token signed by the local issuer around any header and claims bytes
+    raw_header = header or json.dumps({"alg": "RS256", "typ": "JWT", "kid": issuer.kid}).encode()
+    token = _rs256(issuer, raw_header, claims)
+    # Then the authorizer accepts it with string claims, or refuses it with a status
+    try:
+        accepted = _authorize(issuer, scheme + token, SCOPED)
+    except JwtRejected as refused:
+        assert refused.status in (401, 403)
+        return
+    assert all(isinstance(value, str) for value in accepted["jwt"]["claims"].values())
+
+
+@settings(max_examples=100, deadline=None)
+@given(value=st.one_of(json_texts, st.text(max_size=300)))
+def test_any_authorization_header_is_refused_with_a_status_never_raised(issuer, value):
+    with pytest.raises(JwtRejected) as refused:
+        _authorize(issuer, value)
+    assert refused.value.status == 401

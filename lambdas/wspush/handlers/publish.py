@@ -46,7 +46,9 @@ def _json(status: int, body: dict[str, Any]) -> dict[str, Any]:
 def _body(event: dict[str, Any]) -> bytes:
     body = event.get("body") or ""
     if not event.get("isBase64Encoded"):
-        return str(body).encode("utf-8")
+        # A lone surrogate (an event's "\ud800" escape) stays in the bytes, so the strict
+        # reader refuses them as not UTF-8 instead of this line raising.
+        return str(body).encode("utf-8", errors="surrogatepass")
     try:
         return base64.b64decode(body, validate=True)
     except (binascii.Error, ValueError):
