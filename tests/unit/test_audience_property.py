@@ -19,19 +19,10 @@ from hypothesis import strategies as st
 
 from tests.fakes import MemoryStore, ScriptedSender
 from tests.memory_history import MemoryHistory
-from wspush.logic import envelope
+from wspush.logic import envelope, shards
 from wspush.logic import publish as publish_logic
 from wspush.logic.channels import History, number_envelope
 from wspush.logic.push import Deadline, Delivery, fan_out
-from wspush.logic.shards import (
-    SHARD_TASK,
-    Coordinator,
-    PushState,
-    Sharding,
-    run_shard,
-    task_request,
-    without_payload,
-)
 from wspush.models.channel import IdConflict
 from wspush.models.publish import PublishRejected
 from wspush.models.push import PushRequest
@@ -46,7 +37,7 @@ ROWS = {(entity, c) for entity, cs in ENTITIES.items() for c in cs} | {
 }
 EVERY_CONNECTION = sorted({c for cs in ENTITIES.values() for c in cs})
 # Small shards and pages, so that broadcasts and topics are sharded and paged.
-SHARDING = Sharding(shard_size=2, parallelism=2, rate_limit=10_000, page_size=2)
+SHARDING = shards.Sharding(shard_size=2, parallelism=2, rate_limit=10_000, page_size=2)
 
 
 def reached_by(channel: str) -> set[str]:
@@ -92,22 +83,22 @@ class InlineShards:
         self.store, self.sender, self.executor = store, sender, executor
 
     def run(self, task: dict[str, Any]) -> dict[str, Any]:
-        body = json.loads(json.dumps(task))[SHARD_TASK]
-        request = task_request(body["request"], body["envelope"])
+        body = json.loads(json.dumps(task))[shards.SHARD_TASK]
+        request = shards.task_request(body["request"], body["envelope"])
         delivery = _delivery(request, envelope.encode(body["envelope"]), self)
         shard = Shard.from_dict(body["shard"])
-        return run_shard(shard, self.store, delivery, Deadline(), SHARDING).as_dict()
+        return shards.run_shard(shard, self.store, delivery, Deadline(), SHARDING).as_dict()
 
     def hand_on(self, task: dict[str, Any]) -> None:
         raise AssertionError("a push of a few connections is never handed on")
 
 
-def _delivery(request: PushRequest, body: bytes, shards: InlineShards) -> Delivery:
+def _delivery(request: PushRequest, body: bytes, inline: InlineShards) -> Delivery:
     return Delivery(
         body,
-        shards.sender,
-        shards.store,
-        shards.executor,
+        inline.sender,
+        inline.store,
+        inline.executor,
         concurrency=2,
         max_attempts=1,
         exclude_connection_id=request.exclude_connection_id,
@@ -122,9 +113,9 @@ class Stack:
     def __init__(self, executor: ThreadPoolExecutor, pool: ThreadPoolExecutor) -> None:
         self.history = MemoryHistory()
         self.sender = ScriptedSender()
-        self.shards = InlineShards(MemoryStore(ROWS), self.sender, executor)
-        self.coordinator = Coordinator(
-            self.shards.store, self.shards, pool, SHARDING, lambda: 60_000, lambda: NOW
+        self.inline = InlineShards(MemoryStore(ROWS), self.sender, executor)
+        self.coordinator = shards.Coordinator(
+            self.inline.store, self.inline, pool, SHARDING, lambda: 60_000, lambda: NOW
         )
         self.sent: set[tuple[str, str, str]] = set()  # (channel, id, payload as JSON)
 
@@ -146,11 +137,11 @@ class Stack:
             return
         channel = request.audience.describe()
         self.sent.add((channel, push_id, json.dumps(request.payload, sort_keys=True)))
-        delivery = _delivery(request, envelope.encode(numbered), self.shards)
+        delivery = _delivery(request, envelope.encode(numbered), self.inline)
         if request.audience.connection_id is not None:
-            fan_out(self.shards.store.connection_targets(request.audience.connection_id), delivery)
+            fan_out(self.inline.store.connection_targets(request.audience.connection_id), delivery)
             return
-        state = PushState(request=without_payload(request.body), envelope=numbered)
+        state = shards.PushState(request=shards.without_payload(request.body), envelope=numbered)
         self.coordinator.start(state, request.audience, delivery, Deadline())
 
 
