@@ -21,6 +21,7 @@ from __future__ import annotations
 import json
 import math
 import re
+from collections.abc import Iterable
 from typing import Any
 
 # After parsing, a valid surrogate pair is one code point; any surrogate left is unpaired.
@@ -55,19 +56,37 @@ def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
 def check(document: Any, max_depth: int = MAX_DEPTH) -> None:
     """Raise ``InvalidJson`` unless ``document`` (parsed already, as Lambda parses an
     event) nests at most ``max_depth`` levels, holds only finite numbers and no unpaired
-    surrogate. Iterative: any depth is refused, not a ``RecursionError``."""
-    pending: list[tuple[Any, int]] = [(document, 0)]
-    while pending:
-        value, depth = pending.pop()
-        if isinstance(value, dict | list):
+    surrogate. Iterative, one level at a time: any depth is refused, not a
+    ``RecursionError``."""
+    level = [document]
+    depth = 0
+    while level:
+        containers: list[Any] = []
+        for value in level:
+            if isinstance(value, dict):
+                _check_scalars(value.keys())
+                children: Any = value.values()
+            elif isinstance(value, list):
+                children = value
+            else:
+                _check_scalars((value,))
+                continue
+            containers.extend(c for c in children if isinstance(c, dict | list))
+            _check_scalars(c for c in children if not isinstance(c, dict | list))
+        if containers:
+            depth += 1
             if depth >= max_depth:
                 raise InvalidJson(f"nested more than {max_depth} levels deep")
-            children = [*value.keys(), *value.values()] if isinstance(value, dict) else value
-            pending.extend((child, depth + 1) for child in children)
-        elif isinstance(value, str) and _SURROGATE.search(value):
-            raise InvalidJson(
-                "a string holds an unpaired UTF-16 surrogate, which is not Unicode text"
-            )
+        level = containers
+
+
+def _check_scalars(values: Iterable[Any]) -> None:
+    for value in values:
+        if isinstance(value, str):
+            if _SURROGATE.search(value):
+                raise InvalidJson(
+                    "a string holds an unpaired UTF-16 surrogate, which is not Unicode text"
+                )
         elif isinstance(value, float) and not math.isfinite(value):
             raise InvalidJson(f"{value} is not a JSON number")
 
