@@ -1,8 +1,10 @@
-"""A stand-in for API Gateway's ``@connections`` endpoint, for tests that need 410/429/5xx.
+"""Stand-ins for what tests cannot get from moto.
 
-moto's management API accepts any connection id and never answers 410, so it cannot
-exercise stale-connection cleanup or retries. This endpoint answers 200 for live ids,
-410 for unknown ones, and a scripted sequence of statuses where a test asks for one.
+API Gateway's ``@connections`` endpoint, for tests that need 410/429/5xx: moto's management
+API accepts any connection id and never answers 410, so it cannot exercise stale-connection
+cleanup or retries. This endpoint answers 200 for live ids, 410 for unknown ones, and a
+scripted sequence of statuses where a test asks for one. Lambda's Invoke API, answering as
+a test scripts it. And, for unit tests, the connections table and the sender in memory.
 """
 
 from __future__ import annotations
@@ -15,6 +17,10 @@ from collections import defaultdict
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Self
 from urllib.parse import unquote
+
+from wspush.models.connection import Target
+from wspush.models.push import Outcome
+from wspush.models.shard import ItemKey
 
 
 class _LocalServer:
@@ -107,7 +113,10 @@ class FakeLambdaEndpoint(_LocalServer):
         self.calls: list[tuple[str, str, dict[str, object]]] = []  # (function, type, payload)
         # Each entry answers one call: (status, error type or None, delay in seconds).
         self.script: list[tuple[int, str | None, float]] = []
-        self.function_error = False
+        # The error a synchronous call's function raises (errorType, errorMessage), if any.
+        self.function_error: dict[str, str] | None = None
+        # What a synchronous call answers instead of a delivery report, if anything.
+        self.answer: dict[str, object] | None = None
         super().__init__()
 
     @property
@@ -118,7 +127,8 @@ class FakeLambdaEndpoint(_LocalServer):
         with self._lock:
             self.calls.clear()
             self.script.clear()
-            self.function_error = False
+            self.function_error = None
+            self.answer = None
 
     def _handler_class(self) -> type[BaseHTTPRequestHandler]:
         endpoint = self
@@ -142,12 +152,12 @@ class FakeLambdaEndpoint(_LocalServer):
                     status, body = 202, b""
                 elif endpoint.function_error:
                     status = 200
-                    body = json.dumps({"errorMessage": "table unavailable"}).encode()
+                    body = json.dumps(endpoint.function_error).encode()
                     headers["X-Amz-Function-Error"] = "Unhandled"
                 else:
                     status = 200
                     report = {"targeted": 2, "sent": 2, "gone": 0, "failed": 0, "throttled": 0}
-                    body = json.dumps(report).encode()
+                    body = json.dumps(endpoint.answer or report).encode()
                 self.send_response(status)
                 for name, value in headers.items():
                     self.send_header(name, value)
@@ -161,3 +171,56 @@ class FakeLambdaEndpoint(_LocalServer):
                 return
 
         return Handler
+
+
+class ScriptedSender:
+    """Answers each connection with its scripted outcomes, then SENT."""
+
+    def __init__(self, script=None):
+        self.script = {k: list(v) for k, v in (script or {}).items()}
+        self.posts: list[tuple[str, bytes]] = []
+
+    def post(self, connection_id, data):
+        self.posts.append((connection_id, data))
+        queue = self.script.get(connection_id)
+        return queue.pop(0) if queue else Outcome.SENT
+
+
+class MemoryStore:
+    """The connections table's reads and deletes over a set of rows, in key order, with
+    DynamoDB's paging (``Limit`` items, then a key to continue after)."""
+
+    def __init__(self, rows, connected_at=None):
+        self.rows = set(rows)  # (partition, connection)
+        self.connected_at = connected_at or {}
+
+    def _target(self, partition, connection):
+        owner = "owner" if partition.startswith("topic#") else None
+        return Target(partition, connection, owner, self.connected_at.get(connection, 0))
+
+    def target_page(self, shard, limit, now):
+        if shard.partition is None:
+            keys = sorted(r for r in self.rows if not r[0].startswith("topic#"))
+            keys = [k for i, k in enumerate(keys) if i % shard.total_segments == shard.segment]
+        else:
+            keys = sorted(r for r in self.rows if r[0] == shard.partition)
+            if shard.through is not None:
+                keys = [k for k in keys if k[1] <= shard.through]
+        if shard.after is not None:
+            after = (shard.after.partition_key, shard.after.connection_id)
+            keys = [k for k in keys if k > after]
+        page = keys[:limit]
+        next_key = ItemKey(*page[-1]) if len(keys) > limit else None
+        return [self._target(p, c) for p, c in page], next_key
+
+    def connection_targets(self, connection_id):
+        return [self._target(p, c) for p, c in sorted(self.rows) if c == connection_id]
+
+    def rows_of_connection(self, connection_id):
+        return [(p, c) for p, c in sorted(self.rows) if c == connection_id]
+
+    def delete_row(self, partition_key, connection_id, written_before=None):
+        if written_before is not None and self.connected_at.get(connection_id, 0) >= written_before:
+            return False
+        self.rows.discard((partition_key, connection_id))
+        return True

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from wspush.models.channel import Claim, HistoryEntry, Position
 
 
@@ -9,24 +11,31 @@ class MemoryHistory:
     def __init__(self) -> None:
         self.counters: dict[str, Position] = {}
         self.kept: dict[tuple[str, int], tuple[HistoryEntry, int]] = {}  # -> (entry, expires)
-        self.claims: dict[str, Claim] = {}
-        self.claims_expire: dict[str, int] = {}
+        self.claims: dict[tuple[str, str], Claim] = {}  # (push id, channel) -> claim
+        self.claims_expire: dict[tuple[str, str], int] = {}
         self.occupancy: dict[str, int] = {}
         self.writes = 0
 
-    def claim(self, push_id, channel, now, expires_at):
+    def claim(self, push_id, channel, fingerprint, now, expires_at):
         self.writes += 1
-        if push_id in self.claims and self.claims_expire[push_id] > now:
-            return self.claims[push_id]
-        self.claims[push_id] = Claim(fresh=False, claimed_at=now, channel=channel)
-        self.claims_expire[push_id] = expires_at
-        return Claim(fresh=True, claimed_at=now, channel=channel)
+        key = (push_id, channel)
+        if key in self.claims and self.claims_expire[key] > now:
+            return self.claims[key]
+        self.claims[key] = Claim(fresh=False, claimed_at=now, fingerprint=fingerprint)
+        self.claims_expire[key] = expires_at
+        return Claim(fresh=True, claimed_at=now, fingerprint=fingerprint)
 
-    def take_over(self, push_id, seen_claimed_at, now):
-        held = self.claims[push_id]
+    def claimed_fingerprint(self, push_id, channel, now):
+        key = (push_id, channel)
+        if key in self.claims and self.claims_expire[key] > now:
+            return self.claims[key].fingerprint
+        return None
+
+    def take_over(self, push_id, channel, seen_claimed_at, now):
+        held = self.claims[(push_id, channel)]
         if held.seq is not None or held.claimed_at != seen_claimed_at:
             return False
-        self.claims[push_id] = Claim(fresh=False, claimed_at=now, channel=held.channel)
+        self.claims[(push_id, channel)] = replace(held, claimed_at=now)
         return True
 
     def next_position(self, channel, new_epoch, expires_at):
@@ -41,8 +50,8 @@ class MemoryHistory:
     def record(self, channel, entry, push_id, expires_at):
         self.writes += 1
         self.kept[(channel, entry.seq)] = (entry, expires_at)
-        held = self.claims[push_id]
-        self.claims[push_id] = Claim(False, held.claimed_at, channel, entry.seq, entry.epoch)
+        key = (push_id, channel)
+        self.claims[key] = replace(self.claims[key], seq=entry.seq, epoch=entry.epoch)
 
     def entry(self, channel, seq):
         kept = self.kept.get((channel, seq))

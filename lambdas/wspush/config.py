@@ -206,6 +206,7 @@ class PushConfig:
 @dataclass(frozen=True)
 class PublishConfig:
     table_name: str
+    history_table: str  # read for push id claims (409 id_conflict)
     push_function_name: str
     sync_max_targets: int
     sync_wait_seconds: int
@@ -215,6 +216,7 @@ class PublishConfig:
         return cls(
             table_name=_required(env, "CONNECTIONS_TABLE"),
             push_function_name=_required(env, "PUSH_FUNCTION_NAME"),
+            history_table=_required(env, "HISTORY_TABLE"),
             sync_max_targets=_int(env, "PUBLISH_SYNC_MAX_TARGETS", 100, minimum=0),
             sync_wait_seconds=_int(env, "PUBLISH_SYNC_WAIT_SECONDS", 10),
         )

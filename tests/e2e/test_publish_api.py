@@ -144,6 +144,35 @@ def test_client_errors_get_400_or_413_never_a_5xx(stack):
     assert (status, answer["error"]) == (413, "too_large")
 
 
+def test_a_reused_id_reaches_its_own_audience_or_is_a_409_never_the_first_envelope(stack):
+    # Given alice and bob online, and a push to alice under id "reused-1"
+    async def scenario():
+        async with (
+            websockets.connect(stack.connect_url("alice-e2e")) as alice,
+            websockets.connect(stack.connect_url("bob-e2e")) as bob,
+        ):
+            assert wait_until(
+                lambda: _connection_ids(stack, "alice-e2e") and _connection_ids(stack, "bob-e2e")
+            )
+            first = {"entityId": "alice-e2e", "id": "reused-1", "payload": {"for": "alice"}}
+            status, _ = await asyncio.to_thread(_post, stack, json.dumps(first).encode())
+            assert status == 200
+            # When the id is reused for bob, and again for alice with another payload
+            to_bob = {"entityId": "bob-e2e", "id": "reused-1", "payload": {"for": "bob"}}
+            status, _ = await asyncio.to_thread(_post, stack, json.dumps(to_bob).encode())
+            assert status == 200
+            again = {**first, "payload": {"for": "mallory"}}
+            conflict, answer = await asyncio.to_thread(_post, stack, json.dumps(again).encode())
+            # Then bob gets his own push, alice only hers, and the conflict is a 409
+            frame = await _recv_until(bob, lambda f: f.get("id") == "reused-1")
+            assert (frame["channel"], frame["data"]) == ("entity:bob-e2e", {"for": "bob"})
+            frame = await _recv_until(alice, lambda f: f.get("id") == "reused-1")
+            assert (frame["channel"], frame["data"]) == ("entity:alice-e2e", {"for": "alice"})
+            assert (conflict, answer["error"], answer["id"]) == (409, "id_conflict", "reused-1")
+
+    asyncio.run(scenario())
+
+
 def test_wspush_push_via_http_delivers(stack):
     async def scenario():
         async with websockets.connect(stack.connect_url("m-cli")) as staff:

@@ -52,10 +52,26 @@ def test_concurrent_pushes_to_one_channel_take_consecutive_numbers(aws):
 def test_a_claim_is_held_until_it_expires_then_taken_anew(aws):
     table = HistoryTable(aws["dynamodb"], HISTORY_TABLE)
     now = int(time.time())
-    assert table.claim("idem", "broadcast", now, now + 60).fresh
-    # While it lives, the id is held (a retry); once past expiresAt, TTL or not, it is new
-    assert not table.claim("idem", "broadcast", now + 59, now + 119).fresh
-    assert table.claim("idem", "broadcast", now + 60, now + 120).fresh
+    assert table.claim("idem", "broadcast", "f1", now, now + 60).fresh
+    # While it lives, the id is held (a retry) with the first push's fingerprint; once past
+    # expiresAt, TTL or not, it is new
+    held = table.claim("idem", "broadcast", "f2", now + 59, now + 119)
+    assert not held.fresh and held.fingerprint == "f1"
+    assert table.claimed_fingerprint("idem", "broadcast", now + 59) == "f1"
+    assert table.claimed_fingerprint("idem", "broadcast", now + 60) is None
+    assert table.claim("idem", "broadcast", "f2", now + 60, now + 120).fresh
+
+
+def test_a_push_id_is_claimed_per_channel(aws):
+    # Given an id claimed in one channel
+    table = HistoryTable(aws["dynamodb"], HISTORY_TABLE)
+    now = int(time.time())
+    assert table.claim("shared", "entity:alice", "fa", now, now + 60).fresh
+    # Then the same id is free in every other channel, and held in its own
+    assert table.claim("shared", "entity:bob", "fb", now, now + 60).fresh
+    assert table.claim("shared", "broadcast", "fc", now, now + 60).fresh
+    assert table.claimed_fingerprint("shared", "entity:alice", now) == "fa"
+    assert table.claimed_fingerprint("shared", "topic:alice", now) is None
 
 
 def test_a_redelivered_event_is_numbered_and_kept_once(

@@ -2,11 +2,12 @@ import copy
 import json
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from tests.conftest import load_event
-from tests.crafted import signed_token
+from tests.crafted import HS256_HEADER, signed_token
+from tests.hostile import hostile_bytes
 from tests.integration.conftest import SECRET, TABLE, rows
 from wspush.logic import tokens
 
@@ -107,6 +108,53 @@ def test_crafted_tokens_are_denied_never_raised(aws, handlers, context, token):
 def test_any_token_string_gets_a_policy(aws, handlers, context, token):
     response = handlers["authorizer"].handler(_authorizer_event(token), context)
     assert _effect(response) == "Deny"
+
+
+def _hostile_token(header: bytes, claims: bytes, respell: bool) -> str:
+    """A token correctly signed with the secret around hostile header and claims bytes,
+    its signature sometimes respelt (padding, standard base64)."""
+    token = signed_token(claims, SECRET.encode(), header)
+    if respell:
+        token = token.replace("-", "+").replace("_", "/") + "=="
+    return token
+
+
+@settings(
+    max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@example(
+    header=HS256_HEADER,
+    claims=b'{"sub":"victor","sub":"mallory","exp":9999999999}',
+    respell=False,
+    in_protocol=False,
+)
+@example(
+    header=HS256_HEADER,
+    claims=b'{"sub":"u","exp":9999999999,"x":' + b"[" * 986 + b"]" * 986 + b"}",
+    respell=False,
+    in_protocol=True,
+)
+@given(
+    header=st.one_of(st.just(HS256_HEADER), hostile_bytes),
+    claims=hostile_bytes,
+    respell=st.booleans(),
+    in_protocol=st.booleans(),
+)
+def test_any_signed_token_gets_a_policy_and_a_malformed_one_is_denied(
+    aws, handlers, context, header, claims, respell, in_protocol
+):
+    # Given a token signed with the secret around any header and claims (duplicate keys,
+    # deep nesting, huge numbers, lone surrogates, any bytes), in the query string or as a
+    # subprotocol / Then the authorizer answers a policy, never raises
+    token = _hostile_token(header, claims, respell)
+    if in_protocol:
+        event = _authorizer_event(protocol_header=f"wspush, {token}")
+    else:
+        event = _authorizer_event(token)
+    response = handlers["authorizer"].handler(event, context)
+    assert _effect(response) in {"Allow", "Deny"}
+    if respell or b"mallory" in claims or b"[" * 65 in claims:
+        assert _effect(response) == "Deny"
 
 
 def test_connect_stores_the_connection_under_the_authorized_entity(aws, handlers, context):

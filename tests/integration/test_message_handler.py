@@ -1,9 +1,10 @@
 import json
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from tests.conftest import load_event
+from tests.hostile import json_texts
 from tests.integration.conftest import rows
 
 CONNECTION = "Tq7QmcfmIAMCJBA="
@@ -63,3 +64,16 @@ def test_malformed_and_binary_messages_get_error_frames_and_a_200(aws, handlers,
 def test_any_body_gets_a_200_and_one_frame(aws, handlers, context, body):
     frame = _reply(handlers["message"].handler(_message(body), context))
     assert frame["type"] in {"error", "pong", "subscribed", "unsubscribed"}
+
+
+@settings(
+    max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@example(body='{"action": "ping", "action": "subscribe", "topic": "x"}')
+@example(body='{"action": "ping", "n": ' + "[" * 986 + "]" * 986 + "}")
+@given(body=json_texts)
+def test_any_json_shaped_frame_gets_a_200_and_one_frame(aws, handlers, context, body):
+    # Given a frame with duplicate keys, nesting around every bound, huge numbers or lone
+    # surrogates, built from the keys the routes read / Then it gets one frame, never raises
+    frame = _reply(handlers["message"].handler(_message(body), context))
+    assert frame["type"] in {"error", "pong", "subscribed", "unsubscribed", "presence", "resumed"}

@@ -7,15 +7,21 @@ import base64
 import importlib
 import json
 import os
+import time
 from types import ModuleType
 from typing import Any
 
 import boto3
 import pytest
+from hypothesis import HealthCheck, example, given, settings
+from hypothesis import strategies as st
 
 from tests.fakes import FakeLambdaEndpoint
-from tests.integration.conftest import TABLE
+from tests.hostile import hostile_bytes, json_texts
+from tests.integration.conftest import HISTORY_TABLE, TABLE
+from wspush.dal.history_table import HistoryTable
 from wspush.dal.push_invoker import PushInvoker, invoke_client_config
+from wspush.models.push import parse_push_request
 
 PUSH = "wspush-test-push"
 SYNC_MAX_TARGETS = 2
@@ -60,6 +66,8 @@ def publish(publish_module, aws, lambda_endpoint, context):
         event_body: str | None = None,
     ):
         body = raw if raw is not None else json.dumps(document).encode()
+        if event_body is not None:
+            body = b""
         event = {
             "version": "2.0",
             "routeKey": "POST /publish",
@@ -139,13 +147,46 @@ def test_a_failed_push_or_an_unavailable_function_is_a_503_naming_why(
     publish, aws, lambda_endpoint
 ):
     _connections(aws, "m-small", 1)
-    lambda_endpoint.function_error = True
+    lambda_endpoint.function_error = {
+        "errorType": "StoreError",
+        "errorMessage": "table unavailable",
+    }
     status, answer = publish({"entityId": "m-small", "payload": 1})
     assert status == 503 and "table unavailable" in answer["reason"]
     lambda_endpoint.reset()
     lambda_endpoint.script = [(500, "ServiceException", 0.0)]
     status, answer = publish({"broadcast": True, "payload": 1})
     assert status == 503 and "ServiceException" in answer["reason"]
+
+
+def test_a_reused_id_with_other_content_is_a_409_naming_it(publish, aws, lambda_endpoint):
+    # Given a push to m-small already claimed its id
+    _connections(aws, "m-small", 1)
+    first = {"entityId": "m-small", "id": "order-7", "payload": {"total": 10}}
+    assert publish(first)[0] == 200
+    request = parse_push_request(first)
+    HistoryTable(aws["dynamodb"], HISTORY_TABLE).claim(
+        "order-7", "entity:m-small", request.fingerprint(), int(time.time()), 2**40
+    )
+    lambda_endpoint.reset()
+    # When another push to m-small reuses the id with another payload
+    status, answer = publish({"entityId": "m-small", "id": "order-7", "payload": {"total": 99}})
+    # Then it is refused before the push function is invoked
+    assert (status, answer["error"], answer["id"]) == (409, "id_conflict", "order-7")
+    assert lambda_endpoint.calls == []
+    # And one that races past the check is refused by the push function: 409 as well
+    lambda_endpoint.function_error = {"errorType": "IdConflict", "errorMessage": "id_conflict: x"}
+    status, answer = publish({"entityId": "m-small", "id": "order-8", "payload": 1})
+    assert (status, answer["error"], answer["status"]) == (409, "id_conflict", "conflict")
+
+
+def test_a_push_another_attempt_is_delivering_is_accepted(publish, aws, lambda_endpoint):
+    # Given the push function answers that another attempt of this push delivers it
+    _connections(aws, "m-small", 1)
+    lambda_endpoint.answer = {"duplicateInProgress": True, "reason": "being numbered"}
+    # When it is published / Then it is accepted (it runs), not reported as delivered to 0
+    status, answer = publish({"entityId": "m-small", "id": "dup-1", "payload": 1})
+    assert (status, answer) == (202, {"id": "dup-1", "status": "accepted"})
 
 
 def test_a_throttled_event_is_retried(publish, lambda_endpoint):
@@ -180,3 +221,22 @@ def test_the_caller_is_the_jwt_subject_on_a_jwt_route(publish_module):
         }
     }
     assert publish_module._caller(event) == "backend-1"
+
+
+@settings(
+    max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@example(body={"event_body": '{"entityId": "\ud800", "payload": 1}'})
+@example(body={"event_body": '{"broadcast": true, "payload": ' + "[" * 986 + "]" * 986 + "}"})
+@given(
+    body=st.one_of(
+        json_texts.map(lambda text: {"event_body": text}),
+        hostile_bytes.map(lambda raw: {"raw": raw, "base64_encoded": True}),
+    )
+)
+def test_any_body_gets_a_json_answer_below_500(publish, body):
+    # Given any body (text with lone surrogates, deep nesting, duplicate keys, huge numbers;
+    # or any bytes, base64-encoded as API Gateway passes a binary body) / When published /
+    # Then the answer is JSON and never a 5xx
+    status, answer = publish(None, **body)
+    assert status < 500 and isinstance(answer, dict)

@@ -1,12 +1,18 @@
 import io
 import json
+import time
 
 import pytest
+from hypothesis import HealthCheck, example, given, settings
+from hypothesis import strategies as st
 
 from tests.conftest import load_event
-from tests.integration.conftest import TABLE, rows
-from wspush.logic.envelope import PayloadTooLarge
-from wspush.models.push import InvalidPushRequest
+from tests.hostile import parsed_documents
+from tests.integration.conftest import HISTORY_TABLE, TABLE, rows
+from wspush.dal.history_table import HistoryTable
+from wspush.logic.envelope import PayloadTooLarge, UnsendableMessage
+from wspush.models.channel import IdConflict
+from wspush.models.push import DUPLICATE_IN_PROGRESS, InvalidPushRequest, parse_push_request
 
 
 def _seed(dynamodb, pairs):
@@ -165,3 +171,118 @@ def test_a_refused_push_does_not_log_the_previous_pushs_audience(
     # Then its line carries no audience or entity from the previous one
     (refused,) = logged("push refused")
     assert "audience" not in refused and "entityId" not in refused
+
+
+def test_a_reused_push_id_reaches_each_audience_with_its_own_payload(
+    table, handlers, context, connections_endpoint
+):
+    # Given a push to u1 under an id
+    push = handlers["push"].handler
+    assert push({"entityId": "u1", "id": "same", "payload": "for u1"}, context)["sent"] == 2
+    # When the id is reused for u2 and for the topic
+    assert push({"entityId": "u2", "id": "same", "payload": "for u2"}, context)["sent"] == 1
+    assert push({"topic": "news", "id": "same", "payload": "for news"}, context)["sent"] == 1
+    # Then each connection got only its own audience's envelope
+    assert [(m["channel"], m["data"]) for m in _messages(connections_endpoint, "b1")] == [
+        ("entity:u2", "for u2")
+    ]
+    assert [(m["channel"], m["data"]) for m in _messages(connections_endpoint, "t1")] == [
+        ("topic:news", "for news")
+    ]
+    assert {m["data"] for m in _messages(connections_endpoint, "a1")} == {"for u1"}
+
+
+def test_a_reused_push_id_with_other_content_on_its_audience_is_an_id_conflict(
+    table, handlers, context, connections_endpoint
+):
+    push = handlers["push"].handler
+    first = push({"entityId": "u2", "id": "once", "payload": 1}, context)
+    with pytest.raises(IdConflict, match=r"id_conflict.*'once'.*entity:u2"):
+        push({"entityId": "u2", "id": "once", "payload": 2}, context)
+    # A retry of the first still dedupes: the same envelope again, nothing else
+    assert push({"entityId": "u2", "id": "once", "payload": 1}, context)["sent"] == first["sent"]
+    first_frame, again = _messages(connections_endpoint, "b1")
+    assert first_frame == again and first_frame["data"] == 1
+
+
+def test_a_duplicate_of_a_push_being_numbered_returns_without_error_and_sends_nothing(
+    aws, table, handlers, context, connections_endpoint
+):
+    # Given another attempt of this push holds its claim (it is numbering it right now)
+    request = {"entityId": "u2", "id": "in-flight", "payload": 1}
+    now = int(time.time())
+    HistoryTable(aws["dynamodb"], HISTORY_TABLE).claim(
+        "in-flight", "entity:u2", parse_push_request(request).fingerprint(), now, now + 3600
+    )
+    # When this attempt runs / Then it ends without an error (no dead letter, no redrive
+    # sending it twice), says why, and sends nothing
+    answer = handlers["push"].handler(request, context)
+    assert answer[DUPLICATE_IN_PROGRESS] is True and "in-flight" in answer["reason"]
+    assert connections_endpoint.received["b1"] == []
+
+
+def _deep(levels):
+    value: object = 1
+    for _ in range(levels):
+        value = [value]
+    return value
+
+
+@pytest.mark.parametrize("levels", [64, 980])
+def test_a_push_request_nested_past_the_bound_is_refused_before_anything_is_sent(
+    table, handlers, context, connections_endpoint, levels
+):
+    # Given requests Lambda has parsed already: a direct invoke and an EventBridge detail
+    direct = {"entityId": "u1", "payload": _deep(levels)}
+    event = load_event("notification")
+    event["detail"] = direct
+    # Then each is refused as malformed JSON, and nothing is sent or numbered
+    for request in (direct, event):
+        with pytest.raises(InvalidPushRequest, match=r"malformed_json.*levels"):
+            handlers["push"].handler(request, context)
+    assert connections_endpoint.received == {}
+    # And a payload within the bound goes through
+    ok = handlers["push"].handler({"entityId": "u1", "payload": _deep(62)}, context)
+    assert ok["sent"] == 2
+
+
+_push_events = st.one_of(
+    parsed_documents,
+    # An EventBridge event around any detail (or the schedule's shape, any detail)
+    st.builds(
+        lambda detail_type, source, event_id, detail: {
+            "version": "0",
+            "id": event_id,
+            "detail-type": detail_type,
+            "source": source,
+            "detail": detail,
+        },
+        st.sampled_from(["wspush.notification", "Scheduled Event", ""]) | st.text(max_size=5),
+        st.sampled_from(["aws.events", "orders"]),
+        st.sampled_from(["e-1", "e-2"]) | parsed_documents,
+        parsed_documents,
+    ),
+    # The push function's own shard and hand-on tasks, of any content
+    st.builds(
+        lambda key, task: {key: task},
+        st.sampled_from(["wspushShard", "wspushHandOn"]),
+        parsed_documents,
+    ),
+)
+
+
+@settings(
+    max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@example(event={"entityId": "u1", "payload": _deep(200)})
+@example(event={"wspushHandOn": {"request": {}, "envelope": {}}})
+@given(event=_push_events)
+def test_any_event_is_pushed_or_refused_never_crashes(aws, handlers, context, event):
+    # Given any event Lambda could hand over (already parsed: NaN, huge integers, lone
+    # surrogates, any nesting, any shape) / Then it is pushed, or refused on purpose with
+    # InvalidPushRequest (an asynchronous one is dead-lettered), never another exception
+    try:
+        answer = handlers["push"].handler(event, context)
+    except (InvalidPushRequest, UnsendableMessage):
+        return
+    assert isinstance(answer, dict)

@@ -48,7 +48,9 @@ def test_origin_inside_the_allow_list_is_allowed():
 
 
 def test_bad_token_reason_is_reported():
-    decision = _decide(AuthRequest(TOKEN[:-2] + "xx", [], None))
+    # Given a canonically spelt signature that is not the token's (32 zero bytes)
+    forged = TOKEN.rpartition(".")[0] + "." + tokens.b64url_encode(bytes(32))
+    decision = _decide(AuthRequest(forged, [], None))
     assert (decision.allowed, decision.reason) == (False, "bad_signature")
 
 

@@ -1,13 +1,14 @@
 """Numbering pushes: one number per push, per channel, idempotent on the push id."""
 
 import json
+from dataclasses import replace
 
 import pytest
 
 from tests.memory_history import MemoryHistory
 from wspush.logic.channels import STALE_CLAIM_SECONDS, History, envelope_body
 from wspush.logic.envelope import MAX_MESSAGE_BYTES, PayloadTooLarge
-from wspush.models.channel import HistoryEntry, SequencePending, parse_channel
+from wspush.models.channel import HistoryEntry, IdConflict, SequencePending, parse_channel
 from wspush.models.push import Audience, PushRequest
 
 NOW = 1_000_000
@@ -50,6 +51,62 @@ def test_a_retried_push_id_gets_its_first_envelope_back_not_a_second_number():
     assert following["seq"] == first["seq"] + 1
 
 
+def test_a_reused_id_in_another_channel_is_another_push_never_the_first_envelope():
+    # Given a push to alice under an id
+    store = MemoryHistory()
+    history = History(store, retention_seconds=3600)
+    alice = _push(history, Audience(entity_id="alice"), "reused", payload={"for": "alice"})
+    # When the same id is pushed to bob, to a topic and as a broadcast
+    bob = _push(history, Audience(entity_id="bob"), "reused", payload={"for": "bob"})
+    news = _push(history, Audience(topic="news"), "reused", payload={"for": "news"})
+    everyone = _push(history, Audience(broadcast=True), "reused", payload={"for": "all"})
+    # Then each is its own push, numbered in its own channel, with its own payload
+    assert [m["channel"] for m in (alice, bob, news, everyone)] == [
+        "entity:alice",
+        "entity:bob",
+        "topic:news",
+        "broadcast",
+    ]
+    assert [m["data"]["for"] for m in (alice, bob, news, everyone)] == [
+        "alice",
+        "bob",
+        "news",
+        "all",
+    ]
+    assert all(m["seq"] == 1 for m in (alice, bob, news, everyone))
+
+
+@pytest.mark.parametrize(
+    "changed",
+    [
+        {"payload": {"n": 2}},
+        {"message_type": "other"},
+        {"exclude_connection_id": "c1"},
+    ],
+)
+def test_a_reused_id_with_other_content_in_its_channel_is_an_id_conflict(changed):
+    # Given a push numbered in a channel
+    store = MemoryHistory()
+    history = History(store, retention_seconds=3600)
+    first = _push(history, Audience(topic="t"), "p", payload={"n": 1})
+    # When the id comes back in that channel with anything delivered changed
+    other = replace(_request(Audience(topic="t"), {"n": 1}, "p"), **changed)
+    # Then it is refused, naming the id and channel, and takes no number
+    with pytest.raises(IdConflict, match=r"id_conflict.*'p'.*topic:t"):
+        envelope_body(other, "p", history, NOW + 1)
+    assert store.counters["topic:t"].seq == first["seq"] == 1
+    # And the same request again is still a retry
+    assert _push(history, Audience(topic="t"), "p", now=NOW + 2, payload={"n": 1}) == first
+
+
+def test_a_retry_that_reorders_its_payload_keys_is_the_same_push():
+    store = MemoryHistory()
+    history = History(store, retention_seconds=3600)
+    first = _push(history, Audience(topic="t"), "p", payload={"a": 1, "b": [1, {"c": 2, "d": 3}]})
+    again = _push(history, Audience(topic="t"), "p", payload={"b": [1, {"d": 3, "c": 2}], "a": 1})
+    assert again == first
+
+
 def test_a_push_id_sent_again_after_the_history_window_is_a_new_push():
     # Given a push numbered 1, and a channel that started again after the window
     store = MemoryHistory()
@@ -82,7 +139,8 @@ def test_a_push_id_being_numbered_elsewhere_is_pending_until_its_claim_is_stale(
     store = MemoryHistory()
     history = History(store, retention_seconds=3600)
     # Given an attempt that claimed the id and died before taking a number
-    store.claim("p1", "broadcast", NOW, NOW + 3600)
+    request = _request(Audience(broadcast=True), None, "p1")
+    store.claim("p1", "broadcast", request.fingerprint(), NOW, NOW + 3600)
     # Then another attempt waits (raises, so it is retried) while the claim is fresh
     with pytest.raises(SequencePending):
         _push(history, Audience(broadcast=True), "p1", now=NOW + 1)

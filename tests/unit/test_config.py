@@ -86,10 +86,20 @@ def test_publish_config_needs_the_push_function_and_allows_always_background():
     with pytest.raises(ConfigError, match="PUSH_FUNCTION_NAME"):
         PublishConfig.from_env({"CONNECTIONS_TABLE": "t"})
     config = PublishConfig.from_env(
-        {"CONNECTIONS_TABLE": "t", "PUSH_FUNCTION_NAME": "p", "PUBLISH_SYNC_MAX_TARGETS": "0"}
+        {
+            "CONNECTIONS_TABLE": "t",
+            "HISTORY_TABLE": "h",
+            "PUSH_FUNCTION_NAME": "p",
+            "PUBLISH_SYNC_MAX_TARGETS": "0",
+        }
     )
     assert (config.sync_max_targets, config.sync_wait_seconds) == (0, 10)
     with pytest.raises(ConfigError, match="PUBLISH_SYNC_MAX_TARGETS"):
         PublishConfig.from_env(
-            {"CONNECTIONS_TABLE": "t", "PUSH_FUNCTION_NAME": "p", "PUBLISH_SYNC_MAX_TARGETS": "-1"}
+            {
+                "CONNECTIONS_TABLE": "t",
+                "HISTORY_TABLE": "h",
+                "PUSH_FUNCTION_NAME": "p",
+                "PUBLISH_SYNC_MAX_TARGETS": "-1",
+            }
         )

@@ -10,7 +10,11 @@ import stat
 import pytest
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
+from tests.crafted import stray_bits
+from tests.hostile import hostile_bytes, json_texts
 from wspush.logic.tokens import b64url_encode
 from wspush_local.jwt_authorizer import (
     KEY_FILE,
@@ -254,3 +258,88 @@ def test_a_publish_token_carries_the_authorizers_issuer_audience_and_scopes(issu
 )
 def test_claim_text(value, text):
     assert claim_text(value) == text
+
+
+def _rs256(issuer: LocalIssuer, header: bytes, claims: bytes) -> str:
+    """A token correctly signed by ``issuer`` around raw header and claims bytes."""
+    signing_input = f"{b64url_encode(header)}.{b64url_encode(claims)}"
+    signature = issuer._private_key.sign(
+        signing_input.encode(), padding.PKCS1v15(), hashes.SHA256()
+    )
+    return f"{signing_input}.{b64url_encode(signature)}"
+
+
+@pytest.mark.parametrize(
+    ("header", "claims"),
+    [
+        # A duplicated claim: a reader of the first "sub" and one of the last disagree
+        (None, b'"sub":"backend-1","sub":"admin",'),
+        # A duplicated header member
+        (b'{"alg":"RS256","alg":"RS256","kid":"%s"}', b""),
+        # Claims nested deeper than any JSON this service reads
+        (None, b'"x":' + b"[" * 65 + b"]" * 65 + b","),
+    ],
+)
+def test_a_signed_token_with_duplicate_keys_or_deep_nesting_is_a_401(issuer, header, claims):
+    base = json.dumps(_claims(), separators=(",", ":")).encode()
+    raw_claims = b"{" + claims + base[1:]
+    raw_header = (
+        header % issuer.kid.encode()
+        if header
+        else json.dumps({"alg": "RS256", "typ": "JWT", "kid": issuer.kid}).encode()
+    )
+    refused = _refusal(issuer, f"Bearer {_rs256(issuer, raw_header, raw_claims)}")
+    assert (refused.status, refused.message) == (401, "Unauthorized")
+    assert "malformed" in refused.challenge
+
+
+@pytest.mark.parametrize(
+    "edit",
+    [
+        lambda s: s + "==",
+        lambda s: s[:4] + "!!!!" + s[4:],
+        lambda s: s.replace("-", "+").replace("_", "/") if ("-" in s or "_" in s) else s + "=",
+        stray_bits,
+    ],
+)
+def test_a_signature_spelt_other_than_canonical_base64url_is_a_401(issuer, edit):
+    # Given a valid token (a 256-byte signature: 342 characters, 4 unused bits at the end)
+    token = issuer.sign(_claims())
+    assert _authorize(issuer, f"Bearer {token}")["jwt"]["claims"]["sub"] == "backend-1"
+    # When its signature is respelt so Python's decoder still reads the same bytes
+    signing_input, _, signature = token.rpartition(".")
+    refused = _refusal(issuer, f"Bearer {signing_input}.{edit(signature)}")
+    # Then it is refused as malformed
+    assert (refused.status, refused.message) == (401, "Unauthorized")
+    assert "malformed" in refused.challenge
+
+
+@settings(
+    max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    header=st.one_of(st.none(), hostile_bytes),
+    claims=hostile_bytes,
+    scheme=st.sampled_from(["Bearer ", "bearer ", ""]),
+)
+def test_any_signed_token_is_accepted_or_refused_with_401_or_403_never_raised(
+    issuer, header, claims, scheme
+):
+    # Given a token signed by the local issuer around any header and claims bytes
+    raw_header = header or json.dumps({"alg": "RS256", "typ": "JWT", "kid": issuer.kid}).encode()
+    token = _rs256(issuer, raw_header, claims)
+    # Then the authorizer accepts it with string claims, or refuses it with a status
+    try:
+        accepted = _authorize(issuer, scheme + token, SCOPED)
+    except JwtRejected as refused:
+        assert refused.status in (401, 403)
+        return
+    assert all(isinstance(value, str) for value in accepted["jwt"]["claims"].values())
+
+
+@settings(max_examples=100, deadline=None)
+@given(value=st.one_of(json_texts, st.text(max_size=300)))
+def test_any_authorization_header_is_refused_with_a_status_never_raised(issuer, value):
+    with pytest.raises(JwtRejected) as refused:
+        _authorize(issuer, value)
+    assert refused.value.status == 401

@@ -156,6 +156,20 @@ def test_oversized_messages_are_refused():
     assert _handle(json.dumps({"action": "ping", "pad": "x" * 2000})).error_kind == "too_large"
 
 
+@pytest.mark.parametrize(
+    "body",
+    [
+        '{"action": "subscribe", "topic": "public", "topic": "secret"}',
+        '{"action": "ping", "action": "subscribe", "topic": "x"}',
+        '{"action": "ping", "n": ' + "[" * 65 + "]" * 65 + "}",
+    ],
+)
+def test_duplicate_keys_and_deep_nesting_are_malformed_json(body):
+    # Given a frame a reader of the first key would see differently, or nested too deep /
+    # Then it gets an error frame, and nothing is done
+    assert _handle(body).error_kind == "malformed_json"
+
+
 def test_deeply_nested_json_is_refused_not_crashed():
     assert _handle("[" * 100_000 + "]" * 100_000, max_bytes=10**6).error_kind == "malformed_json"
 

@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import json
+import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
 
+from tests.memory_history import MemoryHistory
 from wspush.dal.errors import StoreError
 from wspush.logic import envelope
 from wspush.logic import publish as logic
 from wspush.models.publish import HandOffFailed, PublishRejected, Status
+from wspush.models.push import parse_push_request
 
 REPORT = {"targeted": 2, "sent": 2, "gone": 0, "failed": 0, "throttled": 0}
 
@@ -63,9 +66,10 @@ def _raw(document: Any) -> bytes:
     return json.dumps(document).encode()
 
 
-def _publish(document, invoker, counter=None, executor=None, sync_max=100):
+def _publish(document, invoker, counter=None, executor=None, sync_max=100, claims=None):
     pool = executor or ThreadPoolExecutor(max_workers=2)
-    return logic.publish(_raw(document), invoker, counter or Counter(), pool, sync_max)
+    claims = claims or MemoryHistory()
+    return logic.publish(_raw(document), invoker, counter or Counter(), claims, pool, sync_max)
 
 
 # Validation -----------------------------------------------------------------------------
@@ -87,6 +91,12 @@ def _publish(document, invoker, counter=None, executor=None, sync_max=100):
             "invalid_request",
             "excludeConnectionId",
         ),
+        (
+            b'{"entityId": "m1", "broadcast": 0, "payload": 1}',
+            400,
+            "invalid_request",
+            '"broadcast" must be true',
+        ),
         (b'{"messages": []}', 400, "invalid_request", "non-empty list"),
         (b'{"messages": {}}', 400, "invalid_request", "non-empty list"),
         (b'{"messages": [], "extra": 1}', 400, "invalid_request", "unexpected"),
@@ -97,6 +107,33 @@ def _publish(document, invoker, counter=None, executor=None, sync_max=100):
         (b'{"entityId": "m1", "payload": "\\ud800"}', 400, "malformed_json", "surrogate"),
         (b'{"connectionId": "\\ud800", "payload": 1}', 400, "malformed_json", "surrogate"),
         (b'{"entityId": "m1", "payload": ' + b"[" * 100_000 + b"}", 400, "malformed_json", "JSON"),
+        # Nesting Python reads but cannot encode again (the envelope, the invoke), and any
+        # past the bound
+        (
+            b'{"entityId": "m1", "payload": ' + b"[" * 985 + b"]" * 985 + b"}",
+            400,
+            "malformed_json",
+            "levels",
+        ),
+        (
+            b'{"entityId": "m1", "payload": ' + b"[" * 64 + b"]" * 64 + b"}",
+            400,
+            "malformed_json",
+            "levels",
+        ),
+        # A key twice: a validator reading the first sees another audience than is sent
+        (
+            b'{"entityId": "victor", "entityId": "mallory", "payload": 1}',
+            400,
+            "malformed_json",
+            "appears twice",
+        ),
+        (
+            b'{"messages": [{"topic": "t", "payload": 1, "payload": 2}]}',
+            400,
+            "malformed_json",
+            "appears twice",
+        ),
     ],
 )
 def test_invalid_requests_get_a_precise_400(raw, status, code, says):
@@ -263,3 +300,73 @@ def test_a_failed_hand_off_is_reported_per_message_and_all_failed_is_503():
     )
     assert batch.status_code == 200  # the second message was delivered
     assert [r.status for r in batch.results] == [Status.FAILED, Status.DELIVERED]
+
+
+# Idempotency per channel ----------------------------------------------------------------
+
+
+def _claimed(request: dict[str, Any]) -> MemoryHistory:
+    """A history in which ``request`` was already pushed (its id claimed)."""
+    history = MemoryHistory()
+    parsed = parse_push_request(request)
+    channel = parsed.audience.describe()
+    history.claim(parsed.id, channel, parsed.fingerprint(), int(time.time()), 2**40)
+    return history
+
+
+def test_a_reused_id_with_other_content_on_the_same_audience_is_a_409_naming_it():
+    # Given a push to bob under id "order-1"
+    claims = _claimed({"entityId": "bob", "id": "order-1", "payload": {"n": 1}})
+    invoker = Invoker()
+    # When another push to bob reuses the id with another payload
+    with pytest.raises(PublishRejected) as refused:
+        _publish({"entityId": "bob", "id": "order-1", "payload": {"n": 2}}, invoker, claims=claims)
+    # Then it is refused with 409, naming the id, and nothing is handed off
+    assert (refused.value.status, refused.value.code) == (409, "id_conflict")
+    body = refused.value.as_dict()
+    assert body["id"] == "order-1" and "entity:bob" in body["message"]
+    assert invoker.delivered == invoker.enqueued == []
+
+
+def test_a_retry_and_a_reused_id_on_another_audience_are_handed_off():
+    claims = _claimed({"entityId": "bob", "id": "order-1", "payload": {"n": 1}})
+    invoker = Invoker()
+    retry = _publish(
+        {"entityId": "bob", "id": "order-1", "payload": {"n": 1}}, invoker, claims=claims
+    )
+    other = _publish(
+        {"entityId": "eve", "id": "order-1", "payload": {"n": 2}}, invoker, claims=claims
+    )
+    assert retry.status_code == other.status_code == 200
+    assert [m["entityId"] for m in invoker.delivered] == ["bob", "eve"]
+
+
+def test_a_batch_reusing_an_id_on_one_audience_with_other_content_is_refused_whole():
+    invoker = Invoker()
+    batch = {
+        "messages": [
+            {"entityId": "alice", "id": "x", "payload": 1},
+            {"entityId": "bob", "id": "x", "payload": 2},  # another channel: another push
+            {"entityId": "alice", "id": "x", "payload": 3},  # alice again, other content
+        ]
+    }
+    with pytest.raises(PublishRejected) as refused:
+        _publish(batch, invoker)
+    assert (refused.value.status, refused.value.code) == (409, "id_conflict")
+    assert refused.value.as_dict()["errors"] == [
+        {"message": refused.value.errors[0].message, "index": 2, "id": "x"}
+    ]
+    assert invoker.delivered == invoker.enqueued == []
+
+
+def test_an_id_conflict_found_by_the_push_function_is_a_409_result():
+    # Given a conflicting push that raced past the check and was refused by the push function
+    invoker = Invoker(deliver_error=HandOffFailed("id_conflict: ...", id_conflict=True))
+    outcome = _publish({"entityId": "m1", "id": "x", "payload": 1}, invoker, Counter({"m1": 1}))
+    assert outcome.status_code == 409
+    assert outcome.as_dict() == {
+        "id": "x",
+        "status": "conflict",
+        "error": "id_conflict",
+        "reason": "id_conflict: ...",
+    }

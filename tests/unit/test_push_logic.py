@@ -2,67 +2,14 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
+from tests.fakes import MemoryStore, ScriptedSender
 from wspush.logic import push as push_logic
 from wspush.logic.push import Deadline, Delivery, RateLimiter, fan_out, walk
 from wspush.logic.shards import Coordinator, PushState, Sharding, run_shard
-from wspush.models.connection import Target
 from wspush.models.push import Audience, Outcome
 from wspush.models.shard import ItemKey, Shard, ShardResult
 
 NOW = 1_800_000_000
-
-
-class ScriptedSender:
-    """Answers each connection with its scripted outcomes, then SENT."""
-
-    def __init__(self, script=None):
-        self.script = {k: list(v) for k, v in (script or {}).items()}
-        self.posts: list[tuple[str, bytes]] = []
-
-    def post(self, connection_id, data):
-        self.posts.append((connection_id, data))
-        queue = self.script.get(connection_id)
-        return queue.pop(0) if queue else Outcome.SENT
-
-
-class MemoryStore:
-    """The connections table's reads and deletes over a set of rows, in key order, with
-    DynamoDB's paging (``Limit`` items, then a key to continue after)."""
-
-    def __init__(self, rows, connected_at=None):
-        self.rows = set(rows)  # (partition, connection)
-        self.connected_at = connected_at or {}
-
-    def _target(self, partition, connection):
-        owner = "owner" if partition.startswith("topic#") else None
-        return Target(partition, connection, owner, self.connected_at.get(connection, 0))
-
-    def target_page(self, shard, limit, now):
-        if shard.partition is None:
-            keys = sorted(r for r in self.rows if not r[0].startswith("topic#"))
-            keys = [k for i, k in enumerate(keys) if i % shard.total_segments == shard.segment]
-        else:
-            keys = sorted(r for r in self.rows if r[0] == shard.partition)
-            if shard.through is not None:
-                keys = [k for k in keys if k[1] <= shard.through]
-        if shard.after is not None:
-            after = (shard.after.partition_key, shard.after.connection_id)
-            keys = [k for k in keys if k > after]
-        page = keys[:limit]
-        next_key = ItemKey(*page[-1]) if len(keys) > limit else None
-        return [self._target(p, c) for p, c in page], next_key
-
-    def connection_targets(self, connection_id):
-        return [self._target(p, c) for p, c in sorted(self.rows) if c == connection_id]
-
-    def rows_of_connection(self, connection_id):
-        return [(p, c) for p, c in sorted(self.rows) if c == connection_id]
-
-    def delete_row(self, partition_key, connection_id, written_before=None):
-        if written_before is not None and self.connected_at.get(connection_id, 0) >= written_before:
-            return False
-        self.rows.discard((partition_key, connection_id))
-        return True
 
 
 @pytest.fixture(scope="module")

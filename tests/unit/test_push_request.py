@@ -10,7 +10,7 @@ from wspush.models.push import Audience, InvalidPushRequest, parse_push_request
         ({"topic": "news", "payload": 1}, Audience(topic="news")),
         ({"connectionId": "Ab1=", "payload": 1}, Audience(connection_id="Ab1=")),
         ({"broadcast": True, "payload": 1}, Audience(broadcast=True)),
-        ({"broadcast": False, "entityId": "u1", "payload": 1}, Audience(entity_id="u1")),
+        ({"entityId": "u1", "topic": None, "payload": 1}, Audience(entity_id="u1")),
     ],
 )
 def test_each_audience_is_read(body, audience):
@@ -32,6 +32,13 @@ def test_type_defaults_and_can_be_set():
         ({"entityId": "topic#x", "payload": 1}, "invalid entityId"),
         ({"topic": "a b", "payload": 1}, "invalid topic"),
         ({"broadcast": "yes", "payload": 1}, "must be true"),
+        # Anything but true next to another audience is an error, never read as absent
+        ({"broadcast": 0, "entityId": "u1", "payload": 1}, "must be true when present; got 0"),
+        ({"broadcast": False, "entityId": "u1", "payload": 1}, "must be true.*got false"),
+        ({"broadcast": None, "topic": "t", "payload": 1}, "must be true.*got null"),
+        ({"broadcast": 1, "payload": 1}, "must be true.*got 1"),
+        ({"broadcast": [True], "payload": 1}, "must be true"),
+        ({"entityId": 0, "payload": 1}, "invalid entityId"),
         ({"broadcast": True, "payload": 1, "type": ""}, "type"),
     ],
 )

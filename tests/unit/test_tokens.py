@@ -1,12 +1,15 @@
 import base64
+import hashlib
+import hmac
 import json
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tests.crafted import signed_token
-from wspush.logic import tokens
+from tests.crafted import signed_token, stray_bits
+from wspush.logic import strict_json, tokens
+from wspush.logic.tokens import b64url_encode
 
 SECRET = b"s3cret-for-tests-at-least-32-bytes"
 NOW = 1_800_000_000
@@ -138,6 +141,36 @@ def test_deeply_nested_json_is_malformed_not_a_recursion_error():
         tokens.decode_segment(deep)
 
 
+@pytest.mark.parametrize(
+    "payload",
+    [
+        b'{"sub":"victor","sub":"mallory","exp":%d}',
+        b'{"sub":"u","exp":1,"exp":%d}',
+        b'{"sub":"u","exp":%d,"topics":["a"],"topics":["*"]}',
+    ],
+)
+def test_a_claim_twice_is_malformed(payload):
+    # Given a correctly signed token whose payload repeats a claim / Then it is refused,
+    # not read as whichever copy Python's parser keeps
+    assert _reason(_signed(payload % (NOW + 60))) == "malformed"
+
+
+def test_a_header_member_twice_is_malformed():
+    header = b64url_encode(b'{"alg":"none","alg":"HS256"}')
+    body = b64url_encode(b'{"sub":"u","exp":%d}' % (NOW + 60))
+    signing_input = f"{header}.{body}".encode()
+    signature = b64url_encode(hmac.new(SECRET, signing_input, hashlib.sha256).digest())
+    assert _reason(f"{header}.{body}.{signature}") == "malformed"
+
+
+def test_claims_nested_past_the_bound_are_malformed():
+    depth = strict_json.MAX_DEPTH  # with the claims object itself, one level too many
+    nested = b'{"sub":"u","exp":%d,"x":' % (NOW + 60) + b"[" * depth + b"]" * depth + b"}"
+    assert _reason(_signed(nested)) == "malformed"
+    fits = b'{"sub":"u","exp":%d,"x":' % (NOW + 60) + b"[" * (depth - 1) + b"]" * (depth - 1)
+    assert tokens.verify(_signed(fits + b"}"), [SECRET], now=NOW)["sub"] == "u"
+
+
 def test_a_critical_header_extension_is_refused():
     header = _b64({"alg": "HS256", "crit": ["exp"]})
     assert _reason(f"{header}.e30.c2ln") == "malformed"
@@ -264,3 +297,67 @@ def test_arbitrary_signed_payload_bytes_yield_claims_or_a_token_error(payload):
         tokens.verify(_signed(payload), [SECRET], now=NOW)
     except tokens.TokenError as error:
         assert error.reason in KNOWN_REASONS
+
+
+# Canonical base64url ----------------------------------------------------------------------
+
+
+def _with_url_safe_characters() -> str:
+    """A valid token whose segments hold ``-`` or ``_`` (found by issuing a few)."""
+    for issued_at in range(NOW, NOW + 1000):
+        token = tokens.issue("user-1", SECRET, ttl_seconds=3600, now=issued_at)
+        if "-" in token or "_" in token:
+            return token
+    raise AssertionError("no token with - or _ in 1000 tries")
+
+
+def _respell(token: str, index: int, edit) -> str:
+    parts = token.split(".")
+    parts[index] = edit(parts[index])
+    return ".".join(parts)
+
+
+@pytest.mark.parametrize("index", [0, 1, 2])
+@pytest.mark.parametrize(
+    "edit",
+    [
+        lambda s: s + "==",  # padding
+        lambda s: s + "=",
+        lambda s: s[:4] + "!!!!" + s[4:],  # characters outside the alphabet, which Python drops
+        lambda s: s[:4] + " " + s[4:],
+        lambda s: s[:4] + "\u00e9" + s[4:],  # non-ASCII
+        lambda s: s.replace("-", "+").replace("_", "/"),  # standard base64's alphabet
+    ],
+)
+def test_only_canonical_base64url_segments_verify(index, edit):
+    # Given a valid token / When one of its segments is respelt so Python's decoder still
+    # reads the same bytes / Then the token is malformed
+    token = _with_url_safe_characters()
+    assert tokens.verify(token, [SECRET], now=NOW)["sub"] == "user-1"
+    respelt = _respell(token, index, edit)
+    if respelt == token:  # this segment has no - or _ to respell
+        respelt = _respell(token, index, lambda s: s + "==")
+    assert _reason(respelt) == "malformed"
+
+
+def test_a_signature_with_stray_bits_is_malformed_though_its_bytes_match():
+    # Given a signature spelt with a nonzero unused bit: the same 32 bytes to Python
+    token = tokens.issue("user-1", SECRET, ttl_seconds=60, now=NOW)
+    respelt = _respell(token, 2, stray_bits)
+    assert base64.urlsafe_b64decode(respelt.split(".")[2] + "=") == base64.urlsafe_b64decode(
+        token.split(".")[2] + "="
+    )
+    # Then only the canonical spelling verifies
+    assert _reason(respelt) == "malformed"
+
+
+@pytest.mark.parametrize("segment", ["", "A", "AB==", "AB=", "A+B/", "QR", "a b", "\u0661\u0662"])
+def test_b64url_decode_refuses_every_non_canonical_spelling(segment):
+    with pytest.raises(tokens.TokenError, match="malformed"):
+        tokens.b64url_decode(segment)
+
+
+def test_b64url_decode_reads_every_canonical_spelling():
+    for length in range(1, 40):
+        data = bytes(range(256))[:length] + b"\xff\xfe"[: length % 3]
+        assert tokens.b64url_decode(b64url_encode(data)) == data

@@ -4,11 +4,13 @@ occupancy counts. One table, partition ``channel`` (S), sort ``seq`` (N), TTL ``
 - counter: ``(topic:news, 0)`` with ``latest`` and ``epoch``;
 - a kept push: ``(topic:news, 1, 2, …)`` with ``epoch``, ``body`` (the envelope as sent),
   ``ts`` and ``pushId``;
-- the claim of a push id: ``(push#<id>, 0)`` with ``claimedAt``, ``claimChannel``, then
-  ``assigned`` and ``epoch``;
+- the claim of a push id in a channel: ``(push#<id>#<channel>, 0)`` with ``claimedAt`` and
+  ``fingerprint`` (the request's content, ``PushRequest.fingerprint``), then ``assigned``
+  and ``epoch``;
 - a topic's occupancy: ``(occupancy#<topic>, 0)`` with ``subscribers`` (no TTL).
 
-No channel name contains ``#`` before its ``:``, so the prefixes never collide with one.
+No channel name contains ``#`` before its ``:``, so the prefixes never collide with one,
+and no push id contains ``#``, so a claim's key names exactly one id and one channel.
 """
 
 from __future__ import annotations
@@ -37,6 +39,10 @@ def _n(value: int) -> dict[str, str]:
 def _condition_failed(error: ClientError) -> bool:
     code = error.response.get("Error", {}).get("Code", "")
     return code in ("ConditionalCheckFailedException", "TransactionCanceledException")
+
+
+def _claim_key(push_id: str, channel: str) -> str:
+    return f"{CLAIM_PREFIX}{push_id}#{channel}"
 
 
 def _entry(item: dict[str, Any]) -> HistoryEntry:
@@ -80,14 +86,18 @@ class HistoryTable:
 
     # Numbering a push ---------------------------------------------------------------------
 
-    def claim(self, push_id: str, channel: str, now: int, expires_at: int) -> Claim:
-        """Claim a push id for this push; an id claimed before returns what it holds. A
-        claim past its ``expiresAt`` (TTL deletes lazily) is over: the id is claimed anew,
-        so an id sent again after the history window is a new push, never a stale one."""
+    def claim(
+        self, push_id: str, channel: str, fingerprint: str, now: int, expires_at: int
+    ) -> Claim:
+        """Claim a push id in ``channel`` for a push of ``fingerprint``; an id claimed there
+        before returns what it holds. A claim past its ``expiresAt`` (TTL deletes lazily) is
+        over: the id is claimed anew, so an id sent again after the history window is a new
+        push, never a stale one."""
+        key = self._key(_claim_key(push_id, channel))
         item = {
-            **self._key(CLAIM_PREFIX + push_id),
+            **key,
             "claimedAt": _n(now),
-            "claimChannel": _s(channel),
+            "fingerprint": _s(fingerprint),
             "expiresAt": _n(expires_at),
         }
         if self._conditional(
@@ -96,24 +106,32 @@ class HistoryTable:
             ConditionExpression="attribute_not_exists(channel) OR expiresAt <= :now",
             ExpressionAttributeValues={":now": _n(now)},
         ):
-            return Claim(fresh=True, claimed_at=now, channel=channel)
-        held = self._call(
-            "get_item", Key=self._key(CLAIM_PREFIX + push_id), ConsistentRead=True
-        ).get("Item", {})
+            return Claim(fresh=True, claimed_at=now, fingerprint=fingerprint)
+        held = self._call("get_item", Key=key, ConsistentRead=True).get("Item", {})
         assigned = held.get("assigned", {}).get("N")
         return Claim(
             fresh=False,
             claimed_at=int(held.get("claimedAt", {}).get("N", "0")),
-            channel=held.get("claimChannel", {}).get("S", channel),
+            fingerprint=held.get("fingerprint", {}).get("S", ""),
             seq=int(assigned) if assigned is not None else None,
             epoch=held.get("epoch", {}).get("S", ""),
         )
 
-    def take_over(self, push_id: str, seen_claimed_at: int, now: int) -> bool:
+    def claimed_fingerprint(self, push_id: str, channel: str, now: int) -> str | None:
+        """The fingerprint a live claim of ``push_id`` in ``channel`` holds; None when the
+        id is free there (never claimed, or its claim expired)."""
+        item = self._call(
+            "get_item", Key=self._key(_claim_key(push_id, channel)), ConsistentRead=True
+        ).get("Item")
+        if not item or int(item.get("expiresAt", {}).get("N", "0")) <= now:
+            return None
+        return str(item.get("fingerprint", {}).get("S", ""))
+
+    def take_over(self, push_id: str, channel: str, seen_claimed_at: int, now: int) -> bool:
         """Take a stale, never-numbered claim over; False if someone else got there first."""
         return self._conditional(
             "update_item",
-            Key=self._key(CLAIM_PREFIX + push_id),
+            Key=self._key(_claim_key(push_id, channel)),
             UpdateExpression="SET claimedAt = :now",
             ConditionExpression="attribute_not_exists(assigned) AND claimedAt = :seen",
             ExpressionAttributeValues={":now": _n(now), ":seen": _n(seen_claimed_at)},
@@ -159,7 +177,7 @@ class HistoryTable:
                     {
                         "Update": {
                             "TableName": self._table,
-                            "Key": self._key(CLAIM_PREFIX + push_id),
+                            "Key": self._key(_claim_key(push_id, channel)),
                             "UpdateExpression": "SET assigned = :seq, epoch = :epoch",
                             "ExpressionAttributeValues": {
                                 ":seq": _n(entry.seq),

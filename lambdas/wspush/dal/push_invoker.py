@@ -16,6 +16,7 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError, ReadTimeoutError
 
 from wspush.models.publish import HandOffFailed
+from wspush.models.push import DUPLICATE_IN_PROGRESS
 
 ASYNC_ATTEMPTS = 3
 _THROTTLED = {"TooManyRequestsException", "EC2ThrottledException", "ThrottlingException"}
@@ -59,10 +60,16 @@ class PushInvoker:
             raise _failure(error) from error
         body = json.loads(response["Payload"].read() or b"null")
         if "FunctionError" in response:
-            message = body.get("errorMessage", "") if isinstance(body, dict) else ""
-            raise HandOffFailed(f"the push failed: {str(message)[:200]}")
+            failure = body if isinstance(body, dict) else {}
+            message = str(failure.get("errorMessage", ""))[:300]
+            if failure.get("errorType") == "IdConflict":
+                raise HandOffFailed(message, id_conflict=True)
+            raise HandOffFailed(f"the push failed: {message[:200]}")
         if not isinstance(body, dict):
             raise HandOffFailed("the push function answered no report")
+        if body.get(DUPLICATE_IN_PROGRESS):
+            return None  # another attempt of this push delivers it
+
         return {key: int(value) for key, value in body.items() if isinstance(value, int)}
 
     def enqueue(self, request: dict[str, Any]) -> None:

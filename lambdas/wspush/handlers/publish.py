@@ -13,6 +13,7 @@ from aws_lambda_powertools.logging import correlation_paths
 
 from wspush.config import PublishConfig
 from wspush.dal.connections_table import ConnectionsTable
+from wspush.dal.history_table import HistoryTable
 from wspush.dal.push_invoker import PushInvoker, invoke_client_config
 from wspush.handlers import initialised
 from wspush.handlers._shared import dynamodb_client, session
@@ -24,7 +25,9 @@ if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.typing import LambdaContext
 
 config = PublishConfig.from_env()
-table = ConnectionsTable(dynamodb_client(), config.table_name)
+dynamodb = dynamodb_client()
+table = ConnectionsTable(dynamodb, config.table_name)
+history = HistoryTable(dynamodb, config.history_table)
 invoker = PushInvoker(
     session.client("lambda", config=invoke_client_config(config.sync_wait_seconds)),
     config.push_function_name,
@@ -43,7 +46,9 @@ def _json(status: int, body: dict[str, Any]) -> dict[str, Any]:
 def _body(event: dict[str, Any]) -> bytes:
     body = event.get("body") or ""
     if not event.get("isBase64Encoded"):
-        return str(body).encode("utf-8")
+        # A lone surrogate (an event's "\ud800" escape) stays in the bytes, so the strict
+        # reader refuses them as not UTF-8 instead of this line raising.
+        return str(body).encode("utf-8", errors="surrogatepass")
     try:
         return base64.b64decode(body, validate=True)
     except (binascii.Error, ValueError):
@@ -64,7 +69,7 @@ def _caller(event: dict[str, Any]) -> str:
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     logger.append_keys(caller=_caller(event))
     try:
-        outcome = publish(_body(event), invoker, table, executor, config.sync_max_targets)
+        outcome = publish(_body(event), invoker, table, history, executor, config.sync_max_targets)
     except PublishRejected as error:
         count("PublishRejected")
         logger.info("publish refused", extra={"status": error.status, "reason": error.message})

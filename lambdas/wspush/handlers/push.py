@@ -16,7 +16,7 @@ from wspush.dal.history_table import HistoryTable
 from wspush.dal.shard_invoker import ShardInvoker, shard_client_config
 from wspush.handlers import initialised
 from wspush.handlers._shared import dynamodb_client, lifecycle_events, session
-from wspush.logic import envelope
+from wspush.logic import envelope, strict_json
 from wspush.logic.channels import History, number_envelope
 from wspush.logic.envelope import UnsendableMessage
 from wspush.logic.push import Deadline, Delivery, RateLimiter, fan_out
@@ -31,7 +31,12 @@ from wspush.logic.shards import (
     without_payload,
 )
 from wspush.models.channel import SequencePending
-from wspush.models.push import InvalidPushRequest, PushRequest, parse_push_request
+from wspush.models.push import (
+    DUPLICATE_IN_PROGRESS,
+    InvalidPushRequest,
+    PushRequest,
+    parse_push_request,
+)
 from wspush.models.shard import Shard, ShardFailed
 from wspush.observability import MetricUnit, count, logger, metrics, tracer
 
@@ -87,8 +92,18 @@ def request_from_event(event: Any) -> tuple[PushRequest, str | None]:
         if event["detail-type"] == SCHEDULED_DETAIL_TYPE and event.get("source") == "aws.events":
             body = {"broadcast": True, "payload": config.scheduled_message, "type": "scheduled"}
             return parse_push_request(body), event_id
-        return parse_push_request(event.get("detail")), event_id
-    return parse_push_request(event), None
+        return parse_push_request(_strict(event.get("detail"))), event_id
+    return parse_push_request(_strict(event)), None
+
+
+def _strict(body: Any) -> Any:
+    """A push request as Lambda parsed it, held to the rules of ``strict_json`` (nesting,
+    finite numbers, Unicode text), so it can be encoded and sent on."""
+    try:
+        strict_json.check(body)
+    except strict_json.InvalidJson as error:
+        raise InvalidPushRequest(f"malformed_json: {error}") from None
+    return body
 
 
 def _delivery(request: PushRequest, body: bytes, rate: float) -> Delivery:
@@ -220,14 +235,19 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         state = _coordinate(event, context)
     except (InvalidPushRequest, UnsendableMessage) as error:
         # Raised on purpose: an asynchronous push (not retried by default) ends as an
-        # invocation record in the dead-letter queue; a direct caller sees why.
+        # invocation record in the dead-letter queue; a direct caller sees why (an
+        # IdConflict too: its errorType tells the publish API to answer 409).
         count("PushRejected")
         logger.error("push refused", extra={"reason": str(error)})
         raise
     except SequencePending as error:
-        # Another attempt of this push id is being numbered: retried later, sent once.
-        logger.warning("push pending", extra={"reason": str(error)})
-        raise
+        # Another attempt of this push holds its claim and delivers it. Raising would not
+        # get this one retried (retries default to 0, and EventBridge is done once Lambda
+        # accepts the event): it would dead-letter a push that is being sent, and a redrive
+        # would send it again. So it ends here, counted.
+        count("PushDuplicateInProgress")
+        logger.warning("duplicate push in progress", extra={"reason": str(error)})
+        return {DUPLICATE_IN_PROGRESS: True, "reason": str(error)}
     if not state.done and not state.shards_failed:
         state.hand_ons += 1
         try:

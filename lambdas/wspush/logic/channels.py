@@ -1,10 +1,12 @@
 """Numbering pushes: each push gets its channel's next ``seq`` once, and is kept.
 
 The envelope is built once per push, here. Its number comes from the channel's atomic
-counter, and the push id is claimed first, so a retried push (same id) gets back the
-envelope it was first sent with instead of a second number. Cost per push: four small
-writes (claim, counter, and one transaction keeping the envelope and numbering the claim),
-whatever the audience.
+counter, and the push id is claimed first, in its channel, with the request's fingerprint:
+a retried push (same channel, id and content) gets back the envelope it was first sent
+with instead of a second number; the same id with other content in that channel is an
+``IdConflict``, never the first push's envelope; the same id in another channel is another
+push. Cost per push: three small writes (claim, counter, and one transaction keeping the
+envelope and numbering the claim), whatever the audience.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from wspush.logic import envelope
-from wspush.models.channel import Claim, HistoryEntry, Position, SequencePending
+from wspush.models.channel import Claim, HistoryEntry, IdConflict, Position, SequencePending
 from wspush.models.push import PushRequest
 
 # A claim that has not been numbered after this long belongs to an attempt that died.
@@ -26,8 +28,10 @@ _EPOCH_BYTES = 4
 
 
 class SequenceStore(Protocol):
-    def claim(self, push_id: str, channel: str, now: int, expires_at: int) -> Claim: ...
-    def take_over(self, push_id: str, seen_claimed_at: int, now: int) -> bool: ...
+    def claim(
+        self, push_id: str, channel: str, fingerprint: str, now: int, expires_at: int
+    ) -> Claim: ...
+    def take_over(self, push_id: str, channel: str, seen_claimed_at: int, now: int) -> bool: ...
     def next_position(self, channel: str, new_epoch: str, expires_at: int) -> Position: ...
     def record(self, channel: str, entry: HistoryEntry, push_id: str, expires_at: int) -> None: ...
     def entry(self, channel: str, seq: int) -> HistoryEntry | None: ...
@@ -70,12 +74,13 @@ def number_envelope(
 ) -> dict[str, Any]:
     """The push's envelope (built once by ``envelope.for_push``) with its channel, and,
     with ``history``, its number in the channel, kept: ``{type, id, ts, channel, seq,
-    epoch, data}``. Idempotent on the envelope's ``id``: a push sent again with the same id
-    gets back the envelope it was first numbered with.
+    epoch, data}``. Idempotent on the channel and the envelope's ``id``: the same request
+    sent again gets back the envelope it was first numbered with.
 
     Raises ``envelope.PayloadTooLarge`` before taking a number (a refused push leaves no
-    number behind), and ``SequencePending`` while another attempt of the same push id is
-    being numbered.
+    number behind), ``IdConflict`` when the id was used in the channel by a push with other
+    content, and ``SequencePending`` while another attempt of the same push is being
+    numbered.
     """
     channel = request.audience.describe()
     if history is None:
@@ -84,17 +89,20 @@ def number_envelope(
     refuse_oversize(message, channel)  # before it takes a number
     store = history.store
     expires_at = now + history.retention_seconds
-    claim = store.claim(push_id, channel, now, expires_at)
+    fingerprint = request.fingerprint()
+    claim = store.claim(push_id, channel, fingerprint, now, expires_at)
     if not claim.fresh:
+        if claim.fingerprint != fingerprint:
+            raise IdConflict(push_id, channel)
         if claim.seq is not None:
-            kept = store.entry(claim.channel, claim.seq)
+            kept = store.entry(channel, claim.seq)
             # Of the claim's epoch: the same number in a later epoch is another push.
             if kept is not None and kept.epoch == claim.epoch:
                 first: dict[str, Any] = json.loads(kept.body)
                 return first
             raise SequencePending(f"push {push_id} is numbered but not kept yet")
         if now - claim.claimed_at < STALE_CLAIM_SECONDS or not store.take_over(
-            push_id, claim.claimed_at, now
+            push_id, channel, claim.claimed_at, now
         ):
             raise SequencePending(f"push {push_id} is being numbered by another attempt")
     position = store.next_position(channel, new_epoch(), expires_at)

@@ -5,10 +5,17 @@ A message whose audience is small (one connection, or an entity or topic with at
 ``sync_max_targets`` rows) is pushed while the caller waits, and its delivery report is
 the answer. A larger audience, or a broadcast, is pushed in the background: the answer is
 202 with the message id, which is also the envelope id every client receives.
+
+A message id is idempotent per channel: a message sent again with the same id, audience
+and content is a retry; the same id with other content on the same audience is refused
+with 409 ``id_conflict`` before anything is handed off (and, if two such requests race,
+by the push function, which numbers each id once per channel).
 """
 
 from __future__ import annotations
 
+import contextlib
+import time
 import uuid
 from collections.abc import Callable
 from concurrent.futures import Executor
@@ -38,9 +45,14 @@ class AudienceCounter(Protocol):
     def count_rows(self, partition_key: str, limit: int) -> int: ...
 
 
+class ClaimReader(Protocol):
+    def claimed_fingerprint(self, push_id: str, channel: str, now: int) -> str | None: ...
+
+
 class PushInvoker(Protocol):
     def deliver(self, request: dict[str, Any]) -> dict[str, int] | None:
-        """Push while waiting; the report, or None if the push still runs at the deadline."""
+        """Push while waiting; the report, or None if the push still runs at the deadline
+        (or runs in another attempt, one that reused the same id and content)."""
         ...
 
     def enqueue(self, request: dict[str, Any]) -> None:
@@ -54,10 +66,16 @@ class Message:
 
     request: PushRequest
     body: dict[str, Any]
+    # Whether the caller named the id (only such an id can have been used before).
+    caller_id: bool = True
 
     @property
     def message_id(self) -> str:
         return str(self.body["id"])
+
+    @property
+    def channel(self) -> str:
+        return self.request.audience.describe()
 
 
 def _decode(raw: bytes) -> Any:
@@ -106,7 +124,55 @@ def _message(item: Any, new_id: Callable[[], str]) -> Message:
     # message: the push function refuses it otherwise, after this request was accepted.
     built = envelope.build(request.message_type, request.payload, message_id=body["id"])
     refuse_oversize(built, request.audience.describe())
-    return Message(request, body)
+    return Message(request, body, caller_id=request.id is not None)
+
+
+def _id_conflict(conflicts: list[tuple[int | None, Message]]) -> PublishRejected:
+    errors = [
+        FieldError(
+            f"the id {m.message_id!r} was already used on {m.channel} by a push with other "
+            "content; a retry must repeat the request exactly, another push needs another id",
+            index,
+            message_id=m.message_id,
+        )
+        for index, m in conflicts
+    ]
+    summary = "; ".join(
+        error.message if error.index is None else f"messages[{error.index}]: {error.message}"
+        for error in errors
+    )
+    single = conflicts[0][0] is None
+    return PublishRejected(
+        409,
+        "id_conflict",
+        summary,
+        None if single else errors,
+        message_id=conflicts[0][1].message_id if single else None,
+    )
+
+
+def refuse_id_conflicts(
+    messages: list[Message], batch: bool, claims: ClaimReader, now: int
+) -> None:
+    """Raise ``PublishRejected`` (409, ``id_conflict``) when a caller's id is used on the
+    same channel with other content: earlier in this request, or by a push already
+    claimed."""
+    seen: dict[tuple[str, str], str] = {}
+    conflicts: list[tuple[int | None, Message]] = []
+    for index, message in enumerate(messages):
+        if not message.caller_id:
+            continue
+        key = (message.message_id, message.channel)
+        fingerprint = message.request.fingerprint()
+        earlier = seen.setdefault(key, fingerprint)
+        if earlier == fingerprint:
+            # Unreadable: the push function checks the claim again when it numbers the push.
+            with contextlib.suppress(StoreError):
+                earlier = claims.claimed_fingerprint(key[0], key[1], now) or fingerprint
+        if earlier != fingerprint:
+            conflicts.append((index if batch else None, message))
+    if conflicts:
+        raise _id_conflict(conflicts)
 
 
 def read_messages(
@@ -162,33 +228,43 @@ def hand_off(
 ) -> MessageResult:
     """Push one message, waiting for small audiences; never raises for an AWS failure."""
     try:
-        if is_small(message.request.audience, counter, sync_max_targets):
-            try:
-                report = invoker.deliver(message.body)
-            except HandOffFailed as error:
-                if not error.throttled:
-                    raise
-                # The push never started: run it in the background instead.
-                invoker.enqueue(message.body)
-                return MessageResult(message.message_id, Status.ACCEPTED)
-            if report is None:
-                return MessageResult(message.message_id, Status.ACCEPTED)
-            return MessageResult(message.message_id, Status.DELIVERED, report)
-        invoker.enqueue(message.body)
-        return MessageResult(message.message_id, Status.ACCEPTED)
+        return _hand_off(message, invoker, counter, sync_max_targets)
     except HandOffFailed as error:
+        if error.id_conflict:
+            return MessageResult(message.message_id, Status.CONFLICT, reason=str(error))
         return MessageResult(message.message_id, Status.FAILED, reason=str(error))
+
+
+def _hand_off(
+    message: Message, invoker: PushInvoker, counter: AudienceCounter, sync_max_targets: int
+) -> MessageResult:
+    if is_small(message.request.audience, counter, sync_max_targets):
+        try:
+            report = invoker.deliver(message.body)
+        except HandOffFailed as error:
+            if not error.throttled:
+                raise
+            # The push never started: run it in the background instead.
+            invoker.enqueue(message.body)
+            return MessageResult(message.message_id, Status.ACCEPTED)
+        if report is None:
+            return MessageResult(message.message_id, Status.ACCEPTED)
+        return MessageResult(message.message_id, Status.DELIVERED, report)
+    invoker.enqueue(message.body)
+    return MessageResult(message.message_id, Status.ACCEPTED)
 
 
 def publish(
     raw: bytes,
     invoker: PushInvoker,
     counter: AudienceCounter,
+    claims: ClaimReader,
     executor: Executor,
     sync_max_targets: int,
 ) -> PublishOutcome:
     """Validate the request, then hand its messages off concurrently, in order."""
     messages, batch = read_messages(raw)
+    refuse_id_conflicts(messages, batch, claims, int(time.time()))
     results = executor.map(
         lambda message: hand_off(message, invoker, counter, sync_max_targets), messages
     )

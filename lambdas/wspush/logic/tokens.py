@@ -17,6 +17,7 @@ import binascii
 import hashlib
 import hmac
 import json
+import re
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -36,6 +37,7 @@ MIN_SECRET_BYTES = 32
 MAX_TOPICS_CLAIM_CHARS = 2048
 # Numeric claims are seconds since the epoch: 20 digits is far beyond any date.
 _MAX_INT_DIGITS = 20
+_BASE64URL = re.compile(r"[A-Za-z0-9_-]+")
 
 
 class TokenError(ValueError):
@@ -52,11 +54,21 @@ def b64url_encode(data: bytes) -> str:
 
 
 def b64url_decode(segment: str) -> bytes:
-    """The bytes of a base64url segment, padded or not; ``TokenError("malformed")`` if not."""
+    """The bytes of a canonical base64url segment (RFC 7515 2): the URL-safe alphabet only,
+    no padding, no stray bits in its last character; ``TokenError("malformed")`` otherwise.
+
+    Python's decoder alone accepts ``=`` padding, drops characters outside the alphabet
+    and reads standard base64's ``+`` and ``/``, so one signature would have many
+    spellings; here each byte string has exactly one."""
+    if not _BASE64URL.fullmatch(segment):
+        raise TokenError("malformed")
     try:
-        return base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
+        data = base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
     except (binascii.Error, ValueError):
         raise TokenError("malformed") from None
+    if b64url_encode(data) != segment:  # stray bits: another spelling of the same bytes
+        raise TokenError("malformed")
+    return data
 
 
 def _signature(signing_input: bytes, secret: bytes) -> bytes:
@@ -124,14 +136,17 @@ class CompactToken:
 
 
 def split_compact(token: str) -> CompactToken:
-    """Split a token of at most ``MAX_TOKEN_CHARS`` into its three non-empty segments and
-    decode its header; ``TokenError`` ("too_large", "malformed") otherwise."""
+    """Split a token of at most ``MAX_TOKEN_CHARS`` into its three non-empty segments, each
+    canonical base64url (see ``b64url_decode``), and decode its header; ``TokenError``
+    ("too_large", "malformed") otherwise."""
     if len(token) > MAX_TOKEN_CHARS:
         raise TokenError("too_large")
     parts = token.split(".")
-    if len(parts) != 3 or not all(parts):
+    if len(parts) != 3 or not all(_BASE64URL.fullmatch(part) for part in parts):
         raise TokenError("malformed")
-    signing_input = f"{parts[0]}.{parts[1]}".encode("ascii", errors="replace")
+    # ASCII, so the signed bytes are exactly the token's; each segment's decoding (the
+    # header here, the payload and signature by the caller) checks it is canonical.
+    signing_input = f"{parts[0]}.{parts[1]}".encode("ascii")
     return CompactToken(decode_segment(parts[0]), signing_input, parts[1], parts[2])
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from wspush.models.identifiers import is_valid_entity_id, is_valid_topic
+from wspush.models.push import InvalidPushRequest
 
 BROADCAST = "broadcast"
 _KINDS = ("entity", "topic", "connection")
@@ -64,22 +65,34 @@ class HistoryEntry:
 
 @dataclass(frozen=True)
 class Claim:
-    """What the history knows of a push id when a push claims it.
+    """What the history knows of a push id in one channel when a push claims it.
 
-    ``fresh``: this push is the first to use the id. Otherwise ``seq`` is set once the
-    earlier attempt assigned a number, and ``claimed_at`` tells how old the claim is.
+    ``fresh``: this push is the first to use the id in the channel. Otherwise
+    ``fingerprint`` is the content of the push that claimed it first (see
+    ``PushRequest.fingerprint``), ``seq`` is set once that attempt assigned a number, and
+    ``claimed_at`` tells how old the claim is.
     """
 
     fresh: bool
     claimed_at: int = 0
-    channel: str = ""
+    fingerprint: str = ""
     seq: int | None = None
     epoch: str = ""
 
 
 class SequencePending(RuntimeError):
-    """Another attempt of the same push holds its id and has not numbered it yet.
+    """Another attempt of the same push holds its id and has not numbered it yet: that
+    attempt delivers it, this one must not send it a second time."""
 
-    Raised so the push is retried (EventBridge and Lambda retry it) instead of being sent
-    twice under two numbers.
-    """
+
+class IdConflict(InvalidPushRequest):
+    """The push id was already used in this channel by a push with other content."""
+
+    def __init__(self, push_id: str, channel: str) -> None:
+        super().__init__(
+            f"id_conflict: the id {push_id!r} was already used on {channel} by a push with "
+            "other content; a retry must repeat the request exactly, another push needs "
+            "another id"
+        )
+        self.push_id = push_id
+        self.channel = channel

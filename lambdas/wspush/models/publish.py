@@ -11,6 +11,7 @@ class Status(enum.Enum):
     DELIVERED = "delivered"  # the push ran while the caller waited: the report is final
     ACCEPTED = "accepted"  # the push runs in the background (or still runs): 202
     FAILED = "failed"  # the push function could not be reached: nothing was sent
+    CONFLICT = "conflict"  # the id was used on this audience by a push with other content
 
 
 @dataclass(frozen=True)
@@ -26,6 +27,8 @@ class MessageResult:
         result: dict[str, Any] = {"id": self.message_id, "status": self.status.value}
         if self.report is not None:
             result["report"] = self.report
+        if self.status is Status.CONFLICT:
+            result["error"] = "id_conflict"
         if self.reason is not None:
             result["reason"] = self.reason
         return result
@@ -38,39 +41,52 @@ class FieldError:
     message: str
     index: int | None = None
     too_large: bool = False
+    message_id: str | None = None  # the id in conflict, for an id_conflict
 
     def as_dict(self) -> dict[str, Any]:
         error: dict[str, Any] = {"message": self.message}
         if self.index is not None:
             error["index"] = self.index
+        if self.message_id is not None:
+            error["id"] = self.message_id
         return error
 
 
 class PublishRejected(ValueError):
-    """A publish request the caller must fix: answered 400 (or 413), nothing is sent."""
+    """A publish request the caller must fix: answered 400 (or 409, 413), nothing is sent."""
 
     def __init__(
-        self, status: int, code: str, message: str, errors: list[FieldError] | None = None
+        self,
+        status: int,
+        code: str,
+        message: str,
+        errors: list[FieldError] | None = None,
+        message_id: str | None = None,
     ) -> None:
         super().__init__(message)
         self.status = status
         self.code = code
         self.message = message
         self.errors = errors or []
+        self.message_id = message_id
 
     def as_dict(self) -> dict[str, Any]:
         body: dict[str, Any] = {"error": self.code, "message": self.message}
+        if self.message_id is not None:
+            body["id"] = self.message_id
         if self.errors:
             body["errors"] = [error.as_dict() for error in self.errors]
         return body
 
 
 class HandOffFailed(RuntimeError):
-    """The push function could not be invoked (throttled, unavailable, or it failed)."""
+    """The push function could not be invoked (throttled, unavailable, or it failed), or
+    refused the push because its id was used on its audience by another push."""
 
-    def __init__(self, reason: str, throttled: bool = False) -> None:
+    def __init__(self, reason: str, throttled: bool = False, id_conflict: bool = False) -> None:
         super().__init__(reason)
         self.throttled = throttled
+        self.id_conflict = id_conflict
 
 
 @dataclass
@@ -82,10 +98,13 @@ class PublishOutcome:
 
     @property
     def status_code(self) -> int:
-        """200 when every push finished, 202 when any still runs, 503 when none could start."""
+        """200 when every push finished, 202 when any still runs, 503 when none could start,
+        409 when every one was refused as an id conflict."""
         statuses = {result.status for result in self.results}
         if statuses == {Status.FAILED}:
             return 503
+        if statuses == {Status.CONFLICT}:
+            return 409
         return 202 if Status.ACCEPTED in statuses else 200
 
     def as_dict(self) -> dict[str, Any]:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import enum
+import hashlib
+import json
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -57,6 +59,25 @@ class PushRequest:
     id: str | None = None  # the caller's idempotency key: the envelope id of every copy
     exclude_connection_id: str | None = None  # a connection the fan-out skips (the sender)
     body: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+
+    def fingerprint(self) -> str:
+        """What a push id is claimed with: a digest of everything that decides what is
+        delivered and to whom (channel, type, payload, excluded connection). A retry has
+        the same; a reused id with other content does not. Object keys are sorted, so a
+        retry that reorders them is still the same push."""
+        content = [
+            self.audience.describe(),
+            self.message_type,
+            self.exclude_connection_id,
+            self.payload,
+        ]
+        canonical = json.dumps(content, sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(canonical.encode("ascii")).hexdigest()
+
+
+# The key of the push function's answer when another attempt holds the push's claim and
+# delivers it: this invocation sent nothing.
+DUPLICATE_IN_PROGRESS = "duplicateInProgress"
 
 
 @dataclass
@@ -124,7 +145,12 @@ def parse_push_request(
     push when the request gives no ``id``."""
     if not isinstance(body, dict):
         raise InvalidPushRequest("a push request must be a JSON object")
-    present = [key for key in _AUDIENCE_KEYS if body.get(key) not in (None, False)]
+    if "broadcast" in body and body["broadcast"] is not True:
+        # Never read as "absent": 0 or false next to entityId would hide what was meant.
+        raise InvalidPushRequest(
+            f'"broadcast" must be true when present; got {json.dumps(body["broadcast"])[:32]}'
+        )
+    present = [key for key in _AUDIENCE_KEYS if body.get(key) is not None]
     if len(present) != 1:
         raise InvalidPushRequest(
             f"a push request needs exactly one audience of {', '.join(_AUDIENCE_KEYS)}; "
@@ -146,8 +172,6 @@ def parse_push_request(
     key = present[0]
     value = body[key]
     if key == "broadcast":
-        if value is not True:
-            raise InvalidPushRequest('"broadcast" must be true')
         audience = Audience(broadcast=True)
     elif key == "entityId":
         if not is_valid_entity_id(value):

@@ -219,6 +219,8 @@ locals {
     )
     publish = [
       { sid = "CountSmallAudiences", actions = ["dynamodb:Query"], resources = [module.connections_table.table_arn] },
+      # A caller's push id already claimed on its audience with other content is a 409.
+      { sid = "CheckPushIdClaims", actions = ["dynamodb:GetItem"], resources = [module.history_table.table_arn] },
       { sid = "HandOffToPush", actions = ["lambda:InvokeFunction"], resources = [local.push_function_arn] },
     ]
     push = concat([
