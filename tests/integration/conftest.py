@@ -95,3 +95,17 @@ def context() -> LambdaContext:
 def rows(dynamodb: Any) -> set[tuple[str, str]]:
     items = dynamodb.scan(TableName=TABLE)["Items"]
     return {(i["entityId"]["S"], i["connectionId"]["S"]) for i in items}
+
+
+def occupancy(dynamodb: Any, topic: str, now: float) -> int:
+    """How many subscribers a topic's counter item counts at ``now``."""
+    item = dynamodb.get_item(
+        TableName=HISTORY_TABLE,
+        Key={"channel": {"S": f"occupancy#{topic}"}, "seq": {"N": "0"}},
+        ConsistentRead=True,
+    ).get("Item", {})
+    return sum(
+        int(value["N"])
+        for name, value in item.items()
+        if name.startswith("until") and int(name[len("until") :]) > now
+    )

@@ -5,7 +5,7 @@ import pytest
 from wspush.logic import push as push_logic
 from wspush.logic.push import Deadline, Delivery, RateLimiter, fan_out, walk
 from wspush.logic.shards import Coordinator, PushState, Sharding, run_shard
-from wspush.models.connection import Target
+from wspush.models.connection import DeletedRow, Target
 from wspush.models.push import Audience, Outcome
 from wspush.models.shard import ItemKey, Shard, ShardResult
 
@@ -60,9 +60,11 @@ class MemoryStore:
 
     def delete_row(self, partition_key, connection_id, written_before=None):
         if written_before is not None and self.connected_at.get(connection_id, 0) >= written_before:
-            return False
+            return None
+        if (partition_key, connection_id) not in self.rows:
+            return None
         self.rows.discard((partition_key, connection_id))
-        return True
+        return DeletedRow(partition_key)
 
 
 @pytest.fixture(scope="module")

@@ -7,6 +7,7 @@ bad client input.
 from __future__ import annotations
 
 import json
+import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -23,7 +24,7 @@ from wspush.logic.resume import (
     resume,
 )
 from wspush.logic.topics import may_read_topic
-from wspush.models.connection import SubscribeOutcome
+from wspush.models.connection import DeletedRow, SubscribeOutcome
 from wspush.models.identifiers import is_valid_topic
 
 DEFAULT_MAX_SUBSCRIPTIONS = 100
@@ -37,10 +38,12 @@ class SubscriptionStore(Protocol):
         owner_entity_id: str | None,
         expires_at: int,
         limit: int,
+        write_id: str,
     ) -> SubscribeOutcome: ...
+    def mark_counted(self, topic: str, connection_id: str, write_id: str) -> bool: ...
     def remove_subscription(
         self, topic: str, connection_id: str, owner_entity_id: str | None
-    ) -> bool: ...
+    ) -> DeletedRow | None: ...
 
 
 @dataclass(frozen=True)
@@ -190,8 +193,8 @@ def handle_message(
                 lifecycle,
             )
         left = store.remove_subscription(topic, message.connection_id, message.entity_id)
-        if left and lifecycle is not None:
-            lifecycle.topic_left(topic, message.entity_id, message.connection_id)
+        if left is not None and lifecycle is not None:
+            lifecycle.subscription_removed(topic, left, message.entity_id, message.connection_id)
         return Reply({"type": "unsubscribed", "topic": topic})
     if action in ("resume", "presence") and channels is not None:
         if action == "resume":
@@ -219,8 +222,9 @@ def _subscribe(
     refused = _unreadable(topic, message, public_topics)
     if refused is not None:
         return refused
+    write_id = secrets.token_hex(8)
     outcome = store.add_subscription(
-        topic, message.connection_id, message.entity_id, expires_at, max_subscriptions
+        topic, message.connection_id, message.entity_id, expires_at, max_subscriptions, write_id
     )
     if outcome is SubscribeOutcome.LIMIT_REACHED:
         return error_reply(
@@ -231,5 +235,11 @@ def _subscribe(
     if outcome is SubscribeOutcome.CONNECTION_GONE:
         return error_reply("not_connected", "the connection is closing", topic)
     if outcome is SubscribeOutcome.ADDED and lifecycle is not None:
-        lifecycle.topic_joined(topic, message.entity_id, message.connection_id)
+        lifecycle.subscription_added(
+            topic,
+            message.entity_id,
+            message.connection_id,
+            expires_at,
+            lambda: store.mark_counted(topic, message.connection_id, write_id),
+        )
     return Reply({"type": "subscribed", "topic": topic})
