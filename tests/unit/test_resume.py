@@ -10,7 +10,7 @@ from wspush.logic.channels import History, envelope_body
 from wspush.logic.messages import ChannelServices, InboundMessage, handle_message
 from wspush.logic.presence import presence
 from wspush.logic.push import Deadline, Retry
-from wspush.logic.resume import resume, send_replay
+from wspush.logic.resume import resume, send_replay, within_bytes
 from wspush.models.connection import Target
 from wspush.models.push import Audience, Outcome, PushRequest
 
@@ -414,3 +414,24 @@ def test_presence_that_fits_exactly_is_not_truncated():
     assert presence("room.1", members, NOW, max_bytes=size) == whole
     cut = presence("room.1", members, NOW, max_bytes=size - 1)
     assert cut["truncated"] is True and len(cut["entities"]) == 9
+
+
+def test_a_replay_cut_by_bytes_reports_each_channel_where_its_last_kept_frame_leaves_it():
+    # Given two channels with 3 missed pushes each (alice's sent first)
+    store = MemoryHistory()
+    _publish(store, Audience(entity_id="alice"), 3)
+    _publish(store, Audience(broadcast=True), 3)
+    replay = resume({"entity:alice": 0, "broadcast": 0}, {}, store, 100, NOW)
+    sizes = [len(frame.body) for frame in replay.frames]
+    assert [f.channel for f in replay.frames] == ["entity:alice"] * 3 + ["broadcast"] * 3
+    # When it is cut to its first 4 frames' bytes (one byte short of the 5th)
+    cut = within_bytes(replay, sum(sizes[:5]) - 1)
+    # Then those 4 go; alice is whole, broadcast stands at its first push, listed in more
+    assert cut.frames == replay.frames[:4]
+    assert cut.reply["channels"] == {"entity:alice": 3, "broadcast": 1}
+    assert cut.reply["more"] == ["broadcast"]
+    # And a replay that fits is not touched; nothing fits: nothing sent, the client's numbers
+    assert within_bytes(replay, sum(sizes)) is replay
+    empty = within_bytes(replay, 0)
+    assert empty.frames == [] and empty.reply["channels"] == {"entity:alice": 0, "broadcast": 0}
+    assert sorted(empty.reply["more"]) == ["broadcast", "entity:alice"]

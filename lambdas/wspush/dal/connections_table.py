@@ -22,7 +22,13 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from wspush.dal.errors import StoreError
-from wspush.models.connection import Connection, DeletedRow, SubscribeOutcome, Target
+from wspush.models.connection import (
+    BudgetSpend,
+    Connection,
+    DeletedRow,
+    SubscribeOutcome,
+    Target,
+)
 from wspush.models.identifiers import TOPIC_PARTITION_PREFIX, topic_partition
 from wspush.models.shard import ItemKey, Shard
 
@@ -31,6 +37,7 @@ BATCH_WRITE_LIMIT = 25  # DynamoDB's maximum per BatchWriteItem
 BATCH_ATTEMPTS = 6  # unprocessed items are retried with backoff: at most 1.24 s of pauses
 TRANSACTION_ATTEMPTS = 3  # a transaction conflicting with another one is tried again
 CONDITION_FAILED = "ConditionalCheckFailed"
+BUDGET_ATTEMPTS = 3  # a bucket another request changed between two conditions is re-read
 TRANSACTION_CONFLICT = "TransactionConflict"
 
 
@@ -391,6 +398,91 @@ class ConnectionsTable:
         }
         self._transact([still_gone, leave])  # refused: subscribed again, or closing
         return deleted
+
+    # Budgets -----------------------------------------------------------------------------
+
+    def spend_budget(
+        self,
+        connection_id: str,
+        owner_entity_id: str | None,
+        cost_ms: int,
+        now_ms: int,
+        tolerance_ms: int,
+    ) -> BudgetSpend:
+        """Move the connection's ``budgetTat`` on by ``cost_ms`` if the bucket allows it
+        (``logic.budget``): from now when it is full (absent or in the past), else from
+        where it stands as long as it stays within ``tolerance_ms`` of now. One
+        conditional ``UpdateItem``; a second one only when the first finds the bucket
+        partly spent."""
+        owner = owner_entity_id or self._owner_of(connection_id)
+        if owner is None:
+            return BudgetSpend(allowed=False, tat_ms=None)
+        key = {"entityId": _s(owner), "connectionId": _s(connection_id)}
+        full = {
+            "UpdateExpression": "SET budgetTat = :after",
+            "ConditionExpression": "attribute_exists(connectionId) AND "
+            "(attribute_not_exists(budgetTat) OR budgetTat <= :now)",
+            "ExpressionAttributeValues": {":now": _n(now_ms), ":after": _n(now_ms + cost_ms)},
+        }
+        partly_spent = {
+            "UpdateExpression": "SET budgetTat = budgetTat + :cost",
+            "ConditionExpression": "attribute_exists(connectionId) AND "
+            "budgetTat > :now AND budgetTat <= :limit",
+            "ExpressionAttributeValues": {
+                ":now": _n(now_ms),
+                ":cost": _n(cost_ms),
+                ":limit": _n(now_ms + tolerance_ms - cost_ms),
+            },
+        }
+        tat: int | None = None
+        for _ in range(BUDGET_ATTEMPTS):
+            for update in (full, partly_spent):
+                try:
+                    response = self._client.update_item(
+                        TableName=self._table,
+                        Key=key,
+                        ReturnValues="UPDATED_NEW",
+                        ReturnValuesOnConditionCheckFailure="ALL_OLD",
+                        **update,
+                    )
+                except ClientError as error:
+                    if error.response.get("Error", {}).get("Code") != (
+                        "ConditionalCheckFailedException"
+                    ):
+                        raise StoreError(f"update_item on {self._table}: {error}") from error
+                    old = error.response.get("Item")
+                    if not old:
+                        return BudgetSpend(allowed=False, tat_ms=None)  # the row is gone
+                    tat = int(old.get("budgetTat", {}).get("N", "0"))
+                    if tat > now_ms + tolerance_ms - cost_ms:
+                        return BudgetSpend(allowed=False, tat_ms=tat)
+                    continue
+                except BotoCoreError as error:
+                    raise StoreError(f"update_item on {self._table}: {error}") from error
+                return BudgetSpend(
+                    allowed=True, tat_ms=int(response["Attributes"]["budgetTat"]["N"])
+                )
+        return BudgetSpend(allowed=False, tat_ms=tat)
+
+    def charge_budget(self, connection_id: str, owner_entity_id: str | None, cost_ms: int) -> None:
+        """Move a bucket already in use on by ``cost_ms``, whatever it holds (what a
+        resume's replay used, charged after it was planned)."""
+        owner = owner_entity_id or self._owner_of(connection_id)
+        if owner is None:
+            return
+        try:
+            self._client.update_item(
+                TableName=self._table,
+                Key={"entityId": _s(owner), "connectionId": _s(connection_id)},
+                UpdateExpression="ADD budgetTat :cost",
+                ConditionExpression="attribute_exists(budgetTat)",
+                ExpressionAttributeValues={":cost": _n(cost_ms)},
+            )
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+                raise StoreError(f"update_item on {self._table}: {error}") from error
+        except BotoCoreError as error:
+            raise StoreError(f"update_item on {self._table}: {error}") from error
 
     def _owner_of(self, connection_id: str) -> str | None:
         """The entity of a connection, read from the GSI (only when the route event does

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from wspush.logic import strict_json
+from wspush.logic.budget import UNIT_BYTES, Budgets, Refused, charge_replay, take
 from wspush.logic.lifecycle import Lifecycle
 from wspush.logic.presence import MemberStore, presence
 from wspush.logic.resume import (
@@ -22,6 +23,7 @@ from wspush.logic.resume import (
     ResumeRefused,
     parse_resume,
     resume,
+    within_bytes,
 )
 from wspush.logic.topics import may_read_topic
 from wspush.models.connection import DeletedRow, SubscribeOutcome
@@ -48,12 +50,13 @@ class SubscriptionStore(Protocol):
 
 @dataclass(frozen=True)
 class ChannelServices:
-    """What ``resume``, ``presence`` and lifecycle events need."""
+    """What ``resume``, ``presence``, lifecycle events and budgets need."""
 
     history: HistoryReader
     members: MemberStore
     resume_limit: int = 100
     lifecycle: Lifecycle | None = None
+    budgets: Budgets | None = None  # per-connection budgets for subscribe, presence, resume
 
 
 @dataclass(frozen=True)
@@ -79,16 +82,30 @@ class Reply:
 
 
 KNOWN_ACTIONS = ("ping", "subscribe", "unsubscribe", "resume", "presence")
+# What one connection may ask only so often (``logic.budget``); ping and unsubscribe are free.
+BUDGETED_ACTIONS = ("subscribe", "resume", "presence")
 INVALID_TOPIC = "topic must be 1-128 characters of letters, digits and _.:/-"
 
 
 def error_reply(kind: str, message: str, topic: str | None = None) -> Reply:
     """An error frame; one about a well-formed topic names it, so a client can tell which
     of its subscribe requests was refused."""
-    frame = {"type": "error", "code": kind, "message": message}
+    frame: dict[str, Any] = {"type": "error", "code": kind, "message": message}
     if topic is not None:
         frame["topic"] = topic
     return Reply(frame, error_kind=kind)
+
+
+def _rate_limited(action: str, refused: Refused, topic: Any) -> Reply:
+    """``rate_limited``, with ``retryAfter`` (seconds) and, for a subscribe, the topic."""
+    reply = error_reply(
+        "rate_limited",
+        f"this connection's budget is spent; retry {action} in {refused.retry_after} s",
+        topic if action == "subscribe" and is_valid_topic(topic) else None,
+    )
+    reply.frame["action"] = action
+    reply.frame["retryAfter"] = refused.retry_after
+    return reply
 
 
 def _parse(message: InboundMessage, max_bytes: int) -> dict[str, Any] | Reply:
@@ -124,7 +141,10 @@ def _resume(
     channels: ChannelServices,
     public_topics: Sequence[str],
     now: int,
+    left: int,
 ) -> Reply:
+    """Plan the replay; with budgets, within the ``left`` units (32 KB each) the request
+    left in the connection's budget, and charge what it replays."""
     reader = Reader(
         connection_id=message.connection_id,
         entity_id=message.entity_id,
@@ -136,6 +156,10 @@ def _resume(
     except ResumeRefused as refused:
         return error_reply(refused.code, str(refused))
     replay = resume(since, epochs, channels.history, channels.resume_limit, now)
+    if channels.budgets is not None:
+        replay = within_bytes(replay, left * UNIT_BYTES)
+        replayed = sum(len(frame.body) for frame in replay.frames)
+        charge_replay(channels.budgets, message.connection_id, message.entity_id, replayed)
     return Reply(replay.reply, replay=replay)
 
 
@@ -177,6 +201,12 @@ def handle_message(
         # client can name itself in a push's excludeConnectionId.
         return Reply({"type": "pong", "connectionId": message.connection_id})
     lifecycle = channels.lifecycle if channels is not None else None
+    budget_left = 0
+    if action in BUDGETED_ACTIONS and channels is not None and channels.budgets is not None:
+        taken = take(channels.budgets, message.connection_id, message.entity_id, now)
+        if isinstance(taken, Refused):
+            return _rate_limited(action, taken, parsed.get("topic"))
+        budget_left = taken.left
     if action in ("subscribe", "unsubscribe"):
         topic = parsed.get("topic")
         if not is_valid_topic(topic):
@@ -198,7 +228,7 @@ def handle_message(
         return Reply({"type": "unsubscribed", "topic": topic})
     if action in ("resume", "presence") and channels is not None:
         if action == "resume":
-            return _resume(parsed, message, channels, public_topics, now)
+            return _resume(parsed, message, channels, public_topics, now, budget_left)
         return _presence(parsed, message, channels, public_topics, now)
     shown = action if isinstance(action, str) else json.dumps(action)
     return error_reply(

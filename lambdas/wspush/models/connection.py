@@ -44,6 +44,16 @@ class DeletedRow:
     expires_at: int = 0
 
 
+@dataclass(frozen=True)
+class BudgetSpend:
+    """What taking from a connection's budget did: whether it was allowed, and the
+    bucket's theoretical arrival time after it (allowed) or as it stands (refused); None
+    when the connection row is gone."""
+
+    allowed: bool
+    tat_ms: int | None
+
+
 class SubscribeOutcome(enum.Enum):
     """What adding a subscription did."""
 

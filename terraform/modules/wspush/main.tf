@@ -332,6 +332,8 @@ locals {
         PUBLIC_TOPIC_PATTERNS            = join(",", var.public_topic_patterns)
         MAX_SUBSCRIPTIONS_PER_CONNECTION = tostring(var.max_subscriptions_per_connection)
         RESUME_MAX_MESSAGES              = tostring(var.resume_max_messages)
+        CONNECTION_BUDGET_PER_SECOND     = tostring(var.connection_budget_per_second)
+        CONNECTION_BUDGET_BURST          = tostring(var.connection_budget_burst)
       })
     }
     publish = {
