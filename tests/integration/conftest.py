@@ -7,6 +7,7 @@ environment is set before they are imported and the moto state is reset between 
 from __future__ import annotations
 
 import importlib
+import json
 import os
 import urllib.request
 from types import ModuleType
@@ -16,6 +17,7 @@ import boto3
 import pytest
 
 from tests.fakes import FakeConnectionsEndpoint
+from wspush.logic.messages import ChannelServices, InboundMessage, Reply, handle_message
 from wspush_local.table import create_connections_table, create_history_table
 
 TABLE = "wspush-test-connections"
@@ -108,4 +110,36 @@ def occupancy(dynamodb: Any, topic: str, now: float) -> int:
         int(value["N"])
         for name, value in item.items()
         if name.startswith("until") and int(name[len("until") :]) > now
+    )
+
+
+CONNECTION_TTL = 7800
+
+
+class RecordedEvents:
+    """A lifecycle event sink that keeps what was published: (detail-type, detail)."""
+
+    def __init__(self) -> None:
+        self.published: list[tuple[str, dict[str, Any]]] = []
+
+    def publish(self, detail_type: str, detail: dict[str, Any]) -> None:
+        self.published.append((detail_type, detail))
+
+    @property
+    def types(self) -> list[str]:
+        return [detail_type for detail_type, _ in self.published]
+
+
+def send_frame(
+    table: Any,
+    channels: ChannelServices,
+    connection_id: str,
+    entity_id: str,
+    frame: dict[str, Any],
+    now: int,
+) -> Reply:
+    """What the message route answers ``frame`` from a connection granted every topic."""
+    message = InboundMessage(json.dumps(frame), False, connection_id, entity_id, ("*",))
+    return handle_message(
+        message, table, now=now, ttl_seconds=CONNECTION_TTL, max_bytes=4096, channels=channels
     )

@@ -1,32 +1,28 @@
 """Per-connection budgets against moto: one connection cannot make the system do more
 than its budget allows, whatever it sends and however many requests run at once."""
 
-import json
 from concurrent.futures import ThreadPoolExecutor
 
-from tests.integration.conftest import TABLE
+from tests.integration.conftest import CONNECTION_TTL, TABLE, send_frame
 from tests.memory_history import MemoryHistory
 from wspush.dal.connections_table import ConnectionsTable
 from wspush.logic.budget import UNIT_BYTES, Budgets, Refused, take
 from wspush.logic.channels import History, envelope_body
 from wspush.logic.connections import open_connection
-from wspush.logic.messages import ChannelServices, InboundMessage, handle_message
+from wspush.logic.messages import ChannelServices
 from wspush.models.push import Audience, PushRequest
 
 NOW = 1_800_000_000
 
 
 def _send(table, budgets, frame, now=NOW, history=None):
-    message = InboundMessage(json.dumps(frame), False, "c1", "alice", ("*",))
     channels = ChannelServices(history=history or MemoryHistory(), members=table, budgets=budgets)
-    return handle_message(
-        message, table, now=now, ttl_seconds=7800, max_bytes=4096, channels=channels
-    )
+    return send_frame(table, channels, "c1", "alice", frame, now)
 
 
 def _connected(aws):
     table = ConnectionsTable(aws["dynamodb"], TABLE)
-    open_connection(table, "alice", "c1", NOW, 7800)
+    open_connection(table, "alice", "c1", NOW, CONNECTION_TTL)
     return table
 
 

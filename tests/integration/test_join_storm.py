@@ -6,29 +6,26 @@ conflict on the counter (in DynamoDB, transactions on one item do). Every subscr
 answered, the topic is occupied exactly once, and the count is exact.
 """
 
-import json
 import time
 from concurrent.futures import ThreadPoolExecutor
 
 import boto3
 from botocore.config import Config
 
-from tests.integration.conftest import HISTORY_TABLE, TABLE, occupancy
+from tests.integration.conftest import (
+    CONNECTION_TTL,
+    HISTORY_TABLE,
+    TABLE,
+    RecordedEvents,
+    occupancy,
+    send_frame,
+)
 from wspush.dal.connections_table import BATCH_WRITE_LIMIT, ConnectionsTable
 from wspush.dal.history_table import HistoryTable
 from wspush.logic.lifecycle import TOPIC_OCCUPIED, Lifecycle
-from wspush.logic.messages import ChannelServices, InboundMessage, handle_message
+from wspush.logic.messages import ChannelServices
 
 JOINERS = 1000
-TTL = 7800
-
-
-class Events:
-    def __init__(self):
-        self.published: list[str] = []
-
-    def publish(self, detail_type, detail):
-        self.published.append(detail_type)
 
 
 def test_a_thousand_concurrent_subscribes_are_all_answered_and_counted_once(aws, moto_url):
@@ -44,7 +41,7 @@ def test_a_thousand_concurrent_subscribes_are_all_answered_and_counted_once(aws,
                     "entityId": {"S": f"user-{i}"},
                     "connectionId": {"S": f"c{i}"},
                     "connectedAt": {"N": str(now)},
-                    "expiresAt": {"N": str(now + TTL)},
+                    "expiresAt": {"N": str(now + CONNECTION_TTL)},
                 }
             }
         }
@@ -53,22 +50,13 @@ def test_a_thousand_concurrent_subscribes_are_all_answered_and_counted_once(aws,
     for start in range(0, JOINERS, BATCH_WRITE_LIMIT):
         dynamodb.batch_write_item(RequestItems={TABLE: rows[start : start + BATCH_WRITE_LIMIT]})
     table = ConnectionsTable(dynamodb, TABLE)
-    events = Events()
+    events = RecordedEvents()
     lifecycle = Lifecycle(HistoryTable(dynamodb, HISTORY_TABLE), events)
     channels = ChannelServices(history=lifecycle.occupancy, members=table, lifecycle=lifecycle)
 
     def subscribe(i):
-        message = InboundMessage(
-            json.dumps({"action": "subscribe", "topic": "lobby"}),
-            False,
-            f"c{i}",
-            f"user-{i}",
-            ("*",),
-        )
-        reply = handle_message(
-            message, table, now=now, ttl_seconds=TTL, max_bytes=1024, channels=channels
-        )
-        return reply.frame
+        frame = {"action": "subscribe", "topic": "lobby"}
+        return send_frame(table, channels, f"c{i}", f"user-{i}", frame, now).frame
 
     # When all of them subscribe to one topic at once
     with ThreadPoolExecutor(max_workers=16) as pool:
@@ -76,6 +64,6 @@ def test_a_thousand_concurrent_subscribes_are_all_answered_and_counted_once(aws,
     # Then every one is answered subscribed, the topic was occupied once, and it counts
     # exactly the thousand
     assert replies == [{"type": "subscribed", "topic": "lobby"}] * JOINERS
-    assert events.published == [TOPIC_OCCUPIED]
+    assert events.types == [TOPIC_OCCUPIED]
     assert len(table.topic_members("lobby", now)) == JOINERS
     assert occupancy(dynamodb, "lobby", now) == JOINERS

@@ -1,8 +1,12 @@
 """Topic occupancy against moto: counted by expiry, healed when rows expire unseen."""
 
-import json
-
-from tests.integration.conftest import HISTORY_TABLE, TABLE
+from tests.integration.conftest import (
+    CONNECTION_TTL,
+    HISTORY_TABLE,
+    TABLE,
+    RecordedEvents,
+    send_frame,
+)
 from wspush.dal.connections_table import ConnectionsTable
 from wspush.dal.history_table import HistoryTable
 from wspush.logic.connections import close_connection, open_connection
@@ -13,18 +17,9 @@ from wspush.logic.lifecycle import (
     Lifecycle,
     counted_until,
 )
-from wspush.logic.messages import ChannelServices, InboundMessage, handle_message
+from wspush.logic.messages import ChannelServices
 
-TTL = 7800
 T0 = 1_800_000_000
-
-
-class Events:
-    def __init__(self):
-        self.published: list[str] = []
-
-    def publish(self, detail_type, detail):
-        self.published.append(detail_type)
 
 
 class Clock:
@@ -60,54 +55,53 @@ def test_a_count_is_kept_per_expiry_bucket_and_ended_buckets_are_removed(aws):
 
 
 def _subscribe(table, lifecycle, connection_id, entity_id, now, action="subscribe"):
-    message = InboundMessage(
-        json.dumps({"action": action, "topic": "room"}), False, connection_id, entity_id, ("*",)
-    )
     channels = ChannelServices(history=lifecycle.occupancy, members=table, lifecycle=lifecycle)
-    return handle_message(
-        message, table, now=now, ttl_seconds=TTL, max_bytes=1024, channels=channels
-    ).frame
+    frame = {"action": action, "topic": "room"}
+    return send_frame(table, channels, connection_id, entity_id, frame, now).frame
+
+
+def _lifecycle(aws):
+    """The connections table, and lifecycle events counted in the history table at a
+    clock the test moves."""
+    dynamodb = aws["dynamodb"]
+    clock, events = Clock(T0), RecordedEvents()
+    lifecycle = Lifecycle(HistoryTable(dynamodb, HISTORY_TABLE), events, clock=clock)
+    return ConnectionsTable(dynamodb, TABLE), lifecycle, clock, events
 
 
 def test_occupancy_heals_when_rows_expire_without_a_disconnect(aws):
     # Given alice's connection subscribed to room (occupied), whose $disconnect never comes
-    dynamodb = aws["dynamodb"]
-    table = ConnectionsTable(dynamodb, TABLE)
-    clock, events = Clock(T0), Events()
-    lifecycle = Lifecycle(HistoryTable(dynamodb, HISTORY_TABLE), events, clock=clock)
-    open_connection(table, "alice", "c1", T0, TTL)
+    table, lifecycle, clock, events = _lifecycle(aws)
+    open_connection(table, "alice", "c1", T0, CONNECTION_TTL)
     assert _subscribe(table, lifecycle, "c1", "alice", T0)["type"] == "subscribed"
-    assert events.published == [TOPIC_OCCUPIED]
+    assert events.types == [TOPIC_OCCUPIED]
     # When its rows expire (DynamoDB's TTL deletes them, telling no one) and, later, bob
     # subscribes
     for partition in ("alice", "topic#room"):
-        dynamodb.delete_item(
+        aws["dynamodb"].delete_item(
             TableName=TABLE, Key={"entityId": {"S": partition}, "connectionId": {"S": "c1"}}
         )
-    clock.now = counted_until(T0 + TTL)
-    open_connection(table, "bob", "c2", clock.now, TTL)
+    clock.now = counted_until(T0 + CONNECTION_TTL)
+    open_connection(table, "bob", "c2", clock.now, CONNECTION_TTL)
     assert _subscribe(table, lifecycle, "c2", "bob", clock.now)["type"] == "subscribed"
     # Then bob is the topic's first subscriber again, and his leaving vacates it
-    assert events.published == [TOPIC_OCCUPIED, TOPIC_OCCUPIED]
+    assert events.types == [TOPIC_OCCUPIED, TOPIC_OCCUPIED]
     _subscribe(table, lifecycle, "c2", "bob", clock.now, action="unsubscribe")
-    assert events.published == [TOPIC_OCCUPIED, TOPIC_OCCUPIED, TOPIC_VACATED]
+    assert events.types == [TOPIC_OCCUPIED, TOPIC_OCCUPIED, TOPIC_VACATED]
 
 
 def test_an_expired_subscription_deleted_late_is_not_uncounted_twice(aws):
     # Given alice subscribed, carol subscribed a bucket later, and alice's row expired
-    dynamodb = aws["dynamodb"]
-    table = ConnectionsTable(dynamodb, TABLE)
-    clock, events = Clock(T0), Events()
-    lifecycle = Lifecycle(HistoryTable(dynamodb, HISTORY_TABLE), events, clock=clock)
-    open_connection(table, "alice", "c1", T0, TTL)
+    table, lifecycle, clock, events = _lifecycle(aws)
+    open_connection(table, "alice", "c1", T0, CONNECTION_TTL)
     _subscribe(table, lifecycle, "c1", "alice", T0)
     clock.now = T0 + 2 * OCCUPANCY_BUCKET_SECONDS
-    open_connection(table, "carol", "c3", clock.now, TTL)
+    open_connection(table, "carol", "c3", clock.now, CONNECTION_TTL)
     _subscribe(table, lifecycle, "c3", "carol", clock.now)
-    clock.now = counted_until(T0 + TTL)
+    clock.now = counted_until(T0 + CONNECTION_TTL)
     # When alice's $disconnect finally arrives, after her subscription stopped counting
     close_connection(table, "c1", lifecycle, "alice", "late")
     # Then carol still counts: the topic is not vacated until she leaves
-    assert TOPIC_VACATED not in events.published
+    assert TOPIC_VACATED not in events.types
     close_connection(table, "c3", lifecycle, "carol", "closed")
-    assert events.published.count(TOPIC_VACATED) == 1
+    assert events.types.count(TOPIC_VACATED) == 1

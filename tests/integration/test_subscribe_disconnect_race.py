@@ -7,42 +7,31 @@ logic and data layers against moto, and then checks the table, the occupancy cou
 presence and the lifecycle events.
 """
 
-import json
 import time
 
-from tests.integration.conftest import HISTORY_TABLE, TABLE, occupancy, rows
+from tests.integration.conftest import (
+    CONNECTION_TTL,
+    HISTORY_TABLE,
+    TABLE,
+    RecordedEvents,
+    occupancy,
+    rows,
+    send_frame,
+)
 from tests.interleave import Interleaving
 from wspush.dal.connections_table import ConnectionsTable
 from wspush.dal.history_table import HistoryTable
 from wspush.logic.connections import close_connection, open_connection
 from wspush.logic.lifecycle import TOPIC_OCCUPIED, TOPIC_VACATED, Lifecycle
-from wspush.logic.messages import ChannelServices, InboundMessage, handle_message
+from wspush.logic.messages import ChannelServices
 
-TTL = 7800
 TRIALS = 100
 
 
-class Events:
-    def __init__(self):
-        self.published: list[tuple[str, dict]] = []
-
-    def publish(self, detail_type, detail):
-        self.published.append((detail_type, detail))
-
-
-def _subscribe(table, lifecycle, connection_id, entity_id, topic="room"):
-    message = InboundMessage(
-        json.dumps({"action": "subscribe", "topic": topic}),
-        False,
-        connection_id,
-        entity_id,
-        ("*",),
-    )
+def _subscribe(table, lifecycle, connection_id, entity_id, topic):
     channels = ChannelServices(history=lifecycle.occupancy, members=table, lifecycle=lifecycle)
-    reply = handle_message(
-        message, table, now=int(time.time()), ttl_seconds=TTL, max_bytes=1024, channels=channels
-    )
-    return reply.frame
+    frame = {"action": "subscribe", "topic": topic}
+    return send_frame(table, channels, connection_id, entity_id, frame, int(time.time())).frame
 
 
 def _trial(dynamodb, trial):
@@ -51,13 +40,13 @@ def _trial(dynamodb, trial):
     connection, topic = f"c{trial}", f"room{trial}"
     interleaving = Interleaving(seed=trial)
     table = ConnectionsTable(interleaving.client(dynamodb), TABLE)
-    events = Events()
+    events = RecordedEvents()
     lifecycle = Lifecycle(HistoryTable(table._client, HISTORY_TABLE), events)
     # Given a connection, and in every other trial a bystander already in the topic
-    open_connection(table, "alice", connection, int(time.time()), TTL)
+    open_connection(table, "alice", connection, int(time.time()), CONNECTION_TTL)
     bystander = trial % 2 == 1
     if bystander:
-        open_connection(table, "bob", f"b{trial}", int(time.time()), TTL)
+        open_connection(table, "bob", f"b{trial}", int(time.time()), CONNECTION_TTL)
         assert _subscribe(table, lifecycle, f"b{trial}", "bob", topic)["type"] == "subscribed"
     events.published.clear()
     # (half the $disconnects carry the entity, half find it through the index)

@@ -17,6 +17,7 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -49,6 +50,13 @@ def _n(value: int) -> dict[str, str]:
     return {"N": str(value)}
 
 
+@dataclass(frozen=True)
+class ConditionFailed:
+    """A conditional write whose condition did not hold, and the item as it was."""
+
+    item: dict[str, Any]
+
+
 def _pause(
     attempt: int,
     sleep: Callable[[float], None],
@@ -79,6 +87,21 @@ class ConnectionsTable:
             if "LastEvaluatedKey" not in page:
                 return
             params["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+    def _conditional(self, operation: str, **params: Any) -> dict[str, Any] | ConditionFailed:
+        """Run a conditional write: its response, or ``ConditionFailed`` with the item as
+        it was (when the call asked for it with ``ReturnValuesOnConditionCheckFailure``)."""
+        try:
+            response: dict[str, Any] = getattr(self._client, operation)(
+                TableName=self._table, **params
+            )
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+                return ConditionFailed(error.response.get("Item") or {})
+            raise StoreError(f"{operation} on {self._table} failed: {error}") from error
+        except BotoCoreError as error:
+            raise StoreError(f"{operation} on {self._table} failed: {error}") from error
+        return response
 
     # Connections ------------------------------------------------------------------------
 
@@ -121,19 +144,14 @@ class ConnectionsTable:
                 "ConditionExpression": "attribute_not_exists(connectedAt) OR connectedAt < :w",
                 "ExpressionAttributeValues": {":w": _n(written_before)},
             }
-        try:
-            response = self._client.delete_item(
-                TableName=self._table,
-                Key={"entityId": _s(partition_key), "connectionId": _s(connection_id)},
-                ReturnValues="ALL_OLD",
-                **condition,
-            )
-        except ClientError as error:
-            if error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
-                return None
-            raise StoreError(f"delete_item on {self._table} failed: {error}") from error
-        except BotoCoreError as error:
-            raise StoreError(f"delete_item on {self._table} failed: {error}") from error
+        response = self._conditional(
+            "delete_item",
+            Key={"entityId": _s(partition_key), "connectionId": _s(connection_id)},
+            ReturnValues="ALL_OLD",
+            **condition,
+        )
+        if isinstance(response, ConditionFailed):
+            return None
         old = response.get("Attributes")
         if not old:
             return None
@@ -351,21 +369,14 @@ class ConnectionsTable:
     def mark_counted(self, topic: str, connection_id: str, write_id: str) -> bool:
         """Mark the subscription row ``write_id`` wrote as counted in its topic's
         occupancy; False when that row is gone already (its deleter did not uncount it)."""
-        try:
-            self._client.update_item(
-                TableName=self._table,
-                Key={"entityId": _s(topic_partition(topic)), "connectionId": _s(connection_id)},
-                UpdateExpression="SET counted = :true",
-                ConditionExpression="writeId = :write",
-                ExpressionAttributeValues={":true": {"BOOL": True}, ":write": _s(write_id)},
-            )
-        except ClientError as error:
-            if error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
-                return False
-            raise StoreError(f"update_item on {self._table} failed: {error}") from error
-        except BotoCoreError as error:
-            raise StoreError(f"update_item on {self._table} failed: {error}") from error
-        return True
+        marked = self._conditional(
+            "update_item",
+            Key={"entityId": _s(topic_partition(topic)), "connectionId": _s(connection_id)},
+            UpdateExpression="SET counted = :true",
+            ConditionExpression="writeId = :write",
+            ExpressionAttributeValues={":true": {"BOOL": True}, ":write": _s(write_id)},
+        )
+        return not isinstance(marked, ConditionFailed)
 
     def remove_subscription(
         self, topic: str, connection_id: str, owner_entity_id: str | None
@@ -437,31 +448,22 @@ class ConnectionsTable:
         tat: int | None = None
         for _ in range(BUDGET_ATTEMPTS):
             for update in (full, partly_spent):
-                try:
-                    response = self._client.update_item(
-                        TableName=self._table,
-                        Key=key,
-                        ReturnValues="UPDATED_NEW",
-                        ReturnValuesOnConditionCheckFailure="ALL_OLD",
-                        **update,
-                    )
-                except ClientError as error:
-                    if error.response.get("Error", {}).get("Code") != (
-                        "ConditionalCheckFailedException"
-                    ):
-                        raise StoreError(f"update_item on {self._table}: {error}") from error
-                    old = error.response.get("Item")
-                    if not old:
-                        return BudgetSpend(allowed=False, tat_ms=None)  # the row is gone
-                    tat = int(old.get("budgetTat", {}).get("N", "0"))
-                    if tat > now_ms + tolerance_ms - cost_ms:
-                        return BudgetSpend(allowed=False, tat_ms=tat)
-                    continue
-                except BotoCoreError as error:
-                    raise StoreError(f"update_item on {self._table}: {error}") from error
-                return BudgetSpend(
-                    allowed=True, tat_ms=int(response["Attributes"]["budgetTat"]["N"])
+                response = self._conditional(
+                    "update_item",
+                    Key=key,
+                    ReturnValues="UPDATED_NEW",
+                    ReturnValuesOnConditionCheckFailure="ALL_OLD",
+                    **update,
                 )
+                if not isinstance(response, ConditionFailed):
+                    return BudgetSpend(
+                        allowed=True, tat_ms=int(response["Attributes"]["budgetTat"]["N"])
+                    )
+                if not response.item:
+                    return BudgetSpend(allowed=False, tat_ms=None)  # the row is gone
+                tat = int(response.item.get("budgetTat", {}).get("N", "0"))
+                if tat > now_ms + tolerance_ms - cost_ms:
+                    return BudgetSpend(allowed=False, tat_ms=tat)
         return BudgetSpend(allowed=False, tat_ms=tat)
 
     def charge_budget(self, connection_id: str, owner_entity_id: str | None, cost_ms: int) -> None:
@@ -470,19 +472,13 @@ class ConnectionsTable:
         owner = owner_entity_id or self._owner_of(connection_id)
         if owner is None:
             return
-        try:
-            self._client.update_item(
-                TableName=self._table,
-                Key={"entityId": _s(owner), "connectionId": _s(connection_id)},
-                UpdateExpression="ADD budgetTat :cost",
-                ConditionExpression="attribute_exists(budgetTat)",
-                ExpressionAttributeValues={":cost": _n(cost_ms)},
-            )
-        except ClientError as error:
-            if error.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
-                raise StoreError(f"update_item on {self._table}: {error}") from error
-        except BotoCoreError as error:
-            raise StoreError(f"update_item on {self._table}: {error}") from error
+        self._conditional(  # a bucket not in use (the row is gone) is not charged
+            "update_item",
+            Key={"entityId": _s(owner), "connectionId": _s(connection_id)},
+            UpdateExpression="ADD budgetTat :cost",
+            ConditionExpression="attribute_exists(budgetTat)",
+            ExpressionAttributeValues={":cost": _n(cost_ms)},
+        )
 
     def _owner_of(self, connection_id: str) -> str | None:
         """The entity of a connection, read from the GSI (only when the route event does
