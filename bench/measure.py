@@ -780,7 +780,10 @@ class _NoSubscriptions:
     def add_subscription(self, *args: Any) -> Any:
         raise AssertionError("a resume writes no subscription")
 
-    def remove_subscription(self, *args: Any) -> bool:
+    def mark_counted(self, *args: Any) -> bool:
+        raise AssertionError("a resume writes no subscription")
+
+    def remove_subscription(self, *args: Any) -> Any:
         raise AssertionError("a resume deletes no subscription")
 
 

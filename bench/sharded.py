@@ -71,7 +71,7 @@ class SyntheticTable:
     def connection_targets(self, connection_id: str) -> list[Target]:
         raise AssertionError("the benchmark broadcasts")
 
-    def delete_row(self, *args: Any, **kwargs: Any) -> bool:
+    def delete_row(self, *args: Any, **kwargs: Any) -> Any:
         raise AssertionError("no connection is gone in a benchmark run")
 
 

@@ -24,6 +24,8 @@ module "wspush" {
   token_issuer                     = var.token_issuer
   public_topic_patterns            = var.public_topic_patterns
   max_subscriptions_per_connection = var.max_subscriptions_per_connection
+  connection_budget_per_second     = var.connection_budget_per_second
+  connection_budget_burst          = var.connection_budget_burst
   deletion_protection              = var.deletion_protection
   create_kms_key                   = var.create_kms_key
   kms_key_arn                      = var.kms_key_arn

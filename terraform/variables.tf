@@ -111,6 +111,18 @@ variable "max_subscriptions_per_connection" {
   default     = null
 }
 
+variable "connection_budget_per_second" {
+  type        = number
+  description = "Units per second one connection's budget refills (a subscribe, presence or resume request: 1; each 32 KB a resume replays: 1 more)."
+  default     = null
+}
+
+variable "connection_budget_burst" {
+  type        = number
+  description = "Units one connection's budget holds when full."
+  default     = null
+}
+
 variable "token_secret_version" {
   type        = number
   description = "Bump to write a new token secret (generated, or var.token_secret) to SSM."

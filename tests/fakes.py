@@ -18,7 +18,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Self
 from urllib.parse import unquote
 
-from wspush.models.connection import Target
+from wspush.models.connection import DeletedRow, Target
 from wspush.models.push import Outcome
 from wspush.models.shard import ItemKey
 
@@ -221,6 +221,8 @@ class MemoryStore:
 
     def delete_row(self, partition_key, connection_id, written_before=None):
         if written_before is not None and self.connected_at.get(connection_id, 0) >= written_before:
-            return False
+            return None
+        if (partition_key, connection_id) not in self.rows:
+            return None
         self.rows.discard((partition_key, connection_id))
-        return True
+        return DeletedRow(partition_key)

@@ -13,7 +13,7 @@ class MemoryHistory:
         self.kept: dict[tuple[str, int], tuple[HistoryEntry, int]] = {}  # -> (entry, expires)
         self.claims: dict[tuple[str, str], Claim] = {}  # (push id, channel) -> claim
         self.claims_expire: dict[tuple[str, str], int] = {}
-        self.occupancy: dict[str, int] = {}
+        self.occupancy: dict[str, dict[int, int]] = {}  # topic -> {counted until: count}
         self.writes = 0
 
     def claim(self, push_id, channel, fingerprint, now, expires_at):
@@ -72,9 +72,13 @@ class MemoryHistory:
         first = self.entries(channel, epoch, 0, 1, now)
         return first[0].seq if first else None
 
-    def change_occupancy(self, topic, delta):
-        self.occupancy[topic] = self.occupancy.get(topic, 0) + delta
-        return self.occupancy[topic]
+    def change_occupancy(self, topic, delta, until, now):
+        buckets = self.occupancy.setdefault(topic, {})
+        buckets[until] = buckets.get(until, 0) + delta
+        return self.subscribers(topic, now)
+
+    def subscribers(self, topic, now):
+        return sum(n for until, n in self.occupancy.get(topic, {}).items() if until > now)
 
     def forget(self, channel, up_to):
         """Drop kept pushes numbered up to ``up_to``, as the TTL would."""

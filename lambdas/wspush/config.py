@@ -18,6 +18,10 @@ from wspush.models.identifiers import is_valid_topic_pattern
 # API Gateway closes a WebSocket after 2 hours; rows live a little longer so that a TTL
 # deletion never races a connection that is still open.
 DEFAULT_CONNECTION_TTL_SECONDS = 2 * 60 * 60 + 10 * 60
+# A connection's budget (logic.budget): units (a request, or 32 KB replayed) per second,
+# and at most at once; as the module's connection_budget_* variables default.
+DEFAULT_BUDGET_PER_SECOND = 10
+DEFAULT_BUDGET_BURST = 50
 
 
 class ConfigError(RuntimeError):
@@ -139,6 +143,9 @@ class MessageConfig:
     # Topics every connection may read, whatever its token grants.
     public_topic_patterns: tuple[str, ...] = ()
     max_subscriptions: int = 100  # per connection
+    # Each connection's budget (logic.budget): units per second, and at most at once.
+    budget_per_second: int = DEFAULT_BUDGET_PER_SECOND
+    budget_burst: int = DEFAULT_BUDGET_BURST
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> MessageConfig:
@@ -154,6 +161,8 @@ class MessageConfig:
             lifecycle=LifecycleConfig.from_env(env),
             public_topic_patterns=_topic_patterns(env, "PUBLIC_TOPIC_PATTERNS"),
             max_subscriptions=_int(env, "MAX_SUBSCRIPTIONS_PER_CONNECTION", 100),
+            budget_per_second=_int(env, "CONNECTION_BUDGET_PER_SECOND", DEFAULT_BUDGET_PER_SECOND),
+            budget_burst=_int(env, "CONNECTION_BUDGET_BURST", DEFAULT_BUDGET_BURST),
         )
 
 

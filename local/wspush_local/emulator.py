@@ -28,6 +28,7 @@ from moto.events.models import Rule
 from moto.server import ThreadedMotoServer
 from moto.stepfunctions.responses import StepFunctionResponse
 
+from wspush_local.moto_transactions import back_up_touched_items_only
 from wspush_local.runtime import InvocationError, LocalLambda
 
 log = logging.getLogger("wspush.emulator")
@@ -111,7 +112,9 @@ def serialise_dynamodb() -> None:
     """Run moto's DynamoDB requests one at a time. DynamoDB applies every write to an item
     atomically (an ``ADD`` counter, ``if_not_exists``, a condition); moto reads, changes
     and stores the item without a lock, so two concurrent updates could both read the old
-    value. Idempotent."""
+    value. Idempotent. Transactions back up only the items they name, as their cost in
+    DynamoDB does not grow with the table (``moto_transactions``)."""
+    back_up_touched_items_only()
     call_action = DynamoHandler.call_action
     if getattr(call_action, "serialised", False):
         return

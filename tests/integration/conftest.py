@@ -7,6 +7,7 @@ environment is set before they are imported and the moto state is reset between 
 from __future__ import annotations
 
 import importlib
+import json
 import os
 import urllib.request
 from types import ModuleType
@@ -16,6 +17,7 @@ import boto3
 import pytest
 
 from tests.fakes import FakeConnectionsEndpoint
+from wspush.logic.messages import ChannelServices, InboundMessage, Reply, handle_message
 from wspush_local.table import create_connections_table, create_history_table
 
 TABLE = "wspush-test-connections"
@@ -95,3 +97,49 @@ def context() -> LambdaContext:
 def rows(dynamodb: Any) -> set[tuple[str, str]]:
     items = dynamodb.scan(TableName=TABLE)["Items"]
     return {(i["entityId"]["S"], i["connectionId"]["S"]) for i in items}
+
+
+def occupancy(dynamodb: Any, topic: str, now: float) -> int:
+    """How many subscribers a topic's counter item counts at ``now``."""
+    item = dynamodb.get_item(
+        TableName=HISTORY_TABLE,
+        Key={"channel": {"S": f"occupancy#{topic}"}, "seq": {"N": "0"}},
+        ConsistentRead=True,
+    ).get("Item", {})
+    return sum(
+        int(value["N"])
+        for name, value in item.items()
+        if name.startswith("until") and int(name[len("until") :]) > now
+    )
+
+
+CONNECTION_TTL = 7800
+
+
+class RecordedEvents:
+    """A lifecycle event sink that keeps what was published: (detail-type, detail)."""
+
+    def __init__(self) -> None:
+        self.published: list[tuple[str, dict[str, Any]]] = []
+
+    def publish(self, detail_type: str, detail: dict[str, Any]) -> None:
+        self.published.append((detail_type, detail))
+
+    @property
+    def types(self) -> list[str]:
+        return [detail_type for detail_type, _ in self.published]
+
+
+def send_frame(
+    table: Any,
+    channels: ChannelServices,
+    connection_id: str,
+    entity_id: str,
+    frame: dict[str, Any],
+    now: int,
+) -> Reply:
+    """What the message route answers ``frame`` from a connection granted every topic."""
+    message = InboundMessage(json.dumps(frame), False, connection_id, entity_id, ("*",))
+    return handle_message(
+        message, table, now=now, ttl_seconds=CONNECTION_TTL, max_bytes=4096, channels=channels
+    )

@@ -20,6 +20,12 @@ def _frames(endpoint, connection=CONNECTION):
     return [json.loads(frame) for frame in endpoint.received[connection]]
 
 
+def _connected(handlers, context, connections_endpoint):
+    """The fixture's connection (user-1) opens: its row is stored, and it is live."""
+    handlers["connect"].handler(load_event("connect"), context)
+    connections_endpoint.live.add(CONNECTION)
+
+
 def _message(body, topics=()):
     event = load_event("message")
     event["body"] = json.dumps(body)
@@ -106,7 +112,7 @@ def test_resume_through_the_message_function_replays_then_replies(
         )
     for i in range(2):
         handlers["push"].handler({"topic": "rooms.1", "payload": {"t": i}, "id": f"t{i}"}, context)
-    connections_endpoint.live.add(CONNECTION)
+    _connected(handlers, context, connections_endpoint)
     # When the connection resumes from entity #1 and topic #0
     request = {"action": "resume", "since": {"entity:user-1": 1, "topic:rooms.1": 0}}
     response = handlers["message"].handler(_message(request, ["rooms.*"]), context)
@@ -131,7 +137,7 @@ def test_resume_through_the_message_function_replays_then_replies(
 def test_resume_is_bounded_per_request(aws, handlers, context, connections_endpoint):
     for i in range(7):  # the fixture allows 5 per request
         handlers["push"].handler({"broadcast": True, "payload": i, "id": f"b{i}"}, context)
-    connections_endpoint.live.add(CONNECTION)
+    _connected(handlers, context, connections_endpoint)
     response = handlers["message"].handler(
         _message({"action": "resume", "since": {"broadcast": 0}}), context
     )
@@ -145,7 +151,7 @@ def test_a_throttled_replay_is_retried_and_a_failing_one_is_reported_where_it_st
 ):
     for i in range(3):
         handlers["push"].handler({"broadcast": True, "payload": i, "id": f"b{i}"}, context)
-    connections_endpoint.live.add(CONNECTION)
+    _connected(handlers, context, connections_endpoint)
     resume = _message({"action": "resume", "since": {"broadcast": 0}})
     # A 429 on the first replayed push is retried: nothing is lost
     connections_endpoint.script[CONNECTION] = [429]

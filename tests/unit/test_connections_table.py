@@ -60,7 +60,7 @@ def test_no_rows_is_no_call():
 def _cancelled(*codes, item=False):
     reasons = [{"Code": code} for code in codes]
     if item:
-        reasons[0]["Item"] = {"subscriptions": {"N": "5"}}
+        reasons[0]["Item"] = {"topics": {"SS": ["a", "b", "c", "d", "e"]}}
     return ClientError(
         {"Error": {"Code": "TransactionCanceledException"}, "CancellationReasons": reasons},
         "TransactWriteItems",
@@ -95,20 +95,23 @@ class TransactClient:
 )
 def test_cancellation_reasons_become_outcomes(answer, outcome):
     table = ConnectionsTable(TransactClient(answer), TABLE)
-    assert table.add_subscription("news", "c1", "u1", 10, 5) is outcome
+    assert table.add_subscription("news", "c1", "u1", 10, 5, "w1") is outcome
 
 
 def test_a_conflicting_transaction_is_retried_then_a_store_error():
     conflict = _cancelled("TransactionConflict", "None")
     client = TransactClient(conflict, None)
-    assert ConnectionsTable(client, TABLE).add_subscription("n", "c1", "u1", 10, 5).value == "added"
+    assert (
+        ConnectionsTable(client, TABLE).add_subscription("n", "c1", "u1", 10, 5, "w1").value
+        == "added"
+    )
     client = TransactClient(conflict, conflict, conflict)
     with pytest.raises(StoreError):
-        ConnectionsTable(client, TABLE).add_subscription("n", "c1", "u1", 10, 5)
+        ConnectionsTable(client, TABLE).add_subscription("n", "c1", "u1", 10, 5, "w1")
     assert client.calls == 3
 
 
 def test_throttling_inside_a_transaction_is_a_store_error():
     client = TransactClient(_cancelled("ThrottlingError", "None"))
     with pytest.raises(StoreError):
-        ConnectionsTable(client, TABLE).add_subscription("n", "c1", "u1", 10, 5)
+        ConnectionsTable(client, TABLE).add_subscription("n", "c1", "u1", 10, 5, "w1")

@@ -5,7 +5,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from wspush.logic.messages import InboundMessage, handle_message
-from wspush.models.connection import SubscribeOutcome
+from wspush.models.connection import DeletedRow, SubscribeOutcome
 
 
 class RecordingStore:
@@ -15,7 +15,7 @@ class RecordingStore:
         self.connected = connected
         self.subscriptions: dict[tuple[str, str], tuple[str | None, int]] = {}
 
-    def add_subscription(self, topic, connection_id, owner_entity_id, expires_at, limit):
+    def add_subscription(self, topic, connection_id, owner_entity_id, expires_at, limit, write_id):
         if (topic, connection_id) in self.subscriptions:
             return SubscribeOutcome.ALREADY_SUBSCRIBED
         if not self.connected:
@@ -25,8 +25,13 @@ class RecordingStore:
         self.subscriptions[(topic, connection_id)] = (owner_entity_id, expires_at)
         return SubscribeOutcome.ADDED
 
+    def mark_counted(self, topic, connection_id, write_id):
+        return (topic, connection_id) in self.subscriptions
+
     def remove_subscription(self, topic, connection_id, owner_entity_id):
-        return self.subscriptions.pop((topic, connection_id), None) is not None
+        if self.subscriptions.pop((topic, connection_id), None) is None:
+            return None
+        return DeletedRow(f"topic#{topic}")
 
 
 def _handle(

@@ -5,10 +5,12 @@ import json
 import pytest
 
 from tests.memory_history import MemoryHistory
+from wspush.logic import envelope
 from wspush.logic.channels import History, envelope_body
 from wspush.logic.messages import ChannelServices, InboundMessage, handle_message
+from wspush.logic.presence import presence
 from wspush.logic.push import Deadline, Retry
-from wspush.logic.resume import resume, send_replay
+from wspush.logic.resume import resume, send_replay, within_bytes
 from wspush.models.connection import Target
 from wspush.models.push import Audience, Outcome, PushRequest
 
@@ -379,3 +381,57 @@ def test_presence_of_a_topic_the_caller_may_not_read_is_refused():
     assert reply["type"] == "error" and reply["code"] == "forbidden_topic"
     _, reply = _send({"action": "presence", "topic": "bad topic!"}, MemoryHistory())
     assert reply["code"] == "invalid_topic"
+
+
+@pytest.mark.parametrize("id_length", [100, 128])
+def test_presence_of_a_thousand_long_ids_fits_one_frame_and_says_truncated(id_length):
+    # Given a topic with 1,000 members whose entity ids are 100-128 characters
+    ids = [f"{i:04d}".ljust(id_length, "x") for i in range(1000)]
+    members = Members([("room.big", f"c{i}", entity) for i, entity in enumerate(ids)])
+    # When one asks for its presence
+    _, reply = _send(
+        {"action": "presence", "topic": "room.big"},
+        MemoryHistory(),
+        granted=["room.*"],
+        members=members,
+    )
+    # Then the reply encodes within one WebSocket frame, lists the first ids in order,
+    # as many as fit, and says it is truncated; the connection count stays whole
+    body = envelope.encode(reply)
+    assert len(body) <= envelope.MAX_MESSAGE_BYTES
+    listed = [e["entityId"] for e in reply["entities"]]
+    assert listed == ids[: len(listed)] and 500 < len(listed) < 1000
+    assert reply["truncated"] is True and reply["connections"] == 1000
+    # And one entity more would not have fit
+    extra = {"entityId": ids[len(listed)], "connections": 1}
+    assert len(body) + len(envelope.encode(extra)) + 1 > envelope.MAX_MESSAGE_BYTES
+
+
+def test_presence_that_fits_exactly_is_not_truncated():
+    members = Members([("room.1", f"c{i}", f"user-{i:03d}") for i in range(10)])
+    whole = presence("room.1", members, NOW)
+    size = len(envelope.encode(whole))
+    assert presence("room.1", members, NOW, max_bytes=size) == whole
+    cut = presence("room.1", members, NOW, max_bytes=size - 1)
+    assert cut["truncated"] is True and len(cut["entities"]) == 9
+
+
+def test_a_replay_cut_by_bytes_reports_each_channel_where_its_last_kept_frame_leaves_it():
+    # Given two channels with 3 missed pushes each (alice's sent first)
+    store = MemoryHistory()
+    _publish(store, Audience(entity_id="alice"), 3)
+    _publish(store, Audience(broadcast=True), 3)
+    replay = resume({"entity:alice": 0, "broadcast": 0}, {}, store, 100, NOW)
+    sizes = [len(frame.body) for frame in replay.frames]
+    assert [f.channel for f in replay.frames] == ["entity:alice"] * 3 + ["broadcast"] * 3
+    # When it is cut to its first 4 frames' bytes (one byte short of the 5th)
+    cut = within_bytes(replay, sum(sizes[:5]) - 1)
+    # Then those 4 go; alice is whole, broadcast stands at its first push, listed in more
+    assert cut.frames == replay.frames[:4]
+    assert cut.reply["channels"] == {"entity:alice": 3, "broadcast": 1}
+    assert cut.reply["more"] == ["broadcast"]
+    # And a replay that fits is not touched; nothing fits: nothing sent, the client's numbers
+    assert within_bytes(replay, sum(sizes)) is replay
+    empty = within_bytes(replay, 0)
+    assert empty.frames == [] and empty.reply["channels"] == {"entity:alice": 0, "broadcast": 0}
+    assert sorted(empty.reply["more"]) == ["broadcast", "entity:alice"]

@@ -420,6 +420,46 @@ describe("subscriptions", () => {
     client.disconnect();
   });
 
+  test("a rate_limited subscribe is sent again after retryAfter and then resolves", async (t) => {
+    let answered = 0;
+    const server = new FakeServer({
+      subscribeReplies: (frame) =>
+        ++answered === 1
+          ? [{ type: "error", code: "rate_limited", action: "subscribe", topic: frame.topic, retryAfter: 2, message: "spent" }]
+          : [{ type: "subscribed", topic: frame.topic }],
+    });
+    const { client, named, tick } = await connected(t, { server });
+    let settled = null;
+    client.subscribe("news").then((value) => (settled = value));
+    await flush();
+    assert.equal(server.last.actions("subscribe").length, 1);
+    await tick(1999);
+    assert.equal(server.last.actions("subscribe").length, 1);
+    assert.equal(settled, null);
+    await tick(1);
+    await flush();
+    assert.equal(server.last.actions("subscribe").length, 2);
+    assert.deepEqual(settled, { topic: "news" });
+    assert.deepEqual(client.topics, ["news"]);
+    assert.equal(named("subscriptionError").length + named("error").length, 0);
+    client.disconnect();
+  });
+
+  test("a rate_limited subscribe of a topic unsubscribed meanwhile is not sent again", async (t) => {
+    const server = new FakeServer({
+      subscribeReplies: (frame) => [
+        { type: "error", code: "rate_limited", action: "subscribe", topic: frame.topic, retryAfter: 1, message: "spent" },
+      ],
+    });
+    const { client, tick } = await connected(t, { server });
+    client.subscribe("news").catch(() => {});
+    await flush();
+    client.unsubscribe("news");
+    await tick(5000);
+    assert.equal(server.last.actions("subscribe").length, 1);
+    client.disconnect();
+  });
+
   test("an invalid topic is refused before anything is sent", async (t) => {
     const { client, server } = await connected(t);
     for (const topic of ["", "has space", "x".repeat(129), 42]) {
@@ -559,6 +599,34 @@ describe("resume", () => {
     assert.deepEqual(resumeFrames[1].epochs, { "topic:news": "e1" });
     assert.deepEqual(named("push").map((p) => p.seq), [3, 4, 5]);
     assert.deepEqual(named("resumed").map((e) => e.channels), [{ "topic:news": 5 }]);
+    client.disconnect();
+  });
+
+  test("a rate_limited resume is asked again after retryAfter, from the same numbers", async (t) => {
+    const server = new FakeServer({
+      resumeReplies: (frame) => {
+        resumeFrames.push(frame);
+        if (resumeFrames.length === 1) {
+          return [{ type: "error", code: "rate_limited", action: "resume", retryAfter: 3, message: "spent" }];
+        }
+        return [positioned("topic:news", 8), { type: "resumed", channels: { "topic:news": 8 }, epochs: { "topic:news": "e1" }, more: [] }];
+      },
+    });
+    const { client, named, tick } = await connected(t, { server });
+    server.last.deliver(positioned("topic:news", 7));
+    await flush();
+    server.last.drop(1006);
+    await tick(DEFAULTS.maxReconnectDelay);
+    await flush();
+    const afterReconnect = resumeFrames.length;
+    await tick(2999);
+    assert.equal(resumeFrames.length, afterReconnect);
+    await tick(1);
+    await flush();
+    assert.deepEqual(resumeFrames.map((f) => f.since), [{ "topic:news": 7 }, { "topic:news": 7 }]);
+    assert.deepEqual(named("push").map((p) => p.seq), [7, 8]);
+    assert.deepEqual(named("resumed").map((e) => e.channels), [{ "topic:news": 8 }]);
+    assert.deepEqual(named("error").filter((e) => e.type === "server"), []);
     client.disconnect();
   });
 

@@ -32,6 +32,9 @@ export const MAX_FRAME_BYTES = 32 * 1024;
 /** The most channels the server resumes per request; more are asked for in several requests. */
 export const MAX_RESUME_CHANNELS = 32;
 
+/** The longest the client waits on a server's `retryAfter` before asking again. */
+const MAX_RETRY_AFTER_SECONDS = 60;
+
 /** Close code the client uses when a connection stops answering pings. */
 export const HEARTBEAT_TIMEOUT_CODE = 4000;
 
@@ -356,7 +359,39 @@ export class WspushClient {
 
   _sendResume(transport, { since, epochs }) {
     transport.resume.inFlight = Object.keys(since);
+    transport.resume.request = { since, epochs };
     this._sendOn(transport, { action: "resume", since, epochs });
+  }
+
+  /**
+   * `rate_limited`: the connection's budget on the server is spent, and nothing was done.
+   * A subscribe still wanted, or the resume request in flight, is sent again on the same
+   * connection after `retryAfter` seconds (the subscribe promise stays pending). Returns
+   * false for a refusal the client has nothing to retry for.
+   */
+  _retryLater(transport, frame) {
+    const seconds = Number.isFinite(frame.retryAfter) && frame.retryAfter > 0 ? frame.retryAfter : 1;
+    const delay = Math.min(seconds, MAX_RETRY_AFTER_SECONDS) * 1000;
+    const retry = (name, send) => {
+      clearTimeout(transport.timers[name]);
+      transport.timers[name] = setTimeout(() => {
+        delete transport.timers[name];
+        if (!transport.discarded) send();
+      }, delay);
+    };
+    if (frame.action === "resume" && transport.resume?.request) {
+      const request = transport.resume.request;
+      retry("resume", () => transport.resume && this._sendResume(transport, request));
+      return true;
+    }
+    if (frame.action === "subscribe" && typeof frame.topic === "string") {
+      const topic = frame.topic;
+      retry(`subscribe:${topic}`, () => {
+        if (this._topics.has(topic)) this._sendOn(transport, { action: "subscribe", topic });
+      });
+      return true;
+    }
+    return false;
   }
 
   /** A transport closed or failed: a rotation retries, the current connection reconnects. */
@@ -609,6 +644,7 @@ export class WspushClient {
       }
       return;
     }
+    if (code === "rate_limited" && this._retryLater(transport, frame)) return;
     if ((code === "invalid_resume" || code === "forbidden_channel") && transport.resume?.inFlight) {
       this._resumeRefused(transport, code, message, frame.channel);
       return;

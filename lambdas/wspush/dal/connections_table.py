@@ -2,10 +2,14 @@
 
 Key schema: partition ``entityId``, sort ``connectionId``; GSI ``byConnection`` on
 ``connectionId`` (keys only) finds every row of a connection. A subscription row lives
-under the partition ``topic#<name>`` with the subscriber's ``connectionId`` and its
-``ownerEntityId``; the connection row counts them in ``subscriptions``, and a subscription
-and its count change together in one transaction. Every read paginates; a targeted read
-is a ``Query``.
+under the partition ``topic#<name>`` with the subscriber's ``connectionId``, its
+``ownerEntityId``, the ``writeId`` of the subscribe that wrote it and, once its subscriber
+is counted in the topic's occupancy, ``counted``. The connection row names its topics in
+``topics`` (a string set), and a subscription row is only ever written in one transaction
+with its name joining that set, conditioned on the connection row existing: once
+``$disconnect`` has deleted the connection row, no subscription can be added, and the
+deleted row (read back from the base table, strongly consistent) names every
+subscription row there is. Every read paginates; a targeted read is a ``Query``.
 """
 
 from __future__ import annotations
@@ -13,12 +17,19 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
 from wspush.dal.errors import StoreError
-from wspush.models.connection import Connection, SubscribeOutcome, Target
+from wspush.models.connection import (
+    BudgetSpend,
+    Connection,
+    DeletedRow,
+    SubscribeOutcome,
+    Target,
+)
 from wspush.models.identifiers import TOPIC_PARTITION_PREFIX, topic_partition
 from wspush.models.shard import ItemKey, Shard
 
@@ -27,6 +38,7 @@ BATCH_WRITE_LIMIT = 25  # DynamoDB's maximum per BatchWriteItem
 BATCH_ATTEMPTS = 6  # unprocessed items are retried with backoff: at most 1.24 s of pauses
 TRANSACTION_ATTEMPTS = 3  # a transaction conflicting with another one is tried again
 CONDITION_FAILED = "ConditionalCheckFailed"
+BUDGET_ATTEMPTS = 3  # a bucket another request changed between two conditions is re-read
 TRANSACTION_CONFLICT = "TransactionConflict"
 
 
@@ -36,6 +48,13 @@ def _s(value: str) -> dict[str, str]:
 
 def _n(value: int) -> dict[str, str]:
     return {"N": str(value)}
+
+
+@dataclass(frozen=True)
+class ConditionFailed:
+    """A conditional write whose condition did not hold, and the item as it was."""
+
+    item: dict[str, Any]
 
 
 def _pause(
@@ -69,6 +88,21 @@ class ConnectionsTable:
                 return
             params["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
+    def _conditional(self, operation: str, **params: Any) -> dict[str, Any] | ConditionFailed:
+        """Run a conditional write: its response, or ``ConditionFailed`` with the item as
+        it was (when the call asked for it with ``ReturnValuesOnConditionCheckFailure``)."""
+        try:
+            response: dict[str, Any] = getattr(self._client, operation)(
+                TableName=self._table, **params
+            )
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+                return ConditionFailed(error.response.get("Item") or {})
+            raise StoreError(f"{operation} on {self._table} failed: {error}") from error
+        except BotoCoreError as error:
+            raise StoreError(f"{operation} on {self._table} failed: {error}") from error
+        return response
+
     # Connections ------------------------------------------------------------------------
 
     def put_connection(self, connection: Connection) -> None:
@@ -96,12 +130,13 @@ class ConnectionsTable:
 
     def delete_row(
         self, partition_key: str, connection_id: str, written_before: int | None = None
-    ) -> bool:
+    ) -> DeletedRow | None:
         """Delete one row; deleting a row that is not there is not an error.
 
         With ``written_before``, a row whose ``connectedAt`` is at or after it is kept (the
         delete is conditional, so it cannot race a ``$connect`` writing that row). Returns
-        whether this call deleted the row (of two concurrent deletes, exactly one did).
+        the row as this call deleted it, or None when it deleted nothing (of two concurrent
+        deletes, exactly one deleted the row).
         """
         condition: dict[str, Any] = {}
         if written_before is not None:
@@ -109,20 +144,23 @@ class ConnectionsTable:
                 "ConditionExpression": "attribute_not_exists(connectedAt) OR connectedAt < :w",
                 "ExpressionAttributeValues": {":w": _n(written_before)},
             }
-        try:
-            response = self._client.delete_item(
-                TableName=self._table,
-                Key={"entityId": _s(partition_key), "connectionId": _s(connection_id)},
-                ReturnValues="ALL_OLD",
-                **condition,
-            )
-        except ClientError as error:
-            if error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
-                return False
-            raise StoreError(f"delete_item on {self._table} failed: {error}") from error
-        except BotoCoreError as error:
-            raise StoreError(f"delete_item on {self._table} failed: {error}") from error
-        return bool(response.get("Attributes"))
+        response = self._conditional(
+            "delete_item",
+            Key={"entityId": _s(partition_key), "connectionId": _s(connection_id)},
+            ReturnValues="ALL_OLD",
+            **condition,
+        )
+        if isinstance(response, ConditionFailed):
+            return None
+        old = response.get("Attributes")
+        if not old:
+            return None
+        return DeletedRow(
+            partition_key=partition_key,
+            topics=frozenset(old.get("topics", {}).get("SS", ())),
+            counted=old.get("counted", {}).get("BOOL", False),
+            expires_at=int(old.get("expiresAt", {}).get("N", "0")),
+        )
 
     def delete_rows(
         self, rows: Sequence[tuple[str, str]], sleep: Callable[[float], None] = time.sleep
@@ -285,21 +323,24 @@ class ConnectionsTable:
         owner_entity_id: str | None,
         expires_at: int,
         limit: int,
+        write_id: str,
     ) -> SubscribeOutcome:
-        """Write the subscription row and count it on the connection row, atomically, if
-        the connection exists and holds fewer than ``limit``. Two racing subscribes cannot
-        both pass the limit: the count and the condition are one transaction."""
+        """Write the subscription row (tagged ``write_id``) and name its topic on the
+        connection row, atomically, if the connection row exists and names fewer than
+        ``limit`` topics. Two racing subscribes cannot both pass the limit, and none can
+        pass a ``$disconnect`` that deleted the connection row: the set, its size and the
+        row's existence are conditions of one transaction."""
         owner = owner_entity_id or self._owner_of(connection_id)
         if owner is None:
             return SubscribeOutcome.CONNECTION_GONE
-        count = {
+        join = {
             "Update": {
                 "TableName": self._table,
                 "Key": {"entityId": _s(owner), "connectionId": _s(connection_id)},
-                "UpdateExpression": "ADD subscriptions :one",
+                "UpdateExpression": "ADD topics :topic",
                 "ConditionExpression": "attribute_exists(connectionId) AND "
-                "(attribute_not_exists(subscriptions) OR subscriptions < :limit)",
-                "ExpressionAttributeValues": {":one": _n(1), ":limit": _n(limit)},
+                "(attribute_not_exists(topics) OR size(topics) < :limit)",
+                "ExpressionAttributeValues": {":topic": {"SS": [topic]}, ":limit": _n(limit)},
                 "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
             }
         }
@@ -311,11 +352,12 @@ class ConnectionsTable:
                     "connectionId": _s(connection_id),
                     "expiresAt": _n(expires_at),
                     "ownerEntityId": _s(owner),
+                    "writeId": _s(write_id),
                 },
                 "ConditionExpression": "attribute_not_exists(connectionId)",
             }
         }
-        reasons = self._transact([count, row])
+        reasons = self._transact([join, row])
         if reasons is None:
             return SubscribeOutcome.ADDED
         if reasons[1].get("Code") == CONDITION_FAILED:
@@ -324,38 +366,119 @@ class ConnectionsTable:
             return SubscribeOutcome.LIMIT_REACHED
         return SubscribeOutcome.CONNECTION_GONE
 
+    def mark_counted(self, topic: str, connection_id: str, write_id: str) -> bool:
+        """Mark the subscription row ``write_id`` wrote as counted in its topic's
+        occupancy; False when that row is gone already (its deleter did not uncount it)."""
+        marked = self._conditional(
+            "update_item",
+            Key={"entityId": _s(topic_partition(topic)), "connectionId": _s(connection_id)},
+            UpdateExpression="SET counted = :true",
+            ConditionExpression="writeId = :write",
+            ExpressionAttributeValues={":true": {"BOOL": True}, ":write": _s(write_id)},
+        )
+        return not isinstance(marked, ConditionFailed)
+
     def remove_subscription(
         self, topic: str, connection_id: str, owner_entity_id: str | None
-    ) -> bool:
-        """Delete the subscription row and uncount it, atomically; unsubscribing from a
-        topic the connection does not hold changes nothing. Returns whether this call
-        deleted the row (of two racing unsubscribes, exactly one did)."""
+    ) -> DeletedRow | None:
+        """Delete the subscription row, then take its topic off the connection row unless
+        a subscribe wrote the row again in between (the set may name a topic whose row is
+        gone, never the other way round). Unsubscribing from a topic the connection does
+        not hold changes nothing. Returns the row as this call deleted it (of two racing
+        unsubscribes, exactly one did), else None."""
+        partition = topic_partition(topic)
+        deleted = self.delete_row(partition, connection_id)
         owner = owner_entity_id or self._owner_of(connection_id)
-        row = {
-            "Delete": {
+        if deleted is None or owner is None:  # nothing deleted, or the connection is closing
+            return deleted
+        still_gone = {
+            "ConditionCheck": {
                 "TableName": self._table,
-                "Key": {"entityId": _s(topic_partition(topic)), "connectionId": _s(connection_id)},
-                "ConditionExpression": "attribute_exists(connectionId)",
+                "Key": {"entityId": _s(partition), "connectionId": _s(connection_id)},
+                "ConditionExpression": "attribute_not_exists(connectionId)",
             }
         }
-        if owner is None:  # the connection row is gone: nothing left to uncount
-            return self.delete_row(topic_partition(topic), connection_id)
-        uncount = {
+        leave = {
             "Update": {
                 "TableName": self._table,
                 "Key": {"entityId": _s(owner), "connectionId": _s(connection_id)},
-                "UpdateExpression": "ADD subscriptions :minus_one",
+                "UpdateExpression": "DELETE topics :topic",
                 "ConditionExpression": "attribute_exists(connectionId)",
-                "ExpressionAttributeValues": {":minus_one": _n(-1)},
+                "ExpressionAttributeValues": {":topic": {"SS": [topic]}},
             }
         }
-        reasons = self._transact([row, uncount])
-        if reasons is None:
-            return True
-        if reasons[0].get("Code") != CONDITION_FAILED:
-            # Subscribed, but the connection row is gone (closing): drop the row alone.
-            return self.delete_row(topic_partition(topic), connection_id)
-        return False
+        self._transact([still_gone, leave])  # refused: subscribed again, or closing
+        return deleted
+
+    # Budgets -----------------------------------------------------------------------------
+
+    def spend_budget(
+        self,
+        connection_id: str,
+        owner_entity_id: str | None,
+        cost_ms: int,
+        now_ms: int,
+        tolerance_ms: int,
+    ) -> BudgetSpend:
+        """Move the connection's ``budgetTat`` on by ``cost_ms`` if the bucket allows it
+        (``logic.budget``): from now when it is full (absent or in the past), else from
+        where it stands as long as it stays within ``tolerance_ms`` of now. One
+        conditional ``UpdateItem``; a second one only when the first finds the bucket
+        partly spent."""
+        owner = owner_entity_id or self._owner_of(connection_id)
+        if owner is None:
+            return BudgetSpend(allowed=False, tat_ms=None)
+        key = {"entityId": _s(owner), "connectionId": _s(connection_id)}
+        full = {
+            "UpdateExpression": "SET budgetTat = :after",
+            "ConditionExpression": "attribute_exists(connectionId) AND "
+            "(attribute_not_exists(budgetTat) OR budgetTat <= :now)",
+            "ExpressionAttributeValues": {":now": _n(now_ms), ":after": _n(now_ms + cost_ms)},
+        }
+        partly_spent = {
+            "UpdateExpression": "SET budgetTat = budgetTat + :cost",
+            "ConditionExpression": "attribute_exists(connectionId) AND "
+            "budgetTat > :now AND budgetTat <= :limit",
+            "ExpressionAttributeValues": {
+                ":now": _n(now_ms),
+                ":cost": _n(cost_ms),
+                ":limit": _n(now_ms + tolerance_ms - cost_ms),
+            },
+        }
+        tat: int | None = None
+        for _ in range(BUDGET_ATTEMPTS):
+            for update in (full, partly_spent):
+                response = self._conditional(
+                    "update_item",
+                    Key=key,
+                    ReturnValues="UPDATED_NEW",
+                    ReturnValuesOnConditionCheckFailure="ALL_OLD",
+                    **update,
+                )
+                if not isinstance(response, ConditionFailed):
+                    return BudgetSpend(
+                        allowed=True, tat_ms=int(response["Attributes"]["budgetTat"]["N"])
+                    )
+                if not response.item:
+                    return BudgetSpend(allowed=False, tat_ms=None)  # the row is gone
+                tat = int(response.item.get("budgetTat", {}).get("N", "0"))
+                if tat > now_ms + tolerance_ms - cost_ms:
+                    return BudgetSpend(allowed=False, tat_ms=tat)
+        return BudgetSpend(allowed=False, tat_ms=tat)
+
+    def charge_budget(self, connection_id: str, owner_entity_id: str | None, cost_ms: int) -> None:
+        """Move a bucket already in use on by ``cost_ms``, whatever it holds (what a
+        resume's replay used, charged after it was planned)."""
+        owner = owner_entity_id or self._owner_of(connection_id)
+        if owner is None:
+            return
+        self._conditional(  # a bucket not in use (the row is gone) is not charged
+            "update_item",
+            Key={"entityId": _s(owner), "connectionId": _s(connection_id)},
+            UpdateExpression="ADD budgetTat :cost",
+            ConditionExpression="attribute_exists(budgetTat)",
+            ExpressionAttributeValues={":cost": _n(cost_ms)},
+        )
 
     def _owner_of(self, connection_id: str) -> str | None:
         """The entity of a connection, read from the GSI (only when the route event does

@@ -7,7 +7,9 @@ occupancy counts. One table, partition ``channel`` (S), sort ``seq`` (N), TTL ``
 - the claim of a push id in a channel: ``(push#<id>#<channel>, 0)`` with ``claimedAt`` and
   ``fingerprint`` (the request's content, ``PushRequest.fingerprint``), then ``assigned``
   and ``epoch``;
-- a topic's occupancy: ``(occupancy#<topic>, 0)`` with ``subscribers`` (no TTL).
+- a topic's occupancy: ``(occupancy#<topic>, 0)`` with one count per expiry bucket,
+  ``until<epoch seconds>`` (the subscribers counted until then), and ``expiresAt`` at the
+  latest bucket's end.
 
 No channel name contains ``#`` before its ``:``, so the prefixes never collide with one,
 and no push id contains ``#``, so a claim's key names exactly one id and one channel.
@@ -24,6 +26,7 @@ from wspush.models.channel import Claim, HistoryEntry, Position
 
 CLAIM_PREFIX = "push#"
 OCCUPANCY_PREFIX = "occupancy#"
+OCCUPANCY_BUCKET = "until"
 META_SEQ = 0
 PAGE_SIZE = 100
 
@@ -238,23 +241,52 @@ class HistoryTable:
 
     # Topic occupancy ----------------------------------------------------------------------
 
-    def change_occupancy(self, topic: str, delta: int) -> int:
-        """Add ``delta`` to a topic's subscriber count atomically; returns the new count.
-        A count back at zero is deleted, unless a subscriber arrived in between."""
+    def change_occupancy(self, topic: str, delta: int, until: int, now: int) -> int:
+        """Add ``delta`` to a topic's count of subscribers counted until ``until``,
+        atomically, and return how many subscribers count at ``now``: the sum of every
+        bucket ending after it. Buckets that ended are removed; the item expires with its
+        latest bucket."""
         key = self._key(OCCUPANCY_PREFIX + topic)
-        response = self._call(
-            "update_item",
-            Key=key,
-            UpdateExpression="ADD subscribers :delta",
-            ExpressionAttributeValues={":delta": _n(delta)},
-            ReturnValues="UPDATED_NEW",
-        )
-        count = int(response["Attributes"]["subscribers"]["N"])
-        if count <= 0:
-            self._conditional(
-                "delete_item",
+        params: dict[str, Any] = {
+            "Key": key,
+            "UpdateExpression": "ADD #bucket :delta",
+            "ExpressionAttributeNames": {"#bucket": f"{OCCUPANCY_BUCKET}{until}"},
+            "ExpressionAttributeValues": {":delta": _n(delta)},
+            "ReturnValues": "ALL_NEW",
+        }
+        response = None
+        if delta > 0:  # an arrival moves the item's expiry later, never earlier
+            try:
+                response = self._call_raw(
+                    "update_item",
+                    **{
+                        **params,
+                        "UpdateExpression": "ADD #bucket :delta SET expiresAt = :until",
+                        "ConditionExpression": "attribute_not_exists(expiresAt) "
+                        "OR expiresAt <= :until",
+                        "ExpressionAttributeValues": {":delta": _n(delta), ":until": _n(until)},
+                    },
+                )
+            except ClientError as error:
+                if not _condition_failed(error):
+                    raise StoreError(f"update_item on {self._table} failed: {error}") from error
+            except BotoCoreError as error:
+                raise StoreError(f"update_item on {self._table} failed: {error}") from error
+        if response is None:
+            response = self._call("update_item", **params)
+        buckets = {
+            int(name[len(OCCUPANCY_BUCKET) :]): int(value["N"])
+            for name, value in response["Attributes"].items()
+            if name.startswith(OCCUPANCY_BUCKET)
+        }
+        ended = [end for end in buckets if end <= now]
+        if ended:
+            self._call(
+                "update_item",
                 Key=key,
-                ConditionExpression="subscribers <= :zero",
-                ExpressionAttributeValues={":zero": _n(0)},
+                UpdateExpression="REMOVE " + ", ".join(f"#e{i}" for i in range(len(ended))),
+                ExpressionAttributeNames={
+                    f"#e{i}": f"{OCCUPANCY_BUCKET}{end}" for i, end in enumerate(ended)
+                },
             )
-        return count
+        return sum(count for end, count in buckets.items() if end > now)

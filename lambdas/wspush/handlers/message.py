@@ -28,6 +28,7 @@ from wspush.handlers._shared import (
     session,
 )
 from wspush.logic import envelope
+from wspush.logic.budget import Budgets
 from wspush.logic.messages import ChannelServices, InboundMessage, handle_message
 from wspush.logic.push import Deadline, Retry
 from wspush.logic.resume import Replay, send_replay
@@ -44,6 +45,7 @@ channels = ChannelServices(
     members=table,
     resume_limit=config.resume_max_messages,
     lifecycle=lifecycle_events(config.lifecycle, dynamodb),
+    budgets=Budgets(table, config.budget_per_second, config.budget_burst),
 )
 connections_api = ConnectionsApi(config.connections_endpoint, credentials=session.get_credentials())
 # A replayed push is posted like a push's copy: up to 4 attempts, backing off on 429/5xx,

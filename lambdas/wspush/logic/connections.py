@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Protocol
 
 from wspush.logic.lifecycle import Lifecycle
-from wspush.models.connection import Connection
+from wspush.models.connection import Connection, DeletedRow
+from wspush.models.identifiers import is_topic_partition, topic_partition
 
 
 class RowStore(Protocol):
     def rows_of_connection(self, connection_id: str) -> list[tuple[str, str]]: ...
-    def delete_row(self, partition_key: str, connection_id: str) -> bool: ...
+    def delete_row(
+        self, partition_key: str, connection_id: str, written_before: int | None = None
+    ) -> DeletedRow | None: ...
     def delete_rows(self, rows: Sequence[tuple[str, str]]) -> None: ...
 
 
@@ -40,25 +43,53 @@ def open_connection(
     return connection
 
 
+def delete_connection_rows(
+    partitions: Iterable[str],
+    delete: Callable[[str], DeletedRow | None],
+    delete_subscriptions: Callable[[list[str]], None] | None = None,
+) -> list[DeletedRow]:
+    """Delete a connection's rows, given the partition keys known to hold them: its own row
+    first, so that from then on no subscription can be added to it, and the row as
+    deleted names every topic it holds, including any the eventually consistent
+    ``byConnection`` index does not show yet; then every subscription row, one by one with
+    ``delete`` or, given ``delete_subscriptions``, all at once (not knowing which were
+    there). Returns the rows deleted."""
+    known = set(partitions)
+    own = [row for p in sorted(known) if not is_topic_partition(p) if (row := delete(p))]
+    topics = {p for p in known if is_topic_partition(p)}
+    topics.update(topic_partition(topic) for row in own for topic in row.topics)
+    if delete_subscriptions is not None:
+        delete_subscriptions(sorted(topics))
+        return own + [DeletedRow(partition) for partition in sorted(topics)]
+    return own + [row for p in sorted(topics) if (row := delete(p)) is not None]
+
+
 def close_connection(
     store: RowStore,
     connection_id: str,
     lifecycle: Lifecycle | None = None,
     entity_id: str | None = None,
     reason: str = "disconnected",
-) -> list[str]:
-    """Delete every row the connection owns (its row and its subscriptions): in batches,
-    or, with lifecycle events on, one by one, so that only the rows this call really
-    deleted are counted (a connection closed twice at once leaves each topic once).
+) -> list[DeletedRow]:
+    """Delete every row the connection owns (see ``delete_connection_rows``): its
+    subscriptions in batches, or, with lifecycle events on, one by one, so that only the
+    rows this call really deleted are uncounted (a connection closed twice at once leaves
+    each topic once).
 
     Idempotent: an unknown or already-closed connection deletes nothing and is no error.
-    Returns the partition keys of the rows this call deleted; with ``lifecycle``, the
-    topics those rows leave and the connection's close are published.
+    Returns the rows this call deleted (every subscription, without ``lifecycle``); with
+    ``lifecycle``, the topics those rows leave and the connection's close are published.
     """
-    rows = store.rows_of_connection(connection_id)
-    if lifecycle is None:
-        store.delete_rows(rows)
-        return [partition_key for partition_key, _ in rows]
-    deleted = [partition_key for partition_key, row in rows if store.delete_row(partition_key, row)]
-    lifecycle.rows_deleted(deleted, connection_id, entity_id, reason)
+    partitions = {partition for partition, _ in store.rows_of_connection(connection_id)}
+    if entity_id:
+        partitions.add(entity_id)
+    deleted = delete_connection_rows(
+        partitions,
+        lambda partition: store.delete_row(partition, connection_id),
+        None
+        if lifecycle is not None
+        else lambda topics: store.delete_rows([(p, connection_id) for p in topics]),
+    )
+    if lifecycle is not None:
+        lifecycle.rows_deleted(deleted, connection_id, entity_id, reason)
     return deleted

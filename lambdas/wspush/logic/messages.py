@@ -7,11 +7,13 @@ bad client input.
 from __future__ import annotations
 
 import json
+import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 from wspush.logic import strict_json
+from wspush.logic.budget import UNIT_BYTES, Budgets, Refused, charge_replay, take
 from wspush.logic.lifecycle import Lifecycle
 from wspush.logic.presence import MemberStore, presence
 from wspush.logic.resume import (
@@ -21,9 +23,10 @@ from wspush.logic.resume import (
     ResumeRefused,
     parse_resume,
     resume,
+    within_bytes,
 )
 from wspush.logic.topics import may_read_topic
-from wspush.models.connection import SubscribeOutcome
+from wspush.models.connection import DeletedRow, SubscribeOutcome
 from wspush.models.identifiers import is_valid_topic
 
 DEFAULT_MAX_SUBSCRIPTIONS = 100
@@ -37,20 +40,23 @@ class SubscriptionStore(Protocol):
         owner_entity_id: str | None,
         expires_at: int,
         limit: int,
+        write_id: str,
     ) -> SubscribeOutcome: ...
+    def mark_counted(self, topic: str, connection_id: str, write_id: str) -> bool: ...
     def remove_subscription(
         self, topic: str, connection_id: str, owner_entity_id: str | None
-    ) -> bool: ...
+    ) -> DeletedRow | None: ...
 
 
 @dataclass(frozen=True)
 class ChannelServices:
-    """What ``resume``, ``presence`` and lifecycle events need."""
+    """What ``resume``, ``presence``, lifecycle events and budgets need."""
 
     history: HistoryReader
     members: MemberStore
     resume_limit: int = 100
     lifecycle: Lifecycle | None = None
+    budgets: Budgets | None = None  # per-connection budgets for subscribe, presence, resume
 
 
 @dataclass(frozen=True)
@@ -76,16 +82,30 @@ class Reply:
 
 
 KNOWN_ACTIONS = ("ping", "subscribe", "unsubscribe", "resume", "presence")
+# What one connection may ask only so often (``logic.budget``); ping and unsubscribe are free.
+BUDGETED_ACTIONS = ("subscribe", "resume", "presence")
 INVALID_TOPIC = "topic must be 1-128 characters of letters, digits and _.:/-"
 
 
 def error_reply(kind: str, message: str, topic: str | None = None) -> Reply:
     """An error frame; one about a well-formed topic names it, so a client can tell which
     of its subscribe requests was refused."""
-    frame = {"type": "error", "code": kind, "message": message}
+    frame: dict[str, Any] = {"type": "error", "code": kind, "message": message}
     if topic is not None:
         frame["topic"] = topic
     return Reply(frame, error_kind=kind)
+
+
+def _rate_limited(action: str, refused: Refused, topic: Any) -> Reply:
+    """``rate_limited``, with ``retryAfter`` (seconds) and, for a subscribe, the topic."""
+    reply = error_reply(
+        "rate_limited",
+        f"this connection's budget is spent; retry {action} in {refused.retry_after} s",
+        topic if action == "subscribe" and is_valid_topic(topic) else None,
+    )
+    reply.frame["action"] = action
+    reply.frame["retryAfter"] = refused.retry_after
+    return reply
 
 
 def _parse(message: InboundMessage, max_bytes: int) -> dict[str, Any] | Reply:
@@ -121,7 +141,10 @@ def _resume(
     channels: ChannelServices,
     public_topics: Sequence[str],
     now: int,
+    left: int,
 ) -> Reply:
+    """Plan the replay; with budgets, within the ``left`` units (32 KB each) the request
+    left in the connection's budget, and charge what it replays."""
     reader = Reader(
         connection_id=message.connection_id,
         entity_id=message.entity_id,
@@ -133,6 +156,10 @@ def _resume(
     except ResumeRefused as refused:
         return error_reply(refused.code, str(refused))
     replay = resume(since, epochs, channels.history, channels.resume_limit, now)
+    if channels.budgets is not None:
+        replay = within_bytes(replay, left * UNIT_BYTES)
+        replayed = sum(len(frame.body) for frame in replay.frames)
+        charge_replay(channels.budgets, message.connection_id, message.entity_id, replayed)
     return Reply(replay.reply, replay=replay)
 
 
@@ -174,6 +201,12 @@ def handle_message(
         # client can name itself in a push's excludeConnectionId.
         return Reply({"type": "pong", "connectionId": message.connection_id})
     lifecycle = channels.lifecycle if channels is not None else None
+    budget_left = 0
+    if action in BUDGETED_ACTIONS and channels is not None and channels.budgets is not None:
+        taken = take(channels.budgets, message.connection_id, message.entity_id, now)
+        if isinstance(taken, Refused):
+            return _rate_limited(action, taken, parsed.get("topic"))
+        budget_left = taken.left
     if action in ("subscribe", "unsubscribe"):
         topic = parsed.get("topic")
         if not is_valid_topic(topic):
@@ -190,12 +223,12 @@ def handle_message(
                 lifecycle,
             )
         left = store.remove_subscription(topic, message.connection_id, message.entity_id)
-        if left and lifecycle is not None:
-            lifecycle.topic_left(topic, message.entity_id, message.connection_id)
+        if left is not None and lifecycle is not None:
+            lifecycle.subscription_removed(topic, left, message.entity_id, message.connection_id)
         return Reply({"type": "unsubscribed", "topic": topic})
     if action in ("resume", "presence") and channels is not None:
         if action == "resume":
-            return _resume(parsed, message, channels, public_topics, now)
+            return _resume(parsed, message, channels, public_topics, now, budget_left)
         return _presence(parsed, message, channels, public_topics, now)
     shown = action if isinstance(action, str) else json.dumps(action)
     return error_reply(
@@ -219,8 +252,9 @@ def _subscribe(
     refused = _unreadable(topic, message, public_topics)
     if refused is not None:
         return refused
+    write_id = secrets.token_hex(8)
     outcome = store.add_subscription(
-        topic, message.connection_id, message.entity_id, expires_at, max_subscriptions
+        topic, message.connection_id, message.entity_id, expires_at, max_subscriptions, write_id
     )
     if outcome is SubscribeOutcome.LIMIT_REACHED:
         return error_reply(
@@ -231,5 +265,11 @@ def _subscribe(
     if outcome is SubscribeOutcome.CONNECTION_GONE:
         return error_reply("not_connected", "the connection is closing", topic)
     if outcome is SubscribeOutcome.ADDED and lifecycle is not None:
-        lifecycle.topic_joined(topic, message.entity_id, message.connection_id)
+        lifecycle.subscription_added(
+            topic,
+            message.entity_id,
+            message.connection_id,
+            expires_at,
+            lambda: store.mark_counted(topic, message.connection_id, write_id),
+        )
     return Reply({"type": "subscribed", "topic": topic})

@@ -19,8 +19,9 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from wspush.dal.errors import StoreError
+from wspush.logic.connections import delete_connection_rows
 from wspush.logic.lifecycle import Lifecycle
-from wspush.models.connection import Target
+from wspush.models.connection import DeletedRow, Target
 from wspush.models.push import DeliveryReport, Outcome
 from wspush.models.shard import ItemKey, Shard
 from wspush.observability import logger
@@ -37,7 +38,7 @@ class TargetStore(Protocol):
     def rows_of_connection(self, connection_id: str) -> list[tuple[str, str]]: ...
     def delete_row(
         self, partition_key: str, connection_id: str, written_before: int | None = None
-    ) -> bool: ...
+    ) -> DeletedRow | None: ...
 
 
 class Sender(Protocol):
@@ -178,31 +179,33 @@ def _deliver(target: Target, delivery: Delivery, deadline: Deadline) -> tuple[Ou
 
 
 def forget_connection(target: Target, delivery: Delivery) -> None:
-    """A 410: delete every row of the connection (its entity row and all its topic
-    subscriptions, found through the ``byConnection`` index), except a row written within
-    the connecting window. A failed delete is logged, not fatal: the row expires by TTL and
-    the next push to it gets 410 again."""
+    """A 410: delete every row of the connection (its entity row first, then all its topic
+    subscriptions, named by that row and found through the ``byConnection`` index), except
+    a row written within the connecting window. A failed delete is logged, not fatal: the
+    row expires by TTL and the next push to it gets 410 again."""
     cid = target.connection_id
     written_before = int(delivery.wall_clock()) - delivery.connecting_window_seconds
     try:
-        rows = set(delivery.store.rows_of_connection(cid))
+        partitions = {partition for partition, _ in delivery.store.rows_of_connection(cid)}
     except StoreError:
         logger.warning("could not list a gone connection's rows", extra={"connectionId": cid})
-        rows = set()
+        partitions = set()
     # The index is eventually consistent: the rows this push knows of are deleted anyway.
-    rows.add((target.partition_key, cid))
+    partitions.add(target.partition_key)
     if target.owner_entity_id:
-        rows.add((target.owner_entity_id, cid))
-    deleted = []
-    for partition, _ in sorted(rows):
+        partitions.add(target.owner_entity_id)
+
+    def delete(partition: str) -> DeletedRow | None:
         try:
-            if delivery.store.delete_row(partition, cid, written_before=written_before):
-                deleted.append(partition)
+            return delivery.store.delete_row(partition, cid, written_before=written_before)
         except StoreError:
             logger.warning(
                 "could not delete a gone connection's row",
                 extra={"connectionId": cid, "entityId": partition},
             )
+            return None
+
+    deleted = delete_connection_rows(partitions, delete)
     if delivery.lifecycle is not None:
         # Only the rows this call deleted: a connection closed twice is counted once.
         delivery.lifecycle.rows_deleted(deleted, cid, target.owner_entity_id, "gone")

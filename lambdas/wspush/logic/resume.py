@@ -179,6 +179,36 @@ def resume(
     return replay
 
 
+def within_bytes(replay: Replay, max_bytes: int) -> Replay:
+    """The replay cut to its first frames that fit in ``max_bytes`` (what the connection's
+    budget has left): each channel cut short is reported where its last kept frame leaves
+    it and listed in ``more``, as if the frames after it had not been delivered."""
+    kept: list[ReplayFrame] = []
+    size = 0
+    for frame in replay.frames:
+        size += len(frame.body)
+        if size > max_bytes:
+            break
+        kept.append(frame)
+    if len(kept) == len(replay.frames):
+        return replay
+    cut = {frame.channel for frame in replay.frames[len(kept) :]}
+    delivered = {f.channel: f.seq for f in kept if f.seq is not None and f.channel in cut}
+    noticed = {f.channel for f in kept if f.seq is None}
+    unnoticed = {c for c in cut if c not in noticed and _has_gap(replay, c)}
+    return Replay(
+        frames=kept,
+        reply=_reply_after(replay, sorted(cut), delivered, unnoticed),
+        start=replay.start,
+        since=replay.since,
+        epochs=replay.epochs,
+    )
+
+
+def _has_gap(replay: Replay, channel: str) -> bool:
+    return any(f.channel == channel and f.seq is None for f in replay.frames)
+
+
 @dataclass
 class ReplayReport:
     """How a replay went: the ``resumed`` reply to send after it, frames delivered, frames

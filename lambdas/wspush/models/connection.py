@@ -32,6 +32,28 @@ class Target:
     connected_at: int = 0  # when $connect wrote the row (epoch seconds); 0 when unknown
 
 
+@dataclass(frozen=True)
+class DeletedRow:
+    """A row some call really deleted, as it was: a connection row names the topics it
+    had subscribed to; a subscription row says whether its subscriber had been counted in
+    the topic's occupancy (then whoever deletes it uncounts it) and when it expired."""
+
+    partition_key: str
+    topics: frozenset[str] = frozenset()
+    counted: bool = False
+    expires_at: int = 0
+
+
+@dataclass(frozen=True)
+class BudgetSpend:
+    """What taking from a connection's budget did: whether it was allowed, and the
+    bucket's theoretical arrival time after it (allowed) or as it stands (refused); None
+    when the connection row is gone."""
+
+    allowed: bool
+    tat_ms: int | None
+
+
 class SubscribeOutcome(enum.Enum):
     """What adding a subscription did."""
 

@@ -31,3 +31,8 @@ def is_valid_topic_pattern(value: object) -> bool:
 
 def topic_partition(topic: str) -> str:
     return f"{TOPIC_PARTITION_PREFIX}{topic}"
+
+
+def is_topic_partition(partition_key: str) -> bool:
+    """Whether a connections-table partition key holds a topic's subscription rows."""
+    return partition_key.startswith(TOPIC_PARTITION_PREFIX)

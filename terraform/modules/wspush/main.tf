@@ -184,7 +184,7 @@ locals {
     { sid = "PublishLifecycleEvents", actions = ["events:PutEvents"], resources = [module.push_schedule.event_bus_arn] },
   ] : []
   count_topic_occupancy = var.lifecycle_events_enabled ? [
-    { sid = "CountTopicOccupancy", actions = ["dynamodb:UpdateItem", "dynamodb:DeleteItem"], resources = [module.history_table.table_arn] },
+    { sid = "CountTopicOccupancy", actions = ["dynamodb:UpdateItem"], resources = [module.history_table.table_arn] },
   ] : []
 
   function_access = {
@@ -196,14 +196,17 @@ locals {
     ], local.publish_lifecycle_events)
     disconnect = concat([
       { sid = "FindConnectionRows", actions = ["dynamodb:Query"], resources = [module.connections_table.connection_index_arn] },
-      # In batches; with lifecycle events on, one by one, so that each deletion is known.
-      { sid = "DeleteConnectionRows", actions = var.lifecycle_events_enabled ? ["dynamodb:DeleteItem"] : ["dynamodb:BatchWriteItem"], resources = [module.connections_table.table_arn] },
+      # The connection row first (DeleteItem, returning the topics it names), then its
+      # subscriptions in batches or, with lifecycle events on, one by one, so that each
+      # deletion is known.
+      { sid = "DeleteConnectionRows", actions = var.lifecycle_events_enabled ? ["dynamodb:DeleteItem"] : ["dynamodb:DeleteItem", "dynamodb:BatchWriteItem"], resources = [module.connections_table.table_arn] },
     ], local.count_topic_occupancy, local.publish_lifecycle_events)
     message = concat(
       [
-        # A subscription row and the connection row's count change in one
-        # TransactWriteItems, which IAM authorizes as its Put, Update and Delete actions.
-        { sid = "StoreSubscriptions", actions = ["dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"], resources = [module.connections_table.table_arn] },
+        # A subscription row and the connection row's topics change in TransactWriteItems,
+        # which IAM authorizes as its Put, Update and ConditionCheck actions; the row is
+        # marked counted, deleted, and the connection's budget taken with single writes.
+        { sid = "StoreSubscriptions", actions = ["dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:ConditionCheckItem"], resources = [module.connections_table.table_arn] },
         # Replies are route responses (the message routes are two-way); this is for the
         # pushes a resume replays before its reply, which go through @connections.
         { sid = "ReplayToSender", actions = ["execute-api:ManageConnections"], resources = [module.websocket_api.manage_connections_arn] },
@@ -339,6 +342,8 @@ locals {
         PUBLIC_TOPIC_PATTERNS            = join(",", var.public_topic_patterns)
         MAX_SUBSCRIPTIONS_PER_CONNECTION = tostring(var.max_subscriptions_per_connection)
         RESUME_MAX_MESSAGES              = tostring(var.resume_max_messages)
+        CONNECTION_BUDGET_PER_SECOND     = tostring(var.connection_budget_per_second)
+        CONNECTION_BUDGET_BURST          = tostring(var.connection_budget_burst)
       })
     }
     publish = {

@@ -175,6 +175,31 @@ variable "max_subscriptions_per_connection" {
   }
 }
 
+variable "connection_budget_per_second" {
+  type        = number
+  description = "Units per second one connection's budget refills: a subscribe, presence or resume request costs 1 unit, and every 32 KB a resume replays 1 more. A request that finds the budget spent is answered rate_limited with retryAfter (seconds)."
+  default     = 10
+  nullable    = false
+
+  validation {
+    condition     = var.connection_budget_per_second >= 1 && var.connection_budget_per_second <= 1000 && floor(var.connection_budget_per_second) == var.connection_budget_per_second
+    error_message = "connection_budget_per_second must be a whole number from 1 to 1000."
+  }
+}
+
+variable "connection_budget_burst" {
+  type        = number
+  description = "Units one connection's budget holds when full: the burst of subscribe, presence and resume requests (and 32 KB units of replay) it may send at once."
+  default     = 50
+  nullable    = false
+
+  validation {
+    # One request plus one replayed push of API Gateway's largest (128 KB: 4 units).
+    condition     = var.connection_budget_burst >= 5 && var.connection_budget_burst <= 10000 && floor(var.connection_budget_burst) == var.connection_budget_burst
+    error_message = "connection_budget_burst must be a whole number from 5 (a resume and one 128 KB push) to 10000."
+  }
+}
+
 variable "token_secret_version" {
   type        = number
   description = "Bump to write a new token secret (generated, or var.token_secret) to SSM."

@@ -14,6 +14,7 @@ export class FakeServer {
    * @param {boolean} [options.autoAccept=true] open every connection at once
    * @param {"supported"|"unknown"} [options.resume="supported"] how `resume` is answered
    * @param {(topic: string) => boolean} [options.allowTopic] false: `forbidden_topic`
+   * @param {(frame: object) => object[]} [options.subscribeReplies] the frames a subscribe is answered with
    * @param {(channel: string) => boolean} [options.allowChannel] false: a `resume` naming the
    *   channel is refused whole with `forbidden_channel`, as wspush does
    * @param {boolean} [options.answerPings=true]
@@ -82,6 +83,7 @@ export class FakeServer {
       case "ping":
         return this.options.answerPings ? [{ type: "pong" }] : [];
       case "subscribe":
+        if (this.options.subscribeReplies) return this.options.subscribeReplies(frame);
         if (this.options.allowTopic && !this.options.allowTopic(frame.topic)) {
           return [{ type: "error", code: "forbidden_topic", topic: frame.topic, message: "not allowed" }];
         }

@@ -29,7 +29,7 @@ run "least_privilege" {
       data.aws_iam_policy_document.function["disconnect"].statement[0].resources == toset([module.connections_table.connection_index_arn]) &&
       data.aws_iam_policy_document.function["disconnect"].statement[1].actions == toset(["dynamodb:DeleteItem"]) &&
       data.aws_iam_policy_document.function["disconnect"].statement[1].resources == toset([module.connections_table.table_arn]) &&
-      data.aws_iam_policy_document.function["disconnect"].statement[2].actions == toset(["dynamodb:UpdateItem", "dynamodb:DeleteItem"]) &&
+      data.aws_iam_policy_document.function["disconnect"].statement[2].actions == toset(["dynamodb:UpdateItem"]) &&
       data.aws_iam_policy_document.function["disconnect"].statement[2].resources == toset([module.history_table.table_arn]) &&
       data.aws_iam_policy_document.function["disconnect"].statement[3].actions == toset(["events:PutEvents"]) &&
       data.aws_iam_policy_document.function["disconnect"].statement[3].resources == toset([module.push_schedule.event_bus_arn])
@@ -40,7 +40,7 @@ run "least_privilege" {
   assert {
     condition = (
       length(data.aws_iam_policy_document.function["message"].statement) == 6 &&
-      data.aws_iam_policy_document.function["message"].statement[0].actions == toset(["dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"]) &&
+      data.aws_iam_policy_document.function["message"].statement[0].actions == toset(["dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:ConditionCheckItem"]) &&
       data.aws_iam_policy_document.function["message"].statement[0].resources == toset([module.connections_table.table_arn]) &&
       data.aws_iam_policy_document.function["message"].statement[1].actions == toset(["execute-api:ManageConnections"]) &&
       data.aws_iam_policy_document.function["message"].statement[1].resources == toset(["arn:aws:execute-api:us-east-1:123456789012:a1b2c3d4e5/prod/POST/@connections/*"]) &&
@@ -140,8 +140,8 @@ run "lifecycle_events_off_drop_the_bus_and_occupancy_grants" {
   }
 
   assert {
-    condition     = data.aws_iam_policy_document.function["disconnect"].statement[1].actions == toset(["dynamodb:BatchWriteItem"])
-    error_message = "With lifecycle events off, disconnect deletes a connection's rows in batches."
+    condition     = data.aws_iam_policy_document.function["disconnect"].statement[1].actions == toset(["dynamodb:DeleteItem", "dynamodb:BatchWriteItem"])
+    error_message = "With lifecycle events off, disconnect deletes the connection row, then its subscriptions in batches."
   }
 
   assert {
