@@ -143,42 +143,41 @@ async def _until(condition, seconds: float = 60.0) -> None:
     raise AssertionError("timed out")
 
 
-async def test_a_chain_of_invocations_is_stopped_after_lambdas_limit(account):
-    # Given a function whose recursion config is Lambda's default (Terminate)
-    lambda_client, runtime, deploy, records = account
+async def _chain(account, until: int) -> dict:
+    """Deploy, start a chain of asynchronous self-invocations that would end at ``until``,
+    and return the one invocation record it leaves at the destination."""
+    _, runtime, deploy, records = account
     runtime.loop = asyncio.get_running_loop()
-    assert lambda_client.get_function_recursion_config(FunctionName="chain")["RecursiveLoop"] == (
-        "Terminate"
-    )
     deploy()
     try:
-        # When it starts a chain of asynchronous invocations of itself, longer than the limit
-        runtime.invoke_async("chain", {"n": 1, "until": RECURSION_LIMIT + 10})
+        runtime.invoke_async("chain", {"n": 1, "until": until})
         await _until(lambda: records)
-        # Then the invocation after the limit never ran: its event went to the destination
-        [record] = records
-        assert record["requestPayload"]["n"] == RECURSION_LIMIT + 1
-        assert record["responsePayload"]["errorType"] == "RecursiveInvocationException"
     finally:
         await runtime.stop()
+    [record] = records
+    return record
+
+
+async def test_a_chain_of_invocations_is_stopped_after_lambdas_limit(account):
+    # Given a function whose recursion config is Lambda's default (Terminate)
+    lambda_client = account[0]
+    config = lambda_client.get_function_recursion_config(FunctionName="chain")
+    assert config["RecursiveLoop"] == "Terminate"
+    # When it starts a chain of invocations of itself, longer than the limit
+    record = await _chain(account, until=RECURSION_LIMIT + 10)
+    # Then the invocation after the limit never ran: its event went to the destination
+    assert record["requestPayload"]["n"] == RECURSION_LIMIT + 1
+    assert record["responsePayload"]["errorType"] == "RecursiveInvocationException"
 
 
 async def test_a_function_whose_recursion_config_allows_it_runs_on(account):
     # Given the recursion config Terraform's aws_lambda_function_recursion_config sets
-    lambda_client, runtime, deploy, records = account
-    runtime.loop = asyncio.get_running_loop()
-    lambda_client.put_function_recursion_config(FunctionName="chain", RecursiveLoop="Allow")
-    deploy()
-    try:
-        # When the chain is longer than the limit
-        runtime.invoke_async("chain", {"n": 1, "until": RECURSION_LIMIT + 4})
-        await _until(lambda: records)
-        # Then it ran to its end (which fails on purpose, to be seen at the destination)
-        [record] = records
-        assert record["requestPayload"]["n"] == RECURSION_LIMIT + 4
-        assert record["responsePayload"]["errorMessage"] == f"reached {RECURSION_LIMIT + 4}"
-    finally:
-        await runtime.stop()
+    account[0].put_function_recursion_config(FunctionName="chain", RecursiveLoop="Allow")
+    # When the chain is longer than the limit
+    record = await _chain(account, until=RECURSION_LIMIT + 4)
+    # Then it ran to its end (which fails on purpose, to be seen at the destination)
+    assert record["requestPayload"]["n"] == RECURSION_LIMIT + 4
+    assert record["responsePayload"]["errorMessage"] == f"reached {RECURSION_LIMIT + 4}"
 
 
 def test_a_recursion_config_outside_lambdas_values_is_refused(account):
@@ -195,6 +194,7 @@ async def test_synchronous_invokes_over_the_account_concurrency_are_throttled(ac
     deploy()
     settings = lambda_client.get_account_settings()["AccountLimit"]
     assert settings["ConcurrentExecutions"] == settings["UnreservedConcurrentExecutions"] == 3
+    hold: list[asyncio.Future] = []
     try:
         # When one invocation starts four others at once and waits for them
         outcome = await asyncio.to_thread(
@@ -202,9 +202,10 @@ async def test_synchronous_invokes_over_the_account_concurrency_are_throttled(ac
         )
         # Then two of them ran beside it, and the shard invoker saw the other two throttled
         assert json.loads(outcome["Payload"].read()) == ["ran", "ran", "throttled", "throttled"]
-        # And the API answers as Lambda's does: 429, with the reason
+        # And the API answers as Lambda's does: 429, with the reason (three invocations
+        # hold the account's three executions for longer than the test needs them)
         await _until(lambda: runtime.executions == 0)
-        hold = [asyncio.ensure_future(runtime.invoke("fan", {"sleep": 1.5})) for _ in range(3)]
+        hold += [asyncio.ensure_future(runtime.invoke("fan", {"sleep": 60})) for _ in range(3)]
         await _until(lambda: runtime.executions == 3)
         with pytest.raises(ClientError) as throttled:
             await asyncio.to_thread(
@@ -214,6 +215,6 @@ async def test_synchronous_invokes_over_the_account_concurrency_are_throttled(ac
         assert error["ResponseMetadata"]["HTTPStatusCode"] == 429
         assert error["Error"]["Code"] == "TooManyRequestsException"
         assert error["Reason"] == "ConcurrentInvocationLimitExceeded"
-        await asyncio.gather(*hold)
     finally:
         await runtime.stop()
+        await asyncio.gather(*hold, return_exceptions=True)  # ended by the stop
