@@ -159,6 +159,7 @@ TF_DEPLOY_INIT := cd $(TF_DIR) && $(TERRAFORM) init -input=false -lockfile=reado
 
 deploy: build/terraform.rc build ## Build and apply to your AWS account (state in terraform/terraform.tfstate)
 	$(TF_DEPLOY_INIT)
+	PYTHON=$(BIN)/python TERRAFORM=$(TERRAFORM) scripts/check-lambda-concurrency.sh $(TF_DIR)
 	cd $(TF_DIR) && TF_INPUT=1 $(TERRAFORM) apply
 
 destroy: build/terraform.rc ## Destroy the AWS deployment (refuses while the table's deletion_protection is on)

@@ -180,6 +180,18 @@ variable "push_rate_limit" {
   default     = null
 }
 
+variable "push_max_hand_ons" {
+  type        = number
+  description = "Longest chain of hand-ons one push may run before it is abandoned loudly."
+  default     = null
+}
+
+variable "push_max_age_seconds" {
+  type        = number
+  description = "Oldest a push may be when one of its hand-ons starts before it is abandoned loudly."
+  default     = null
+}
+
 variable "manage_api_gateway_account" {
   type        = bool
   description = "Create the CloudWatch role API Gateway needs for access logs and set it as the account's (one setting per account and region). Turn on in ONE deployment per account and region, and only if the account has no role set yet."

@@ -178,6 +178,8 @@ class PushConfig:
     rate_limit: int
     connecting_window_seconds: int
     deadline_margin_seconds: int
+    max_hand_ons: int  # the longest chain of hand-ons one push may run
+    max_age_seconds: int  # the oldest a push may be when a hand-on starts
     scheduled_message: Any
     history_table: str
     history_retention_seconds: int
@@ -203,6 +205,8 @@ class PushConfig:
             rate_limit=_int(env, "PUSH_RATE_LIMIT", 5000),
             connecting_window_seconds=_int(env, "PUSH_CONNECTING_WINDOW_SECONDS", 10, minimum=0),
             deadline_margin_seconds=_int(env, "PUSH_DEADLINE_MARGIN_SECONDS", 10),
+            max_hand_ons=_int(env, "PUSH_MAX_HAND_ONS", 100),
+            max_age_seconds=_int(env, "PUSH_MAX_AGE_SECONDS", 6 * 60 * 60, minimum=60),
             scheduled_message=scheduled_message,
             history_table=_required(env, "HISTORY_TABLE"),
             history_retention_seconds=_int(

@@ -34,6 +34,7 @@ from wspush_local.gateway import Limits
 from wspush_local.jwt_authorizer import JwtConfiguration, LocalIssuer
 from wspush_local.listen import ListenOptions, listen
 from wspush_local.project import Terraform, TerraformError, example_directory, project_root
+from wspush_local.runtime import DEFAULT_ACCOUNT_CONCURRENCY
 from wspush_local.stack import (
     DEMO_PUBLIC_TOPICS,
     LOCAL_ACCESS_KEY_ID,
@@ -371,8 +372,19 @@ def cmd_run(args: argparse.Namespace) -> int:
         variables=dict(_variable(v) for v in args.var),
         example=args.example,
         public_topics=tuple(t.strip() for t in args.public_topics.split(",") if t.strip()),
+        account_concurrency=args.account_concurrency,
     )
     return run(options)
+
+
+def _at_least_one(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
 
 
 def _variable(text: str) -> tuple[str, str]:
@@ -450,6 +462,15 @@ def parser() -> argparse.ArgumentParser:
         default=",".join(DEMO_PUBLIC_TOPICS),
         help="topic patterns any connection may subscribe to, comma-separated "
         f"(default {','.join(DEMO_PUBLIC_TOPICS)}; '' for none)",
+    )
+    run_cmd.add_argument(
+        "--account-concurrency",
+        type=_at_least_one,
+        default=DEFAULT_ACCOUNT_CONCURRENCY,
+        metavar="N",
+        help="invocations the emulated account runs at once; a synchronous invoke over it is "
+        f"throttled (TooManyRequestsException), as on AWS (default {DEFAULT_ACCOUNT_CONCURRENCY}; "
+        "a new AWS account may have 10)",
     )
     run_cmd.set_defaults(handler=cmd_run)
 

@@ -8,25 +8,35 @@ stack through three local-only helpers, each a thin wrapper over the stack's own
 - ``GET /api/token?entity=E[&topics=P,Q]``: a token for E granting every topic (or only the
   comma-separated topic patterns given), signed with the secret in the emulated SSM;
 - ``POST /api/push``: a push request (the push function's own JSON), invoked on the push function;
-- ``POST /api/drop`` ``{"entity": E}``: every connection of E closed through ``@connections``
-  DELETE, as a backend would drop them.
+- ``POST /api/drop`` ``{"connectionId": C}``: the page's own connection closed through
+  ``@connections`` DELETE, as a backend would drop it. A connection id is known only to
+  its client (the ``pong`` names it) and to the backend: naming it is the proof that the
+  connection is the caller's, so no page can drop another's.
 
 These exist only in the local stack (which listens on 127.0.0.1); nothing here is deployed.
+Any page a developer visits could still send requests to 127.0.0.1, so the three
+state-changing or secret-bearing helpers answer only their own page (``refuse_cross_site``):
+an ``Origin`` other than the gateway's own is 403; a POST without ``Origin`` is 403 too
+(browsers send it on every POST, so only a non-browser client omits it, and it can send
+the header); a GET without ``Origin`` (the page's own fetch sends none) is refused when the
+browser says it is cross-site (``Sec-Fetch-Site``); and a ``Host`` that is not a loopback
+name is 403, so a DNS-rebound page cannot pass its own host off as the gateway's.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import aiohttp
 from aiohttp import web
 
-from wspush.dal.connections_table import ConnectionsTable
 from wspush.logic.tokens import issue, parse_secrets
 from wspush.models.identifiers import is_valid_entity_id
 from wspush_local.runtime import InvocationError, LocalLambda
@@ -35,6 +45,10 @@ from wspush_local.runtime import InvocationError, LocalLambda
 # topic, so any topic can be tried; a deployment's own backend grants what it decides.
 TOKEN_TTL_SECONDS = 3600
 DEMO_TOKEN_TOPICS = ("*",)
+LOOPBACK_NAMES = frozenset({"127.0.0.1", "localhost", "[::1]"})
+# What a browser's own fetch reports for a same-origin request, or none for a navigation.
+SAME_SITE_FETCHES = frozenset({"same-origin", "none"})
+_CONNECTION_ID = re.compile(r"[A-Za-z0-9_=+/-]{1,128}")
 
 
 @dataclass(frozen=True)
@@ -42,14 +56,39 @@ class DemoBackend:
     """What the demo needs from the running stack."""
 
     websocket_url: str
-    connections_url: str
     mint_token: Callable[[str, tuple[str, ...]], Awaitable[str]]
     push: Callable[[dict[str, Any]], Awaitable[tuple[bool, Any]]]
-    connection_ids: Callable[[str], Awaitable[list[str]]]
+    drop: Callable[[str], Awaitable[bool]]  # close one connection; False: it was not open
 
 
 def _bad_request(message: str) -> web.Response:
     return web.json_response({"error": message}, status=400)
+
+
+def _forbidden(message: str) -> web.Response:
+    return web.json_response({"error": message}, status=403)
+
+
+def _host_name(host: str) -> str:
+    if host.startswith("["):
+        return host[: host.find("]") + 1]
+    return host.rsplit(":", 1)[0]
+
+
+def refuse_cross_site(request: web.Request) -> web.Response | None:
+    """403 for a request that is not from the demo page itself (see the module's notes)."""
+    if _host_name(request.host) not in LOOPBACK_NAMES:
+        return _forbidden(f"the demo helpers answer only on 127.0.0.1, not {request.host!r}")
+    own_origin = f"{request.scheme}://{request.host}"
+    origin = request.headers.get("Origin")
+    if origin is not None and origin != own_origin:
+        return _forbidden(f"cross-site request refused: Origin {origin!r} is not {own_origin}")
+    if origin is None and request.method == "POST":
+        return _forbidden(f"a POST needs the page's Origin header: Origin: {own_origin}")
+    fetch_site = request.headers.get("Sec-Fetch-Site")
+    if origin is None and fetch_site is not None and fetch_site not in SAME_SITE_FETCHES:
+        return _forbidden(f"cross-site request refused (Sec-Fetch-Site: {fetch_site})")
+    return None
 
 
 def _package_files(package_dir: Path) -> dict[str, Path]:
@@ -110,6 +149,9 @@ class Demo:
         return web.json_response({"websocketUrl": self.backend.websocket_url})
 
     async def token(self, request: web.Request) -> web.Response:
+        refusal = refuse_cross_site(request)
+        if refusal is not None:
+            return refusal
         entity = request.query.get("entity", "")
         if not is_valid_entity_id(entity):
             return _bad_request("entity must be 1-128 characters of letters, digits and _.:@|+=-")
@@ -122,6 +164,9 @@ class Demo:
         return web.json_response({"token": token})
 
     async def _json_object(self, request: web.Request) -> dict[str, Any] | web.Response:
+        refusal = refuse_cross_site(request)
+        if refusal is not None:
+            return refusal
         try:
             body = await request.json()
         except (json.JSONDecodeError, UnicodeDecodeError):
@@ -143,17 +188,11 @@ class Demo:
         body = await self._json_object(request)
         if isinstance(body, web.Response):
             return body
-        entity = body.get("entity")
-        if not is_valid_entity_id(entity):
-            return _bad_request('"entity" must be a valid entity id')
-        assert isinstance(entity, str)
-        dropped = 0
-        async with aiohttp.ClientSession() as session:
-            for connection_id in await self.backend.connection_ids(entity):
-                url = f"{self.backend.connections_url}/@connections/{connection_id}"
-                async with session.delete(url) as response:
-                    dropped += response.status == 204
-        return web.json_response({"dropped": dropped})
+        connection_id = body.get("connectionId")
+        if not isinstance(connection_id, str) or not _CONNECTION_ID.fullmatch(connection_id):
+            return _bad_request('"connectionId" must be the id of the page\'s own connection')
+        dropped = await self.backend.drop(connection_id)
+        return web.json_response({"dropped": int(dropped)})
 
 
 def stack_backend(
@@ -184,10 +223,10 @@ def stack_backend(
         except InvocationError as error:
             return False, error.message
 
-    table = ConnectionsTable(clients["dynamodb"], outputs["connections_table_name"])
+    async def drop(connection_id: str) -> bool:
+        async with aiohttp.ClientSession() as session:
+            url = f"{connections_url}/@connections/{quote(connection_id, safe='')}"
+            async with session.delete(url) as response:
+                return response.status == 204
 
-    async def connection_ids(entity: str) -> list[str]:
-        rows = await asyncio.to_thread(table.list_connections, entity)
-        return [row.connection_id for row in rows]
-
-    return DemoBackend(websocket_url, connections_url, mint_token, push, connection_ids)
+    return DemoBackend(websocket_url, mint_token, push, drop)

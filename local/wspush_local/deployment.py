@@ -2,8 +2,9 @@
 
 The gateway serves exactly this: the routes, route selection expression, integrations,
 the $connect authorizer and stage as API Gateway stored them, and each function's handler,
-environment and timeout as Lambda stored them. The code is the built zip whose sha256 is
-the function's CodeSha256, so what runs is provably what was deployed.
+environment, timeout, event invoke config and recursion config as Lambda stored them. The
+code is the built zip whose sha256 is the function's CodeSha256, so what runs is provably
+what was deployed.
 """
 
 from __future__ import annotations
@@ -136,7 +137,14 @@ def read_async_config(lambda_client: Any, name: str) -> AsyncConfig:
     return AsyncConfig(
         retry_attempts=int(config.get("MaximumRetryAttempts", 2)),
         on_failure_destination=destination or None,
+        max_event_age_seconds=int(config.get("MaximumEventAgeInSeconds", 21600)),
     )
+
+
+def read_recursive_loop(lambda_client: Any, name: str) -> str:
+    """The function's recursive loop detection setting (``Terminate`` unless set), as the
+    emulator stores it (``lambda_account``)."""
+    return str(lambda_client.get_function_recursion_config(FunctionName=name)["RecursiveLoop"])
 
 
 def read_functions(lambda_client: Any, names: list[str], dist: Path) -> list[FunctionSpec]:
@@ -165,6 +173,7 @@ def read_functions(lambda_client: Any, names: list[str], dist: Path) -> list[Fun
                 timeout_seconds=int(configuration.get("Timeout", 3)),
                 memory_mb=int(configuration.get("MemorySize", 128)),
                 async_config=read_async_config(lambda_client, name),
+                recursive_loop=read_recursive_loop(lambda_client, name),
             )
         )
     return specs

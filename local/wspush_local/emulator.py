@@ -28,8 +28,9 @@ from moto.events.models import Rule
 from moto.server import ThreadedMotoServer
 from moto.stepfunctions.responses import StepFunctionResponse
 
+from wspush_local import lambda_account
 from wspush_local.moto_transactions import back_up_touched_items_only
-from wspush_local.runtime import InvocationError, LocalLambda
+from wspush_local.runtime import InvocationError, InvokeRefused, LocalLambda
 
 log = logging.getLogger("wspush.emulator")
 
@@ -48,11 +49,16 @@ def _lambda_invoke(runtime: LocalLambda) -> Callable[..., bytes]:
     ) -> bytes:
         backend.get_function(function_name, qualifier)  # 404 for an unknown function, as moto does
         event = json.loads(body) if body else {}
+        # The caller's X-Ray trace header (an SDK inside a function sends it): recursion
+        # detection follows the chain through it.
+        trace_header = headers.get("X-Amzn-Trace-Id")
         if headers.get("X-Amz-Invocation-Type") == "Event":
-            runtime.invoke_async_from_thread(function_name, event)
+            runtime.invoke_async_from_thread(function_name, event, trace_header)
             return b""
         try:
-            result = runtime.invoke_from_thread(function_name, event)
+            result = runtime.invoke_from_thread(function_name, event, trace_header=trace_header)
+        except InvokeRefused as refused:
+            raise lambda_account.refused_invoke(refused) from None
         except InvocationError as error:
             response_headers["x-amz-function-error"] = "Unhandled"
             return json.dumps(
@@ -172,6 +178,7 @@ def answer_terraform_stepfunctions_calls() -> None:
 class Emulator:
     def __init__(self, runtime: LocalLambda, deliver: TargetDelivery, port: int) -> None:
         LambdaBackend.invoke = _lambda_invoke(runtime)  # type: ignore[method-assign]
+        lambda_account.install(runtime)
         Rule.send_to_targets = _rule_delivery(deliver)  # type: ignore[method-assign]
         serialise_dynamodb()
         default_user_config["stepfunctions"]["execute_state_machine"] = True

@@ -88,6 +88,13 @@ def _request_time(epoch: float) -> str:
     return datetime.fromtimestamp(epoch, UTC).strftime("%d/%b/%Y:%H:%M:%S +0000")
 
 
+def header_text(value: str) -> str:
+    """A header value as the events carry it: text. aiohttp hands over header bytes that are
+    not UTF-8 as surrogate escapes, which no JSON encoder or AWS SDK downstream can send on;
+    they become U+FFFD, as a UTF-8 decoder replaces them."""
+    return value.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+
+
 def _not_json(constant: str) -> Any:
     raise ValueError(f"{constant} is not JSON")
 
@@ -202,8 +209,10 @@ class Gateway:
     @staticmethod
     def _request_parts(request: web.Request) -> dict[str, Any]:
         parts: dict[str, Any] = {
-            "headers": dict(request.headers),
-            "multiValueHeaders": {k: request.headers.getall(k) for k in request.headers},
+            "headers": {k: header_text(v) for k, v in request.headers.items()},
+            "multiValueHeaders": {
+                k: [header_text(v) for v in request.headers.getall(k)] for k in request.headers
+            },
         }
         # A URL without a query string yields no query keys at all, as in API Gateway.
         if request.query:
@@ -303,7 +312,7 @@ class Gateway:
         connection = Connection(
             connection_id=new_connection_id(),
             source_ip=request.remote or "127.0.0.1",
-            user_agent=request.headers.get("User-Agent", ""),
+            user_agent=header_text(request.headers.get("User-Agent", "")),
             connected_at=time.time(),
             authorizer=None,
             domain_name=request.host,

@@ -37,6 +37,23 @@ class SignatureRejected(Exception):
         self.status = status
 
 
+def _mismatch() -> SignatureRejected:
+    return SignatureRejected(
+        "InvalidSignatureException",
+        "The request signature we calculated does not match the signature you provided. "
+        "Check your AWS Secret Access Key and signing method.",
+    )
+
+
+def _utf8(value: str) -> bool:
+    """Whether a header value is text (aiohttp surrogate-escapes bytes that are not UTF-8)."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 @dataclass(frozen=True)
 class Caller:
     """Who signed: the access key, and the account and ARN it belongs to."""
@@ -140,6 +157,13 @@ class SigV4Verifier:
                 "InvalidSignatureException",
                 "The provided 'x-amz-content-sha256' header does not match what was computed.",
             )
+        # A signature is lowercase hex, and the signed header values are hashed as UTF-8:
+        # anything else (non-ASCII, or bytes the HTTP server could only surrogate-escape)
+        # cannot match, and is refused as a mismatch rather than crashing the hash.
+        if not fields["Signature"].isascii() or not all(
+            _utf8(value) for name, value in pairs if name.lower() in signed
+        ):
+            raise _mismatch()
         request = AWSRequest(method=method, url=url, data=body)
         for name, value in pairs:
             if name.lower() in signed:
@@ -148,13 +172,8 @@ class SigV4Verifier:
         signer = _SignedHeadersOnly(Credentials(access_key, secret), service, region, signed)
         canonical = signer.canonical_request(request)
         expected = signer.signature(signer.string_to_sign(request, canonical), request)
-        # Bytes: compare_digest refuses a str with non-ASCII characters (a TypeError).
         if not hmac.compare_digest(expected.encode(), fields["Signature"].encode()):
-            raise SignatureRejected(
-                "InvalidSignatureException",
-                "The request signature we calculated does not match the signature you provided. "
-                "Check your AWS Secret Access Key and signing method.",
-            )
+            raise _mismatch()
         return Caller(
             access_key=access_key,
             account_id=self._account_id,

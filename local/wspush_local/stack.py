@@ -30,7 +30,7 @@ from wspush_local.gateway import Gateway, Limits
 from wspush_local.jwt_authorizer import JwtAuthorizer, LocalIssuer
 from wspush_local.project import Terraform, example_directory, project_root
 from wspush_local.publish_api import PublishEndpoint, PublishRoute, read_publish_route
-from wspush_local.runtime import LocalLambda, environment_for_workers
+from wspush_local.runtime import DEFAULT_ACCOUNT_CONCURRENCY, LocalLambda, environment_for_workers
 from wspush_local.scheduler import QueueSender, RuleTargets, Scheduler
 from wspush_local.sigv4 import SigV4Verifier
 
@@ -63,6 +63,8 @@ class StackOptions:
     # Apply examples/<example> (with its local.tfvars) instead of the root configuration.
     example: str | None = None
     public_topics: tuple[str, ...] = DEMO_PUBLIC_TOPICS
+    # Invocations the emulated account runs at once (Lambda's account concurrency).
+    account_concurrency: int = DEFAULT_ACCOUNT_CONCURRENCY
 
 
 def clients_for(emulator_url: str) -> dict[str, Any]:
@@ -178,6 +180,7 @@ class Stack:
             self.work_dir / "functions",
             environment_for_workers(emulator_url, REGION),
             dead_letter=dead_letter,
+            account_concurrency=options.account_concurrency,
         )
         runtime.loop = loop
         targets = RuleTargets(runtime, dead_letter)

@@ -2,7 +2,7 @@
 invocations one at a time, like a warm Lambda container.
 
 Protocol: ``{"ready": true}`` on the protocol pipe once the handler is imported (init),
-then one JSON request per line on stdin ({"id", "request_id", "event",
+then one JSON request per line on stdin ({"id", "request_id", "trace_id", "event",
 "deadline_ms"}) and one JSON reply per line on the protocol pipe ({"id", "ok", "result"} or
 {"id", "ok": false, "errorType", "errorMessage"}). The handler's own stdout (powertools
 logs) goes to stderr, so nothing it prints can corrupt the protocol.
@@ -76,6 +76,9 @@ def main() -> int:
         if handler is None:
             reply = dict(init_error or {})
         else:
+            # Lambda sets the invocation's X-Ray trace header here; the AWS SDKs send it on
+            # every call, which is how Lambda tracks recursive loops.
+            os.environ["_X_AMZN_TRACE_ID"] = request.get("trace_id") or ""
             try:
                 context = LambdaContext(request["deadline_ms"], request.get("request_id"))
                 result = handler(request["event"], context)

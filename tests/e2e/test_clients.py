@@ -52,8 +52,14 @@ def test_the_demo_page_in_chromium(stack):
     assert SCREENSHOT.stat().st_size > 10_000
 
 
-def _get(url: str, data: bytes | None = None) -> tuple[int, str, str]:
-    request = urllib.request.Request(url, data=data, method="POST" if data else "GET")
+def _get(
+    url: str, data: bytes | None = None, headers: dict[str, str] | None = None
+) -> tuple[int, str, str]:
+    if data is not None and headers is None:  # the demo page's own POST names its Origin
+        headers = {"Origin": url.split("/api/")[0]}
+    request = urllib.request.Request(
+        url, data=data, method="POST" if data else "GET", headers=headers or {}
+    )
     try:
         with urllib.request.urlopen(request, timeout=30) as response:
             return response.status, response.headers["Content-Type"], response.read().decode()
@@ -78,7 +84,12 @@ def test_the_demo_serves_the_package_and_refuses_bad_input(stack):
     status, _, body = _get(base + "api/push", b'{"payload": 1}')
     assert status == 400 and "exactly one audience" in json.loads(body)["error"]
     assert _get(base + "api/push", b"[1]")[0] == 400
-    assert _get(base + "api/drop", b'{"entity": ""}')[0] == 400
+    assert _get(base + "api/drop", b'{"connectionId": ""}')[0] == 400
+    # Only the page itself: another site's Origin, or a POST with none, is refused
+    evil = {"Origin": "https://evil.example"}
+    assert _get(base + "api/push", b'{"broadcast": true, "payload": 1}', evil)[0] == 403
+    assert _get(base + "api/drop", b'{"connectionId": "x="}', {})[0] == 403
+    assert _get(base + "api/token?entity=e2e", headers={"Sec-Fetch-Site": "cross-site"})[0] == 403
 
 
 def test_listen_prints_pushes_as_json_lines_and_stops_on_ctrl_c(stack):

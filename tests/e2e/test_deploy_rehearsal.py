@@ -32,6 +32,9 @@ from wspush_local.runtime import LocalLambda, environment_for_workers
 from wspush_local.scheduler import QueueSender, RuleTargets
 from wspush_local.stack import clients_for, free_port, gateway_for_deployment, serve_app
 
+# A new account's Lambda concurrency: less than one push's coordinator and ten shards.
+NEW_ACCOUNT_CONCURRENCY = 10
+
 
 def _clean_checkout(target: Path) -> Path:
     listed = subprocess.run(
@@ -60,6 +63,7 @@ def emulator(tmp_path):
         tmp_path / "functions",
         environment_for_workers(url, "us-east-1"),
         dead_letter=QueueSender(sqs),
+        account_concurrency=NEW_ACCOUNT_CONCURRENCY,
     )
     server = Emulator(runtime, RuleTargets(runtime, QueueSender(sqs)).deliver, port)
     server.start()
@@ -158,6 +162,8 @@ def test_make_deploy_then_make_destroy_from_a_clean_checkout(tmp_path, emulator)
     # When it is deployed exactly as the README says
     deployed = _make(checkout, "deploy", environment)
     assert deployed.returncode == 0, deployed.stdout[-3000:] + deployed.stderr[-3000:]
+    # And the preflight said the account's concurrency is short of what a push runs
+    assert "runs at most 10 Lambda invocations at once" in deployed.stderr
 
     # Then terraform output describes the deployment, and the account holds it
     outputs = _outputs(checkout, environment)

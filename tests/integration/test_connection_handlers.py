@@ -175,6 +175,55 @@ def test_connect_stores_the_connection_under_the_authorized_entity(aws, handlers
     assert item["userAgent"]["S"] == "wscat"
 
 
+# Arbitrary header text: any code point, lone surrogates (what a JSON event can carry for
+# bytes that are not UTF-8) included, and lengths past what a row keeps.
+_any_text = st.text(st.characters(codec=None), max_size=700) | st.binary(max_size=700).map(
+    lambda raw: raw.decode("utf-8", "surrogateescape")
+)
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    user_agent=_any_text,
+    source_ip=_any_text,
+    headers=st.dictionaries(st.text(min_size=1, max_size=20), _any_text, max_size=4),
+)
+def test_any_client_headers_are_stored_as_bounded_text(
+    aws, handlers, context, user_agent, source_ip, headers
+):
+    # Given a $connect event whose headers and identity hold arbitrary text
+    event = load_event("connect")
+    event["headers"] = {**event["headers"], **headers}
+    event["requestContext"]["identity"] = {"userAgent": user_agent, "sourceIp": source_ip}
+    # When the connect handler runs, then the connection is stored: never an exception
+    assert handlers["connect"].handler(event, context)["statusCode"] == 200
+    item = aws["dynamodb"].get_item(
+        TableName=TABLE,
+        Key={"entityId": {"S": "user-1"}, "connectionId": {"S": "Tq7QmcfmIAMCJBA="}},
+    )["Item"]
+    # And what it keeps is printable text, at most 512 (user agent) and 64 (IP) characters
+    stored_agent = item.get("userAgent", {}).get("S", "")
+    stored_ip = item.get("sourceIp", {}).get("S", "")
+    assert len(stored_agent) <= 512 and len(stored_ip) <= 64
+    assert stored_agent.isprintable() and stored_ip.isprintable()
+    stored_agent.encode("utf-8")
+
+
+def test_a_user_agent_that_is_not_utf8_is_stored_with_replacement_characters(
+    aws, handlers, context
+):
+    event = load_event("connect")
+    event["requestContext"]["identity"]["userAgent"] = "bot\udcff\x00/1" + "x" * 600
+    assert handlers["connect"].handler(event, context)["statusCode"] == 200
+    item = aws["dynamodb"].get_item(
+        TableName=TABLE,
+        Key={"entityId": {"S": "user-1"}, "connectionId": {"S": "Tq7QmcfmIAMCJBA="}},
+    )["Item"]
+    assert item["userAgent"]["S"] == "bot?\ufffd/1" + "x" * 505
+
+
 def test_connect_echoes_the_wspush_subprotocol_to_browsers(aws, handlers, context):
     event = load_event("connect")
     event["headers"]["Sec-WebSocket-Protocol"] = "wspush, eyJ.token.x"

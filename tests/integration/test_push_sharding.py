@@ -5,18 +5,20 @@ payload through JSON as Lambda would carry it, each with a fresh context."""
 from __future__ import annotations
 
 import dataclasses
+import io
 import json
 import threading
 import time
 from collections import Counter
 
 import pytest
+from botocore.exceptions import ClientError
 
 from tests.integration.conftest import TABLE, rows
 from wspush.dal.shard_invoker import ShardInvoker
 from wspush.logic.envelope import MAX_MESSAGE_BYTES
-from wspush.logic.shards import HAND_ON_TASK, SHARD_TASK, Sharding
-from wspush.models.shard import ShardFailed, encode_task
+from wspush.logic.shards import HAND_ON_TASK, SHARD_TASK, PushState, Sharding
+from wspush.models.shard import Shard, ShardFailed, encode_task
 from wspush_local.worker import LambdaContext
 
 SYNC_PAYLOAD_LIMIT = 6 * 1024 * 1024
@@ -340,3 +342,77 @@ def test_a_malformed_hand_on_is_refused(aws, push):
     module, _ = push
     with pytest.raises(module.InvalidPushRequest):
         module.handler({HAND_ON_TASK: {"request": {}}}, lambda_context())
+
+
+def test_a_throttled_shard_invoke_is_requeued_and_the_push_completes(
+    aws, push, connections_endpoint
+):
+    # Given Lambda answers TooManyRequestsException to the first shard invokes (a new
+    # account's concurrency used up), as the real ShardInvoker sees it
+    module, invocations = push
+    clients = _clients(aws, connections_endpoint, 150)
+    throttled = {"left": 2}
+    run = invocations.run
+
+    class ThrottlingLambda:
+        def invoke(self, FunctionName, InvocationType, Payload):
+            if throttled["left"] > 0:
+                throttled["left"] -= 1
+                error = {"Error": {"Code": "TooManyRequestsException", "Message": "Rate Exceeded."}}
+                raise ClientError(error, "Invoke")
+            result = run(json.loads(Payload))
+            return {"StatusCode": 200, "Payload": io.BytesIO(json.dumps(result).encode())}
+
+    invocations.run = ShardInvoker(ThrottlingLambda(), "wspush-test-push").run
+    # When a broadcast is pushed
+    report = module.handler({"broadcast": True, "payload": 1}, lambda_context())
+    # Then it reached everyone once, with nothing failed and the throttles counted
+    assert report["sent"] == 150 and report["shardsFailed"] == 0
+    assert report["shardsThrottled"] == 2
+    copies = _copies(connections_endpoint)
+    assert sorted(copies) == clients and all(len(ids) == 1 for ids in copies.values())
+
+
+def test_a_push_past_its_hand_on_limit_is_abandoned_loudly(
+    aws, push, connections_endpoint, monkeypatch, caplog
+):
+    # Given a push that may hand on once, and needs more (little time per invocation)
+    module, invocations = push
+    _clients(aws, connections_endpoint, 200)
+    _set_sharding(module, monkeypatch, rate_limit=600, shard_size=40, max_hand_ons=1)
+    margin = module.sharding.margin_seconds
+    module.handler({"broadcast": True, "payload": 1}, lambda_context(2 * margin + 0.2))
+    # When Lambda runs its hand-ons
+    failure = None
+    while invocations.hand_ons and failure is None:
+        task = invocations.hand_ons.pop(0)
+        try:
+            module.handler(task, lambda_context(2 * margin + 0.2))
+        except module.ShardsFailed as error:
+            failure = (task, error)
+    # Then the second hand-on was refused: it fails (its event, the rest of the push, is
+    # dead-lettered) with every open shard counted failed, and nothing was handed on
+    assert failure is not None and not invocations.hand_ons
+    task, error = failure
+    assert task[HAND_ON_TASK]["handOns"] == 2 and task[HAND_ON_TASK]["pending"]
+    assert "shard(s) failed" in str(error)
+    [abandoned] = [r for r in caplog.records if r.getMessage() == "push abandoned"]
+    assert abandoned.levelname == "ERROR"
+    assert abandoned.reason == "handed on 2 times, more than the 1 allowed"
+
+
+def test_a_hand_on_older_than_the_push_age_limit_is_abandoned(aws, push, connections_endpoint):
+    # Given a hand-on of a push started longer ago than push_max_age_seconds
+    module, _ = push
+    _clients(aws, connections_endpoint, 10)
+    state = PushState(
+        request={"broadcast": True},
+        envelope={"id": "old", "type": "notification", "data": 1},
+        started_at=time.time() - module.sharding.max_age_seconds - 1,
+        hand_ons=1,
+    )
+    state.pending.append(Shard())
+    # When it runs, then nothing is sent and the push fails naming the open shard
+    with pytest.raises(module.ShardsFailed, match="1 shard"):
+        module.handler(state.as_task(), lambda_context())
+    assert not connections_endpoint.received

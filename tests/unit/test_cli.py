@@ -48,6 +48,15 @@ def test_run_takes_terraform_variables():
     assert dict(cli._variable(v) for v in args.var) == {"push_shard_size": "50", "x": "a=b"}
 
 
+def test_run_models_an_account_concurrency_limit():
+    # Generous for development by default; a new account's 10 on request
+    assert cli.parser().parse_args(["run"]).account_concurrency == 1000
+    assert cli.parser().parse_args(["run", "--account-concurrency", "10"]).account_concurrency == 10
+    for bad in ("0", "ten"):
+        with pytest.raises(SystemExit):
+            cli.parser().parse_args(["run", "--account-concurrency", bad])
+
+
 def _local_stack_file(work_dir: Path, jwt: JwtConfiguration | None) -> None:
     info = {
         "outputs": {},

@@ -250,3 +250,28 @@ async def test_connections_are_closed_at_their_maximum_lifetime(runtime):
             await asyncio.sleep(0.1)
         message = await asyncio.wait_for(ws.receive(), 5)
         assert message.type == aiohttp.WSMsgType.CLOSE and message.data == 1001
+
+
+async def test_header_bytes_that_are_not_utf8_reach_the_events_as_text(runtime):
+    # Given a handshake whose User-Agent is bytes that are not UTF-8, sent raw
+    client, _ = await _client(runtime)
+    try:
+        reader, writer = await asyncio.open_connection(client.host, client.port)
+        writer.write(
+            b"GET /test?token=t HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n"
+            b"Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+            b"Sec-WebSocket-Version: 13\r\nUser-Agent: bot\xff\xfe/1\r\n\r\n"
+        )
+        await writer.drain()
+        status_line = await reader.readline()
+        writer.close()
+    finally:
+        await client.close()
+    # Then the connection opens, and every event carries the bytes as text (U+FFFD for what
+    # is not UTF-8), which JSON and the AWS SDKs can send on
+    assert b"101" in status_line
+    event = next(e for n, e in runtime.calls if n == "connect")
+    assert event["requestContext"]["identity"]["userAgent"] == "bot\ufffd\ufffd/1"
+    assert event["headers"]["User-Agent"] == "bot\ufffd\ufffd/1"
+    assert event["multiValueHeaders"]["User-Agent"] == ["bot\ufffd\ufffd/1"]
+    json.dumps(event).encode("utf-8")

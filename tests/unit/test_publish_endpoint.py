@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 from typing import Any
@@ -195,3 +196,35 @@ async def test_a_failing_function_is_a_500():
     runtime = ScriptedRuntime(error=InvocationError("Runtime.ExitError", "boom"))
     status, body, _ = await _post(runtime, b"{}")
     assert status == 500 and json.loads(body) == {"message": "Internal Server Error"}
+
+
+@pytest.mark.parametrize("raw_signature", [b"00", b"\xc3\xa9" * 32, b"\xff\xfe", b"abc\x80"])
+async def test_a_signature_of_raw_non_ascii_bytes_is_a_403(raw_signature):
+    # Given a signed request whose Signature field is non-ASCII bytes (UTF-8 or not), sent
+    # raw (an HTTP client library would refuse to send them)
+    runtime = ScriptedRuntime()
+    async with TestClient(TestServer(_endpoint(runtime).app)) as client:
+        url = str(client.make_url("/local/publish"))
+        request = AWSRequest(method="POST", url=url, data=b"{}", headers={})
+        SigV4Auth(Credentials("local", "local"), "execute-api", "us-east-1").add_auth(request)
+        signed = dict(request.prepare().headers.items())
+        authorization = signed.pop("Authorization")
+        signed.pop("Content-Length")
+        cut = authorization.index("Signature=") + len("Signature=")
+        head = "".join(f"{name}: {value}\r\n" for name, value in signed.items())
+        raw = (
+            (
+                f"POST /local/publish HTTP/1.1\r\nHost: {client.host}:{client.port}\r\n{head}"
+                f"Content-Length: 2\r\nConnection: close\r\nAuthorization: {authorization[:cut]}"
+            ).encode()
+            + raw_signature
+            + b"\r\n\r\n{}"
+        )
+        reader, writer = await asyncio.open_connection(client.host, client.port)
+        writer.write(raw)
+        await writer.drain()
+        status_line = await reader.readline()
+        writer.close()
+    # Then API Gateway's answer: 403, and the function never ran
+    assert status_line.split()[1] == b"403"
+    assert runtime.events == []

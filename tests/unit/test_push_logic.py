@@ -1,3 +1,5 @@
+import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -5,9 +7,16 @@ import pytest
 from tests.fakes import MemoryStore, ScriptedSender
 from wspush.logic import push as push_logic
 from wspush.logic.push import Deadline, Delivery, RateLimiter, fan_out, walk
-from wspush.logic.shards import Coordinator, PushState, Sharding, run_shard
+from wspush.logic.shards import (
+    Coordinator,
+    PushState,
+    Sharding,
+    ShardWindow,
+    hand_on_refusal,
+    run_shard,
+)
 from wspush.models.push import Audience, Outcome
-from wspush.models.shard import ItemKey, Shard, ShardResult
+from wspush.models.shard import ItemKey, Shard, ShardResult, ShardThrottled
 
 NOW = 1_800_000_000
 
@@ -227,3 +236,151 @@ def test_shards_share_the_cap_and_late_shards_get_what_finished_ones_freed():
     # Only one shard running and one remainder left: the freed cap goes to it
     assert share_of_cap(1000, 250, 1) == 750
     assert share_of_cap(1000, 1200, 2) == 0
+
+
+class ThrottlingRunner(InlineRunner):
+    """Lambda's answer on an account with little concurrency: the first ``refuse`` shard
+    invocations, and any beyond ``allowed`` running at once, are throttled (never run)."""
+
+    def __init__(self, *args, refuse=0, allowed=1000):
+        super().__init__(*args)
+        self.refuse, self.allowed = refuse, allowed
+        self.in_flight = self.most_in_flight = self.throttled = 0
+        self.lock = threading.Lock()
+
+    def run(self, task):
+        with self.lock:
+            if self.refuse > 0 or self.in_flight >= self.allowed:
+                self.refuse -= self.refuse > 0
+                self.throttled += 1
+                raise ShardThrottled("TooManyRequestsException")
+            self.in_flight += 1
+            self.most_in_flight = max(self.most_in_flight, self.in_flight)
+        try:
+            time.sleep(0.01)  # a shard takes a while: the others start meanwhile
+            return super().run(task)
+        finally:
+            with self.lock:
+                self.in_flight -= 1
+
+
+def _throttled_push(runner_options, remaining_ms=60_000, parallelism=4, rows=60):
+    rows = {(f"u{i % 7}", f"c{i:03d}") for i in range(rows)}
+    store, sender = MemoryStore(rows), ScriptedSender()
+    sharding = Sharding(shard_size=5, parallelism=parallelism, rate_limit=10_000, page_size=5)
+    backoffs: list[int] = []
+
+    def backoff(attempt):
+        backoffs.append(attempt)
+        return 0.0
+
+    with ThreadPoolExecutor(4) as executor, ThreadPoolExecutor(parallelism) as pool:
+        runner = ThrottlingRunner(store, sender, executor, sharding, **runner_options)
+        coordinator = Coordinator(
+            store, runner, pool, sharding, lambda: remaining_ms, lambda: NOW, backoff=backoff
+        )
+        state = PushState(request={"broadcast": True}, envelope={"id": "x"})
+        state = coordinator.start(
+            state, Audience(broadcast=True), _delivery(store, sender, executor), Deadline()
+        )
+    return state, runner, sender, rows, backoffs
+
+
+@pytest.mark.parametrize(
+    ("parallelism", "expected_backoffs"),
+    [(4, [0, 0, 0]), (1, [0, 1, 2])],  # three shards throttled once; one shard three times
+)
+def test_a_throttled_shard_is_requeued_with_growing_backoff_and_nothing_is_lost(
+    parallelism, expected_backoffs
+):
+    # Given Lambda throttles the first three shard invocations
+    state, runner, sender, rows, backoffs = _throttled_push({"refuse": 3}, parallelism=parallelism)
+    # Then every shard ran in the end, everyone got one copy, and nothing failed
+    assert state.done and not state.shards_failed and state.report.sent == len(rows)
+    assert sorted(c for c, _ in sender.posts) == sorted(c for _, c in rows)
+    assert runner.throttled == state.shards_throttled == 3
+    assert state.summary()["shardsThrottled"] == 3
+    # And a shard throttled again waits longer
+    assert backoffs == expected_backoffs
+
+
+def test_parallelism_adapts_to_what_the_account_allows():
+    # Given an account that runs two shards at once, and a push configured for four
+    state, runner, _, rows, _ = _throttled_push({"allowed": 2}, parallelism=4)
+    # Then the push completes, never more than two ran, and the window it learnt is carried
+    assert state.done and not state.shards_failed and state.report.sent == len(rows)
+    assert runner.most_in_flight <= 2
+    assert state.parallelism is not None and state.parallelism <= 4
+    again = PushState.from_task(state.as_task())
+    assert again.parallelism == state.parallelism
+    assert again.shards_throttled == state.shards_throttled
+
+
+def test_shards_still_throttled_at_the_deadline_are_handed_on_not_failed():
+    # Given every invocation is throttled, and the coordinator has a little time
+    clock = iter(range(60_000, 0, -1_000))
+    rows = {(f"u{i}", f"c{i:03d}") for i in range(20)}
+    store, sender = MemoryStore(rows), ScriptedSender()
+    sharding = Sharding(shard_size=5, parallelism=2, rate_limit=1000, margin_seconds=1)
+    with ThreadPoolExecutor(2) as executor, ThreadPoolExecutor(2) as pool:
+        runner = ThrottlingRunner(store, sender, executor, sharding, refuse=10**6)
+        coordinator = Coordinator(
+            store,
+            runner,
+            pool,
+            sharding,
+            lambda: next(clock, 0),
+            lambda: NOW,
+            sleep=lambda seconds: None,
+            backoff=lambda attempt: 0.0,
+        )
+        state = PushState(request={"broadcast": True}, envelope={"id": "x"})
+        state = coordinator.start(
+            state, Audience(broadcast=True), _delivery(store, sender, executor), Deadline()
+        )
+    # Then nothing was sent, nothing failed, and both segments travel in the hand-on
+    assert sender.posts == [] and not state.shards_failed and runner.throttled > 0
+    assert not state.done and sorted(s.segment for s in state.pending) == [0, 1]
+
+
+def test_the_window_halves_once_per_round_and_grows_back_slowly():
+    window = ShardWindow(10)
+    sequences = [window.started() for _ in range(10)]
+    # One throttle among ten in flight: five at once from now on
+    window.throttled(sequences[-1], in_flight=10)
+    assert window.limit == 5
+    # More throttles of shards started before that decrease are the same signal
+    window.throttled(sequences[-2], in_flight=9)
+    assert window.limit == 5
+    # About one more per round of successes, never past the configured parallelism
+    for _ in range(5):
+        window.succeeded()
+    assert window.limit == 6
+    for _ in range(200):
+        window.succeeded()
+    assert window.limit == 10
+    # A throttle of a shard started after the decrease halves it again, never below one
+    window.throttled(window.started(), in_flight=1)
+    assert window.limit == 1
+
+
+def test_a_hand_on_past_the_guard_is_refused_with_its_reason():
+    sharding = Sharding(
+        shard_size=5, parallelism=2, rate_limit=1, max_hand_ons=3, max_age_seconds=600
+    )
+    state = PushState(request={}, envelope={"id": "x"}, hand_ons=3, started_at=NOW - 599)
+    assert hand_on_refusal(state, sharding, NOW) is None
+    state.hand_ons = 4
+    assert "handed on 4 times" in hand_on_refusal(state, sharding, NOW)
+    state.hand_ons, state.started_at = 1, NOW - 601
+    assert "601 s ago" in hand_on_refusal(state, sharding, NOW)
+
+
+def test_an_abandoned_push_fails_every_open_shard():
+    state = PushState(request={}, envelope={"id": "x"})
+    state.pending.extend([Shard(segment=0, total_segments=2), Shard(segment=1, total_segments=2)])
+    state.ranges_left = True
+    state.abandon("too old")
+    assert not state.pending and not state.ranges_left
+    assert len(state.shards_failed) == 3
+    assert all(s.startswith("abandoned (too old)") for s in state.shards_failed)

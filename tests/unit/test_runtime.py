@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import zipfile
 from pathlib import Path
 
 import pytest
 
 from wspush_local.runtime import (
+    RECURSION_LIMIT,
     AsyncConfig,
     FunctionSpec,
     InvocationError,
+    InvokeRefused,
     LocalLambda,
+    continue_trace,
     environment_for_workers,
 )
 
@@ -197,5 +201,69 @@ async def test_init_does_not_count_against_the_function_timeout(tmp_path):
     try:
         # Then its first invocation still succeeds, as on Lambda (init has its own limit)
         assert await runtime.invoke("quick", {}) == "ok"
+    finally:
+        await runtime.stop()
+
+
+def test_a_trace_continues_its_root_and_counts_each_function_of_the_chain():
+    first, count = continue_trace(None, "push")
+    assert count == 1 and first.startswith("Root=1-")
+    second, count = continue_trace(first, "push")
+    assert count == 2 and second.split(";")[0] == first.split(";")[0]
+    # Another function in the same chain has a count of its own
+    _, other = continue_trace(second, "publish")
+    assert other == 1
+    # Whatever a caller sends, a count is read or the chain starts over, never an error
+    for header in ("", "garbage", "Lineage=zz:x,:1", "Root=;Lineage=abc:"):
+        assert continue_trace(header, "push")[1] == 1
+
+
+async def test_the_invocation_after_the_recursion_limit_is_refused_unless_allowed(tmp_path):
+    package = _zip(tmp_path, HANDLERS)
+    allowed = dataclasses.replace(
+        _spec(package, "app.echo"), name="allowed", recursive_loop="Allow"
+    )
+    runtime = await _runtime(tmp_path, _spec(package, "app.echo"), allowed)
+    try:
+        # Given a chain that already invoked each function RECURSION_LIMIT times
+        header = None
+        for _ in range(RECURSION_LIMIT):
+            header, _ = continue_trace(header, "echo")
+            header, _ = continue_trace(header, "allowed")
+        # Then the next invocation is stopped, as Lambda stops it (Terminate, its default)
+        with pytest.raises(InvokeRefused) as stopped:
+            await runtime.invoke("echo", {}, trace_header=header)
+        assert stopped.value.error_type == "RecursiveInvocationException"
+        assert stopped.value.status == 400
+        # And a function whose recursion config is Allow runs on
+        assert (await runtime.invoke("allowed", {"a": 1}, trace_header=header))["event"] == {"a": 1}
+    finally:
+        await runtime.stop()
+
+
+async def test_a_synchronous_invoke_over_the_account_concurrency_is_throttled(tmp_path):
+    package = _zip(tmp_path, HANDLERS)
+    runtime = LocalLambda(
+        tmp_path / "functions",
+        environment_for_workers("http://127.0.0.1:1", "us-east-1"),
+        account_concurrency=1,
+    )
+    runtime.loop = asyncio.get_running_loop()
+    runtime.register(_spec(package, "app.slow", timeout=10))
+    runtime.register(_spec(package, "app.echo"))
+    try:
+        # Given the account's one execution is taken
+        running = asyncio.ensure_future(runtime.invoke("slow", {}))
+        while runtime.executions == 0:
+            await asyncio.sleep(0.01)
+        # Then another function's invoke is refused with Lambda's 429, and never ran
+        with pytest.raises(InvokeRefused) as throttled:
+            await runtime.invoke("echo", {})
+        assert throttled.value.throttled and throttled.value.status == 429
+        assert throttled.value.error_type == "TooManyRequestsException"
+        assert throttled.value.fields["Reason"] == "ConcurrentInvocationLimitExceeded"
+        # And once it finishes, the slot is free again
+        await running
+        assert (await runtime.invoke("echo", {"b": 2}))["event"] == {"b": 2}
     finally:
         await runtime.stop()

@@ -10,6 +10,8 @@ import pytest
 from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from wspush_local.sigv4 import SignatureRejected, SigV4Verifier
 
@@ -132,3 +134,53 @@ def test_a_signature_that_is_not_hex_is_a_bad_signature_not_a_crash():
     authorization = headers["Authorization"]
     headers["Authorization"] = authorization[: authorization.index("Signature=") + 10] + "é" * 64
     assert _refusal(headers).error_type == "InvalidSignatureException"
+
+
+# What aiohttp hands over for header bytes that are not UTF-8 (surrogate escapes).
+NOT_UTF8 = b"\xff\xfe\xc3(".decode("utf-8", "surrogateescape")
+
+
+@pytest.mark.parametrize("header", ["Authorization", "Host", "content-type", "X-Amz-Date"])
+def test_header_bytes_that_are_not_utf8_are_refused_with_403_not_a_crash(header):
+    headers = _signed()
+    if header == "Authorization":
+        authorization = headers["Authorization"]
+        cut = authorization.index("Signature=") + 10
+        headers["Authorization"] = authorization[:cut] + NOT_UTF8 + authorization[cut + 4 :]
+    else:
+        headers[header] = NOT_UTF8
+    refused = _refusal(headers)
+    assert refused.status == 403 and refused.error_type in (
+        "InvalidSignatureException",
+        "IncompleteSignatureException",
+    )
+
+
+_header_text = st.text(st.characters(codec=None), max_size=80) | st.binary(max_size=40).map(
+    lambda raw: raw.decode("utf-8", "surrogateescape")
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    replaced=st.dictionaries(
+        st.sampled_from(["Host", "X-Amz-Date", "content-type", "x-amz-content-sha256"]),
+        _header_text,
+        max_size=4,
+    ),
+    credential=_header_text | st.just("local/20261121/us-east-1/execute-api/aws4_request"),
+    signed_headers=_header_text | st.sampled_from(["host;x-amz-date", "content-type;host"]),
+    signature=_header_text,
+)
+def test_no_header_value_makes_the_verifier_crash(replaced, credential, signed_headers, signature):
+    # Given a request whose headers and Authorization fields are arbitrary text or bytes
+    headers = {
+        **_signed(),
+        **replaced,
+        "Authorization": f"AWS4-HMAC-SHA256 Credential={credential}, "
+        f"SignedHeaders={signed_headers}, Signature={signature}",
+    }
+    # Then it is refused with a 4xx, never an exception
+    with pytest.raises(SignatureRejected) as refused:
+        _verifier().verify("POST", URL, headers, BODY)
+    assert 400 <= refused.value.status < 500

@@ -4,6 +4,7 @@ import { WspushClient } from "/client/index.js";
 const $ = (id) => document.getElementById(id);
 const config = await (await fetch("/api/config")).json();
 let client = null;
+let connectionId = null; // this page's own connection, as its pong names it
 
 function log(list, text, className = "") {
   const item = document.createElement("li");
@@ -18,7 +19,8 @@ function render() {
   $("state").className = `state ${state}`;
   $("connect").disabled = state !== "closed";
   $("disconnect").disabled = state === "closed";
-  $("drop").disabled = state !== "open";
+  $("drop").disabled = state !== "open" || !connectionId;
+  $("connection-id").textContent = connectionId ?? "none";
   $("subscribe").disabled = state === "closed";
   $("entity").disabled = state !== "closed";
   $("topics").replaceChildren(
@@ -47,6 +49,15 @@ $("connect").onclick = () => {
   });
   client.on("state", ({ oldState, newState }) => {
     log("events", `state ${oldState} → ${newState}`);
+    if (newState !== "open") connectionId = null;
+    // A ping's pong names the connection: /api/drop closes only the one the page names.
+    else client.send({ action: "ping" });
+    render();
+  });
+  client.on("rotated", () => client.send({ action: "ping" })); // a new connection, a new id
+  client.on("frame", ({ frame }) => {
+    if (frame.type !== "pong" || typeof frame.connectionId !== "string") return;
+    connectionId = frame.connectionId;
     render();
   });
   client.on("reconnecting", ({ code, delay }) => log("events", `reconnecting in ${delay} ms (close code ${code})`));
@@ -84,9 +95,10 @@ $("subscribe").onclick = () => {
 };
 
 $("drop").onclick = async () => {
-  const response = await fetch("/api/drop", { method: "POST", body: JSON.stringify({ entity: $("entity").value.trim() }) });
-  const { dropped } = await response.json();
-  log("events", `server dropped ${dropped} connection(s)`);
+  const response = await fetch("/api/drop", { method: "POST", body: JSON.stringify({ connectionId }) });
+  const body = await response.json();
+  if (!response.ok) return log("events", `drop refused: ${body.error}`, "error");
+  log("events", `server dropped ${body.dropped} connection(s)`);
 };
 
 $("audience").onchange = () => {

@@ -5,7 +5,9 @@ export const DEMO_URL = process.env.WSPUSH_DEMO_URL;
 assert.ok(DEMO_URL, "WSPUSH_DEMO_URL (the local stack's http://127.0.0.1:<port>/) is required");
 
 export async function api(path, body) {
-  const response = await fetch(new URL(path, DEMO_URL), body === undefined ? {} : { method: "POST", body: JSON.stringify(body) });
+  // The demo helpers answer only their own page: a POST names the page's Origin.
+  const post = { method: "POST", body: JSON.stringify(body), headers: { Origin: new URL(DEMO_URL).origin } };
+  const response = await fetch(new URL(path, DEMO_URL), body === undefined ? {} : post);
   const json = await response.json();
   assert.ok(response.ok, `${path}: ${response.status} ${JSON.stringify(json)}`);
   return json;

@@ -76,7 +76,11 @@ test("after the server drops the connection it reconnects with a new token and r
   const reconnecting = next(c, "reconnecting");
   const reopened = next(c, "open", ({ reconnected }) => reconnected);
   const resubscribed = next(c, "subscribed", (s) => s.topic === topic);
-  assert.equal((await api("/api/drop", { entity })).dropped, 1);
+  // The pong names the connection; the drop helper closes only the connection it names.
+  const pong = next(c, "frame", ({ frame }) => frame.type === "pong");
+  c.send({ action: "ping" });
+  const { connectionId } = (await pong).frame;
+  assert.equal((await api("/api/drop", { connectionId })).dropped, 1);
   assert.equal((await reconnecting).code, 1000); // @connections DELETE closes with 1000
   await reopened;
   await resubscribed;

@@ -19,7 +19,10 @@ from wspush.models.publish import HandOffFailed
 from wspush.models.push import DUPLICATE_IN_PROGRESS
 
 ASYNC_ATTEMPTS = 3
-_THROTTLED = {"TooManyRequestsException", "EC2ThrottledException", "ThrottlingException"}
+# Lambda refused the invoke before running anything: safe to try again later.
+THROTTLED_ERRORS = frozenset(
+    {"TooManyRequestsException", "EC2ThrottledException", "ThrottlingException"}
+)
 
 
 def invoke_client_config(wait_seconds: float) -> Config:
@@ -38,7 +41,7 @@ def _payload(request: dict[str, Any]) -> bytes:
 def _failure(error: Exception) -> HandOffFailed:
     if isinstance(error, ClientError):
         code = error.response.get("Error", {}).get("Code", "")
-        return HandOffFailed(f"push function invoke failed: {code}", code in _THROTTLED)
+        return HandOffFailed(f"push function invoke failed: {code}", code in THROTTLED_ERRORS)
     return HandOffFailed(f"push function invoke failed: {type(error).__name__}")
 
 

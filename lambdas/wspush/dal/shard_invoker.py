@@ -13,8 +13,8 @@ from typing import Any
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
-from wspush.dal.push_invoker import invoke_client_config
-from wspush.models.shard import ShardFailed, encode_task
+from wspush.dal.push_invoker import THROTTLED_ERRORS, invoke_client_config
+from wspush.models.shard import ShardFailed, ShardThrottled, encode_task
 
 # Invoke takes 6 MB synchronously and 1 MB asynchronously (256 KB before that limit was
 # raised): a hand-on carries the envelope (at most 128 KB) and cursors, and is held to the
@@ -45,7 +45,11 @@ class ShardInvoker:
                 Payload=encode_task(task),
             )
             body = response["Payload"].read()
-        except (ClientError, BotoCoreError) as error:
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") in THROTTLED_ERRORS:
+                raise ShardThrottled(f"invoke {self._function} throttled: {error}") from error
+            raise ShardFailed(f"invoke {self._function} failed: {error}") from error
+        except BotoCoreError as error:
             raise ShardFailed(f"invoke {self._function} failed: {error}") from error
         if "FunctionError" in response:
             raise ShardFailed(f"shard invocation failed: {body[:500].decode(errors='replace')}")

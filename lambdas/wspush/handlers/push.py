@@ -26,6 +26,7 @@ from wspush.logic.shards import (
     Coordinator,
     PushState,
     Sharding,
+    hand_on_refusal,
     run_shard,
     task_request,
     without_payload,
@@ -61,6 +62,8 @@ sharding = Sharding(
     parallelism=config.shard_parallelism,
     rate_limit=config.rate_limit,
     margin_seconds=config.deadline_margin_seconds,
+    max_hand_ons=config.max_hand_ons,
+    max_age_seconds=config.max_age_seconds,
 )
 # Created on first use: a push that fits in one invocation never needs it.
 _invoker: ShardInvoker | None = None
@@ -179,6 +182,14 @@ def _coordinate(event: Any, context: LambdaContext) -> PushState:
         state = PushState.from_task(event)
         request = state.push_request()
         logger.append_keys(audience=request.audience.describe(), messageId=state.envelope["id"])
+        refusal = hand_on_refusal(state, sharding, time.time())
+        if refusal is not None:
+            # Loud: an error line, a metric, every open shard failed, and this invocation
+            # fails, so its event (exactly what was left of the push) is dead-lettered.
+            count("PushAbandoned")
+            logger.error("push abandoned", extra={"reason": refusal, **state.summary()})
+            state.abandon(refusal)
+            return state
         return coordinator.resume(state)
     request, event_id = request_from_event(event)
     # Numbered in its channel and kept here, once per push: shards and hand-ons carry
@@ -209,6 +220,7 @@ def _report(state: PushState) -> dict[str, Any]:
         count(f"Push{name.capitalize()}", summary[name])
     count("PushShards", state.shards)
     count("PushShardsFailed", len(state.shards_failed))
+    count("PushShardsThrottled", state.shards_throttled)
     duration_ms = (time.time() - state.started_at) * 1000
     metrics.add_metric(name="PushDuration", unit=MetricUnit.Milliseconds, value=duration_ms)
     extra = {

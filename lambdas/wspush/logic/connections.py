@@ -9,6 +9,18 @@ from wspush.logic.lifecycle import Lifecycle
 from wspush.models.connection import Connection, DeletedRow
 from wspush.models.identifiers import is_topic_partition, topic_partition
 
+# What a connection row keeps of the client's own headers.
+MAX_USER_AGENT_CHARS = 512
+MAX_SOURCE_IP_CHARS = 64
+
+
+def storable_text(value: str, limit: int) -> str:
+    """A client-supplied header as the connection row stores it: valid UTF-8 (DynamoDB's
+    strings are; a lone surrogate would fail every PutItem), printable (control and format
+    characters become U+FFFD) and at most ``limit`` characters."""
+    text = value[:limit].encode("utf-8", "replace").decode("utf-8")
+    return "".join(c if c.isprintable() else "\ufffd" for c in text)
+
 
 class RowStore(Protocol):
     def rows_of_connection(self, connection_id: str) -> list[tuple[str, str]]: ...
@@ -36,8 +48,8 @@ def open_connection(
         connection_id=connection_id,
         connected_at=now,
         expires_at=now + ttl_seconds,
-        source_ip=source_ip,
-        user_agent=user_agent[:512],
+        source_ip=storable_text(source_ip, MAX_SOURCE_IP_CHARS),
+        user_agent=storable_text(user_agent, MAX_USER_AGENT_CHARS),
     )
     store.put_connection(connection)
     return connection

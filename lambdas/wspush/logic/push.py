@@ -45,9 +45,14 @@ class Sender(Protocol):
     def post(self, connection_id: str, data: bytes) -> Outcome: ...
 
 
-def backoff_delay(attempt: int, rng: Callable[[float, float], float] = random.uniform) -> float:
+def backoff_delay(
+    attempt: int,
+    rng: Callable[[float, float], float] = random.uniform,
+    base: float = BACKOFF_BASE_SECONDS,
+    cap: float = BACKOFF_CAP_SECONDS,
+) -> float:
     """Full jitter: uniform in [0, min(cap, base * 2^attempt)]."""
-    return rng(0.0, min(BACKOFF_CAP_SECONDS, BACKOFF_BASE_SECONDS * 2**attempt))
+    return rng(0.0, min(cap, base * 2**attempt))
 
 
 class RateLimiter:

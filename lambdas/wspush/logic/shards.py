@@ -28,7 +28,15 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from wspush.logic.push import Deadline, Delivery, FanOut, TargetStore, fan_out, walk
+from wspush.logic.push import (
+    Deadline,
+    Delivery,
+    FanOut,
+    TargetStore,
+    backoff_delay,
+    fan_out,
+    walk,
+)
 from wspush.models.identifiers import topic_partition
 from wspush.models.push import (
     Audience,
@@ -37,7 +45,7 @@ from wspush.models.push import (
     PushRequest,
     parse_push_request,
 )
-from wspush.models.shard import ItemKey, Shard, ShardFailed, ShardResult
+from wspush.models.shard import ItemKey, Shard, ShardFailed, ShardResult, ShardThrottled
 from wspush.observability import logger
 
 SHARD_TASK = "wspushShard"
@@ -63,6 +71,10 @@ class Sharding:
     rate_limit: float  # posts/s for one push, across all its shards
     page_size: int = 1000  # items per table read
     margin_seconds: float = 10.0  # stop starting work this long before a deadline
+    # The guard on hand-on chains (``hand_on_refusal``): how many invocations one push may
+    # hand on through, and how old it may be when a hand-on starts.
+    max_hand_ons: int = 100
+    max_age_seconds: float = 6 * 60 * 60
 
 
 def without_payload(body: dict[str, Any]) -> dict[str, Any]:
@@ -97,6 +109,8 @@ class PushState:
     shards_failed: list[str] = field(default_factory=list)
     hand_ons: int = 0
     started_at: float = field(default_factory=time.time)
+    shards_throttled: int = 0  # shard invocations refused for concurrency, then requeued
+    parallelism: int | None = None  # shards at once, as learnt from throttles (ShardWindow)
 
     def as_task(self) -> dict[str, Any]:
         return {
@@ -114,6 +128,8 @@ class PushState:
                 "shardsFailed": self.shards_failed,
                 "handOns": self.hand_ons,
                 "startedAt": self.started_at,
+                "shardsThrottled": self.shards_throttled,
+                "parallelism": self.parallelism,
             }
         }
 
@@ -133,6 +149,8 @@ class PushState:
                 shards_failed=[str(s) for s in data["shardsFailed"]],
                 hand_ons=int(data["handOns"]),
                 started_at=float(data["startedAt"]),
+                shards_throttled=int(data.get("shardsThrottled", 0)),
+                parallelism=int(data["parallelism"]) if data.get("parallelism") else None,
             )
         except (KeyError, TypeError, ValueError, AttributeError) as error:
             raise InvalidPushRequest(f"malformed hand-on task: {error!r}") from None
@@ -144,13 +162,37 @@ class PushState:
     def done(self) -> bool:
         return not self.pending and not self.ranges_left
 
+    def abandon(self, reason: str) -> None:
+        """Count every shard still open as failed: the push stops here, loudly."""
+        open_shards = [shard.describe() for shard in self.pending]
+        if self.ranges_left:
+            open_shards.append("the audience's unsplit ranges")
+        self.shards_failed.extend(f"abandoned ({reason}): {shard}" for shard in open_shards)
+        self.pending.clear()
+        self.ranges_left = False
+
     def summary(self) -> dict[str, Any]:
         return {
             **self.report.as_dict(),
             "shards": self.shards,
             "shardsFailed": len(self.shards_failed),
+            "shardsThrottled": self.shards_throttled,
             "handOns": self.hand_ons,
         }
+
+
+def hand_on_refusal(state: PushState, sharding: Sharding, now: float) -> str | None:
+    """Why a hand-on must not run, or None. A push's chain of hand-ons is bounded by its
+    length and its age, so that no loop (a cursor that stops moving, a throttle that never
+    lifts) runs on unseen: Lambda's own recursion detection is turned off for the push
+    function (``recursive_loop = "Allow"``), since a long push needs more than its ~16
+    invocations."""
+    if state.hand_ons > sharding.max_hand_ons:
+        return f"handed on {state.hand_ons} times, more than the {sharding.max_hand_ons} allowed"
+    age = now - state.started_at
+    if age > sharding.max_age_seconds:
+        return f"started {age:.0f} s ago, longer than the {sharding.max_age_seconds:.0f} s allowed"
+    return None
 
 
 def audience_shard(audience: Audience) -> Shard:
@@ -202,6 +244,51 @@ def _remainder(shard: Shard, result: FanOut) -> Shard | None:
     return shard.resumed_after(result.position) if result.position else shard
 
 
+def throttle_backoff(attempt: int) -> float:
+    """The wait before a throttled shard runs again: full jitter, growing from 0.25 s to at
+    most 5 s, so throttled shards spread out instead of retrying together."""
+    return backoff_delay(attempt, base=0.25, cap=5.0)
+
+
+class ShardWindow:
+    """How many shards of a push run at once, adapted to what the account allows (AIMD):
+    Lambda refuses an invoke over the account's concurrency (``TooManyRequestsException``),
+    so a throttle halves the shards in flight, once per round (a throttle of a shard
+    started before the last decrease is the same signal), and each shard that ran grows
+    the window by about one per round, up to the configured parallelism."""
+
+    def __init__(self, ceiling: int, size: int | None = None) -> None:
+        self.ceiling = ceiling
+        self._size = float(min(size or ceiling, ceiling))
+        self._started = 0  # shards started so far: each one's sequence number
+        self._shrunk_after = 0  # the sequence number last started when the window shrank
+
+    @property
+    def limit(self) -> int:
+        return max(1, int(self._size))
+
+    def started(self) -> int:
+        self._started += 1
+        return self._started
+
+    def throttled(self, sequence: int, in_flight: int) -> None:
+        if sequence > self._shrunk_after:
+            self._size = float(max(1, in_flight // 2))
+            self._shrunk_after = self._started
+
+    def succeeded(self) -> None:
+        self._size = min(float(self.ceiling), self._size + 1 / self.limit)
+
+
+@dataclass(frozen=True)
+class _Started:
+    """A shard invocation in flight: its shard, its share of the rate cap, its sequence."""
+
+    shard: Shard
+    rate: float
+    sequence: int
+
+
 class Coordinator:
     """Runs one push's shards, ``parallelism`` at a time, until done or out of time."""
 
@@ -214,6 +301,7 @@ class Coordinator:
         remaining_ms: Callable[[], int],
         wall_clock: Callable[[], float] = time.time,
         sleep: Callable[[float], None] = time.sleep,
+        backoff: Callable[[int], float] = throttle_backoff,
     ) -> None:
         self._store = store
         self._runner = runner
@@ -222,6 +310,7 @@ class Coordinator:
         self._remaining_ms = remaining_ms
         self._wall_clock = wall_clock
         self._sleep = sleep
+        self._backoff = backoff
 
     def start(
         self, state: PushState, audience: Audience, delivery: Delivery, deadline: Deadline
@@ -259,41 +348,72 @@ class Coordinator:
         return Shard(partition=partition, after=base.after, through=next_key.connection_id)
 
     def resume(self, state: PushState, partition: str | None = None) -> PushState:
-        """Run shards until none is left or this invocation must hand on."""
+        """Run shards until none is left or this invocation must hand on.
+
+        A shard whose invocation is throttled (``ShardThrottled``: the account's
+        concurrency is used up) never ran: it waits a jittered, growing delay and runs
+        again, and fewer shards run at once (``ShardWindow``). A throttle fails nothing:
+        what cannot start before this invocation's deadline is handed on with the rest."""
         if partition is None and state.ranges_left:
             partition = self._partition_of(state)
-        running: dict[Future[dict[str, Any]], Shard] = {}
-        rates: dict[Future[dict[str, Any]], float] = {}
+        window = ShardWindow(self._sharding.parallelism, state.parallelism)
+        running: dict[Future[dict[str, Any]], _Started] = {}
+        cooling: list[tuple[float, Shard]] = []  # throttled shards: (when to retry, shard)
+        throttles: dict[Shard, int] = {}
         # A shard must be back a margin before this invocation ends, and stops starting
         # posts a margin before that: nothing starts with less than two margins left.
         margin_ms = self._sharding.margin_seconds * 1000
-        while not state.done or running:
-            while (
-                len(running) < self._sharding.parallelism and self._remaining_ms() > 2 * margin_ms
-            ):
+        while not state.done or running or cooling:
+            now = time.monotonic()
+            ready = [shard for at, shard in cooling if at <= now]
+            cooling = [(at, shard) for at, shard in cooling if at > now]
+            state.pending.extendleft(reversed(ready))
+            while len(running) < window.limit and self._remaining_ms() > 2 * margin_ms:
                 shard = state.pending.popleft() if state.pending else None
                 shard = shard or self._split_next_range(state, partition)
                 if shard is None:
                     break
                 deadline_ms = int(self._wall_clock() * 1000 + self._remaining_ms() - margin_ms)
-                free = self._sharding.parallelism - len(running)
-                waiting = len(state.pending) + 1 + int(state.ranges_left)
-                rate = share_of_cap(
-                    self._sharding.rate_limit, sum(rates.values()), min(free, waiting)
-                )
+                free = window.limit - len(running)
+                waiting = len(state.pending) + len(cooling) + 1 + int(state.ranges_left)
+                allocated = sum(started.rate for started in running.values())
+                rate = share_of_cap(self._sharding.rate_limit, allocated, min(free, waiting))
                 if rate <= 0:  # the running shards hold the whole cap: wait for one
                     state.pending.appendleft(shard)
                     break
                 task = shard_task(state, shard, deadline_ms, self._sharding, rate)
                 future = self._pool.submit(self._run_with_retries, task)
-                running[future], rates[future] = shard, rate
+                running[future] = _Started(shard, rate, window.started())
+            retry_in = min((at for at, _ in cooling), default=now) - now
             if not running:
-                break  # nothing can start: out of time (hand on) or done
-            finished, _ = wait(running, return_when=FIRST_COMPLETED)
+                # Nothing runs: wait for a throttled shard if it can still start in time,
+                # else stop (out of time: hand on; or done).
+                if not cooling or self._remaining_ms() - retry_in * 1000 <= 2 * margin_ms:
+                    break
+                self._sleep(max(retry_in, 0.0))
+                continue
+            finished, _ = wait(
+                running,
+                timeout=max(retry_in, 0.0) if cooling else None,
+                return_when=FIRST_COMPLETED,
+            )
             for future in finished:
-                shard = running.pop(future)
-                rates.pop(future)
-                self._collect(state, shard, future)
+                started = running.pop(future)
+                if isinstance(future.exception(), ShardThrottled):
+                    attempt = throttles.get(started.shard, 0)
+                    throttles[started.shard] = attempt + 1
+                    state.shards_throttled += 1
+                    window.throttled(started.sequence, len(running) + 1)
+                    cooling.append((time.monotonic() + self._backoff(attempt), started.shard))
+                    logger.warning(
+                        "shard invocation throttled; requeued",
+                        extra={"shard": started.shard.describe(), "parallelism": window.limit},
+                    )
+                    continue
+                if self._collect(state, started.shard, future):
+                    window.succeeded()
+        state.pending.extendleft(reversed([shard for _, shard in sorted(cooling, key=_first)]))
+        state.parallelism = window.limit
         return state
 
     def _partition_of(self, state: PushState) -> str | None:
@@ -305,11 +425,14 @@ class Coordinator:
         return None
 
     def _run_with_retries(self, task: dict[str, Any]) -> dict[str, Any]:
-        """A failed shard invocation (throttled, crashed) runs again from the same cursor:
-        targets it had already reached may get a second copy with the same id."""
+        """A failed shard invocation (crashed, timed out) runs again from the same cursor:
+        targets it had already reached may get a second copy with the same id. A throttled
+        one goes back to ``resume``, which requeues it."""
         for attempt in range(MAX_SHARD_RETRIES + 1):
             try:
                 return self._runner.run(task)
+            except ShardThrottled:
+                raise
             except ShardFailed:
                 if attempt == MAX_SHARD_RETRIES:
                     raise
@@ -317,7 +440,8 @@ class Coordinator:
                 self._sleep(min(2.0, 0.2 * 2**attempt))
         raise AssertionError("unreachable: the loop always returns or raises")
 
-    def _collect(self, state: PushState, shard: Shard, future: Future[dict[str, Any]]) -> None:
+    def _collect(self, state: PushState, shard: Shard, future: Future[dict[str, Any]]) -> bool:
+        """Add a finished shard's result to the push; False when the shard failed."""
         state.shards += 1
         try:
             result = ShardResult.from_dict(future.result())
@@ -326,7 +450,12 @@ class Coordinator:
             logger.error(
                 "shard failed", extra={"shard": shard.as_dict(), "reason": str(error)[:500]}
             )
-            return
+            return False
         state.report.add(result.report)
         if result.remainder is not None:
             state.pending.append(result.remainder)
+        return True
+
+
+def _first(pair: tuple[float, Shard]) -> float:
+    return pair[0]

@@ -96,7 +96,12 @@ class ShardResult:
 
 
 class ShardFailed(RuntimeError):
-    """A shard invocation failed (function error, throttling, timeout) after its retries."""
+    """A shard invocation failed (function error, timeout) after its retries."""
+
+
+class ShardThrottled(ShardFailed):
+    """Lambda refused a shard invocation for concurrency (``TooManyRequestsException``):
+    the shard never ran, and runs again later."""
 
 
 def encode_task(task: dict[str, Any]) -> bytes:

@@ -301,7 +301,17 @@ locals {
     PUSH_SHARD_SIZE        = tostring(var.push_shard_size)
     PUSH_SHARD_PARALLELISM = tostring(var.push_shard_parallelism)
     PUSH_RATE_LIMIT        = tostring(var.push_rate_limit)
+    PUSH_MAX_HAND_ONS      = tostring(var.push_max_hand_ons)
+    PUSH_MAX_AGE_SECONDS   = tostring(var.push_max_age_seconds)
   }
+}
+
+# Lambda stops a chain of ~16 invocations of functions invoking each other (Terminate by
+# default): a long push hands on more often than that. Its own guard bounds the chain
+# (push_max_hand_ons, push_max_age_seconds) and fails loudly instead of silently.
+resource "aws_lambda_function_recursion_config" "push" {
+  function_name  = module.functions["push"].function_name
+  recursive_loop = "Allow"
 }
 
 # --- Functions ---------------------------------------------------------------------------

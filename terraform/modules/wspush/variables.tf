@@ -300,6 +300,30 @@ variable "push_rate_limit" {
   }
 }
 
+variable "push_max_hand_ons" {
+  type        = number
+  description = "Longest chain of hand-ons (fresh invocations of the push function) one push may run; a push that needs more is abandoned loudly (error log, PushAbandoned metric, its remainder dead-lettered). Lambda's recursion detection is off for the push function, so this is the guard. 100 hand-ons of a 15-minute function are over a day of pushing."
+  default     = 100
+  nullable    = false
+
+  validation {
+    condition     = var.push_max_hand_ons >= 1 && var.push_max_hand_ons <= 10000 && floor(var.push_max_hand_ons) == var.push_max_hand_ons
+    error_message = "push_max_hand_ons must be a whole number between 1 and 10000."
+  }
+}
+
+variable "push_max_age_seconds" {
+  type        = number
+  description = "Oldest (60-604800 s) a push may be when one of its hand-ons starts; an older push is abandoned loudly, like one over push_max_hand_ons. A notification hours late is rarely worth sending."
+  default     = 21600
+  nullable    = false
+
+  validation {
+    condition     = var.push_max_age_seconds >= 60 && var.push_max_age_seconds <= 604800
+    error_message = "push_max_age_seconds must be between 60 and 604800 seconds (a week)."
+  }
+}
+
 variable "manage_api_gateway_account" {
   type        = bool
   description = "Create the CloudWatch role API Gateway needs for access logs and set it as the account's (one setting per account and region). Turn on in ONE deployment per account and region, and only if the account has no role set yet; see docs/operations.md."
