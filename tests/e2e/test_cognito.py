@@ -11,16 +11,16 @@ import asyncio
 import json
 import time
 from collections.abc import Iterator
-from importlib import resources
 
 import boto3
 import pytest
 import websockets
 from joserfc import jwt
 from joserfc.jwk import RSAKey
+from moto.utilities.utils import load_resource
 from websockets.exceptions import InvalidStatus
 
-from tests.e2e.conftest import LocalStack
+from tests.e2e.conftest import LocalStack, example_stack
 
 pytestmark = pytest.mark.e2e
 
@@ -29,15 +29,8 @@ PASSWORD = "Correct-horse-42"
 
 @pytest.fixture(scope="module")
 def cognito_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
-    local = LocalStack(
-        tmp_path_factory.mktemp("wspush-cognito"), example="cognito", destroy_on_exit=False
-    )
-    try:
-        local.wait_ready()
+    with example_stack(tmp_path_factory, "cognito") as local:
         yield local
-    finally:
-        code = local.stop()
-        assert code == 0, "\n".join(local.log_lines)[-3000:]
 
 
 def _cognito(stack: LocalStack):
@@ -80,8 +73,7 @@ def _claims(token: str) -> dict:
 
 def _emulator_key() -> RSAKey:
     # The emulator's own signing key (what every one of its pools signs with).
-    text = resources.files("moto.cognitoidp").joinpath("resources/jwks-private.json").read_text()
-    return RSAKey.import_key(json.loads(text))
+    return RSAKey.import_key(load_resource("cognitoidp/resources/jwks-private.json"))
 
 
 async def _refused(url: str) -> int:
