@@ -367,6 +367,13 @@ def cold_start(runs: int) -> list[ColdStartRow]:
         return target
 
     traced = {**environment, "POWERTOOLS_TRACE_DISABLED": "false"}
+    # A trusted Cognito pool: its keys' libraries load on the first token, not at cold start.
+    oidc_issuer = {
+        "issuer": "https://cognito-idp.us-east-1.amazonaws.com/us-east-1_Bench1",
+        "audiences": ["bench-client"],
+        "group_topics": {"claim": "cognito:groups", "patterns": {"staff": ["orders.*"]}},
+    }
+    trusting = {**environment, "OIDC_ISSUERS": json.dumps([oidc_issuer])}
     with tempfile.TemporaryDirectory() as scratch:
         directories = {}
         for function, entry in sorted(manifest.items()):
@@ -392,6 +399,13 @@ def cold_start(runs: int) -> list[ColdStartRow]:
                 (function, f"wspush.handlers.{function}", directory, environment, True)
                 for function, directory in directories.items()
             ],
+            (
+                "authorizer trusting an OIDC issuer",
+                "wspush.handlers.authorizer",
+                directories["authorizer"],
+                trusting,
+                True,
+            ),
             (
                 "push with xray_sdk_tracing = true",
                 "wspush.handlers.push",

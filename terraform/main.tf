@@ -22,6 +22,8 @@ module "wspush" {
   token_secret_version             = var.token_secret_version
   token_audience                   = var.token_audience
   token_issuer                     = var.token_issuer
+  connect_hs256_enabled            = var.connect_hs256_enabled
+  connect_oidc_issuers             = var.connect_oidc_issuers
   public_topic_patterns            = var.public_topic_patterns
   max_subscriptions_per_connection = var.max_subscriptions_per_connection
   connection_budget_per_second     = var.connection_budget_per_second

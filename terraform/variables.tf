@@ -99,6 +99,31 @@ variable "token_issuer" {
   default     = null
 }
 
+variable "connect_hs256_enabled" {
+  type        = bool
+  description = "Whether $connect accepts wspush's own HS256 tokens beside those of connect_oidc_issuers."
+  default     = null
+}
+
+variable "connect_oidc_issuers" {
+  type = list(object({
+    issuer       = string
+    audiences    = optional(list(string))
+    client_ids   = optional(list(string))
+    jwks_uri     = optional(string)
+    entity_claim = optional(string)
+    topics_claim = optional(string)
+    group_topics = optional(object({
+      claim    = string
+      patterns = map(list(string))
+    }))
+    token_use  = optional(list(string))
+    algorithms = optional(list(string))
+  }))
+  description = "Identity providers (Cognito user pools, any OpenID Connect issuer) whose tokens $connect accepts; see the module's variable and docs/identity.md."
+  default     = null
+}
+
 variable "public_topic_patterns" {
   type        = list(string)
   description = "Topic patterns every authenticated connection may subscribe to, besides its token's `topics` claim."

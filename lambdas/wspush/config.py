@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from wspush.logic.oidc import TrustedIssuer, issuers_from_json
 from wspush.models.identifiers import is_valid_topic_pattern
 
 # API Gateway closes a WebSocket after 2 hours; rows live a little longer so that a TTL
@@ -48,8 +49,9 @@ def _int(env: Mapping[str, str], name: str, default: int, minimum: int = 1) -> i
     return value
 
 
-def _flag(env: Mapping[str, str], name: str) -> bool:
-    return env.get(name, "").strip().lower() in {"1", "true", "yes", "on"}
+def _flag(env: Mapping[str, str], name: str, default: bool = False) -> bool:
+    raw = env.get(name, "").strip().lower()
+    return default if not raw else raw in {"1", "true", "yes", "on"}
 
 
 def _optional(env: Mapping[str, str], name: str) -> str | None:
@@ -99,16 +101,30 @@ class AuthorizerConfig:
     secret_cache_seconds: int
     token_audience: str | None = None  # required `aud` claim, when set
     token_issuer: str | None = None  # required `iss` claim, when set
+    hs256_enabled: bool = True  # wspush's own tokens, signed with the token secret
+    oidc_issuers: tuple[TrustedIssuer, ...] = ()  # providers whose tokens are trusted
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> AuthorizerConfig:
         origins = env.get("ALLOWED_ORIGINS", "")
+        try:
+            oidc_issuers = issuers_from_json(env.get("OIDC_ISSUERS", ""))
+        except ValueError as error:
+            raise ConfigError(f"environment variable OIDC_ISSUERS: {error}") from None
+        hs256_enabled = _flag(env, "TOKEN_HS256_ENABLED", default=True)
+        if not hs256_enabled and not oidc_issuers:
+            raise ConfigError(
+                "TOKEN_HS256_ENABLED is false and OIDC_ISSUERS names no issuer: no token "
+                "could ever connect"
+            )
         return cls(
             token_secret_parameter=_required(env, "TOKEN_SECRET_PARAMETER"),
             allowed_origins=frozenset(o.strip() for o in origins.split(",") if o.strip()),
             secret_cache_seconds=_int(env, "TOKEN_SECRET_CACHE_SECONDS", 300),
             token_audience=_optional(env, "TOKEN_AUDIENCE"),
             token_issuer=_optional(env, "TOKEN_ISSUER"),
+            hs256_enabled=hs256_enabled,
+            oidc_issuers=oidc_issuers,
         )
 
 

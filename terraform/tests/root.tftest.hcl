@@ -60,3 +60,26 @@ run "publish_settings_pass_through" {
     error_message = "The root must pass the JWT settings to the module and re-export publish_url."
   }
 }
+
+run "identity_settings_pass_through" {
+  command = plan
+
+  variables {
+    connect_hs256_enabled = false
+    connect_oidc_issuers  = [{ issuer = "https://cognito-idp.us-east-1.amazonaws.com/us-east-1_Example1", audiences = ["app-client"] }]
+  }
+
+  assert {
+    condition     = module.wspush.connect_settings == { hs256_enabled = false, oidc_issuers = ["https://cognito-idp.us-east-1.amazonaws.com/us-east-1_Example1"] }
+    error_message = "The root must pass the identity settings to the module."
+  }
+}
+
+run "unset_identity_settings_take_the_module_defaults" {
+  command = plan
+
+  assert {
+    condition     = module.wspush.connect_settings == { hs256_enabled = true, oidc_issuers = [] }
+    error_message = "Unset, $connect accepts wspush's own tokens and trusts no issuer."
+  }
+}

@@ -3,6 +3,7 @@ schedule, its own ports and work directory, destroyed through Terraform at the e
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -164,6 +165,20 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
         log = "\n".join(local.log_lines)
         assert code == 0, log[-3000:]
         assert "terraform destroy against the emulator: done" in log, log[-3000:]
+
+
+@contextlib.contextmanager
+def example_stack(factory: pytest.TempPathFactory, example: str) -> Iterator[LocalStack]:
+    """An example's own local stack, for a module-scoped fixture. No destroy on exit: the
+    emulator's state goes with its process, and the root configuration's stack already
+    proves destroy through Terraform."""
+    local = LocalStack(factory.mktemp(f"wspush-{example}"), example=example, destroy_on_exit=False)
+    try:
+        local.wait_ready()
+        yield local
+    finally:
+        code = local.stop()
+        assert code == 0, "\n".join(local.log_lines)[-3000:]
 
 
 def wait_until(condition: Any, timeout: float = 10.0, interval: float = 0.1) -> bool:

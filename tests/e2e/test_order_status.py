@@ -14,7 +14,7 @@ import boto3
 import pytest
 import websockets
 
-from tests.e2e.conftest import LocalStack, wait_until
+from tests.e2e.conftest import LocalStack, example_stack, wait_until
 
 pytestmark = pytest.mark.e2e
 
@@ -23,19 +23,8 @@ STATUSES = ["received", "preparing", "baking", "out_for_delivery", "delivered"]
 
 @pytest.fixture(scope="module")
 def order_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
-    # No destroy on exit: the emulator's state goes with its process, and the root
-    # configuration's stack already proves destroy through Terraform.
-    local = LocalStack(
-        tmp_path_factory.mktemp("wspush-order-status"),
-        example="order_status",
-        destroy_on_exit=False,
-    )
-    try:
-        local.wait_ready()
+    with example_stack(tmp_path_factory, "order_status") as local:
         yield local
-    finally:
-        code = local.stop()
-        assert code == 0, "\n".join(local.log_lines)[-3000:]
 
 
 async def _recv_json(ws, timeout: float) -> dict:

@@ -1,5 +1,8 @@
+from tests.oidc_provider import SigningKey, jwks
 from wspush.logic import tokens
 from wspush.logic.authorize import AuthRequest, authorize, parse_subprotocols
+from wspush.logic.jwks import parse_key_set
+from wspush.logic.oidc import OidcVerifier, TrustedIssuer
 
 SECRET = b"k"
 NOW = 1_800_000_000
@@ -78,3 +81,71 @@ def test_audience_and_issuer_are_enforced_when_configured():
     ).allowed
     refused = authorize(request, lambda: [SECRET], (), now=NOW, audience="other", issuer="auth")
     assert (refused.allowed, refused.reason) == (False, "bad_audience")
+
+
+# --- wspush's own tokens beside an OIDC issuer's ------------------------------------------
+
+OIDC_ISSUER = "https://idp.example"
+OIDC_KEY = SigningKey.rsa("idp-key")
+STRONG_SECRET = b"s" * 32
+
+
+def _oidc_verifier():
+    issuer = TrustedIssuer(OIDC_ISSUER, audiences=frozenset({"app"}), topics_claim="topics")
+    key_set = parse_key_set(jwks(OIDC_KEY))
+    return OidcVerifier([issuer], lambda issuer, kid: key_set)
+
+
+def _oidc_token(**claims):
+    return OIDC_KEY.sign(
+        {"iss": OIDC_ISSUER, "aud": "app", "sub": "user-1", "exp": NOW + 60, **claims}
+    )
+
+
+def _decide_modes(token, hs256_enabled=True, oidc=True):
+    return authorize(
+        AuthRequest(token, [], None),
+        lambda: [STRONG_SECRET],
+        frozenset(),
+        now=NOW,
+        oidc=_oidc_verifier() if oidc else None,
+        hs256_enabled=hs256_enabled,
+    )
+
+
+def test_both_kinds_of_token_give_the_same_context_for_the_same_grants():
+    own = _decide_modes(tokens.issue("user-1", STRONG_SECRET, now=NOW, topics=["news", "user:1/*"]))
+    provider = _decide_modes(_oidc_token(topics=["news", "user:1/*"]))
+    assert own.allowed and provider.allowed
+    assert (
+        own.context()
+        == provider.context()
+        == {"entityId": "user-1", "topics": '["news","user:1/*"]'}
+    )
+
+
+def test_a_token_naming_a_trusted_issuer_is_verified_as_its_and_only_so():
+    # Signed with wspush's secret but naming the provider: not the provider's signature.
+    own_signed = tokens.issue("user-1", STRONG_SECRET, now=NOW, issuer=OIDC_ISSUER)
+    assert _decide_modes(own_signed).reason == "missing_kid"
+
+
+def test_each_mode_can_be_turned_off():
+    own = tokens.issue("user-1", STRONG_SECRET, now=NOW)
+    assert _decide_modes(own, hs256_enabled=False).reason == "unknown_issuer"
+    assert _decide_modes(_oidc_token(), hs256_enabled=False).allowed
+    # Without trusted issuers, a provider's token is just a token we did not sign.
+    assert _decide_modes(_oidc_token(), oidc=False).reason == "bad_algorithm"
+    assert _decide_modes(own, oidc=False).allowed
+
+
+def test_the_secret_is_not_read_for_a_providers_token():
+    loaded = []
+    decision = authorize(
+        AuthRequest(_oidc_token(), [], None),
+        lambda: loaded.append(True) or [STRONG_SECRET],
+        frozenset(),
+        now=NOW,
+        oidc=_oidc_verifier(),
+    )
+    assert decision.allowed and loaded == []

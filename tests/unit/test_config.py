@@ -82,6 +82,31 @@ def test_audience_and_issuer_are_optional():
     assert (config.token_audience, config.token_issuer) == ("wspush", "auth")
 
 
+def test_wspush_tokens_are_on_and_no_provider_is_trusted_by_default():
+    config = AuthorizerConfig.from_env({"TOKEN_SECRET_PARAMETER": "/p"})
+    assert (config.hs256_enabled, config.oidc_issuers) == (True, ())
+
+
+def test_trusted_issuers_are_read_and_checked():
+    issuers = '[{"issuer": "https://idp.example", "audiences": ["app"]}]'
+    config = AuthorizerConfig.from_env(
+        {"TOKEN_SECRET_PARAMETER": "/p", "OIDC_ISSUERS": issuers, "TOKEN_HS256_ENABLED": "false"}
+    )
+    assert config.hs256_enabled is False
+    assert [issuer.issuer for issuer in config.oidc_issuers] == ["https://idp.example"]
+    with pytest.raises(ConfigError, match="OIDC_ISSUERS: issuer 1: needs audiences"):
+        AuthorizerConfig.from_env(
+            {"TOKEN_SECRET_PARAMETER": "/p", "OIDC_ISSUERS": '[{"issuer": "https://idp.example"}]'}
+        )
+    with pytest.raises(ConfigError, match="OIDC_ISSUERS: not JSON"):
+        AuthorizerConfig.from_env({"TOKEN_SECRET_PARAMETER": "/p", "OIDC_ISSUERS": "[{"})
+
+
+def test_turning_every_kind_of_token_off_is_refused():
+    with pytest.raises(ConfigError, match="no token could ever connect"):
+        AuthorizerConfig.from_env({"TOKEN_SECRET_PARAMETER": "/p", "TOKEN_HS256_ENABLED": "false"})
+
+
 def test_publish_config_needs_the_push_function_and_allows_always_background():
     with pytest.raises(ConfigError, match="PUSH_FUNCTION_NAME"):
         PublishConfig.from_env({"CONNECTIONS_TABLE": "t"})

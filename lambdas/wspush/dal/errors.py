@@ -7,3 +7,7 @@ class StoreError(RuntimeError):
 
 class SecretUnavailable(RuntimeError):
     """The token-signing secret could not be loaded."""
+
+
+class KeysUnavailable(RuntimeError):
+    """A trusted issuer's signing keys (JWKS) could not be fetched."""

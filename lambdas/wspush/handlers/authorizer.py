@@ -7,11 +7,13 @@ from typing import TYPE_CHECKING, Any
 from aws_lambda_powertools.logging import correlation_paths
 
 from wspush.config import AuthorizerConfig
-from wspush.dal.errors import SecretUnavailable
+from wspush.dal.errors import KeysUnavailable, SecretUnavailable
+from wspush.dal.jwks import JwksCache
 from wspush.dal.token_secret import load_token_secrets
 from wspush.handlers import initialised
 from wspush.handlers._shared import WebSocketEvent
 from wspush.logic.authorize import AuthRequest, Decision, authorize, parse_subprotocols
+from wspush.logic.oidc import OidcVerifier
 from wspush.observability import count, count_by, logger, metrics, tracer
 
 if TYPE_CHECKING:
@@ -19,6 +21,20 @@ if TYPE_CHECKING:
 
 config = AuthorizerConfig.from_env()
 
+
+def _keys_unavailable(issuer: str, error: KeysUnavailable) -> None:
+    # The alarm watches this: a provider's keys could not be fetched (kept keys, if any,
+    # still verify; without them, its users cannot connect).
+    logger.warning("issuer keys unavailable", extra={"issuer": issuer, "error": str(error)})
+    count("JwksFetchFailed")
+
+
+# Kept for the container's life: each issuer's keys are fetched once, not per connection.
+oidc = (
+    OidcVerifier(config.oidc_issuers, JwksCache(on_fetch_failure=_keys_unavailable).key_set)
+    if config.oidc_issuers
+    else None
+)
 
 initialised()
 
@@ -61,11 +77,16 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
             config.allowed_origins,
             audience=config.token_audience,
             issuer=config.token_issuer,
+            oidc=oidc,
+            hs256_enabled=config.hs256_enabled,
         )
     except SecretUnavailable as error:
         # Failing closed: nobody connects while the secret cannot be read.
         logger.error("token secret unavailable", extra={"error": str(error)})
         decision = Decision(False, "secret_unavailable")
+    except KeysUnavailable:
+        # Failing closed as well: the provider's users wait for its keys (logged above).
+        decision = Decision(False, "jwks_unavailable")
     logger.append_keys(connectionId=ws_event.connection_id, entityId=decision.entity_id)
     if decision.allowed:
         count("ConnectAuthorized")

@@ -7,6 +7,7 @@ from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 
 from wspush.logic import tokens
+from wspush.logic.oidc import OidcVerifier
 
 # Browsers cannot set an Authorization header on a WebSocket, so they offer the token as a
 # subprotocol next to this one: new WebSocket(url, ["wspush", token]).
@@ -55,11 +56,17 @@ def authorize(
     now: float | None = None,
     audience: str | None = None,
     issuer: str | None = None,
+    oidc: OidcVerifier | None = None,
+    hs256_enabled: bool = True,
 ) -> Decision:
     """Decide whether a connection may open. Never raises for bad input.
 
     The origin check applies only when an allow-list is configured and the client sent an
     Origin (browsers always do; other clients can forge it anyway, the token is the proof).
+
+    A token naming one of ``oidc``'s trusted issuers is verified as that issuer's, and only
+    so; any other token is one of wspush's own (HS256, signed with one of the secrets), if
+    those are enabled. Both yield the same decision: an entity and its topic patterns.
     """
     if allowed_origins and request.origin is not None and request.origin not in allowed_origins:
         return Decision(False, "bad_origin")
@@ -67,6 +74,11 @@ def authorize(
     if not token:
         return Decision(False, "missing")
     try:
+        if oidc is not None and (not hs256_enabled or oidc.trusts(token)):
+            identity = oidc.verify(token, now=now)
+            return Decision(True, "ok", entity_id=identity.entity_id, topics=identity.topics)
+        if not hs256_enabled:
+            return Decision(False, "unknown_issuer")
         claims = tokens.verify(token, load_secrets(), now=now, audience=audience, issuer=issuer)
     except tokens.TokenError as error:
         return Decision(False, error.reason)

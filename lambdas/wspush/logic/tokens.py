@@ -161,6 +161,20 @@ def numeric_claim(claims: Mapping[str, Any], name: str) -> float | None:
     return float(value)
 
 
+def check_lifetime(claims: Mapping[str, Any], current: float, leeway: int) -> float | None:
+    """Refuse a token without a finite ``exp`` ("missing_exp"), past it ("expired") or
+    before its ``nbf`` ("not_yet_valid"), each with ``leeway``; return its ``iat``."""
+    expires_at = numeric_claim(claims, "exp")
+    if expires_at is None:
+        raise TokenError("missing_exp")
+    if current > expires_at + leeway:
+        raise TokenError("expired")
+    not_before = numeric_claim(claims, "nbf")
+    if not_before is not None and current + leeway < not_before:
+        raise TokenError("not_yet_valid")
+    return numeric_claim(claims, "iat")
+
+
 def topic_patterns(claims: Mapping[str, Any]) -> list[str] | None:
     """The ``topics`` claim, checked: a list of topic patterns whose JSON form fits the
     authorizer context (``topics_too_large``); ``None`` when the token has none."""
@@ -214,16 +228,7 @@ def verify(
     if not any(hmac.compare_digest(presented, signature) for signature in expected):
         raise TokenError("bad_signature")
     claims = decode_segment(compact.payload)
-    current = time.time() if now is None else now
-    expires_at = numeric_claim(claims, "exp")
-    if expires_at is None:
-        raise TokenError("missing_exp")
-    if current > expires_at + leeway:
-        raise TokenError("expired")
-    not_before = numeric_claim(claims, "nbf")
-    if not_before is not None and current + leeway < not_before:
-        raise TokenError("not_yet_valid")
-    numeric_claim(claims, "iat")
+    check_lifetime(claims, time.time() if now is None else now, leeway)
     if "sub" not in claims:
         raise TokenError("missing_sub")
     if not is_valid_entity_id(claims["sub"]):

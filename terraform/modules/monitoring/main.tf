@@ -44,6 +44,13 @@ locals {
         description = "API Gateway failed to run routes (e.g. authorizer or integration failures)."
       }
     },
+    var.identity_provider_alarm ? {
+      jwks-fetch-failed = {
+        namespace   = var.metrics_namespace, metric = "JwksFetchFailed", statistic = "Sum"
+        dimensions  = tomap(local.app_dimensions)
+        description = "A trusted identity provider's signing keys (JWKS) could not be fetched: kept keys still verify for a while, then its users cannot connect (see docs/identity.md)."
+      }
+    } : {},
     # One per queue: "dead-letters" for the push dead-letter queue (invocation records, `wspush
     # dlq`), "dead-letters-<n>" for the others (e.g. events EventBridge could not deliver).
     {

@@ -78,3 +78,10 @@ variable "tags" {
   description = "Tags for every resource."
   default     = {}
 }
+
+variable "identity_provider_alarm" {
+  type        = bool
+  description = "Whether to alarm when a trusted identity provider's signing keys (JWKS) cannot be fetched (the JwksFetchFailed metric); on when the stack trusts OIDC issuers."
+  default     = false
+  nullable    = false
+}

@@ -188,9 +188,10 @@ locals {
   ] : []
 
   function_access = {
-    authorizer = [
+    # Tokens of connect_oidc_issuers need no grant: their keys are public, fetched over HTTPS.
+    authorizer = var.connect_hs256_enabled ? [
       { sid = "ReadTokenSecret", actions = ["ssm:GetParameter"], resources = [module.token_secret.parameter_arn] },
-    ]
+    ] : []
     connect = concat([
       { sid = "StoreConnection", actions = ["dynamodb:PutItem"], resources = [module.connections_table.table_arn] },
     ], local.publish_lifecycle_events)
@@ -331,6 +332,10 @@ locals {
         ALLOWED_ORIGINS        = join(",", var.allowed_origins)
         TOKEN_AUDIENCE         = var.token_audience != null ? var.token_audience : ""
         TOKEN_ISSUER           = var.token_issuer != null ? var.token_issuer : ""
+        TOKEN_HS256_ENABLED    = tostring(var.connect_hs256_enabled)
+        # Small enough for the environment (validated on the variable): no SSM read, no
+        # extra grant, nothing to fetch at cold start.
+        OIDC_ISSUERS = length(var.connect_oidc_issuers) > 0 ? jsonencode(var.connect_oidc_issuers) : ""
       })
     }
     connect = {
@@ -502,6 +507,7 @@ module "monitoring" {
   table_name                = module.connections_table.table_name
   dead_letter_queue_names   = [module.push_schedule.dead_letter_queue_name, module.push_schedule.undelivered_queue_name]
   gone_rate_threshold       = var.gone_rate_alarm_threshold
+  identity_provider_alarm   = length(var.connect_oidc_issuers) > 0
   alarm_email               = var.alarm_email
   kms_key_arn               = local.kms_key_arn
 }

@@ -122,6 +122,14 @@ output "push_settings" {
   }
 }
 
+output "connect_settings" {
+  description = "Which tokens $connect accepts: wspush's own (hs256_enabled) and those of the trusted OIDC issuers (their issuer URLs)."
+  value = {
+    hs256_enabled = var.connect_hs256_enabled
+    oidc_issuers  = [for entry in var.connect_oidc_issuers : entry.issuer]
+  }
+}
+
 output "manage_connections_arn" {
   description = "The ARN a custom route's function needs for execute-api:ManageConnections to reply to its caller: POST to @connections on this stage."
   value       = module.websocket_api.manage_connections_arn

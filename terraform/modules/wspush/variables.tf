@@ -150,6 +150,95 @@ variable "token_issuer" {
   default     = null
 }
 
+variable "connect_hs256_enabled" {
+  type        = bool
+  description = "Whether $connect accepts wspush's own HS256 tokens (signed with token_secret). Turn it off to accept only the tokens of connect_oidc_issuers."
+  default     = true
+  nullable    = false
+
+  validation {
+    condition     = var.connect_hs256_enabled || length(var.connect_oidc_issuers) > 0
+    error_message = "connect_hs256_enabled = false needs at least one issuer in connect_oidc_issuers: otherwise no token could ever connect."
+  }
+}
+
+variable "connect_oidc_issuers" {
+  type = list(object({
+    issuer       = string
+    audiences    = optional(list(string), [])
+    client_ids   = optional(list(string), [])
+    jwks_uri     = optional(string)
+    entity_claim = optional(string, "sub")
+    topics_claim = optional(string)
+    group_topics = optional(object({
+      claim    = string
+      patterns = map(list(string))
+    }))
+    token_use  = optional(list(string))
+    algorithms = optional(list(string), ["RS256"])
+  }))
+  description = <<-EOT
+    Identity providers (Cognito user pools, Auth0, Okta, Entra ID, Keycloak, any OpenID Connect issuer) whose tokens $connect accepts, verified against each one's JWKS (docs/identity.md). Per issuer:
+    issuer (the exact `iss`); audiences (an ID token's `aud`) and/or client_ids (a Cognito access token's `client_id`); jwks_uri (default: a Cognito pool's documented URL, else the discovery document's);
+    entity_claim (the claim naming the entity, default `sub`); topics_claim (a claim holding topic patterns) and/or group_topics = { claim = "cognito:groups" (or "scope", "groups"), patterns = { admins = ["*"], staff = ["orders.*"] } };
+    token_use (Cognito: ["id"], ["access"] or both; null does not check it); algorithms (RS256 and/or ES256, default ["RS256"]).
+  EOT
+  default     = []
+  nullable    = false
+
+  validation {
+    condition = alltrue([for entry in var.connect_oidc_issuers : alltrue([
+      for url in compact([entry.issuer, entry.jwks_uri]) :
+      can(regex("^https://[^\\s/]+[^\\s]*$", url)) || can(regex("^http://(127\\.0\\.0\\.1|localhost)(:[0-9]+)?(/[^\\s]*)?$", url))
+    ])])
+    error_message = "Each connect_oidc_issuers issuer and jwks_uri must be an https:// URL (plain http:// only to 127.0.0.1 or localhost, for a local issuer)."
+  }
+
+  validation {
+    condition     = length(distinct([for entry in var.connect_oidc_issuers : entry.issuer])) == length(var.connect_oidc_issuers)
+    error_message = "connect_oidc_issuers names an issuer twice."
+  }
+
+  validation {
+    condition     = alltrue([for entry in var.connect_oidc_issuers : length(entry.audiences) + length(entry.client_ids) > 0])
+    error_message = "Each connect_oidc_issuers entry needs audiences (checked against an ID token's aud) or client_ids (a Cognito access token's client_id)."
+  }
+
+  validation {
+    condition     = alltrue([for entry in var.connect_oidc_issuers : entry.token_use == null || (length(coalesce(entry.token_use, [])) > 0 && length(setsubtract(coalesce(entry.token_use, []), ["id", "access"])) == 0)])
+    error_message = "token_use must be null (not checked) or a non-empty list of \"id\" and/or \"access\"."
+  }
+
+  validation {
+    condition     = alltrue([for entry in var.connect_oidc_issuers : length(entry.algorithms) > 0 && length(setsubtract(entry.algorithms, ["RS256", "ES256"])) == 0])
+    error_message = "algorithms must be a non-empty list of \"RS256\" and/or \"ES256\"."
+  }
+
+  validation {
+    condition = alltrue([for entry in var.connect_oidc_issuers : entry.group_topics == null || alltrue([
+      for pattern in flatten(values(try(entry.group_topics.patterns, {}))) : can(regex("^(\\*|[A-Za-z0-9_.:/-]{1,128}\\*?)$", pattern))
+    ])])
+    error_message = "Each group_topics pattern is a topic name (1-128 of A-Z a-z 0-9 _ . : / -), optionally followed by *, or * alone."
+  }
+
+  validation {
+    condition     = alltrue([for entry in var.connect_oidc_issuers : entry.entity_claim != "" && try(entry.topics_claim != "", true) && try(entry.group_topics.claim != "", true)])
+    error_message = "entity_claim, topics_claim and group_topics.claim must not be empty strings."
+  }
+
+  validation {
+    condition     = var.token_issuer == null || !contains([for entry in var.connect_oidc_issuers : entry.issuer], coalesce(var.token_issuer, "-"))
+    error_message = "token_issuer (the iss of wspush's own tokens) must not be one of connect_oidc_issuers: a token naming a trusted issuer is verified as that issuer's."
+  }
+
+  validation {
+    # The list reaches the authorizer as one environment variable (OIDC_ISSUERS), and Lambda
+    # allows 4 KB for all of a function's variables together.
+    condition     = length(jsonencode(var.connect_oidc_issuers)) <= 2048
+    error_message = "connect_oidc_issuers encodes to more than 2048 characters of JSON (Lambda's 4 KB limit covers all of the authorizer's environment): trust fewer issuers or grant topics by fewer, broader patterns."
+  }
+}
+
 variable "public_topic_patterns" {
   type        = list(string)
   description = "Topic patterns every authenticated connection may subscribe to, besides its token's `topics` claim: exact names or prefixes ending in `*` (e.g. [\"news\", \"public.*\"])."

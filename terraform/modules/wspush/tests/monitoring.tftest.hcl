@@ -161,3 +161,24 @@ run "bad_gone_rate_threshold" {
 
   expect_failures = [var.gone_rate_threshold]
 }
+
+run "identity_provider_alarm" {
+  command = plan
+
+  module {
+    source = "../monitoring"
+  }
+
+  variables {
+    identity_provider_alarm = true
+  }
+
+  assert {
+    condition = (
+      aws_cloudwatch_metric_alarm.threshold["jwks-fetch-failed"].metric_name == "JwksFetchFailed" &&
+      aws_cloudwatch_metric_alarm.threshold["jwks-fetch-failed"].namespace == "wspush" &&
+      aws_cloudwatch_metric_alarm.threshold["jwks-fetch-failed"].dimensions == tomap({ service = "wspush", stage = "prod" })
+    )
+    error_message = "An alarm watches failed JWKS fetches when the stack trusts identity providers."
+  }
+}
