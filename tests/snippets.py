@@ -34,6 +34,7 @@ def snippet(markdown: Path, name: str, replacements: dict[str, str] | None = Non
     return code
 
 
-def blocks(markdown: Path, lang: str) -> list[str]:
-    """Every fenced block of language ``lang``."""
-    return [m["code"] for m in _BLOCK.finditer(markdown.read_text()) if m["lang"] == lang]
+def blocks(markdown: Path, lang: str | None = None) -> list[str]:
+    """Every fenced block (of language ``lang``, when given)."""
+    found = _BLOCK.finditer(markdown.read_text())
+    return [m["code"] for m in found if lang is None or m["lang"] == lang]

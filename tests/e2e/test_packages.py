@@ -11,6 +11,7 @@ import subprocess
 import sys
 import threading
 import time
+import zipfile
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -55,6 +56,9 @@ def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("wheel")
     _run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet", "-w", str(out), str(ROOT)])
     (built,) = out.glob("wspush-*.whl")
+    with zipfile.ZipFile(built) as archive:
+        names = set(archive.namelist())
+    assert {"wspush/py.typed", "wspush/sdk/__init__.py", "wspush_local/command.py"} <= names
     return built
 
 
