@@ -24,6 +24,7 @@ FIXED_TIME = (1980, 1, 1, 0, 0, 0)
 # console scripts, which nothing imports and whose shebang names the build's interpreter.
 RUNTIME_PROVIDED = {"boto3", "botocore", "s3transfer", "urllib3", "dateutil", "six.py", "bin"}
 SKIPPED_PARTS = {"__pycache__"}
+BACKEND_ONLY = ("sdk/", "py.typed")
 SKIPPED_SUFFIXES = {".pyc", ".pyo"}
 
 
@@ -93,7 +94,14 @@ def main() -> int:
         return 1
     # Only the package itself (and the dependencies) go in, not its siblings.
     files = collect([args.deps] if args.deps else [])
-    files.update({f"{args.package}/{name}": path for name, path in collect([package]).items()})
+    # The backend SDK (wspush.sdk) ships in the wheel for callers; no function imports it.
+    files.update(
+        {
+            f"{args.package}/{name}": path
+            for name, path in collect([package]).items()
+            if not name.startswith(BACKEND_ONLY)
+        }
+    )
     args.out.mkdir(parents=True, exist_ok=True)
     # Several packages share one manifest: each run updates its own entries.
     manifest_path = args.out / "manifest.json"

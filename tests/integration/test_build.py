@@ -50,6 +50,8 @@ def test_zips_hold_the_package_without_boto3_or_caches_and_the_manifest_matches(
         else:
             assert f"wspush/handlers/{function}.py" in names
             assert "aws_lambda_powertools/__init__.py" in names
+            # the backend SDK is the wheel's, not the functions'
+            assert not [n for n in names if n.startswith("wspush/sdk/")]
         assert not [n for n in names if n.startswith(("boto3/", "botocore/"))]
         assert not [n for n in names if "__pycache__" in n or n.endswith(".pyc")]
         assert names == sorted(names)
