@@ -30,14 +30,14 @@ NODE_STAMP := node_modules/.installed
 TF_STAMP := $(TF_DIR)/.terraform/.initialized
 
 .PHONY: help setup build release docs-tables lint fmt test test-unit test-js test-integration test-terraform \
-        checkov chromium test-e2e bench run token push connect listen deploy destroy clean
+        checkov chromium test-e2e docs bench run token push connect listen deploy destroy clean
 
 help: ## Show this help
 	@grep -E '^[a-zA-Z0-9_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  %-18s %s\n", $$1, $$2}'
 
 $(VENV_STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --quiet --disable-pip-version-check -e '.[dev]'
+	$(BIN)/pip install --quiet --quiet --disable-pip-version-check -e '.[dev,local]'
 	touch $@
 
 $(RELEASE_STAMP): $(VENV_STAMP) requirements-release.txt
@@ -129,7 +129,11 @@ chromium: ## Install Debian's Chromium for the browser test when it is missing (
 test-e2e: setup build chromium ## End-to-end tests against the local stack (Python, Node and Chromium clients)
 	$(BIN)/pytest tests/e2e
 
-test: setup lint test-unit test-js test-integration test-terraform checkov test-e2e ## Run every test
+# Not --quiet: it hides the warnings that --strict turns into a failure.
+docs: $(VENV_STAMP) ## Build the documentation site into build/site (strict: a broken link or anchor fails)
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict
+
+test: setup lint test-unit test-js test-integration test-terraform checkov docs test-e2e ## Run every test
 
 bench: $(VENV_STAMP) build ## Benchmarks against baselines -> docs/benchmarks.md (BENCH_SCALE=small for a quick look)
 	$(BIN)/python -m bench

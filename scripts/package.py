@@ -26,6 +26,7 @@ VERSION = (Path(__file__).resolve().parents[1] / "VERSION").read_text().strip()
 # console scripts, which nothing imports and whose shebang names the build's interpreter.
 RUNTIME_PROVIDED = {"boto3", "botocore", "s3transfer", "urllib3", "dateutil", "six.py", "bin"}
 SKIPPED_PARTS = {"__pycache__"}
+BACKEND_ONLY = ("sdk/", "py.typed")
 SKIPPED_SUFFIXES = {".pyc", ".pyo"}
 
 
@@ -95,7 +96,14 @@ def main() -> int:
         return 1
     # Only the package itself (and the dependencies) go in, not its siblings.
     files = collect([args.deps] if args.deps else [])
-    files.update({f"{args.package}/{name}": path for name, path in collect([package]).items()})
+    # The backend SDK (wspush.sdk) ships in the wheel for callers; no function imports it.
+    files.update(
+        {
+            f"{args.package}/{name}": path
+            for name, path in collect([package]).items()
+            if not name.startswith(BACKEND_ONLY)
+        }
+    )
     for function in args.functions:
         handler_module = package / "handlers" / f"{function}.py"
         if not handler_module.is_file():

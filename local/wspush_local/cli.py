@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from dataclasses import dataclass
@@ -104,7 +105,9 @@ def _deployment(args: argparse.Namespace) -> Deployment:
         return Deployment(
             outputs, outputs["aws_region"], outputs["websocket_url"], outputs["publish_url"]
         )
-    work_dir = Path(args.work_dir) if args.work_dir else root / ".wspush"
+    # WSPUSH_WORK_DIR serves the make targets (make token, push, listen, connect), which
+    # take no --work-dir, against a stack started with one.
+    work_dir = Path(args.work_dir or os.environ.get("WSPUSH_WORK_DIR") or root / ".wspush")
     info = read_stack_file(work_dir)
     jwt = (info.get("publish_authorization") or {}).get("jwt")
     return Deployment(
@@ -402,7 +405,10 @@ def parser() -> argparse.ArgumentParser:
         command.add_argument(
             "--aws", action="store_true", help="act on the AWS deployment (terraform outputs)"
         )
-        command.add_argument("--work-dir", help="the local stack's directory (default .wspush)")
+        command.add_argument(
+            "--work-dir",
+            help="the local stack's directory (default $WSPUSH_WORK_DIR, else .wspush)",
+        )
         command.add_argument(
             "--example", help="with --aws: read examples/EXAMPLE's outputs instead of terraform/'s"
         )

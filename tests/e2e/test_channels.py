@@ -138,7 +138,7 @@ def test_the_cli_shows_a_channels_history(stack):
 
 
 def test_lifecycle_events_reach_a_rule_on_the_bus_as_eventbridge_sends_them(stack):
-    # Given the README's example rule, sending lifecycle events to a queue
+    # Given the example rule of docs/channels.md, sending lifecycle events to a queue
     sqs, events = stack.clients["sqs"], stack.clients["events"]
     queue_url = sqs.create_queue(QueueName="e2e-lifecycle")["QueueUrl"]
     queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])[

@@ -58,6 +58,8 @@ def test_zips_hold_the_package_without_boto3_or_caches_and_the_manifest_matches(
             # The signature libraries of identity providers' tokens, pure Python.
             assert {"rsa/__init__.py", "ecdsa/__init__.py"} <= set(names)
             assert not [n for n in names if n.startswith(("rsa/", "ecdsa/")) and n.endswith(".so")]
+            # the backend SDK is the wheel's, not the functions'
+            assert not [n for n in names if n.startswith("wspush/sdk/")]
         assert not [n for n in names if n.startswith(("boto3/", "botocore/"))]
         assert not [n for n in names if "__pycache__" in n or n.endswith(".pyc")]
         assert names == sorted(names)

@@ -1,4 +1,5 @@
-"""`wspush listen` against a small in-process WebSocket server that speaks wspush."""
+"""`wspush listen` and the SDK's `listen` against a small in-process WebSocket server that
+speaks wspush."""
 
 from __future__ import annotations
 
@@ -18,8 +19,10 @@ import pytest
 from aiohttp import WSMsgType, web
 
 from wspush.logic.tokens import issue, verify
+from wspush.sdk import listen
+from wspush.sdk.backoff import backoff_delay
+from wspush.sdk.listener import Listener, ListenOptions
 from wspush_local.cli import parser
-from wspush_local.listen import Listener, ListenOptions, backoff_delay
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -107,7 +110,13 @@ def _listener(url: str, out: io.StringIO, status: list[str], **options: Any) -> 
         return next(tokens)
 
     defaults: dict[str, Any] = {"min_reconnect_delay": 0.01, "max_reconnect_delay": 0.05}
-    return Listener(ListenOptions(url, **{**defaults, **options}), get_token, out, status.append)
+
+    def print_line(frame: dict[str, Any]) -> None:
+        out.write(json.dumps(frame) + "\n")
+
+    return Listener(
+        ListenOptions(url, **{**defaults, **options}), get_token, print_line, status.append
+    )
 
 
 def _lines(out: io.StringIO) -> list[dict[str, Any]]:
@@ -198,6 +207,50 @@ async def test_a_refused_connection_is_retried_with_backoff() -> None:
     await _until(lambda: len([s for s in status if s.startswith("connection failed")]) >= 3)
     task.cancel()
     assert all("reconnecting in" in s for s in status if "reconnecting" in s)
+
+
+async def test_the_sdk_listen_yields_each_push_once_and_reconnects(server) -> None:
+    # Given the SDK's iterator, with a plain (not async) token function
+    fake, url = server
+    tokens = iter(["sdk-1", "sdk-2"])
+    status: list[str] = []
+    pushes = listen(url, lambda: next(tokens), topics=["news"], on_status=status.append)
+    received: list[dict[str, Any]] = []
+
+    async def consume() -> None:
+        async for push in pushes:
+            received.append(push)
+            if len(received) == 3:
+                break
+
+    consumer = asyncio.create_task(consume())
+    first = await fake.next_connection(1)
+    # When it gets a push twice, the connection drops, and one more push follows
+    await first.send_json(envelope(1, channel="topic:news", seq=1, epoch="e1"))
+    await first.send_json(envelope(1, channel="topic:news", seq=1, epoch="e1"))
+    await first.send_json(envelope(2, channel="topic:news", seq=2, epoch="e1"))
+    await _until(lambda: len(received) == 2)
+    await first.close(code=1001, message=b"Going away")
+    second = await fake.next_connection(2, timeout=10)
+    await second.send_json(envelope(3))
+    await asyncio.wait_for(consumer, 10)
+    # Then each push came once, the second connection had a fresh token and resumed
+    assert [push["id"] for push in received] == ["id-1", "id-2", "id-3"]
+    assert "sdk-2" in fake.protocols[1]
+    await _until(lambda: len(fake.frames[1]) >= 2)
+    assert fake.frames[1][1]["since"] == {"topic:news": 2}
+    assert "subscribed to news" in status
+
+
+async def test_the_sdk_listen_ends_with_the_token_functions_error(server) -> None:
+    _, url = server
+
+    async def refuse() -> str:
+        raise RuntimeError("no token for you")
+
+    with pytest.raises(RuntimeError, match="no token for you"):
+        async for _ in listen(url, refuse):
+            pass
 
 
 def test_backoff_is_full_jitter_and_capped() -> None:

@@ -177,12 +177,7 @@ variable "connect_oidc_issuers" {
     token_use  = optional(list(string))
     algorithms = optional(list(string), ["RS256"])
   }))
-  description = <<-EOT
-    Identity providers (Cognito user pools, Auth0, Okta, Entra ID, Keycloak, any OpenID Connect issuer) whose tokens $connect accepts, verified against each one's JWKS (docs/identity.md). Per issuer:
-    issuer (the exact `iss`); audiences (an ID token's `aud`) and/or client_ids (a Cognito access token's `client_id`); jwks_uri (default: a Cognito pool's documented URL, else the discovery document's);
-    entity_claim (the claim naming the entity, default `sub`); topics_claim (a claim holding topic patterns) and/or group_topics = { claim = "cognito:groups" (or "scope", "groups"), patterns = { admins = ["*"], staff = ["orders.*"] } };
-    token_use (Cognito: ["id"], ["access"] or both; null does not check it); algorithms (RS256 and/or ES256, default ["RS256"]).
-  EOT
+  description = "Identity providers (Cognito user pools, Auth0, Okta, Entra ID, Keycloak, any OpenID Connect issuer) whose tokens $connect accepts, verified against each one's JWKS (docs/identity.md). Per issuer: issuer (the exact `iss`); audiences (an ID token's `aud`) and/or client_ids (a Cognito access token's `client_id`); jwks_uri (default: a Cognito pool's documented URL, else the discovery document's); entity_claim (the claim naming the entity, default `sub`); topics_claim (a claim holding topic patterns) and/or group_topics = { claim = \"cognito:groups\" (or \"scope\", \"groups\"), patterns = { admins = [\"*\"], staff = [\"orders.*\"] } }; token_use (Cognito: [\"id\"], [\"access\"] or both; null does not check it); algorithms (RS256 and/or ES256, default [\"RS256\"])."
   default     = []
   nullable    = false
 
