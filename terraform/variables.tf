@@ -170,7 +170,7 @@ variable "push_rate_limit" {
 
 variable "manage_api_gateway_account" {
   type        = bool
-  description = "Create the CloudWatch role API Gateway needs for access logs and set it as the account's (one setting per account and region). Turn on in ONE deployment per account and region, and only if the account has no role set yet."
+  description = "Create the CloudWatch role API Gateway needs for access logs and set it as the account's (one setting per account and region, reset on destroy). Off (the module's default), `make account-logging` sets it once per account and region, and `make deploy` stops first while it is missing. Turn on in at most ONE deployment per account and region."
   default     = null
 }
 

@@ -199,7 +199,7 @@ class Stack:
             self.terraform_variables = {
                 "emulator_endpoint": emulator_url,
                 "stage_name": options.stage,
-                "manage_api_gateway_account": "false",
+                "manage_api_gateway_account": "true",
                 "deletion_protection": "false",
                 # moto has no saved Logs Insights queries; the log shows the counters.
                 "monitoring_enabled": "false",

@@ -109,48 +109,9 @@ resource "aws_apigatewayv2_stage" "this" {
 
   tags = var.tags
 
-  depends_on = [aws_api_gateway_account.this]
-}
-
-# Access logging from API Gateway needs the account-level CloudWatch role. It is ONE
-# setting per account and region, shared by every API there: two stacks managing it fight
-# over it, and destroying the stack that set it leaves it pointing at a deleted role. So it
-# is off by default; turn it on in one deployment per account and region.
-data "aws_iam_policy_document" "apigateway_assume" {
-  count = var.manage_account_logging_role ? 1 : 0
-
-  statement {
-    actions = ["sts:AssumeRole"]
-
-    principals {
-      type        = "Service"
-      identifiers = ["apigateway.amazonaws.com"]
-    }
-  }
-}
-
-resource "aws_iam_role" "apigateway_logging" {
-  count = var.manage_account_logging_role ? 1 : 0
-
-  # IAM is global: the region keeps two regions' roles apart.
-  name               = "${var.name}-apigw-logs-${data.aws_region.current.name}"
-  assume_role_policy = data.aws_iam_policy_document.apigateway_assume[0].json
-  tags               = var.tags
-}
-
-resource "aws_iam_role_policy_attachment" "apigateway_logging" {
-  count = var.manage_account_logging_role ? 1 : 0
-
-  role       = aws_iam_role.apigateway_logging[0].name
-  policy_arn = "arn:${data.aws_partition.current.partition}:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs"
-}
-
-resource "aws_api_gateway_account" "this" {
-  count = var.manage_account_logging_role ? 1 : 0
-
-  cloudwatch_role_arn = aws_iam_role.apigateway_logging[0].arn
-
-  depends_on = [aws_iam_role_policy_attachment.apigateway_logging]
+  # Access logging needs the account's API Gateway CloudWatch role (one per account and
+  # region): when this configuration sets it, the stage waits for it.
+  depends_on = [var.account_cloudwatch_role_arn]
 }
 
 resource "aws_lambda_permission" "route" {

@@ -277,7 +277,7 @@ variable "push_rate_limit" {
 
 variable "manage_api_gateway_account" {
   type        = bool
-  description = "Create the CloudWatch role API Gateway needs for access logs and set it as the account's (one setting per account and region). Turn on in ONE deployment per account and region, and only if the account has no role set yet; see docs/operations.md."
+  description = "Create the CloudWatch role API Gateway needs for the WebSocket stage's access logs and set it as the account's (one setting per account and region, reset when this deployment is destroyed). Off, the setting is made once per account and region by `make account-logging` (terraform/account/), and `make deploy` stops before creating anything while it is missing. Turn on in at most ONE deployment per account and region; see docs/operations.md."
   default     = false
   nullable    = false
 }

@@ -91,9 +91,8 @@ run "custom_route_permission_is_scoped_to_its_route" {
       "$default"    = "message"
       "placeOrder"  = "route-placeOrder"
     }
-    throttling_burst_limit      = 100
-    throttling_rate_limit       = 50
-    manage_account_logging_role = false
+    throttling_burst_limit = 100
+    throttling_rate_limit  = 50
   }
 
   assert {
