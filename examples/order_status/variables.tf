@@ -51,8 +51,8 @@ variable "deletion_protection" {
 
 variable "manage_api_gateway_account" {
   type        = bool
-  description = "Create the account-level CloudWatch role API Gateway needs for access logs. Turn off if the account already has one."
-  default     = true
+  description = "Create API Gateway's account-level CloudWatch role (one per account and region) and own it: it is reset when this example is destroyed. Off, set it once with `make account-logging` (or leave the role the account already has)."
+  default     = false
 }
 
 variable "monitoring_enabled" {

@@ -110,3 +110,12 @@ run "waits_are_whole_seconds_from_one" {
 
   expect_failures = [var.status_wait_seconds]
 }
+
+run "leaves_the_accounts_logging_role_alone_by_default" {
+  command = plan
+
+  assert {
+    condition     = module.wspush.api_gateway_cloudwatch_role_arn == null
+    error_message = "The example must not overwrite the account-wide API Gateway logging role unless asked (manage_api_gateway_account)."
+  }
+}

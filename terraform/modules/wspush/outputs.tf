@@ -151,3 +151,8 @@ output "publish_caller_policy_json" {
   description = "Least-privilege IAM policy for callers of POST /publish: execute-api:Invoke on that route only (null with a JWT authorizer)."
   value       = var.publish_jwt_issuer == null ? data.aws_iam_policy_document.publish_caller.json : null
 }
+
+output "api_gateway_cloudwatch_role_arn" {
+  description = "The API Gateway CloudWatch role this deployment set as the account's (manage_api_gateway_account); null when the setting is made elsewhere."
+  value       = var.manage_api_gateway_account ? module.api_gateway_account[0].cloudwatch_role_arn : null
+}
