@@ -30,7 +30,7 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import unquote
 
-from moto.apigateway.models import apigateway_backends
+from moto.apigateway.models import Account, apigateway_backends
 from moto.apigatewayv2.exceptions import BadRequestException
 from moto.apigatewayv2.models import ApiGatewayV2Backend, Stage
 from moto.apigatewayv2.responses import ApiGatewayV2Response
@@ -208,6 +208,21 @@ def _update_stage_response(response: ApiGatewayV2Response) -> tuple[int, dict[st
     return 200, {}, json.dumps(stage.to_json())
 
 
+def _reset_account_role(apply_patch_operations: Callable[..., Account]) -> Callable[..., Account]:
+    """UpdateAccount's ``replace /cloudwatchRoleArn`` with no value clears the role, which is
+    how ``reset_on_delete`` resets it; moto expects a value."""
+
+    @functools.wraps(apply_patch_operations)
+    def apply(account: Account, patch_operations: list[dict[str, Any]]) -> Account:
+        operations = [
+            {"value": None, **op} if op.get("path") == "/cloudwatchRoleArn" else op
+            for op in patch_operations
+        ]
+        return apply_patch_operations(account, operations)
+
+    return apply
+
+
 def _require_small_environment(environment: dict[str, Any] | None) -> None:
     variables = (environment or {}).get("Variables") or {}
     measured = json.dumps(variables, separators=(",", ":"), ensure_ascii=False)
@@ -260,6 +275,9 @@ def enforce_apply_time_rules() -> None:
     """Make moto refuse what AWS refuses when a configuration is applied. Idempotent."""
     if getattr(LambdaBackend.create_function, "enforced", False):
         return
+    Account.apply_patch_operations = _reset_account_role(  # type: ignore[method-assign]
+        Account.apply_patch_operations
+    )
     ApiGatewayV2Backend.create_stage = _create_stage  # type: ignore[method-assign]
     ApiGatewayV2Backend.update_stage = _update_stage  # type: ignore[attr-defined]
     ApiGatewayV2Response.update_stage = _update_stage_response  # type: ignore[attr-defined]

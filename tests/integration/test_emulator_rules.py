@@ -85,10 +85,9 @@ def test_a_logged_websocket_stage_needs_the_accounts_cloudwatch_role(emulator_ur
     stage = apigatewayv2.get_stage(ApiId=api_id, StageName="quiet")
     assert stage["AccessLogSettings"] == logged
 
-    # And resetting the role (reset_on_delete) makes logging refused again
-    apigateway.update_account(
-        patchOperations=[{"op": "replace", "path": "/cloudwatchRoleArn", "value": ""}]
-    )
+    # And resetting the role (reset_on_delete sends no value) makes logging refused again
+    apigateway.update_account(patchOperations=[{"op": "replace", "path": "/cloudwatchRoleArn"}])
+    assert not apigateway.get_account().get("cloudwatchRoleArn")
     with pytest.raises(ClientError):
         apigatewayv2.create_stage(ApiId=api_id, StageName="again", AccessLogSettings=logged)
 
