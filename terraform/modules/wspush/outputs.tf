@@ -114,11 +114,13 @@ output "kms_key_policy_json" {
 }
 
 output "push_settings" {
-  description = "How a push is split and paced: shard size, shard parallelism and the posts-per-second cap of one push."
+  description = "How a push is split, paced and retried: shard size, shard parallelism, the posts-per-second cap of one push, and Lambda's retries and maximum event age for an asynchronous push."
   value = {
-    shard_size        = var.push_shard_size
-    shard_parallelism = var.push_shard_parallelism
-    rate_limit        = var.push_rate_limit
+    shard_size            = var.push_shard_size
+    shard_parallelism     = var.push_shard_parallelism
+    rate_limit            = var.push_rate_limit
+    retry_attempts        = var.push_retry_attempts
+    max_event_age_seconds = var.push_max_event_age_seconds
   }
 }
 
