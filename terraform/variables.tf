@@ -45,7 +45,7 @@ variable "schedule_expression" {
 
 variable "schedule_enabled" {
   type        = bool
-  description = "Whether scheduled pushes run."
+  description = "Whether scheduled pushes run; off by default (each run is a billed message per targeted connection). Default and reasoning in the module."
   default     = null
 }
 

@@ -205,6 +205,10 @@ class Stack:
                 "monitoring_enabled": "false",
                 "public_topic_patterns": json.dumps(list(options.public_topics)),
             }
+            if not options.example:
+                # The demo's point: scheduled pushes reach every connection (a deployment
+                # turns them on itself, once it has priced them).
+                self.terraform_variables["schedule_enabled"] = "true"
             if options.schedule_expression:
                 self.terraform_variables["schedule_expression"] = options.schedule_expression
             self.terraform_variables.update(options.variables)

@@ -79,8 +79,8 @@ variable "schedule_expression" {
 
 variable "schedule_enabled" {
   type        = bool
-  description = "Whether scheduled pushes run."
-  default     = true
+  description = "Whether scheduled pushes run (the rule exists either way, DISABLED when off). Off by default: every run is one API Gateway message per targeted connection, so the default broadcast every minute would bill about 4.3 billion messages a month at 100,000 connections. Turn it on with a schedule_expression and scheduled_audience you have priced (docs/operations.md, Cost model); the local stack turns it on."
+  default     = false
   nullable    = false
 }
 

@@ -103,6 +103,15 @@ run "longest_allowed_name_and_stage_fit_every_limit" {
   }
 }
 
+run "scheduled_pushes_are_off_by_default" {
+  command = plan
+
+  assert {
+    condition     = !var.schedule_enabled && module.push_schedule.schedule_rule_name == "wspush-prod-push-schedule"
+    error_message = "A default deploy must not broadcast on a schedule (a billed message per connection per run); the rule exists, disabled."
+  }
+}
+
 run "api_gateway_account_role_is_off_by_default" {
   command = plan
 
