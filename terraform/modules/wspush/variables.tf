@@ -198,7 +198,7 @@ variable "create_kms_key" {
 
 variable "kms_key_arn" {
   type        = string
-  description = "Your own customer-managed KMS key for the table, the token secret, both queues and the alarm topic; its key policy must contain the kms_key_policy_json output's service statements (docs/operations.md). null (and create_kms_key off) uses AWS-managed encryption."
+  description = "Your own customer-managed KMS key for the table, the token secret, both queues and the alarm topic; its key policy must contain the kms_key_policy_json output's service statements (docs/operations.md). null (and create_kms_key off) uses encryption AWS manages: the tables' AWS-owned key (free), aws/ssm, SQS-managed SSE."
   default     = null
 
   validation {
