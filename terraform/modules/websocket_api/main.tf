@@ -6,9 +6,19 @@ locals {
   # Built from the API and the stage *name* only, so functions can take these as
   # environment variables without waiting for the stage (which waits for them).
   # The DNS suffix comes from the partition (amazonaws.com, amazonaws.com.cn, ...).
-  connections_url   = "https://${aws_apigatewayv2_api.this.id}.execute-api.${data.aws_region.current.name}.${data.aws_partition.current.dns_suffix}/${var.stage_name}"
-  authorized        = var.connect_authorizer != null
-  route_permissions = { for route_key, integration in var.routes : trimprefix(route_key, "$") => { route_key = route_key, integration = integration } }
+  connections_url = "https://${aws_apigatewayv2_api.this.id}.execute-api.${data.aws_region.current.name}.${data.aws_partition.current.dns_suffix}/${var.stage_name}"
+  authorized      = var.connect_authorizer != null
+  # Each route's invoke permission, keyed by a name that is also its statement id's suffix
+  # (Lambda allows ([a-zA-Z0-9-_]+), 100 characters). $-routes drop the $; a route key with
+  # other characters (order.place), or one that would collide with a $-route's name
+  # (default, connect, disconnect), gets them replaced and a hash of the key appended.
+  dollar_route_names = [for route_key in keys(var.routes) : trimprefix(route_key, "$") if startswith(route_key, "$")]
+  route_permissions = {
+    for route_key, integration in var.routes :
+    (startswith(route_key, "$") ? trimprefix(route_key, "$") :
+      can(regex("^[A-Za-z0-9_-]+$", route_key)) && !contains(local.dollar_route_names, route_key) ? route_key :
+    "${replace(route_key, "/[^A-Za-z0-9_-]/", "_")}-${substr(sha256(route_key), 0, 8)}") => { route_key = route_key, integration = integration }
+  }
 }
 
 resource "aws_apigatewayv2_api" "this" {
