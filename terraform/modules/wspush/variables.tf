@@ -89,6 +89,14 @@ variable "scheduled_message" {
   description = "Payload of every scheduled push (any JSON value)."
   default     = { text = "scheduled push from wspush" }
   nullable    = false
+
+  # Lambda allows 4 KB for all of a function's environment variables, measured as their
+  # JSON; SCHEDULED_MESSAGE is JSON inside that JSON, and the push function's other
+  # variables take under 1 KB. (Bytes: base64's length is 4/3 of them.)
+  validation {
+    condition     = ceil(length(base64encode(jsonencode(jsonencode(var.scheduled_message)))) * 3 / 4) <= 3072
+    error_message = "scheduled_message takes ${ceil(length(base64encode(jsonencode(jsonencode(var.scheduled_message)))) * 3 / 4)} bytes in the push function's environment; at most 3072 fit Lambda's 4 KB for all of a function's environment variables."
+  }
 }
 
 variable "scheduled_audience" {
@@ -115,6 +123,13 @@ variable "allowed_origins" {
   description = "Browser origins allowed to connect (exact match, e.g. https://app.example.com). EMPTY ALLOWS EVERY ORIGIN: any web page a user visits may then open a connection with that user's token. Set it in production."
   default     = []
   nullable    = false
+
+  # ALLOWED_ORIGINS, TOKEN_AUDIENCE and TOKEN_ISSUER share the authorizer's 4 KB of
+  # environment variables (its others take under 1 KB).
+  validation {
+    condition     = ceil(length(base64encode(jsonencode([join(",", var.allowed_origins), var.token_audience == null ? "" : var.token_audience, var.token_issuer == null ? "" : var.token_issuer]))) * 3 / 4) <= 3072
+    error_message = "allowed_origins, token_audience and token_issuer take ${ceil(length(base64encode(jsonencode([join(",", var.allowed_origins), var.token_audience == null ? "" : var.token_audience, var.token_issuer == null ? "" : var.token_issuer]))) * 3 / 4)} bytes in the authorizer's environment together; at most 3072 fit Lambda's 4 KB for all of a function's environment variables."
+  }
 }
 
 variable "require_query_token" {
@@ -159,6 +174,13 @@ variable "public_topic_patterns" {
   validation {
     condition     = alltrue([for pattern in var.public_topic_patterns : can(regex("^(\\*|[A-Za-z0-9_.:/-]{1,128}\\*?)$", pattern))])
     error_message = "Each public topic pattern is a topic name (1-128 of A-Z a-z 0-9 _ . : / -), optionally followed by *, or * alone."
+  }
+
+  # PUBLIC_TOPIC_PATTERNS in the message function's 4 KB of environment variables (its
+  # others take under 1 KB).
+  validation {
+    condition     = ceil(length(base64encode(jsonencode(join(",", var.public_topic_patterns)))) * 3 / 4) <= 3072
+    error_message = "public_topic_patterns take ${ceil(length(base64encode(jsonencode(join(",", var.public_topic_patterns)))) * 3 / 4)} bytes in the message function's environment; at most 3072 fit Lambda's 4 KB for all of a function's environment variables."
   }
 }
 
