@@ -16,6 +16,13 @@ resource "aws_iam_role" "this" {
   name               = coalesce(var.role_name, "${var.function_name}-${data.aws_region.current.name}")
   assume_role_policy = data.aws_iam_policy_document.assume.json
   tags               = var.tags
+
+  lifecycle {
+    precondition {
+      condition     = length(coalesce(var.role_name, "${var.function_name}-${data.aws_region.current.name}")) <= 64
+      error_message = "The function's role name \"${coalesce(var.role_name, "${var.function_name}-${data.aws_region.current.name}")}\" is longer than the 64 characters IAM allows: shorten the function name or set role_name."
+    }
+  }
 }
 
 resource "aws_cloudwatch_log_group" "this" {

@@ -161,3 +161,16 @@ run "bad_gone_rate_threshold" {
 
   expect_failures = [var.gone_rate_threshold]
 }
+
+run "the_dashboard_name_carries_the_region" {
+  command = plan
+
+  module {
+    source = "../monitoring"
+  }
+
+  assert {
+    condition     = aws_cloudwatch_dashboard.this.dashboard_name == "wspush-prod-us-east-1"
+    error_message = "CloudWatch dashboards are global to the account: the name must carry the region, or a second region's deployment collides."
+  }
+}
