@@ -3,7 +3,6 @@ provider (against the moto server, so no AWS account is needed), and hands every
 to the module."""
 
 import re
-from pathlib import Path
 from typing import Any
 
 import pytest
