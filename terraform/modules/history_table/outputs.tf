@@ -10,5 +10,5 @@ output "table_arn" {
 
 output "kms_key_arn_in_use" {
   description = "Customer-managed key encrypting the table; null for the AWS-managed key."
-  value       = aws_dynamodb_table.this.server_side_encryption[0].kms_key_arn
+  value       = one(aws_dynamodb_table.this.server_side_encryption[*].kms_key_arn)
 }

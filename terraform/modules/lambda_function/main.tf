@@ -11,6 +11,12 @@ data "aws_iam_policy_document" "assume" {
 
 data "aws_region" "current" {}
 
+locals {
+  # The one place the Lambda runtime and architecture are named: build.sh installs the
+  # dependencies for exactly these (scripts/package.py --pip-target reads the same file).
+  lambda_target = jsondecode(file("${path.module}/../../../lambdas/runtime.json"))
+}
+
 resource "aws_iam_role" "this" {
   # IAM names are account-wide: the region keeps the same function name in two regions apart.
   name               = coalesce(var.role_name, "${var.function_name}-${data.aws_region.current.name}")
@@ -68,8 +74,8 @@ resource "aws_lambda_function" "this" {
   description                    = var.description
   role                           = aws_iam_role.this.arn
   handler                        = var.handler
-  runtime                        = "python3.13"
-  architectures                  = ["arm64"]
+  runtime                        = local.lambda_target.runtime
+  architectures                  = [local.lambda_target.architecture]
   filename                       = var.package_path
   source_code_hash               = filebase64sha256(var.package_path)
   memory_size                    = var.memory_size
