@@ -60,3 +60,32 @@ def test_a_target_pip_cannot_build_for_is_refused(tmp_path, target):
     runtime.write_text(json.dumps(target))
     with pytest.raises(ValueError, match="not a Python runtime on a Lambda architecture"):
         package.pip_target(runtime)
+
+
+def test_the_deployed_zip_runs_on_the_local_python(tmp_path):
+    # The zip's only native code is wrapt's optional extension (through aws-xray-sdk),
+    # built for the Lambda target; elsewhere wrapt uses its pure-Python implementation.
+    import zipfile
+
+    with zipfile.ZipFile(ROOT / "dist" / "push.zip") as archive:
+        native = [name for name in archive.namelist() if name.endswith(".so")]
+        archive.extractall(tmp_path)
+    assert all(name.startswith("wrapt/") for name in native)
+    probe = "import wrapt.wrappers as w; print(w.__file__, w.ObjectProxy.__module__)"
+    loaded = subprocess.run(
+        [sys.executable, "-c", probe],
+        cwd=tmp_path,
+        env={
+            "PYTHONPATH": str(tmp_path),
+            "PATH": "/usr/bin:/bin",
+            "AWS_DEFAULT_REGION": "us-east-1",
+            "POWERTOOLS_TRACE_DISABLED": "true",
+            "CONNECTIONS_TABLE": "t",
+            "HISTORY_TABLE": "h",
+        },
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    origin, implementation = loaded.stdout.split()
+    assert origin.startswith(str(tmp_path)) and implementation == "wrapt.wrappers"
