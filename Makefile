@@ -12,6 +12,8 @@ TERRAFORM ?= terraform
 TF_DIR := terraform
 # The whole stack is this module; terraform/ is a thin root that calls it.
 TF_MODULE_DIR := $(TF_DIR)/modules/wspush
+# API Gateway's account setting (its CloudWatch logging role), in a state of its own.
+TF_ACCOUNT_DIR := $(TF_DIR)/account
 # Complete configurations that use the module from outside, validated like the root.
 TF_EXAMPLE_DIRS := $(patsubst %/main.tf,%,$(wildcard examples/*/main.tf))
 # A generated CLI config: a provider mirror when one is available (offline machines),
@@ -29,8 +31,9 @@ CHECKOV_STAMP := $(CHECKOV_VENV)/.installed
 NODE_STAMP := node_modules/.installed
 TF_STAMP := $(TF_DIR)/.terraform/.initialized
 
-.PHONY: help setup build release docs-tables lint fmt test test-unit test-js test-integration test-terraform \
-        checkov chromium test-e2e docs bench run token push connect listen deploy destroy clean
+.PHONY: help setup build release docs-tables lint fmt test test-unit test-js test-integration \
+        test-terraform checkov chromium test-e2e docs bench run token push connect listen \
+        account-logging deploy destroy clean
 
 help: ## Show this help
 	@grep -E '^[a-zA-Z0-9_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  %-18s %s\n", $$1, $$2}'
@@ -70,6 +73,7 @@ $(TF_STAMP): build/terraform.rc $(TF_DIR)/.terraform.lock.hcl $(TF_SOURCES) $(EX
 	# The module's own tests run in its directory, on the root's pinned provider.
 	cp $(TF_DIR)/.terraform.lock.hcl $(TF_MODULE_DIR)/.terraform.lock.hcl
 	cd $(TF_MODULE_DIR) && $(TERRAFORM) init -backend=false -lockfile=readonly >/dev/null
+	cd $(TF_ACCOUNT_DIR) && $(TERRAFORM) init -backend=false -lockfile=readonly >/dev/null
 	for example in $(TF_EXAMPLE_DIRS); do \
 	  (cd $$example && $(TERRAFORM) init -backend=false -lockfile=readonly >/dev/null); done
 	touch $@
@@ -110,6 +114,7 @@ test-terraform: $(TF_STAMP) build ## terraform fmt, validate and native tests (r
 	$(TERRAFORM) fmt -check -recursive $(TF_DIR)
 	cd $(TF_DIR) && $(TERRAFORM) validate -no-color
 	cd $(TF_MODULE_DIR) && $(TERRAFORM) validate -no-color
+	cd $(TF_ACCOUNT_DIR) && $(TERRAFORM) validate -no-color
 	for example in $(TF_EXAMPLE_DIRS); do \
 	  $(TERRAFORM) fmt -check -recursive $$example && \
 	  (cd $$example && $(TERRAFORM) validate -no-color) || exit 1; \
@@ -161,9 +166,20 @@ listen: $(VENV_STAMP) ## Print every push ENTITY (and TOPIC) receives, one JSON 
 # the tests run with -backend=false). They may ask for approval (TF_INPUT=1); set
 # TF_CLI_ARGS_apply=-auto-approve to run them unattended (destroy is `apply -destroy`).
 TF_DEPLOY_INIT := cd $(TF_DIR) && $(TERRAFORM) init -input=false -lockfile=readonly >/dev/null
+PREFLIGHT := $(BIN)/python scripts/deploy_preflight.py --terraform $(TERRAFORM)
 
-deploy: build/terraform.rc build ## Build and apply to your AWS account (state in terraform/terraform.tfstate)
+# Once per account and region, where make deploy deploys (terraform/terraform.tfvars' region).
+account-logging: build/terraform.rc $(VENV_STAMP) ## Set API Gateway's CloudWatch logging role for the deploy's account and region (once; make deploy asks for it)
 	$(TF_DEPLOY_INIT)
+	$(PREFLIGHT) account-variables $(TF_DIR) > build/account-logging.tfvars.json
+	cd $(TF_ACCOUNT_DIR) && $(TERRAFORM) init -input=false -lockfile=readonly >/dev/null
+	cd $(TF_ACCOUNT_DIR) && TF_INPUT=1 $(TERRAFORM) apply -var-file=$(CURDIR)/build/account-logging.tfvars.json
+
+# The preflight stops the deploy before anything is created when AWS would refuse the apply
+# half-way (scripts/deploy_preflight.py says which checks, and each failure names its fix).
+deploy: build/terraform.rc build ## Build, check the account (preflight) and apply to your AWS account (state in terraform/terraform.tfstate)
+	$(TF_DEPLOY_INIT)
+	$(PREFLIGHT) check $(TF_DIR)
 	PYTHON=$(BIN)/python TERRAFORM=$(TERRAFORM) scripts/check-lambda-concurrency.sh $(TF_DIR)
 	cd $(TF_DIR) && TF_INPUT=1 $(TERRAFORM) apply
 
@@ -173,5 +189,6 @@ destroy: build/terraform.rc ## Destroy the AWS deployment (refuses while the tab
 	cd $(TF_DIR) && TF_INPUT=1 $(TERRAFORM) apply -destroy
 
 clean: ## Remove build outputs, local state and virtualenvs
-	rm -rf build dist .wspush $(TF_DIR)/.terraform $(TF_MODULE_DIR)/.terraform $(VENV) $(CHECKOV_VENV) node_modules
+	rm -rf build dist .wspush $(TF_DIR)/.terraform $(TF_MODULE_DIR)/.terraform $(TF_ACCOUNT_DIR)/.terraform
+	rm -rf $(VENV) $(CHECKOV_VENV) node_modules
 	rm -rf $(addsuffix /.terraform,$(TF_EXAMPLE_DIRS)) $(EXAMPLE_OVERRIDES)

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Build dist/wspush.zip, the code of every Lambda function, reproducibly.
 #
-# Dependencies are installed for the Lambda target (Python 3.13, arm64) from
+# Dependencies are installed for the Lambda target Terraform deploys (lambdas/runtime.json,
+# which modules/lambda_function reads too: Python 3.13 on arm64) from
 # lambdas/requirements.txt; boto3/botocore are left out (the runtime has them).
 # The same inputs give byte-identical zips; dist/manifest.json lists each function's
 # zip, handler, sha256 and size. The examples' functions are packaged the same way
@@ -14,13 +15,15 @@ FUNCTIONS=(authorizer connect disconnect message publish push)
 DEPS_DIR=build/lambda-deps
 DEPS_STAMP="$DEPS_DIR/.requirements.sha256"
 
-requirements_hash=$(sha256sum lambdas/requirements.txt | cut -d' ' -f1)
+target=$("$PYTHON" scripts/package.py --pip-target lambdas/runtime.json)
+read -r python_version platform <<<"$target"
+requirements_hash=$(cat lambdas/requirements.txt lambdas/runtime.json | sha256sum | cut -d' ' -f1)
 if [[ ! -f "$DEPS_STAMP" || "$(cat "$DEPS_STAMP")" != "$requirements_hash" ]]; then
-  echo "build: installing Lambda dependencies for python3.13/arm64"
+  echo "build: installing Lambda dependencies for python$python_version/$platform"
   rm -rf "$DEPS_DIR"
   "$PYTHON" -m pip install --quiet --quiet --no-compile --disable-pip-version-check \
     --target "$DEPS_DIR/site" \
-    --platform manylinux2014_aarch64 --implementation cp --python-version 3.13 \
+    --platform "$platform" --implementation cp --python-version "$python_version" \
     --only-binary=:all: -r lambdas/requirements.txt
   echo "$requirements_hash" > "$DEPS_STAMP"
 fi

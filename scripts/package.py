@@ -80,7 +80,25 @@ def write_zip(target: Path, files: dict[str, Path]) -> None:
             archive.writestr(info, data, compresslevel=9)
 
 
+# pip's platform tag for each Lambda architecture (manylinux2014 is what Lambda's
+# Amazon Linux 2023 runtimes accept).
+PIP_PLATFORMS = {"arm64": "manylinux2014_aarch64", "x86_64": "manylinux2014_x86_64"}
+
+
+def pip_target(runtime_file: Path) -> tuple[str, str]:
+    """The Python version and pip platform of the Lambda target Terraform deploys
+    (lambdas/runtime.json, read by modules/lambda_function too)."""
+    target = json.loads(runtime_file.read_text())
+    runtime, architecture = target["runtime"], target["architecture"]
+    if not runtime.startswith("python") or architecture not in PIP_PLATFORMS:
+        raise ValueError(f"{runtime_file}: not a Python runtime on a Lambda architecture")
+    return runtime.removeprefix("python"), PIP_PLATFORMS[architecture]
+
+
 def main() -> int:
+    if sys.argv[1:2] == ["--pip-target"]:
+        print(*pip_target(Path(sys.argv[2])))
+        return 0
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--deps", type=Path, help="installed dependencies (none if omitted)")
     parser.add_argument("--source", type=Path, required=True, help="directory holding --package")

@@ -38,6 +38,8 @@ module "wspush" {
   push_rate_limit                  = var.push_rate_limit
   push_max_hand_ons                = var.push_max_hand_ons
   push_max_age_seconds             = var.push_max_age_seconds
+  push_retry_attempts              = var.push_retry_attempts
+  push_max_event_age_seconds       = var.push_max_event_age_seconds
   manage_api_gateway_account       = var.manage_api_gateway_account
   xray_sdk_tracing                 = var.xray_sdk_tracing
   monitoring_enabled               = var.monitoring_enabled

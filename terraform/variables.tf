@@ -45,7 +45,7 @@ variable "schedule_expression" {
 
 variable "schedule_enabled" {
   type        = bool
-  description = "Whether scheduled pushes run."
+  description = "Whether scheduled pushes run; off by default (each run is a billed message per targeted connection). Default and reasoning in the module."
   default     = null
 }
 
@@ -168,7 +168,7 @@ variable "create_kms_key" {
 
 variable "kms_key_arn" {
   type        = string
-  description = "Your own customer-managed KMS key for the table, the token secret, both queues and the alarm topic; its key policy must contain the kms_key_policy_json output's service statements. null uses AWS-managed encryption."
+  description = "Your own customer-managed KMS key for the table, the token secret, both queues and the alarm topic; its key policy must contain the kms_key_policy_json output's service statements. null uses encryption AWS manages (the tables' free AWS-owned key, aws/ssm, SQS-managed SSE)."
   default     = null
 }
 
@@ -219,7 +219,7 @@ variable "push_max_age_seconds" {
 
 variable "manage_api_gateway_account" {
   type        = bool
-  description = "Create the CloudWatch role API Gateway needs for access logs and set it as the account's (one setting per account and region). Turn on in ONE deployment per account and region, and only if the account has no role set yet."
+  description = "Create the CloudWatch role API Gateway needs for access logs and set it as the account's (one setting per account and region, reset on destroy). Off (the module's default), `make account-logging` sets it once per account and region, and `make deploy` stops first while it is missing. Turn on in at most ONE deployment per account and region."
   default     = null
 }
 

@@ -77,9 +77,11 @@ resource "aws_cognito_user_group" "topic_grants" {
 # --- wspush, trusting the pool ------------------------------------------------------------
 
 module "wspush" {
-  source = "../../terraform/modules/wspush"
+  #checkov:skip=CKV_TF_1:A release tag is the version this example documents (CHANGELOG.md, checksummed artifacts); pin a commit hash in your own root if tags must not be trusted to stay put.
+  source = "git::https://github.com/wspush/wspush.git//terraform/modules/wspush?ref=v0.2.0"
 
-  package_dir                = coalesce(var.package_dir, "${path.root}/../../dist")
+  # The release's function zip, downloaded beside this file or uploaded to S3.
+  lambda_package             = var.lambda_package
   name                       = var.name
   stage_name                 = var.stage_name
   log_retention_days         = var.log_retention_days

@@ -32,10 +32,9 @@ variable "public_topic_patterns" {
   default     = ["news"]
 }
 
-variable "package_dir" {
-  type        = string
-  description = "Directory holding the zips from build.sh; null means dist/ at the repository root."
-  default     = null
+variable "lambda_package" {
+  type        = map(string)
+  description = "The release's wspush-lambda-<version>.zip (the version in the module's ?ref=): { path = \"...\" } for a local file, or { s3_bucket = \"...\", s3_key = \"...\" } in the deployment's region."
 }
 
 variable "deletion_protection" {

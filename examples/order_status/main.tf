@@ -8,6 +8,8 @@ data "aws_caller_identity" "current" {}
 
 data "aws_partition" "current" {}
 
+data "aws_region" "current" {}
+
 locals {
   name = "${var.name}-${var.stage_name}"
 
@@ -193,7 +195,8 @@ data "aws_iam_policy_document" "order_workflow" {
 }
 
 resource "aws_iam_role" "order_workflow" {
-  name               = "${local.name}-order-workflow"
+  # IAM is global: the region keeps a second region's deployment from colliding.
+  name               = "${local.name}-order-workflow-${data.aws_region.current.name}"
   assume_role_policy = data.aws_iam_policy_document.states_assume.json
 }
 

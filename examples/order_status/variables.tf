@@ -14,6 +14,13 @@ variable "stage_name" {
   type        = string
   description = "API Gateway stage name; the last path segment of the WebSocket URL."
   default     = "prod"
+
+  # The longest name here is the workflow's role, <name>-<stage>-order-workflow-<region>
+  # (regions have up to 14 characters), and IAM allows 64.
+  validation {
+    condition     = length("${var.name}-${var.stage_name}") <= 34
+    error_message = "name and stage_name together (\"${var.name}-${var.stage_name}\", ${length("${var.name}-${var.stage_name}")} characters) must be at most 34 characters: they prefix IAM role names such as \"${var.name}-${var.stage_name}-order-workflow-<region>\", which IAM limits to 64."
+  }
 }
 
 variable "status_wait_seconds" {
@@ -55,8 +62,8 @@ variable "deletion_protection" {
 
 variable "manage_api_gateway_account" {
   type        = bool
-  description = "Create the account-level CloudWatch role API Gateway needs for access logs. Turn off if the account already has one."
-  default     = true
+  description = "Create API Gateway's account-level CloudWatch role (one per account and region) and own it: it is reset when this example is destroyed. Off, set it once with `make account-logging` (or leave the role the account already has)."
+  default     = false
 }
 
 variable "monitoring_enabled" {

@@ -111,11 +111,21 @@ class Terraform:
             args.append(f"-backend-config=path={self.state}")
         self._run(*args)
 
-    def plan(self, variables: dict[str, str], var_file: Path | None = None) -> str:
+    def plan(
+        self, variables: dict[str, str], var_file: Path | None = None, out: Path | None = None
+    ) -> str:
+        """The plan's output; ``out`` also saves the plan there (for ``show_plan``)."""
         flags = [f"-var={name}={value}" for name, value in variables.items()]
         if var_file is not None:
             flags.append(f"-var-file={var_file}")
+        if out is not None:
+            flags.append(f"-out={out}")
         return self._run("plan", "-no-color", "-input=false", *flags)
+
+    def show_plan(self, plan_file: Path) -> dict[str, Any]:
+        """A saved plan as ``terraform show -json`` describes it."""
+        shown: dict[str, Any] = json.loads(self._run("show", "-json", "-no-color", str(plan_file)))
+        return shown
 
     def _flags(self, variables: dict[str, str]) -> list[str]:
         flags = [f"-var={name}={value}" for name, value in variables.items()]

@@ -202,12 +202,16 @@ class Stack:
             self.terraform_variables = {
                 "emulator_endpoint": emulator_url,
                 "stage_name": options.stage,
-                "manage_api_gateway_account": "false",
+                "manage_api_gateway_account": "true",
                 "deletion_protection": "false",
                 # moto has no saved Logs Insights queries; the log shows the counters.
                 "monitoring_enabled": "false",
                 "public_topic_patterns": json.dumps(list(options.public_topics)),
             }
+            if not options.example:
+                # The demo's point: scheduled pushes reach every connection (a deployment
+                # turns them on itself, once it has priced them).
+                self.terraform_variables["schedule_enabled"] = "true"
             if options.schedule_expression:
                 self.terraform_variables["schedule_expression"] = options.schedule_expression
             self.terraform_variables.update(options.variables)

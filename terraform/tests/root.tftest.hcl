@@ -47,6 +47,20 @@ run "sharding_settings_pass_through" {
   }
 }
 
+run "push_retry_settings_pass_through" {
+  command = plan
+
+  variables {
+    push_retry_attempts        = 2
+    push_max_event_age_seconds = 600
+  }
+
+  assert {
+    condition     = module.wspush.push_settings.retry_attempts == 2 && module.wspush.push_settings.max_event_age_seconds == 600
+    error_message = "The root must pass push_retry_attempts and push_max_event_age_seconds to the module."
+  }
+}
+
 run "publish_settings_pass_through" {
   command = plan
 

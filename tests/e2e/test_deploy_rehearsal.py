@@ -4,6 +4,9 @@
 (the local stack's emulator, whose Lambda runs the deployed zips), with all state in a
 throwaway directory.
 
+The account is brand new: API Gateway has no CloudWatch role, so the first `make deploy`
+is stopped by its preflight, and `make account-logging` is the fix it names.
+
 The copy holds what a clone holds (tracked and new files, no build outputs, no state, no
 .terraform); only the virtualenv and the downloaded Lambda dependencies are shared with
 this checkout, to keep the rehearsal short (a build from scratch at another path is
@@ -131,6 +134,8 @@ def _outputs(checkout: Path, environment: dict[str, str]) -> dict:
     return {name: value["value"] for name, value in json.loads(raw).items()}
 
 
+# Four Terraform runs and a refused one, each planning ~100 resources: minutes on 2 cores.
+@pytest.mark.timeout(900)
 def test_make_deploy_then_make_destroy_from_a_clean_checkout(tmp_path, emulator):
     # Given a clean checkout whose terraform.tfvars points at the stand-in account
     server, runtime = emulator
@@ -158,8 +163,27 @@ def test_make_deploy_then_make_destroy_from_a_clean_checkout(tmp_path, emulator)
     )
     dynamodb = boto3.client("dynamodb", endpoint_url=moto_url, region_name="us-east-1")
     lambda_client = boto3.client("lambda", endpoint_url=moto_url, region_name="us-east-1")
+    apigateway = boto3.client("apigateway", endpoint_url=moto_url, region_name="us-east-1")
 
-    # When it is deployed exactly as the README says
+    # When it is deployed exactly as the README says to an account that never set
+    # API Gateway's CloudWatch role
+    refused_deploy = _make(checkout, "deploy", environment)
+    # Then the preflight stops it before anything is created, naming the one-command fix
+    assert refused_deploy.returncode != 0
+    assert "nothing was created" in refused_deploy.stderr, refused_deploy.stderr[-3000:]
+    assert "make account-logging" in refused_deploy.stderr
+    assert lambda_client.list_functions()["Functions"] == []
+    assert dynamodb.list_tables()["TableNames"] == []
+
+    # When the fix is applied, once for the account and region
+    account_logging = _make(checkout, "account-logging", environment)
+    assert account_logging.returncode == 0, (
+        account_logging.stdout[-3000:] + account_logging.stderr[-3000:]
+    )
+    role = apigateway.get_account()["cloudwatchRoleArn"]
+    assert role.endswith(":role/wspush-apigw-logs-us-east-1")
+
+    # Then the deploy goes through
     deployed = _make(checkout, "deploy", environment)
     assert deployed.returncode == 0, deployed.stdout[-3000:] + deployed.stderr[-3000:]
     # And the preflight said the account's concurrency is short of what a push runs
@@ -207,3 +231,5 @@ def test_make_deploy_then_make_destroy_from_a_clean_checkout(tmp_path, emulator)
     assert push not in [f["FunctionName"] for f in lambda_client.list_functions()["Functions"]]
     state = json.loads((checkout / "terraform" / "terraform.tfstate").read_text())
     assert state["resources"] == []
+    # And the account setting, which outlives deployments, is still in place
+    assert apigateway.get_account()["cloudwatchRoleArn"] == role

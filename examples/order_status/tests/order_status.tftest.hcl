@@ -147,3 +147,32 @@ run "waits_are_whole_seconds_from_one" {
 
   expect_failures = [var.status_wait_seconds]
 }
+
+run "leaves_the_accounts_logging_role_alone_by_default" {
+  command = plan
+
+  assert {
+    condition     = module.wspush.api_gateway_cloudwatch_role_arn == null
+    error_message = "The example must not overwrite the account-wide API Gateway logging role unless asked (manage_api_gateway_account)."
+  }
+}
+
+run "names_carry_the_region_and_fit_iam" {
+  command = plan
+
+  assert {
+    condition     = aws_iam_role.order_workflow.name == "orders-prod-order-workflow-us-east-1" && length(module.place_order.role_name) <= 64
+    error_message = "IAM names are global: the workflow's role must carry the region, within IAM's 64 characters."
+  }
+}
+
+run "a_name_too_long_for_the_workflows_role_is_refused" {
+  command = plan
+
+  variables {
+    name       = "orders-for-a-long-brand"
+    stage_name = "production-eu"
+  }
+
+  expect_failures = [var.stage_name]
+}

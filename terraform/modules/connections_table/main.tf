@@ -32,8 +32,11 @@ resource "aws_dynamodb_table" "this" {
     enabled = true
   }
 
+  # Without a key of our own, the AWS-owned key (enabled = false), which is free;
+  # enabled = true with no key would select the AWS-managed aws/dynamodb key, whose KMS
+  # requests are billed.
   server_side_encryption {
-    enabled     = true
+    enabled     = var.kms_key_arn != null
     kms_key_arn = var.kms_key_arn
   }
 

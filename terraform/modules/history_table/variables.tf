@@ -11,7 +11,7 @@ variable "deletion_protection" {
 
 variable "kms_key_arn" {
   type        = string
-  description = "Customer-managed KMS key for server-side encryption; null uses the AWS-managed key."
+  description = "Customer-managed KMS key for server-side encryption; null uses the AWS-owned key (free, no KMS requests)."
   default     = null
 }
 

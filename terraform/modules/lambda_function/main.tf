@@ -11,11 +11,24 @@ data "aws_iam_policy_document" "assume" {
 
 data "aws_region" "current" {}
 
+locals {
+  # The one place the Lambda runtime and architecture are named: build.sh installs the
+  # dependencies for exactly these (scripts/package.py --pip-target reads the same file).
+  lambda_target = jsondecode(file("${path.module}/../../../lambdas/runtime.json"))
+}
+
 resource "aws_iam_role" "this" {
   # IAM names are account-wide: the region keeps the same function name in two regions apart.
   name               = coalesce(var.role_name, "${var.function_name}-${data.aws_region.current.name}")
   assume_role_policy = data.aws_iam_policy_document.assume.json
   tags               = var.tags
+
+  lifecycle {
+    precondition {
+      condition     = length(coalesce(var.role_name, "${var.function_name}-${data.aws_region.current.name}")) <= 64
+      error_message = "The function's role name \"${coalesce(var.role_name, "${var.function_name}-${data.aws_region.current.name}")}\" is longer than the 64 characters IAM allows: shorten the function name or set role_name."
+    }
+  }
 }
 
 resource "aws_cloudwatch_log_group" "this" {
@@ -61,8 +74,8 @@ resource "aws_lambda_function" "this" {
   description                    = var.description
   role                           = aws_iam_role.this.arn
   handler                        = var.handler
-  runtime                        = "python3.13"
-  architectures                  = ["arm64"]
+  runtime                        = local.lambda_target.runtime
+  architectures                  = [local.lambda_target.architecture]
   filename                       = var.package.path
   source_code_hash               = var.package.path != null ? filebase64sha256(var.package.path) : null
   s3_bucket                      = var.package.s3_bucket

@@ -202,7 +202,8 @@ resource "aws_cloudwatch_query_definition" "denied_connects_by_reason" {
 }
 
 resource "aws_cloudwatch_dashboard" "this" {
-  dashboard_name = var.name
+  # Dashboards are global to the account: the region keeps two regions' apart.
+  dashboard_name = "${var.name}-${data.aws_region.current.name}"
   dashboard_body = jsonencode({
     widgets = [
       {

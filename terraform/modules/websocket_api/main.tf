@@ -6,9 +6,19 @@ locals {
   # Built from the API and the stage *name* only, so functions can take these as
   # environment variables without waiting for the stage (which waits for them).
   # The DNS suffix comes from the partition (amazonaws.com, amazonaws.com.cn, ...).
-  connections_url   = "https://${aws_apigatewayv2_api.this.id}.execute-api.${data.aws_region.current.name}.${data.aws_partition.current.dns_suffix}/${var.stage_name}"
-  authorized        = var.connect_authorizer != null
-  route_permissions = { for route_key, integration in var.routes : trimprefix(route_key, "$") => { route_key = route_key, integration = integration } }
+  connections_url = "https://${aws_apigatewayv2_api.this.id}.execute-api.${data.aws_region.current.name}.${data.aws_partition.current.dns_suffix}/${var.stage_name}"
+  authorized      = var.connect_authorizer != null
+  # Each route's invoke permission, keyed by a name that is also its statement id's suffix
+  # (Lambda allows ([a-zA-Z0-9-_]+), 100 characters). $-routes drop the $; a route key with
+  # other characters (order.place), or one that would collide with a $-route's name
+  # (default, connect, disconnect), gets them replaced and a hash of the key appended.
+  dollar_route_names = [for route_key in keys(var.routes) : trimprefix(route_key, "$") if startswith(route_key, "$")]
+  route_permissions = {
+    for route_key, integration in var.routes :
+    (startswith(route_key, "$") ? trimprefix(route_key, "$") :
+      can(regex("^[A-Za-z0-9_-]+$", route_key)) && !contains(local.dollar_route_names, route_key) ? route_key :
+    "${replace(route_key, "/[^A-Za-z0-9_-]/", "_")}-${substr(sha256(route_key), 0, 8)}") => { route_key = route_key, integration = integration }
+  }
 }
 
 resource "aws_apigatewayv2_api" "this" {
@@ -109,48 +119,9 @@ resource "aws_apigatewayv2_stage" "this" {
 
   tags = var.tags
 
-  depends_on = [aws_api_gateway_account.this]
-}
-
-# Access logging from API Gateway needs the account-level CloudWatch role. It is ONE
-# setting per account and region, shared by every API there: two stacks managing it fight
-# over it, and destroying the stack that set it leaves it pointing at a deleted role. So it
-# is off by default; turn it on in one deployment per account and region.
-data "aws_iam_policy_document" "apigateway_assume" {
-  count = var.manage_account_logging_role ? 1 : 0
-
-  statement {
-    actions = ["sts:AssumeRole"]
-
-    principals {
-      type        = "Service"
-      identifiers = ["apigateway.amazonaws.com"]
-    }
-  }
-}
-
-resource "aws_iam_role" "apigateway_logging" {
-  count = var.manage_account_logging_role ? 1 : 0
-
-  # IAM is global: the region keeps two regions' roles apart.
-  name               = "${var.name}-apigw-logs-${data.aws_region.current.name}"
-  assume_role_policy = data.aws_iam_policy_document.apigateway_assume[0].json
-  tags               = var.tags
-}
-
-resource "aws_iam_role_policy_attachment" "apigateway_logging" {
-  count = var.manage_account_logging_role ? 1 : 0
-
-  role       = aws_iam_role.apigateway_logging[0].name
-  policy_arn = "arn:${data.aws_partition.current.partition}:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs"
-}
-
-resource "aws_api_gateway_account" "this" {
-  count = var.manage_account_logging_role ? 1 : 0
-
-  cloudwatch_role_arn = aws_iam_role.apigateway_logging[0].arn
-
-  depends_on = [aws_iam_role_policy_attachment.apigateway_logging]
+  # Access logging needs the account's API Gateway CloudWatch role (one per account and
+  # region): when this configuration sets it, the stage waits for it.
+  depends_on = [var.account_cloudwatch_role_arn]
 }
 
 resource "aws_lambda_permission" "route" {

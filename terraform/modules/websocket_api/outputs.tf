@@ -37,3 +37,8 @@ output "access_log_group_name" {
   description = "Log group of the stage's access logs."
   value       = aws_cloudwatch_log_group.access.name
 }
+
+output "route_permission_statement_ids" {
+  description = "The Lambda permission statement id of each route's integration, by route key."
+  value       = { for name, permission in local.route_permissions : permission.route_key => aws_lambda_permission.route[name].statement_id }
+}

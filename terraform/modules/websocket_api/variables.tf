@@ -80,10 +80,10 @@ variable "log_kms_key_arn" {
   default     = null
 }
 
-variable "manage_account_logging_role" {
-  type        = bool
-  description = "Create the CloudWatch role API Gateway needs for access logs and set it as the account's (one setting per account and region, shared by every API there)."
-  default     = false
+variable "account_cloudwatch_role_arn" {
+  type        = string
+  description = "The account's API Gateway CloudWatch role when the same configuration sets it (modules/api_gateway_account): the stage, whose access logging needs it, is created after it. null when the setting is made elsewhere (make account-logging)."
+  default     = null
 }
 
 variable "tags" {

@@ -451,7 +451,33 @@ module "websocket_api" {
   throttling_burst_limit      = var.throttling_burst_limit
   throttling_rate_limit       = var.throttling_rate_limit
   log_retention_days          = var.log_retention_days
-  manage_account_logging_role = var.manage_api_gateway_account
+  account_cloudwatch_role_arn = var.manage_api_gateway_account ? module.api_gateway_account[0].cloudwatch_role_arn : null
+}
+
+# The account's API Gateway CloudWatch role, which the stage's access logging needs: one
+# setting per account and region, so only with manage_api_gateway_account (otherwise
+# `make account-logging` sets it once, and `make deploy` checks it is set).
+module "api_gateway_account" {
+  source = "../api_gateway_account"
+  count  = var.manage_api_gateway_account ? 1 : 0
+
+  name = local.name
+}
+
+# The role and the setting were the WebSocket API module's before they had their own.
+moved {
+  from = module.websocket_api.aws_iam_role.apigateway_logging[0]
+  to   = module.api_gateway_account[0].aws_iam_role.this
+}
+
+moved {
+  from = module.websocket_api.aws_iam_role_policy_attachment.apigateway_logging[0]
+  to   = module.api_gateway_account[0].aws_iam_role_policy_attachment.this
+}
+
+moved {
+  from = module.websocket_api.aws_api_gateway_account.this[0]
+  to   = module.api_gateway_account[0].aws_api_gateway_account.this
 }
 
 module "push_schedule" {

@@ -114,11 +114,13 @@ output "kms_key_policy_json" {
 }
 
 output "push_settings" {
-  description = "How a push is split and paced: shard size, shard parallelism and the posts-per-second cap of one push."
+  description = "How a push is split, paced and retried: shard size, shard parallelism, the posts-per-second cap of one push, and Lambda's retries and maximum event age for an asynchronous push."
   value = {
-    shard_size        = var.push_shard_size
-    shard_parallelism = var.push_shard_parallelism
-    rate_limit        = var.push_rate_limit
+    shard_size            = var.push_shard_size
+    shard_parallelism     = var.push_shard_parallelism
+    rate_limit            = var.push_rate_limit
+    retry_attempts        = var.push_retry_attempts
+    max_event_age_seconds = var.push_max_event_age_seconds
   }
 }
 
@@ -158,4 +160,9 @@ output "publish_api_id" {
 output "publish_caller_policy_json" {
   description = "Least-privilege IAM policy for callers of POST /publish: execute-api:Invoke on that route only (null with a JWT authorizer)."
   value       = var.publish_jwt_issuer == null ? data.aws_iam_policy_document.publish_caller.json : null
+}
+
+output "api_gateway_cloudwatch_role_arn" {
+  description = "The API Gateway CloudWatch role this deployment set as the account's (manage_api_gateway_account); null when the setting is made elsewhere."
+  value       = var.manage_api_gateway_account ? module.api_gateway_account[0].cloudwatch_role_arn : null
 }

@@ -79,8 +79,8 @@ variable "schedule_expression" {
 
 variable "schedule_enabled" {
   type        = bool
-  description = "Whether scheduled pushes run."
-  default     = true
+  description = "Whether scheduled pushes run (the rule exists either way, DISABLED when off). Off by default: every run is one API Gateway message per targeted connection, so the default broadcast every minute would bill about 4.3 billion messages a month at 100,000 connections. Turn it on with a schedule_expression and scheduled_audience you have priced (docs/operations.md, Cost model); the local stack turns it on."
+  default     = false
   nullable    = false
 }
 
@@ -89,6 +89,14 @@ variable "scheduled_message" {
   description = "Payload of every scheduled push (any JSON value)."
   default     = { text = "scheduled push from wspush" }
   nullable    = false
+
+  # Lambda allows 4 KB for all of a function's environment variables, measured as their
+  # JSON; SCHEDULED_MESSAGE is JSON inside that JSON, and the push function's other
+  # variables take under 1 KB. (Bytes: base64's length is 4/3 of them.)
+  validation {
+    condition     = ceil(length(base64encode(jsonencode(jsonencode(var.scheduled_message)))) * 3 / 4) <= 3072
+    error_message = "scheduled_message takes ${ceil(length(base64encode(jsonencode(jsonencode(var.scheduled_message)))) * 3 / 4)} bytes in the push function's environment; at most 3072 fit Lambda's 4 KB for all of a function's environment variables."
+  }
 }
 
 variable "scheduled_audience" {
@@ -115,6 +123,13 @@ variable "allowed_origins" {
   description = "Browser origins allowed to connect (exact match, e.g. https://app.example.com). EMPTY ALLOWS EVERY ORIGIN: any web page a user visits may then open a connection with that user's token. Set it in production."
   default     = []
   nullable    = false
+
+  # ALLOWED_ORIGINS, TOKEN_AUDIENCE and TOKEN_ISSUER share the authorizer's 4 KB of
+  # environment variables (its others take under 1 KB).
+  validation {
+    condition     = ceil(length(base64encode(jsonencode([join(",", var.allowed_origins), var.token_audience == null ? "" : var.token_audience, var.token_issuer == null ? "" : var.token_issuer]))) * 3 / 4) <= 3072
+    error_message = "allowed_origins, token_audience and token_issuer take ${ceil(length(base64encode(jsonencode([join(",", var.allowed_origins), var.token_audience == null ? "" : var.token_audience, var.token_issuer == null ? "" : var.token_issuer]))) * 3 / 4)} bytes in the authorizer's environment together; at most 3072 fit Lambda's 4 KB for all of a function's environment variables."
+  }
 }
 
 variable "require_query_token" {
@@ -244,6 +259,13 @@ variable "public_topic_patterns" {
     condition     = alltrue([for pattern in var.public_topic_patterns : can(regex("^(\\*|[A-Za-z0-9_.:/-]{1,128}\\*?)$", pattern))])
     error_message = "Each public topic pattern is a topic name (1-128 of A-Z a-z 0-9 _ . : / -), optionally followed by *, or * alone."
   }
+
+  # PUBLIC_TOPIC_PATTERNS in the message function's 4 KB of environment variables (its
+  # others take under 1 KB).
+  validation {
+    condition     = ceil(length(base64encode(jsonencode(join(",", var.public_topic_patterns)))) * 3 / 4) <= 3072
+    error_message = "public_topic_patterns take ${ceil(length(base64encode(jsonencode(join(",", var.public_topic_patterns)))) * 3 / 4)} bytes in the message function's environment; at most 3072 fit Lambda's 4 KB for all of a function's environment variables."
+  }
 }
 
 variable "max_subscriptions_per_connection" {
@@ -307,7 +329,7 @@ variable "create_kms_key" {
 
 variable "kms_key_arn" {
   type        = string
-  description = "Your own customer-managed KMS key for the table, the token secret, both queues and the alarm topic; its key policy must contain the kms_key_policy_json output's service statements (docs/operations.md). null (and create_kms_key off) uses AWS-managed encryption."
+  description = "Your own customer-managed KMS key for the table, the token secret, both queues and the alarm topic; its key policy must contain the kms_key_policy_json output's service statements (docs/operations.md). null (and create_kms_key off) uses encryption AWS manages: the tables' AWS-owned key (free), aws/ssm, SQS-managed SSE."
   default     = null
 
   validation {
@@ -410,7 +432,7 @@ variable "push_max_age_seconds" {
 
 variable "manage_api_gateway_account" {
   type        = bool
-  description = "Create the CloudWatch role API Gateway needs for access logs and set it as the account's (one setting per account and region). Turn on in ONE deployment per account and region, and only if the account has no role set yet; see docs/operations.md."
+  description = "Create the CloudWatch role API Gateway needs for the WebSocket stage's access logs and set it as the account's (one setting per account and region, reset when this deployment is destroyed). Off, the setting is made once per account and region by `make account-logging` (terraform/account/), and `make deploy` stops before creating anything while it is missing. Turn on in at most ONE deployment per account and region; see docs/operations.md."
   default     = false
   nullable    = false
 }

@@ -48,8 +48,8 @@ run "table_schema" {
   }
 
   assert {
-    condition     = aws_dynamodb_table.this.server_side_encryption[0].enabled
-    error_message = "Server-side encryption must be on."
+    condition     = !aws_dynamodb_table.this.server_side_encryption[0].enabled
+    error_message = "Without a key of its own the table uses the free AWS-owned key (enabled = false), not the billed aws/dynamodb key (enabled = true with no key)."
   }
 
   assert {
@@ -72,7 +72,7 @@ run "customer_managed_key" {
   }
 
   assert {
-    condition     = aws_dynamodb_table.this.server_side_encryption[0].kms_key_arn == "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+    condition     = aws_dynamodb_table.this.server_side_encryption[0].enabled && aws_dynamodb_table.this.server_side_encryption[0].kms_key_arn == "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
     error_message = "The customer-managed key must be used when given."
   }
 

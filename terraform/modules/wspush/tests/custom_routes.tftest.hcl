@@ -91,9 +91,8 @@ run "custom_route_permission_is_scoped_to_its_route" {
       "$default"    = "message"
       "placeOrder"  = "route-placeOrder"
     }
-    throttling_burst_limit      = 100
-    throttling_rate_limit       = 50
-    manage_account_logging_role = false
+    throttling_burst_limit = 100
+    throttling_rate_limit  = 50
   }
 
   assert {
@@ -107,5 +106,32 @@ run "custom_route_permission_is_scoped_to_its_route" {
       aws_lambda_permission.route["placeOrder"].source_arn == "arn:aws:execute-api:us-east-1:123456789012:a1b2c3d4e5/prod/placeOrder"
     )
     error_message = "The custom route's invoke permission must be scoped to that route alone."
+  }
+}
+
+run "custom_route_keys_get_valid_distinct_statement_ids" {
+  command = plan
+
+  variables {
+    custom_routes = {
+      "order.place" = { function_name = "orders-place", invoke_arn = "arn:aws:apigateway:us-east-1:lambda:path/p" }
+      "order_place" = { function_name = "orders-place", invoke_arn = "arn:aws:apigateway:us-east-1:lambda:path/p" }
+      default       = { function_name = "orders-default", invoke_arn = "arn:aws:apigateway:us-east-1:lambda:path/d" }
+    }
+  }
+
+  assert {
+    condition     = length(module.websocket_api.route_permission_statement_ids) == 11 && length(distinct(values(module.websocket_api.route_permission_statement_ids))) == 11
+    error_message = "Every route, built-in or custom, needs an invoke permission of its own (default must not collide with $default, order.place with order_place)."
+  }
+
+  assert {
+    condition     = alltrue([for id in values(module.websocket_api.route_permission_statement_ids) : can(regex("^[A-Za-z0-9_-]{1,100}$", id))])
+    error_message = "Statement ids must match Lambda's ([a-zA-Z0-9-_]+), at most 100 characters."
+  }
+
+  assert {
+    condition     = module.websocket_api.route_permission_statement_ids["$default"] == "AllowApiGatewayRoute-default" && module.websocket_api.route_permission_statement_ids["ping"] == "AllowApiGatewayRoute-ping"
+    error_message = "The built-in routes keep their statement ids (no permission is replaced on upgrade)."
   }
 }

@@ -95,3 +95,38 @@ run "an_unbounded_replay_is_refused" {
 
   expect_failures = [var.resume_max_messages]
 }
+
+run "history_encryption_is_free_without_a_key_and_the_key_with_one" {
+  command = plan
+
+  module {
+    source = "../history_table"
+  }
+
+  variables {
+    name = "wspush-prod-history"
+  }
+
+  assert {
+    condition     = !aws_dynamodb_table.this.server_side_encryption[0].enabled
+    error_message = "Without a key of its own the table uses the free AWS-owned key (enabled = false), not the billed aws/dynamodb key."
+  }
+}
+
+run "history_encryption_uses_the_key_given" {
+  command = plan
+
+  module {
+    source = "../history_table"
+  }
+
+  variables {
+    name        = "wspush-prod-history"
+    kms_key_arn = "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+  }
+
+  assert {
+    condition     = aws_dynamodb_table.this.server_side_encryption[0].enabled && aws_dynamodb_table.this.server_side_encryption[0].kms_key_arn == "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+    error_message = "A customer-managed key must be used when given."
+  }
+}

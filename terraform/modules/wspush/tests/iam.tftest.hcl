@@ -149,3 +149,20 @@ run "lifecycle_events_off_drop_the_bus_and_occupancy_grants" {
     error_message = "With lifecycle events off, the functions must get no bus to publish to."
   }
 }
+
+run "a_function_role_name_over_iams_limit_is_refused_at_plan" {
+  command = plan
+
+  module {
+    source = "../lambda_function"
+  }
+
+  variables {
+    function_name = "orders-a-long-brand-production-eu-west-place-order-v2-xy"
+    handler       = "h.handler"
+    package_path  = "../../../dist/push.zip"
+    policy_json   = "{\"Version\":\"2012-10-17\",\"Statement\":[]}"
+  }
+
+  expect_failures = [aws_iam_role.this]
+}

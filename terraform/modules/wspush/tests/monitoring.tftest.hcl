@@ -182,3 +182,16 @@ run "identity_provider_alarm" {
     error_message = "An alarm watches failed JWKS fetches when the stack trusts identity providers."
   }
 }
+
+run "the_dashboard_name_carries_the_region" {
+  command = plan
+
+  module {
+    source = "../monitoring"
+  }
+
+  assert {
+    condition     = aws_cloudwatch_dashboard.this.dashboard_name == "wspush-prod-us-east-1"
+    error_message = "CloudWatch dashboards are global to the account: the name must carry the region, or a second region's deployment collides."
+  }
+}

@@ -102,6 +102,15 @@ run "longest_allowed_name_and_stage_fit_every_limit" {
   }
 }
 
+run "scheduled_pushes_are_off_by_default" {
+  command = plan
+
+  assert {
+    condition     = !var.schedule_enabled && module.push_schedule.schedule_rule_name == "wspush-prod-push-schedule"
+    error_message = "A default deploy must not broadcast on a schedule (a billed message per connection per run); the rule exists, disabled."
+  }
+}
+
 run "api_gateway_account_role_is_off_by_default" {
   command = plan
 
@@ -169,5 +178,58 @@ run "topic_settings_reach_the_functions" {
       local.function_definitions.authorizer.environment["TOKEN_ISSUER"] == ""
     )
     error_message = "Public patterns and the limit reach message; audience and issuer reach the authorizer."
+  }
+}
+
+# Lambda allows 4 KB of environment variables per function: the values users size are
+# held to 3 KB at plan time, and the rest of any function's variables fit in the other 1 KB.
+run "a_scheduled_message_over_the_environment_budget_is_refused" {
+  command = plan
+
+  variables {
+    scheduled_message = { text = join("", [for i in range(800) : "\"é"]) }
+  }
+
+  expect_failures = [var.scheduled_message]
+}
+
+run "origins_and_token_claims_over_the_authorizers_budget_are_refused" {
+  command = plan
+
+  variables {
+    allowed_origins = [for i in range(150) : "https://app-${i}.example.com"]
+    token_audience  = "wspush"
+  }
+
+  expect_failures = [var.allowed_origins]
+}
+
+run "public_topic_patterns_over_the_message_functions_budget_are_refused" {
+  command = plan
+
+  variables {
+    public_topic_patterns = [for i in range(200) : "public.topic-${i}.*"]
+  }
+
+  expect_failures = [var.public_topic_patterns]
+}
+
+run "every_environment_fits_4_kb_with_the_largest_allowed_values" {
+  command = plan
+
+  variables {
+    name                  = "a-very-long-name-for-pushes"
+    stage_name            = "production"
+    scheduled_message     = { text = format("%3040s", "x") }
+    allowed_origins       = [for i in range(100) : "https://app-${format("%03d", i)}.ex.com"]
+    token_audience        = "a"
+    public_topic_patterns = [for i in range(190) : "public.topic${format("%03d", i)}"]
+  }
+
+  assert {
+    # 14 bytes spare: the mocked region (us-east-1) is 5 shorter than the longest, and it
+    # appears in the @connections endpoint.
+    condition     = alltrue([for name, function in local.function_definitions : length(jsonencode(merge(local.common_environment, function.environment))) <= 4096 - 14])
+    error_message = "With every user-sized value at its limit, each function's environment must stay within Lambda's 4 KB."
   }
 }

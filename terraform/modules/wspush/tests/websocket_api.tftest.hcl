@@ -55,11 +55,10 @@ run "api_module" {
       "subscribe"   = "message"
       "unsubscribe" = "message"
     }
-    two_way_routes              = ["ping", "subscribe"]
-    connect_authorizer          = { function_name = "a", invoke_arn = "arn:aws:apigateway:us-east-1:lambda:path/a" }
-    throttling_burst_limit      = 100
-    throttling_rate_limit       = 50
-    manage_account_logging_role = false
+    two_way_routes         = ["ping", "subscribe"]
+    connect_authorizer     = { function_name = "a", invoke_arn = "arn:aws:apigateway:us-east-1:lambda:path/a" }
+    throttling_burst_limit = 100
+    throttling_rate_limit  = 50
   }
 
   assert {
