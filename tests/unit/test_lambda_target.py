@@ -67,7 +67,7 @@ def test_the_deployed_zip_runs_on_the_local_python(tmp_path):
     # built for the Lambda target; elsewhere wrapt uses its pure-Python implementation.
     import zipfile
 
-    with zipfile.ZipFile(ROOT / "dist" / "push.zip") as archive:
+    with zipfile.ZipFile(ROOT / "dist" / "wspush.zip") as archive:
         native = [name for name in archive.namelist() if name.endswith(".so")]
         archive.extractall(tmp_path)
     assert all(name.startswith("wrapt/") for name in native)
