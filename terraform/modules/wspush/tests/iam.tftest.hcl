@@ -160,7 +160,7 @@ run "a_function_role_name_over_iams_limit_is_refused_at_plan" {
   variables {
     function_name = "orders-a-long-brand-production-eu-west-place-order-v2-xy"
     handler       = "h.handler"
-    package_path  = "../../../dist/push.zip"
+    package       = { path = "tests/fixtures/lambda.zip" }
     policy_json   = "{\"Version\":\"2012-10-17\",\"Statement\":[]}"
   }
 

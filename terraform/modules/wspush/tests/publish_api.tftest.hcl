@@ -39,13 +39,15 @@ run "iam_by_default" {
 
   assert {
     condition = (
-      length(data.aws_iam_policy_document.function["publish"].statement) == 2 &&
+      length(data.aws_iam_policy_document.function["publish"].statement) == 3 &&
       data.aws_iam_policy_document.function["publish"].statement[0].actions == toset(["dynamodb:Query"]) &&
       data.aws_iam_policy_document.function["publish"].statement[0].resources == toset([module.connections_table.table_arn]) &&
-      data.aws_iam_policy_document.function["publish"].statement[1].actions == toset(["lambda:InvokeFunction"]) &&
-      data.aws_iam_policy_document.function["publish"].statement[1].resources == toset(["arn:aws:lambda:us-east-1:123456789012:function:wspush-prod-push"])
+      data.aws_iam_policy_document.function["publish"].statement[1].actions == toset(["dynamodb:GetItem"]) &&
+      data.aws_iam_policy_document.function["publish"].statement[1].resources == toset([module.history_table.table_arn]) &&
+      data.aws_iam_policy_document.function["publish"].statement[2].actions == toset(["lambda:InvokeFunction"]) &&
+      data.aws_iam_policy_document.function["publish"].statement[2].resources == toset(["arn:aws:lambda:us-east-1:123456789012:function:wspush-prod-push"])
     )
-    error_message = "publish may only Query the table (audience size) and invoke the push function, by exact ARN."
+    error_message = "publish may only Query the table (audience size), read push id claims in the history table and invoke the push function, by exact ARN."
   }
 
   assert {
