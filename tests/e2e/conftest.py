@@ -7,7 +7,6 @@ import contextlib
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -15,6 +14,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import boto3
 import pytest
@@ -29,12 +29,6 @@ STARTUP_TIMEOUT = 240
 E2E_SHARD_SIZE = 50
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 class LocalStack:
     """``wspush run`` in a subprocess: the root configuration, or ``example``'s."""
 
@@ -42,15 +36,16 @@ class LocalStack:
         self, work_dir: Path, example: str | None = None, destroy_on_exit: bool = True
     ) -> None:
         self.work_dir = work_dir
-        self.port = _free_port()
         self.log_lines: list[str] = []
         command = [
             sys.executable,
             "-m",
             "wspush_local.cli",
             "run",
+            # Every port picked by the system: the stack advertises the ones it got, so
+            # every test here goes through them (stack.json, the functions' @connections).
             "--port",
-            str(self.port),
+            "0",
             "--emulator-port",
             "0",
             "--publish-port",
@@ -94,6 +89,7 @@ class LocalStack:
                 raise RuntimeError("local stack did not start:\n" + "\n".join(self.log_lines[-60:]))
         info = json.loads((self.work_dir / "stack.json").read_text())
         self.url: str = info["websocket_url"]
+        self.port: int = int(urlsplit(self.url).port or 0)
         self.connections_url: str = info["connections_url"]
         self.publish_url: str = info["publish_url"]
         self.region: str = info["region"]

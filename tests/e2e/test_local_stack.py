@@ -263,7 +263,9 @@ def test_the_cli_mints_tokens_and_lists_connections(stack):
             text=True,
             check=True,
         ).stdout.strip()
-        async with websockets.connect(f"{stack.url}?token={token}"):
+        async with websockets.connect(f"{stack.url}?token={token}") as ws:
+            await ws.send(json.dumps({"action": "subscribe", "topic": "news"}))
+            await _recv_until(ws, lambda frame: frame.get("type") == "subscribed", timeout=30)
             listed = await asyncio.to_thread(
                 subprocess.run,
                 [cli[0], "connections", "--entity", "e2e-cli", "--work-dir", str(stack.work_dir)],
@@ -272,7 +274,9 @@ def test_the_cli_mints_tokens_and_lists_connections(stack):
                 check=True,
             )
             rows = [json.loads(line) for line in listed.stdout.splitlines()]
-            assert [row["entity_id"] for row in rows] == ["e2e-cli"]
+            # The protocol's names, and the topics the connection is subscribed to
+            assert [(row["entityId"], row["topics"]) for row in rows] == [("e2e-cli", ["news"])]
+            assert set(rows[0]) >= {"connectionId", "connectedAt", "expiresAt"}
 
     asyncio.run(scenario())
 
