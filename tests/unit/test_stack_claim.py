@@ -126,7 +126,11 @@ def test_a_lock_left_by_a_process_that_ended_is_taken_over(tmp_path):
     finally:
         holder.kill()
         holder.wait()
-    # It was killed, its pid still in the file: the lock is taken over, and said so
+    # It was killed, its pid still in the file (a check leaves the file alone): the lock
+    # is taken over, and said so
+    assert (
+        preflight(["--port", "0", "--emulator-port", "0", "--publish-port", "0"], tmp_path) is None
+    )
     assert (tmp_path / LOCK_FILE).read_text().strip() == str(holder.pid)
     taken = claim(tmp_path, 0, 0, 0)
     try:

@@ -10,7 +10,7 @@ import sys
 
 
 def main() -> int:
-    if sys.argv[1:2] == ["run"]:
+    if sys.argv[1:2] == ["run"] and not {"-h", "--help"} & set(sys.argv[2:]):
         # A busy port or a stack already running here is said at once, before the
         # seconds it takes to import the stack.
         from wspush_local.stack.claim import preflight

@@ -398,7 +398,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.check_only:
         work_dir = Path(args.work_dir) if args.work_dir else project_root() / ".wspush"
         try:
-            claim(work_dir, args.port, args.emulator_port, args.publish_port).release()
+            claim(
+                work_dir, args.port, args.emulator_port, args.publish_port, record=False
+            ).release()
         except Refused as refusal:
             print(f"wspush: {refusal}", file=sys.stderr)
             return 1

@@ -126,14 +126,19 @@ def _recorded_pid(handle: IO[str]) -> int | None:
 class WorkDirLock:
     """The exclusive right to run a stack from ``work_dir``."""
 
-    def __init__(self, work_dir: Path, handle: IO[str], recovered_pid: int | None) -> None:
+    def __init__(
+        self, work_dir: Path, handle: IO[str], recovered_pid: int | None, recorded: bool
+    ) -> None:
         self.work_dir = work_dir
         self._handle = handle
+        self._recorded = recorded
         # The pid a previous owner left behind when it ended without releasing.
         self.recovered_pid = recovered_pid
 
     @classmethod
-    def acquire(cls, work_dir: Path) -> WorkDirLock:
+    def acquire(cls, work_dir: Path, record: bool = True) -> WorkDirLock:
+        """The lock, with this process's pid recorded in it (``record``: a check only
+        leaves the file as it found it)."""
         work_dir.mkdir(parents=True, exist_ok=True)
         # Never unlinked: a second process always locks the same file as the first.
         handle = (work_dir / LOCK_FILE).open("a+", encoding="ascii")
@@ -155,21 +160,23 @@ class WorkDirLock:
                     "(Ctrl-C), or run another with --work-dir DIR and other ports "
                     "(--port, --emulator-port, --publish-port)"
                 )
-            handle.seek(0)
-            handle.truncate()
-            handle.write(f"{os.getpid()}\n")
-            handle.flush()
+            if record:
+                handle.seek(0)
+                handle.truncate()
+                handle.write(f"{os.getpid()}\n")
+                handle.flush()
         except BaseException:
             handle.close()
             raise
-        return cls(work_dir, handle, recorded if recorded != os.getpid() else None)
+        return cls(work_dir, handle, recorded if recorded != os.getpid() else None, record)
 
     def release(self) -> None:
         if self._handle.closed:
             return
-        with contextlib.suppress(OSError):
-            self._handle.seek(0)
-            self._handle.truncate()
+        if self._recorded:
+            with contextlib.suppress(OSError):
+                self._handle.seek(0)
+                self._handle.truncate()
         self._handle.close()
 
 
@@ -183,10 +190,10 @@ class Claim:
         self.lock.release()
 
 
-def claim(work_dir: Path, gateway: int, emulator: int, publish: int) -> Claim:
+def claim(work_dir: Path, gateway: int, emulator: int, publish: int, record: bool = True) -> Claim:
     """The lock first (a second stack in the same directory is told so, whatever its
     ports), then every port."""
-    lock = WorkDirLock.acquire(work_dir)
+    lock = WorkDirLock.acquire(work_dir, record)
     try:
         ports = claim_ports(gateway, emulator, publish)
     except BaseException:
@@ -209,7 +216,7 @@ def preflight(argv: list[str], default_work_dir: Path) -> str | None:
         return None
     work_dir = Path(args.work_dir) if args.work_dir else default_work_dir
     try:
-        claim(work_dir, args.port, args.emulator_port, args.publish_port).release()
+        claim(work_dir, args.port, args.emulator_port, args.publish_port, record=False).release()
     except Refused as refusal:
         return str(refusal)
     return None
