@@ -204,6 +204,7 @@ class _Function:
     directory: Path
     environment: dict[str, str]
     slots: asyncio.Semaphore  # how many invocations may run at once (warm workers)
+    digest: str = ""  # the zip's sha256
     idle: list[_Worker] = field(default_factory=list)
     live: set[_Worker] = field(default_factory=set)
 
@@ -269,13 +270,20 @@ class LocalLambda:
             "AWS_LAMBDA_FUNCTION_TIMEOUT": str(spec.timeout_seconds),
             "LAMBDA_TASK_ROOT": str(directory),
         }
-        self._functions[spec.name] = _Function(spec, directory, environment, slots)
+        self._functions[spec.name] = _Function(spec, directory, environment, slots, digest)
         log.info("function %s from %s (sha256 %s…)", spec.name, spec.package.name, digest[:12])
         return digest
 
     def package_of(self, name: str) -> Path:
         """The zip ``name`` runs."""
         return self._function(name).spec.package
+
+    def digest_of(self, name: str) -> str:
+        """The sha256 of the zip ``name`` runs, as it was when registered or reloaded."""
+        return self._function(name).digest
+
+    def names(self) -> list[str]:
+        return sorted(self._functions)
 
     async def reload(self, name: str, package: Path) -> str:
         """Run ``name`` from ``package`` from its next invocation on: idle workers stop now,

@@ -49,6 +49,7 @@ from wspush_local.stack.claim import (
 )
 from wspush_local.stack.deploy import Deployment, apply_inputs, deploy
 from wspush_local.stack.project import Terraform, example_directory, project_root
+from wspush_local.stack.reload import Watcher
 from wspush_local.stack.snapshot import Snapshots
 
 log = logging.getLogger("wspush.stack")
@@ -229,6 +230,35 @@ class Stack:
             use_snapshot=not self.options.fresh,
         )
 
+    def _watcher(self, terraform: Terraform, runtime: LocalLambda, lambda_client: Any) -> Watcher:
+        """Reload on save: the function sources (lambdas/ and the examples' functions) are
+        rebuilt into dist/ and reloaded; a change to the configuration is reported."""
+
+        async def record(reloaded: dict[str, Path]) -> None:
+            # The emulator's record of each function's code follows what runs, as an
+            # UpdateFunctionCode would (the next start applies it through Terraform).
+            for name, package in reloaded.items():
+                try:
+                    await asyncio.to_thread(
+                        lambda_client.update_function_code,
+                        FunctionName=name,
+                        ZipFile=package.read_bytes(),
+                    )
+                except Exception as error:  # the reload stands; only the record lags
+                    log.warning("the emulator's record of %s keeps its old code: %s", name, error)
+
+        configuration = [self.root / "terraform", terraform.directory]
+        if terraform.var_file is not None:
+            configuration.append(terraform.var_file)
+        return Watcher(
+            runtime,
+            sources=[self.root / "lambdas", *sorted(self.root.glob("examples/*/lambdas"))],
+            configuration=sorted(set(configuration)),
+            build_command=["env", f"PYTHON={sys.executable}", str(self.root / "build.sh")],
+            root=self.root,
+            on_reload=record,
+        )
+
     def claim(self) -> Claim:
         """The work directory and every port, before anything slow (``claim``)."""
         options = self.options
@@ -257,6 +287,7 @@ class Stack:
         publish_runner: web.AppRunner | None = None
         gateway: Gateway | None = None
         scheduler_task: asyncio.Task[None] | None = None
+        watcher_task: asyncio.Task[None] | None = None
         try:
             # 1. The emulator, with Lambda and EventBridge delivery wired to the runtime.
             emulator = Emulator(runtime, targets.deliver, emulator_port, sock=ports.emulator)
@@ -309,11 +340,17 @@ class Stack:
             }
             (self.work_dir / STACK_FILE).write_text(json.dumps(info, indent=2))
             self._banner(info)
+            if options.reload:
+                watcher_task = asyncio.create_task(
+                    self._watcher(terraform, runtime, clients["lambda"]).run()
+                )
             await self._until_stopped()
         finally:
             log.info("stopping…")
             if scheduler_task is not None:
                 scheduler_task.cancel()
+            if watcher_task is not None:
+                watcher_task.cancel()
             if gateway is not None:
                 await gateway.close_all()
                 await asyncio.sleep(0.2)
