@@ -98,15 +98,18 @@ class FakeTerraform:
         self.deployed = "deployed v1"
         self.calls: list[str] = []
         self.fail_applies = fail_applies
+        self.initialised = False
+        self.failure = "boom"
 
     def init(self) -> None:
         self.calls.append("init")
+        self.initialised = True
 
     def apply(self, variables: dict[str, str]) -> None:
         self.calls.append("apply")
         if self.fail_applies:
             self.fail_applies -= 1
-            raise TerraformError("terraform apply failed:\nboom")
+            raise TerraformError(f"terraform apply failed:\n{self.failure}")
         self.state.write_text(json.dumps({"version": 4, "applied": len(self.calls)}))
         self.emulator.contents = self.deployed
 
@@ -188,7 +191,7 @@ def test_a_changed_configuration_is_always_applied(tmp_path, emulator, caplog):
     assert changed.how == "applied changes"
     # Restored first, so Terraform changes only what changed; then saved anew.
     assert emulator.calls == ["load", "save"]
-    assert terraform.calls == ["init", "apply", "outputs"]
+    assert terraform.calls == ["apply", "outputs"]  # this work directory ran init already
     assert "changed since the last run: file:terraform/modules/m/main.tf" in caplog.text
 
     terraform.calls.clear()
@@ -207,7 +210,7 @@ def test_a_failed_incremental_apply_falls_back_to_an_apply_from_scratch(tmp_path
 
     result = _deploy(tmp_path, terraform, _inputs(root))
     assert result.how == "applied"
-    assert terraform.calls == ["init", "apply", "init", "apply", "outputs"]
+    assert terraform.calls == ["apply", "apply", "outputs"]
     assert emulator.calls == ["load", "reset", "save"]
 
 
@@ -233,7 +236,7 @@ def test_a_corrupt_or_old_snapshot_is_discarded_and_rebuilt(tmp_path, emulator, 
     result = _deploy(tmp_path, terraform, _inputs(root))
     assert result.how == "applied"
     assert "snapshot not usable" in caplog.text
-    assert terraform.calls == ["init", "apply", "outputs"]
+    assert terraform.calls == ["apply", "outputs"]
     assert emulator.calls == ["reset", "save"]
     # Rebuilt: the next run restores it.
     assert Snapshots(tmp_path / "snapshots").find("root") is not None
@@ -258,4 +261,18 @@ def test_fresh_applies_even_when_the_snapshot_matches(tmp_path, emulator):
     _deploy(tmp_path, terraform, _inputs(root))
     terraform.calls.clear()
     assert _deploy(tmp_path, terraform, _inputs(root), use_snapshot=False).how == "applied"
-    assert terraform.calls == ["init", "apply", "outputs"]
+    assert terraform.calls == ["apply", "outputs"]
+
+
+def test_an_init_terraform_finds_stale_runs_again(tmp_path, emulator, caplog):
+    root = _project(tmp_path)
+    terraform = FakeTerraform(tmp_path / "terraform.tfstate", emulator)
+    _deploy(tmp_path, terraform, _inputs(root))
+    (root / "terraform" / "main.tf").write_text('module "new" { source = "./modules/m" }\n')
+    terraform.calls.clear()
+    terraform.fail_applies = 1
+    terraform.failure = 'Error: Module not installed ... run "terraform init".'
+    caplog.set_level(logging.INFO, logger="wspush.stack")
+    assert _deploy(tmp_path, terraform, _inputs(root)).how == "applied changes"
+    assert terraform.calls == ["apply", "init", "apply", "outputs"]
+    assert "terraform asks for init" in caplog.text

@@ -70,8 +70,20 @@ def _trusted(snapshots: Snapshots, slot: str) -> Snapshot | None:
 
 
 def _apply(terraform: Terraform, variables: dict[str, str]) -> dict[str, Any]:
-    terraform.init()
-    terraform.apply(variables)
+    """init (unless this work directory ran it already) and apply. An init found stale
+    (a new module, another provider lock) fails the apply with Terraform's own "run
+    terraform init"; then init runs and the apply again."""
+    initialised = terraform.initialised
+    if not initialised:
+        terraform.init()
+    try:
+        terraform.apply(variables)
+    except TerraformError as error:
+        if not initialised or "terraform init" not in str(error):
+            raise
+        log.info("terraform asks for init: running it, then the apply again")
+        terraform.init()
+        terraform.apply(variables)
     return terraform.outputs()
 
 
