@@ -269,23 +269,16 @@ async def test_a_synchronous_invoke_over_the_account_concurrency_is_throttled(tm
         await runtime.stop()
 
 
-RELOADED = """
+VERSIONED = """
 import time
 def echo(event, context):
-    return {"version": 2}
+    return {"version": %(version)d}
 def slow(event, context):
     time.sleep(1)
-    return {"version": 2}
+    return {"version": %(version)d}
 """
-
-FIRST = """
-import time
-def echo(event, context):
-    return {"version": 1}
-def slow(event, context):
-    time.sleep(1)
-    return {"version": 1}
-"""
+FIRST = VERSIONED % {"version": 1}
+RELOADED = VERSIONED % {"version": 2}
 
 
 async def test_reload_runs_the_new_zip_from_the_next_invocation_on(tmp_path):
