@@ -22,6 +22,7 @@ import importlib
 import pickle
 import sys
 import threading
+import typing
 import weakref
 from pathlib import Path
 from typing import Any
@@ -34,6 +35,8 @@ from moto.core.model_instances import reset_model_data
 # Bump when what is saved changes shape: an older file is then rebuilt, never loaded.
 FORMAT = 1
 _LOCK_TYPES = (type(threading.Lock()), type(threading.RLock()))
+_PRIVATE_KEYS = typing.get_args(PrivateKeyTypes)
+_PUBLIC_KEYS = typing.get_args(PublicKeyTypes)
 # moto's own control plane (recorder, state manager), not AWS state.
 _SKIPPED_PREFIX = "moto.moto_api"
 
@@ -50,7 +53,7 @@ def _weak_values(items: dict[Any, Any]) -> weakref.WeakValueDictionary[Any, Any]
     return weakref.WeakValueDictionary(items)
 
 
-def _new_defaultdict(cls: type[Any], factory: Any) -> Any:
+def _new_defaultdict(cls: Any, factory: Any) -> Any:
     """A ``defaultdict`` (or a subclass, whose ``__init__`` may want other arguments) with
     ``factory``; its attributes and items follow."""
     made = cls.__new__(cls)
@@ -84,14 +87,14 @@ def _public_key(der: bytes) -> Any:
 
 class _Pickler(pickle.Pickler):
     def reducer_override(self, obj: Any) -> Any:
-        if isinstance(obj, PrivateKeyTypes):
+        if isinstance(obj, _PRIVATE_KEYS):
             der = obj.private_bytes(
                 serialization.Encoding.DER,
                 serialization.PrivateFormat.PKCS8,
                 serialization.NoEncryption(),
             )
             return _private_key, (der,)
-        if isinstance(obj, PublicKeyTypes):
+        if isinstance(obj, _PUBLIC_KEYS):
             der = obj.public_bytes(
                 serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
             )

@@ -136,7 +136,7 @@ def deploy(
         except TerraformError as error:
             log.warning("applying the change failed; applying from scratch: %s", error)
             outputs = None
-    if how == "applied":
+    if how == "applied" or outputs is None:
         log.info("terraform init + apply against the emulator…")
         outputs = _apply_from_scratch(terraform, variables)
     try:

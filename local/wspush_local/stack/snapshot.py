@@ -108,11 +108,12 @@ def inputs_of(
     if dist.is_dir():
         files.update(p for p in dist.iterdir() if p.is_file())
     for path in sorted(files):
-        name = path.resolve().relative_to(root) if path.resolve().is_relative_to(root) else path
-        digests[f"file:{name}"] = _file_digest(path)
-    for name, value in variables.items():
-        if name not in ADDRESS_VARIABLES:
-            digests[f"variable:{name}"] = _digest(value.encode())
+        resolved = path.resolve()
+        shown = resolved.relative_to(root) if resolved.is_relative_to(root) else resolved
+        digests[f"file:{shown}"] = _file_digest(path)
+    for variable, value in variables.items():
+        if variable not in ADDRESS_VARIABLES:
+            digests[f"variable:{variable}"] = _digest(value.encode())
     for tool, version in versions.items():
         digests[f"version:{tool}"] = version
     return Inputs(digests)
