@@ -27,6 +27,7 @@ STARTUP_TIMEOUT = 240
 
 
 E2E_SHARD_SIZE = 50
+E2E_SNAPSHOTS = ROOT / ".wspush" / "e2e-snapshots"
 
 
 class LocalStack:
@@ -54,6 +55,11 @@ class LocalStack:
             str(SCHEDULE_SCALE),
             "--work-dir",
             str(work_dir),
+            # Each session's stack is new, its snapshots are not: a session after one with
+            # the same configuration restores the emulator instead of applying again.
+            "--snapshot-dir",
+            str(E2E_SNAPSHOTS),
+            "--no-reload",
         ]
         if destroy_on_exit:
             command.append("--destroy-on-exit")

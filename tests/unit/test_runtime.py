@@ -267,3 +267,61 @@ async def test_a_synchronous_invoke_over_the_account_concurrency_is_throttled(tm
         assert (await runtime.invoke("echo", {"b": 2}))["event"] == {"b": 2}
     finally:
         await runtime.stop()
+
+
+VERSIONED = """
+import time
+def echo(event, context):
+    return {"version": %(version)d}
+def slow(event, context):
+    time.sleep(1)
+    return {"version": %(version)d}
+"""
+FIRST = VERSIONED % {"version": 1}
+RELOADED = VERSIONED % {"version": 2}
+
+
+async def test_reload_runs_the_new_zip_from_the_next_invocation_on(tmp_path):
+    first = tmp_path / "v1"
+    first.mkdir()
+    second = tmp_path / "v2"
+    second.mkdir()
+    runtime = await _runtime(tmp_path, _spec(_zip(first, FIRST), "app.echo"))
+    try:
+        assert await runtime.invoke("echo", {}) == {"version": 1}
+        digest = await runtime.reload("echo", _zip(second, RELOADED))
+        assert len(digest) == 64
+        assert runtime.package_of("echo") == second / "fn.zip"
+        assert await runtime.invoke("echo", {}) == {"version": 2}
+    finally:
+        await runtime.stop()
+
+
+async def test_an_invocation_running_during_a_reload_finishes_on_its_code(tmp_path):
+    first = tmp_path / "v1"
+    first.mkdir()
+    second = tmp_path / "v2"
+    second.mkdir()
+    runtime = await _runtime(tmp_path, _spec(_zip(first, FIRST), "app.slow"))
+    try:
+        await runtime.invoke("slow", {})  # a warm worker on version 1
+        started = asyncio.Event()
+        running = asyncio.create_task(runtime.invoke("slow", {}, started=started))
+        await started.wait()
+        await runtime.reload("slow", _zip(second, RELOADED))
+        assert await running == {"version": 1}
+        assert await runtime.invoke("slow", {}) == {"version": 2}
+        assert await runtime.invoke("slow", {}) == {"version": 2}
+    finally:
+        await runtime.stop()
+
+
+async def test_functions_of_one_zip_share_its_unpacked_copy(tmp_path):
+    package = _zip(tmp_path, HANDLERS)
+    runtime = await _runtime(tmp_path, _spec(package, "app.echo"), _spec(package, "app.fail"))
+    try:
+        unpacked = [p for p in (tmp_path / "functions").iterdir() if p.is_dir()]
+        assert len(unpacked) == 1 and (unpacked[0] / "app.py").is_file()
+        assert (await runtime.invoke("echo", {}))["fn"] == "echo"
+    finally:
+        await runtime.stop()

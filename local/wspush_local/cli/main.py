@@ -421,6 +421,9 @@ def cmd_run(args: argparse.Namespace) -> int:
         example=args.example,
         public_topics=tuple(t.strip() for t in args.public_topics.split(",") if t.strip()),
         account_concurrency=args.account_concurrency,
+        snapshot_dir=Path(args.snapshot_dir) if args.snapshot_dir else None,
+        fresh=args.fresh,
+        reload=not args.no_reload,
     )
     return run(options)
 
@@ -512,6 +515,21 @@ def parser() -> argparse.ArgumentParser:
         default=[],
         metavar="NAME=VALUE",
         help="a Terraform variable for the local deployment, e.g. push_shard_size=50 (repeatable)",
+    )
+    run_cmd.add_argument(
+        "--snapshot-dir",
+        help="where the last apply's emulator and Terraform state are kept "
+        "(default WORK_DIR/snapshots)",
+    )
+    run_cmd.add_argument(
+        "--fresh",
+        action="store_true",
+        help="apply the Terraform to an empty emulator even when a snapshot matches",
+    )
+    run_cmd.add_argument(
+        "--no-reload",
+        action="store_true",
+        help="do not watch the function sources (by default a change rebuilds and reloads)",
     )
     run_cmd.add_argument(
         "--destroy-on-exit",

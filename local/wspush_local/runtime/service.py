@@ -1,8 +1,10 @@
 """A local Lambda service: each function runs in worker processes built from its zip.
 
-Every function gets its own unpacked copy of the deployed zip, its own environment (the
-one Terraform configured, re-pointed at the local endpoints) and its own pool of warm
-workers, each serving one invocation at a time. A timeout kills the worker, like Lambda.
+Every function runs from an unpacked copy of the deployed zip (one per zip content, shared
+by the functions deployed from it), with its own environment (the one Terraform
+configured, re-pointed at the local endpoints) and its own pool of warm workers, each
+serving one invocation at a time. A timeout kills the worker, like Lambda. ``reload``
+points a function at a rebuilt zip: its next invocation starts a worker on the new code.
 
 Two account rules are Lambda's own (docs/parity.md):
 
@@ -19,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import hashlib
 import itertools
 import json
@@ -201,6 +204,7 @@ class _Function:
     directory: Path
     environment: dict[str, str]
     slots: asyncio.Semaphore  # how many invocations may run at once (warm workers)
+    digest: str = ""  # the zip's sha256
     idle: list[_Worker] = field(default_factory=list)
     live: set[_Worker] = field(default_factory=set)
 
@@ -228,17 +232,36 @@ class LocalLambda:
         self._async_retry_delays = async_retry_delays
         self._function_arn_prefix = f"arn:aws:lambda:{region}:{account_id}:function:"
         self._functions: dict[str, _Function] = {}
+        # Functions replaced by ``reload`` whose workers were busy then.
+        self._superseded: list[_Function] = []
         self._pending: set[asyncio.Task[Any]] = set()
         self.loop: asyncio.AbstractEventLoop | None = None
+
+    def _unpacked(self, package: Path) -> tuple[Path, str]:
+        """The directory holding ``package``'s files, and the zip's sha256. A zip is
+        unpacked once per content: functions deployed from the same zip share the copy, as
+        nothing writes to a task root (Lambda's is read-only)."""
+        digest = hashlib.sha256(package.read_bytes()).hexdigest()
+        directory = self._work_dir / f"{package.stem}-{digest[:16]}"
+        complete = directory / ".unpacked"
+        if not complete.exists():
+            partial = directory.with_name(directory.name + f".partial-{os.getpid()}")
+            shutil.rmtree(partial, ignore_errors=True)
+            with zipfile.ZipFile(package) as archive:
+                archive.extractall(partial)
+            (partial / ".unpacked").touch()
+            shutil.rmtree(directory, ignore_errors=True)
+            partial.rename(directory)
+        return directory, digest
 
     def register(self, spec: FunctionSpec, concurrency: int | None = None) -> None:
         """Unpack a function; ``concurrency`` overrides the default number of warm workers
         (a function that invokes itself synchronously needs a slot per invocation it waits
         on, as it would need concurrency in Lambda)."""
-        directory = self._work_dir / spec.name
-        shutil.rmtree(directory, ignore_errors=True)
-        with zipfile.ZipFile(spec.package) as archive:
-            archive.extractall(directory)
+        self._install(spec, asyncio.Semaphore(concurrency or self._concurrency))
+
+    def _install(self, spec: FunctionSpec, slots: asyncio.Semaphore) -> str:
+        directory, digest = self._unpacked(spec.package)
         environment = {
             **self._base_environment,
             **spec.environment,
@@ -247,11 +270,33 @@ class LocalLambda:
             "AWS_LAMBDA_FUNCTION_TIMEOUT": str(spec.timeout_seconds),
             "LAMBDA_TASK_ROOT": str(directory),
         }
-        slots = asyncio.Semaphore(concurrency or self._concurrency)
-        function = _Function(spec, directory, environment, slots)
-        self._functions[spec.name] = function
-        digest = hashlib.sha256(spec.package.read_bytes()).hexdigest()[:12]
-        log.info("function %s from %s (sha256 %s…)", spec.name, spec.package.name, digest)
+        self._functions[spec.name] = _Function(spec, directory, environment, slots, digest)
+        log.info("function %s from %s (sha256 %s…)", spec.name, spec.package.name, digest[:12])
+        return digest
+
+    def package_of(self, name: str) -> Path:
+        """The zip ``name`` runs."""
+        return self._function(name).spec.package
+
+    def digest_of(self, name: str) -> str:
+        """The sha256 of the zip ``name`` runs, as it was when registered or reloaded."""
+        return self._function(name).digest
+
+    def names(self) -> list[str]:
+        return sorted(self._functions)
+
+    async def reload(self, name: str, package: Path) -> str:
+        """Run ``name`` from ``package`` from its next invocation on: idle workers stop now,
+        busy ones when their invocation ends (it finishes on the code it started with).
+        Returns the new zip's sha256."""
+        previous = self._function(name)
+        digest = self._install(dataclasses.replace(previous.spec, package=package), previous.slots)
+        self._superseded.append(previous)
+        idle, previous.idle = previous.idle, []
+        for worker in idle:
+            await self._retire(previous, worker)
+        self._superseded = [f for f in self._superseded if f.live]
+        return digest
 
     def has(self, name: str) -> bool:
         return function_name_of(name) in self._functions
@@ -352,7 +397,10 @@ class LocalLambda:
             except (InvocationError, BrokenPipeError, ConnectionResetError) as error:
                 await self._retire(function, worker)
                 raise InvocationError("Runtime.ExitError", str(error)) from None
-            function.idle.append(worker)
+            if self._functions.get(function.spec.name) is function:
+                function.idle.append(worker)
+            else:  # reloaded meanwhile: the next invocation starts on the new code
+                await self._retire(function, worker)
         return reply
 
     def invoke_async(self, name: str, event: Any, trace_header: str | None = None) -> None:
@@ -431,7 +479,7 @@ class LocalLambda:
     async def stop(self) -> None:
         for task in list(self._pending):
             task.cancel()
-        for function in self._functions.values():
+        for function in [*self._functions.values(), *self._superseded]:
             for worker in list(function.live):
                 await worker.stop()
             function.live.clear()

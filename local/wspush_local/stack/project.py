@@ -152,6 +152,16 @@ class Terraform:
     def destroy(self, variables: dict[str, str]) -> None:
         self._converge("destroy", "-no-color", "-auto-approve", *self._flags(variables))
 
+    @property
+    def initialised(self) -> bool:
+        """Whether ``init`` ran in this data dir (it records the backend there)."""
+        data_dir = self.environment.get("TF_DATA_DIR")
+        return data_dir is not None and (Path(data_dir) / "terraform.tfstate").is_file()
+
+    def version(self) -> str:
+        """Terraform's version, as ``terraform version`` reports it."""
+        return str(json.loads(self._run("version", "-json"))["terraform_version"])
+
     def outputs(self) -> dict[str, Any]:
         raw = json.loads(self._run("output", "-json", "-no-color"))
         return {name: value["value"] for name, value in raw.items()}

@@ -1,7 +1,8 @@
 """``wspush run``: the whole stack in one process.
 
 1. an embedded moto server (Lambda invokes and EventBridge deliveries routed to 2.),
-2. the same root Terraform applied to it (fresh state each run, as moto starts empty),
+2. the same root Terraform applied to it, or the last apply's snapshot restored when
+   nothing the apply reads changed (``stack.deploy``),
 3. a Lambda runtime running each function from its built zip,
 4. the WebSocket gateway serving the deployed API, and the scheduler firing the rules.
 """
@@ -16,7 +17,6 @@ import shutil
 import signal
 import socket
 import sys
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,6 +24,7 @@ from typing import Any
 import boto3
 from aiohttp import web
 
+from wspush_local import emulator as emulator_package
 from wspush_local.emulator.scheduler import QueueSender, RuleTargets, Scheduler
 from wspush_local.emulator.server import Emulator
 from wspush_local.gateway.demo import Demo, stack_backend
@@ -46,7 +47,10 @@ from wspush_local.stack.claim import (
     Refused,
     claim,
 )
+from wspush_local.stack.deploy import Deployment, apply_inputs, deploy
 from wspush_local.stack.project import Terraform, example_directory, project_root
+from wspush_local.stack.reload import Watcher
+from wspush_local.stack.snapshot import Snapshots
 
 log = logging.getLogger("wspush.stack")
 REGION = "us-east-1"
@@ -80,6 +84,12 @@ class StackOptions:
     public_topics: tuple[str, ...] = DEMO_PUBLIC_TOPICS
     # Invocations the emulated account runs at once (Lambda's account concurrency).
     account_concurrency: int = DEFAULT_ACCOUNT_CONCURRENCY
+    # Where the last apply's snapshots are kept (work_dir/snapshots unless set), and
+    # whether to ignore them and apply from scratch.
+    snapshot_dir: Path | None = None
+    fresh: bool = False
+    # Watch the function sources: a change rebuilds the zips and reloads the functions.
+    reload: bool = True
 
 
 def clients_for(emulator_url: str) -> dict[str, Any]:
@@ -185,6 +195,70 @@ class Stack:
             var_file=var_file,
         )
 
+    def _variables(self, emulator_url: str) -> dict[str, str]:
+        options = self.options
+        variables = {
+            "emulator_endpoint": emulator_url,
+            "stage_name": options.stage,
+            "manage_api_gateway_account": "true",
+            "deletion_protection": "false",
+            # moto has no saved Logs Insights queries; the log shows the counters.
+            "monitoring_enabled": "false",
+            "public_topic_patterns": json.dumps(list(options.public_topics)),
+        }
+        if not options.example:
+            # The demo's point: scheduled pushes reach every connection (a deployment
+            # turns them on itself, once it has priced them).
+            variables["schedule_enabled"] = "true"
+        if options.schedule_expression:
+            variables["schedule_expression"] = options.schedule_expression
+        variables.update(options.variables)
+        return variables
+
+    def _deploy(self, terraform: Terraform) -> Deployment:
+        inputs = apply_inputs(
+            self.root, terraform, self.terraform_variables, Path(emulator_package.__file__).parent
+        )
+        snapshots = Snapshots(self.options.snapshot_dir or self.work_dir / "snapshots")
+        slot = f"example-{self.options.example}" if self.options.example else "root"
+        return deploy(
+            terraform,
+            self.terraform_variables,
+            inputs,
+            snapshots,
+            slot,
+            use_snapshot=not self.options.fresh,
+        )
+
+    def _watcher(self, terraform: Terraform, runtime: LocalLambda, lambda_client: Any) -> Watcher:
+        """Reload on save: the function sources (lambdas/ and the examples' functions) are
+        rebuilt into dist/ and reloaded; a change to the configuration is reported."""
+
+        async def record(reloaded: dict[str, Path]) -> None:
+            # The emulator's record of each function's code follows what runs, as an
+            # UpdateFunctionCode would (the next start applies it through Terraform).
+            for name, package in reloaded.items():
+                try:
+                    await asyncio.to_thread(
+                        lambda_client.update_function_code,
+                        FunctionName=name,
+                        ZipFile=package.read_bytes(),
+                    )
+                except Exception as error:  # the reload stands; only the record lags
+                    log.warning("the emulator's record of %s keeps its old code: %s", name, error)
+
+        configuration = [self.root / "terraform", terraform.directory]
+        if terraform.var_file is not None:
+            configuration.append(terraform.var_file)
+        return Watcher(
+            runtime,
+            sources=[self.root / "lambdas", *sorted(self.root.glob("examples/*/lambdas"))],
+            configuration=sorted(set(configuration)),
+            build_command=["env", f"PYTHON={sys.executable}", str(self.root / "build.sh")],
+            root=self.root,
+            on_reload=record,
+        )
+
     def claim(self) -> Claim:
         """The work directory and every port, before anything slow (``claim``)."""
         options = self.options
@@ -213,37 +287,19 @@ class Stack:
         publish_runner: web.AppRunner | None = None
         gateway: Gateway | None = None
         scheduler_task: asyncio.Task[None] | None = None
+        watcher_task: asyncio.Task[None] | None = None
         try:
             # 1. The emulator, with Lambda and EventBridge delivery wired to the runtime.
             emulator = Emulator(runtime, targets.deliver, emulator_port, sock=ports.emulator)
             emulator.start()
 
-            # 2. The same Terraform, fresh state (moto starts empty every run).
-            started = time.monotonic()
-            state = self.work_dir / "terraform.tfstate"
-            state.unlink(missing_ok=True)
+            # 2. The same Terraform: the last apply's snapshot when nothing it reads
+            # changed, an apply otherwise (stack.deploy).
             terraform = self._terraform()
-            self.terraform_variables = {
-                "emulator_endpoint": emulator_url,
-                "stage_name": options.stage,
-                "manage_api_gateway_account": "true",
-                "deletion_protection": "false",
-                # moto has no saved Logs Insights queries; the log shows the counters.
-                "monitoring_enabled": "false",
-                "public_topic_patterns": json.dumps(list(options.public_topics)),
-            }
-            if not options.example:
-                # The demo's point: scheduled pushes reach every connection (a deployment
-                # turns them on itself, once it has priced them).
-                self.terraform_variables["schedule_enabled"] = "true"
-            if options.schedule_expression:
-                self.terraform_variables["schedule_expression"] = options.schedule_expression
-            self.terraform_variables.update(options.variables)
-            log.info("terraform init + apply against the emulator…")
-            await asyncio.to_thread(terraform.init)
-            await asyncio.to_thread(terraform.apply, self.terraform_variables)
-            outputs = await asyncio.to_thread(terraform.outputs)
-            log.info("terraform applied in %.0f s", time.monotonic() - started)
+            self.terraform_variables = self._variables(emulator_url)
+            deployment = await asyncio.to_thread(self._deploy, terraform)
+            outputs = deployment.outputs
+            log.info("deployment %s in %.1f s", deployment.how, deployment.seconds)
 
             # 3. Functions from their zips, re-pointed at the local endpoints.
             gateway_port = ports.number(ports.gateway)
@@ -284,11 +340,17 @@ class Stack:
             }
             (self.work_dir / STACK_FILE).write_text(json.dumps(info, indent=2))
             self._banner(info)
+            if options.reload:
+                watcher_task = asyncio.create_task(
+                    self._watcher(terraform, runtime, clients["lambda"]).run()
+                )
             await self._until_stopped()
         finally:
             log.info("stopping…")
             if scheduler_task is not None:
                 scheduler_task.cancel()
+            if watcher_task is not None:
+                watcher_task.cancel()
             if gateway is not None:
                 await gateway.close_all()
                 await asyncio.sleep(0.2)
@@ -322,7 +384,10 @@ class Stack:
 
     async def _destroy(self) -> None:
         try:
-            await asyncio.to_thread(self._terraform().destroy, self.terraform_variables)
+            terraform = self._terraform()
+            # A restored stack never ran init in this work directory.
+            await asyncio.to_thread(terraform.init)
+            await asyncio.to_thread(terraform.destroy, self.terraform_variables)
             log.info("terraform destroy against the emulator: done")
         except Exception as error:
             log.error("terraform destroy against the emulator failed: %s", error)
