@@ -13,6 +13,7 @@ import json
 import os
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -29,14 +30,27 @@ from wspush.dal.history_table import HistoryTable
 from wspush.dal.push_invoker import invoke_client_config
 from wspush.dal.shard_invoker import MAX_FUNCTION_SECONDS
 from wspush.logic.tokens import issue, parse_secrets
-from wspush.models.identifiers import is_valid_entity_id, is_valid_topic
-from wspush_local.dlq import list_dead_letters, redrive
-from wspush_local.gateway import Limits
-from wspush_local.jwt_authorizer import JwtConfiguration, LocalIssuer
-from wspush_local.listen import ListenOptions, listen
-from wspush_local.project import Terraform, TerraformError, example_directory, project_root
-from wspush_local.runtime import DEFAULT_ACCOUNT_CONCURRENCY
-from wspush_local.stack import (
+from wspush.models.connection import Connection
+from wspush.models.identifiers import (
+    TOPIC_PARTITION_PREFIX,
+    is_topic_partition,
+    is_valid_entity_id,
+    is_valid_topic,
+)
+from wspush_local.cli.listen import ListenOptions, listen
+from wspush_local.gateway.jwt_authorizer import JwtConfiguration, LocalIssuer
+from wspush_local.gateway.websocket import Limits
+from wspush_local.runtime.dlq import list_dead_letters, redrive
+from wspush_local.runtime.service import DEFAULT_ACCOUNT_CONCURRENCY
+from wspush_local.stack.claim import (
+    DEFAULT_EMULATOR_PORT,
+    DEFAULT_PORT,
+    DEFAULT_PUBLISH_PORT,
+    Refused,
+    claim,
+)
+from wspush_local.stack.project import Terraform, TerraformError, example_directory, project_root
+from wspush_local.stack.run import (
     DEMO_PUBLIC_TOPICS,
     LOCAL_ACCESS_KEY_ID,
     LOCAL_SECRET_ACCESS_KEY,
@@ -295,13 +309,34 @@ def cmd_push(args: argparse.Namespace) -> int:
     return 1 if "FunctionError" in response else 0
 
 
+def connection_record(
+    connection: Connection, rows_of_connection: Callable[[str], list[tuple[str, str]]]
+) -> dict[str, Any]:
+    """A connection in the protocol's names (the table's attributes), with the topics it is
+    subscribed to."""
+    topics = sorted(
+        partition[len(TOPIC_PARTITION_PREFIX) :]
+        for partition, _ in rows_of_connection(connection.connection_id)
+        if is_topic_partition(partition)
+    )
+    return {
+        "connectionId": connection.connection_id,
+        "entityId": connection.entity_id,
+        "connectedAt": connection.connected_at,
+        "expiresAt": connection.expires_at,
+        "sourceIp": connection.source_ip,
+        "userAgent": connection.user_agent,
+        "topics": topics,
+    }
+
+
 def cmd_connections(args: argparse.Namespace) -> int:
     deployment = _deployment(args)
     table = ConnectionsTable(
         deployment.client("dynamodb"), deployment.outputs["connections_table_name"]
     )
     for connection in table.list_connections(args.entity):
-        print(json.dumps(connection.__dict__))
+        print(json.dumps(connection_record(connection, table.rows_of_connection)))
     return 0
 
 
@@ -360,6 +395,14 @@ def cmd_url(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    if args.check_only:
+        work_dir = Path(args.work_dir) if args.work_dir else project_root() / ".wspush"
+        try:
+            claim(work_dir, args.port, args.emulator_port, args.publish_port).release()
+        except Refused as refusal:
+            print(f"wspush: {refusal}", file=sys.stderr)
+            return 1
+        return 0
     options = StackOptions(
         port=args.port,
         emulator_port=args.emulator_port,
@@ -414,15 +457,30 @@ def parser() -> argparse.ArgumentParser:
         )
 
     run_cmd = sub.add_parser("run", help="run the whole stack locally")
-    run_cmd.add_argument("--port", type=int, default=8080, help="gateway port (default 8080)")
     run_cmd.add_argument(
-        "--emulator-port", type=int, default=5100, help="AWS emulator port (0: any free port)"
+        "--port",
+        type=int,
+        default=DEFAULT_PORT,
+        help=f"gateway port, WebSocket API and demo page (default {DEFAULT_PORT}; 0: any free)",
+    )
+    run_cmd.add_argument(
+        "--emulator-port",
+        type=int,
+        default=DEFAULT_EMULATOR_PORT,
+        help=f"AWS emulator port (default {DEFAULT_EMULATOR_PORT}; 0: any free port)",
     )
     run_cmd.add_argument(
         "--publish-port",
         type=int,
-        default=8081,
-        help="port of the publish API, POST /<stage>/publish (default 8081; 0: any free port)",
+        default=DEFAULT_PUBLISH_PORT,
+        help="port of the publish API, POST /<stage>/publish "
+        f"(default {DEFAULT_PUBLISH_PORT}; 0: any free port)",
+    )
+    run_cmd.add_argument(
+        "--check-only",
+        action="store_true",
+        help="check that every port is free and no stack runs from the work directory, "
+        "then exit (0: it would start)",
     )
     run_cmd.add_argument("--stage", default="local", help="stage name (default local)")
     run_cmd.add_argument(
@@ -610,10 +668,22 @@ def parser() -> argparse.ArgumentParser:
     return main
 
 
+def _stdout_closed() -> int:
+    """The reader of stdout went away (``wspush push | head -c0``): nothing more to say, so
+    end quietly, with nothing left to flush into the closed pipe."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
         code: int = args.handler(args)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        return _stdout_closed()
     except (FileNotFoundError, TerraformError) as error:
         print(f"wspush: {error}", file=sys.stderr)
         return 1
