@@ -275,7 +275,7 @@ def test_trace_gets_the_record_signed_for_get_and_none_when_unknown(server) -> N
     publisher = _publisher(server.url, auth=auth)
     assert publisher.trace("m/1") == record
     assert publisher.trace("nope") is None
-    assert server.paths == ["/local/publish/m%2F1", "/local/publish/nope"]
+    assert server.paths == ["/local/publish/m%252F1", "/local/publish/nope"]
     verifier = SigV4Verifier({"local": "local"}, "us-east-1", "000000000000")
     headers, body = server.requests[0]
     url = server.url.replace("/local/publish", server.paths[0])

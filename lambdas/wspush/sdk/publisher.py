@@ -305,7 +305,9 @@ class Publisher:
         """The push's trace (``GET <publish_url>/<id>``, the same auth): its status, the
         audience resolved, each connection attempted with outcome and timing, and the
         acknowledgements; None when none is kept (unknown id, or past the history window)."""
-        url = f"{self.url.rstrip('/')}/{quote(message_id, safe='')}"
+        # Encoded twice: API Gateway decodes the path once to match the route, and the
+        # parameter once more, so an id with "/" reaches the function whole.
+        url = f"{self.url.rstrip('/')}/{quote(quote(message_id, safe=''), safe='')}"
         try:
             status, answer, _ = self._request("GET", url, b"")
         except (OSError, http.client.HTTPException) as error:

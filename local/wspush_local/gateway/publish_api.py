@@ -102,10 +102,12 @@ def _error(
 
 
 def _trace_id(request: web.Request, publish_path: str) -> str | None:
-    """The ``{id}`` of ``GET /<stage>/publish/{id}``: one path segment, percent-decoded."""
+    """The ``{id}`` of ``GET /<stage>/publish/{id}``. As API Gateway does, the path is
+    decoded once to match the route (so ``%2F`` is a separator), and the parameter is
+    decoded again for the integration (so an id with ``/`` travels as ``%252F``)."""
     if request.method != "GET" or not request.raw_path.startswith(publish_path + "/"):
         return None
-    segment = request.raw_path[len(publish_path) + 1 :].split("?")[0]
+    segment = unquote(request.raw_path[len(publish_path) + 1 :].split("?")[0])
     if not segment or "/" in segment:
         return None
     return unquote(segment)
