@@ -22,14 +22,12 @@ from wspush.dal.errors import StoreError
 from wspush.logic.connections import delete_connection_rows
 from wspush.logic.lifecycle import Lifecycle
 from wspush.models.connection import DeletedRow, Target
-from wspush.models.push import DeliveryReport, Outcome, PostResult
+from wspush.models.push import FAILURE_SAMPLE, DeliveryReport, Outcome, PostResult
 from wspush.models.shard import ItemKey, Shard
 from wspush.observability import logger
 
 BACKOFF_BASE_SECONDS = 0.05
 BACKOFF_CAP_SECONDS = 1.0
-# Failed connections a report keeps beyond its trace bound, as a sample of why.
-FAILURE_SAMPLE = 50
 
 
 class TargetStore(Protocol):

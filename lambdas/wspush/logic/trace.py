@@ -20,8 +20,7 @@ import time
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from wspush.logic.push import FAILURE_SAMPLE
-from wspush.models.push import DeliveryReport, PushStatus
+from wspush.models.push import FAILURE_SAMPLE, DeliveryReport, PushStatus
 
 DEFAULT_MAX_CONNECTIONS = 1000
 ATTEMPT_FIELDS = ("connectionId", "outcome", "status", "error", "startMs", "durationMs")

@@ -41,6 +41,10 @@ class PostResult:
         return f"{status} {self.error or self.outcome.value}"
 
 
+# Failed connections a report (and a trace part) keeps beyond its bound, as a sample of why.
+FAILURE_SAMPLE = 50
+
+
 class PushStatus(enum.Enum):
     """A push's outcome, the same word everywhere (push function, publish API, CLI, SDK)."""
 
