@@ -200,6 +200,7 @@ class PushConfig:
     history_table: str
     history_retention_seconds: int
     lifecycle: LifecycleConfig
+    trace_max_connections: int = 1000  # connections a push's trace keeps in full
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> PushConfig:
@@ -229,6 +230,7 @@ class PushConfig:
                 env, "HISTORY_RETENTION_SECONDS", DEFAULT_HISTORY_RETENTION_SECONDS, minimum=60
             ),
             lifecycle=LifecycleConfig.from_env(env),
+            trace_max_connections=_int(env, "PUSH_TRACE_MAX_CONNECTIONS", 1000, minimum=0),
         )
 
 

@@ -29,6 +29,9 @@ from wspush.dal.connections_table import ConnectionsTable
 from wspush.dal.history_table import HistoryTable
 from wspush.dal.push_invoker import invoke_client_config
 from wspush.dal.shard_invoker import MAX_FUNCTION_SECONDS
+from wspush.logic import envelope, strict_json, trace
+from wspush.logic.channels import refuse_oversize
+from wspush.logic.envelope import UnsendableMessage
 from wspush.logic.tokens import issue, parse_secrets
 from wspush.models.connection import Connection
 from wspush.models.identifiers import (
@@ -37,6 +40,7 @@ from wspush.models.identifiers import (
     is_valid_entity_id,
     is_valid_topic,
 )
+from wspush.models.push import InvalidPushRequest, is_valid_message_id, parse_push_request
 from wspush_local.cli.listen import ListenOptions, listen
 from wspush_local.gateway.jwt_authorizer import JwtConfiguration, LocalIssuer
 from wspush_local.gateway.websocket import Limits
@@ -275,6 +279,23 @@ def publish_over_http(
     return response.status, answer
 
 
+# A push's outcome as the exit code: 0 delivered, no recipients or still running.
+FAILED_STATUSES = ("failed", "partial")
+
+
+def refuse_locally(request: dict[str, Any], push_id: str) -> str | None:
+    """Why the push function would refuse ``request`` (so an event carrying it would end
+    in the dead-letter queue), or None: the same parser, the same size rule."""
+    try:
+        strict_json.check(request)
+        parsed = parse_push_request(request)
+        message = envelope.for_push(parsed, push_id)
+        refuse_oversize(message, parsed.audience.describe())
+    except (strict_json.InvalidJson, InvalidPushRequest, UnsendableMessage) as error:
+        return str(error)
+    return None
+
+
 def cmd_push(args: argparse.Namespace) -> int:
     deployment = _deployment(args)
     request = _push_request(args)
@@ -286,8 +307,13 @@ def cmd_push(args: argparse.Namespace) -> int:
             deployment.publish_url, request, deployment.credentials(), deployment.region, bearer
         )
         print(json.dumps({"httpStatus": status, **(answer if isinstance(answer, dict) else {})}))
-        return 0 if status < 300 else 1
+        failed = isinstance(answer, dict) and answer.get("status") in FAILED_STATUSES
+        return 0 if status < 300 and not failed else 1
     if args.via_events:
+        # An EventBridge event id is a UUID: the longest one stands in for it here.
+        refusal = refuse_locally(request, args.id or "0" * 36)
+        if refusal is not None:
+            raise SystemExit(f"wspush: the push function would refuse this push: {refusal}")
         result = deployment.client("events").put_events(
             Entries=[
                 {
@@ -298,7 +324,15 @@ def cmd_push(args: argparse.Namespace) -> int:
                 }
             ]
         )
-        print(json.dumps({"failedEntryCount": result["FailedEntryCount"]}))
+        (entry,) = result["Entries"]
+        event_id = entry.get("EventId")
+        answer: dict[str, Any] = {"failedEntryCount": result["FailedEntryCount"]}
+        if event_id:
+            # Without --id, the push takes the event's id as its own.
+            answer.update(eventId=event_id, pushId=args.id or event_id, status="accepted")
+        else:
+            answer.update(error=entry.get("ErrorCode"), message=entry.get("ErrorMessage"))
+        print(json.dumps(answer))
         return 1 if result["FailedEntryCount"] else 0
     response = deployment.push_function_client().invoke(
         FunctionName=deployment.outputs["function_names"]["push"],
@@ -306,7 +340,25 @@ def cmd_push(args: argparse.Namespace) -> int:
     )
     body = json.loads(response["Payload"].read() or b"null")
     print(json.dumps(body))
-    return 1 if "FunctionError" in response else 0
+    failed = isinstance(body, dict) and body.get("status") in FAILED_STATUSES
+    return 1 if "FunctionError" in response or failed else 0
+
+
+def cmd_trace(args: argparse.Namespace) -> int:
+    """A push's trace, read from the history table (as GET <publish_url>/<id> answers it)."""
+    if not is_valid_message_id(args.id):
+        raise SystemExit(f"wspush: invalid push id {args.id!r}: 1-128 of A-Za-z0-9_.:@+=/-")
+    deployment = _deployment(args)
+    table = HistoryTable(deployment.client("dynamodb"), deployment.outputs["history_table_name"])
+    record = trace.read(table, args.id)
+    if record is None:
+        print(
+            f"wspush: no trace kept for push {args.id} (unknown, or past the history window)",
+            file=sys.stderr,
+        )
+        return 1
+    print(json.dumps(record, ensure_ascii=False) if args.json else trace.render(record))
+    return 0
 
 
 def connection_record(
@@ -625,6 +677,14 @@ def parser() -> argparse.ArgumentParser:
     )
     target_options(push)
     push.set_defaults(handler=cmd_push)
+
+    trace_cmd = sub.add_parser(
+        "trace", help="show what happened to one push: its status, audience and connections"
+    )
+    trace_cmd.add_argument("id", help="the push id (the envelope id; --id of wspush push)")
+    trace_cmd.add_argument("--json", action="store_true", help="print the record as JSON")
+    target_options(trace_cmd)
+    trace_cmd.set_defaults(handler=cmd_trace)
 
     listen_cmd = sub.add_parser(
         "listen", help="print every push an entity receives, one JSON line each, until Ctrl-C"
