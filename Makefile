@@ -7,6 +7,8 @@ SHELL := /bin/bash
 
 PYTHON ?= python3
 VENV := .venv
+# Suites `make test` runs at once (the e2e suite beside the others).
+TEST_JOBS ?= 2
 BIN := $(VENV)/bin
 TERRAFORM ?= terraform
 TF_DIR := terraform
@@ -31,7 +33,7 @@ CHECKOV_STAMP := $(CHECKOV_VENV)/.installed
 NODE_STAMP := node_modules/.installed
 TF_STAMP := $(TF_DIR)/.terraform/.initialized
 
-.PHONY: help setup build release docs-tables lint fmt test test-unit test-js test-integration \
+.PHONY: help setup build release docs-tables lint fmt test test-offline test-unit test-js test-integration \
         test-terraform checkov chromium test-e2e docs bench run run-check token push connect listen \
         account-logging deploy destroy clean
 
@@ -138,7 +140,12 @@ test-e2e: setup build chromium ## End-to-end tests against the local stack (Pyth
 docs: $(VENV_STAMP) ## Build the documentation site into build/site (strict: a broken link or anchor fails)
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict
 
-test: setup lint test-unit test-js test-integration test-terraform checkov docs test-e2e ## Run every test
+# The end-to-end suite mostly waits (stacks starting, schedules, clients), so it runs beside
+# the others; --output-sync keeps each suite's output together in the log.
+test: setup lint ## Run every test (the e2e suite beside the rest: TEST_JOBS=1 for one at a time)
+	$(MAKE) --no-print-directory -j$(TEST_JOBS) --output-sync=target test-e2e test-offline
+
+test-offline: test-unit test-js test-integration test-terraform checkov docs ## Every test that needs no local stack
 
 bench: $(VENV_STAMP) build ## Benchmarks against baselines -> docs/benchmarks.md (BENCH_SCALE=small for a quick look)
 	$(BIN)/python -m bench

@@ -81,8 +81,10 @@ def test_a_client_that_reconnects_resumes_exactly_what_it_missed(stack):
             assert sorted(numbers) == list(range(min(numbers), max(numbers) + 1)), channel
             assert resumed["channels"][channel] == max(numbers), channel
         assert len(seen["broadcast"]) >= 2  # at least one scheduled push came while away
-        # The replay came in seq order per channel
-        for channel in seen:
+        # The replay came in seq order per channel. Not checked on `broadcast`: the schedule
+        # keeps broadcasting, and a live push may arrive between subscribe and the replay
+        # (the client dedupes it by seq, as docs/channels.md says).
+        for channel in (c for c in seen if c != "broadcast"):
             order = [f["seq"] for f in replayed if f["channel"] == channel]
             assert order == sorted(order), channel
 
