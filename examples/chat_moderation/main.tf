@@ -25,7 +25,7 @@ module "wspush" {
   schedule_enabled           = false
 
   # Everyone may read and write the chat rooms; a token's claims may grant more.
-  public_topic_patterns          = ["chat.*"]
+  public_topic_patterns          = distinct(concat(["chat.*"], var.public_topic_patterns))
   public_publish_patterns        = ["chat.*"]
   client_publish_rate_per_second = var.messages_per_second
   client_publish_burst           = var.messages_burst

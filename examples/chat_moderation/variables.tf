@@ -57,6 +57,12 @@ variable "messages_burst" {
   default     = 10
 }
 
+variable "public_topic_patterns" {
+  type        = list(string)
+  description = "Topic patterns every connection may read besides the chat rooms (chat.*)."
+  default     = []
+}
+
 variable "deletion_protection" {
   type        = bool
   description = "Protect wspush's connections table from deletion."
