@@ -18,7 +18,9 @@ from tests.fakes import FakeLambdaEndpoint
 from tests.integration.conftest import EVENT_BUS, HISTORY_TABLE
 from wspush.config import ClientPublishConfig
 from wspush.dal.history_table import HistoryTable
+from wspush.dal.hook_invoker import HookInvoker
 from wspush.dal.push_invoker import invoke_client_config
+from wspush.models.client_publish import HookFailed
 
 PUSH = "wspush-test-push"
 HOOK = "arn:aws:lambda:us-east-1:123456789012:function:wspush-test-hook"
@@ -259,3 +261,16 @@ def test_client_publishes_on_matching_topics_reach_the_event_bus(
     detail = event["detail"]
     assert detail["topic"] == "room.1" and detail["id"] == "m-9" and detail["seq"] == 1
     assert detail["from"] == {"entityId": "alice"} and detail["data"] == {"text": "hi"}
+
+
+def test_a_hook_that_does_not_answer_in_time_fails_clearly(lambda_endpoint):
+    lambda_endpoint.reset()
+    client = boto3.client(
+        "lambda",
+        endpoint_url=lambda_endpoint.url,
+        region_name="us-east-1",
+        config=invoke_client_config(0.5),
+    )
+    lambda_endpoint.script.append((200, None, 1.5))
+    with pytest.raises(HookFailed, match="did not answer in time"):
+        HookInvoker(client, HOOK).call({"topic": "room.1"})

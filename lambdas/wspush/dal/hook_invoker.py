@@ -6,21 +6,13 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError, ReadTimeoutError
 
 from wspush.models.client_publish import HookFailed
 
 # The hook runs while the publisher waits; the message function's own timeout is longer.
+# Its client is ``push_invoker.invoke_client_config(HOOK_WAIT_SECONDS)``: one attempt.
 HOOK_WAIT_SECONDS = 5
-
-
-def hook_client_config(wait_seconds: float = HOOK_WAIT_SECONDS) -> Config:
-    return Config(
-        connect_timeout=2,
-        read_timeout=wait_seconds,
-        retries={"mode": "standard", "total_max_attempts": 1},
-    )
 
 
 class HookInvoker:

@@ -23,7 +23,7 @@ from wspush.dal.connections_api import ConnectionsApi
 from wspush.dal.connections_table import PUBLISH_BUDGET_ATTRIBUTE, Bucket, ConnectionsTable
 from wspush.dal.event_bus import EventBus
 from wspush.dal.history_table import HistoryTable
-from wspush.dal.hook_invoker import HookInvoker, hook_client_config
+from wspush.dal.hook_invoker import HOOK_WAIT_SECONDS, HookInvoker
 from wspush.dal.push_invoker import PushInvoker, invoke_client_config
 from wspush.handlers import initialised
 from wspush.handlers._shared import (
@@ -78,8 +78,7 @@ class _Hook:
         self._function_arn = function_arn
 
     def call(self, request: dict[str, Any]) -> Any:
-        wait = float(hook_client_config().read_timeout)
-        return HookInvoker(lambda_client(wait), self._function_arn).call(request)
+        return HookInvoker(lambda_client(HOOK_WAIT_SECONDS), self._function_arn).call(request)
 
 
 def _publishing(settings: ClientPublishConfig | None) -> ClientPublishing | None:
