@@ -59,6 +59,10 @@ channels = ChannelServices(
 connections_api = ConnectionsApi(config.connections_endpoint, credentials=session.get_credentials())
 
 
+# A large audience's hand-off is an asynchronous (Event) invoke: Lambda answers at once.
+HAND_OFF_WAIT_SECONDS = 10.0
+
+
 @cache
 def lambda_client(wait_seconds: float) -> Any:
     """Created on first use: only a hook or a large audience's hand-off needs Lambda."""
@@ -70,7 +74,7 @@ class _PushFunction:
         self._function_name = function_name
 
     def enqueue(self, request: dict[str, Any]) -> None:
-        PushInvoker(lambda_client(10.0), self._function_name).enqueue(request)
+        PushInvoker(lambda_client(HAND_OFF_WAIT_SECONDS), self._function_name).enqueue(request)
 
 
 class _Hook:
