@@ -87,10 +87,13 @@ def mint_token(
     ttl: int = 3600,
     audience: str | None = None,
     issuer: str | None = None,
+    publish: Sequence[str] | None = None,
 ) -> str:
     """A token for ``entity`` (its ``sub``), valid for ``ttl`` seconds, that may read
     ``topics`` (patterns such as ``user:alice/*``; None: only the deployment's public
-    topics). ``audience``/``issuer`` when the stack sets ``token_audience``/``token_issuer``.
+    topics) and publish on ``publish`` (patterns; None: only the deployment's public
+    publish patterns). ``audience``/``issuer`` when the stack sets
+    ``token_audience``/``token_issuer``.
 
     Raises ``ValueError`` for anything ``$connect`` would refuse (an invalid entity or
     pattern, a claim too large, a key shorter than 32 bytes).
@@ -104,4 +107,5 @@ def mint_token(
         topics=topics,
         audience=audience,
         issuer=issuer,
+        publish=publish,
     )
