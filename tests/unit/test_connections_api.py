@@ -51,7 +51,11 @@ def test_the_signature_is_byte_identical_to_boto3s(session_token):
     lean = ConnectionsApi(ENDPOINT, region="us-east-1", credentials=credentials)
     data = b'{"type":"notification","data":"h\xc3\xa9"}'
 
-    with mock.patch("botocore.auth.datetime") as clock:
+    with (
+        mock.patch("botocore.auth.datetime") as clock,
+        mock.patch("botocore.auth.get_current_datetime", return_value=FROZEN),
+        mock.patch("wspush.dal.connections_api._now", return_value=FROZEN),
+    ):
         clock.datetime.now.return_value = FROZEN
         clock.datetime.utcnow.return_value = FROZEN
         client.post_to_connection(ConnectionId="Tq7QmcfmIAMCJBA=", Data=data)
@@ -117,3 +121,30 @@ def test_a_kept_alive_connection_the_server_dropped_is_reopened():
     # Then both are sent, the second on a new connection
     assert (first, second) == (Outcome.SENT, Outcome.SENT)
     assert len(accepted) == 2
+
+
+@pytest.mark.parametrize(
+    ("endpoint", "connection_id"),
+    [
+        ("http://127.0.0.1:8081/local", "a+b/c=="),
+        ("https://x.execute-api.eu-west-1.amazonaws.com:443/prod", "Tq7QmcfmIAMCJBA="),
+    ],
+)
+def test_cached_signing_keys_and_payload_hashes_sign_as_botocore_does_day_after_day(
+    endpoint, connection_id
+):
+    from botocore.auth import SigV4Auth
+    from botocore.awsrequest import AWSRequest
+
+    credentials = Credentials("AKIDEXAMPLE", "secret", "token")
+    lean = ConnectionsApi(endpoint, region="eu-west-1", credentials=credentials)
+    url = lean.url(connection_id)
+    for day, data in ((21, b'{"a":1}'), (21, b'{"b":2}'), (22, b'{"b":2}'), (22, b'{"b":2}')):
+        at = datetime.datetime(2026, 11, day, 23, 59, 59)
+        request = AWSRequest(method="POST", url=url, data=data)
+        with mock.patch("botocore.auth.get_current_datetime", return_value=at):
+            SigV4Auth(credentials, "execute-api", "eu-west-1").add_auth(request)
+        with mock.patch("wspush.dal.connections_api._now", return_value=at):
+            headers = lean.signed_headers(url, data)
+        assert headers["Authorization"] == request.headers["Authorization"]
+        assert headers["X-Amz-Date"] == request.headers["X-Amz-Date"]
