@@ -10,13 +10,14 @@ from __future__ import annotations
 import argparse
 import os
 import platform
+import statistics
 import sys
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench import measure
+from bench import cost, measure
 
 SCALES: dict[str, dict[str, Any]] = {
     "full": {
@@ -35,6 +36,8 @@ SCALES: dict[str, dict[str, Any]] = {
         "channel_connections": 1000,
         "channel_repeats": 11,
         "resume_missed": 100,
+        "latency_sizes": [1, 100, 10_000],
+        "latency_repeats": [20, 10, 3],
     },
     "small": {
         "fanout_sizes": [100, 1000],
@@ -52,6 +55,8 @@ SCALES: dict[str, dict[str, Any]] = {
         "channel_connections": 1000,
         "channel_repeats": 3,
         "resume_missed": 100,
+        "latency_sizes": [1, 100, 1000],
+        "latency_repeats": [10, 5, 2],
     },
     "smoke": {
         "fanout_sizes": [20],
@@ -69,6 +74,8 @@ SCALES: dict[str, dict[str, Any]] = {
         "channel_connections": 20,
         "channel_repeats": 1,
         "resume_missed": 5,
+        "latency_sizes": [1, 10],
+        "latency_repeats": [2, 1],
     },
 }
 MAX_PACKAGE_BYTES = 1_500_000
@@ -105,7 +112,17 @@ RESUME_BUDGET_SECONDS = 5.0
 
 
 def check_targets(
-    fanout, reads, cold, sizes, gateway, sharded, replies, latency: float, kept=None, resumed=None
+    fanout,
+    reads,
+    cold,
+    sizes,
+    gateway,
+    sharded,
+    replies,
+    latency: float,
+    kept=None,
+    resumed=None,
+    latencies=None,
 ) -> list[Target]:
     ours = [r for r in fanout if r.method == "wspush fan-out"]
     speedups = _speedups(fanout)
@@ -128,7 +145,11 @@ def check_targets(
             worst >= 0.7,
             f"worst {worst:.0%} over {len(unbound)} unbound runs",
         ),
-        Target("≤ 0.7 CPU-seconds per 1,000 posts", cpu <= 0.7, f"worst {cpu:.2f} s"),
+        Target(
+            "≤ 0.25 CPU-seconds per 1,000 posts on the fan-out path",
+            cpu <= 0.25,
+            f"worst {cpu:.2f} s, median {statistics.median(r.cpu_seconds_per_1000 for r in ours):.2f} s",
+        ),
         Target(
             "targeted reads stay flat (Query) as the table grows",
             len({r.query_items_read for r in reads}) == 1,
@@ -173,7 +194,27 @@ def check_targets(
             f"{replies[1].latency_p50_ms:.1f} ms against {replies[0].latency_p50_ms:.1f} ms",
         ),
         *_channel_targets(kept, resumed),
+        *_latency_targets(latencies or []),
     ]
+
+
+def _latency_targets(rows: list[measure.LatencyRow]) -> list[Target]:
+    if not rows:
+        return []
+    smallest, largest = min(r.n for r in rows), max(r.n for r in rows)
+    goals = [(smallest, 1.5)] + ([(largest, 1.2)] if largest > smallest else [])
+    targets = []
+    for n, goal in goals:
+        worst = max((r for r in rows if r.n == n), key=lambda r: r.ratio)
+        targets.append(
+            Target(
+                f"last receipt (p50) ≤ {goal}× its floor at N={n:,}, every entry point and audience",
+                worst.ratio <= goal,
+                f"worst {worst.ratio:.2f}× ({worst.entry}, {worst.audience}: "
+                f"{worst.last_ms[0]:,.0f} ms against {worst.floor_ms:,.0f} ms)",
+            )
+        )
+    return targets
 
 
 def _sharded_section(row: measure.ShardedRow) -> list[str]:
@@ -250,8 +291,129 @@ def _channel_targets(kept, resumed) -> list[Target]:
     ]
 
 
+def _ms(values: tuple[float, float, float]) -> str:
+    return " / ".join(f"{v:,.0f}" for v in values)
+
+
+CLIENT_PUBLISH_GAP = (
+    "*client publish* (a client's `publish` frame through the message route): not measured "
+    "yet; the route does not deliver client publishes in this version."
+)
+
+
+def latency_section(rows: list[measure.LatencyRow], model: measure.LatencyModel) -> list[str]:
+    return [
+        "## 9. Push latency: publish to receipt, against the floor",
+        "",
+        f"Latency model, injected in this run: **{model.post_ms:g} ms per `@connections` post, "
+        f"{model.dynamodb_ms:g} ms per DynamoDB call, {model.invoke_ms:g} ms per Lambda invoke** "
+        "(`BENCH_POST_MS`, `BENCH_DYNAMODB_MS`, `BENCH_INVOKE_MS`). The push and publish handlers run "
+        "as in Lambda, in one process, on moto's DynamoDB behind a client that makes every call "
+        "take the model's time (moto's own time beyond it is taken out of the receipts that follow "
+        "it); posts go to the endpoint of section 1, and a client's receipt is when its post is "
+        "answered (the whole round trip counts). Time runs from the entry point's call: the publish "
+        "API's handler (it checks the audience size and the id, then hands off: synchronously up to "
+        "100 targets, asynchronously beyond), a direct invoke of the push function, or an "
+        "EventBridge event delivered to it. One invocation holds each audience (shard size ≥ N, one "
+        f"Scan segment for a broadcast, which still takes its shard hop), {model.width} posts at a "
+        "time; section 6 measures the parallel sharded path. "
+        "**Floor**: the calls no push can avoid, from the same model: one audience read and "
+        f"ceil(N / {model.width}) rounds of posts (and the publish API's one hand-off). *Ratio*: "
+        "p50 of the last receipt over the floor. The machine is shared (2 cores, other work "
+        "running), which lands in the tail.",
+        "",
+        CLIENT_PUBLISH_GAP,
+        "",
+        *_table(
+            [
+                "entry point",
+                "audience",
+                "N",
+                "pushes",
+                "first receipt ms p50 / p95 / p99",
+                "last receipt ms p50 / p95 / p99",
+                "floor ms",
+                "ratio",
+                "DynamoDB calls",
+            ],
+            [
+                [
+                    r.entry,
+                    r.audience,
+                    f"{r.n:,}",
+                    r.samples,
+                    _ms(r.first_ms),
+                    _ms(r.last_ms),
+                    f"{r.floor_ms:,.0f}",
+                    f"{r.ratio:.2f}×",
+                    f"{r.dynamodb_calls:g}",
+                ]
+                for r in rows
+            ],
+        ),
+        "",
+    ]
+
+
+def _usd(value: float | None) -> str:
+    if value is None:
+        return "quote"
+    return f"${value:,.2f}" if value < 100 else f"${value:,.0f}"
+
+
+def cost_section(bills: list[cost.Bill]) -> list[str]:
+    lines = [
+        "## 10. What a month costs",
+        "",
+        "The monthly AWS bill of three workloads at us-east-1 list prices (no free tier), from the "
+        "pushes of section 9: DynamoDB requests and capacity units (from the sizes of the items "
+        "written and read), log bytes (every line the handlers wrote, metrics included), "
+        "invocations, invocation time (to the last receipt, at the push function's 512 MB) and "
+        "bytes per post were counted in this run; a fan-out that was not measured is "
+        "interpolated linearly in N between the nearest measured sizes (extrapolated from the "
+        "two largest beyond them). docs/operations.md explains the model, the prices' sources and "
+        "the knobs.",
+        "",
+    ]
+    for b in bills:
+        p = b.push
+        lines += [
+            f"**{b.workload.name}**: {b.workload.description}; through the {b.workload.entry} "
+            f"({b.workload.audience} pushes). Per push, counted at N = "
+            f"{' and '.join(f'{n:,}' for n in p.measured_at)}: {p.dynamodb_requests:.1f} DynamoDB "
+            f"requests ({p.write_units:.1f} write units, {p.read_units:.1f} read units), "
+            f"{p.invocations:.1f} invocations, {p.seconds * 1000:,.0f} ms, "
+            f"{p.log_bytes:,.0f} log bytes, {p.post_bytes:,.0f} bytes per post.",
+            "",
+            *_table(
+                ["service", "a month", "USD"],
+                [
+                    [name, f"{qty:,.0f}" if qty >= 10 else f"{qty:,.2f}", _usd(usd)]
+                    for name, qty, usd in b.lines
+                ]
+                + [["**wspush on AWS, total**", "", f"**{_usd(b.total)}**"]]
+                + [[f"{name}: {how}", "", _usd(usd)] for name, how, usd in b.hosted],
+            ),
+            "",
+        ]
+    return lines
+
+
 def render(
-    scale: str, fanout, reads, cold, sizes, gateway, sharded, replies, targets, kept, resumed
+    scale: str,
+    fanout,
+    reads,
+    cold,
+    sizes,
+    gateway,
+    sharded,
+    replies,
+    targets,
+    kept,
+    resumed,
+    latency_rows=None,
+    bills=None,
+    model=None,
 ) -> str:
     speedups = _speedups(fanout)
     now = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
@@ -491,6 +653,8 @@ def render(
             ],
         ),
         "",
+        *(latency_section(latency_rows, model) if latency_rows else []),
+        *(cost_section(bills) if bills else []),
         "## Beyond one invocation",
         "",
         "One push invocation delivers up to "
@@ -577,12 +741,40 @@ def main() -> int:
         scale["resume_missed"],
     )
     print("bench: channels done", flush=True)
+    model = measure.LatencyModel.from_env()
+    cases = measure.latency(scale["latency_sizes"], scale["latency_repeats"], model)
+    latency_rows = measure.latency_rows(cases, model)
+    bills = cost.bills(cases)
+    print("bench: latency and cost done", flush=True)
 
     targets = check_targets(
-        fanout, reads, cold, sizes, gateway, sharded, replies, scale["latency"], kept, resumed
+        fanout,
+        reads,
+        cold,
+        sizes,
+        gateway,
+        sharded,
+        replies,
+        scale["latency"],
+        kept,
+        resumed,
+        latency_rows,
     )
     report = render(
-        args.scale, fanout, reads, cold, sizes, gateway, sharded, replies, targets, kept, resumed
+        args.scale,
+        fanout,
+        reads,
+        cold,
+        sizes,
+        gateway,
+        sharded,
+        replies,
+        targets,
+        kept,
+        resumed,
+        latency_rows,
+        bills,
+        model,
     )
     args.output.mkdir(parents=True, exist_ok=True)
     (args.output / "benchmarks.md").write_text(report)
