@@ -13,12 +13,13 @@ caller retries 429/5xx with backoff and counts every outcome.
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import hashlib
 import hmac
-import http.client
 import os
 import select
+import socket
 import ssl
 import threading
 from typing import Any
@@ -54,7 +55,7 @@ class _Signer:
     """
 
     def __init__(self, host: str, region: str) -> None:
-        self._host = host
+        self.host = host  # the Host header, as signed
         self._region = region
         self._key: tuple[str, str, bytes] = ("", "", b"")  # (day, secret, signing key)
         self._payload: tuple[bytes | None, str] = (None, "")  # (body, its SHA-256)
@@ -80,7 +81,7 @@ class _Signer:
         stamp = _now().strftime("%Y%m%dT%H%M%SZ")
         day = stamp[:8]
         token = credentials.token
-        canonical_headers = f"host:{self._host}\nx-amz-date:{stamp}\n"
+        canonical_headers = f"host:{self.host}\nx-amz-date:{stamp}\n"
         signed = "host;x-amz-date"
         if token:
             canonical_headers += f"x-amz-security-token:{' '.join(token.split())}\n"
@@ -121,15 +122,97 @@ def outcome_of_status(status: int) -> Outcome:
     return Outcome.REJECTED
 
 
-def _dropped(connection: http.client.HTTPConnection) -> bool:
-    """An idle kept-alive socket that is readable was closed by the server."""
-    sock = connection.sock
-    if sock is None:
-        return False
-    # poll, not select: select fails on descriptors above 1024.
-    poller = select.poll()
-    poller.register(sock, select.POLLIN)
-    return bool(poller.poll(0))
+class _Closed(Exception):
+    """The server closed the connection, or answered what is not HTTP/1.x."""
+
+
+class _Channel:
+    """One kept-alive HTTP/1.1 connection: a request goes out in one write, and the
+    answer is read with only what a post needs (status, length, whether it closes). It
+    replaces ``http.client``, whose header parsing (``email.parser``) and two writes per
+    request cost more CPU than the signing."""
+
+    def __init__(self, host: str, port: int, tls: ssl.SSLContext | None) -> None:
+        self._address = (host, port)
+        self._tls = tls
+        self._server_name = host
+        self.sock: socket.socket | None = None
+        self._buffer = b""
+
+    def close(self) -> None:
+        if self.sock is not None:
+            with contextlib.suppress(OSError):
+                self.sock.close()
+        self.sock = None
+        self._buffer = b""
+
+    def dropped(self) -> bool:
+        """An idle kept-alive socket that is readable was closed by the server."""
+        if self.sock is None:
+            return False
+        # poll, not select: select fails on descriptors above 1024.
+        poller = select.poll()
+        poller.register(self.sock, select.POLLIN)
+        return bool(poller.poll(0))
+
+    def _open(self) -> socket.socket:
+        sock = socket.create_connection(self._address, timeout=TIMEOUT_SECONDS)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        if self._tls is not None:
+            sock = self._tls.wrap_socket(sock, server_hostname=self._server_name)
+        return sock
+
+    def _fill(self) -> None:
+        assert self.sock is not None
+        chunk = self.sock.recv(65536)
+        if not chunk:
+            raise _Closed("the server closed the connection")
+        self._buffer += chunk
+
+    def _line(self) -> bytes:
+        while (end := self._buffer.find(b"\r\n")) < 0:
+            self._fill()
+        line, self._buffer = self._buffer[:end], self._buffer[end + 2 :]
+        return line
+
+    def _take(self, size: int) -> None:
+        while len(self._buffer) < size:
+            self._fill()
+        self._buffer = self._buffer[size:]
+
+    def exchange(self, request: bytes) -> int:
+        """Send one request and read its whole answer; return the status."""
+        if self.sock is None:
+            self.sock = self._open()
+        self.sock.sendall(request)
+        while (end := self._buffer.find(b"\r\n\r\n")) < 0:
+            self._fill()
+        head, self._buffer = self._buffer[:end], self._buffer[end + 4 :]
+        lines = head.split(b"\r\n")
+        version, _, rest = lines[0].partition(b" ")
+        if not version.startswith(b"HTTP/1.") or len(rest) < 3 or not rest[:3].isdigit():
+            raise _Closed(f"not an HTTP/1.x status line: {lines[0][:80]!r}")
+        status = int(rest[:3])
+        length, chunked, closes = 0, False, version == b"HTTP/1.0"
+        for line in lines[1:]:
+            name, _, value = line.partition(b":")
+            name = name.strip().lower()
+            if name == b"content-length":
+                length = int(value.strip())
+            elif name == b"transfer-encoding":
+                chunked = b"chunked" in value.lower()
+            elif name == b"connection":
+                closes = value.strip().lower() == b"close"
+        if chunked:
+            while (size := int(self._line().split(b";")[0], 16)) > 0:
+                self._take(size + 2)
+            while self._line():  # trailers, then the blank line
+                pass
+        elif status not in (204, 304) and length:
+            self._take(length)
+        if closes:
+            self.close()
+        return status
 
 
 class ConnectionsApi:
@@ -167,36 +250,35 @@ class ConnectionsApi:
             urlsplit(url).path, data, self._credentials.get_frozen_credentials()
         )
 
-    def _connection(self) -> http.client.HTTPConnection:
-        connection: http.client.HTTPConnection | None = getattr(self._local, "connection", None)
-        if connection is not None and _dropped(connection):
-            connection.close()  # http.client reconnects on the next request
+    def _connection(self) -> _Channel:
+        connection: _Channel | None = getattr(self._local, "connection", None)
+        if connection is not None and connection.dropped():
+            connection.close()  # reopened by the next request
         if connection is None:
-            if self._https:
-                if self._tls is None:
-                    cafile = os.environ.get("AWS_CA_BUNDLE") or get_cert_path(True)
-                    self._tls = ssl.create_default_context(cafile=cafile)
-                connection = http.client.HTTPSConnection(
-                    self._host, self._port, timeout=TIMEOUT_SECONDS, context=self._tls
-                )
-            else:
-                connection = http.client.HTTPConnection(
-                    self._host, self._port, timeout=TIMEOUT_SECONDS
-                )
+            if self._https and self._tls is None:
+                cafile = os.environ.get("AWS_CA_BUNDLE") or get_cert_path(True)
+                self._tls = ssl.create_default_context(cafile=cafile)
+            port = self._port or (443 if self._https else 80)
+            connection = _Channel(self._host, port, self._tls if self._https else None)
             self._local.connection = connection
         return connection
+
+    def _request(self, path: str, data: bytes, headers: dict[str, str]) -> bytes:
+        lines = [
+            f"POST {path} HTTP/1.1",
+            f"Host: {self._signer.host}",
+            f"Content-Length: {len(data)}",
+            *(f"{name}: {value}" for name, value in headers.items()),
+        ]
+        return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + data
 
     def post(self, connection_id: str, data: bytes) -> Outcome:
         path = self._path(connection_id)
         headers = self._signer.headers(path, data, self._credentials.get_frozen_credentials())
         connection = self._connection()
         try:
-            connection.request("POST", path, body=data, headers=headers)
-            response = connection.getresponse()
-            response.read()
-        except (OSError, http.client.HTTPException):
+            status = connection.exchange(self._request(path, data, headers))
+        except (OSError, ValueError, _Closed):
             connection.close()
             return Outcome.SERVER_ERROR
-        if response.will_close:
-            connection.close()
-        return outcome_of_status(response.status)
+        return outcome_of_status(status)
