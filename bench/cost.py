@@ -49,7 +49,7 @@ PRICES = {
         "unverified",
     ),
     "http_request": Price(
-        "API Gateway HTTP API requests (publish API)",
+        "API Gateway HTTP API requests",
         1.00,
         1e6,
         "aws.amazon.com/api-gateway/pricing; learnaws.org 2021-01-10",
@@ -63,7 +63,7 @@ PRICES = {
         "2024",
     ),
     "lambda_gb_s": Price(
-        "Lambda duration, arm64 (GB-s)",
+        "Lambda duration, arm64",
         0.0000133334,
         1,
         "aws.amazon.com/lambda/pricing, as restated by cloudchipr.com (2024 guide)",
@@ -93,7 +93,7 @@ PRICES = {
         "unverified",
     ),
     "log_gb": Price(
-        "CloudWatch Logs ingestion (GB)",
+        "CloudWatch Logs ingestion",
         0.50,
         1,
         "aws.amazon.com/cloudwatch/pricing (not in a stored copy: the published standard "
@@ -101,7 +101,7 @@ PRICES = {
         "unverified",
     ),
     "appsync_op": Price(
-        "AppSync Events operations (publish, each delivery)",
+        "AppSync Events operations (each publish, each delivery)",
         1.00,
         1e6,
         "aws.amazon.com/appsync/pricing (stored copy shows AppSync's $0.08 connection "
@@ -131,7 +131,7 @@ PRICES = {
         "unverified",
     ),
     "ably_base": Price(
-        "Ably Standard package (month)",
+        "Ably Standard package",
         29.0,
         1,
         "ably.com/docs/pricing (stored copy)",
