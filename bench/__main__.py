@@ -779,34 +779,20 @@ def main() -> int:
     bills = cost.bills(cases)
     print("bench: latency and cost done", flush=True)
 
-    targets = check_targets(
-        fanout,
-        reads,
-        cold,
-        sizes,
-        gateway,
-        sharded,
-        replies,
-        scale["latency"],
-        kept,
-        resumed,
-        latency_rows,
-    )
+    common = {
+        "fanout": fanout,
+        "reads": reads,
+        "cold": cold,
+        "sizes": sizes,
+        "gateway": gateway,
+        "sharded": sharded,
+        "replies": replies,
+        "kept": kept,
+        "resumed": resumed,
+    }
+    targets = check_targets(**common, latency=scale["latency"], latencies=latency_rows)
     report = render(
-        args.scale,
-        fanout,
-        reads,
-        cold,
-        sizes,
-        gateway,
-        sharded,
-        replies,
-        targets,
-        kept,
-        resumed,
-        latency_rows,
-        bills,
-        model,
+        args.scale, targets=targets, latency_rows=latency_rows, bills=bills, model=model, **common
     )
     args.output.mkdir(parents=True, exist_ok=True)
     (args.output / "benchmarks.md").write_text(report)

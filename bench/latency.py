@@ -32,8 +32,8 @@ from typing import Any
 import boto3
 from moto import mock_aws
 
+from bench.sharded import lambda_context, push_environment
 from wspush_local.table import create_connections_table, create_history_table
-from wspush_local.worker import LambdaContext
 
 ENTRY_POINTS = ("publish API", "direct invoke", "EventBridge event")
 AUDIENCES = ("connection", "entity", "topic", "broadcast")
@@ -124,28 +124,15 @@ class CountingStream(io.TextIOBase):
 
 def _environment(args: argparse.Namespace) -> dict[str, str]:
     return {
-        "CONNECTIONS_TABLE": "bench",
-        "HISTORY_TABLE": "bench-history",
-        "CONNECTIONS_ENDPOINT": args.endpoint,
-        "AWS_LAMBDA_FUNCTION_NAME": "bench-push",
+        **push_environment(args.endpoint),
         "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "512",
         "PUSH_FUNCTION_NAME": "bench-push",
-        "AWS_REGION": "us-east-1",
         "AWS_DEFAULT_REGION": "us-east-1",
-        "AWS_ACCESS_KEY_ID": "bench",
-        "AWS_SECRET_ACCESS_KEY": "bench",
         # One invocation holds the largest audience, and a broadcast reads one segment
         # (its Scan is always sharded): the parallel sharded path is section 6's.
         "PUSH_SHARD_SIZE": str(max(args.sizes)),
         "PUSH_SHARD_PARALLELISM": "1",
-        "POWERTOOLS_SERVICE_NAME": "wspush",
-        "POWERTOOLS_METRICS_NAMESPACE": "wspush",
-        "POWERTOOLS_TRACE_DISABLED": "true",
     }
-
-
-def _context() -> LambdaContext:
-    return LambdaContext(int((time.time() + 900) * 1000))
 
 
 class InProcessInvoker:
@@ -159,7 +146,7 @@ class InProcessInvoker:
 
     def deliver(self, request: dict[str, Any]) -> dict[str, int] | None:
         time.sleep(self._delay)
-        body = self._push.handler(json.loads(json.dumps(request)), _context())
+        body = self._push.handler(json.loads(json.dumps(request)), lambda_context())
         return {key: int(value) for key, value in body.items() if isinstance(value, int)}
 
     def enqueue(self, request: dict[str, Any]) -> None:
@@ -167,7 +154,7 @@ class InProcessInvoker:
 
         def run() -> None:
             time.sleep(self._delay / 2)
-            self._push.handler(json.loads(json.dumps(request)), _context())
+            self._push.handler(json.loads(json.dumps(request)), lambda_context())
 
         thread = threading.Thread(target=run)
         thread.start()
@@ -186,7 +173,7 @@ class InProcessShards:
     def run(self, task: dict[str, Any]) -> dict[str, Any]:
         self.invocations += 1
         time.sleep(self._delay)
-        result: dict[str, Any] = self._push.handler(json.loads(json.dumps(task)), _context())
+        result: dict[str, Any] = self._push.handler(json.loads(json.dumps(task)), lambda_context())
         return result
 
     def hand_on(self, task: dict[str, Any]) -> None:
@@ -230,7 +217,7 @@ def _reset(base: str) -> None:
 
 def _invoke(entry: str, request: dict[str, Any], push: Any, publish: Any) -> Any:
     if entry == "direct invoke":
-        return push.handler(request, _context())
+        return push.handler(request, lambda_context())
     if entry == "EventBridge event":
         event = {
             "version": "0",
@@ -239,7 +226,7 @@ def _invoke(entry: str, request: dict[str, Any], push: Any, publish: Any) -> Any
             "source": "bench.app",
             "detail": request,
         }
-        return push.handler(event, _context())
+        return push.handler(event, lambda_context())
     http = {
         "version": "2.0",
         "rawPath": "/publish",
@@ -247,7 +234,7 @@ def _invoke(entry: str, request: dict[str, Any], push: Any, publish: Any) -> Any
         "isBase64Encoded": False,
         "requestContext": {"http": {"method": "POST"}, "authorizer": {"iam": {}}},
     }
-    answer = publish.handler(http, _context())
+    answer = publish.handler(http, lambda_context())
     assert answer["statusCode"] in (200, 202), answer
     return answer
 

@@ -589,6 +589,20 @@ class ShardedRow:
         return self.cpu_share >= 0.8
 
 
+def _json_line(module: str, args: list[str]) -> Any:
+    """Run ``python -m <module> <args>`` and read the JSON line it ends with."""
+    process = subprocess.run(
+        [sys.executable, "-m", module, *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if process.returncode != 0:
+        raise RuntimeError(f"{module} failed:\n{process.stderr[-3000:]}")
+    return json.loads(process.stdout.strip().splitlines()[-1])
+
+
 def sharded_broadcast(
     connections: int,
     rate_cap: int,
@@ -599,11 +613,9 @@ def sharded_broadcast(
 ) -> ShardedRow:
     with server("latency", "--latency", str(latency)) as endpoint:
         base = endpoint.rsplit("/", 1)[0]
-        process = subprocess.run(
+        run = _json_line(
+            "bench.sharded",
             [
-                sys.executable,
-                "-m",
-                "bench.sharded",
                 "--endpoint",
                 endpoint,
                 "--connections",
@@ -617,14 +629,7 @@ def sharded_broadcast(
                 "--concurrency",
                 str(concurrency),
             ],
-            cwd=ROOT,
-            capture_output=True,
-            text=True,
-            check=False,
         )
-        if process.returncode != 0:
-            raise RuntimeError(f"bench.sharded failed:\n{process.stderr[-3000:]}")
-        run = json.loads(process.stdout.strip().splitlines()[-1])
         stats = _get_json(f"{base}/_bench/stats")
     report = run["report"]
     assert report["sent"] == connections, f"every post must succeed: {report}"
@@ -911,11 +916,9 @@ class LatencyRow:
 def latency(sizes: list[int], repeats: list[int], model: LatencyModel) -> list[dict[str, Any]]:
     """Every measured push (``bench.latency``): receipts, calls, bytes."""
     with server("latency", "--latency", str(model.post_ms / 1000)) as endpoint:
-        process = subprocess.run(
+        run = _json_line(
+            "bench.latency",
             [
-                sys.executable,
-                "-m",
-                "bench.latency",
                 "--endpoint",
                 endpoint,
                 "--sizes",
@@ -927,14 +930,8 @@ def latency(sizes: list[int], repeats: list[int], model: LatencyModel) -> list[d
                 "--invoke-ms",
                 str(model.invoke_ms),
             ],
-            cwd=ROOT,
-            capture_output=True,
-            text=True,
-            check=False,
         )
-    if process.returncode != 0:
-        raise RuntimeError(f"bench.latency failed:\n{process.stderr[-3000:]}")
-    cases: list[dict[str, Any]] = json.loads(process.stdout.strip().splitlines()[-1])["cases"]
+    cases: list[dict[str, Any]] = run["cases"]
     return cases
 
 
