@@ -297,6 +297,20 @@ def _channel_targets(kept, resumed) -> list[Target]:
     ]
 
 
+def _load_note() -> str:
+    """The machine's load when the report is written: a shared machine moves every
+    absolute figure (the ratios less, their baselines sharing the load)."""
+    one, five, fifteen = os.getloadavg()
+    cores = os.cpu_count() or 1
+    note = f"Load average at the end of the run: {one:.1f} / {five:.1f} / {fifteen:.1f} (1 / 5 / 15 min)"
+    if fifteen > cores:
+        note += (
+            f", more than its {cores} cores: other work shared the machine, which slows the "
+            "CPU-bound rows and widens the latency tails"
+        )
+    return note + "."
+
+
 def _ms(values: tuple[float, float, float]) -> str:
     return " / ".join(f"{v:,.0f}" for v in values)
 
@@ -460,7 +474,8 @@ def render(
         "",
         f"Measured {now} on {os.cpu_count()} cores, Python {platform.python_version()} "
         f"({platform.machine()}), scale `{scale}`, by `make bench` (`python -m bench`). Every ratio is "
-        "against a baseline measured in the same run on the same machine.",
+        "against a baseline measured in the same run on the same machine. "
+        f"{_load_note()}",
         "",
         "## Targets",
         "",
