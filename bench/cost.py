@@ -252,8 +252,10 @@ def per_push(cases: list[dict[str, Any]], entry: str, audience: str, n: int) -> 
     values = {k: max(0.0, a[k] + (b[k] - a[k]) * t) for k in a}
     if n > high:
         # Beyond what one invocation held here, the push is sharded: one more invocation
-        # per shard of the default size, not a line through the measured counts.
+        # per shard of the default size, not a line through the measured counts; a post
+        # is the same envelope whatever the audience's size.
         values["invocations"] = b["invocations"] + math.ceil(n / DEFAULT_SHARD_SIZE)
+        values["post_bytes"] = b["post_bytes"]
     return PerPush(float(n), **values, measured_at=(low, high))
 
 

@@ -36,6 +36,7 @@ def test_a_fan_out_between_two_measured_sizes_is_interpolated_and_beyond_them_ex
     assert beyond.seconds == pytest.approx(0.04 + 0.1 * 100)
     # Beyond one invocation's measured audience: one more invocation per default shard.
     assert beyond.invocations == 2 + 3
+    assert beyond.post_bytes == pytest.approx(200)
 
 
 def test_a_bill_prices_each_service_from_the_counts():
