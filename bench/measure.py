@@ -589,6 +589,20 @@ class ShardedRow:
         return self.cpu_share >= 0.8
 
 
+def _json_line(module: str, args: list[str]) -> Any:
+    """Run ``python -m <module> <args>`` and read the JSON line it ends with."""
+    process = subprocess.run(
+        [sys.executable, "-m", module, *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if process.returncode != 0:
+        raise RuntimeError(f"{module} failed:\n{process.stderr[-3000:]}")
+    return json.loads(process.stdout.strip().splitlines()[-1])
+
+
 def sharded_broadcast(
     connections: int,
     rate_cap: int,
@@ -599,11 +613,9 @@ def sharded_broadcast(
 ) -> ShardedRow:
     with server("latency", "--latency", str(latency)) as endpoint:
         base = endpoint.rsplit("/", 1)[0]
-        process = subprocess.run(
+        run = _json_line(
+            "bench.sharded",
             [
-                sys.executable,
-                "-m",
-                "bench.sharded",
                 "--endpoint",
                 endpoint,
                 "--connections",
@@ -617,14 +629,7 @@ def sharded_broadcast(
                 "--concurrency",
                 str(concurrency),
             ],
-            cwd=ROOT,
-            capture_output=True,
-            text=True,
-            check=False,
         )
-        if process.returncode != 0:
-            raise RuntimeError(f"bench.sharded failed:\n{process.stderr[-3000:]}")
-        run = json.loads(process.stdout.strip().splitlines()[-1])
         stats = _get_json(f"{base}/_bench/stats")
     report = run["report"]
     assert report["sent"] == connections, f"every post must succeed: {report}"
@@ -854,6 +859,100 @@ def reply_latency(clients: int, pings: int) -> list[ReplyRow]:
                 statistics.median(latencies) * 1000,
                 latencies[max(0, math.ceil(len(latencies) * 0.99) - 1)] * 1000,
                 len(latencies) / elapsed,
+            )
+        )
+    return rows
+
+
+# 9. End-to-end latency against its floor, and what each push calls ----------------------
+
+
+@dataclass(frozen=True)
+class LatencyModel:
+    """What each remote call costs in the latency run (BENCH_POST_MS, BENCH_DYNAMODB_MS,
+    BENCH_INVOKE_MS)."""
+
+    post_ms: float = 25.0
+    dynamodb_ms: float = 3.0
+    invoke_ms: float = 10.0
+    width: int = 32  # the push function's fan-out width (PUSH_CONCURRENCY's default)
+
+    @classmethod
+    def from_env(cls) -> LatencyModel:
+        return cls(
+            float(os.environ.get("BENCH_POST_MS", "25")),
+            float(os.environ.get("BENCH_DYNAMODB_MS", "3")),
+            float(os.environ.get("BENCH_INVOKE_MS", "10")),
+        )
+
+    def floor_ms(self, entry: str, n: int) -> float:
+        """The calls no push can avoid: one audience read and one post per connection at
+        the fan-out width (and, through the publish API, its one hand-off)."""
+        hand_off = self.invoke_ms if entry == "publish API" else 0.0
+        return hand_off + self.dynamodb_ms + math.ceil(n / self.width) * self.post_ms
+
+
+def _percentile(values: list[float], share: float) -> float:
+    ordered = sorted(values)
+    return ordered[max(0, math.ceil(len(ordered) * share) - 1)]
+
+
+@dataclass(frozen=True)
+class LatencyRow:
+    entry: str
+    audience: str
+    n: int
+    samples: int
+    first_ms: tuple[float, float, float]  # p50, p95, p99
+    last_ms: tuple[float, float, float]
+    floor_ms: float
+    dynamodb_calls: float
+
+    @property
+    def ratio(self) -> float:
+        return self.last_ms[0] / self.floor_ms
+
+
+def latency(sizes: list[int], repeats: list[int], model: LatencyModel) -> list[dict[str, Any]]:
+    """Every measured push (``bench.latency``): receipts, calls, bytes."""
+    with server("latency", "--latency", str(model.post_ms / 1000)) as endpoint:
+        run = _json_line(
+            "bench.latency",
+            [
+                "--endpoint",
+                endpoint,
+                "--sizes",
+                ",".join(map(str, sizes)),
+                "--repeats",
+                ",".join(map(str, repeats)),
+                "--dynamodb-ms",
+                str(model.dynamodb_ms),
+                "--invoke-ms",
+                str(model.invoke_ms),
+            ],
+        )
+    cases: list[dict[str, Any]] = run["cases"]
+    return cases
+
+
+def latency_rows(cases: list[dict[str, Any]], model: LatencyModel) -> list[LatencyRow]:
+    groups: dict[tuple[str, str, int], list[dict[str, Any]]] = {}
+    for case in cases:
+        groups.setdefault((case["entry"], case["audience"], case["n"]), []).append(case)
+    rows = []
+    for (entry, audience, n), group in sorted(groups.items(), key=lambda g: (g[0][2], g[0][1])):
+        first = [c["first"] * 1000 for c in group]
+        last = [c["last"] * 1000 for c in group]
+        rows.append(
+            LatencyRow(
+                entry,
+                audience,
+                n,
+                len(group),
+                tuple(_percentile(first, p) for p in (0.5, 0.95, 0.99)),  # type: ignore[arg-type]
+                tuple(_percentile(last, p) for p in (0.5, 0.95, 0.99)),  # type: ignore[arg-type]
+                model.floor_ms(entry, n),
+                statistics.mean(sum(c["calls"].values()) for c in group),
             )
         )
     return rows

@@ -150,6 +150,8 @@ def latency_app(latency: float) -> web.Application:
     copies: dict[str, int] = {}
     ids: set[str] = set()
     times: list[float] = []
+    answered: list[float] = []  # when each post's answer went out: the modelled receipt
+    sizes: list[int] = []
 
     async def post(request: web.Request) -> web.Response:
         body = await request.read()
@@ -159,7 +161,9 @@ def latency_app(latency: float) -> web.Application:
             with contextlib.suppress(ValueError, KeyError, TypeError):
                 ids.add(json.loads(body)["id"])
         times.append(time.time())
+        sizes.append(len(body))
         await asyncio.sleep(latency)
+        answered.append(time.time())
         return web.Response(status=200)
 
     async def stats(request: web.Request) -> web.Response:
@@ -172,6 +176,10 @@ def latency_app(latency: float) -> web.Application:
                 "ids": len(ids),
                 "first": min(times, default=0.0),
                 "last": max(times, default=0.0),
+                "firstAnswered": min(answered, default=0.0),
+                "lastAnswered": max(answered, default=0.0),
+                "answered": len(answered),
+                "bytes": sum(sizes),
                 "cpuSeconds": usage.ru_utime + usage.ru_stime,
             }
         )
@@ -180,6 +188,8 @@ def latency_app(latency: float) -> web.Application:
         copies.clear()
         ids.clear()
         times.clear()
+        answered.clear()
+        sizes.clear()
         return web.json_response({})
 
     app = web.Application()

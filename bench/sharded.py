@@ -75,27 +75,34 @@ class SyntheticTable:
         raise AssertionError("no connection is gone in a benchmark run")
 
 
-def _context(seconds: float = 900.0) -> LambdaContext:
+def lambda_context(seconds: float = 900.0) -> LambdaContext:
     """The local runtime's Lambda context, with Lambda's longest timeout."""
     return LambdaContext(int((time.time() + seconds) * 1000))
 
 
-def _environment(args: argparse.Namespace) -> dict[str, str]:
+def push_environment(endpoint: str) -> dict[str, str]:
+    """What the push function reads from its environment, pointed at ``endpoint``."""
     return {
         "CONNECTIONS_TABLE": "bench",
         "HISTORY_TABLE": "bench-history",
-        "CONNECTIONS_ENDPOINT": args.endpoint,
+        "CONNECTIONS_ENDPOINT": endpoint,
         "AWS_LAMBDA_FUNCTION_NAME": "bench-push",
         "AWS_REGION": "us-east-1",
         "AWS_ACCESS_KEY_ID": "bench",
         "AWS_SECRET_ACCESS_KEY": "bench",
+        "POWERTOOLS_SERVICE_NAME": "wspush",
+        "POWERTOOLS_METRICS_NAMESPACE": "wspush",
+        "POWERTOOLS_TRACE_DISABLED": "true",
+    }
+
+
+def _environment(args: argparse.Namespace) -> dict[str, str]:
+    return {
+        **push_environment(args.endpoint),
         "PUSH_CONCURRENCY": str(args.concurrency),
         "PUSH_SHARD_SIZE": str(args.shard_size),
         "PUSH_SHARD_PARALLELISM": str(args.parallelism),
         "PUSH_RATE_LIMIT": str(args.rate),
-        "POWERTOOLS_SERVICE_NAME": "wspush",
-        "POWERTOOLS_METRICS_NAMESPACE": "wspush",
-        "POWERTOOLS_TRACE_DISABLED": "true",
         "POWERTOOLS_LOG_LEVEL": "WARNING",
     }
 
@@ -121,7 +128,7 @@ def _worker_init(rows: int, page_seconds: float) -> None:
 
 def _worker_run(payload: str) -> str:
     """One shard invocation: the handler, on the task as Lambda would deliver it."""
-    result = _handler.handler(json.loads(payload), _context())
+    result = _handler.handler(json.loads(payload), lambda_context())
     return json.dumps(result)
 
 
@@ -172,7 +179,7 @@ def main() -> int:
         cpu_before = _cpu_seconds(resource.RUSAGE_SELF)
         started = time.time()
         with contextlib.redirect_stdout(io.StringIO()):
-            report = push.handler({"broadcast": True, "payload": {"n": 1}}, _context())
+            report = push.handler({"broadcast": True, "payload": {"n": 1}}, lambda_context())
         wall = time.time() - started
         cpu_self = _cpu_seconds(resource.RUSAGE_SELF) - cpu_before
     cpu_workers = _cpu_seconds(resource.RUSAGE_CHILDREN)

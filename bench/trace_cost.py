@@ -142,7 +142,7 @@ def target(row: TraceRow) -> tuple[str, bool, str]:
 
 def section(row: TraceRow, latency: float) -> list[str]:
     return [
-        "## 9. A push's trace",
+        "## 11. A push's trace",
         "",
         f"An entity push to N connections through the push function's own path (`logic.coordinator.run`, "
         f"{row.concurrency} threads, the endpoint at {latency * 1000:.0f} ms), without a trace and with one: every "

@@ -11,6 +11,7 @@ module "wspush" {
   throttling_burst_limit           = var.throttling_burst_limit
   throttling_rate_limit            = var.throttling_rate_limit
   log_retention_days               = var.log_retention_days
+  log_level                        = var.log_level
   schedule_expression              = var.schedule_expression
   schedule_enabled                 = var.schedule_enabled
   scheduled_message                = var.scheduled_message

@@ -37,6 +37,12 @@ variable "log_retention_days" {
   default     = null
 }
 
+variable "log_level" {
+  type        = string
+  description = "Level of the functions' log lines: INFO (one line per push) or WARNING (problems and metrics only); DEBUG and ERROR also accepted."
+  default     = null
+}
+
 variable "schedule_expression" {
   type        = string
   description = "When scheduled pushes go out: rate(...) or cron(...)."

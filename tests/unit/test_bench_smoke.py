@@ -28,10 +28,23 @@ def test_the_benchmarks_run_and_write_their_report(tmp_path):
         "## 6. Broadcast through the sharded path",
         "## 8. Reply latency: route responses",
         "## 7. Channels: history and resume",
-        "## 9. A push's trace",
+        "## 9. Push latency: publish to receipt, against the floor",
+        "## 10. What a month costs",
+        "## 11. A push's trace",
     ):
         assert section in report
     assert (tmp_path / "benchmarks.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    # The latency model is stated, every entry point is measured and client publish is a
+    # named gap; the cost section prices each workload and the hosted services beside it.
+    assert "25 ms per `@connections` post, 3 ms per DynamoDB call" in report
+    for entry in ("| publish API |", "| direct invoke |", "| EventBridge event |"):
+        assert entry in report
+    assert "*client publish*" in report and "not measured" in report
+    for workload in ("**chat**", "**notifications**", "**live broadcast**"):
+        assert workload in report
+    assert report.count("**wspush on AWS, total**") == 3
+    assert report.count("AppSync Events: operations") == 3
+    assert "its floor at N=1, every entry point and audience" in report
     # Zero loss is checked while measuring: every gateway row must report 0 lost.
     gateway_rows = [
         line for line in report.splitlines() if line.startswith(("| bare", "| wspush local"))

@@ -51,7 +51,11 @@ def test_the_signature_is_byte_identical_to_boto3s(session_token):
     lean = ConnectionsApi(ENDPOINT, region="us-east-1", credentials=credentials)
     data = b'{"type":"notification","data":"h\xc3\xa9"}'
 
-    with mock.patch("botocore.auth.datetime") as clock:
+    with (
+        mock.patch("botocore.auth.datetime") as clock,
+        mock.patch("botocore.auth.get_current_datetime", return_value=FROZEN),
+        mock.patch("wspush.dal.connections_api._now", return_value=FROZEN),
+    ):
         clock.datetime.now.return_value = FROZEN
         clock.datetime.utcnow.return_value = FROZEN
         client.post_to_connection(ConnectionId="Tq7QmcfmIAMCJBA=", Data=data)
@@ -117,3 +121,110 @@ def test_a_kept_alive_connection_the_server_dropped_is_reopened():
     # Then both are sent, the second on a new connection
     assert (first, second) == (Outcome.SENT, Outcome.SENT)
     assert len(accepted) == 2
+
+
+@pytest.mark.parametrize(
+    ("endpoint", "connection_id"),
+    [
+        ("http://127.0.0.1:8081/local", "a+b/c=="),
+        ("https://x.execute-api.eu-west-1.amazonaws.com:443/prod", "Tq7QmcfmIAMCJBA="),
+    ],
+)
+def test_cached_signing_keys_and_payload_hashes_sign_as_botocore_does_day_after_day(
+    endpoint, connection_id
+):
+    from botocore.auth import SigV4Auth
+    from botocore.awsrequest import AWSRequest
+
+    credentials = Credentials("AKIDEXAMPLE", "secret", "token")
+    lean = ConnectionsApi(endpoint, region="eu-west-1", credentials=credentials)
+    url = lean.url(connection_id)
+    for day, data in ((21, b'{"a":1}'), (21, b'{"b":2}'), (22, b'{"b":2}'), (22, b'{"b":2}')):
+        at = datetime.datetime(2026, 11, day, 23, 59, 59)
+        request = AWSRequest(method="POST", url=url, data=data)
+        with mock.patch("botocore.auth.get_current_datetime", return_value=at):
+            SigV4Auth(credentials, "execute-api", "eu-west-1").add_auth(request)
+        with mock.patch("wspush.dal.connections_api._now", return_value=at):
+            headers = lean.signed_headers(url, data)
+        assert headers["Authorization"] == request.headers["Authorization"]
+        assert headers["X-Amz-Date"] == request.headers["X-Amz-Date"]
+
+
+def _serve(answers):
+    """A server that answers each request with the next raw bytes of ``answers`` (sent a
+    few bytes at a time), on as many connections as the client opens."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen()
+    requests = []
+    connections = []
+
+    def serve():
+        pending = list(answers)
+        while pending:
+            client, _ = listener.accept()
+            connections.append(client)
+            while pending:
+                data = client.recv(65536)
+                if not data:
+                    break
+                requests.append(data)
+                answer = pending.pop(0)
+                for start in range(0, len(answer), 7):
+                    client.sendall(answer[start : start + 7])
+                    time.sleep(0.001)
+                if b"Connection: close" in answer:
+                    client.close()
+                    break
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    return listener, thread, requests, connections
+
+
+@pytest.mark.parametrize(
+    ("answer", "outcome"),
+    [
+        (b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n", Outcome.SENT),
+        (
+            b"HTTP/1.1 410 Gone\r\nContent-Type: application/json\r\nContent-Length: 20\r\n\r\n"
+            b'{"message": "Gone"}\n',
+            Outcome.GONE,
+        ),
+        (
+            b"HTTP/1.1 429 Too Many\r\nTransfer-Encoding: chunked\r\n\r\n"
+            b"5\r\nhello\r\n3;ext=1\r\nabc\r\n0\r\n\r\n",
+            Outcome.THROTTLED,
+        ),
+        (b"HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 2\r\n\r\n{}", Outcome.SENT),
+        (b"HTTP/1.0 503 Unavailable\r\nContent-Length: 0\r\n\r\n", Outcome.SERVER_ERROR),
+    ],
+)
+def test_each_answer_is_read_whole_and_the_next_post_follows_on_a_clean_connection(answer, outcome):
+    # Given a server that answers the first post with ``answer`` and the second with a 200
+    listener, thread, requests, _ = _serve(
+        [answer, b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"]
+    )
+    port = listener.getsockname()[1]
+    api = ConnectionsApi(f"http://127.0.0.1:{port}/prod", credentials=Credentials("a", "b"))
+    # When two posts go out one after the other
+    first = api.post("c=1", b'{"n":1}')
+    second = api.post("c2", b'{"n":2}')
+    thread.join(5)
+    listener.close()
+    # Then the first answer is the outcome, and the second post is read as its own 200
+    assert (first, second) == (outcome, Outcome.SENT)
+    head, _, body = requests[0].partition(b"\r\n\r\n")
+    assert head.startswith(b"POST /prod/@connections/c%3D1 HTTP/1.1\r\n")
+    assert f"Host: 127.0.0.1:{port}".encode() in head and b"Content-Length: 7" in head
+    assert body == b'{"n":1}'
+
+
+def test_a_garbled_answer_is_a_retryable_server_error():
+    listener, thread, _, _ = _serve([b"SSH-2.0-OpenSSH\r\n\r\n"])
+    api = ConnectionsApi(
+        f"http://127.0.0.1:{listener.getsockname()[1]}/prod", credentials=Credentials("a", "b")
+    )
+    assert api.post("x", b"{}") is Outcome.SERVER_ERROR
+    thread.join(5)
+    listener.close()

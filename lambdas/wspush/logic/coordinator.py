@@ -11,9 +11,10 @@ as ports (``TargetStore``, ``Sender``, ``ShardRunner``, ``History``).
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -27,14 +28,22 @@ from wspush.logic.shards import (
     PushState,
     Sharding,
     ShardRunner,
+    audience_shard,
     hand_on_refusal,
     run_shard,
     task_request,
     without_payload,
 )
 from wspush.logic.trace import TraceKeeping
-from wspush.models.push import InvalidPushRequest, PushRequest, PushStatus, push_status
-from wspush.models.shard import Shard, ShardFailed
+from wspush.models.connection import DeletedRow, Target
+from wspush.models.push import (
+    Audience,
+    InvalidPushRequest,
+    PushRequest,
+    PushStatus,
+    push_status,
+)
+from wspush.models.shard import ItemKey, Shard, ShardFailed
 from wspush.observability import MetricUnit, count, logger, metrics
 
 
@@ -200,9 +209,69 @@ def resume_push(task: dict[str, Any], runtime: PushRuntime, invocation: Invocati
     return _coordinator(runtime, invocation).resume(state)
 
 
+class _FirstRead:
+    """The store, with the audience's first read already under way.
+
+    Numbering a push (claim, counter, history: three round trips) and reading its audience
+    do not depend on each other, so the read starts first and runs beside them; the first
+    call that asks for the same read gets its result, every other call goes to the store.
+    A connection that subscribes in between still gets the push by resuming its channel.
+    """
+
+    def __init__(self, store: TargetStore, pool: ThreadPoolExecutor, audience: Audience, size: int):
+        self._store = store
+        self._connection_id = audience.connection_id
+        self._shard = None if audience.connection_id is not None else audience_shard(audience)
+        self._size = size
+        now = int(time.time())
+        if audience.connection_id is not None:
+            self._pending: Future[Any] | None = pool.submit(
+                store.connection_targets, audience.connection_id
+            )
+        else:
+            assert self._shard is not None
+            self._pending = pool.submit(store.target_page, self._shard, size, now)
+
+    def _take(self) -> Future[Any] | None:
+        pending, self._pending = self._pending, None
+        return pending
+
+    def connection_targets(self, connection_id: str) -> list[Target]:
+        if self._shard is None and connection_id == self._connection_id:
+            pending = self._take()
+            if pending is not None:
+                result: list[Target] = pending.result()
+                return result
+        return self._store.connection_targets(connection_id)
+
+    def target_page(
+        self, shard: Shard, limit: int, now: int
+    ) -> tuple[list[Target], ItemKey | None]:
+        if shard == self._shard and limit == self._size:
+            pending = self._take()
+            if pending is not None:
+                page: tuple[list[Target], ItemKey | None] = pending.result()
+                return page
+        return self._store.target_page(shard, limit, now)
+
+    def rows_of_connection(self, connection_id: str) -> list[tuple[str, str]]:
+        return self._store.rows_of_connection(connection_id)
+
+    def delete_row(
+        self, partition_key: str, connection_id: str, written_before: int | None = None
+    ) -> DeletedRow | None:
+        return self._store.delete_row(partition_key, connection_id, written_before)
+
+
 def start_push(work: NewPush, runtime: PushRuntime, invocation: Invocation) -> PushState:
     """The invocation that accepts a push: number it, then deliver it or shard it."""
     request = work.request
+    if runtime.history is not None and not request.audience.broadcast:
+        # A broadcast's coordinator reads nothing before its shards do.
+        store = _FirstRead(
+            runtime.store, runtime.shard_pool, request.audience, runtime.sharding.shard_size
+        )
+        runtime = dataclasses.replace(runtime, store=store)
     # Numbered in its channel and kept here, once per push: shards and hand-ons carry
     # this envelope verbatim, and a retried push (same id) gets its first one back.
     message = number_envelope(

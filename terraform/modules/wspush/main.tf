@@ -25,7 +25,7 @@ locals {
   common_environment = {
     POWERTOOLS_SERVICE_NAME      = "wspush"
     POWERTOOLS_METRICS_NAMESPACE = "wspush"
-    POWERTOOLS_LOG_LEVEL         = "INFO"
+    POWERTOOLS_LOG_LEVEL         = var.log_level
     STAGE_NAME                   = var.stage_name
     # Lambda's active tracing records every invocation; the X-Ray SDK inside the
     # function (subsegments per AWS call) costs ~150 ms of cold start, so it is opt-in.

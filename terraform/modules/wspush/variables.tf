@@ -65,6 +65,18 @@ variable "log_retention_days" {
   }
 }
 
+variable "log_level" {
+  type        = string
+  description = "Level of the functions' log lines: INFO writes one line per push (its outcome and counts, about 1.3 KB with its metrics); WARNING keeps only problems and the metrics, which the alarms read."
+  default     = "INFO"
+  nullable    = false
+
+  validation {
+    condition     = contains(["DEBUG", "INFO", "WARNING", "ERROR"], var.log_level)
+    error_message = "log_level must be one of DEBUG, INFO, WARNING or ERROR."
+  }
+}
+
 variable "schedule_expression" {
   type        = string
   description = "When scheduled pushes go out: rate(...) or cron(...)."
