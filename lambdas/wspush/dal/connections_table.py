@@ -35,6 +35,7 @@ from wspush.models.shard import ItemKey, Shard
 
 CONNECTION_INDEX = "byConnection"
 BATCH_WRITE_LIMIT = 25  # DynamoDB's maximum per BatchWriteItem
+BATCH_GET_LIMIT = 100  # DynamoDB's maximum per BatchGetItem
 BATCH_ATTEMPTS = 6  # unprocessed items are retried with backoff: at most 1.24 s of pauses
 TRANSACTION_ATTEMPTS = 3  # a transaction conflicting with another one is tried again
 CONDITION_FAILED = "ConditionalCheckFailed"
@@ -283,6 +284,44 @@ class ConnectionsTable:
             )
             for item in items
         ]
+
+    def subscriptions_of(
+        self, targets: Sequence[Target], sleep: Callable[[float], None] = time.sleep
+    ) -> dict[str, frozenset[str]]:
+        """The subscriptions (the connection row's ``topics``) of each target's connection,
+        by connectionId, read with ``BatchGetItem`` (100 keys a call, strongly
+        consistent); a connection whose row is gone (closing) is left out."""
+        keys = {(t.owner_entity_id, t.connection_id): None for t in targets if t.owner_entity_id}
+        found: dict[str, frozenset[str]] = {}
+        wanted = [{"entityId": _s(e), "connectionId": _s(c)} for e, c in keys if e]
+        for start in range(0, len(wanted), BATCH_GET_LIMIT):
+            pending = wanted[start : start + BATCH_GET_LIMIT]
+            for attempt in range(BATCH_ATTEMPTS):
+                if attempt:
+                    _pause(attempt, sleep)
+                request = {
+                    self._table: {
+                        "Keys": pending,
+                        "ProjectionExpression": "connectionId, topics",
+                        "ConsistentRead": True,
+                    }
+                }
+                try:
+                    response = self._client.batch_get_item(RequestItems=request)
+                except (ClientError, BotoCoreError) as error:
+                    raise StoreError(f"batch_get_item on {self._table} failed: {error}") from error
+                for item in response.get("Responses", {}).get(self._table, []):
+                    topics = frozenset(item.get("topics", {}).get("SS", ()))
+                    found[item["connectionId"]["S"]] = topics
+                pending = response.get("UnprocessedKeys", {}).get(self._table, {}).get("Keys", [])
+                if not pending:
+                    break
+            else:
+                raise StoreError(
+                    f"BatchGetItem on {self._table}: {len(pending)} keys still unprocessed "
+                    f"after {BATCH_ATTEMPTS} attempts"
+                )
+        return found
 
     def connection_targets(self, connection_id: str) -> list[Target]:
         return [

@@ -25,9 +25,13 @@ from wspush.logic.resume import (
     resume,
     within_bytes,
 )
-from wspush.logic.topics import may_read_topic
+from wspush.logic.topics import may_read_pattern, may_read_topic
 from wspush.models.connection import DeletedRow, SubscribeOutcome
-from wspush.models.identifiers import is_valid_topic
+from wspush.models.identifiers import (
+    is_subscription_pattern,
+    is_valid_subscription,
+    is_valid_topic,
+)
 
 DEFAULT_MAX_SUBSCRIPTIONS = 100
 
@@ -85,6 +89,9 @@ KNOWN_ACTIONS = ("ping", "subscribe", "unsubscribe", "resume", "presence")
 # What one connection may ask only so often (``logic.budget``); ping and unsubscribe are free.
 BUDGETED_ACTIONS = ("subscribe", "resume", "presence")
 INVALID_TOPIC = "topic must be 1-128 characters of letters, digits and _.:/-"
+INVALID_SUBSCRIPTION = (
+    f"{INVALID_TOPIC}, or a pattern: a prefix ending in . or / followed by * (room.*), or *"
+)
 
 
 def error_reply(kind: str, message: str, topic: str | None = None) -> Reply:
@@ -101,7 +108,7 @@ def _rate_limited(action: str, refused: Refused, topic: Any) -> Reply:
     reply = error_reply(
         "rate_limited",
         f"this connection's budget is spent; retry {action} in {refused.retry_after} s",
-        topic if action == "subscribe" and is_valid_topic(topic) else None,
+        topic if action == "subscribe" and is_valid_subscription(topic) else None,
     )
     reply.frame["action"] = action
     reply.frame["retryAfter"] = refused.retry_after
@@ -130,6 +137,14 @@ def _parse(message: InboundMessage, max_bytes: int) -> dict[str, Any] | Reply:
 
 def _unreadable(topic: str, message: InboundMessage, public_topics: Sequence[str]) -> Reply | None:
     """The ``forbidden_topic`` reply when the connection may not read ``topic``, else None."""
+    if is_subscription_pattern(topic):
+        if may_read_pattern(topic, message.granted_topics, public_topics):
+            return None
+        return error_reply(
+            "forbidden_topic",
+            f"this connection may not read every topic pattern {topic!r} matches",
+            topic,
+        )
     if may_read_topic(topic, message.granted_topics, public_topics):
         return None
     return error_reply("forbidden_topic", f"this connection may not read topic {topic!r}", topic)
@@ -171,6 +186,12 @@ def _presence(
     now: int,
 ) -> Reply:
     topic = parsed.get("topic")
+    if is_subscription_pattern(topic):
+        return error_reply(
+            "pattern_not_allowed",
+            "presence is per topic: ask for each concrete topic, not a pattern",
+            str(topic),
+        )
     if not is_valid_topic(topic):
         return error_reply("invalid_topic", INVALID_TOPIC)
     assert isinstance(topic, str)
@@ -209,8 +230,8 @@ def handle_message(
         budget_left = taken.left
     if action in ("subscribe", "unsubscribe"):
         topic = parsed.get("topic")
-        if not is_valid_topic(topic):
-            return error_reply("invalid_topic", INVALID_TOPIC)
+        if not is_valid_subscription(topic):
+            return error_reply("invalid_topic", INVALID_SUBSCRIPTION)
         assert isinstance(topic, str)
         if action == "subscribe":
             return _subscribe(
@@ -223,7 +244,7 @@ def handle_message(
                 lifecycle,
             )
         left = store.remove_subscription(topic, message.connection_id, message.entity_id)
-        if left is not None and lifecycle is not None:
+        if left is not None and lifecycle is not None and not is_subscription_pattern(topic):
             lifecycle.subscription_removed(topic, left, message.entity_id, message.connection_id)
         return Reply({"type": "unsubscribed", "topic": topic})
     if action in ("resume", "presence") and channels is not None:
@@ -246,9 +267,10 @@ def _subscribe(
     max_subscriptions: int,
     lifecycle: Lifecycle | None,
 ) -> Reply:
-    """Subscribe if the token or the deployment lets the connection read the topic and
-    it holds fewer than ``max_subscriptions``; a refused subscribe writes nothing. A new
-    subscription counts toward the topic's occupancy."""
+    """Subscribe if the token or the deployment lets the connection read the topic (for a
+    pattern: every topic it matches) and it holds fewer than ``max_subscriptions``; a
+    refused subscribe writes nothing. A new subscription to a topic counts toward its
+    occupancy."""
     refused = _unreadable(topic, message, public_topics)
     if refused is not None:
         return refused
@@ -264,7 +286,10 @@ def _subscribe(
         )
     if outcome is SubscribeOutcome.CONNECTION_GONE:
         return error_reply("not_connected", "the connection is closing", topic)
-    if outcome is SubscribeOutcome.ADDED and lifecycle is not None:
+    # A pattern is one subscription (one row, one place in the connection's limit) but no
+    # topic: it has no occupancy and no presence of its own.
+    counted = not is_subscription_pattern(topic)
+    if outcome is SubscribeOutcome.ADDED and lifecycle is not None and counted:
         lifecycle.subscription_added(
             topic,
             message.entity_id,
