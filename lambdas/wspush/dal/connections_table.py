@@ -117,6 +117,8 @@ class ConnectionsTable:
             item["sourceIp"] = _s(connection.source_ip)
         if connection.user_agent:
             item["userAgent"] = _s(connection.user_agent)
+        if connection.info:
+            item["info"] = _s(connection.info)
         self._call("put_item", Item=item)
 
     def rows_of_connection(self, connection_id: str) -> list[tuple[str, str]]:
@@ -274,13 +276,14 @@ class ConnectionsTable:
             KeyConditionExpression="entityId = :t",
             FilterExpression="attribute_not_exists(expiresAt) OR expiresAt > :now",
             ExpressionAttributeValues={":t": _s(topic_partition(topic)), ":now": _n(now)},
-            ProjectionExpression="entityId, connectionId, ownerEntityId",
+            ProjectionExpression="entityId, connectionId, ownerEntityId, info",
         )
         return [
             Target(
                 item["entityId"]["S"],
                 item["connectionId"]["S"],
                 item.get("ownerEntityId", {}).get("S"),
+                info=item.get("info", {}).get("S"),
             )
             for item in items
         ]
@@ -363,6 +366,7 @@ class ConnectionsTable:
         expires_at: int,
         limit: int,
         write_id: str,
+        info: str | None = None,
     ) -> SubscribeOutcome:
         """Write the subscription row (tagged ``write_id``) and name its topic on the
         connection row, atomically, if the connection row exists and names fewer than
@@ -392,6 +396,7 @@ class ConnectionsTable:
                     "expiresAt": _n(expires_at),
                     "ownerEntityId": _s(owner),
                     "writeId": _s(write_id),
+                    **({"info": _s(info)} if info else {}),
                 },
                 "ConditionExpression": "attribute_not_exists(connectionId)",
             }

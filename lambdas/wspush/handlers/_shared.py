@@ -75,6 +75,13 @@ class WebSocketEvent:
         return tuple(p for p in patterns if isinstance(p, str) and p)
 
     @property
+    def info(self) -> str | None:
+        """The token's ``info`` claim, as the authorizer passed it on (compact JSON of an
+        object, checked at $connect); None without one."""
+        raw = (self._context.get("authorizer") or {}).get("info")
+        return raw if isinstance(raw, str) and raw.startswith("{") else None
+
+    @property
     def source_ip(self) -> str:
         return str((self._context.get("identity") or {}).get("sourceIp") or "")
 

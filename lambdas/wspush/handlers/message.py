@@ -71,6 +71,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         connection_id=connection_id,
         entity_id=entity_id,
         granted_topics=ws_event.granted_topic_patterns,
+        info=ws_event.info,
     )
     reply = handle_message(
         inbound,

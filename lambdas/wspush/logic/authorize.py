@@ -28,6 +28,7 @@ class Decision:
     entity_id: str | None = None
     # The token's topics claim; None when it has none (then only public topics are readable).
     topics: tuple[str, ...] | None = None
+    info: str | None = None  # the token's info claim, compact JSON (``tokens.info_claim``)
 
     def context(self) -> dict[str, str]:
         """What the routes receive as ``requestContext.authorizer`` (strings only: API
@@ -35,6 +36,8 @@ class Decision:
         context = {"entityId": self.entity_id or ""}
         if self.topics is not None:
             context["topics"] = json.dumps(list(self.topics), separators=(",", ":"))
+        if self.info is not None:
+            context["info"] = self.info
         return context
 
 
@@ -84,5 +87,9 @@ def authorize(
         return Decision(False, error.reason)
     topics = tokens.topic_patterns(claims)
     return Decision(
-        True, "ok", entity_id=claims["sub"], topics=None if topics is None else tuple(topics)
+        True,
+        "ok",
+        entity_id=claims["sub"],
+        topics=None if topics is None else tuple(topics),
+        info=tokens.info_claim(claims),
     )

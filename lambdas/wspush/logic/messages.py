@@ -45,6 +45,7 @@ class SubscriptionStore(Protocol):
         expires_at: int,
         limit: int,
         write_id: str,
+        info: str | None = None,
     ) -> SubscribeOutcome: ...
     def mark_counted(self, topic: str, connection_id: str, write_id: str) -> bool: ...
     def remove_subscription(
@@ -70,6 +71,7 @@ class InboundMessage:
     connection_id: str
     entity_id: str | None
     granted_topics: tuple[str, ...] = ()  # the token's topics claim
+    info: str | None = None  # the token's info claim (compact JSON), kept on its rows
 
 
 @dataclass(frozen=True)
@@ -276,7 +278,13 @@ def _subscribe(
         return refused
     write_id = secrets.token_hex(8)
     outcome = store.add_subscription(
-        topic, message.connection_id, message.entity_id, expires_at, max_subscriptions, write_id
+        topic,
+        message.connection_id,
+        message.entity_id,
+        expires_at,
+        max_subscriptions,
+        write_id,
+        **({"info": message.info} if message.info else {}),
     )
     if outcome is SubscribeOutcome.LIMIT_REACHED:
         return error_reply(
