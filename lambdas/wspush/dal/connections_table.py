@@ -163,6 +163,7 @@ class ConnectionsTable:
             topics=frozenset(old.get("topics", {}).get("SS", ())),
             counted=old.get("counted", {}).get("BOOL", False),
             expires_at=int(old.get("expiresAt", {}).get("N", "0")),
+            info=old.get("info", {}).get("S"),
         )
 
     def delete_rows(

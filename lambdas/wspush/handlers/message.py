@@ -40,14 +40,14 @@ if TYPE_CHECKING:
 config = MessageConfig.from_env()
 dynamodb = dynamodb_client()
 table = ConnectionsTable(dynamodb, config.table_name)
+connections_api = ConnectionsApi(config.connections_endpoint, credentials=session.get_credentials())
 channels = ChannelServices(
     history=HistoryTable(dynamodb, config.history_table),
     members=table,
     resume_limit=config.resume_max_messages,
-    lifecycle=lifecycle_events(config.lifecycle, dynamodb),
+    lifecycle=lifecycle_events(config.lifecycle, dynamodb, (table, connections_api)),
     budgets=Budgets(table, config.budget_per_second, config.budget_burst),
 )
-connections_api = ConnectionsApi(config.connections_endpoint, credentials=session.get_credentials())
 # A replayed push is posted like a push's copy: up to 4 attempts, backing off on 429/5xx,
 # none started within this margin of the function's end (the reply must still go out).
 REPLAY_MAX_ATTEMPTS = 4

@@ -43,8 +43,8 @@ table = ConnectionsTable(dynamodb, config.table_name)
 history: History | None = History(
     HistoryTable(dynamodb, config.history_table), config.history_retention_seconds
 )
-lifecycle = lifecycle_events(config.lifecycle, dynamodb)
 connections_api = ConnectionsApi(config.connections_endpoint, credentials=session.get_credentials())
+lifecycle = lifecycle_events(config.lifecycle, dynamodb, (table, connections_api))
 # One pool per container, reused across invocations; each of its threads keeps its own
 # connection to the @connections endpoint open.
 executor = ThreadPoolExecutor(max_workers=config.concurrency, thread_name_prefix="push")

@@ -298,11 +298,20 @@ def _subscribe(
     # topic: it has no occupancy and no presence of its own.
     counted = not is_subscription_pattern(topic)
     if outcome is SubscribeOutcome.ADDED and lifecycle is not None and counted:
-        lifecycle.subscription_added(
+        admitted = lifecycle.subscription_added(
             topic,
             message.entity_id,
             message.connection_id,
             expires_at,
             lambda: store.mark_counted(topic, message.connection_id, write_id),
+            message.info,
         )
+        if not admitted:  # nothing was counted for the row: it goes without a trace
+            store.remove_subscription(topic, message.connection_id, message.entity_id)
+            max_members = lifecycle.presence.max_members if lifecycle.presence else 0
+            return error_reply(
+                "presence_full",
+                f"presence topic {topic!r} has its {max_members} members already",
+                topic,
+            )
     return Reply({"type": "subscribed", "topic": topic})

@@ -44,6 +44,7 @@ class DeletedRow:
     topics: frozenset[str] = frozenset()
     counted: bool = False
     expires_at: int = 0
+    info: str | None = None  # a subscription row's copy of its connection's info claim
 
 
 @dataclass(frozen=True)
