@@ -39,7 +39,11 @@ def test_a_pattern_subscriber_gets_each_push_once_on_its_concrete_channel(stack)
     async def scenario():
         url = stack.connect_url("e2e-wild-ann", ["e2e-wild.*"])
         other = stack.connect_url("e2e-wild-bob", ["e2e-wild.2"])
-        async with websockets.connect(url) as ws, websockets.connect(other) as bystander:
+        # (a first $connect may wait for the functions' cold starts)
+        async with (
+            websockets.connect(url, open_timeout=60) as ws,
+            websockets.connect(other, open_timeout=60) as bystander,
+        ):
             # Given a client on a pattern and on a topic it matches, and one elsewhere
             assert (await _subscribe(ws, "e2e-wild.*"))["type"] == "subscribed"
             assert (await _subscribe(ws, "e2e-wild.1"))["type"] == "subscribed"
