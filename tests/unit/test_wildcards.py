@@ -206,3 +206,27 @@ def test_presence_and_resume_on_a_pattern_are_refused_clearly():
     with pytest.raises(ResumeRefused) as refused:
         parse_resume({"since": {"topic:room.*": 0}}, Reader("c1", "ann", ("room.*",)))
     assert refused.value.code == "pattern_not_allowed"
+
+
+def test_a_merged_fan_out_cut_short_goes_on_as_shards_from_where_it_stopped():
+    from wspush.logic.shards import _union_rest
+
+    partitions = topic_partitions("room.1")  # topic#room.1, topic#room.*, topic#*
+    # Stopped in the pattern's partition: the topic's is done, the rest goes on among it
+    rest = _union_rest("room.1", partitions, ItemKey("topic#room.*", "c7"))
+    assert rest == [
+        Shard(partition="topic#room.*", after=ItemKey("topic#room.*", "c7"), among="room.1"),
+        Shard(partition="topic#*", among="room.1"),
+    ]
+    # Stopped before anything: every partition whole
+    assert _union_rest("room.1", partitions, None) == [
+        Shard(partition=p, among="room.1") for p in partitions
+    ]
+
+
+def test_live_presence_applies_to_matching_topics_never_to_patterns():
+    from wspush.logic.live_presence import LivePresence
+
+    presence = LivePresence(("room.*", "lobby"), None, None, None)
+    assert presence.applies("room.1") and presence.applies("lobby")
+    assert not presence.applies("room.*") and not presence.applies("news")
