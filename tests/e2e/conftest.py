@@ -27,6 +27,9 @@ STARTUP_TIMEOUT = 240
 
 
 E2E_SHARD_SIZE = 50
+# Topics with live presence on the shared stack, and their cap on members.
+E2E_PRESENCE = "e2e-presence.*"
+E2E_PRESENCE_MAX_MEMBERS = 2
 
 
 def _free_port() -> int:
@@ -68,6 +71,9 @@ class LocalStack:
             # Small shards, so that the crowd tests' broadcasts run through shard invocations.
             command += ["--var", f"push_shard_size={E2E_SHARD_SIZE}"]
             command += ["--var", "push_shard_parallelism=3"]
+            # Live presence on its own topics, with a cap small enough to reach.
+            command += ["--var", f"presence_topic_patterns={json.dumps([E2E_PRESENCE])}"]
+            command += ["--var", f"presence_max_members={E2E_PRESENCE_MAX_MEMBERS}"]
         self.process = subprocess.Popen(
             command,
             cwd=ROOT,
@@ -126,11 +132,14 @@ class LocalStack:
         ttl: int = 600,
         now: float | None = None,
         topics: list[str] | None = None,
+        info: dict[str, Any] | None = None,
     ) -> str:
-        return issue(entity, self.secret, ttl_seconds=ttl, now=now, topics=topics)
+        return issue(entity, self.secret, ttl_seconds=ttl, now=now, topics=topics, info=info)
 
-    def connect_url(self, entity: str, topics: list[str] | None = None) -> str:
-        return f"{self.url}?token={self.token(entity, topics=topics)}"
+    def connect_url(
+        self, entity: str, topics: list[str] | None = None, info: dict[str, Any] | None = None
+    ) -> str:
+        return f"{self.url}?token={self.token(entity, topics=topics, info=info)}"
 
     def rows(self) -> set[tuple[str, str]]:
         table = self.outputs["connections_table_name"]

@@ -63,3 +63,46 @@ def test_a_pattern_subscriber_gets_each_push_once_on_its_concrete_channel(stack)
             assert await _pushes(bystander, 0.5) == []
 
     asyncio.run(scenario())
+
+
+async def _next_member_frame(ws, timeout: float = 20.0) -> dict:
+    return await _recv_until(ws, lambda f: f["type"] in ("member_joined", "member_left"), timeout)
+
+
+def test_members_of_a_presence_topic_hear_who_joins_and_leaves_with_their_info(stack):
+    room = "e2e-presence.1"
+    grant = ["e2e-presence.*"]
+
+    async def scenario():
+        alice = stack.connect_url("e2e-pr-alice", grant, info={"name": "Alice"})
+        bob = stack.connect_url("e2e-pr-bob", grant, info={"name": "Bob"})
+        carol = stack.connect_url("e2e-pr-carol", grant)
+        async with websockets.connect(alice, open_timeout=60) as a:
+            # Given alice in the room (she hears her own join)
+            assert (await _subscribe(a, room))["type"] == "subscribed"
+            assert (await _next_member_frame(a))["entityId"] == "e2e-pr-alice"
+            # When bob joins, alice hears it with his info
+            async with websockets.connect(bob, open_timeout=60) as b:
+                assert (await _subscribe(b, room))["type"] == "subscribed"
+                assert await _next_member_frame(a) == {
+                    "type": "member_joined",
+                    "topic": room,
+                    "entityId": "e2e-pr-bob",
+                    "info": {"name": "Bob"},
+                }
+                # And a third entity finds the room full (2 members at most here)
+                async with websockets.connect(carol, open_timeout=60) as c:
+                    refused = await _subscribe(c, room)
+                    assert (refused["type"], refused["code"]) == ("error", "presence_full")
+                # And presence lists both with their info
+                await a.send(json.dumps({"action": "presence", "topic": room}))
+                answer = await _recv_until(a, lambda f: f["type"] == "presence")
+                assert [(e["entityId"], e["info"]) for e in answer["entities"]] == [
+                    ("e2e-pr-alice", {"name": "Alice"}),
+                    ("e2e-pr-bob", {"name": "Bob"}),
+                ]
+            # When bob's connection closes, alice hears he left
+            left = await _next_member_frame(a)
+            assert (left["type"], left["entityId"]) == ("member_left", "e2e-pr-bob")
+
+    asyncio.run(scenario())
