@@ -17,10 +17,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench import cost, measure, trace_cost
+from bench import cost, measure, trace_cost, wildcard
 
 SCALES: dict[str, dict[str, Any]] = {
     "full": {
+        "wildcard_connections": 5000,
+        "wildcard_repeats": 5,
         "fanout_sizes": [100, 1000, 5000],
         "concurrencies": [8, 16, 32, 64],
         "baseline_sizes": [100, 1000],
@@ -40,6 +42,8 @@ SCALES: dict[str, dict[str, Any]] = {
         "latency_repeats": [20, 10, 3],
     },
     "small": {
+        "wildcard_connections": 1000,
+        "wildcard_repeats": 3,
         "fanout_sizes": [100, 1000],
         "concurrencies": [8, 32],
         "baseline_sizes": [100],
@@ -59,6 +63,8 @@ SCALES: dict[str, dict[str, Any]] = {
         "latency_repeats": [10, 5, 2],
     },
     "smoke": {
+        "wildcard_connections": 20,
+        "wildcard_repeats": 1,
         "fanout_sizes": [20],
         "concurrencies": [4],
         "baseline_sizes": [10],
@@ -825,6 +831,8 @@ def main() -> int:
     latency_rows = measure.latency_rows(cases, model)
     bills = cost.bills(cases)
     print("bench: latency and cost done", flush=True)
+    lookups = wildcard.wildcard_lookup(scale["wildcard_connections"], scale["wildcard_repeats"])
+    print("bench: wildcard lookup done", flush=True)
 
     common = {
         "fanout": fanout,
@@ -842,7 +850,8 @@ def main() -> int:
     report = render(
         args.scale, targets=targets, latency_rows=latency_rows, bills=bills, model=model, **common
     )
-    report += "\n" + "\n".join(trace_cost.section(traced, scale["latency"]))
+    report = report.rstrip("\n") + "\n\n" + "\n".join(trace_cost.section(traced, scale["latency"]))
+    report = report.rstrip("\n") + "\n\n" + "\n".join(wildcard.section(lookups))
     args.output.mkdir(parents=True, exist_ok=True)
     (args.output / "benchmarks.md").write_text(report)
     plot(fanout, scale["latency"], args.output / "benchmarks.png")

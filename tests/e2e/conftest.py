@@ -28,6 +28,9 @@ STARTUP_TIMEOUT = 240
 
 E2E_SHARD_SIZE = 50
 E2E_SNAPSHOTS = ROOT / ".wspush" / "e2e-snapshots"
+# Topics with live presence on the shared stack, and their cap on members.
+E2E_PRESENCE = "e2e-presence.*"
+E2E_PRESENCE_MAX_MEMBERS = 2
 
 
 class LocalStack:
@@ -69,6 +72,9 @@ class LocalStack:
             # Small shards, so that the crowd tests' broadcasts run through shard invocations.
             command += ["--var", f"push_shard_size={E2E_SHARD_SIZE}"]
             command += ["--var", "push_shard_parallelism=3"]
+            # Live presence on its own topics, with a cap small enough to reach.
+            command += ["--var", f"presence_topic_patterns={json.dumps([E2E_PRESENCE])}"]
+            command += ["--var", f"presence_max_members={E2E_PRESENCE_MAX_MEMBERS}"]
         self.process = subprocess.Popen(
             command,
             cwd=ROOT,
@@ -129,13 +135,26 @@ class LocalStack:
         now: float | None = None,
         topics: list[str] | None = None,
         publish: list[str] | None = None,
+        info: dict[str, Any] | None = None,
     ) -> str:
-        return issue(entity, self.secret, ttl_seconds=ttl, now=now, topics=topics, publish=publish)
+        return issue(
+            entity,
+            self.secret,
+            ttl_seconds=ttl,
+            now=now,
+            topics=topics,
+            publish=publish,
+            info=info,
+        )
 
     def connect_url(
-        self, entity: str, topics: list[str] | None = None, publish: list[str] | None = None
+        self,
+        entity: str,
+        topics: list[str] | None = None,
+        publish: list[str] | None = None,
+        info: dict[str, Any] | None = None,
     ) -> str:
-        return f"{self.url}?token={self.token(entity, topics=topics, publish=publish)}"
+        return f"{self.url}?token={self.token(entity, topics=topics, publish=publish, info=info)}"
 
     def rows(self) -> set[tuple[str, str]]:
         table = self.outputs["connections_table_name"]

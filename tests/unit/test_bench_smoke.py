@@ -31,6 +31,7 @@ def test_the_benchmarks_run_and_write_their_report(tmp_path):
         "## 9. Push latency: publish to receipt, against the floor",
         "## 10. What a month costs",
         "## 11. A push's trace",
+        "## 12. Wildcard lookup",
     ):
         assert section in report
     assert (tmp_path / "benchmarks.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -52,8 +52,8 @@ history: History | None = History(history_table, config.history_retention_second
 trace: TraceKeeping | None = TraceKeeping(
     history_table, config.history_retention_seconds, config.trace_max_connections
 )
-lifecycle = lifecycle_events(config.lifecycle, dynamodb)
 connections_api = ConnectionsApi(config.connections_endpoint, credentials=session.get_credentials())
+lifecycle = lifecycle_events(config.lifecycle, dynamodb, (table, connections_api))
 # One pool per container, reused across invocations; each of its threads keeps its own
 # connection to the @connections endpoint open.
 executor = ThreadPoolExecutor(max_workers=config.concurrency, thread_name_prefix="push")
