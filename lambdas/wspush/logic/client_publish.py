@@ -30,6 +30,7 @@ from typing import Any, Protocol
 
 from wspush.dal.errors import StoreError
 from wspush.logic import envelope
+from wspush.logic.audience import merge, topic_partitions
 from wspush.logic.budget import Budgets, Refused, take
 from wspush.logic.channels import History, number_envelope
 from wspush.logic.lifecycle import EventSink
@@ -42,6 +43,7 @@ from wspush.models.client_publish import HookFailed
 from wspush.models.events import PublishError
 from wspush.models.identifiers import is_valid_topic
 from wspush.models.publish import HandOffFailed
+from wspush.models.shard import Shard
 from wspush.models.push import DeliveryReport, InvalidPushRequest, PushRequest, parse_push_request
 from wspush.observability import count, logger
 
@@ -260,10 +262,17 @@ def deliver(
     """Fan a small audience out here; hand a larger one (or what is left when this
     function runs out of time) to the push function. The report, or None if handed on."""
     body = envelope.encode(numbered)
-    first_page, next_key = services.targets.target_page(
-        audience_shard(request.audience), services.inline_max_targets, now
+    audience, limit = request.audience, services.inline_max_targets
+    # A topic's subscribers are in its own partition and its patterns' (``room.*``): all of
+    # them are read, each connection kept once; any partition over the limit hands on.
+    shards = (
+        [Shard(partition=p) for p in topic_partitions(audience.topic)]
+        if audience.topic is not None
+        else [audience_shard(audience)]
     )
-    if next_key is None:
+    pages = [services.targets.target_page(shard, limit, now) for shard in shards]
+    first_page = merge(page for page, _ in pages)
+    if all(next_key is None for _, next_key in pages) and len(first_page) <= limit:
         delivery = services.delivery(body, request.exclude_connection_id)
         result = fan_out(first_page, delivery, services.deadline())
         if result.finished:
