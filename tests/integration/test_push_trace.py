@@ -3,12 +3,9 @@
 
 from __future__ import annotations
 
-import io
-import json
 import time
 
-import pytest
-
+from tests.integration import test_push_handler
 from tests.integration.conftest import HISTORY_TABLE, TABLE
 from tests.integration.test_push_sharding import InProcessInvocations, lambda_context
 from wspush.dal.history_table import HistoryTable
@@ -22,15 +19,7 @@ def _seed(dynamodb, entity, connections):
         dynamodb.put_item(TableName=TABLE, Item=item)
 
 
-@pytest.fixture
-def push_log(handlers, monkeypatch):
-    lines = io.StringIO()
-    logger = handlers["push"].logger
-    monkeypatch.setattr(logger.registered_handler, "stream", lines)
-    level = logger.log_level
-    logger.setLevel("INFO")
-    yield lambda: [json.loads(line) for line in lines.getvalue().splitlines()]
-    logger.setLevel(level)
+push_log = test_push_handler.push_log  # the push function's log lines, as JSON records
 
 
 def _outcome_line(records):

@@ -167,25 +167,10 @@ def post_with_retries(
     retry: Retry,
     limiter: RateLimiter | None = None,
     retry_gone: Callable[[], bool] = lambda: False,
-) -> tuple[Outcome, int]:
-    """Post ``body`` to one connection, retrying 429/5xx (and a 410 while ``retry_gone``
-    says the connection may still be in its handshake). Returns the final outcome and how
-    many 429s it met."""
-    result, throttled = post_with_retries_detailed(
-        sender, connection_id, body, retry, limiter, retry_gone
-    )
-    return result.outcome, throttled
-
-
-def post_with_retries_detailed(
-    sender: Sender,
-    connection_id: str,
-    body: bytes,
-    retry: Retry,
-    limiter: RateLimiter | None = None,
-    retry_gone: Callable[[], bool] = lambda: False,
 ) -> tuple[PostResult, int]:
-    """``post_with_retries`` with the final post's status and error type."""
+    """Post ``body`` to one connection, retrying 429/5xx (and a 410 while ``retry_gone``
+    says the connection may still be in its handshake). Returns the final post's result
+    (outcome, HTTP status, error type) and how many 429s it met."""
     throttled = 0
     for attempt in range(retry.max_attempts):
         if limiter is not None:
@@ -204,7 +189,7 @@ def post_with_retries_detailed(
 
 
 def _deliver(target: Target, delivery: Delivery, deadline: Deadline) -> tuple[PostResult, int]:
-    return post_with_retries_detailed(
+    return post_with_retries(
         delivery.sender,
         target.connection_id,
         delivery.body,

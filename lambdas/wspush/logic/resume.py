@@ -257,7 +257,8 @@ def send_replay(replay: Replay, connection_id: str, sender: Sender, retry: Retry
             continue
         halted = halted or retry.deadline.passed()
         if not halted:
-            outcome, throttled = post_with_retries(sender, connection_id, frame.body, retry)
+            result, throttled = post_with_retries(sender, connection_id, frame.body, retry)
+            outcome = result.outcome
             report.throttled += throttled
             if outcome is Outcome.SENT:
                 report.sent += 1

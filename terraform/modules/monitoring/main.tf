@@ -183,8 +183,8 @@ resource "aws_cloudwatch_query_definition" "failed_pushes_by_entity" {
   name            = "${var.name}/failed-pushes-by-entity"
   log_group_names = [var.push_log_group_name]
   query_string    = <<-QUERY
-    fields @timestamp, audience, entityId, failed, failedConnectionIds
-    | filter message = "push delivered" and failed > 0
+    fields @timestamp, audience, entityId, messageId, status, failed, reasons, failedConnectionIds
+    | filter ispresent(status) and failed > 0
     | stats sum(failed) as failedPosts, count(*) as pushes by audience, entityId
     | sort failedPosts desc
   QUERY
