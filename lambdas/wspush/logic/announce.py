@@ -46,10 +46,10 @@ def direct_announcer(
             )
         sent = 0
         for target in targets[:limit]:
-            outcome, _ = post_with_retries(
+            result, _ = post_with_retries(
                 sender, target.connection_id, body, Retry(ANNOUNCE_ATTEMPTS)
             )
-            sent += outcome is Outcome.SENT
+            sent += result.outcome is Outcome.SENT
         count("PresenceAnnouncementsSent", sent)
 
     return announce

@@ -43,8 +43,8 @@ from wspush.models.client_publish import HookFailed
 from wspush.models.events import PublishError
 from wspush.models.identifiers import is_valid_topic
 from wspush.models.publish import HandOffFailed
-from wspush.models.shard import Shard
 from wspush.models.push import DeliveryReport, InvalidPushRequest, PushRequest, parse_push_request
+from wspush.models.shard import Shard
 from wspush.observability import count, logger
 
 CLIENT_PUBLISHED = "wspush.client.published"

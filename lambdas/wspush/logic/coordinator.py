@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
@@ -261,6 +261,9 @@ class _FirstRead:
         self, partition_key: str, connection_id: str, written_before: int | None = None
     ) -> DeletedRow | None:
         return self._store.delete_row(partition_key, connection_id, written_before)
+
+    def subscriptions_of(self, targets: Sequence[Target]) -> dict[str, frozenset[str]]:
+        return self._store.subscriptions_of(targets)
 
 
 def start_push(work: NewPush, runtime: PushRuntime, invocation: Invocation) -> PushState:

@@ -216,6 +216,8 @@ def publish_patterns(claims: Mapping[str, Any]) -> list[str] | None:
     """The ``publish`` claim (what the connection may publish on), checked the same way:
     a grant of its own, never implied by ``topics``."""
     return _pattern_claim(claims, "publish")
+
+
 def info_claim(claims: Mapping[str, Any]) -> str | None:
     """The ``info`` claim as compact JSON, checked: a JSON object (``invalid_info``) of at
     most ``MAX_INFO_CLAIM_BYTES`` (``info_too_large``); None when the token has none."""
