@@ -15,6 +15,7 @@ from typing import Any
 
 from wspush.logic.oidc import TrustedIssuer, issuers_from_json
 from wspush.models.identifiers import is_valid_topic_pattern
+from wspush.models.receipt import MAX_ACK_TIMEOUT_SECONDS
 
 # API Gateway closes a WebSocket after 2 hours; rows live a little longer so that a TTL
 # deletion never races a connection that is still open.
@@ -23,6 +24,8 @@ DEFAULT_CONNECTION_TTL_SECONDS = 2 * 60 * 60 + 10 * 60
 # and at most at once; as the module's connection_budget_* variables default.
 DEFAULT_BUDGET_PER_SECOND = 10
 DEFAULT_BUDGET_BURST = 50
+# How long a push asking for receipts waits for one, as the module's ack_timeout_seconds.
+DEFAULT_ACK_TIMEOUT_SECONDS = 60
 
 
 class ConfigError(RuntimeError):
@@ -248,4 +251,47 @@ class PublishConfig:
             history_table=_required(env, "HISTORY_TABLE"),
             sync_max_targets=_int(env, "PUBLISH_SYNC_MAX_TARGETS", 100, minimum=0),
             sync_wait_seconds=_int(env, "PUBLISH_SYNC_WAIT_SECONDS", 10),
+        )
+
+
+@dataclass(frozen=True)
+class PersonalPushConfig:
+    """What an entity or connection push may end with: its receipts (``"ack": true``),
+    checked ``ack_timeout_seconds`` after it was sent through the ack-timeout queue, and
+    the undelivered event when it reached no one. Both events go to ``event_bus_name``."""
+
+    event_bus_name: str | None
+    undelivered_events: bool = True
+    ack_timeout_seconds: int = DEFAULT_ACK_TIMEOUT_SECONDS
+    ack_timeout_queue_url: str | None = None
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] = os.environ) -> PersonalPushConfig:
+        timeout = _int(env, "ACK_TIMEOUT_SECONDS", DEFAULT_ACK_TIMEOUT_SECONDS)
+        if timeout > MAX_ACK_TIMEOUT_SECONDS:
+            raise ConfigError(
+                f"environment variable ACK_TIMEOUT_SECONDS must be <= {MAX_ACK_TIMEOUT_SECONDS}"
+                f" (an SQS message's longest delay), got {timeout}"
+            )
+        return cls(
+            event_bus_name=_optional(env, "PUSH_EVENT_BUS"),
+            undelivered_events=_flag(env, "UNDELIVERED_EVENTS_ENABLED", default=True),
+            ack_timeout_seconds=timeout,
+            ack_timeout_queue_url=_optional(env, "ACK_TIMEOUT_QUEUE_URL"),
+        )
+
+
+@dataclass(frozen=True)
+class ReceiptsConfig:
+    """The receipts function: it reads the ack-timeout queue and publishes
+    ``wspush.push.unacknowledged`` for each push nobody acknowledged."""
+
+    history_table: str
+    event_bus_name: str
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] = os.environ) -> ReceiptsConfig:
+        return cls(
+            history_table=_required(env, "HISTORY_TABLE"),
+            event_bus_name=_required(env, "PUSH_EVENT_BUS"),
         )

@@ -1,5 +1,5 @@
 """Message routes (``ping``, ``subscribe``, ``unsubscribe``, ``resume``, ``presence``,
-``$default``).
+``ack``, ``$default``).
 
 Whatever the client sends, it gets one reply frame and API Gateway gets a 200: bad input
 never surfaces as a Lambda error. The routes are two-way (they have a route response), so
@@ -19,6 +19,7 @@ from wspush.config import MessageConfig
 from wspush.dal.connections_api import ConnectionsApi
 from wspush.dal.connections_table import ConnectionsTable
 from wspush.dal.history_table import HistoryTable
+from wspush.dal.receipts_table import ReceiptsTable
 from wspush.handlers import initialised
 from wspush.handlers._shared import (
     WebSocketEvent,
@@ -46,6 +47,7 @@ channels = ChannelServices(
     resume_limit=config.resume_max_messages,
     lifecycle=lifecycle_events(config.lifecycle, dynamodb),
     budgets=Budgets(table, config.budget_per_second, config.budget_burst),
+    receipts=ReceiptsTable(dynamodb, config.history_table),
 )
 connections_api = ConnectionsApi(config.connections_endpoint, credentials=session.get_credentials())
 # A replayed push is posted like a push's copy: up to 4 attempts, backing off on 429/5xx,

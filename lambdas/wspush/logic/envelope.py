@@ -29,9 +29,11 @@ def build(
     channel: str | None = None,
     position: tuple[int, str] | None = None,
     ts: str | None = None,
+    ack: bool = False,
 ) -> dict[str, Any]:
     """``{type, id, ts, data}``; a push adds its ``channel`` and, when its channel keeps
-    history, its ``position`` as ``seq`` and ``epoch``."""
+    history, its ``position`` as ``seq`` and ``epoch``; a push asking for receipts adds
+    ``"ack": true`` (the client answers ``{"action": "ack", "id": …}``)."""
     timestamp = (now or datetime.now(UTC)).isoformat(timespec="milliseconds")
     message: dict[str, Any] = {
         "type": message_type,
@@ -42,6 +44,8 @@ def build(
         message["channel"] = channel
     if position is not None:
         message["seq"], message["epoch"] = position
+    if ack:
+        message["ack"] = True
     message["data"] = data
     return message
 
@@ -55,7 +59,9 @@ def for_push(request: PushRequest, fallback_id: str, now: datetime | None = None
     request id): a retried event sends the same id again and clients can deduplicate.
     Anything a push adds to every copy (a channel, a sequence number) is added here.
     """
-    return build(request.message_type, request.payload, now, request.id or fallback_id)
+    return build(
+        request.message_type, request.payload, now, request.id or fallback_id, ack=request.ack
+    )
 
 
 def encode(message: Any, limit: int = MAX_MESSAGE_BYTES) -> bytes:

@@ -16,6 +16,7 @@ from wspush.logic import strict_json
 from wspush.logic.budget import UNIT_BYTES, Budgets, Refused, charge_replay, take
 from wspush.logic.lifecycle import Lifecycle
 from wspush.logic.presence import MemberStore, presence
+from wspush.logic.receipts import ReceiptStore, acknowledge
 from wspush.logic.resume import (
     HistoryReader,
     Reader,
@@ -57,6 +58,7 @@ class ChannelServices:
     resume_limit: int = 100
     lifecycle: Lifecycle | None = None
     budgets: Budgets | None = None  # per-connection budgets for subscribe, presence, resume
+    receipts: ReceiptStore | None = None  # where acks of pushes asking for them are kept
 
 
 @dataclass(frozen=True)
@@ -81,9 +83,9 @@ class Reply:
         return tuple(self.replay.bodies) if self.replay else ()
 
 
-KNOWN_ACTIONS = ("ping", "subscribe", "unsubscribe", "resume", "presence")
+KNOWN_ACTIONS = ("ping", "subscribe", "unsubscribe", "resume", "presence", "ack")
 # What one connection may ask only so often (``logic.budget``); ping and unsubscribe are free.
-BUDGETED_ACTIONS = ("subscribe", "resume", "presence")
+BUDGETED_ACTIONS = ("subscribe", "resume", "presence", "ack")
 INVALID_TOPIC = "topic must be 1-128 characters of letters, digits and _.:/-"
 
 
@@ -226,6 +228,11 @@ def handle_message(
         if left is not None and lifecycle is not None:
             lifecycle.subscription_removed(topic, left, message.entity_id, message.connection_id)
         return Reply({"type": "unsubscribed", "topic": topic})
+    if action == "ack" and channels is not None and channels.receipts is not None:
+        frame = acknowledge(
+            channels.receipts, parsed.get("id"), message.connection_id, message.entity_id, now
+        )
+        return Reply(frame, error_kind=frame.get("code"))
     if action in ("resume", "presence") and channels is not None:
         if action == "resume":
             return _resume(parsed, message, channels, public_topics, now, budget_left)
