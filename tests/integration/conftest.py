@@ -44,6 +44,7 @@ def handlers(moto_url, connections_endpoint) -> dict[str, ModuleType]:
             "CONNECTIONS_TABLE": TABLE,
             "HISTORY_TABLE": HISTORY_TABLE,
             "LIFECYCLE_EVENT_BUS": EVENT_BUS,
+            "PUSH_EVENT_BUS": EVENT_BUS,
             "RESUME_MAX_MESSAGES": "5",
             "CONNECTIONS_ENDPOINT": connections_endpoint.url,
             "TOKEN_SECRET_PARAMETER": SECRET_PARAMETER,

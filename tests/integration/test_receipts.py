@@ -1,0 +1,170 @@
+"""Receipts against the emulator: an ack through the message route, the due check through
+the receipts function, and the unacknowledged event on the bus."""
+
+from __future__ import annotations
+
+import importlib
+import json
+import time
+from typing import Any
+
+import boto3
+import pytest
+
+from tests.conftest import load_event
+from tests.integration.conftest import (
+    CONNECTION_TTL,
+    EVENT_BUS,
+    HISTORY_TABLE,
+    TABLE,
+    send_frame,
+)
+from tests.memory_history import MemoryHistory
+from wspush.dal.connections_table import ConnectionsTable
+from wspush.dal.receipts_table import ReceiptsTable
+from wspush.logic.budget import Budgets
+from wspush.logic.connections import open_connection
+from wspush.logic.messages import ChannelServices
+from wspush.models.receipt import AckOutcome
+
+CONNECTION = "Tq7QmcfmIAMCJBA="  # the message event's connection, of entity user-1
+NOW = 1_800_000_000
+
+
+def bus_queue(moto_url: str, detail_type: str) -> str:
+    """An SQS queue that receives the bus's events of ``detail_type`` (as a user's rule)."""
+    sqs = boto3.client("sqs", endpoint_url=moto_url)
+    events = boto3.client("events", endpoint_url=moto_url)
+    name = detail_type.replace(".", "-")
+    url = sqs.create_queue(QueueName=name)["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
+    events.put_rule(
+        Name=name, EventBusName=EVENT_BUS, EventPattern=json.dumps({"detail-type": [detail_type]})
+    )
+    events.put_targets(Rule=name, EventBusName=EVENT_BUS, Targets=[{"Id": "q", "Arn": arn}])
+    return url
+
+
+def received(moto_url: str, url: str) -> list[dict[str, Any]]:
+    sqs = boto3.client("sqs", endpoint_url=moto_url)
+    messages = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", [])
+    return [json.loads(message["Body"]) for message in messages]
+
+
+def _ack(handlers, context, push_id: Any) -> dict[str, Any]:
+    event = load_event("message")
+    event["requestContext"]["routeKey"] = "ack"
+    event["body"] = json.dumps({"action": "ack", "id": push_id})
+    response = handlers["message"].handler(event, context)
+    assert response["statusCode"] == 200
+    return json.loads(response["body"])
+
+
+@pytest.fixture
+def receipts(aws, handlers) -> ReceiptsTable:
+    return ReceiptsTable(aws["dynamodb"], HISTORY_TABLE)
+
+
+@pytest.fixture
+def receipts_handler(handlers):
+    return importlib.import_module("wspush.handlers.receipts")
+
+
+def _sqs_event(*bodies: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "Records": [
+            {"messageId": f"m{i}", "body": json.dumps(body), "eventSource": "aws:sqs"}
+            for i, body in enumerate(bodies)
+        ]
+    }
+
+
+def test_an_ack_through_the_message_route_is_recorded(aws, handlers, context, receipts):
+    # Given a push to user-1 that expects a receipt
+    now = int(time.time())
+    assert receipts.expect("p1", "entity:user-1", now * 1000, now + 60, now + 3600)
+    handlers["connect"].handler(load_event("connect"), context)
+    # When its connection acknowledges, twice
+    first, again = _ack(handlers, context, "p1"), _ack(handlers, context, "p1")
+    # Then both answers are acked and the first is what the receipt records
+    assert first == again == {"type": "acked", "id": "p1"}
+    receipt = receipts.receipt("p1", "entity:user-1")
+    assert receipt is not None and receipt.acked_by == CONNECTION
+    assert receipt.acked_at_ms is not None and receipt.acked_at_ms >= now * 1000
+
+
+def test_an_ack_of_another_entitys_push_is_refused_and_writes_nothing(
+    aws, handlers, context, receipts
+):
+    now = int(time.time())
+    receipts.expect("p1", "entity:someone-else", now * 1000, now + 60, now + 3600)
+    handlers["connect"].handler(load_event("connect"), context)
+    reply = _ack(handlers, context, "p1")
+    assert reply["type"] == "error" and reply["code"] == "unknown_push"
+    assert receipts.receipt("p1", "entity:someone-else").acked_by is None  # type: ignore[union-attr]
+    assert receipts.receipt("p1", "entity:user-1") is None
+    assert _ack(handlers, context, {"deep": [1]})["code"] == "invalid_id"
+
+
+def test_acks_spend_the_connections_budget(aws, receipts):
+    # Given a budget of 5 units at once and a push that expects a receipt from alice
+    table = ConnectionsTable(aws["dynamodb"], TABLE)
+    open_connection(table, "alice", "c1", NOW, CONNECTION_TTL)
+    receipts.expect("p1", "entity:alice", NOW * 1000, NOW + 60, NOW + 3600)
+    channels = ChannelServices(
+        history=MemoryHistory(),
+        members=table,
+        budgets=Budgets(table, per_second=1, burst=5),
+        receipts=receipts,
+    )
+    # When the connection sends 6 acks in the same second
+    replies = [
+        send_frame(table, channels, "c1", "alice", {"action": "ack", "id": f"p{i}"}, NOW).frame
+        for i in range(1, 7)
+    ]
+    # Then 5 are answered and the 6th is rate_limited
+    assert replies[0] == {"type": "acked", "id": "p1"}
+    assert [r.get("code") for r in replies[1:]] == ["unknown_push"] * 4 + ["rate_limited"]
+    assert replies[5]["action"] == "ack"
+
+
+def test_a_receipt_is_acknowledged_once_in_the_table(aws, receipts):
+    now = int(time.time())
+    receipts.expect("p1", "connection:c1", now * 1000, now + 60, now + 3600)
+    assert receipts.acknowledge("p1", "connection:c1", "c1", now * 1000) is AckOutcome.ACKNOWLEDGED
+    assert receipts.acknowledge("p1", "connection:c1", "c1", now * 1000) is AckOutcome.ALREADY
+    assert receipts.acknowledge("p2", "connection:c1", "c1", now * 1000) is AckOutcome.UNKNOWN
+    # a retried push keeps its first receipt, and whoever acknowledged it
+    assert not receipts.expect("p1", "connection:c1", now * 1000, now + 90, now + 3600)
+    assert receipts.receipt("p1", "connection:c1").acked_by == "c1"  # type: ignore[union-attr]
+
+
+def test_timed_out_receipt_publishes_unacknowledged_once(
+    aws, moto_url, receipts, receipts_handler, context
+):
+    # Given two pushes that expect receipts, one of them acknowledged
+    queue = bus_queue(moto_url, "wspush.push.unacknowledged")
+    now = int(time.time())
+    receipts.expect("late", "entity:alice", now * 1000, now + 60, now + 3600)
+    receipts.expect("seen", "entity:alice", now * 1000, now + 60, now + 3600)
+    receipts.acknowledge("seen", "entity:alice", "c9", now * 1000 + 5)
+    checks = [{"receipt": {"id": i, "channel": "entity:alice"}} for i in ("late", "seen")]
+    # When their checks are due, and the first is delivered again
+    answer = receipts_handler.handler(_sqs_event(*checks), context)
+    again = receipts_handler.handler(_sqs_event(checks[0]), context)
+    # Then exactly one unacknowledged event was published, for the late one
+    assert answer == again == {"batchItemFailures": []}
+    events = received(moto_url, queue)
+    assert [event["detail"]["id"] for event in events] == ["late"]
+    assert events[0]["source"] == "wspush"
+    assert events[0]["detail"]["entityId"] == "alice"
+    assert receipts.receipt("late", "entity:alice").reported_at_ms is not None  # type: ignore[union-attr]
+
+
+def test_a_malformed_check_is_a_batch_item_failure(aws, receipts_handler, context):
+    event = _sqs_event({"nope": 1})
+    assert receipts_handler.handler(event, context) == {
+        "batchItemFailures": [{"itemIdentifier": "m0"}]
+    }
