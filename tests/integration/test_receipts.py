@@ -13,6 +13,7 @@ import pytest
 
 from tests.conftest import load_event
 from tests.integration.conftest import (
+    ACK_TIMEOUT_QUEUE,
     CONNECTION_TTL,
     EVENT_BUS,
     HISTORY_TABLE,
@@ -168,3 +169,99 @@ def test_a_malformed_check_is_a_batch_item_failure(aws, receipts_handler, contex
     assert receipts_handler.handler(event, context) == {
         "batchItemFailures": [{"itemIdentifier": "m0"}]
     }
+
+
+# --- Through the push function ---------------------------------------------------------
+
+
+def _live(aws, connections_endpoint, *pairs: tuple[str, str]) -> None:
+    for entity, connection in pairs:
+        item = {"entityId": {"S": entity}, "connectionId": {"S": connection}}
+        aws["dynamodb"].put_item(TableName=TABLE, Item=item)
+        connections_endpoint.live.add(connection)
+
+
+def _due_checks(moto_url: str) -> list[dict[str, Any]]:
+    sqs = boto3.client("sqs", endpoint_url=moto_url)
+    url = sqs.get_queue_url(QueueName=ACK_TIMEOUT_QUEUE)["QueueUrl"]
+    messages = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=7)
+    return [
+        {"messageId": m["MessageId"], "body": m["Body"]} for m in messages.get("Messages", [])
+    ]
+
+
+def test_acked_push_end_to_end_in_the_emulator(
+    aws, moto_url, handlers, context, connections_endpoint, receipts, receipts_handler
+):
+    # Given user-1 connected, and a rule that keeps unacknowledged events
+    queue = bus_queue(moto_url, "wspush.push.unacknowledged")
+    _live(aws, connections_endpoint, ("user-1", CONNECTION))
+    # When a push asking for receipts is sent and the connection acknowledges it
+    push = {"entityId": "user-1", "payload": {"n": 1}, "id": "order-42", "ack": True}
+    handlers["push"].handler(push, context)
+    (message,) = [json.loads(m) for m in connections_endpoint.received[CONNECTION]]
+    assert message["ack"] is True and message["id"] == "order-42"
+    assert _ack(handlers, context, message["id"]) == {"type": "acked", "id": "order-42"}
+    # Then its check comes due after the timeout and publishes nothing
+    checks = _due_checks(moto_url)
+    assert [json.loads(c["body"]) for c in checks] == [
+        {"receipt": {"id": "order-42", "channel": "entity:user-1"}}
+    ]
+    assert receipts_handler.handler({"Records": checks}, context) == {"batchItemFailures": []}
+    assert received(moto_url, queue) == []
+    receipt = receipts.receipt("order-42", "entity:user-1")
+    assert receipt is not None and receipt.acked_by == CONNECTION
+
+
+def test_unacknowledged_push_end_to_end_in_the_emulator(
+    aws, moto_url, handlers, context, connections_endpoint, receipts_handler
+):
+    # Given user-1 connected but never acknowledging
+    queue = bus_queue(moto_url, "wspush.push.unacknowledged")
+    _live(aws, connections_endpoint, ("user-1", CONNECTION))
+    push = {"entityId": "user-1", "payload": 1, "id": "order-43", "ack": True}
+    handlers["push"].handler(push, context)
+    # When the timeout passes (the check is invisible until then)
+    sqs = boto3.client("sqs", endpoint_url=moto_url)
+    url = sqs.get_queue_url(QueueName=ACK_TIMEOUT_QUEUE)["QueueUrl"]
+    assert "Messages" not in sqs.receive_message(QueueUrl=url)
+    checks = _due_checks(moto_url)
+    receipts_handler.handler({"Records": checks}, context)
+    # Then wspush.push.unacknowledged names the push and its entity
+    (event,) = received(moto_url, queue)
+    assert event["detail-type"] == "wspush.push.unacknowledged"
+    assert (event["detail"]["id"], event["detail"]["entityId"]) == ("order-43", "user-1")
+    assert event["detail"]["timeoutSeconds"] == 5
+
+
+def test_entity_push_to_nobody_publishes_undelivered(
+    aws, moto_url, handlers, context, connections_endpoint
+):
+    # Given nobody connected as alice, and a rule forwarding undelivered events to a queue
+    queue = bus_queue(moto_url, "wspush.push.undelivered")
+    # When pushes to her are sent: one plain, one opting out of the fallback
+    handlers["push"].handler({"entityId": "alice", "payload": {"text": "hi"}, "id": "m1"}, context)
+    opted_out = {"entityId": "alice", "payload": 2, "id": "m2", "fallback": False}
+    handlers["push"].handler(opted_out, context)
+    handlers["push"].handler({"topic": "news", "payload": 3}, context)
+    # Then exactly one undelivered event carries the first push's envelope
+    (event,) = received(moto_url, queue)
+    assert event["source"] == "wspush"
+    detail = event["detail"]
+    assert (detail["id"], detail["entityId"], detail["reason"]) == ("m1", "alice", "no_connection")
+    assert detail["envelope"]["data"] == {"text": "hi"}
+    assert detail["envelope"]["channel"] == "entity:alice"
+
+
+def test_connection_push_that_finds_it_gone_publishes_undelivered(
+    aws, moto_url, handlers, context, connections_endpoint
+):
+    # Given a connection row whose connection is gone (the endpoint answers 410)
+    queue = bus_queue(moto_url, "wspush.push.undelivered")
+    aws["dynamodb"].put_item(
+        TableName=TABLE, Item={"entityId": {"S": "bob"}, "connectionId": {"S": "gone1"}}
+    )
+    handlers["push"].handler({"connectionId": "gone1", "payload": 1, "id": "m3"}, context)
+    (event,) = received(moto_url, queue)
+    assert (event["detail"]["reason"], event["detail"]["gone"]) == ("not_sent", 1)
+    assert event["detail"]["connectionId"] == "gone1"

@@ -233,7 +233,7 @@ def test_an_entity_push_to_nobody_publishes_the_envelope():
     message = _message(request)
     events = Events()
     assert report_undelivered(events, request, message, DeliveryReport())
-    (detail_type, detail), = events.published
+    ((detail_type, detail),) = events.published
     assert detail_type == UNDELIVERED_DETAIL_TYPE
     assert detail["reason"] == "no_connection" and detail["entityId"] == "alice"
     assert detail["envelope"] == message

@@ -21,6 +21,7 @@ from wspush.logic import envelope
 from wspush.logic.channels import History, number_envelope
 from wspush.logic.lifecycle import Lifecycle
 from wspush.logic.push import Deadline, Delivery, RateLimiter, Sender, TargetStore, fan_out
+from wspush.logic.receipts import EventPublisher, Receipts, expect_receipt
 from wspush.logic.shards import (
     Coordinator,
     PushState,
@@ -31,6 +32,7 @@ from wspush.logic.shards import (
     task_request,
     without_payload,
 )
+from wspush.logic.undelivered import report_undelivered
 from wspush.models.push import InvalidPushRequest, PushRequest
 from wspush.models.shard import Shard, ShardFailed
 from wspush.observability import MetricUnit, count, logger, metrics
@@ -64,6 +66,10 @@ class PushRuntime:
     sharding: Sharding
     settings: DeliverySettings
     lifecycle: Lifecycle | None = None
+    # Pushes asking for receipts ("ack": true): where they are kept, when they time out.
+    receipts: Receipts | None = None
+    # Where wspush.push.undelivered goes; None: the deployment turned the events off.
+    undelivered: EventPublisher | None = None
 
 
 @dataclass(frozen=True)
@@ -208,6 +214,8 @@ def start_push(work: NewPush, runtime: PushRuntime, invocation: Invocation) -> P
     )
     body = envelope.encode(message)
     logger.append_keys(audience=request.audience.describe(), messageId=message["id"])
+    if runtime.receipts is not None:  # before any copy goes out: an ack can come at once
+        expect_receipt(runtime.receipts, request, message, time.time())
     state = PushState(request=without_payload(request.body), envelope=message)
     delivery = delivery_for(request, body, runtime.sharding.rate_limit, runtime)
     deadline = deadline_for(runtime, invocation)
@@ -234,6 +242,8 @@ def finish(state: PushState, runtime: PushRuntime) -> dict[str, Any]:
     summary = report(state)
     if state.shards_failed:
         raise ShardsFailed(f"{len(state.shards_failed)} shard(s) failed: {summary}")
+    # Done, and sent to no one: the fallback event (an entity or connection push only).
+    report_undelivered(runtime.undelivered, state.push_request(), state.envelope, state.report)
     return summary
 
 

@@ -73,6 +73,7 @@ def expect_receipt(
     receipts.store.expect(
         push_id, channel, sent_at_ms, due_at, int(now) + receipts.retention_seconds
     )
+    count("PushAckRequested")
     if receipts.timeouts is not None:
         try:
             receipts.timeouts.schedule(
