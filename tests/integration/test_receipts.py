@@ -185,9 +185,7 @@ def _due_checks(moto_url: str) -> list[dict[str, Any]]:
     sqs = boto3.client("sqs", endpoint_url=moto_url)
     url = sqs.get_queue_url(QueueName=ACK_TIMEOUT_QUEUE)["QueueUrl"]
     messages = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=7)
-    return [
-        {"messageId": m["MessageId"], "body": m["Body"]} for m in messages.get("Messages", [])
-    ]
+    return [{"messageId": m["MessageId"], "body": m["Body"]} for m in messages.get("Messages", [])]
 
 
 def test_acked_push_end_to_end_in_the_emulator(
