@@ -118,7 +118,7 @@ def _plan(directory: Path, moto_url: str, plugin_cache: Path, variables: dict[st
     return result, " ".join((result.stdout + result.stderr).split())
 
 
-@pytest.mark.parametrize("example", ["basic", "order_status", "cognito"])
+@pytest.mark.parametrize("example", ["basic", "order_status", "cognito", "offline_fallback"])
 def test_the_example_plans_from_outside_the_repository_at_the_release_tag(
     example, tagged_clone, release_zips, emulator_url, plugin_cache, tmp_path
 ):
