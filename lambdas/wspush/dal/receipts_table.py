@@ -11,9 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from botocore.exceptions import BotoCoreError, ClientError
-
-from wspush.dal.errors import StoreError
+from wspush.dal.history_table import HistoryTable
 from wspush.models.receipt import AckOutcome, Receipt
 
 RECEIPT_PREFIX = "receipt#"
@@ -28,30 +26,8 @@ def _number(item: dict[str, Any], name: str) -> int | None:
     return int(value) if value is not None else None
 
 
-class ReceiptsTable:
-    def __init__(self, client: Any, table_name: str) -> None:
-        self._client = client
-        self._table = table_name
-
-    def _call(self, operation: str, **params: Any) -> dict[str, Any]:
-        try:
-            response: dict[str, Any] = getattr(self._client, operation)(
-                TableName=self._table, **params
-            )
-        except (ClientError, BotoCoreError) as error:
-            raise StoreError(f"{operation} on {self._table} failed: {error}") from error
-        return response
-
-    def _conditional(self, operation: str, **params: Any) -> bool:
-        try:
-            getattr(self._client, operation)(TableName=self._table, **params)
-        except ClientError as error:
-            if error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
-                return False
-            raise StoreError(f"{operation} on {self._table} failed: {error}") from error
-        except BotoCoreError as error:
-            raise StoreError(f"{operation} on {self._table} failed: {error}") from error
-        return True
+class ReceiptsTable(HistoryTable):
+    """The receipts' items; the table and its error handling are the history table's."""
 
     def expect(
         self, push_id: str, channel: str, sent_at_ms: int, due_at: int, expires_at: int
