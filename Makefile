@@ -32,7 +32,7 @@ NODE_STAMP := node_modules/.installed
 TF_STAMP := $(TF_DIR)/.terraform/.initialized
 
 .PHONY: help setup build release docs-tables lint fmt test test-unit test-js test-integration \
-        test-terraform checkov chromium test-e2e docs bench run token push connect listen \
+        test-terraform checkov chromium test-e2e docs bench run run-check token push connect listen \
         account-logging deploy destroy clean
 
 help: ## Show this help
@@ -144,9 +144,15 @@ test: setup lint test-unit test-js test-integration test-terraform checkov docs 
 bench: $(VENV_STAMP) build ## Benchmarks against baselines -> docs/benchmarks.md (BENCH_SCALE=small for a quick look)
 	$(BIN)/python -m bench
 
-run: setup build ## Run the whole stack locally (RUN_ARGS="--schedule-scale 0.1" for fast pushes; EXAMPLE=order_status for an example)
+# run-check first: a busy port or a stack already running here is refused before the build.
+run: run-check setup build ## Run the whole stack locally (RUN_ARGS="--schedule-scale 0.1" for fast pushes; EXAMPLE=order_status for an example)
 	$(BIN)/wspush run $(if $(EXAMPLE),--example $(EXAMPLE)) $(RUN_ARGS)
 
+run-check: $(VENV_STAMP)
+	@$(BIN)/wspush run --check-only $(RUN_ARGS)
+
+# The targets below print only what the command prints (no echoed recipe), so their
+# output pipes into jq.
 ENTITY ?= demo-user
 # What make token/connect grant besides the stack's public topics (news, demo.*).
 TOPICS ?= user:$(ENTITY)/*
@@ -155,13 +161,14 @@ token: $(VENV_STAMP) ## Print a token for ENTITY (default demo-user) granting TO
 	@$(BIN)/wspush token --entity '$(ENTITY)' --topics '$(TOPICS)'
 
 push: $(VENV_STAMP) ## Push MESSAGE (JSON) to ENTITY, or to everyone with BROADCAST=1
-	$(BIN)/wspush push $(if $(BROADCAST),--broadcast,--entity '$(ENTITY)') --message '$(or $(MESSAGE),{"text":"hello"})'
+	@$(BIN)/wspush push $(if $(BROADCAST),--broadcast,--entity '$(ENTITY)') --message '$(or $(MESSAGE),{"text":"hello"})'
 
 connect: $(NODE_STAMP) $(VENV_STAMP) ## Open wscat on the local stack as ENTITY (default demo-user), granted TOPICS
-	node_modules/.bin/wscat -c "$$($(BIN)/wspush url)?token=$$($(BIN)/wspush token --entity '$(ENTITY)' --topics '$(TOPICS)')"
+	@url=$$($(BIN)/wspush url) && token=$$($(BIN)/wspush token --entity '$(ENTITY)' --topics '$(TOPICS)') \
+	  && exec node_modules/.bin/wscat -c "$$url?token=$$token"
 
 listen: $(VENV_STAMP) ## Print every push ENTITY (and TOPIC) receives, one JSON line each
-	$(BIN)/wspush listen --entity '$(ENTITY)' $(if $(TOPIC),--topic '$(TOPIC)')
+	@$(BIN)/wspush listen --entity '$(ENTITY)' $(if $(TOPIC),--topic '$(TOPIC)')
 
 # Deploy and destroy work on the real state, so they initialise the backend (validate and
 # the tests run with -backend=false). They may ask for approval (TF_INPUT=1); set

@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench import measure
+from bench import measure, trace_cost
 
 SCALES: dict[str, dict[str, Any]] = {
     "full": {
@@ -577,13 +577,22 @@ def main() -> int:
         scale["resume_missed"],
     )
     print("bench: channels done", flush=True)
+    traced = trace_cost.trace_cost(
+        scale["channel_connections"],
+        CHANNEL_CONCURRENCY,
+        scale["latency"],
+        scale["channel_repeats"],
+    )
+    print("bench: trace cost done", flush=True)
 
     targets = check_targets(
         fanout, reads, cold, sizes, gateway, sharded, replies, scale["latency"], kept, resumed
     )
+    targets.append(Target(*trace_cost.target(traced)))
     report = render(
         args.scale, fanout, reads, cold, sizes, gateway, sharded, replies, targets, kept, resumed
     )
+    report += "\n" + "\n".join(trace_cost.section(traced, scale["latency"]))
     args.output.mkdir(parents=True, exist_ok=True)
     (args.output / "benchmarks.md").write_text(report)
     plot(fanout, scale["latency"], args.output / "benchmarks.png")

@@ -165,6 +165,8 @@ class MessageConfig:
     # Each connection's budget (logic.budget): units per second, and at most at once.
     budget_per_second: int = DEFAULT_BUDGET_PER_SECOND
     budget_burst: int = DEFAULT_BUDGET_BURST
+    # How long a push's trace (and so the acks added to it) is kept: the history window.
+    history_retention_seconds: int = DEFAULT_HISTORY_RETENTION_SECONDS
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> MessageConfig:
@@ -182,6 +184,9 @@ class MessageConfig:
             max_subscriptions=_int(env, "MAX_SUBSCRIPTIONS_PER_CONNECTION", 100),
             budget_per_second=_int(env, "CONNECTION_BUDGET_PER_SECOND", DEFAULT_BUDGET_PER_SECOND),
             budget_burst=_int(env, "CONNECTION_BUDGET_BURST", DEFAULT_BUDGET_BURST),
+            history_retention_seconds=_int(
+                env, "HISTORY_RETENTION_SECONDS", DEFAULT_HISTORY_RETENTION_SECONDS, minimum=60
+            ),
         )
 
 
@@ -203,6 +208,7 @@ class PushConfig:
     history_table: str
     history_retention_seconds: int
     lifecycle: LifecycleConfig
+    trace_max_connections: int = 1000  # connections a push's trace keeps in full
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> PushConfig:
@@ -232,6 +238,7 @@ class PushConfig:
                 env, "HISTORY_RETENTION_SECONDS", DEFAULT_HISTORY_RETENTION_SECONDS, minimum=60
             ),
             lifecycle=LifecycleConfig.from_env(env),
+            trace_max_connections=_int(env, "PUSH_TRACE_MAX_CONNECTIONS", 1000, minimum=0),
         )
 
 

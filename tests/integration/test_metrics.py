@@ -49,7 +49,8 @@ def test_push_counts_every_outcome_once_with_service_and_stage(
         "PushTargeted": 3,
         "PushSent": 2,
         "PushGone": 1,
-        "PushFailed": 0,
+        "PushConnectionsFailed": 0,
+        "PushDelivered": 1,
         "PushThrottled": 1,
     }
     for name, value in expected.items():

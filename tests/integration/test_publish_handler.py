@@ -240,3 +240,43 @@ def test_any_body_gets_a_json_answer_below_500(publish, body):
     # Then the answer is JSON and never a 5xx
     status, answer = publish(None, **body)
     assert status < 500 and isinstance(answer, dict)
+
+
+def _get_trace(publish_module, context, push_id):
+    event = {
+        "version": "2.0",
+        "routeKey": "GET /publish/{id}",
+        "pathParameters": {"id": push_id},
+        "requestContext": {
+            "requestId": "req-2",
+            "http": {"method": "GET", "path": f"/local/publish/{push_id}"},
+            "authorizer": {"iam": {"userArn": "arn:aws:iam::123456789012:user/orders"}},
+        },
+    }
+    response = publish_module.handler(event, context)
+    return response["statusCode"], json.loads(response["body"])
+
+
+def test_get_publish_id_answers_the_push_trace(publish_module, aws, context):
+    # Given a push's trace as the push function keeps it
+    history = HistoryTable(aws["dynamodb"], HISTORY_TABLE)
+    part = {
+        "id": "o-1", "channel": "entity:m", "seq": 3, "audience": "entity:m",
+        "status": "partial", "part": 1, "acceptedAt": 1.0, "invokedAt": 1.0, "endedAt": 2.0,
+        "lastPostAt": 1.5, "totals": {"targeted": 2, "sent": 1, "gone": 0, "failed": 1,
+        "throttled": 0, "shards": 0, "handOns": 0}, "pages": 1,
+        "reasons": {"403 ForbiddenException": 1}, "shardsFailed": [],
+        "attempts": [["c1", "sent", 200, None, 1000, 3.0], ["c2", "failed", 403, "ForbiddenException", 1001, 2.0]],
+        "attemptsOmitted": 0,
+    }  # fmt: skip
+    history.put_trace_part("o-1", 1, part, int(time.time()) + 3600)
+    # When it is read over GET /publish/{id}
+    status, record = _get_trace(publish_module, context, "o-1")
+    # Then the answer is the merged record; unknown ids are 404 and bad ones 400
+    assert status == 200 and record["status"] == "partial"
+    assert record["connections"][1] == {
+        "connectionId": "c2", "outcome": "failed", "status": 403,
+        "error": "ForbiddenException", "startMs": 1001, "durationMs": 2.0,
+    }  # fmt: skip
+    assert _get_trace(publish_module, context, "o-2")[0] == 404
+    assert _get_trace(publish_module, context, "bad#id")[0] == 400

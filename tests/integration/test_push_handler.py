@@ -42,6 +42,7 @@ def test_entity_push_reaches_only_that_entity_in_one_envelope(
     assert report == {
         **{"targeted": 2, "sent": 2, "gone": 0, "failed": 0, "throttled": 0},
         **{"shards": 0, "shardsFailed": 0, "shardsThrottled": 0, "handOns": 0},
+        "status": "delivered",
     }
     (message,) = _messages(connections_endpoint, "a1")
     assert set(message) == {"type", "id", "ts", "channel", "seq", "epoch", "data"}

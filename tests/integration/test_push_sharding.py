@@ -305,13 +305,13 @@ def test_the_rate_cap_holds_across_shards(aws, push, connections_endpoint, monke
     _clients(aws, connections_endpoint, 150)
     _set_sharding(module, monkeypatch, rate_limit=100, shard_size=50)
     times: list[float] = []
-    original = module.connections_api.post
+    original = module.connections_api.post_detailed
 
     def timed_post(connection_id, data):
         times.append(time.monotonic())
         return original(connection_id, data)
 
-    monkeypatch.setattr(module.connections_api, "post", timed_post)
+    monkeypatch.setattr(module.connections_api, "post_detailed", timed_post)
     # When a broadcast goes out
     report = module.handler({"broadcast": True, "payload": 1}, lambda_context(60))
     # Then no second of it carried more than the cap (plus one slot per shard at its start)

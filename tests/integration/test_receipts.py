@@ -22,7 +22,9 @@ from tests.integration.conftest import (
 )
 from tests.memory_history import MemoryHistory
 from wspush.dal.connections_table import ConnectionsTable
+from wspush.dal.history_table import HistoryTable
 from wspush.dal.receipts_table import ReceiptsTable
+from wspush.logic.trace import read as read_trace
 from wspush.logic.budget import Budgets
 from wspush.logic.connections import open_connection
 from wspush.logic.messages import ChannelServices
@@ -209,6 +211,10 @@ def test_acked_push_end_to_end_in_the_emulator(
     assert received(moto_url, queue) == []
     receipt = receipts.receipt("order-42", "entity:user-1")
     assert receipt is not None and receipt.acked_by == CONNECTION
+    # And the push's trace shows who acknowledged it
+    trace = read_trace(HistoryTable(aws["dynamodb"], HISTORY_TABLE), "order-42")
+    assert trace is not None
+    assert [ack["connectionId"] for ack in trace["acks"]] == [CONNECTION]
 
 
 def test_unacknowledged_push_end_to_end_in_the_emulator(

@@ -42,13 +42,18 @@ class ScriptedServer:
     def __init__(self) -> None:
         self.answers: list[Answer] = []
         self.requests: list[tuple[dict[str, str], bytes]] = []
+        self.paths: list[str] = []
         release = threading.Event()
         self.release = release
         outer = self
 
         class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                outer.paths.append(self.path)
+                self.do_POST()
+
             def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers["content-length"]))
+                body = self.rfile.read(int(self.headers.get("content-length") or 0))
                 outer.requests.append(({k.lower(): v for k, v in self.headers.items()}, body))
                 answer = outer.answers[min(len(outer.requests), len(outer.answers)) - 1]
                 if answer.delay:
@@ -248,3 +253,36 @@ def test_sigv4_signs_every_attempt_for_execute_api(server) -> None:
 def test_a_url_that_is_not_http_is_refused() -> None:
     with pytest.raises(ValueError, match="http"):
         Publisher("ftp://example.com/publish", auth=Bearer(lambda: "t"))
+
+
+def test_the_outcome_statuses_read_as_properties(server) -> None:
+    report = {"targeted": 2, "sent": 1, "gone": 0, "failed": 1, "throttled": 0}
+    server.answers = [
+        Answer(200, {"id": "m-1", "status": "partial", "report": report}),
+        Answer(200, {"id": "m-2", "status": "no_recipients", "report": {"targeted": 0}}),
+    ]
+    publisher = _publisher(server.url)
+    partial = publisher.publish(entity="alice", id="m-1")
+    nobody = publisher.publish(entity="bob", id="m-2")
+    assert partial.partial and not partial.delivered and partial.report.failed == 1
+    assert nobody.no_recipients and nobody.status is Status.NO_RECIPIENTS
+
+
+def test_trace_gets_the_record_signed_for_get_and_none_when_unknown(server) -> None:
+    record = {"id": "m/1", "status": "delivered", "connections": []}
+    server.answers = [Answer(200, record), Answer(404, {"error": "not_found"})]
+    auth = SigV4(region="us-east-1", credentials=Credentials("local", "local"))
+    publisher = _publisher(server.url, auth=auth)
+    assert publisher.trace("m/1") == record
+    assert publisher.trace("nope") is None
+    assert server.paths == ["/local/publish/m%2F1", "/local/publish/nope"]
+    verifier = SigV4Verifier({"local": "local"}, "us-east-1", "000000000000")
+    headers, body = server.requests[0]
+    url = server.url.replace("/local/publish", server.paths[0])
+    assert verifier.verify("GET", url, headers, body).access_key == "local"
+
+
+def test_trace_raises_what_the_caller_must_fix(server) -> None:
+    server.answers = [Answer(403, {"message": "Forbidden"})]
+    with pytest.raises(NotAuthorized):
+        _publisher(server.url).trace("m-1")

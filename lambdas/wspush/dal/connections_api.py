@@ -24,10 +24,20 @@ from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.httpsession import get_cert_path
 
-from wspush.models.push import Outcome
+from wspush.models.push import Outcome, PostResult
 
 SERVICE = "execute-api"
 TIMEOUT_SECONDS = 5.0
+
+
+# The error types API Gateway's @connections answers with, by status.
+_ERROR_TYPES = {
+    400: "BadRequestException",
+    403: "ForbiddenException",
+    410: "GoneException",
+    413: "PayloadTooLargeException",
+    429: "LimitExceededException",
+}
 
 
 def outcome_of_status(status: int) -> Outcome:
@@ -102,6 +112,10 @@ class ConnectionsApi:
         return connection
 
     def post(self, connection_id: str, data: bytes) -> Outcome:
+        return self.post_detailed(connection_id, data).outcome
+
+    def post_detailed(self, connection_id: str, data: bytes) -> PostResult:
+        """Post, and say why a post failed: its HTTP status and error type."""
         url = self.url(connection_id)
         path = f"{self._base_path}/@connections/{quote(connection_id, safe='')}"
         connection = self._connection()
@@ -109,9 +123,16 @@ class ConnectionsApi:
             connection.request("POST", path, body=data, headers=self.signed_headers(url, data))
             response = connection.getresponse()
             response.read()
-        except (OSError, http.client.HTTPException):
+        except (OSError, http.client.HTTPException) as error:
             connection.close()
-            return Outcome.SERVER_ERROR
+            return PostResult(Outcome.SERVER_ERROR, None, type(error).__name__)
         if response.will_close:
             connection.close()
-        return outcome_of_status(response.status)
+        outcome = outcome_of_status(response.status)
+        if outcome is Outcome.SENT:
+            return PostResult(outcome, response.status)
+        error_type = response.getheader("x-amzn-ErrorType") or ""
+        error_type = error_type.split(":")[0].strip()[:64] or _ERROR_TYPES.get(
+            response.status, "InternalServerErrorException" if response.status >= 500 else "Error"
+        )
+        return PostResult(outcome, response.status, error_type)

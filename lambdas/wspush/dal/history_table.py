@@ -11,12 +11,18 @@ occupancy counts. One table, partition ``channel`` (S), sort ``seq`` (N), TTL ``
   ``until<epoch seconds>`` (the subscribers counted until then), and ``expiresAt`` at the
   latest bucket's end.
 
+- a push's trace: ``(trace#<id>, 1, 2, …)``, one item per coordinator invocation, with
+  ``record`` (the part as JSON, ``logic.trace``), and ``(trace#<id>, 0)`` with ``acks``
+  (a list of ``{connectionId, atMs}``); both with ``expiresAt`` at the history window's end.
+
 No channel name contains ``#`` before its ``:``, so the prefixes never collide with one,
 and no push id contains ``#``, so a claim's key names exactly one id and one channel.
 """
 
 from __future__ import annotations
 
+import json
+import time
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -26,6 +32,7 @@ from wspush.models.channel import Claim, HistoryEntry, Position
 
 CLAIM_PREFIX = "push#"
 OCCUPANCY_PREFIX = "occupancy#"
+TRACE_PREFIX = "trace#"
 OCCUPANCY_BUCKET = "until"
 META_SEQ = 0
 PAGE_SIZE = 100
@@ -290,3 +297,60 @@ class HistoryTable:
                 },
             )
         return sum(count for end, count in buckets.items() if end > now)
+
+    # A push's trace ---------------------------------------------------------------------
+
+    def put_trace_part(
+        self, push_id: str, part: int, record: dict[str, Any], expires_at: int
+    ) -> None:
+        """Write one invocation's part of a push's trace (its own item: never contended)."""
+        body = json.dumps(record, separators=(",", ":"), ensure_ascii=False)
+        item = {**self._key(TRACE_PREFIX + push_id, part), "record": _s(body)}
+        self._call("put_item", Item={**item, "expiresAt": _n(expires_at)})
+
+    def add_trace_ack(self, push_id: str, connection_id: str, at_ms: int, expires_at: int) -> None:
+        """Append "acknowledged by ``connection_id`` at ``at_ms``" to the push's trace."""
+        ack = {"M": {"connectionId": _s(connection_id), "atMs": _n(at_ms)}}
+        self._call(
+            "update_item",
+            Key=self._key(TRACE_PREFIX + push_id, META_SEQ),
+            UpdateExpression=(
+                "SET acks = list_append(if_not_exists(acks, :none), :ack), expiresAt = :expires"
+            ),
+            ExpressionAttributeValues={
+                ":none": {"L": []},
+                ":ack": {"L": [ack]},
+                ":expires": _n(expires_at),
+            },
+        )
+
+    def trace_parts(self, push_id: str) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        """A push's trace parts in order, and its acknowledgements (expired ones left out)."""
+        now = int(time.time())
+        params: dict[str, Any] = {
+            "KeyConditionExpression": "channel = :c",
+            "ExpressionAttributeValues": {":c": _s(TRACE_PREFIX + push_id)},
+            "ConsistentRead": True,
+        }
+        parts: list[dict[str, Any]] = []
+        acks: list[dict[str, Any]] = []
+        while True:
+            page = self._call("query", **params)
+            for item in page.get("Items", []):
+                if int(item.get("expiresAt", {}).get("N", "0")) <= now:
+                    continue
+                if int(item["seq"]["N"]) == META_SEQ:
+                    for ack in item.get("acks", {}).get("L", []):
+                        fields = ack.get("M", {})
+                        acks.append(
+                            {
+                                "connectionId": fields["connectionId"]["S"],
+                                "atMs": int(fields["atMs"]["N"]),
+                            }
+                        )
+                    continue
+                parts.append(json.loads(item["record"]["S"]))
+            if "LastEvaluatedKey" not in page:
+                break
+            params["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        return parts, acks

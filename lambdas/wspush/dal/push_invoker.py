@@ -50,7 +50,7 @@ class PushInvoker:
         self._client = client
         self._function = function_name
 
-    def deliver(self, request: dict[str, Any]) -> dict[str, int] | None:
+    def deliver(self, request: dict[str, Any]) -> dict[str, Any] | None:
         try:
             response = self._client.invoke(
                 FunctionName=self._function,
@@ -73,7 +73,16 @@ class PushInvoker:
         if body.get(DUPLICATE_IN_PROGRESS):
             return None  # another attempt of this push delivers it
 
-        return {key: int(value) for key, value in body.items() if isinstance(value, int)}
+        report: dict[str, Any] = {
+            key: int(value)
+            for key, value in body.items()
+            if isinstance(value, int) and not isinstance(value, bool)
+        }
+        if isinstance(body.get("status"), str):
+            report["status"] = body["status"]
+        if body.get("handedOn") is True:
+            report["handedOn"] = True
+        return report
 
     def enqueue(self, request: dict[str, Any]) -> None:
         for attempt in range(ASYNC_ATTEMPTS):

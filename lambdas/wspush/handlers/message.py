@@ -33,6 +33,7 @@ from wspush.logic.budget import Budgets
 from wspush.logic.messages import ChannelServices, InboundMessage, handle_message
 from wspush.logic.push import Deadline, Retry
 from wspush.logic.resume import Replay, send_replay
+from wspush.logic.trace import TraceKeeping
 from wspush.observability import count, count_by, logger, metrics, tracer
 
 if TYPE_CHECKING:
@@ -48,6 +49,9 @@ channels = ChannelServices(
     lifecycle=lifecycle_events(config.lifecycle, dynamodb),
     budgets=Budgets(table, config.budget_per_second, config.budget_burst),
     receipts=ReceiptsTable(dynamodb, config.history_table),
+    trace=TraceKeeping(
+        HistoryTable(dynamodb, config.history_table), config.history_retention_seconds
+    ),
 )
 connections_api = ConnectionsApi(config.connections_endpoint, credentials=session.get_credentials())
 # A replayed push is posted like a push's copy: up to 4 attempts, backing off on 429/5xx,

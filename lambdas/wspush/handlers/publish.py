@@ -13,12 +13,15 @@ from aws_lambda_powertools.logging import correlation_paths
 
 from wspush.config import PublishConfig
 from wspush.dal.connections_table import ConnectionsTable
+from wspush.dal.errors import StoreError
 from wspush.dal.history_table import HistoryTable
 from wspush.dal.push_invoker import PushInvoker, invoke_client_config
 from wspush.handlers import initialised
 from wspush.handlers._shared import dynamodb_client, session
+from wspush.logic import trace
 from wspush.logic.publish import MAX_BATCH, publish
 from wspush.models.publish import PublishRejected
+from wspush.models.push import is_valid_message_id
 from wspush.observability import count, logger, metrics, tracer
 
 if TYPE_CHECKING:
@@ -55,6 +58,25 @@ def _body(event: dict[str, Any]) -> bytes:
         raise PublishRejected(400, "malformed_body", "the body is not valid base64") from None
 
 
+def _trace(event: dict[str, Any]) -> dict[str, Any]:
+    """GET /publish/{id}: the push's trace (``logic.trace``), 404 when none is kept."""
+    push_id = (event.get("pathParameters") or {}).get("id")
+    if not is_valid_message_id(push_id):
+        return _json(
+            400, {"error": "invalid_id", "message": "a push id is 1-128 of A-Za-z0-9_.:@+=/-"}
+        )
+    try:
+        record = trace.read(history, str(push_id))
+    except StoreError:
+        logger.exception("trace read failed")
+        return _json(503, {"error": "unavailable", "message": "the trace could not be read"})
+    if record is None:
+        message = "no trace is kept for this push id (unknown, or past the history window)"
+        return _json(404, {"error": "not_found", "id": push_id, "message": message})
+    count("PublishTraceRead")
+    return _json(200, record)
+
+
 def _caller(event: dict[str, Any]) -> str:
     """Who called: the IAM principal or the JWT subject (never a credential)."""
     authorizer = (event.get("requestContext") or {}).get("authorizer") or {}
@@ -68,6 +90,8 @@ def _caller(event: dict[str, Any]) -> str:
 @tracer.capture_lambda_handler
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     logger.append_keys(caller=_caller(event))
+    if (event.get("requestContext") or {}).get("http", {}).get("method") == "GET":
+        return _trace(event)
     try:
         outcome = publish(_body(event), invoker, table, history, executor, config.sync_max_targets)
     except PublishRejected as error:
@@ -75,7 +99,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         logger.info("publish refused", extra={"status": error.status, "reason": error.message})
         return _json(error.status, error.as_dict())
     for result in outcome.results:
-        count(f"Publish{result.status.value.capitalize()}")
+        count(result.status.metric)
     logger.info(
         "publish handed off",
         extra={"status": outcome.status_code, "results": [r.as_dict() for r in outcome.results]},

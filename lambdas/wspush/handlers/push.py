@@ -35,8 +35,14 @@ from wspush.logic.envelope import UnsendableMessage
 from wspush.logic.lifecycle import SOURCE
 from wspush.logic.receipts import Receipts
 from wspush.logic.shards import HAND_ON_TASK, SHARD_TASK, Sharding
+from wspush.logic.trace import TraceKeeping
 from wspush.models.channel import SequencePending
-from wspush.models.push import DUPLICATE_IN_PROGRESS, InvalidPushRequest, parse_push_request
+from wspush.models.push import (
+    DUPLICATE_IN_PROGRESS,
+    InvalidPushRequest,
+    PushStatus,
+    parse_push_request,
+)
 from wspush.observability import count, logger, metrics, tracer
 
 if TYPE_CHECKING:
@@ -45,8 +51,11 @@ if TYPE_CHECKING:
 config = PushConfig.from_env()
 dynamodb = dynamodb_client()
 table = ConnectionsTable(dynamodb, config.table_name)
-history: History | None = History(
-    HistoryTable(dynamodb, config.history_table), config.history_retention_seconds
+history_table = HistoryTable(dynamodb, config.history_table)
+history: History | None = History(history_table, config.history_retention_seconds)
+# Each push's trace, kept as long as its history (``logic.trace``).
+trace: TraceKeeping | None = TraceKeeping(
+    history_table, config.history_retention_seconds, config.trace_max_connections
 )
 lifecycle = lifecycle_events(config.lifecycle, dynamodb)
 connections_api = ConnectionsApi(config.connections_endpoint, credentials=session.get_credentials())
@@ -174,6 +183,7 @@ def runtime() -> PushRuntime:
         lifecycle=lifecycle,
         receipts=receipts,
         undelivered=undelivered,
+        trace=trace,
     )
 
 
@@ -200,4 +210,8 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         # would send it again. So it ends here, counted.
         count("PushDuplicateInProgress")
         logger.warning("duplicate push in progress", extra={"reason": str(error)})
-        return {DUPLICATE_IN_PROGRESS: True, "reason": str(error)}
+        return {
+            DUPLICATE_IN_PROGRESS: True,
+            "status": PushStatus.ACCEPTED.value,
+            "reason": str(error),
+        }

@@ -14,10 +14,11 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
-from wspush.logic import envelope
+from wspush.dal.errors import StoreError
+from wspush.logic import envelope, trace
 from wspush.logic.channels import History, number_envelope
 from wspush.logic.lifecycle import Lifecycle
 from wspush.logic.push import Deadline, Delivery, RateLimiter, Sender, TargetStore, fan_out
@@ -32,8 +33,9 @@ from wspush.logic.shards import (
     task_request,
     without_payload,
 )
+from wspush.logic.trace import TraceKeeping
 from wspush.logic.undelivered import report_undelivered
-from wspush.models.push import InvalidPushRequest, PushRequest
+from wspush.models.push import InvalidPushRequest, PushRequest, PushStatus, push_status
 from wspush.models.shard import Shard, ShardFailed
 from wspush.observability import MetricUnit, count, logger, metrics
 
@@ -70,6 +72,7 @@ class PushRuntime:
     receipts: Receipts | None = None
     # Where wspush.push.undelivered goes; None: the deployment turned the events off.
     undelivered: EventPublisher | None = None
+    trace: TraceKeeping | None = None  # None: no trace kept (and no attempts recorded)
 
 
 @dataclass(frozen=True)
@@ -78,6 +81,7 @@ class Invocation:
 
     request_id: str
     remaining_ms: Callable[[], int]
+    started_at: float = field(default_factory=time.time)
 
 
 @dataclass(frozen=True)
@@ -116,7 +120,7 @@ def run(work: Work, runtime: PushRuntime, invocation: Invocation) -> dict[str, A
         state = resume_push(work.task, runtime, invocation)
     else:
         state = start_push(work, runtime, invocation)
-    return finish(state, runtime)
+    return finish(state, runtime, invocation)
 
 
 def delivery_for(request: PushRequest, body: bytes, rate: float, runtime: PushRuntime) -> Delivery:
@@ -132,6 +136,7 @@ def delivery_for(request: PushRequest, body: bytes, rate: float, runtime: PushRu
         exclude_connection_id=request.exclude_connection_id,
         connecting_window_seconds=settings.connecting_window_seconds,
         lifecycle=runtime.lifecycle,
+        trace_limit=runtime.trace.max_connections if runtime.trace is not None else 0,
     )
 
 
@@ -227,8 +232,18 @@ def start_push(work: NewPush, runtime: PushRuntime, invocation: Invocation) -> P
     return _coordinator(runtime, invocation).start(state, request.audience, delivery, deadline)
 
 
-def finish(state: PushState, runtime: PushRuntime) -> dict[str, Any]:
-    """Hand the push on when it is not done (and nothing failed), else report it."""
+def finish(state: PushState, runtime: PushRuntime, invocation: Invocation) -> dict[str, Any]:
+    """Hand the push on when it is not done (and nothing failed), else report it; either
+    way, keep this invocation's part of the push's trace (the one place it is written)."""
+    part = state.hand_ons + 1
+    # This invocation's attempts go into its own part: a hand-on carries none of them.
+    attempts, omitted = state.report.attempts, state.report.attempts_omitted
+    state.report.attempts, state.report.attempts_omitted = [], 0
+    keeping = runtime.trace
+    room = keeping.max_connections - state.traced if keeping is not None else 0
+    attempts, omitted, used = trace.bounded_attempts(attempts, omitted, room)
+    state.traced += used
+    kept = PartAttempts(part, invocation.started_at, attempts, omitted)
     if not state.done and not state.shards_failed:
         state.hand_ons += 1
         try:
@@ -238,8 +253,10 @@ def finish(state: PushState, runtime: PushRuntime) -> dict[str, Any]:
         else:
             count("PushHandOns")
             logger.info("push handed on", extra=state.summary())
-            return {**state.summary(), "handedOn": True}
-    summary = report(state)
+            keep_trace(state, PushStatus.ACCEPTED, kept, runtime)
+            return {**state.summary(), "status": PushStatus.ACCEPTED.value, "handedOn": True}
+    summary, status = report(state, attempts)
+    keep_trace(state, status, kept, runtime)
     if state.shards_failed:
         raise ShardsFailed(f"{len(state.shards_failed)} shard(s) failed: {summary}")
     # Done, and sent to no one: the fallback event (an entity or connection push only).
@@ -247,23 +264,92 @@ def finish(state: PushState, runtime: PushRuntime) -> dict[str, Any]:
     return summary
 
 
-def report(state: PushState) -> dict[str, Any]:
-    """The one line (and the metrics) of a push: when it is done, or when a shard failed."""
-    summary = state.summary()
-    for name in ("targeted", "sent", "gone", "failed", "throttled"):
+@dataclass(frozen=True)
+class PartAttempts:
+    """What one coordinator invocation adds to the trace besides the push's totals."""
+
+    part: int
+    invoked_at: float
+    attempts: list[list[Any]]
+    omitted: int
+
+
+def keep_trace(
+    state: PushState, status: PushStatus, kept: PartAttempts, runtime: PushRuntime
+) -> None:
+    """Write this invocation's part of the trace. A trace that cannot be written is
+    counted and logged: it never fails the push it describes."""
+    keeping = runtime.trace
+    if keeping is None or not isinstance(state.envelope.get("id"), str):
+        return
+    record = trace.part_record(
+        envelope=state.envelope,
+        audience=state.push_request().audience.describe(),
+        status=status,
+        part=kept.part,
+        accepted_at=state.started_at,
+        invoked_at=kept.invoked_at,
+        report=state.report,
+        attempts=kept.attempts,
+        omitted=kept.omitted,
+        totals=state.summary(),
+        shards_failed=state.shards_failed,
+    )
+    expires_at = int(time.time()) + keeping.retention_seconds
+    try:
+        keeping.store.put_trace_part(state.envelope["id"], kept.part, record, expires_at)
+    except StoreError as error:
+        count("PushTraceNotWritten")
+        logger.warning("push trace not written", extra={"reason": str(error)[:500]})
+
+
+# The metric each outcome counts, and the level of its log line.
+OUTCOME_METRICS = {
+    PushStatus.DELIVERED: "PushDelivered",
+    PushStatus.PARTIAL: "PushPartial",
+    PushStatus.NO_RECIPIENTS: "PushNoRecipients",
+    PushStatus.FAILED: "PushFailed",
+}
+_MESSAGES = {
+    PushStatus.DELIVERED: "push delivered",
+    PushStatus.PARTIAL: "push partially delivered",
+    PushStatus.NO_RECIPIENTS: "push found no recipients",
+    PushStatus.FAILED: "push failed",
+}
+FAILURES_LOGGED = 20
+
+
+def report(state: PushState, attempts: list[list[Any]]) -> tuple[dict[str, Any], PushStatus]:
+    """The one line (and the metrics) of a push: when it is done, or when a shard failed.
+    Its level follows the outcome: info delivered, warning partial or no recipients, error
+    failed (or shards failed)."""
+    status = push_status(state.report, len(state.shards_failed))
+    summary = {**state.summary(), "status": status.value}
+    for name in ("targeted", "sent", "gone", "throttled"):
         count(f"Push{name.capitalize()}", summary[name])
+    count("PushConnectionsFailed", summary["failed"])
+    count(OUTCOME_METRICS[status])
     count("PushShards", state.shards)
     count("PushShardsFailed", len(state.shards_failed))
     count("PushShardsThrottled", state.shards_throttled)
     duration_ms = (time.time() - state.started_at) * 1000
     metrics.add_metric(name="PushDuration", unit=MetricUnit.Milliseconds, value=duration_ms)
+    failures = [
+        {"connectionId": a[0], "status": a[2], "error": a[3]} for a in attempts if a[1] == "failed"
+    ]
     extra = {
         **summary,
         "durationMs": round(duration_ms, 1),
+        "reasons": state.report.reasons,
         "failedConnectionIds": state.report.failed_connection_ids[:50],
+        "failures": failures[:FAILURES_LOGGED],
     }
     if state.shards_failed:
         logger.error("push incomplete", extra={**extra, "failedShards": state.shards_failed[:20]})
+    elif status is PushStatus.FAILED:
+        logger.error(_MESSAGES[status], extra=extra)
+    elif status is PushStatus.DELIVERED:
+        logger.info(_MESSAGES[status], extra=extra)
     else:
-        logger.info("push delivered", extra=extra)
-    return summary
+        logger.warning(_MESSAGES[status], extra=extra)
+    return summary, status

@@ -27,6 +27,7 @@ from wspush.logic.resume import (
     within_bytes,
 )
 from wspush.logic.topics import may_read_topic
+from wspush.logic.trace import TraceKeeping
 from wspush.models.connection import DeletedRow, SubscribeOutcome
 from wspush.models.identifiers import is_valid_topic
 
@@ -59,6 +60,7 @@ class ChannelServices:
     lifecycle: Lifecycle | None = None
     budgets: Budgets | None = None  # per-connection budgets for subscribe, presence, resume
     receipts: ReceiptStore | None = None  # where acks of pushes asking for them are kept
+    trace: TraceKeeping | None = None  # where a push's first ack is added to its trace
 
 
 @dataclass(frozen=True)
@@ -230,7 +232,12 @@ def handle_message(
         return Reply({"type": "unsubscribed", "topic": topic})
     if action == "ack" and channels is not None and channels.receipts is not None:
         frame = acknowledge(
-            channels.receipts, parsed.get("id"), message.connection_id, message.entity_id, now
+            channels.receipts,
+            parsed.get("id"),
+            message.connection_id,
+            message.entity_id,
+            now,
+            channels.trace,
         )
         return Reply(frame, error_kind=frame.get("code"))
     if action in ("resume", "presence") and channels is not None:

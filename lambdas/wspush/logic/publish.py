@@ -50,7 +50,7 @@ class ClaimReader(Protocol):
 
 
 class PushInvoker(Protocol):
-    def deliver(self, request: dict[str, Any]) -> dict[str, int] | None:
+    def deliver(self, request: dict[str, Any]) -> dict[str, Any] | None:
         """Push while waiting; the report, or None if the push still runs at the deadline
         (or runs in another attempt, one that reused the same id and content)."""
         ...
@@ -249,9 +249,25 @@ def _hand_off(
             return MessageResult(message.message_id, Status.ACCEPTED)
         if report is None:
             return MessageResult(message.message_id, Status.ACCEPTED)
-        return MessageResult(message.message_id, Status.DELIVERED, report)
+        return finished(message.message_id, report)
     invoker.enqueue(message.body)
     return MessageResult(message.message_id, Status.ACCEPTED)
+
+
+_FINISHED = {Status.DELIVERED, Status.PARTIAL, Status.NO_RECIPIENTS, Status.FAILED}
+
+
+def finished(message_id: str, report: dict[str, Any]) -> MessageResult:
+    """A push that ran while the caller waited, with the status its report names (a
+    report from before statuses, without one, was delivered); one handed on still runs."""
+    counts = {key: value for key, value in report.items() if key not in ("status", "handedOn")}
+    if report.get("handedOn"):
+        return MessageResult(message_id, Status.ACCEPTED, counts)
+    try:
+        status = Status(report.get("status", Status.DELIVERED.value))
+    except ValueError:
+        status = Status.DELIVERED
+    return MessageResult(message_id, status if status in _FINISHED else Status.ACCEPTED, counts)
 
 
 def publish(

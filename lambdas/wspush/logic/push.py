@@ -22,12 +22,14 @@ from wspush.dal.errors import StoreError
 from wspush.logic.connections import delete_connection_rows
 from wspush.logic.lifecycle import Lifecycle
 from wspush.models.connection import DeletedRow, Target
-from wspush.models.push import DeliveryReport, Outcome
+from wspush.models.push import DeliveryReport, Outcome, PostResult
 from wspush.models.shard import ItemKey, Shard
 from wspush.observability import logger
 
 BACKOFF_BASE_SECONDS = 0.05
 BACKOFF_CAP_SECONDS = 1.0
+# Failed connections a report keeps beyond its trace bound, as a sample of why.
+FAILURE_SAMPLE = 50
 
 
 class TargetStore(Protocol):
@@ -43,6 +45,16 @@ class TargetStore(Protocol):
 
 class Sender(Protocol):
     def post(self, connection_id: str, data: bytes) -> Outcome: ...
+
+
+def post_once(sender: Sender, connection_id: str, body: bytes) -> PostResult:
+    """One post, with its HTTP status and error type when the sender tells them
+    (``post_detailed``, as ``dal.connections_api`` does)."""
+    detailed = getattr(sender, "post_detailed", None)
+    if detailed is not None:
+        result: PostResult = detailed(connection_id, body)
+        return result
+    return PostResult(sender.post(connection_id, body))
 
 
 def backoff_delay(
@@ -116,6 +128,9 @@ class Delivery:
     connecting_window_seconds: int = 10
     # Lifecycle events: the topics a gone connection leaves, and its close.
     lifecycle: Lifecycle | None = None
+    # Connections whose attempt (outcome, timing) the report keeps for the push's trace;
+    # beyond it, a sample of the failures. 0: none.
+    trace_limit: int = 0
     wall_clock: Callable[[], float] = time.time
     sleep: Callable[[float], None] = time.sleep
 
@@ -156,24 +171,40 @@ def post_with_retries(
     """Post ``body`` to one connection, retrying 429/5xx (and a 410 while ``retry_gone``
     says the connection may still be in its handshake). Returns the final outcome and how
     many 429s it met."""
+    result, throttled = post_with_retries_detailed(
+        sender, connection_id, body, retry, limiter, retry_gone
+    )
+    return result.outcome, throttled
+
+
+def post_with_retries_detailed(
+    sender: Sender,
+    connection_id: str,
+    body: bytes,
+    retry: Retry,
+    limiter: RateLimiter | None = None,
+    retry_gone: Callable[[], bool] = lambda: False,
+) -> tuple[PostResult, int]:
+    """``post_with_retries`` with the final post's status and error type."""
     throttled = 0
     for attempt in range(retry.max_attempts):
         if limiter is not None:
             limiter.acquire()
-        outcome = sender.post(connection_id, body)
+        result = post_once(sender, connection_id, body)
+        outcome = result.outcome
         throttled += outcome is Outcome.THROTTLED
         retryable = outcome.retryable or (outcome is Outcome.GONE and retry_gone())
         if not retryable or attempt == retry.max_attempts - 1:
-            return outcome, throttled
+            return result, throttled
         delay = backoff_delay(attempt)
         if not retry.deadline.allows_retry_after(delay):
-            return outcome, throttled
+            return result, throttled
         retry.sleep(delay)
     raise AssertionError("unreachable: the loop always returns")
 
 
-def _deliver(target: Target, delivery: Delivery, deadline: Deadline) -> tuple[Outcome, int]:
-    return post_with_retries(
+def _deliver(target: Target, delivery: Delivery, deadline: Deadline) -> tuple[PostResult, int]:
+    return post_with_retries_detailed(
         delivery.sender,
         target.connection_id,
         delivery.body,
@@ -217,18 +248,30 @@ def forget_connection(target: Target, delivery: Delivery) -> None:
 
 
 def _record(
-    target: Target, outcome: Outcome, throttled: int, report: DeliveryReport, d: Delivery
+    target: Target,
+    result: PostResult,
+    throttled: int,
+    report: DeliveryReport,
+    d: Delivery,
+    timing: tuple[float, float],
 ) -> bool:
-    """Count one target's outcome; True when its rows must be forgotten."""
+    """Count one target's outcome (and keep it for the trace); True when its rows must be
+    forgotten."""
+    outcome = result.outcome
     report.throttled += throttled
     if outcome is Outcome.SENT:
         report.sent += 1
+        _keep_attempt(target, result, "sent", report, d, timing)
         return False
     if outcome is Outcome.GONE and not _is_connecting(target, d):
         report.gone += 1
+        _keep_attempt(target, result, "gone", report, d, timing)
         return True
     report.failed += 1
     report.failed_connection_ids.append(target.connection_id)
+    reason = result.reason()
+    report.reasons[reason] = report.reasons.get(reason, 0) + 1
+    _keep_attempt(target, result, "failed", report, d, timing)
     if outcome is Outcome.GONE:
         # Not gone: API Gateway answers 410 until $connect completes. Its rows stay.
         logger.warning(
@@ -236,6 +279,34 @@ def _record(
             extra={"connectionId": target.connection_id},
         )
     return False
+
+
+def _keep_attempt(
+    target: Target,
+    result: PostResult,
+    outcome: str,
+    report: DeliveryReport,
+    d: Delivery,
+    timing: tuple[float, float],
+) -> None:
+    """Keep the attempt for the trace while under the bound, then failures only, sampled."""
+    if d.trace_limit <= 0:
+        return
+    kept = len(report.attempts)
+    if kept >= d.trace_limit and (outcome != "failed" or kept >= d.trace_limit + FAILURE_SAMPLE):
+        report.attempts_omitted += 1
+        return
+    started, ended = timing
+    report.attempts.append(
+        [
+            target.connection_id,
+            outcome,
+            result.status,
+            result.error,
+            int(started * 1000),
+            round((ended - started) * 1000, 1),
+        ]
+    )
 
 
 class _Steps:
@@ -304,9 +375,11 @@ def fan_out(
 
     def work() -> None:
         while (target := shared.take()) is not None:
-            outcome, throttled = _deliver(target, delivery, deadline)
+            started = time.time()
+            result, throttled = _deliver(target, delivery, deadline)
+            timing = (started, time.time())
             with lock:
-                gone = _record(target, outcome, throttled, fan.report, delivery)
+                gone = _record(target, result, throttled, fan.report, delivery, timing)
             if gone:
                 forget_connection(target, delivery)
 
@@ -316,11 +389,19 @@ def fan_out(
     return fan
 
 
-def walk(shard: Shard, store: TargetStore, page_size: int, now: int) -> Iterator[Target | ItemKey]:
+def walk(
+    shard: Shard,
+    store: TargetStore,
+    page_size: int,
+    now: int,
+    on_page: Callable[[], None] | None = None,
+) -> Iterator[Target | ItemKey]:
     """A shard's targets page by page, with the key each page ended at (a position)."""
     current = shard
     while True:
         targets, next_key = store.target_page(current, page_size, now)
+        if on_page is not None:
+            on_page()
         yield from targets
         if next_key is None:
             return

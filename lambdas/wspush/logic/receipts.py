@@ -22,6 +22,7 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from wspush.dal.errors import StoreError
+from wspush.logic.trace import TraceKeeping, record_ack
 from wspush.models.events import PublishError
 from wspush.models.push import Audience, PushRequest, is_valid_message_id
 from wspush.models.receipt import UNACKNOWLEDGED_DETAIL_TYPE, AckOutcome, Receipt
@@ -93,9 +94,11 @@ def acknowledge(
     connection_id: str,
     entity_id: str | None,
     now: float,
+    trace: TraceKeeping | None = None,
 ) -> dict[str, Any]:
     """The reply to ``{"action": "ack", "id": …}``: ``{"type": "acked", "id": …}`` (also
-    for a push acknowledged before), else an error frame."""
+    for a push acknowledged before), else an error frame. The first ack of a push is added
+    to its trace (who, when)."""
     if not is_valid_message_id(push_id):
         return {
             "type": "error",
@@ -112,6 +115,7 @@ def acknowledge(
         if outcome is AckOutcome.ACKNOWLEDGED:
             count("PushAcknowledged")
             logger.info("push acknowledged", extra={"messageId": push_id, "channel": channel})
+            _trace_ack(trace, push_id, connection_id, now)
         if outcome is not AckOutcome.UNKNOWN:
             return {"type": "acked", "id": push_id}
     return {
@@ -121,6 +125,16 @@ def acknowledge(
         "or its entity, or its receipt has expired",
         "id": push_id,
     }
+
+
+def _trace_ack(trace: TraceKeeping | None, push_id: str, connection_id: str, now: float) -> None:
+    """Once per push (its first ack): the receipt holds the ack; the trace shows it."""
+    if trace is None:
+        return
+    try:
+        record_ack(trace, push_id, connection_id, now)
+    except StoreError as error:
+        logger.warning("ack not added to the trace", extra={"reason": str(error)})
 
 
 def _iso(epoch_ms: int) -> str:

@@ -111,6 +111,7 @@ class PushState:
     started_at: float = field(default_factory=time.time)
     shards_throttled: int = 0  # shard invocations refused for concurrency, then requeued
     parallelism: int | None = None  # shards at once, as learnt from throttles (ShardWindow)
+    traced: int = 0  # connections the trace's earlier parts keep in full (``logic.trace``)
 
     def as_task(self) -> dict[str, Any]:
         return {
@@ -120,16 +121,14 @@ class PushState:
                 "pending": [shard.as_dict() for shard in self.pending],
                 "nextRange": self.next_range.as_dict() if self.next_range else None,
                 "rangesLeft": self.ranges_left,
-                "report": {
-                    **self.report.as_dict(),
-                    "failedConnectionIds": self.report.failed_connection_ids,
-                },
+                "report": {**self.report.as_dict(), **self.report.detail()},
                 "shards": self.shards,
                 "shardsFailed": self.shards_failed,
                 "handOns": self.hand_ons,
                 "startedAt": self.started_at,
                 "shardsThrottled": self.shards_throttled,
                 "parallelism": self.parallelism,
+                "traced": self.traced,
             }
         }
 
@@ -151,6 +150,7 @@ class PushState:
                 started_at=float(data["startedAt"]),
                 shards_throttled=int(data.get("shardsThrottled", 0)),
                 parallelism=int(data["parallelism"]) if data.get("parallelism") else None,
+                traced=int(data.get("traced", 0)),
             )
         except (KeyError, TypeError, ValueError, AttributeError) as error:
             raise InvalidPushRequest(f"malformed hand-on task: {error!r}") from None
@@ -232,9 +232,14 @@ def run_shard(
     """A worker's part: deliver up to ``shard_size`` targets of the shard before the
     deadline, and return the rest of the shard, if any."""
     now = int(delivery.wall_clock())
-    result = fan_out(
-        walk(shard, store, sharding.page_size, now), delivery, deadline, sharding.shard_size
-    )
+    pages = [0]
+
+    def page_read() -> None:
+        pages[0] += 1
+
+    steps = walk(shard, store, sharding.page_size, now, page_read)
+    result = fan_out(steps, delivery, deadline, sharding.shard_size)
+    result.report.pages += pages[0]
     return ShardResult(result.report, _remainder(shard, result))
 
 
@@ -319,6 +324,7 @@ class Coordinator:
         shard = audience_shard(audience)
         now = int(self._wall_clock())
         first_page, next_key = self._store.target_page(shard, self._sharding.shard_size, now)
+        state.report.pages += 1
         if next_key is None:
             result = fan_out(first_page, delivery, deadline)
             state.report.add(result.report)
@@ -341,6 +347,7 @@ class Coordinator:
         base = Shard(partition=partition, after=state.next_range)
         now = int(self._wall_clock())
         _, next_key = self._store.target_page(base, self._sharding.shard_size, now)
+        state.report.pages += 1
         if next_key is None:
             state.ranges_left = False
             return base

@@ -8,10 +8,20 @@ from typing import Any
 
 
 class Status(enum.Enum):
-    DELIVERED = "delivered"  # the push ran while the caller waited: the report is final
+    # The push ran while the caller waited (the report is final): ``models.push.PushStatus``.
+    DELIVERED = "delivered"  # every connection attempted was sent the push
+    PARTIAL = "partial"  # some were sent, some failed
+    NO_RECIPIENTS = "no_recipients"  # nobody to send to
     ACCEPTED = "accepted"  # the push runs in the background (or still runs): 202
-    FAILED = "failed"  # the push function could not be reached: nothing was sent
+    # Nothing was sent: the push function could not be reached (no report), or it ran and
+    # no connection could be sent to (its report says why).
+    FAILED = "failed"
     CONFLICT = "conflict"  # the id was used on this audience by a push with other content
+
+    @property
+    def metric(self) -> str:
+        """``PublishNoRecipients`` for ``no_recipients``."""
+        return "Publish" + "".join(word.capitalize() for word in self.value.split("_"))
 
 
 @dataclass(frozen=True)
@@ -20,7 +30,7 @@ class MessageResult:
 
     message_id: str
     status: Status
-    report: dict[str, int] | None = None
+    report: dict[str, Any] | None = None
     reason: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
@@ -98,10 +108,12 @@ class PublishOutcome:
 
     @property
     def status_code(self) -> int:
-        """200 when every push finished, 202 when any still runs, 503 when none could start,
+        """200 when every push finished (whatever its status), 202 when any still runs, 503
+        when none could start,
         409 when every one was refused as an id conflict."""
         statuses = {result.status for result in self.results}
-        if statuses == {Status.FAILED}:
+        unreachable = all(result.report is None for result in self.results)
+        if statuses == {Status.FAILED} and unreachable:
             return 503
         if statuses == {Status.CONFLICT}:
             return 409

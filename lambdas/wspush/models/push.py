@@ -25,6 +25,44 @@ class Outcome(enum.Enum):
 
 
 @dataclass(frozen=True)
+class PostResult:
+    """One post's outcome with why: the HTTP status (None when no answer came) and the
+    error type (API Gateway's ``x-amzn-ErrorType``, or the exception's name)."""
+
+    outcome: Outcome
+    status: int | None = None
+    error: str | None = None
+
+    def reason(self) -> str:
+        """``"403 ForbiddenException"``, ``"no answer TimeoutError"``, ``"sent"``."""
+        if self.outcome is Outcome.SENT:
+            return "sent"
+        status = str(self.status) if self.status is not None else "no answer"
+        return f"{status} {self.error or self.outcome.value}"
+
+
+class PushStatus(enum.Enum):
+    """A push's outcome, the same word everywhere (push function, publish API, CLI, SDK)."""
+
+    DELIVERED = "delivered"  # every connection attempted was sent the push
+    PARTIAL = "partial"  # some were sent, some failed (or a shard failed)
+    NO_RECIPIENTS = "no_recipients"  # nobody to send to (none connected, or all gone)
+    FAILED = "failed"  # connections were attempted and none was sent
+    ACCEPTED = "accepted"  # still running (handed on, or in the background)
+
+
+def push_status(report: DeliveryReport, shards_failed: int = 0, done: bool = True) -> PushStatus:
+    """The outcome of a push from its report. A gone connection (410) is no recipient any
+    more: a push whose targets were all gone found nobody to send to."""
+    if not done:
+        return PushStatus.ACCEPTED
+    broken = report.failed > 0 or shards_failed > 0
+    if report.sent == 0:
+        return PushStatus.FAILED if broken else PushStatus.NO_RECIPIENTS
+    return PushStatus.PARTIAL if broken else PushStatus.DELIVERED
+
+
+@dataclass(frozen=True)
 class Audience:
     """Exactly one of entity, connection, topic or broadcast."""
 
@@ -96,6 +134,13 @@ class DeliveryReport:
     failed: int = 0
     throttled: int = 0
     failed_connection_ids: list[str] = field(default_factory=list)
+    # Why connections failed: "<status> <error type>" -> how many.
+    reasons: dict[str, int] = field(default_factory=dict)
+    pages: int = 0  # table pages read for the audience
+    # Connections attempted, for the trace: [connectionId, outcome, status, error, startMs,
+    # durationMs], up to a bound (``Delivery.trace_limit``), then failures only, sampled.
+    attempts: list[list[Any]] = field(default_factory=list)
+    attempts_omitted: int = 0  # attempted beyond the bound and not kept
 
     def as_dict(self) -> dict[str, int]:
         return {
@@ -115,12 +160,38 @@ class DeliveryReport:
         self.throttled += other.throttled
         room = keep_failed_ids - len(self.failed_connection_ids)
         self.failed_connection_ids.extend(other.failed_connection_ids[: max(room, 0)])
+        for reason, n in other.reasons.items():
+            self.reasons[reason] = self.reasons.get(reason, 0) + n
+        self.pages += other.pages
+        self.attempts.extend(other.attempts)
+        self.attempts_omitted += other.attempts_omitted
+
+    def detail(self) -> dict[str, Any]:
+        """What travels between invocations beyond the counts (``from_dict`` reads it)."""
+        return {
+            "failedConnectionIds": self.failed_connection_ids[:50],
+            "reasons": self.reasons,
+            "pages": self.pages,
+            "attempts": self.attempts,
+            "attemptsOmitted": self.attempts_omitted,
+        }
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> DeliveryReport:
         counts = {key: int(data.get(key, 0)) for key in cls().as_dict()}
         failed_ids = [str(c) for c in data.get("failedConnectionIds", [])]
-        return cls(**counts, failed_connection_ids=failed_ids)
+        reasons = data.get("reasons") or {}
+        attempts = data.get("attempts") or []
+        if not isinstance(reasons, dict) or not isinstance(attempts, list):
+            raise TypeError("a report's reasons is an object and its attempts a list")
+        return cls(
+            **counts,
+            failed_connection_ids=failed_ids,
+            reasons={str(k): int(v) for k, v in reasons.items()},
+            pages=int(data.get("pages", 0)),
+            attempts=[list(a) for a in attempts],
+            attempts_omitted=int(data.get("attemptsOmitted", 0)),
+        )
 
 
 class InvalidPushRequest(ValueError):

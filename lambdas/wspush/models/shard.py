@@ -83,7 +83,7 @@ class ShardResult:
     def as_dict(self) -> dict[str, Any]:
         return {
             **self.report.as_dict(),
-            "failedConnectionIds": self.report.failed_connection_ids[:50],
+            **self.report.detail(),
             "remainder": self.remainder.as_dict() if self.remainder else None,
         }
 

@@ -19,7 +19,7 @@ import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
@@ -41,6 +41,14 @@ class Auth(Protocol):
     def headers(self, url: str, body: bytes, headers: Mapping[str, str]) -> dict[str, str]: ...
 
 
+def _headers(auth: Auth, url: str, body: bytes, headers: Mapping[str, str], method: str) -> Any:
+    """An auth's headers for ``method``: ``SigV4`` signs the method; a POST-only auth (one
+    without a ``method`` parameter) serves POST."""
+    if method == "POST":
+        return auth.headers(url, body, headers)
+    return auth.headers(url, body, headers, method=method)  # type: ignore[call-arg]
+
+
 @dataclass(frozen=True)
 class SigV4:
     """IAM auth (the publish route's default): SigV4 for ``execute-api`` in ``region``.
@@ -53,9 +61,11 @@ class SigV4:
     credentials: Credentials | None = None
     service: str = "execute-api"
 
-    def headers(self, url: str, body: bytes, headers: Mapping[str, str]) -> dict[str, str]:
+    def headers(
+        self, url: str, body: bytes, headers: Mapping[str, str], method: str = "POST"
+    ) -> dict[str, str]:
         credentials = self.credentials or _default_credentials()
-        request = AWSRequest(method="POST", url=url, data=body, headers=dict(headers))
+        request = AWSRequest(method=method, url=url, data=body, headers=dict(headers))
         SigV4Auth(credentials, self.service, self.region).add_auth(request)
         return dict(request.prepare().headers.items())
 
@@ -75,7 +85,9 @@ class Bearer:
 
     token_provider: Callable[[], str]
 
-    def headers(self, url: str, body: bytes, headers: Mapping[str, str]) -> dict[str, str]:
+    def headers(
+        self, url: str, body: bytes, headers: Mapping[str, str], method: str = "POST"
+    ) -> dict[str, str]:
         return {**headers, "authorization": f"Bearer {self.token_provider()}"}
 
 
@@ -111,10 +123,12 @@ class Message:
 
 @dataclass(frozen=True)
 class PublishResult:
-    """What happened to one message: ``delivered`` (the push ran while you waited and
-    ``report`` is final), ``accepted`` (it runs in the background; its outcome is in the
-    push log under ``id``) or ``failed`` (the push function could not be started; nothing
-    was sent, and publishing the message again with the same ``id`` is safe)."""
+    """What happened to one message. The push ran while you waited and ``report`` is
+    final: ``delivered`` (every connection was sent it), ``partial`` (some failed),
+    ``no_recipients`` (nobody was connected). ``accepted``: it runs in the background; its
+    outcome is in its trace (``Publisher.trace(id)``). ``failed``: nothing was sent (the push
+    function could not be started, or no connection could be sent to: ``report`` says
+    which); publishing the message again with the same ``id`` is safe."""
 
     id: str
     status: Status
@@ -132,6 +146,14 @@ class PublishResult:
     @property
     def failed(self) -> bool:
         return self.status is Status.FAILED
+
+    @property
+    def partial(self) -> bool:
+        return self.status is Status.PARTIAL
+
+    @property
+    def no_recipients(self) -> bool:
+        return self.status is Status.NO_RECIPIENTS
 
 
 @dataclass(frozen=True)
@@ -279,6 +301,21 @@ class Publisher:
             raise PublishError(200, "unexpected_answer", "a batch answer has no results", answer)
         return [_result(result) for result in results]
 
+    def trace(self, message_id: str) -> dict[str, Any] | None:
+        """The push's trace (``GET <publish_url>/<id>``, the same auth): its status, the
+        audience resolved, each connection attempted with outcome and timing, and the
+        acknowledgements; None when none is kept (unknown id, or past the history window)."""
+        url = f"{self.url.rstrip('/')}/{quote(message_id, safe='')}"
+        try:
+            status, answer, _ = self._request("GET", url, b"")
+        except (OSError, http.client.HTTPException) as error:
+            raise PublishError(0, "no_answer", str(error)) from error
+        if status == 404:
+            return None
+        if status != 200 or not isinstance(answer, dict):
+            raise _error(status, answer)
+        return answer
+
     def _send(self, document: Any, ids: Sequence[str]) -> Any:
         body = json.dumps(document, separators=(",", ":")).encode()
         attempt = 0
@@ -301,15 +338,19 @@ class Publisher:
             self.retry.sleep(max(delay, retry_after or 0.0))
 
     def _post(self, body: bytes) -> tuple[int, Any, float | None]:
-        parts = urlsplit(self.url)
+        return self._request("POST", self.url, body)
+
+    def _request(self, method: str, url: str, body: bytes) -> tuple[int, Any, float | None]:
+        parts = urlsplit(url)
         connection_class = (
             http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
         )
-        headers = self.auth.headers(self.url, body, {"content-type": "application/json"})
+        content = {"content-type": "application/json"} if method == "POST" else {}
+        headers = _headers(self.auth, url, body, content, method)
         path = parts.path + (f"?{parts.query}" if parts.query else "")
         connection = connection_class(parts.netloc, timeout=self.timeout)
         try:
-            connection.request("POST", path or "/", body=body, headers=headers)
+            connection.request(method, path or "/", body=body or None, headers=headers)
             response = connection.getresponse()
             data = response.read()
             retry_after = response.getheader("retry-after")

@@ -10,6 +10,21 @@ import sys
 
 
 def main() -> int:
+    if sys.argv[1:2] == ["run"]:
+        # A busy port or a stack already running here is said at once, before the
+        # seconds it takes to import the stack.
+        from wspush_local.stack.claim import preflight
+        from wspush_local.stack.project import TerraformError, project_root
+
+        try:
+            refusal = preflight(sys.argv[2:], project_root() / ".wspush")
+        except TerraformError:
+            refusal = None  # no project here: the command itself says so
+        if refusal:
+            print(f"wspush: {refusal}", file=sys.stderr)
+            return 1
+        if "--check-only" in sys.argv[2:]:
+            return 0
     try:
         from wspush_local.cli.main import main as cli_main
     except ModuleNotFoundError as error:

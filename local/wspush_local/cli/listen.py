@@ -28,9 +28,16 @@ def listen(
         err.write(f"wspush listen: {line}\n")
         err.flush()
 
+    listening: list[asyncio.Task[None]] = []
+
     def print_line(frame: dict[str, Any]) -> None:
-        out.write(json.dumps(frame, separators=(",", ":")) + "\n")
-        out.flush()
+        try:
+            out.write(json.dumps(frame, separators=(",", ":")) + "\n")
+            out.flush()
+        except BrokenPipeError:
+            # The reader went away (``wspush listen | head -1``): stop listening.
+            for task in listening:
+                task.cancel()
 
     async def token() -> str:
         return await asyncio.to_thread(get_token)
@@ -38,6 +45,7 @@ def listen(
     async def main() -> None:
         loop = asyncio.get_running_loop()
         task = asyncio.create_task(Listener(options, token, print_line, status).run())
+        listening.append(task)
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(signum, task.cancel)
         with contextlib.suppress(asyncio.CancelledError):

@@ -13,6 +13,7 @@ import json
 import os
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -28,13 +29,30 @@ from wspush.dal.connections_table import ConnectionsTable
 from wspush.dal.history_table import HistoryTable
 from wspush.dal.push_invoker import invoke_client_config
 from wspush.dal.shard_invoker import MAX_FUNCTION_SECONDS
+from wspush.logic import envelope, strict_json, trace
+from wspush.logic.channels import refuse_oversize
+from wspush.logic.envelope import UnsendableMessage
 from wspush.logic.tokens import issue, parse_secrets
-from wspush.models.identifiers import is_valid_entity_id, is_valid_topic
+from wspush.models.connection import Connection
+from wspush.models.identifiers import (
+    TOPIC_PARTITION_PREFIX,
+    is_topic_partition,
+    is_valid_entity_id,
+    is_valid_topic,
+)
+from wspush.models.push import InvalidPushRequest, is_valid_message_id, parse_push_request
 from wspush_local.cli.listen import ListenOptions, listen
 from wspush_local.gateway.jwt_authorizer import JwtConfiguration, LocalIssuer
 from wspush_local.gateway.websocket import Limits
 from wspush_local.runtime.dlq import list_dead_letters, redrive
 from wspush_local.runtime.service import DEFAULT_ACCOUNT_CONCURRENCY
+from wspush_local.stack.claim import (
+    DEFAULT_EMULATOR_PORT,
+    DEFAULT_PORT,
+    DEFAULT_PUBLISH_PORT,
+    Refused,
+    claim,
+)
 from wspush_local.stack.project import Terraform, TerraformError, example_directory, project_root
 from wspush_local.stack.run import (
     DEMO_PUBLIC_TOPICS,
@@ -265,6 +283,23 @@ def publish_over_http(
     return response.status, answer
 
 
+# A push's outcome as the exit code: 0 delivered, no recipients or still running.
+FAILED_STATUSES = ("failed", "partial")
+
+
+def refuse_locally(request: dict[str, Any], push_id: str) -> str | None:
+    """Why the push function would refuse ``request`` (so an event carrying it would end
+    in the dead-letter queue), or None: the same parser, the same size rule."""
+    try:
+        strict_json.check(request)
+        parsed = parse_push_request(request)
+        message = envelope.for_push(parsed, push_id)
+        refuse_oversize(message, parsed.audience.describe())
+    except (strict_json.InvalidJson, InvalidPushRequest, UnsendableMessage) as error:
+        return str(error)
+    return None
+
+
 def cmd_push(args: argparse.Namespace) -> int:
     deployment = _deployment(args)
     request = _push_request(args)
@@ -276,8 +311,13 @@ def cmd_push(args: argparse.Namespace) -> int:
             deployment.publish_url, request, deployment.credentials(), deployment.region, bearer
         )
         print(json.dumps({"httpStatus": status, **(answer if isinstance(answer, dict) else {})}))
-        return 0 if status < 300 else 1
+        failed = isinstance(answer, dict) and answer.get("status") in FAILED_STATUSES
+        return 0 if status < 300 and not failed else 1
     if args.via_events:
+        # An EventBridge event id is a UUID: the longest one stands in for it here.
+        refusal = refuse_locally(request, args.id or "0" * 36)
+        if refusal is not None:
+            raise SystemExit(f"wspush: the push function would refuse this push: {refusal}")
         result = deployment.client("events").put_events(
             Entries=[
                 {
@@ -288,7 +328,15 @@ def cmd_push(args: argparse.Namespace) -> int:
                 }
             ]
         )
-        print(json.dumps({"failedEntryCount": result["FailedEntryCount"]}))
+        (entry,) = result["Entries"]
+        event_id = entry.get("EventId")
+        answer: dict[str, Any] = {"failedEntryCount": result["FailedEntryCount"]}
+        if event_id:
+            # Without --id, the push takes the event's id as its own.
+            answer.update(eventId=event_id, pushId=args.id or event_id, status="accepted")
+        else:
+            answer.update(error=entry.get("ErrorCode"), message=entry.get("ErrorMessage"))
+        print(json.dumps(answer))
         return 1 if result["FailedEntryCount"] else 0
     response = deployment.push_function_client().invoke(
         FunctionName=deployment.outputs["function_names"]["push"],
@@ -296,7 +344,46 @@ def cmd_push(args: argparse.Namespace) -> int:
     )
     body = json.loads(response["Payload"].read() or b"null")
     print(json.dumps(body))
-    return 1 if "FunctionError" in response else 0
+    failed = isinstance(body, dict) and body.get("status") in FAILED_STATUSES
+    return 1 if "FunctionError" in response or failed else 0
+
+
+def cmd_trace(args: argparse.Namespace) -> int:
+    """A push's trace, read from the history table (as GET <publish_url>/<id> answers it)."""
+    if not is_valid_message_id(args.id):
+        raise SystemExit(f"wspush: invalid push id {args.id!r}: 1-128 of A-Za-z0-9_.:@+=/-")
+    deployment = _deployment(args)
+    table = HistoryTable(deployment.client("dynamodb"), deployment.outputs["history_table_name"])
+    record = trace.read(table, args.id)
+    if record is None:
+        print(
+            f"wspush: no trace kept for push {args.id} (unknown, or past the history window)",
+            file=sys.stderr,
+        )
+        return 1
+    print(json.dumps(record, ensure_ascii=False) if args.json else trace.render(record))
+    return 0
+
+
+def connection_record(
+    connection: Connection, rows_of_connection: Callable[[str], list[tuple[str, str]]]
+) -> dict[str, Any]:
+    """A connection in the protocol's names (the table's attributes), with the topics it is
+    subscribed to."""
+    topics = sorted(
+        partition[len(TOPIC_PARTITION_PREFIX) :]
+        for partition, _ in rows_of_connection(connection.connection_id)
+        if is_topic_partition(partition)
+    )
+    return {
+        "connectionId": connection.connection_id,
+        "entityId": connection.entity_id,
+        "connectedAt": connection.connected_at,
+        "expiresAt": connection.expires_at,
+        "sourceIp": connection.source_ip,
+        "userAgent": connection.user_agent,
+        "topics": topics,
+    }
 
 
 def cmd_connections(args: argparse.Namespace) -> int:
@@ -305,7 +392,7 @@ def cmd_connections(args: argparse.Namespace) -> int:
         deployment.client("dynamodb"), deployment.outputs["connections_table_name"]
     )
     for connection in table.list_connections(args.entity):
-        print(json.dumps(connection.__dict__))
+        print(json.dumps(connection_record(connection, table.rows_of_connection)))
     return 0
 
 
@@ -364,6 +451,14 @@ def cmd_url(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    if args.check_only:
+        work_dir = Path(args.work_dir) if args.work_dir else project_root() / ".wspush"
+        try:
+            claim(work_dir, args.port, args.emulator_port, args.publish_port).release()
+        except Refused as refusal:
+            print(f"wspush: {refusal}", file=sys.stderr)
+            return 1
+        return 0
     options = StackOptions(
         port=args.port,
         emulator_port=args.emulator_port,
@@ -418,15 +513,30 @@ def parser() -> argparse.ArgumentParser:
         )
 
     run_cmd = sub.add_parser("run", help="run the whole stack locally")
-    run_cmd.add_argument("--port", type=int, default=8080, help="gateway port (default 8080)")
     run_cmd.add_argument(
-        "--emulator-port", type=int, default=5100, help="AWS emulator port (0: any free port)"
+        "--port",
+        type=int,
+        default=DEFAULT_PORT,
+        help=f"gateway port, WebSocket API and demo page (default {DEFAULT_PORT}; 0: any free)",
+    )
+    run_cmd.add_argument(
+        "--emulator-port",
+        type=int,
+        default=DEFAULT_EMULATOR_PORT,
+        help=f"AWS emulator port (default {DEFAULT_EMULATOR_PORT}; 0: any free port)",
     )
     run_cmd.add_argument(
         "--publish-port",
         type=int,
-        default=8081,
-        help="port of the publish API, POST /<stage>/publish (default 8081; 0: any free port)",
+        default=DEFAULT_PUBLISH_PORT,
+        help="port of the publish API, POST /<stage>/publish "
+        f"(default {DEFAULT_PUBLISH_PORT}; 0: any free port)",
+    )
+    run_cmd.add_argument(
+        "--check-only",
+        action="store_true",
+        help="check that every port is free and no stack runs from the work directory, "
+        "then exit (0: it would start)",
     )
     run_cmd.add_argument("--stage", default="local", help="stage name (default local)")
     run_cmd.add_argument(
@@ -563,6 +673,14 @@ def parser() -> argparse.ArgumentParser:
     target_options(push)
     push.set_defaults(handler=cmd_push)
 
+    trace_cmd = sub.add_parser(
+        "trace", help="show what happened to one push: its status, audience and connections"
+    )
+    trace_cmd.add_argument("id", help="the push id (the envelope id; --id of wspush push)")
+    trace_cmd.add_argument("--json", action="store_true", help="print the record as JSON")
+    target_options(trace_cmd)
+    trace_cmd.set_defaults(handler=cmd_trace)
+
     listen_cmd = sub.add_parser(
         "listen", help="print every push an entity receives, one JSON line each, until Ctrl-C"
     )
@@ -625,10 +743,22 @@ def parser() -> argparse.ArgumentParser:
     return main
 
 
+def _stdout_closed() -> int:
+    """The reader of stdout went away (``wspush push | head -c0``): nothing more to say, so
+    end quietly, with nothing left to flush into the closed pipe."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
         code: int = args.handler(args)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        return _stdout_closed()
     except (FileNotFoundError, TerraformError) as error:
         print(f"wspush: {error}", file=sys.stderr)
         return 1

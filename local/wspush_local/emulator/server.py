@@ -24,9 +24,10 @@ import json
 import logging
 import os
 import re
+import socket
 import threading
 from collections.abc import Callable
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import unquote
 
@@ -42,8 +43,14 @@ from moto.events.models import Rule
 from moto.iam.aws_managed_policies import aws_managed_policies_data
 from moto.iam.exceptions import ValidationError
 from moto.iam.models import AWSManagedPolicy, IAMBackend, ManagedPolicy
+from moto.moto_server.werkzeug_app import (
+    DomainDispatcherApplication,
+    MotoRequestHandler,
+    create_backend_app,
+)
 from moto.server import ThreadedMotoServer
 from moto.stepfunctions.responses import StepFunctionResponse
+from werkzeug.serving import make_server
 
 from wspush_local.emulator import lambda_account
 from wspush_local.emulator.event_sources import quiet_moto_pollers
@@ -102,6 +109,16 @@ EVENT_KEYS = (
 )
 
 
+def as_delivered(event: dict[str, Any]) -> dict[str, Any]:
+    """``event`` as EventBridge hands it to a Lambda target: the documented fields only
+    (moto's ``ingestion-time`` left out), ``time`` in ISO 8601 (moto keeps epoch seconds)."""
+    delivered = {key: value for key, value in event.items() if key in EVENT_KEYS}
+    if isinstance(delivered.get("time"), int | float):
+        at = datetime.fromtimestamp(delivered["time"], UTC)
+        delivered["time"] = at.strftime("%Y-%m-%dT%H:%M:%SZ")
+    return delivered
+
+
 def _takes_whole_event(target: dict[str, Any]) -> bool:
     service = target["Arn"].split(":")[2] if target["Arn"].count(":") >= 5 else ""
     return service in ("sqs", "logs") and not (
@@ -117,9 +134,10 @@ def _rule_delivery(deliver: TargetDelivery) -> Callable[..., None]:
             return
         lambda_targets = [t for t in rule.targets if ":lambda:" in t["Arn"]]
         for target in lambda_targets:
-            deliver(rule.arn, target, event)
+            deliver(rule.arn, target, as_delivered(event))
         # A target with no input transformer gets the whole event, as EventBridge sends it;
-        # moto's default template would drop its "account".
+        # moto's default template would drop its "account". (moto itself writes "time" in
+        # ISO 8601 for these.)
         whole = [t for t in rule.targets if _takes_whole_event(t) and t not in lambda_targets]
         others = [t for t in rule.targets if t not in lambda_targets and t not in whole]
         as_sent = {key: value for key, value in event.items() if key in EVENT_KEYS}
@@ -362,8 +380,52 @@ def answer_terraform_stepfunctions_calls() -> None:
     )
 
 
+class _MotoServer(ThreadedMotoServer):
+    """moto's threaded server, serving a socket already listening when given one, and
+    raising from ``start`` when the server cannot start (moto's own waits forever)."""
+
+    def __init__(self, port: int, sock: socket.socket | None) -> None:
+        super().__init__(ip_address="127.0.0.1", port=port, verbose=False)
+        self._sock = sock
+        self._failure: BaseException | None = None
+
+    def _server_entry(self) -> None:
+        try:
+            if self._sock is None:
+                super()._server_entry()
+                return
+            app = DomainDispatcherApplication(create_backend_app)
+            self._server = make_server(
+                self._ip_address,
+                self._port,
+                app,
+                True,
+                request_handler=MotoRequestHandler,
+                fd=self._sock.fileno(),
+            )
+        except BaseException as error:  # werkzeug exits (SystemExit) on a busy port
+            self._failure = error
+            self._server_ready_event.set()
+            return
+        self._server_ready_event.set()
+        self._server.serve_forever()
+
+    def start(self) -> None:
+        super().start()
+        if self._failure is not None:
+            raise RuntimeError(
+                f"the AWS emulator could not start on port {self._port}: {self._failure!r}"
+            )
+
+
 class Emulator:
-    def __init__(self, runtime: LocalLambda, deliver: TargetDelivery, port: int) -> None:
+    def __init__(
+        self,
+        runtime: LocalLambda,
+        deliver: TargetDelivery,
+        port: int,
+        sock: socket.socket | None = None,
+    ) -> None:
         LambdaBackend.invoke = _lambda_invoke(runtime)  # type: ignore[method-assign]
         lambda_account.install(runtime)
         Rule.send_to_targets = _rule_delivery(deliver)  # type: ignore[method-assign]
@@ -375,7 +437,8 @@ class Emulator:
         answer_terraform_stepfunctions_calls()
         # moto's state machines reach the other services at localhost:$MOTO_PORT.
         os.environ["MOTO_PORT"] = str(port)
-        self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+        # ``sock``: a socket already listening on ``port`` (stack.claim), served as it is.
+        self._server = _MotoServer(port, sock)
 
     def start(self) -> None:
         self._server.start()

@@ -18,6 +18,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import unquote
 
 from aiohttp import web
 
@@ -34,6 +35,7 @@ from wspush_local.runtime.service import InvocationError, LocalLambda
 
 log = logging.getLogger("wspush.publish")
 ROUTE_KEY = "POST /publish"
+TRACE_ROUTE_KEY = "GET /publish/{id}"
 # HTTP APIs refuse payloads over 10 MB.
 MAX_PAYLOAD_BYTES = 10 * 1024 * 1024
 _TEXT_TYPES = ("text/", "application/json", "application/xml", "application/javascript")
@@ -47,6 +49,8 @@ class PublishRoute:
     authorization_type: str
     # The JWT authorizer's issuer and audience and the route's scopes, for a JWT route.
     jwt: JwtConfiguration | None = None
+    # GET /publish/{id} (a push's trace) is deployed beside POST /publish, same auth.
+    trace_route: bool = False
 
 
 AUTHORIZATION_TYPES = ("NONE", "AWS_IAM", "JWT")
@@ -58,7 +62,8 @@ def read_publish_route(apigateway: Any, api_id: str, stage: str) -> PublishRoute
     api = apigateway.get_api(ApiId=api_id)
     if api.get("ProtocolType") != "HTTP":
         raise DeploymentError(f"API {api_id} is not an HTTP API")
-    routes = [r for r in apigateway.get_routes(ApiId=api_id)["Items"] if r["RouteKey"] == ROUTE_KEY]
+    every_route = apigateway.get_routes(ApiId=api_id)["Items"]
+    routes = [r for r in every_route if r["RouteKey"] == ROUTE_KEY]
     if not routes:
         raise DeploymentError(f"API {api_id} has no {ROUTE_KEY} route")
     route = routes[0]
@@ -83,6 +88,7 @@ def read_publish_route(apigateway: Any, api_id: str, stage: str) -> PublishRoute
         function_name=function_of_integration_uri(integration["IntegrationUri"]),
         authorization_type=authorization_type,
         jwt=jwt,
+        trace_route=any(r["RouteKey"] == TRACE_ROUTE_KEY for r in every_route),
     )
 
 
@@ -93,6 +99,16 @@ def _error(
     if challenge is not None:
         headers["www-authenticate"] = challenge
     return web.json_response({"message": message}, status=status, headers=headers)
+
+
+def _trace_id(request: web.Request, publish_path: str) -> str | None:
+    """The ``{id}`` of ``GET /<stage>/publish/{id}``: one path segment, percent-decoded."""
+    if request.method != "GET" or not request.raw_path.startswith(publish_path + "/"):
+        return None
+    segment = request.raw_path[len(publish_path) + 1 :].split("?")[0]
+    if not segment or "/" in segment:
+        return None
+    return unquote(segment)
 
 
 def _iam_authorizer(caller: Caller) -> dict[str, Any]:
@@ -134,7 +150,9 @@ class PublishEndpoint:
         self.app.router.add_route("*", "/{tail:.*}", self._handle)
 
     async def _handle(self, request: web.Request) -> web.StreamResponse:
-        if request.method != "POST" or request.path != f"/{self.route.stage}/publish":
+        publish_path = f"/{self.route.stage}/publish"
+        push_id = _trace_id(request, publish_path) if self.route.trace_route else None
+        if push_id is None and (request.method != "POST" or request.path != publish_path):
             return _error(404, "Not Found")
         if (request.content_length or 0) > MAX_PAYLOAD_BYTES:
             return _error(413, "Request Entity Too Large")
@@ -159,6 +177,9 @@ class PublishEndpoint:
                 log.info("publish refused: %s", refused.challenge)
                 return _error(refused.status, refused.message, challenge=refused.challenge)
         event = self._event(request, body, authorizer)
+        if push_id is not None:
+            event["routeKey"] = event["requestContext"]["routeKey"] = TRACE_ROUTE_KEY
+            event["pathParameters"] = {"id": push_id}
         try:
             result = await self._runtime.invoke(self.route.function_name, event)
         except InvocationError as error:

@@ -15,6 +15,7 @@ import logging
 import shutil
 import signal
 import socket
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -37,6 +38,15 @@ from wspush_local.runtime.service import (
     LocalLambda,
     environment_for_workers,
 )
+from wspush_local.stack.claim import (
+    DEFAULT_EMULATOR_PORT,
+    DEFAULT_PORT,
+    DEFAULT_PUBLISH_PORT,
+    Claim,
+    Ports,
+    Refused,
+    claim,
+)
 from wspush_local.stack.project import Terraform, example_directory, project_root
 
 log = logging.getLogger("wspush.stack")
@@ -54,9 +64,10 @@ LOCAL_SECRET_ACCESS_KEY = "local"  # noqa: S105 (the emulator's fixed dummy key)
 
 @dataclass(frozen=True)
 class StackOptions:
-    port: int = 8080
-    emulator_port: int = 5100
-    publish_port: int = 8081
+    # 0: any free port (the stack advertises the one it got).
+    port: int = DEFAULT_PORT
+    emulator_port: int = DEFAULT_EMULATOR_PORT
+    publish_port: int = DEFAULT_PUBLISH_PORT
     stage: str = "local"
     schedule_scale: float = 1.0
     schedule_expression: str | None = None
@@ -136,11 +147,15 @@ def gateway_for_deployment(
     return Gateway(api, runtime, limits)
 
 
-async def serve_app(app: web.Application, port: int) -> web.AppRunner:
-    """Serve ``app`` on 127.0.0.1:``port``; the caller cleans up the runner."""
+async def serve_app(app: web.Application, port: int | socket.socket) -> web.AppRunner:
+    """Serve ``app`` on 127.0.0.1:``port``, or on a socket already bound; the caller cleans
+    up the runner."""
     runner = web.AppRunner(app, access_log=None, handle_signals=False)
     await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", port).start()
+    if isinstance(port, socket.socket):
+        await web.SockSite(runner, port).start()
+    else:
+        await web.TCPSite(runner, "127.0.0.1", port).start()
     return runner
 
 
@@ -171,13 +186,18 @@ class Stack:
             var_file=var_file,
         )
 
-    async def serve(self) -> None:
+    def claim(self) -> Claim:
+        """The work directory and every port, before anything slow (``claim``)."""
         options = self.options
-        self.work_dir.mkdir(parents=True, exist_ok=True)
+        return claim(self.work_dir, options.port, options.emulator_port, options.publish_port)
+
+    async def serve(self, ports: Ports) -> None:
+        """Run the stack on ``ports`` until stopped; the caller holds the work directory."""
+        options = self.options
         (self.work_dir / STACK_FILE).unlink(missing_ok=True)
         loop = asyncio.get_running_loop()
 
-        emulator_port = options.emulator_port or free_port()
+        emulator_port = ports.number(ports.emulator)
         emulator_url = f"http://127.0.0.1:{emulator_port}"
         clients = clients_for(emulator_url)
         dead_letter = QueueSender(clients["sqs"])
@@ -197,7 +217,7 @@ class Stack:
         event_sources_task: asyncio.Task[None] | None = None
         try:
             # 1. The emulator, with Lambda and EventBridge delivery wired to the runtime.
-            emulator = Emulator(runtime, targets.deliver, emulator_port)
+            emulator = Emulator(runtime, targets.deliver, emulator_port, sock=ports.emulator)
             emulator.start()
 
             # 2. The same Terraform, fresh state (moto starts empty every run).
@@ -228,21 +248,22 @@ class Stack:
             log.info("terraform applied in %.0f s", time.monotonic() - started)
 
             # 3. Functions from their zips, re-pointed at the local endpoints.
-            gateway_base = f"http://127.0.0.1:{options.port}"
+            gateway_port = ports.number(ports.gateway)
+            gateway_base = f"http://127.0.0.1:{gateway_port}"
             connections_url = f"{gateway_base}/{options.stage}"
             gateway = gateway_for_deployment(
                 outputs, clients, runtime, self.root / "dist", connections_url, options.limits
             )
 
             # 4. Gateway (with the demo page), publish API and scheduler.
-            websocket_url = f"ws://127.0.0.1:{options.port}/{options.stage}"
+            websocket_url = f"ws://127.0.0.1:{gateway_port}/{options.stage}"
             Demo(
                 self.root,
                 stack_backend(clients, outputs, runtime, websocket_url, connections_url),
             ).add_routes(gateway.app)
-            runner = await serve_app(gateway.app, options.port)
+            runner = await serve_app(gateway.app, ports.gateway)
             publish_runner, publish_url, publish_route = await self._serve_publish_api(
-                clients["apigatewayv2"], outputs["publish_api_id"], runtime
+                clients["apigatewayv2"], outputs["publish_api_id"], runtime, ports.publish
             )
             scheduler = Scheduler(
                 clients["events"], targets, REGION, ACCOUNT_ID, options.schedule_scale
@@ -291,7 +312,7 @@ class Stack:
             log.info("stopped")
 
     async def _serve_publish_api(
-        self, apigateway: Any, api_id: str, runtime: LocalLambda
+        self, apigateway: Any, api_id: str, runtime: LocalLambda, sock: socket.socket
     ) -> tuple[web.AppRunner, str, PublishRoute]:
         """POST /<stage>/publish on its own port, as the HTTP API is its own endpoint. A JWT
         route verifies tokens signed by the local issuer's key (created on first use)."""
@@ -302,10 +323,7 @@ class Stack:
             issuer = await asyncio.to_thread(LocalIssuer.load_or_create, self.work_dir)
             jwt_authorizer = JwtAuthorizer(route.jwt, issuer.public_key, issuer.kid)
         endpoint = PublishEndpoint(route, runtime, verifier, REGION, ACCOUNT_ID, jwt_authorizer)
-        runner = web.AppRunner(endpoint.app, access_log=None, handle_signals=False)
-        await runner.setup()
-        site = web.TCPSite(runner, "127.0.0.1", self.options.publish_port)
-        await site.start()
+        runner = await serve_app(endpoint.app, sock)
         port = runner.addresses[0][1]
         return runner, f"http://127.0.0.1:{port}/{self.options.stage}/publish", route
 
@@ -364,7 +382,8 @@ class Stack:
             '  or: make push ENTITY=demo-user MESSAGE=\'{"text": "hello"}\'',
             f"  or {publish_call} -H 'content-type: application/json' -d {publish_body} "
             f"{info['publish_url']}",
-            "Scheduled pushes reach every connection; Ctrl-C stops everything.",
+            "Scheduled pushes reach every connection (off: --var schedule_enabled=false); "
+            "Ctrl-C stops everything.",
             "",
         ]
         if self.options.example:
@@ -384,10 +403,19 @@ def run(options: StackOptions) -> int:
         logging.getLogger(noisy).setLevel(logging.WARNING)
     stack = Stack(options)
     try:
-        asyncio.run(stack.serve())
+        claimed = stack.claim()
+    except Refused as refusal:
+        # Nothing started and nothing of another stack's touched: one line, and out.
+        print(f"wspush: {refusal}", file=sys.stderr)
+        return 1
+    if claimed.lock.recovered_pid is not None:
+        log.info("took over the lock of pid %s, which has ended", claimed.lock.recovered_pid)
+    try:
+        asyncio.run(stack.serve(claimed.ports))
     except KeyboardInterrupt:
         pass
     finally:
         with contextlib.suppress(FileNotFoundError):
             shutil.rmtree(stack.work_dir / "functions")
+        claimed.release()
     return 0

@@ -26,7 +26,7 @@ locals {
       push-failed = {
         namespace   = var.metrics_namespace, metric = "PushFailed", statistic = "Sum"
         dimensions  = tomap(local.app_dimensions)
-        description = "Pushes could not be delivered after every retry (see docs/operations.md)."
+        description = "Pushes failed: none of their connections could be sent to after every retry (see docs/operations.md)."
       }
       push-shards-failed = {
         namespace   = var.metrics_namespace, metric = "PushShardsFailed", statistic = "Sum"
@@ -304,7 +304,7 @@ resource "aws_cloudwatch_dashboard" "this" {
         type = "metric", x = 16, y = 0, width = 8, height = 6
         properties = {
           title   = "Pushes: sent, gone, failed", region = data.aws_region.current.name, view = "timeSeries", stat = "Sum"
-          metrics = [for name in ["PushSent", "PushGone", "PushFailed", "PushThrottled", "PushShards"] : [var.metrics_namespace, name, "service", "wspush", "stage", var.stage_name]]
+          metrics = [for name in ["PushSent", "PushGone", "PushConnectionsFailed", "PushThrottled", "PushShards"] : [var.metrics_namespace, name, "service", "wspush", "stage", var.stage_name]]
         }
       },
       {

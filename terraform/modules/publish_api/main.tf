@@ -1,4 +1,5 @@
-# POST /publish on an API Gateway HTTP API, proxied to the publish function.
+# POST /publish (and GET /publish/{id}, a push's trace) on an API Gateway HTTP API,
+# proxied to the publish function, both with the same authorization.
 #
 # An HTTP API rather than a Lambda function URL: IAM callers sign for `execute-api` and
 # are granted `execute-api:Invoke` on this one route's ARN, a JWT authorizer (issuer and
@@ -9,7 +10,9 @@ locals {
   jwt       = var.jwt_issuer != null
   route_key = "POST /publish"
   # execute-api ARN of the route: <execution-arn>/<stage>/<method>/<path>.
-  route_arn = "${aws_apigatewayv2_api.this.execution_arn}/${var.stage_name}/POST/publish"
+  route_arn       = "${aws_apigatewayv2_api.this.execution_arn}/${var.stage_name}/POST/publish"
+  trace_route_key = "GET /publish/{id}"
+  trace_route_arn = "${aws_apigatewayv2_api.this.execution_arn}/${var.stage_name}/GET/publish/*"
 }
 
 resource "aws_apigatewayv2_api" "this" {
@@ -45,6 +48,14 @@ resource "aws_apigatewayv2_integration" "this" {
 resource "aws_apigatewayv2_route" "this" {
   api_id             = aws_apigatewayv2_api.this.id
   route_key          = local.route_key
+  target             = "integrations/${aws_apigatewayv2_integration.this.id}"
+  authorization_type = local.jwt ? "JWT" : "AWS_IAM"
+  authorizer_id      = local.jwt ? aws_apigatewayv2_authorizer.jwt[0].id : null
+}
+
+resource "aws_apigatewayv2_route" "trace" {
+  api_id             = aws_apigatewayv2_api.this.id
+  route_key          = local.trace_route_key
   target             = "integrations/${aws_apigatewayv2_integration.this.id}"
   authorization_type = local.jwt ? "JWT" : "AWS_IAM"
   authorizer_id      = local.jwt ? aws_apigatewayv2_authorizer.jwt[0].id : null
@@ -97,4 +108,12 @@ resource "aws_lambda_permission" "route" {
   function_name = var.function_name
   principal     = "apigateway.amazonaws.com"
   source_arn    = local.route_arn
+}
+
+resource "aws_lambda_permission" "trace" {
+  statement_id  = "AllowTraceRoute"
+  action        = "lambda:InvokeFunction"
+  function_name = var.function_name
+  principal     = "apigateway.amazonaws.com"
+  source_arn    = local.trace_route_arn
 }

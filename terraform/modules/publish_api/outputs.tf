@@ -13,6 +13,11 @@ output "route_arn" {
   value       = local.route_arn
 }
 
+output "trace_route_arn" {
+  description = "execute-api ARN of GET /publish/{id} (a push's trace) on the stage."
+  value       = local.trace_route_arn
+}
+
 output "authorization_type" {
   description = "How POST /publish authenticates callers: AWS_IAM or JWT."
   value       = aws_apigatewayv2_route.this.authorization_type

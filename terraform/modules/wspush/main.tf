@@ -230,6 +230,8 @@ locals {
       # A caller's push id already claimed on its audience with other content is a 409.
       { sid = "CheckPushIdClaims", actions = ["dynamodb:GetItem"], resources = [module.history_table.table_arn] },
       { sid = "HandOffToPush", actions = ["lambda:InvokeFunction"], resources = [local.push_function_arn] },
+      # GET /publish/{id}: a push's trace, the items of its trace#<id> partition.
+      { sid = "ReadPushTraces", actions = ["dynamodb:Query"], resources = [module.history_table.table_arn] },
     ]
     push = concat([
       { sid = "ReadAudience", actions = ["dynamodb:Query"], resources = [module.connections_table.table_arn, module.connections_table.connection_index_arn] },
@@ -242,7 +244,8 @@ locals {
       # Lambda writes the push function's invocation records with the function's own role.
       { sid = "RecordFailedInvocations", actions = ["sqs:SendMessage"], resources = [module.push_schedule.dead_letter_queue_arn] },
       # Claim the push id, take the channel's next number, keep the envelope (one
-      # transaction of a Put and an Update), read a kept envelope back for a retried push.
+      # transaction of a Put and an Update), read a kept envelope back for a retried push;
+      # write each invocation's part of the push's trace (PutItem).
       { sid = "NumberAndKeepPushes", actions = ["dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:GetItem"], resources = [module.history_table.table_arn] },
       ], local.count_topic_occupancy, local.publish_lifecycle_events, [
       # A push asking for receipts schedules its check on the ack-timeout queue.
@@ -319,6 +322,8 @@ locals {
     PUSH_RATE_LIMIT        = tostring(var.push_rate_limit)
     PUSH_MAX_HAND_ONS      = tostring(var.push_max_hand_ons)
     PUSH_MAX_AGE_SECONDS   = tostring(var.push_max_age_seconds)
+    # Connections a push's trace keeps in full (outcome, status, timing); then counts.
+    PUSH_TRACE_MAX_CONNECTIONS = tostring(var.trace_max_connections)
   }
 }
 
@@ -374,6 +379,7 @@ locals {
         RESUME_MAX_MESSAGES              = tostring(var.resume_max_messages)
         CONNECTION_BUDGET_PER_SECOND     = tostring(var.connection_budget_per_second)
         CONNECTION_BUDGET_BURST          = tostring(var.connection_budget_burst)
+        HISTORY_RETENTION_SECONDS        = tostring(var.history_retention_hours * 3600)
       })
     }
     publish = {
@@ -551,6 +557,11 @@ data "aws_iam_policy_document" "publish_caller" {
     sid       = "PublishToWspush"
     actions   = ["execute-api:Invoke"]
     resources = [module.publish_api.route_arn]
+  }
+  statement {
+    sid       = "ReadPushTraces"
+    actions   = ["execute-api:Invoke"]
+    resources = [module.publish_api.trace_route_arn]
   }
 }
 

@@ -642,3 +642,15 @@ variable "unacknowledged_rate_alarm_threshold" {
     error_message = "unacknowledged_rate_alarm_threshold must be a share from 0 to 1."
   }
 }
+
+variable "trace_max_connections" {
+  type        = number
+  description = "Connections a push's trace keeps in full (outcome, HTTP status, error type, timing), read with `wspush trace ID` or GET <publish_url>/<id>; above it the trace keeps counts and a sample of the failures. 0 keeps counts only."
+  default     = 1000
+  nullable    = false
+
+  validation {
+    condition     = var.trace_max_connections >= 0 && var.trace_max_connections <= 2000 && floor(var.trace_max_connections) == var.trace_max_connections
+    error_message = "trace_max_connections must be a whole number between 0 and 2000 (a trace part is one DynamoDB item, at most 400 KB)."
+  }
+}

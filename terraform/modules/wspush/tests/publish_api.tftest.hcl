@@ -25,11 +25,13 @@ run "iam_by_default" {
 
   assert {
     condition = (
-      length(data.aws_iam_policy_document.publish_caller.statement) == 1 &&
+      length(data.aws_iam_policy_document.publish_caller.statement) == 2 &&
       data.aws_iam_policy_document.publish_caller.statement[0].actions == toset(["execute-api:Invoke"]) &&
-      data.aws_iam_policy_document.publish_caller.statement[0].resources == toset(["arn:aws:execute-api:us-east-1:123456789012:a1b2c3d4e5/prod/POST/publish"])
+      data.aws_iam_policy_document.publish_caller.statement[0].resources == toset(["arn:aws:execute-api:us-east-1:123456789012:a1b2c3d4e5/prod/POST/publish"]) &&
+      data.aws_iam_policy_document.publish_caller.statement[1].actions == toset(["execute-api:Invoke"]) &&
+      data.aws_iam_policy_document.publish_caller.statement[1].resources == toset(["arn:aws:execute-api:us-east-1:123456789012:a1b2c3d4e5/prod/GET/publish/*"])
     )
-    error_message = "The caller policy may only grant execute-api:Invoke on POST /publish of this stage."
+    error_message = "The caller policy may only grant execute-api:Invoke on POST /publish and GET /publish/{id} (a push's trace) of this stage."
   }
 
   assert {
@@ -39,7 +41,9 @@ run "iam_by_default" {
 
   assert {
     condition = (
-      length(data.aws_iam_policy_document.function["publish"].statement) == 3 &&
+      length(data.aws_iam_policy_document.function["publish"].statement) == 4 &&
+      data.aws_iam_policy_document.function["publish"].statement[3].actions == toset(["dynamodb:Query"]) &&
+      data.aws_iam_policy_document.function["publish"].statement[3].resources == toset([module.history_table.table_arn]) &&
       data.aws_iam_policy_document.function["publish"].statement[0].actions == toset(["dynamodb:Query"]) &&
       data.aws_iam_policy_document.function["publish"].statement[0].resources == toset([module.connections_table.table_arn]) &&
       data.aws_iam_policy_document.function["publish"].statement[1].actions == toset(["dynamodb:GetItem"]) &&
@@ -47,7 +51,7 @@ run "iam_by_default" {
       data.aws_iam_policy_document.function["publish"].statement[2].actions == toset(["lambda:InvokeFunction"]) &&
       data.aws_iam_policy_document.function["publish"].statement[2].resources == toset(["arn:aws:lambda:us-east-1:123456789012:function:wspush-prod-push"])
     )
-    error_message = "publish may only Query the table (audience size), read push id claims in the history table and invoke the push function, by exact ARN."
+    error_message = "publish may only Query the table (audience size), read push id claims and Query traces in the history table and invoke the push function, by exact ARN."
   }
 
   assert {
