@@ -27,14 +27,6 @@ resource "aws_sqs_queue" "dead_letter" {
   tags                      = var.tags
 }
 
-resource "aws_sqs_queue_redrive_allow_policy" "dead_letter" {
-  queue_url = aws_sqs_queue.dead_letter.id
-  redrive_allow_policy = jsonencode({
-    redrivePermission = "byQueue"
-    sourceQueueArns   = [aws_sqs_queue.this.arn]
-  })
-}
-
 resource "aws_lambda_event_source_mapping" "this" {
   event_source_arn        = aws_sqs_queue.this.arn
   function_name           = var.function_name
