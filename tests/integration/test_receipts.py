@@ -24,10 +24,10 @@ from tests.memory_history import MemoryHistory
 from wspush.dal.connections_table import ConnectionsTable
 from wspush.dal.history_table import HistoryTable
 from wspush.dal.receipts_table import ReceiptsTable
-from wspush.logic.trace import read as read_trace
 from wspush.logic.budget import Budgets
 from wspush.logic.connections import open_connection
 from wspush.logic.messages import ChannelServices
+from wspush.logic.trace import read as read_trace
 from wspush.models.receipt import AckOutcome
 
 CONNECTION = "Tq7QmcfmIAMCJBA="  # the message event's connection, of entity user-1
