@@ -269,3 +269,18 @@ def test_connection_push_that_finds_it_gone_publishes_undelivered(
     (event,) = received(moto_url, queue)
     assert (event["detail"]["reason"], event["detail"]["gone"]) == ("not_sent", 1)
     assert event["detail"]["connectionId"] == "gone1"
+
+
+def test_an_acked_push_to_nobody_is_undelivered_not_unacknowledged(
+    aws, moto_url, handlers, context, receipts_handler
+):
+    # Given nobody connected as carol, and rules keeping both events
+    undelivered = bus_queue(moto_url, "wspush.push.undelivered")
+    unacknowledged = bus_queue(moto_url, "wspush.push.unacknowledged")
+    # When a push asking for receipts is sent to her and its check comes due
+    push = {"entityId": "carol", "payload": 1, "id": "m4", "ack": True}
+    handlers["push"].handler(push, context)
+    receipts_handler.handler({"Records": _due_checks(moto_url)}, context)
+    # Then one fallback: undelivered, and no unacknowledged after it
+    assert [e["detail"]["id"] for e in received(moto_url, undelivered)] == ["m4"]
+    assert received(moto_url, unacknowledged) == []

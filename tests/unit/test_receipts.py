@@ -17,6 +17,7 @@ from wspush.logic.receipts import (
     check_receipt,
     expect_receipt,
     parse_check,
+    settle_undelivered,
 )
 from wspush.logic.undelivered import MAX_EVENT_BYTES, report_undelivered, undelivered_detail
 from wspush.models.events import PublishError
@@ -192,6 +193,18 @@ def test_an_acknowledged_push_is_not_reported():
     _expect(store, Timeouts(), {"connectionId": "c1", "payload": 1, "id": "p1"})
     acknowledge(store, "p1", "c1", None, NOW + 5)
     assert check_receipt(store, events, "p1", "connection:c1", NOW + 60) == "acknowledged"
+    assert events.published == []
+
+
+def test_a_push_reported_undelivered_is_not_reported_unacknowledged_too():
+    # Given a push asking for receipts that reached nobody and was reported undelivered
+    store, events = MemoryReceipts(), Events()
+    receipts = Receipts(store, Timeouts(), 60, 3600)
+    request = parse_push_request({"entityId": "alice", "payload": 1, "id": "p1", "ack": True})
+    expect_receipt(receipts, request, {"id": "p1"}, NOW)
+    settle_undelivered(receipts, request, {"id": "p1"}, NOW + 1)
+    # When its check comes due, nothing more is published
+    assert check_receipt(store, events, "p1", "entity:alice", NOW + 60) == "reported"
     assert events.published == []
 
 

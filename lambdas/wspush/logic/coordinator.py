@@ -22,7 +22,7 @@ from wspush.logic import envelope, trace
 from wspush.logic.channels import History, number_envelope
 from wspush.logic.lifecycle import Lifecycle
 from wspush.logic.push import Deadline, Delivery, RateLimiter, Sender, TargetStore, fan_out
-from wspush.logic.receipts import EventPublisher, Receipts, expect_receipt
+from wspush.logic.receipts import EventPublisher, Receipts, expect_receipt, settle_undelivered
 from wspush.logic.shards import (
     Coordinator,
     PushState,
@@ -260,7 +260,10 @@ def finish(state: PushState, runtime: PushRuntime, invocation: Invocation) -> di
     if state.shards_failed:
         raise ShardsFailed(f"{len(state.shards_failed)} shard(s) failed: {summary}")
     # Done, and sent to no one: the fallback event (an entity or connection push only).
-    report_undelivered(runtime.undelivered, state.push_request(), state.envelope, state.report)
+    request = state.push_request()
+    published = report_undelivered(runtime.undelivered, request, state.envelope, state.report)
+    if published and runtime.receipts is not None:
+        settle_undelivered(runtime.receipts, request, state.envelope, time.time())
     return summary
 
 

@@ -88,6 +88,22 @@ def expect_receipt(
     return Receipt(push_id, channel, sent_at_ms, due_at)
 
 
+def settle_undelivered(
+    receipts: Receipts, request: PushRequest, message: dict[str, Any], now: float
+) -> None:
+    """A push asking for receipts that reached no one, and was published as
+    ``wspush.push.undelivered``: nobody could acknowledge it, and its check publishes
+    nothing more (one fallback per push, not two)."""
+    if not request.ack:
+        return
+    try:
+        receipts.store.mark_reported(
+            str(message["id"]), request.audience.describe(), int(now * 1000)
+        )
+    except StoreError as error:
+        logger.warning("undelivered receipt not settled", extra={"reason": str(error)})
+
+
 def acknowledge(
     store: ReceiptStore,
     push_id: Any,
