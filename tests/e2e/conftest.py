@@ -23,8 +23,7 @@ from wspush.logic.tokens import issue, parse_secrets
 
 ROOT = Path(__file__).resolve().parents[2]
 SCHEDULE_SCALE = 0.05  # rate(1 minute) fires every 3 seconds
-# terraform apply against the emulator takes ~1 min alone, several on a loaded machine.
-STARTUP_TIMEOUT = 480
+STARTUP_TIMEOUT = 240
 
 
 E2E_SHARD_SIZE = 50
