@@ -11,7 +11,7 @@ set -euo pipefail
 
 cd "$(dirname "$0")"
 PYTHON=${PYTHON:-.venv/bin/python}
-FUNCTIONS=(authorizer connect disconnect message publish push)
+FUNCTIONS=(authorizer connect disconnect message publish push receipts)
 DEPS_DIR=build/lambda-deps
 DEPS_STAMP="$DEPS_DIR/.requirements.sha256"
 

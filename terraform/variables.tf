@@ -340,6 +340,30 @@ variable "publish_sync_max_targets" {
   default     = null
 }
 
+variable "ack_timeout_seconds" {
+  type        = number
+  description = "How long (1-900 s) a push asking for receipts waits for an ack before wspush.push.unacknowledged; null for the module's default (60)."
+  default     = null
+}
+
+variable "undelivered_events_enabled" {
+  type        = bool
+  description = "Publish wspush.push.undelivered when an entity or connection push reaches no live connection; null for the module's default (true)."
+  default     = null
+}
+
+variable "failed_rate_alarm_threshold" {
+  type        = number
+  description = "Alarm when more than this share (0-1) of pushes end failed within five minutes; null for the module's default (0.05)."
+  default     = null
+}
+
+variable "unacknowledged_rate_alarm_threshold" {
+  type        = number
+  description = "Alarm when more than this share (0-1) of pushes asking for receipts go unacknowledged within five minutes; null for the module's default (0.2)."
+  default     = null
+}
+
 variable "public_publish_patterns" {
   type        = list(string)
   description = "Topic patterns every authenticated connection may publish on, besides its token's `publish` claim (module default none)."

@@ -15,6 +15,7 @@ from typing import Any
 
 from wspush.logic.oidc import TrustedIssuer, issuers_from_json
 from wspush.models.identifiers import is_valid_topic_pattern
+from wspush.models.receipt import MAX_ACK_TIMEOUT_SECONDS
 
 # API Gateway closes a WebSocket after 2 hours; rows live a little longer so that a TTL
 # deletion never races a connection that is still open.
@@ -30,6 +31,8 @@ DEFAULT_CLIENT_PUBLISH_BURST = 20
 # A client publish to at most this many subscribers is delivered by the message function
 # itself; a larger audience is handed to the push function.
 DEFAULT_CLIENT_PUBLISH_INLINE_TARGETS = 100
+# How long a push asking for receipts waits for one, as the module's ack_timeout_seconds.
+DEFAULT_ACK_TIMEOUT_SECONDS = 60
 
 
 class ConfigError(RuntimeError):
@@ -184,6 +187,8 @@ class MessageConfig:
     budget_per_second: int = DEFAULT_BUDGET_PER_SECOND
     budget_burst: int = DEFAULT_BUDGET_BURST
     client_publish: ClientPublishConfig | None = None
+    # How long a push's trace (and so the acks added to it) is kept: the history window.
+    history_retention_seconds: int = DEFAULT_HISTORY_RETENTION_SECONDS
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> MessageConfig:
@@ -201,6 +206,9 @@ class MessageConfig:
             max_subscriptions=_int(env, "MAX_SUBSCRIPTIONS_PER_CONNECTION", 100),
             budget_per_second=_int(env, "CONNECTION_BUDGET_PER_SECOND", DEFAULT_BUDGET_PER_SECOND),
             budget_burst=_int(env, "CONNECTION_BUDGET_BURST", DEFAULT_BUDGET_BURST),
+            history_retention_seconds=_int(
+                env, "HISTORY_RETENTION_SECONDS", DEFAULT_HISTORY_RETENTION_SECONDS, minimum=60
+            ),
             client_publish=ClientPublishConfig.from_env(env),
         )
 
@@ -328,4 +336,47 @@ class PublishConfig:
             history_table=_required(env, "HISTORY_TABLE"),
             sync_max_targets=_int(env, "PUBLISH_SYNC_MAX_TARGETS", 100, minimum=0),
             sync_wait_seconds=_int(env, "PUBLISH_SYNC_WAIT_SECONDS", 10),
+        )
+
+
+@dataclass(frozen=True)
+class PersonalPushConfig:
+    """What an entity or connection push may end with: its receipts (``"ack": true``),
+    checked ``ack_timeout_seconds`` after it was sent through the ack-timeout queue, and
+    the undelivered event when it reached no one. Both events go to ``event_bus_name``."""
+
+    event_bus_name: str | None
+    undelivered_events: bool = True
+    ack_timeout_seconds: int = DEFAULT_ACK_TIMEOUT_SECONDS
+    ack_timeout_queue_url: str | None = None
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] = os.environ) -> PersonalPushConfig:
+        timeout = _int(env, "ACK_TIMEOUT_SECONDS", DEFAULT_ACK_TIMEOUT_SECONDS)
+        if timeout > MAX_ACK_TIMEOUT_SECONDS:
+            raise ConfigError(
+                f"environment variable ACK_TIMEOUT_SECONDS must be <= {MAX_ACK_TIMEOUT_SECONDS}"
+                f" (an SQS message's longest delay), got {timeout}"
+            )
+        return cls(
+            event_bus_name=_optional(env, "PUSH_EVENT_BUS"),
+            undelivered_events=_flag(env, "UNDELIVERED_EVENTS_ENABLED", default=True),
+            ack_timeout_seconds=timeout,
+            ack_timeout_queue_url=_optional(env, "ACK_TIMEOUT_QUEUE_URL"),
+        )
+
+
+@dataclass(frozen=True)
+class ReceiptsConfig:
+    """The receipts function: it reads the ack-timeout queue and publishes
+    ``wspush.push.unacknowledged`` for each push nobody acknowledged."""
+
+    history_table: str
+    event_bus_name: str
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] = os.environ) -> ReceiptsConfig:
+        return cls(
+            history_table=_required(env, "HISTORY_TABLE"),
+            event_bus_name=_required(env, "PUSH_EVENT_BUS"),
         )

@@ -23,6 +23,7 @@ from wspush_local.emulator.table import create_connections_table, create_history
 TABLE = "wspush-test-connections"
 HISTORY_TABLE = "wspush-test-history"
 EVENT_BUS = "wspush-test"
+ACK_TIMEOUT_QUEUE = "wspush-test-ack-timeouts"
 SECRET_PARAMETER = "/wspush/test/token-secret"
 SECRET = "integration-secret-of-at-least-32-bytes"
 MAX_SUBSCRIPTIONS = 5
@@ -44,6 +45,9 @@ def handlers(moto_url, connections_endpoint) -> dict[str, ModuleType]:
             "CONNECTIONS_TABLE": TABLE,
             "HISTORY_TABLE": HISTORY_TABLE,
             "LIFECYCLE_EVENT_BUS": EVENT_BUS,
+            "PUSH_EVENT_BUS": EVENT_BUS,
+            "ACK_TIMEOUT_SECONDS": "5",
+            "ACK_TIMEOUT_QUEUE_URL": f"{moto_url}/123456789012/{ACK_TIMEOUT_QUEUE}",
             "RESUME_MAX_MESSAGES": "5",
             "CONNECTIONS_ENDPOINT": connections_endpoint.url,
             "TOKEN_SECRET_PARAMETER": SECRET_PARAMETER,
@@ -73,6 +77,7 @@ def aws(moto_url, handlers, connections_endpoint):
     create_history_table(dynamodb, HISTORY_TABLE)
     events = boto3.client("events", endpoint_url=moto_url)
     events.create_event_bus(Name=EVENT_BUS)
+    boto3.client("sqs", endpoint_url=moto_url).create_queue(QueueName=ACK_TIMEOUT_QUEUE)
     ssm = boto3.client("ssm", endpoint_url=moto_url)
     ssm.put_parameter(Name=SECRET_PARAMETER, Value=SECRET, Type="SecureString")
     return {"dynamodb": dynamodb, "ssm": ssm, "events": events}

@@ -39,7 +39,7 @@ def test_build_is_byte_identical_across_runs_and_ignores_timestamps():
 def test_zips_hold_the_package_without_boto3_or_caches_and_the_manifest_matches():
     manifest = json.loads((ROOT / "dist" / "manifest.json").read_text())
     assert set(manifest) == {
-        "authorizer", "connect", "disconnect", "message", "publish", "push",
+        "authorizer", "connect", "disconnect", "message", "publish", "push", "receipts",
         "order_status_place_order", "chat_moderation_moderate",
     }  # fmt: skip
     example_zips = {"order_status_": "order_status.zip", "chat_moderation_": "chat_moderation.zip"}

@@ -119,7 +119,9 @@ def _plan(directory: Path, moto_url: str, plugin_cache: Path, variables: dict[st
     return result, " ".join((result.stdout + result.stderr).split())
 
 
-@pytest.mark.parametrize("example", ["basic", "order_status", "cognito", "chat_moderation"])
+@pytest.mark.parametrize(
+    "example", ["basic", "order_status", "cognito", "chat_moderation", "offline_fallback"]
+)
 def test_the_example_plans_from_outside_the_repository_at_the_release_tag(
     example, tagged_clone, release_zips, emulator_url, plugin_cache, tmp_path
 ):

@@ -38,6 +38,19 @@ def test_push_with_id_and_exclusion_builds_that_request():
     }
 
 
+def test_push_may_ask_for_receipts_and_opt_out_of_the_fallback():
+    args = cli.parser().parse_args(
+        ["push", "--entity", "alice", "--message", "1", "--ack", "--no-fallback"]
+    )
+    assert cli._push_request(args) == {
+        "payload": 1,
+        "type": "notification",
+        "ack": True,
+        "fallback": False,
+        "entityId": "alice",
+    }
+
+
 def test_the_push_function_is_invoked_without_sdk_retries_and_with_a_long_read_timeout():
     # Given a deployment (the local emulator's address is enough to build a client)
     deployment = cli.Deployment({}, "us-east-1", "ws://x", "http://p", "http://127.0.0.1:1")

@@ -15,7 +15,7 @@ print(json.dumps({"enabled": gc.isenabled(), "frozen": gc.get_freeze_count()}))
 
 
 @pytest.mark.parametrize(
-    "handler", ["authorizer", "connect", "disconnect", "message", "publish", "push"]
+    "handler", ["authorizer", "connect", "disconnect", "message", "publish", "push", "receipts"]
 )
 def test_init_turns_the_collector_back_on_and_freezes_what_it_built(handler):
     env = {
@@ -25,6 +25,7 @@ def test_init_turns_the_collector_back_on_and_freezes_what_it_built(handler):
         "TOKEN_SECRET_PARAMETER": "/p",
         "HISTORY_TABLE": "h",
         "LIFECYCLE_EVENT_BUS": "bus",
+        "PUSH_EVENT_BUS": "bus",
         "AWS_REGION": "us-east-1",
         "AWS_LAMBDA_FUNCTION_NAME": "f",  # Lambda sets it for every function
         "PUSH_FUNCTION_NAME": "wspush-prod-push",

@@ -145,6 +145,25 @@ async def test_prints_each_push_once_as_a_json_line(server) -> None:
     assert "subscribed to news" in status
 
 
+async def test_acknowledges_each_push_that_asks_for_it(server) -> None:
+    # Given a listener
+    fake, url = server
+    out, status = io.StringIO(), []
+    task = asyncio.create_task(_listener(url, out, status).run())
+    ws = await fake.next_connection(1)
+    # When a push asks for a receipt (sent twice), and another does not
+    await ws.send_json(envelope(1, channel="entity:alice", seq=1, epoch="e1", ack=True))
+    await ws.send_json(envelope(1, channel="entity:alice", seq=1, epoch="e1", ack=True))
+    await ws.send_json(envelope(2, channel="entity:alice", seq=2, epoch="e1"))
+    await _until(lambda: len(_lines(out)) == 2)
+    await _until(lambda: len([f for f in fake.frames[0] if f.get("action") == "ack"]) == 2)
+    task.cancel()
+    # Then it acknowledges the first (each copy: an ack may be lost), never the second
+    acks = [f for f in fake.frames[0] if f.get("action") == "ack"]
+    assert acks == [{"action": "ack", "id": "id-1"}] * 2
+    assert [line["id"] for line in _lines(out)] == ["id-1", "id-2"]
+
+
 async def test_reconnects_with_a_fresh_token_resubscribes_and_resumes(server) -> None:
     fake, url = server
     out, status = io.StringIO(), []

@@ -97,6 +97,11 @@ def _publish(document, invoker, counter=None, executor=None, sync_max=100, claim
             "invalid_request",
             '"broadcast" must be true',
         ),
+        # Receipts and the fallback are for one person's pushes only
+        (b'{"topic": "news", "payload": 1, "ack": true}', 400, "invalid_request", '"ack": true'),
+        (b'{"broadcast": true, "payload": 1, "ack": true}', 400, "invalid_request", "broadcast"),
+        (b'{"topic": "t", "payload": 1, "fallback": true}', 400, "invalid_request", "fallback"),
+        (b'{"entityId": "m1", "payload": 1, "ack": "yes"}', 400, "invalid_request", "true or"),
         (b'{"messages": []}', 400, "invalid_request", "non-empty list"),
         (b'{"messages": {}}', 400, "invalid_request", "non-empty list"),
         (b'{"messages": [], "extra": 1}', 400, "invalid_request", "unexpected"),

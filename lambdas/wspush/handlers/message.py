@@ -1,5 +1,5 @@
 """Message routes (``ping``, ``subscribe``, ``unsubscribe``, ``resume``, ``presence``,
-``publish``, ``$default``).
+``publish``, ``ack``, ``$default``).
 
 Whatever the client sends, it gets one reply frame and API Gateway gets a 200: bad input
 never surfaces as a Lambda error. The routes are two-way (they have a route response), so
@@ -25,6 +25,7 @@ from wspush.dal.event_bus import EventBus
 from wspush.dal.history_table import HistoryTable
 from wspush.dal.hook_invoker import HOOK_WAIT_SECONDS, HookInvoker
 from wspush.dal.push_invoker import PushInvoker, invoke_client_config
+from wspush.dal.receipts_table import ReceiptsTable
 from wspush.handlers import initialised
 from wspush.handlers._shared import (
     WebSocketEvent,
@@ -41,6 +42,7 @@ from wspush.logic.lifecycle import SOURCE
 from wspush.logic.messages import ChannelServices, InboundMessage, Reply, handle_message
 from wspush.logic.push import Deadline, Delivery, Retry
 from wspush.logic.resume import Replay, send_replay
+from wspush.logic.trace import TraceKeeping
 from wspush.observability import count, count_by, logger, metrics, tracer
 
 if TYPE_CHECKING:
@@ -56,6 +58,10 @@ channels = ChannelServices(
     resume_limit=config.resume_max_messages,
     lifecycle=lifecycle_events(config.lifecycle, dynamodb, (table, connections_api)),
     budgets=Budgets(table, config.budget_per_second, config.budget_burst),
+    receipts=ReceiptsTable(dynamodb, config.history_table),
+    trace=TraceKeeping(
+        HistoryTable(dynamodb, config.history_table), config.history_retention_seconds
+    ),
 )
 
 

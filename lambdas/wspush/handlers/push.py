@@ -9,10 +9,13 @@ from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.logging import correlation_paths
 
-from wspush.config import PushConfig
+from wspush.config import PersonalPushConfig, PushConfig
+from wspush.dal.ack_timeouts import AckTimeoutQueue
 from wspush.dal.connections_api import ConnectionsApi
 from wspush.dal.connections_table import ConnectionsTable
+from wspush.dal.event_bus import EventBus
 from wspush.dal.history_table import HistoryTable
+from wspush.dal.receipts_table import ReceiptsTable
 from wspush.dal.shard_invoker import ShardInvoker, shard_client_config
 from wspush.handlers import initialised
 from wspush.handlers._shared import dynamodb_client, lifecycle_events, session
@@ -29,6 +32,8 @@ from wspush.logic.coordinator import (
     Work,
 )
 from wspush.logic.envelope import UnsendableMessage
+from wspush.logic.lifecycle import SOURCE
+from wspush.logic.receipts import Receipts
 from wspush.logic.shards import HAND_ON_TASK, SHARD_TASK, Sharding
 from wspush.logic.trace import TraceKeeping
 from wspush.models.channel import SequencePending
@@ -75,6 +80,38 @@ settings = DeliverySettings(
 )
 # Created on first use: a push that fits in one invocation never needs it.
 _invoker: ShardInvoker | None = None
+personal = PersonalPushConfig.from_env()
+
+
+class _LazyClients:
+    """The event bus and the ack-timeout queue, their clients created on first use: most
+    pushes reach someone and ask for no receipt."""
+
+    def __init__(self) -> None:
+        self._bus: EventBus | None = None
+        self._queue: AckTimeoutQueue | None = None
+
+    def publish(self, detail_type: str, detail: dict[str, Any]) -> None:
+        if self._bus is None:
+            assert personal.event_bus_name is not None
+            self._bus = EventBus(session.client("events"), personal.event_bus_name, SOURCE)
+        self._bus.publish(detail_type, detail)
+
+    def schedule(self, check: dict[str, Any], delay_seconds: int) -> None:
+        if self._queue is None:
+            assert personal.ack_timeout_queue_url is not None
+            self._queue = AckTimeoutQueue(session.client("sqs"), personal.ack_timeout_queue_url)
+        self._queue.schedule(check, delay_seconds)
+
+
+lazy_clients = _LazyClients()
+receipts = Receipts(
+    store=ReceiptsTable(dynamodb, config.history_table),
+    timeouts=lazy_clients if personal.ack_timeout_queue_url else None,
+    timeout_seconds=personal.ack_timeout_seconds,
+    retention_seconds=config.history_retention_seconds,
+)
+undelivered = lazy_clients if personal.event_bus_name and personal.undelivered_events else None
 
 initialised()
 
@@ -144,6 +181,8 @@ def runtime() -> PushRuntime:
         sharding=sharding,
         settings=settings,
         lifecycle=lifecycle,
+        receipts=receipts,
+        undelivered=undelivered,
         trace=trace,
     )
 

@@ -61,6 +61,7 @@ def with_position(
         position=(position.seq, position.epoch) if position is not None else None,
         ts=message["ts"],
         sender=message.get("from"),
+        ack=message.get("ack") is True,
     )
 
 

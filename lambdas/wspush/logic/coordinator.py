@@ -23,6 +23,7 @@ from wspush.logic import envelope, trace
 from wspush.logic.channels import History, number_envelope
 from wspush.logic.lifecycle import Lifecycle
 from wspush.logic.push import Deadline, Delivery, RateLimiter, Sender, TargetStore, fan_out
+from wspush.logic.receipts import EventPublisher, Receipts, expect_receipt, settle_undelivered
 from wspush.logic.shards import (
     Coordinator,
     PushState,
@@ -35,6 +36,7 @@ from wspush.logic.shards import (
     without_payload,
 )
 from wspush.logic.trace import TraceKeeping
+from wspush.logic.undelivered import report_undelivered
 from wspush.models.connection import DeletedRow, Target
 from wspush.models.push import (
     Audience,
@@ -75,6 +77,10 @@ class PushRuntime:
     sharding: Sharding
     settings: DeliverySettings
     lifecycle: Lifecycle | None = None
+    # Pushes asking for receipts ("ack": true): where they are kept, when they time out.
+    receipts: Receipts | None = None
+    # Where wspush.push.undelivered goes; None: the deployment turned the events off.
+    undelivered: EventPublisher | None = None
     trace: TraceKeeping | None = None  # None: no trace kept (and no attempts recorded)
 
 
@@ -285,6 +291,8 @@ def start_push(work: NewPush, runtime: PushRuntime, invocation: Invocation) -> P
     )
     body = envelope.encode(message)
     logger.append_keys(audience=request.audience.describe(), messageId=message["id"])
+    if runtime.receipts is not None:  # before any copy goes out: an ack can come at once
+        expect_receipt(runtime.receipts, request, message, time.time())
     state = PushState(request=without_payload(request.body), envelope=message)
     delivery = delivery_for(request, body, runtime.sharding.rate_limit, runtime)
     deadline = deadline_for(runtime, invocation)
@@ -323,6 +331,11 @@ def finish(state: PushState, runtime: PushRuntime, invocation: Invocation) -> di
     keep_trace(state, status, kept, runtime)
     if state.shards_failed:
         raise ShardsFailed(f"{len(state.shards_failed)} shard(s) failed: {summary}")
+    # Done, and sent to no one: the fallback event (an entity or connection push only).
+    request = state.push_request()
+    published = report_undelivered(runtime.undelivered, request, state.envelope, state.report)
+    if published and runtime.receipts is not None:
+        settle_undelivered(runtime.receipts, request, state.envelope, time.time())
     return summary
 
 

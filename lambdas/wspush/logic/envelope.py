@@ -30,10 +30,12 @@ def build(
     position: tuple[int, str] | None = None,
     ts: str | None = None,
     sender: dict[str, str] | None = None,
+    ack: bool = False,
 ) -> dict[str, Any]:
     """``{type, id, ts, data}``; a push adds its ``channel`` and, when its channel keeps
     history, its ``position`` as ``seq`` and ``epoch``; a client publish its ``sender``
-    as ``from``."""
+    as ``from``; a push asking for receipts adds ``"ack": true`` (the client answers
+    ``{"action": "ack", "id": …}``)."""
     timestamp = (now or datetime.now(UTC)).isoformat(timespec="milliseconds")
     message: dict[str, Any] = {
         "type": message_type,
@@ -46,6 +48,8 @@ def build(
         message["seq"], message["epoch"] = position
     if sender is not None:
         message["from"] = sender
+    if ack:
+        message["ack"] = True
     message["data"] = data
     return message
 
@@ -65,6 +69,7 @@ def for_push(request: PushRequest, fallback_id: str, now: datetime | None = None
         now,
         request.id or fallback_id,
         sender=request.sender,
+        ack=request.ack,
     )
 
 

@@ -16,6 +16,7 @@ from wspush.logic import strict_json
 from wspush.logic.budget import UNIT_BYTES, Budgets, Refused, charge_replay, take
 from wspush.logic.lifecycle import Lifecycle
 from wspush.logic.presence import MemberStore, presence
+from wspush.logic.receipts import ReceiptStore, acknowledge
 from wspush.logic.resume import (
     HistoryReader,
     Reader,
@@ -26,6 +27,7 @@ from wspush.logic.resume import (
     within_bytes,
 )
 from wspush.logic.topics import may_read_pattern, may_read_topic
+from wspush.logic.trace import TraceKeeping
 from wspush.models.connection import DeletedRow, SubscribeOutcome
 from wspush.models.identifiers import (
     is_subscription_pattern,
@@ -64,6 +66,8 @@ class ChannelServices:
     budgets: Budgets | None = None  # per-connection budgets for subscribe, presence, resume
     # The publish action (``logic.client_publish``), when the deployment offers it.
     publish: Callable[[dict[str, Any], InboundMessage, float], Reply] | None = None
+    receipts: ReceiptStore | None = None  # where acks of pushes asking for them are kept
+    trace: TraceKeeping | None = None  # where a push's first ack is added to its trace
 
 
 @dataclass(frozen=True)
@@ -90,9 +94,9 @@ class Reply:
         return tuple(self.replay.bodies) if self.replay else ()
 
 
-KNOWN_ACTIONS = ("ping", "subscribe", "unsubscribe", "resume", "presence", "publish")
+KNOWN_ACTIONS = ("ping", "subscribe", "unsubscribe", "resume", "presence", "publish", "ack")
 # What one connection may ask only so often (``logic.budget``); ping and unsubscribe are free.
-BUDGETED_ACTIONS = ("subscribe", "resume", "presence")
+BUDGETED_ACTIONS = ("subscribe", "resume", "presence", "ack")
 INVALID_TOPIC = "topic must be 1-128 characters of letters, digits and _.:/-"
 INVALID_SUBSCRIPTION = (
     f"{INVALID_TOPIC}, or a pattern: a prefix ending in . or / followed by * (room.*), or *"
@@ -254,6 +258,16 @@ def handle_message(
         if left is not None and lifecycle is not None and not is_subscription_pattern(topic):
             lifecycle.subscription_removed(topic, left, message.entity_id, message.connection_id)
         return Reply({"type": "unsubscribed", "topic": topic})
+    if action == "ack" and channels is not None and channels.receipts is not None:
+        frame = acknowledge(
+            channels.receipts,
+            parsed.get("id"),
+            message.connection_id,
+            message.entity_id,
+            now,
+            channels.trace,
+        )
+        return Reply(frame, error_kind=frame.get("code"))
     if action in ("resume", "presence") and channels is not None:
         if action == "resume":
             return _resume(parsed, message, channels, public_topics, now, budget_left)

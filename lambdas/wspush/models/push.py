@@ -100,6 +100,10 @@ class PushRequest:
     message_type: str = "notification"
     id: str | None = None  # the caller's idempotency key: the envelope id of every copy
     exclude_connection_id: str | None = None  # a connection the fan-out skips (the sender)
+    # Receipts: the envelope asks every copy's client for {"action":"ack","id":…}.
+    ack: bool = False
+    # An entity or connection push that reaches no one publishes wspush.push.undelivered.
+    fallback: bool = True
     body: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
     # Who published it, ``{"entityId": ...}``: a client publish, set by the server.
     sender: dict[str, str] | None = None
@@ -121,6 +125,8 @@ class PushRequest:
         ]
         if self.sender is not None:
             content[2] = self.sender
+        if self.ack:  # it changes the envelope; absent, fingerprints stay as they were
+            content.append("ack")
         canonical = json.dumps(content, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(canonical.encode("ascii")).hexdigest()
 
@@ -254,6 +260,7 @@ def parse_push_request(
         raise InvalidPushRequest("invalid excludeConnectionId")
     sender = _sender(body.get("from"))
     key = present[0]
+    ack, fallback = _receipt_options(body, key)
     value = body[key]
     if key == "broadcast":
         audience = Audience(broadcast=True)
@@ -275,6 +282,8 @@ def parse_push_request(
         message_type=message_type,
         id=message_id,
         exclude_connection_id=exclude,
+        ack=ack,
+        fallback=fallback,
         body=dict(body),
         sender=sender,
     )
@@ -291,3 +300,24 @@ def _sender(value: Any) -> dict[str, str] | None:
     ):
         raise InvalidPushRequest('"from" must be {"entityId": <a valid entity id>}')
     return {"entityId": value["entityId"]}
+# The audiences a push may ask receipts and an undelivered event for: one person's.
+PERSONAL_AUDIENCE_KEYS = ("entityId", "connectionId")
+
+
+def _receipt_options(body: dict[str, Any], audience_key: str) -> tuple[bool, bool]:
+    """``"ack"`` (default false) and ``"fallback"`` (default true, and always false for a
+    topic or a broadcast): booleans, and ``true`` only for an entity or connection push."""
+    values = []
+    for name, default in (("ack", False), ("fallback", audience_key in PERSONAL_AUDIENCE_KEYS)):
+        value = body.get(name, default)
+        if not isinstance(value, bool):
+            raise InvalidPushRequest(
+                f'"{name}" must be true or false; got {json.dumps(value)[:32]}'
+            )
+        if value and audience_key not in PERSONAL_AUDIENCE_KEYS:
+            raise InvalidPushRequest(
+                f'"{name}": true is only for entityId and connectionId pushes; '
+                f"a {audience_key} push reaches many people and cannot ask for it"
+            )
+        values.append(value)
+    return values[0], values[1]

@@ -78,6 +78,8 @@ class Listener:
         self.seen = _Seen(options.dedupe_window)
         self.positions: dict[str, tuple[int, Any]] = {}
         self.connections = 0
+        # Envelopes with "ack": true, to acknowledge on the connection they came on.
+        self.pending_acks: list[str] = []
 
     async def run(self) -> None:
         """Listen until cancelled."""
@@ -157,6 +159,8 @@ class Listener:
             if message.type is not aiohttp.WSMsgType.TEXT:
                 continue
             resume_pending = self._frame(message.data, resume_pending)
+            while self.pending_acks:
+                await ws.send_json({"action": "ack", "id": self.pending_acks.pop(0)})
 
     def _frame(self, text: str, resume_pending: bool) -> bool:
         """Handle one text frame; return whether a resume answer is still pending."""
@@ -168,6 +172,9 @@ class Listener:
         if not isinstance(frame, dict):
             return resume_pending
         if isinstance(frame.get("id"), str) and isinstance(frame.get("ts"), str):
+            if frame.get("ack") is True:
+                # Again for a duplicate: the first ack may not have reached the server.
+                self.pending_acks.append(frame["id"])
             if self.seen.first_time(frame["id"]):
                 channel, seq = frame.get("channel"), frame.get("seq")
                 # A connection's own channel ends with it: the next connection may not

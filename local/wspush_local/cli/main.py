@@ -247,6 +247,10 @@ def _push_request(args: argparse.Namespace) -> dict[str, Any]:
         request["id"] = args.id
     if args.exclude_connection:
         request["excludeConnectionId"] = args.exclude_connection
+    if args.ack:
+        request["ack"] = True
+    if args.no_fallback:
+        request["fallback"] = False
     if args.entity:
         request["entityId"] = args.entity
     elif args.topic:
@@ -662,6 +666,17 @@ def parser() -> argparse.ArgumentParser:
     )
     push.add_argument(
         "--exclude-connection", help="a connection that must not receive it (the sender)"
+    )
+    push.add_argument(
+        "--ack",
+        action="store_true",
+        help="ask for receipts (--entity or --connection): wspush.push.unacknowledged if "
+        "no connection acknowledges in time",
+    )
+    push.add_argument(
+        "--no-fallback",
+        action="store_true",
+        help="no wspush.push.undelivered event when nobody is connected",
     )
     via = push.add_mutually_exclusive_group()
     via.add_argument(

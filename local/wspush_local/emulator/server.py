@@ -53,6 +53,7 @@ from moto.stepfunctions.responses import StepFunctionResponse
 from werkzeug.serving import make_server
 
 from wspush_local.emulator import lambda_account
+from wspush_local.emulator.event_sources import quiet_moto_pollers
 from wspush_local.emulator.moto_transactions import back_up_touched_items_only
 from wspush_local.runtime.service import InvocationError, InvokeRefused, LocalLambda
 
@@ -428,6 +429,7 @@ class Emulator:
         LambdaBackend.invoke = _lambda_invoke(runtime)  # type: ignore[method-assign]
         lambda_account.install(runtime)
         Rule.send_to_targets = _rule_delivery(deliver)  # type: ignore[method-assign]
+        quiet_moto_pollers()  # SQS event sources: event_sources.SqsEventSources delivers
         serialise_dynamodb()
         enforce_apply_time_rules()
         IAMBackend._init_aws_policies = _aws_managed_policies  # type: ignore[method-assign]

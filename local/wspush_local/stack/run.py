@@ -26,6 +26,7 @@ import boto3
 from aiohttp import web
 
 from wspush_local import emulator as emulator_package
+from wspush_local.emulator.event_sources import SqsEventSources
 from wspush_local.emulator.scheduler import QueueSender, RuleTargets, Scheduler
 from wspush_local.emulator.server import Emulator
 from wspush_local.gateway.demo import Demo, stack_backend
@@ -311,6 +312,7 @@ class Stack:
         gateway: Gateway | None = None
         scheduler_task: asyncio.Task[None] | None = None
         watcher_task: asyncio.Task[None] | None = None
+        event_sources_task: asyncio.Task[None] | None = None
         try:
             # 1. The emulator, with Lambda and EventBridge delivery wired to the runtime.
             emulator = Emulator(runtime, targets.deliver, emulator_port, sock=ports.emulator)
@@ -347,6 +349,9 @@ class Stack:
             )
             await asyncio.to_thread(scheduler.load)
             scheduler_task = asyncio.create_task(scheduler.run())
+            event_sources = SqsEventSources(clients["lambda"], clients["sqs"], runtime, REGION)
+            await asyncio.to_thread(event_sources.load)
+            event_sources_task = asyncio.create_task(event_sources.run())
 
             info = {
                 "websocket_url": websocket_url,
@@ -374,6 +379,8 @@ class Stack:
                 scheduler_task.cancel()
             if watcher_task is not None:
                 watcher_task.cancel()
+            if event_sources_task is not None:
+                event_sources_task.cancel()
             if gateway is not None:
                 await gateway.close_all()
                 await asyncio.sleep(0.2)

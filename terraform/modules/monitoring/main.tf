@@ -145,6 +145,78 @@ resource "aws_cloudwatch_metric_alarm" "gone_rate" {
   }
 }
 
+# Shares of pushes, not counts: a busy deployment fails a few pushes every day; an alarm
+# says when the share grows. Only with enough pushes in the period to mean something.
+locals {
+  rate_alarms = {
+    failed-rate = {
+      description = "More than ${var.failed_rate_threshold * 100}% of pushes ended failed: see docs/operations.md (a user says a push never arrived)."
+      threshold   = var.failed_rate_threshold
+      part        = "PushFailed"
+      wholes      = ["PushDelivered", "PushPartial", "PushNoRecipients", "PushFailed"]
+    }
+    unacknowledged-rate = {
+      description = "More than ${var.unacknowledged_rate_threshold * 100}% of pushes asking for receipts were not acknowledged in time: see docs/operations.md."
+      threshold   = var.unacknowledged_rate_threshold
+      part        = "PushUnacknowledged"
+      wholes      = ["PushAckRequested"]
+    }
+  }
+  rate_alarm_min_pushes = 10
+}
+
+resource "aws_cloudwatch_metric_alarm" "rate" {
+  for_each = local.rate_alarms
+
+  alarm_name          = "${var.name}-${each.key}"
+  alarm_description   = each.value.description
+  evaluation_periods  = 1
+  comparison_operator = "GreaterThanThreshold"
+  threshold           = each.value.threshold
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = [aws_sns_topic.alarms.arn]
+  ok_actions          = [aws_sns_topic.alarms.arn]
+  tags                = var.tags
+
+  metric_query {
+    id          = "rate"
+    label       = "Share of pushes"
+    expression  = "IF(whole >= ${local.rate_alarm_min_pushes}, part / whole, 0)"
+    return_data = true
+  }
+
+  metric_query {
+    id         = "whole"
+    expression = join(" + ", [for index in range(length(each.value.wholes)) : "FILL(w${index}, 0)"])
+  }
+
+  metric_query {
+    id = "part"
+    metric {
+      namespace   = var.metrics_namespace
+      metric_name = each.value.part
+      dimensions  = local.app_dimensions
+      stat        = "Sum"
+      period      = local.period
+    }
+  }
+
+  dynamic "metric_query" {
+    for_each = each.value.wholes
+
+    content {
+      id = "w${metric_query.key}"
+      metric {
+        namespace   = var.metrics_namespace
+        metric_name = metric_query.value
+        dimensions  = local.app_dimensions
+        stat        = "Sum"
+        period      = local.period
+      }
+    }
+  }
+}
+
 resource "aws_cloudwatch_metric_alarm" "table_throttles" {
   alarm_name          = "${var.name}-table-throttles"
   alarm_description   = "The connections table throttled reads or writes."
@@ -267,6 +339,20 @@ resource "aws_cloudwatch_dashboard" "this" {
         properties = {
           title   = "Dead-letter queue depth", region = data.aws_region.current.name, view = "timeSeries", stat = "Maximum"
           metrics = [for queue in var.dead_letter_queue_names : ["AWS/SQS", "ApproximateNumberOfMessagesVisible", "QueueName", queue]]
+        }
+      },
+      {
+        type = "metric", x = 8, y = 12, width = 8, height = 6
+        properties = {
+          title   = "Push outcomes (and undelivered events)", region = data.aws_region.current.name, view = "timeSeries", stat = "Sum"
+          metrics = [for name in ["PushDelivered", "PushPartial", "PushNoRecipients", "PushFailed", "PushUndelivered"] : [var.metrics_namespace, name, "service", "wspush", "stage", var.stage_name]]
+        }
+      },
+      {
+        type = "metric", x = 16, y = 12, width = 8, height = 6
+        properties = {
+          title   = "Receipts: asked, acknowledged, unacknowledged", region = data.aws_region.current.name, view = "timeSeries", stat = "Sum"
+          metrics = [for name in ["PushAckRequested", "PushAcknowledged", "PushUnacknowledged"] : [var.metrics_namespace, name, "service", "wspush", "stage", var.stage_name]]
         }
       },
     ]

@@ -8,6 +8,7 @@ output "alarm_names" {
   value = concat(
     [for alarm in aws_cloudwatch_metric_alarm.threshold : alarm.alarm_name],
     [aws_cloudwatch_metric_alarm.gone_rate.alarm_name, aws_cloudwatch_metric_alarm.table_throttles.alarm_name],
+    [for alarm in aws_cloudwatch_metric_alarm.rate : alarm.alarm_name],
   )
 }
 

@@ -85,3 +85,15 @@ variable "identity_provider_alarm" {
   default     = false
   nullable    = false
 }
+
+variable "failed_rate_threshold" {
+  type        = number
+  description = "Alarm when more than this share (0-1) of pushes end failed in five minutes."
+  default     = 0.05
+}
+
+variable "unacknowledged_rate_threshold" {
+  type        = number
+  description = "Alarm when more than this share (0-1) of pushes asking for receipts go unacknowledged in five minutes."
+  default     = 0.2
+}

@@ -14,6 +14,7 @@ locals {
     message    = { memory_size = 256, timeout = 10 }
     publish    = { memory_size = 256, timeout = 15 }
     push       = { memory_size = 512, timeout = 60 }
+    receipts   = { memory_size = 256, timeout = 10 }
   }
   function_settings = {
     for name, defaults in local.function_defaults : name => {
@@ -71,6 +72,7 @@ locals {
     token_secret      = { service = "ssm", arns = [module.token_secret.parameter_arn] }
     dead_letter_queue = { service = "sqs", arns = [module.push_schedule.dead_letter_queue_arn] }
     undelivered_queue = { service = "sqs", arns = [module.push_schedule.undelivered_queue_arn] }
+    ack_timeout_queue = { service = "sqs", arns = [module.receipts.queue_arn, module.receipts.dead_letter_queue_arn] }
     # Built from its name: the topic itself waits for the functions (its alarms name them).
     alarm_topic = { service = "sns", arns = var.monitoring_enabled ? ["arn:${data.aws_partition.current.partition}:sns:${data.aws_region.current.name}:${data.aws_caller_identity.current.account_id}:${local.name}-alarms"] : [] }
   }
@@ -247,6 +249,8 @@ locals {
         { sid = "FindConnectionOwner", actions = ["dynamodb:Query"], resources = [module.connections_table.connection_index_arn] },
       ] : [],
       local.client_publish_access,
+      # An ack updates the receipt the push wrote (never creates one) and reads it back.
+      [{ sid = "AcknowledgePushes", actions = ["dynamodb:UpdateItem", "dynamodb:GetItem"], resources = [module.history_table.table_arn] }],
     )
     publish = [
       { sid = "CountSmallAudiences", actions = ["dynamodb:Query"], resources = [module.connections_table.table_arn] },
@@ -274,7 +278,17 @@ locals {
       # A topic audience spread over the topic's and its patterns' partitions, sharded:
       # each page's connections are read back (their subscriptions) to send one copy each.
       { sid = "ReadSubscriptionsOfTargets", actions = ["dynamodb:BatchGetItem"], resources = [module.connections_table.table_arn] },
+      # A push asking for receipts schedules its check on the ack-timeout queue.
+      { sid = "ScheduleAckTimeouts", actions = ["sqs:SendMessage"], resources = [module.receipts.queue_arn] },
+      # wspush.push.undelivered (a personal push that reached no one).
+      { sid = "PublishPushOutcomes", actions = ["events:PutEvents"], resources = [module.push_schedule.event_bus_arn] },
     ])
+    receipts = [
+      # The event source mapping receives and deletes the checks with the function's role.
+      { sid = "ReadAckTimeouts", actions = ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"], resources = [module.receipts.queue_arn] },
+      { sid = "ReadAndMarkReceipts", actions = ["dynamodb:GetItem", "dynamodb:UpdateItem"], resources = [module.history_table.table_arn] },
+      { sid = "PublishUnacknowledged", actions = ["events:PutEvents"], resources = [module.push_schedule.event_bus_arn] },
+    ]
   }
 
   # What a principal needs on the key to use a resource through each service.
@@ -396,7 +410,7 @@ locals {
       }), local.presence_environment) : tomap({})
     }
     message = {
-      description = "Answers ping, subscribe, unsubscribe, resume, presence, publish and unknown actions."
+      description = "Answers ping, subscribe, unsubscribe, resume, presence, publish, ack and unknown actions."
       environment = merge(tomap({
         CONNECTIONS_ENDPOINT             = module.websocket_api.connections_url
         CONNECTION_TTL_SECONDS           = tostring(local.connection_ttl_seconds)
@@ -429,11 +443,21 @@ locals {
     push = {
       description = "Fans a message out to an entity, a topic, a connection or everyone."
       environment = merge(tomap({
-        CONNECTIONS_ENDPOINT      = module.websocket_api.connections_url
-        PUSH_CONCURRENCY          = tostring(var.push_concurrency)
-        SCHEDULED_MESSAGE         = jsonencode(var.scheduled_message)
-        HISTORY_RETENTION_SECONDS = tostring(var.history_retention_hours * 3600)
+        CONNECTIONS_ENDPOINT       = module.websocket_api.connections_url
+        PUSH_CONCURRENCY           = tostring(var.push_concurrency)
+        SCHEDULED_MESSAGE          = jsonencode(var.scheduled_message)
+        HISTORY_RETENTION_SECONDS  = tostring(var.history_retention_hours * 3600)
+        PUSH_EVENT_BUS             = module.push_schedule.event_bus_name
+        UNDELIVERED_EVENTS_ENABLED = tostring(var.undelivered_events_enabled)
+        ACK_TIMEOUT_SECONDS        = tostring(var.ack_timeout_seconds)
+        ACK_TIMEOUT_QUEUE_URL      = module.receipts.queue_url
       }), local.push_sharding_environment, local.presence_environment)
+    }
+    receipts = {
+      description = "Publishes wspush.push.unacknowledged for pushes nobody acknowledged in time."
+      environment = tomap({
+        PUSH_EVENT_BUS = module.push_schedule.event_bus_name
+      })
     }
   }
 }
@@ -475,6 +499,7 @@ locals {
     "resume"      = "message"
     "presence"    = "message"
     "publish"     = "message"
+    "ack"         = "message"
   }
 
   # Each custom route gets a Lambda proxy integration of its own, named after the route.
@@ -500,7 +525,7 @@ module "websocket_api" {
   routes       = local.routes
   # The message function returns its reply frame as the body: one round trip less per
   # reply than a post to @connections.
-  two_way_routes = ["$default", "ping", "subscribe", "unsubscribe", "resume", "presence", "publish"]
+  two_way_routes = ["$default", "ping", "subscribe", "unsubscribe", "resume", "presence", "publish", "ack"]
   connect_authorizer = var.auth_disabled ? null : {
     function_name = module.functions["authorizer"].function_name
     invoke_arn    = module.functions["authorizer"].invoke_arn
@@ -550,6 +575,17 @@ module "push_schedule" {
   kms_key_arn         = local.kms_key_arn
 }
 
+# --- Receipts: the ack-timeout queue and the function that reads it ----------------------
+
+module "receipts" {
+  source = "../receipts"
+
+  name                     = local.name
+  function_name            = module.functions["receipts"].function_name
+  function_timeout_seconds = local.function_settings["receipts"].timeout
+  kms_key_arn              = local.kms_key_arn
+}
+
 # --- Publish API: POST /publish over HTTPS -----------------------------------------------
 
 module "publish_api" {
@@ -586,17 +622,19 @@ module "monitoring" {
   source = "../monitoring"
   count  = var.monitoring_enabled ? 1 : 0
 
-  name                      = local.name
-  stage_name                = var.stage_name
-  metrics_namespace         = local.common_environment.POWERTOOLS_METRICS_NAMESPACE
-  function_names            = { for role, function in module.functions : role => function.function_name }
-  push_log_group_name       = module.functions["push"].log_group_name
-  authorizer_log_group_name = module.functions["authorizer"].log_group_name
-  api_id                    = module.websocket_api.api_id
-  table_name                = module.connections_table.table_name
-  dead_letter_queue_names   = [module.push_schedule.dead_letter_queue_name, module.push_schedule.undelivered_queue_name]
-  gone_rate_threshold       = var.gone_rate_alarm_threshold
-  identity_provider_alarm   = length(var.connect_oidc_issuers) > 0
-  alarm_email               = var.alarm_email
-  kms_key_arn               = local.kms_key_arn
+  name                          = local.name
+  stage_name                    = var.stage_name
+  metrics_namespace             = local.common_environment.POWERTOOLS_METRICS_NAMESPACE
+  function_names                = { for role, function in module.functions : role => function.function_name }
+  push_log_group_name           = module.functions["push"].log_group_name
+  authorizer_log_group_name     = module.functions["authorizer"].log_group_name
+  api_id                        = module.websocket_api.api_id
+  table_name                    = module.connections_table.table_name
+  dead_letter_queue_names       = [module.push_schedule.dead_letter_queue_name, module.push_schedule.undelivered_queue_name, module.receipts.dead_letter_queue_name]
+  gone_rate_threshold           = var.gone_rate_alarm_threshold
+  failed_rate_threshold         = var.failed_rate_alarm_threshold
+  unacknowledged_rate_threshold = var.unacknowledged_rate_alarm_threshold
+  identity_provider_alarm       = length(var.connect_oidc_issuers) > 0
+  alarm_email                   = var.alarm_email
+  kms_key_arn                   = local.kms_key_arn
 }

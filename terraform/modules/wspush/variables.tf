@@ -394,13 +394,13 @@ variable "function_settings" {
     memory_size = optional(number)
     timeout     = optional(number)
   }))
-  description = "Memory (MB) and timeout (s) overrides per function: authorizer, connect, disconnect, message, publish, push."
+  description = "Memory (MB) and timeout (s) overrides per function: authorizer, connect, disconnect, message, publish, push, receipts."
   default     = {}
   nullable    = false
 
   validation {
-    condition     = alltrue([for key in keys(var.function_settings) : contains(["authorizer", "connect", "disconnect", "message", "publish", "push"], key)])
-    error_message = "function_settings keys must be among authorizer, connect, disconnect, message, publish, push."
+    condition     = alltrue([for key in keys(var.function_settings) : contains(["authorizer", "connect", "disconnect", "message", "publish", "push", "receipts"], key)])
+    error_message = "function_settings keys must be among authorizer, connect, disconnect, message, publish, push, receipts."
   }
 }
 
@@ -643,6 +643,49 @@ variable "publish_sync_max_targets" {
   validation {
     condition     = var.publish_sync_max_targets >= 0 && var.publish_sync_max_targets <= 1000
     error_message = "publish_sync_max_targets must be between 0 and 1000."
+  }
+}
+
+variable "ack_timeout_seconds" {
+  type        = number
+  description = "How long (1-900 s) a push asking for receipts (\"ack\": true) waits for a connection of its entity to acknowledge before wspush publishes wspush.push.unacknowledged. 900 is the longest an SQS message can be delayed."
+  default     = 60
+  nullable    = false
+
+  validation {
+    condition     = var.ack_timeout_seconds >= 1 && var.ack_timeout_seconds <= 900 && floor(var.ack_timeout_seconds) == var.ack_timeout_seconds
+    error_message = "ack_timeout_seconds must be a whole number from 1 to 900 (SQS delays a message at most 900 seconds)."
+  }
+}
+
+variable "undelivered_events_enabled" {
+  type        = bool
+  description = "Publish wspush.push.undelivered (with the envelope) when an entity or connection push reaches no live connection, so a rule can email, text or notify the person instead. A push opts out with \"fallback\": false; never for topics or broadcasts."
+  default     = true
+  nullable    = false
+}
+
+variable "failed_rate_alarm_threshold" {
+  type        = number
+  description = "Alarm when more than this share (0-1) of pushes end failed within five minutes (at least 10 pushes)."
+  default     = 0.05
+  nullable    = false
+
+  validation {
+    condition     = var.failed_rate_alarm_threshold >= 0 && var.failed_rate_alarm_threshold <= 1
+    error_message = "failed_rate_alarm_threshold must be a share from 0 to 1."
+  }
+}
+
+variable "unacknowledged_rate_alarm_threshold" {
+  type        = number
+  description = "Alarm when more than this share (0-1) of pushes asking for receipts go unacknowledged within five minutes (at least 10 such pushes)."
+  default     = 0.2
+  nullable    = false
+
+  validation {
+    condition     = var.unacknowledged_rate_alarm_threshold >= 0 && var.unacknowledged_rate_alarm_threshold <= 1
+    error_message = "unacknowledged_rate_alarm_threshold must be a share from 0 to 1."
   }
 }
 

@@ -31,7 +31,7 @@ run "custom_route_beside_builtin_ones" {
   }
 
   assert {
-    condition     = toset(keys(local.routes)) == toset(["$connect", "$disconnect", "$default", "ping", "subscribe", "unsubscribe", "resume", "presence", "publish", "placeOrder"])
+    condition     = toset(keys(local.routes)) == toset(["$connect", "$disconnect", "$default", "ping", "subscribe", "unsubscribe", "resume", "presence", "publish", "ack", "placeOrder"])
     error_message = "A custom route must be added beside wspush's own routes, which stay."
   }
 

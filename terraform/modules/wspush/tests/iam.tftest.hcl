@@ -39,7 +39,7 @@ run "least_privilege" {
 
   assert {
     condition = (
-      length(data.aws_iam_policy_document.function["message"].statement) == 9 &&
+      length(data.aws_iam_policy_document.function["message"].statement) == 10 &&
       data.aws_iam_policy_document.function["message"].statement[0].actions == toset(["dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:ConditionCheckItem"]) &&
       data.aws_iam_policy_document.function["message"].statement[0].resources == toset([module.connections_table.table_arn]) &&
       data.aws_iam_policy_document.function["message"].statement[1].actions == toset(["execute-api:ManageConnections"]) &&
@@ -55,14 +55,16 @@ run "least_privilege" {
       data.aws_iam_policy_document.function["message"].statement[7].actions == toset(["dynamodb:Query"]) &&
       data.aws_iam_policy_document.function["message"].statement[7].resources == toset([module.connections_table.connection_index_arn]) &&
       data.aws_iam_policy_document.function["message"].statement[8].actions == toset(["lambda:InvokeFunction"]) &&
-      data.aws_iam_policy_document.function["message"].statement[8].resources == toset([local.push_function_arn])
+      data.aws_iam_policy_document.function["message"].statement[8].resources == toset([local.push_function_arn]) &&
+      data.aws_iam_policy_document.function["message"].statement[9].actions == toset(["dynamodb:UpdateItem", "dynamodb:GetItem"]) &&
+      data.aws_iam_policy_document.function["message"].statement[9].resources == toset([module.history_table.table_arn])
     )
     error_message = "message may only write subscriptions, POST to @connections on its own stage, read presence and history, count occupancy, publish to its bus, number client publishes, forget gone subscribers and hand large audiences to its own push function."
   }
 
   assert {
     condition = (
-      length(data.aws_iam_policy_document.function["push"].statement) == 10 &&
+      length(data.aws_iam_policy_document.function["push"].statement) == 12 &&
       data.aws_iam_policy_document.function["push"].statement[0].actions == toset(["dynamodb:Query"]) &&
       data.aws_iam_policy_document.function["push"].statement[0].resources == toset([module.connections_table.table_arn, module.connections_table.connection_index_arn]) &&
       data.aws_iam_policy_document.function["push"].statement[1].actions == toset(["dynamodb:Scan"]) &&
@@ -79,7 +81,11 @@ run "least_privilege" {
       data.aws_iam_policy_document.function["push"].statement[7].resources == toset([module.history_table.table_arn]) &&
       data.aws_iam_policy_document.function["push"].statement[8].actions == toset(["events:PutEvents"]) &&
       data.aws_iam_policy_document.function["push"].statement[9].actions == toset(["dynamodb:BatchGetItem"]) &&
-      data.aws_iam_policy_document.function["push"].statement[9].resources == toset([module.connections_table.table_arn])
+      data.aws_iam_policy_document.function["push"].statement[9].resources == toset([module.connections_table.table_arn]) &&
+      data.aws_iam_policy_document.function["push"].statement[10].actions == toset(["sqs:SendMessage"]) &&
+      data.aws_iam_policy_document.function["push"].statement[10].resources == toset([module.receipts.queue_arn]) &&
+      data.aws_iam_policy_document.function["push"].statement[11].actions == toset(["events:PutEvents"]) &&
+      data.aws_iam_policy_document.function["push"].statement[11].resources == toset([module.push_schedule.event_bus_arn])
     )
     error_message = "push may only read the audience (Scan on the table, never the index), delete gone rows, POST to @connections on its own stage, invoke itself (exact ARN) and record failures in its dead-letter queue."
   }
@@ -123,7 +129,7 @@ run "demo_mode_lets_message_find_the_connection_owner_in_the_index_only" {
 
   assert {
     condition = (
-      length(data.aws_iam_policy_document.function["message"].statement) == 10 &&
+      length(data.aws_iam_policy_document.function["message"].statement) == 11 &&
       data.aws_iam_policy_document.function["message"].statement[6].actions == toset(["dynamodb:Query"]) &&
       data.aws_iam_policy_document.function["message"].statement[6].resources == toset([module.connections_table.connection_index_arn])
     )

@@ -22,8 +22,8 @@ run "a_local_zip_reaches_every_function_with_its_hash" {
   }
 
   assert {
-    condition     = length(module.functions) == 6
-    error_message = "The six functions share the one zip."
+    condition     = length(module.functions) == 7
+    error_message = "The seven functions share the one zip."
   }
 }
 

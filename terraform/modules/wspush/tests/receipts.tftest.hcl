@@ -1,0 +1,188 @@
+# Plan-only: receipts and the undelivered event reach the functions, with least privilege,
+# and bad values fail plan.
+mock_provider "aws" {
+  override_during = plan
+  source          = "./tests/mocks"
+}
+
+variables {
+  lambda_package = { path = "tests/fixtures/lambda.zip" }
+}
+
+run "defaults_wait_a_minute_and_fall_back" {
+  command = plan
+
+  assert {
+    condition = (
+      local.function_definitions.push.environment.ACK_TIMEOUT_SECONDS == "60" &&
+      local.function_definitions.push.environment.UNDELIVERED_EVENTS_ENABLED == "true" &&
+      local.function_definitions.push.environment.PUSH_EVENT_BUS == "wspush-prod" &&
+      local.function_definitions.receipts.environment.PUSH_EVENT_BUS == "wspush-prod"
+    )
+    error_message = "By default a receipt is awaited 60 s and undelivered events are on, on the stack's bus."
+  }
+
+  assert {
+    condition     = local.routes["ack"] == "message" && contains(keys(module.websocket_api.route_response_ids), "ack")
+    error_message = "The ack action has its own route."
+  }
+}
+
+run "settings_reach_the_push_function" {
+  command = plan
+
+  variables {
+    ack_timeout_seconds        = 900
+    undelivered_events_enabled = false
+  }
+
+  assert {
+    condition = (
+      local.function_definitions.push.environment.ACK_TIMEOUT_SECONDS == "900" &&
+      local.function_definitions.push.environment.UNDELIVERED_EVENTS_ENABLED == "false"
+    )
+    error_message = "ack_timeout_seconds and undelivered_events_enabled must reach the push function."
+  }
+}
+
+run "the_ack_timeout_queue_is_encrypted_and_dead_letters" {
+  command = plan
+
+  module {
+    source = "../receipts"
+  }
+
+  variables {
+    name                     = "wspush-prod"
+    function_name            = "wspush-prod-receipts"
+    function_timeout_seconds = 10
+    kms_key_arn              = "arn:aws:kms:us-east-1:123456789012:key/0000"
+  }
+
+  assert {
+    condition = (
+      aws_sqs_queue.this.name == "wspush-prod-ack-timeouts" &&
+      aws_sqs_queue.this.visibility_timeout_seconds == 60 &&
+      aws_sqs_queue.this.kms_master_key_id == "arn:aws:kms:us-east-1:123456789012:key/0000" &&
+      aws_sqs_queue.dead_letter.kms_master_key_id == "arn:aws:kms:us-east-1:123456789012:key/0000" &&
+      jsondecode(aws_sqs_queue.this.redrive_policy).maxReceiveCount == 5 &&
+      aws_lambda_event_source_mapping.this.function_name == "wspush-prod-receipts" &&
+      contains(aws_lambda_event_source_mapping.this.function_response_types, "ReportBatchItemFailures")
+    )
+    error_message = "The ack-timeout queue and its dead-letter queue are encrypted with the stack's key; failed checks dead-letter after 5 receives, item by item."
+  }
+}
+
+run "without_a_key_sqs_encrypts" {
+  command = plan
+
+  module {
+    source = "../receipts"
+  }
+
+  variables {
+    name                     = "wspush-prod"
+    function_name            = "wspush-prod-receipts"
+    function_timeout_seconds = 10
+  }
+
+  assert {
+    condition     = aws_sqs_queue.this.sqs_managed_sse_enabled == true && aws_sqs_queue.dead_letter.sqs_managed_sse_enabled == true
+    error_message = "Without a key, both queues use SQS-managed encryption."
+  }
+}
+
+run "each_function_gets_exactly_its_share" {
+  command = plan
+
+  assert {
+    condition = (
+      [for s in local.function_access.push : s.resources if s.sid == "ScheduleAckTimeouts"][0] == [module.receipts.queue_arn] &&
+      [for s in local.function_access.receipts : s.resources if s.sid == "ReadAckTimeouts"][0] == [module.receipts.queue_arn] &&
+      [for s in local.function_access.receipts : s.resources if s.sid == "PublishUnacknowledged"][0] == [module.push_schedule.event_bus_arn] &&
+      [for s in local.function_access.message : s.actions if s.sid == "AcknowledgePushes"][0] == ["dynamodb:UpdateItem", "dynamodb:GetItem"]
+    )
+    error_message = "Push sends to the ack-timeout queue, receipts reads it and publishes on the bus, message only updates receipts: on exact ARNs."
+  }
+}
+
+run "alarms_on_failed_and_unacknowledged_rates" {
+  command = plan
+
+  assert {
+    condition     = contains(module.monitoring[0].alarm_names, "wspush-prod-failed-rate") && contains(module.monitoring[0].alarm_names, "wspush-prod-unacknowledged-rate")
+    error_message = "The failed and unacknowledged rate alarms exist."
+  }
+}
+
+run "rate_alarms_divide_the_right_metrics" {
+  command = plan
+
+  module {
+    source = "../monitoring"
+  }
+
+  variables {
+    name                          = "wspush-prod"
+    stage_name                    = "prod"
+    function_names                = { push = "wspush-prod-push" }
+    push_log_group_name           = "/aws/lambda/wspush-prod-push"
+    authorizer_log_group_name     = "/aws/lambda/wspush-prod-authorizer"
+    api_id                        = "a1b2c3d4e5"
+    table_name                    = "wspush-prod-connections"
+    dead_letter_queue_names       = ["wspush-prod-push-dlq"]
+    failed_rate_threshold         = 0.1
+    unacknowledged_rate_threshold = 0.5
+  }
+
+  assert {
+    condition = (
+      aws_cloudwatch_metric_alarm.rate["failed-rate"].threshold == 0.1 &&
+      aws_cloudwatch_metric_alarm.rate["unacknowledged-rate"].threshold == 0.5 &&
+      [for q in aws_cloudwatch_metric_alarm.rate["unacknowledged-rate"].metric_query : q.metric[0].metric_name if q.id == "part"][0] == "PushUnacknowledged" &&
+      [for q in aws_cloudwatch_metric_alarm.rate["unacknowledged-rate"].metric_query : q.metric[0].metric_name if q.id == "w0"][0] == "PushAckRequested" &&
+      [for q in aws_cloudwatch_metric_alarm.rate["failed-rate"].metric_query : q.metric[0].metric_name if q.id == "part"][0] == "PushFailed"
+    )
+    error_message = "failed-rate divides PushFailed by every push outcome; unacknowledged-rate PushUnacknowledged by PushAckRequested."
+  }
+}
+
+run "timeout_below_one_second" {
+  command = plan
+
+  variables {
+    ack_timeout_seconds = 0
+  }
+
+  expect_failures = [var.ack_timeout_seconds]
+}
+
+run "timeout_past_what_sqs_can_delay" {
+  command = plan
+
+  variables {
+    ack_timeout_seconds = 901
+  }
+
+  expect_failures = [var.ack_timeout_seconds]
+}
+
+run "timeout_not_whole" {
+  command = plan
+
+  variables {
+    ack_timeout_seconds = 1.5
+  }
+
+  expect_failures = [var.ack_timeout_seconds]
+}
+
+run "rate_threshold_not_a_share" {
+  command = plan
+
+  variables {
+    failed_rate_alarm_threshold = 2
+  }
+
+  expect_failures = [var.failed_rate_alarm_threshold]
+}
