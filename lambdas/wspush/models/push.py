@@ -300,6 +300,8 @@ def _sender(value: Any) -> dict[str, str] | None:
     ):
         raise InvalidPushRequest('"from" must be {"entityId": <a valid entity id>}')
     return {"entityId": value["entityId"]}
+
+
 # The audiences a push may ask receipts and an undelivered event for: one person's.
 PERSONAL_AUDIENCE_KEYS = ("entityId", "connectionId")
 
