@@ -50,7 +50,7 @@ def apply_inputs(
         variables,
         terraform.var_file,
         {"terraform": terraform.version(), "moto": moto.__version__},
-        code=sorted(emulator_code.glob("*.py")),
+        emulator=sorted(emulator_code.glob("*.py")),
     )
 
 
@@ -107,6 +107,10 @@ def deploy(
     started = time.monotonic()
     assert terraform.state is not None, "the stack's Terraform has a state file of its own"
     saved = _trusted(snapshots, slot) if use_snapshot else None
+    if saved is not None and inputs.emulator_changed_since(saved.digests):
+        log.info("the snapshot was made by another emulator (moto or its code changed)")
+        snapshots.discard(slot)
+        saved = None
     outputs: dict[str, Any] | None = None
     how = "applied"
     if saved is not None:
