@@ -169,7 +169,7 @@ def test_first_run_applies_and_saves_then_an_unchanged_run_restores_without_appl
     first = _deploy(tmp_path, terraform, _inputs(root))
     assert first.how == "applied"
     assert terraform.calls == ["init", "apply", "outputs"]
-    assert emulator.calls == ["reset", "save"]
+    assert emulator.calls == ["save"]  # a fresh emulator is empty already
 
     terraform.state.unlink()  # a new work directory: only the snapshot knows the state
     emulator.reset()
@@ -243,7 +243,7 @@ def test_a_corrupt_or_old_snapshot_is_discarded_and_rebuilt(tmp_path, emulator, 
     assert result.how == "applied"
     assert "snapshot not usable" in caplog.text
     assert terraform.calls == ["apply", "outputs"]
-    assert emulator.calls == ["reset", "save"]
+    assert emulator.calls == ["save"]  # never loaded: the emulator is still empty
     # Rebuilt: the next run restores it.
     assert Snapshots(tmp_path / "snapshots").find("root") is not None
     assert _deploy(tmp_path, terraform, _inputs(root)).how == "restored"
@@ -258,7 +258,7 @@ def test_an_emulator_state_that_does_not_load_is_rebuilt(tmp_path, emulator):
     terraform.calls.clear()
     emulator.calls.clear()
     assert _deploy(tmp_path, terraform, _inputs(root)).how == "applied"
-    assert emulator.calls == ["load", "reset", "reset", "save"]
+    assert emulator.calls == ["load", "reset", "save"]
 
 
 def test_fresh_applies_even_when_the_snapshot_matches(tmp_path, emulator):
@@ -299,4 +299,4 @@ def test_a_snapshot_of_another_emulator_is_never_loaded(tmp_path, emulator, chan
     caplog.set_level(logging.INFO, logger="wspush.stack")
     assert _deploy(tmp_path, terraform, _inputs(root, versions=versions)).how == "applied"
     assert "made by another emulator" in caplog.text
-    assert emulator.calls == ["reset", "save"]  # never "load"
+    assert emulator.calls == ["save"]  # never "load"
