@@ -30,6 +30,7 @@ ROOT = Path(__file__).resolve().parents[1]
 READY = re.compile(r"wspush\.stack ready$")
 DEPLOYED = re.compile(r"wspush\.stack (deployment .*)$")
 TIMEOUT_SECONDS = 600
+STOP_SECONDS = 60
 
 
 @dataclass(frozen=True)
@@ -71,6 +72,7 @@ def start_once(label: str, work_dir: Path, run_args: list[str]) -> Start:
         stderr=subprocess.STDOUT,
         text=True,
         env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        start_new_session=True,  # its workers too, should it not stop by itself
     )
     assert process.stdout is not None
     deployment = "?"
@@ -86,7 +88,12 @@ def start_once(label: str, work_dir: Path, run_args: list[str]) -> Start:
         if time.monotonic() - started > TIMEOUT_SECONDS:
             break
     process.send_signal(signal.SIGINT)
-    process.communicate(timeout=120)
+    try:
+        process.communicate(timeout=STOP_SECONDS)
+    except subprocess.TimeoutExpired:
+        print(f"{label}: the stack did not stop within {STOP_SECONDS} s; killed", file=sys.stderr)
+        os.killpg(process.pid, signal.SIGKILL)
+        process.communicate()
     if wall is None:
         sys.exit(f"{label}: the stack never got ready:\n{''.join(output[-40:])}")
     # The CPU of the whole start and its short stop: the stop is well under a second.

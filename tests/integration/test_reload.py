@@ -194,6 +194,11 @@ async def test_saves_in_quick_succession_are_one_rebuild(stack):
 async def test_a_configuration_change_says_a_restart_applies_it(stack, caplog):
     root, _client, watcher, _reloaded = stack
     caplog.set_level(logging.INFO, logger="wspush.reload")
+    # A state file or the docs changing is not a configuration change.
+    (root / "terraform" / "terraform.tfstate").write_text("{}")
+    (root / "terraform" / "README.md").write_text("# docs\n")
+    await asyncio.sleep(0.3)
+    assert "Terraform configuration changed" not in caplog.text
     _edit(root / "terraform" / "main.tf", "# configuration, changed\n")
     await _wait_for(lambda: "Terraform configuration changed" in caplog.text)
     assert "terraform/main.tf" in caplog.text

@@ -28,11 +28,21 @@ def _project(tmp_path: Path) -> Path:
     (root / "terraform" / ".terraform.lock.hcl").write_text("# lock\n")
     (root / "dist").mkdir()
     (root / "dist" / "fn.zip").write_bytes(b"zip")
+    (root / "emulator.py").write_text("# the emulator's code\n")
     return root
 
 
-def _inputs(root: Path, variables: dict[str, str] | None = None) -> Inputs:
-    return inputs_of(root, [root / "terraform"], variables or VARIABLES, None, VERSIONS)
+def _inputs(
+    root: Path, variables: dict[str, str] | None = None, versions: dict[str, str] | None = None
+) -> Inputs:
+    return inputs_of(
+        root,
+        [root / "terraform"],
+        variables or VARIABLES,
+        None,
+        versions or VERSIONS,
+        emulator=[root / "emulator.py"],
+    )
 
 
 def test_the_key_follows_every_input_of_the_apply(tmp_path):
@@ -48,20 +58,16 @@ def test_the_key_follows_every_input_of_the_apply(tmp_path):
         original = changed.read_bytes()
         changed.write_bytes(original + b"# changed\n")
         assert _inputs(root).key != key, changed
-        assert (
-            _inputs(root).changed_since(
-                inputs_of(root, [root / "terraform"], VARIABLES, None, VERSIONS).digests
-            )
-            == []
-        )
         changed.write_bytes(original)
     assert _inputs(root).key == key
 
     assert _inputs(root, {**VARIABLES, "stage_name": "other"}).key != key
     assert _inputs(root, {**VARIABLES, "extra": "1"}).key != key
-    assert (
-        inputs_of(root, [root / "terraform"], VARIABLES, None, {**VERSIONS, "moto": "6"}).key != key
-    )
+    assert _inputs(root, versions={**VERSIONS, "moto": "6"}).key != key
+    (root / "emulator.py").write_text("# changed\n")
+    assert _inputs(root).key != key
+    (root / "emulator.py").write_text("# the emulator's code\n")
+    assert _inputs(root).key == key
     var_file = root / "local.tfvars"
     var_file.write_text('x = "1"\n')
     assert inputs_of(root, [root / "terraform"], VARIABLES, var_file, VERSIONS).key != key
@@ -163,7 +169,7 @@ def test_first_run_applies_and_saves_then_an_unchanged_run_restores_without_appl
     first = _deploy(tmp_path, terraform, _inputs(root))
     assert first.how == "applied"
     assert terraform.calls == ["init", "apply", "outputs"]
-    assert emulator.calls == ["reset", "save"]
+    assert emulator.calls == ["save"]  # a fresh emulator is empty already
 
     terraform.state.unlink()  # a new work directory: only the snapshot knows the state
     emulator.reset()
@@ -237,7 +243,7 @@ def test_a_corrupt_or_old_snapshot_is_discarded_and_rebuilt(tmp_path, emulator, 
     assert result.how == "applied"
     assert "snapshot not usable" in caplog.text
     assert terraform.calls == ["apply", "outputs"]
-    assert emulator.calls == ["reset", "save"]
+    assert emulator.calls == ["save"]  # never loaded: the emulator is still empty
     # Rebuilt: the next run restores it.
     assert Snapshots(tmp_path / "snapshots").find("root") is not None
     assert _deploy(tmp_path, terraform, _inputs(root)).how == "restored"
@@ -252,7 +258,7 @@ def test_an_emulator_state_that_does_not_load_is_rebuilt(tmp_path, emulator):
     terraform.calls.clear()
     emulator.calls.clear()
     assert _deploy(tmp_path, terraform, _inputs(root)).how == "applied"
-    assert emulator.calls == ["load", "reset", "reset", "save"]
+    assert emulator.calls == ["load", "reset", "save"]
 
 
 def test_fresh_applies_even_when_the_snapshot_matches(tmp_path, emulator):
@@ -276,3 +282,21 @@ def test_an_init_terraform_finds_stale_runs_again(tmp_path, emulator, caplog):
     assert _deploy(tmp_path, terraform, _inputs(root)).how == "applied changes"
     assert terraform.calls == ["apply", "init", "apply", "outputs"]
     assert "terraform asks for init" in caplog.text
+
+
+@pytest.mark.parametrize("change", ["moto", "emulator code"])
+def test_a_snapshot_of_another_emulator_is_never_loaded(tmp_path, emulator, change, caplog):
+    root = _project(tmp_path)
+    terraform = FakeTerraform(tmp_path / "terraform.tfstate", emulator)
+    _deploy(tmp_path, terraform, _inputs(root))
+    versions = VERSIONS
+    if change == "moto":
+        versions = {**VERSIONS, "moto": "5.3.0"}
+    else:
+        (root / "emulator.py").write_text("# changed\n")
+    terraform.calls.clear()
+    emulator.calls.clear()
+    caplog.set_level(logging.INFO, logger="wspush.stack")
+    assert _deploy(tmp_path, terraform, _inputs(root, versions=versions)).how == "applied"
+    assert "made by another emulator" in caplog.text
+    assert emulator.calls == ["save"]  # never "load"

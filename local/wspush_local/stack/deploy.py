@@ -50,7 +50,7 @@ def apply_inputs(
         variables,
         terraform.var_file,
         {"terraform": terraform.version(), "moto": moto.__version__},
-        code=sorted(emulator_code.glob("*.py")),
+        emulator=sorted(emulator_code.glob("*.py")),
     )
 
 
@@ -87,8 +87,12 @@ def _apply(terraform: Terraform, variables: dict[str, str]) -> dict[str, Any]:
     return terraform.outputs()
 
 
-def _apply_from_scratch(terraform: Terraform, variables: dict[str, str]) -> dict[str, Any]:
-    emulator_state.reset()
+def _apply_from_scratch(
+    terraform: Terraform, variables: dict[str, str], restored: bool
+) -> dict[str, Any]:
+    """Apply everything to an empty emulator (emptied first when a snapshot was loaded)."""
+    if restored:
+        emulator_state.reset()
     if terraform.state is not None:
         terraform.state.unlink(missing_ok=True)
     return _apply(terraform, variables)
@@ -107,15 +111,19 @@ def deploy(
     started = time.monotonic()
     assert terraform.state is not None, "the stack's Terraform has a state file of its own"
     saved = _trusted(snapshots, slot) if use_snapshot else None
+    if saved is not None and inputs.emulator_changed_since(saved.digests):
+        log.info("the snapshot was made by another emulator (moto or its code changed)")
+        snapshots.discard(slot)
+        saved = None
     outputs: dict[str, Any] | None = None
     how = "applied"
+    restored = saved is not None
     if saved is not None:
         try:
             outputs = saved.restore(terraform.state, emulator_state.load)
         except (SnapshotError, emulator_state.EmulatorStateError, OSError) as error:
             log.warning("snapshot not usable (%s): discarded, applying from scratch", error)
             snapshots.discard(slot)
-            emulator_state.reset()
             saved = None
     if saved is not None and saved.key == inputs.key:
         log.info(
@@ -138,7 +146,7 @@ def deploy(
             outputs = None
     if how == "applied" or outputs is None:
         log.info("terraform init + apply against the emulator…")
-        outputs = _apply_from_scratch(terraform, variables)
+        outputs = _apply_from_scratch(terraform, variables, restored)
     try:
         snapshots.save(slot, inputs, terraform.state, outputs, emulator_state.save)
     except (emulator_state.EmulatorStateError, OSError) as error:

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from wspush_local.runtime.service import LocalLambda
+from wspush_local.stack.snapshot import configuration_files
 
 log = logging.getLogger("wspush.reload")
 POLL_SECONDS = 0.5
@@ -63,6 +64,15 @@ def fingerprint(paths: Iterable[Path]) -> Fingerprint:
     return frozenset(seen)
 
 
+def configuration_fingerprint(paths: Iterable[Path]) -> Fingerprint:
+    """What polling compares for the configuration: the files an apply reads (not its
+    state, tests or docs, which change without changing what is deployed)."""
+    files: list[Path] = []
+    for top in paths:
+        files.extend(configuration_files(top) if top.is_dir() else [top])
+    return fingerprint(files)
+
+
 def changed_files(before: Fingerprint, after: Fingerprint) -> list[str]:
     return sorted({entry[0] for entry in before ^ after})
 
@@ -96,7 +106,7 @@ class Watcher:
     async def run(self) -> None:
         """Watch until cancelled."""
         self._sources = await asyncio.to_thread(fingerprint, self.sources)
-        self._configuration = await asyncio.to_thread(fingerprint, self.configuration)
+        self._configuration = await asyncio.to_thread(configuration_fingerprint, self.configuration)
         log.info(
             "watching %s for changes (a change rebuilds and reloads the functions)",
             self._relative(str(p) for p in self.sources),
@@ -107,7 +117,7 @@ class Watcher:
 
     async def poll(self) -> None:
         """One look at the files: report a configuration change, rebuild on a source one."""
-        configuration = await asyncio.to_thread(fingerprint, self.configuration)
+        configuration = await asyncio.to_thread(configuration_fingerprint, self.configuration)
         if configuration != self._configuration:
             changed = changed_files(self._configuration, configuration)
             self._configuration = configuration

@@ -14,6 +14,8 @@ provider connects, and no resource records it.
   A changed configuration is always applied, never skipped.
 - A snapshot that is unreadable, of another format, or whose files do not match the
   digests recorded with them is discarded and rebuilt by applying from scratch.
+- One made by another emulator (moto's version or the emulator's code changed) is never
+  loaded either: its saved objects may not fit this one.
 
 Each configuration (the root one, each example) has its own slot, written whole into a new
 directory and then swapped in, so a reader sees the old snapshot, the new one, or none.
@@ -36,6 +38,8 @@ KEY_FILE = "key.json"
 EMULATOR_FILE = "emulator.pickle"
 STATE_FILE = "terraform.tfstate"
 OUTPUTS_FILE = "outputs.json"
+# The digests of the emulator's own code are named so.
+EMULATOR_INPUT = "emulator:"
 # Where the provider connects: not part of the key (see the module docstring).
 ADDRESS_VARIABLES = frozenset({"emulator_endpoint"})
 # Files in a configuration directory that the apply does not read.
@@ -81,6 +85,14 @@ class Inputs:
     def key(self) -> str:
         return _digest(json.dumps(sorted(self.digests.items())).encode())
 
+    def emulator_changed_since(self, earlier: dict[str, str]) -> bool:
+        """Whether ``earlier`` was made by another emulator (its code, or moto's version):
+        its saved state may not load into this one as it was, so it is not a base."""
+        return any(
+            name.startswith(EMULATOR_INPUT) or name == "version:moto"
+            for name in self.changed_since(earlier)
+        )
+
     def changed_since(self, earlier: dict[str, str]) -> list[str]:
         """The inputs that differ from ``earlier``'s (added, removed or changed)."""
         names = set(self.digests) | set(earlier)
@@ -93,13 +105,14 @@ def inputs_of(
     variables: dict[str, str],
     var_file: Path | None,
     versions: dict[str, str],
-    code: Iterable[Path] = (),
+    emulator: Iterable[Path] = (),
 ) -> Inputs:
     """The inputs of an apply of the configuration in ``directories`` (the root module's
     and any others it reads), with ``variables`` and ``var_file``; ``versions`` are the
-    tools' (terraform, moto), ``code`` more files whose change must re-apply."""
+    tools' (terraform, moto), ``emulator`` the emulator's code: its digests are
+    ``emulator:<path>``, and a snapshot made by another emulator is never loaded."""
     digests: dict[str, str] = {}
-    files: set[Path] = set(code)
+    files: set[Path] = set()
     for directory in directories:
         files.update(configuration_files(directory))
     if var_file is not None:
@@ -111,6 +124,8 @@ def inputs_of(
         resolved = path.resolve()
         shown = resolved.relative_to(root) if resolved.is_relative_to(root) else resolved
         digests[f"file:{shown}"] = _file_digest(path)
+    for path in sorted(emulator):
+        digests[f"{EMULATOR_INPUT}{path.name}"] = _file_digest(path)
     for variable, value in variables.items():
         if variable not in ADDRESS_VARIABLES:
             digests[f"variable:{variable}"] = _digest(value.encode())
