@@ -105,7 +105,7 @@ export interface SubscribeOptions {
 }
 
 export interface PublishOptions {
-  /** The envelope type. Default: the server's (`notification`). */
+  /** The envelope type (1-64 characters). Default: the server's (`message`). */
   type?: string;
   /** The message id (1-128 of letters, digits and `_.:@+=/-`): reused when the client sends again after a reconnect. Default: a random UUID. */
   id?: string;

@@ -48,10 +48,11 @@ const TOPIC = /^[A-Za-z0-9_.:/-]{1,128}$/;
 const PATTERN = /^(?:\*|[A-Za-z0-9_.:/-]{0,125}[A-Za-z0-9_:-][./]\*)$/;
 // A message id: the push API's idempotency key alphabet.
 const MESSAGE_ID = /^[A-Za-z0-9_.:@+=/-]{1,128}$/;
-// Error codes only a publish is answered with: such an error is never a subscription's.
-const PUBLISH_CODES = new Set(["forbidden", "rejected", "id_conflict"]);
+// The codes of a refused subscribe: an error naming a topic with another code, while a
+// publish to that topic waits, is the publish's.
+const SUBSCRIBE_CODES = new Set(["forbidden_topic", "too_many_subscriptions", "not_connected"]);
 // Errors about a frame as a whole (no topic): while a publish is in flight, they are its.
-const FRAME_CODES = new Set(["too_large", "malformed_json", "invalid_message"]);
+const FRAME_CODES = new Set(["too_large", "malformed_json", "invalid_message", "invalid_topic"]);
 const MEMBER_EVENTS = { member_joined: "memberJoined", member_left: "memberLeft" };
 const WS_OPEN = 1;
 const encoder = new TextEncoder();
@@ -761,20 +762,18 @@ export class WspushClient {
   }
 
   /**
-   * The publish an error frame answers, or null: by its `id`; else, for an error only a
-   * publish gets (or one naming `action: "publish"`), the oldest publish in flight on that
-   * topic; else, for an error about a frame as a whole, the oldest publish in flight.
+   * The publish an error frame answers, or null: by its `id`; else, unless it is a refused
+   * subscribe or presence request, the oldest publish in flight on the topic it names, or,
+   * for an error about a frame as a whole, the oldest publish in flight.
    */
   _publishFor(transport, frame) {
     if (typeof frame.id === "string" && this._publishes.has(frame.id)) return frame.id;
-    const inFlight = [...this._publishes].filter(([, p]) => p.sentOn === transport);
     const code = frame.code ?? null;
-    if (frame.action === "publish" || PUBLISH_CODES.has(code) || (code === "invalid_topic" && typeof frame.topic === "string")) {
-      const match = inFlight.find(([, p]) => typeof frame.topic !== "string" || p.topic === frame.topic);
-      if (match) return match[0];
-    }
-    if (typeof frame.topic !== "string" && FRAME_CODES.has(code) && inFlight.length > 0) return inFlight[0][0];
-    return null;
+    if (frame.action !== undefined && frame.action !== "publish") return null;
+    if (frame.action === undefined && SUBSCRIBE_CODES.has(code)) return null;
+    const inFlight = [...this._publishes].filter(([, p]) => p.sentOn === transport);
+    if (typeof frame.topic === "string") return inFlight.find(([, p]) => p.topic === frame.topic)?.[0] ?? null;
+    return FRAME_CODES.has(code) && inFlight.length > 0 ? inFlight[0][0] : null;
   }
 
   _publishRefused(id, frame) {

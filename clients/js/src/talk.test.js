@@ -50,6 +50,8 @@ describe("publish", () => {
       hook: { type: "error", code: "rejected", topic: "room.1", reason: { code: "profanity", message: "mind your words" } },
       conflict: { type: "error", code: "id_conflict", topic: "room.1", message: "id used for another message" },
       big: { type: "error", code: "too_large", message: "message is 40000 bytes" },
+      shape: { type: "error", code: "invalid_message", topic: "room.1", message: '"echo" must be true or false' },
+      hookDown: { type: "error", code: "hook_failed", topic: "room.1", id: "ignored", message: "nothing was published" },
     };
     const server = new FakeServer({ publishReplies: (frame) => [refusals[frame.data]] });
     const { client, named } = await connected(t, { server });
@@ -60,7 +62,9 @@ describe("publish", () => {
       assert.ok(errors[name] instanceof WspushError, name);
       assert.equal(errors[name].topic, "room.1");
     }
-    assert.deepEqual(Object.values(errors).map((e) => e.code), ["forbidden", "rate_limited", "rejected", "id_conflict", "too_large"]);
+    assert.deepEqual(Object.values(errors).map((e) => e.code), [
+      "forbidden", "rate_limited", "rejected", "id_conflict", "too_large", "invalid_message", "hook_failed",
+    ]);
     assert.equal(errors.slow.retryAfter, 2);
     assert.deepEqual(errors.hook.reason, { code: "profanity", message: "mind your words" });
     assert.match(errors.hook.message, /mind your words/);
@@ -68,6 +72,19 @@ describe("publish", () => {
     assert.deepEqual(client.topics, ["room.1"]);
     assert.deepEqual(named("subscriptionError"), []);
     assert.deepEqual(named("error"), []);
+    client.disconnect();
+  });
+
+  test("a refused subscribe while a publish to the same topic waits is the subscription's", async (t) => {
+    const server = new FakeServer({ publishReplies: () => [], allowTopic: () => false });
+    const { client, named } = await connected(t, { server });
+    const publish = client.publish("room.1", 1, { id: "p" });
+    const subscribe = client.subscribe("room.1").catch((e) => e);
+    assert.equal((await subscribe).code, "forbidden_topic");
+    assert.equal(await settled(publish), "pending");
+    assert.equal(named("subscriptionError").length, 1);
+    server.last.deliver({ type: "published", topic: "room.1", id: "p", seq: 1 });
+    assert.deepEqual(await publish, { id: "p", seq: 1, topic: "room.1" });
     client.disconnect();
   });
 
