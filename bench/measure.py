@@ -42,7 +42,7 @@ from wspush.logic.push import Delivery, fan_out, walk
 from wspush.models.connection import Target
 from wspush.models.push import Audience, PushRequest
 from wspush.models.shard import Shard
-from wspush_local.table import create_connections_table, create_history_table
+from wspush_local.emulator.table import create_connections_table, create_history_table
 
 ROOT = Path(__file__).resolve().parents[1]
 CREDENTIALS = Credentials("bench", "bench")

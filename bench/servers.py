@@ -30,8 +30,8 @@ from aiohttp import WSMsgType, web
 from botocore.credentials import Credentials
 
 from wspush.dal.connections_api import ConnectionsApi
-from wspush_local.deployment import ApiDeployment, Authorizer
-from wspush_local.gateway import Gateway, Limits
+from wspush_local.gateway.deployment import ApiDeployment, Authorizer
+from wspush_local.gateway.websocket import Gateway, Limits
 
 STAGE = "bench"
 
@@ -217,7 +217,7 @@ def dynamodb() -> None:
 
     from moto.server import ThreadedMotoServer
 
-    from wspush_local.emulator import serialise_dynamodb
+    from wspush_local.emulator.server import serialise_dynamodb
 
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
     serialise_dynamodb()

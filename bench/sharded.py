@@ -29,7 +29,7 @@ from typing import Any
 
 from wspush.models.connection import Target
 from wspush.models.shard import ItemKey, Shard
-from wspush_local.worker import LambdaContext
+from wspush_local.runtime.worker import LambdaContext
 
 
 class SyntheticTable:

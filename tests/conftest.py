@@ -35,7 +35,7 @@ def load_event(name: str) -> dict[str, Any]:
 
 @pytest.fixture(scope="session")
 def moto_url():
-    from wspush_local.emulator import serialise_dynamodb
+    from wspush_local.emulator.server import serialise_dynamodb
 
     serialise_dynamodb()  # each write atomic, as in DynamoDB (and in the local stack)
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)

@@ -28,12 +28,12 @@ import websockets
 
 from tests.e2e.conftest import ROOT
 from wspush.logic.tokens import issue, parse_secrets
-from wspush_local.emulator import Emulator
-from wspush_local.gateway import Limits
-from wspush_local.project import lost_connection
-from wspush_local.runtime import LocalLambda, environment_for_workers
-from wspush_local.scheduler import QueueSender, RuleTargets
-from wspush_local.stack import clients_for, free_port, gateway_for_deployment, serve_app
+from wspush_local.emulator.scheduler import QueueSender, RuleTargets
+from wspush_local.emulator.server import Emulator
+from wspush_local.gateway.websocket import Limits
+from wspush_local.runtime.service import LocalLambda, environment_for_workers
+from wspush_local.stack.project import lost_connection
+from wspush_local.stack.run import clients_for, free_port, gateway_for_deployment, serve_app
 
 # A new account's Lambda concurrency: less than one push's coordinator and ten shards.
 NEW_ACCOUNT_CONCURRENCY = 10

@@ -13,7 +13,7 @@ import websockets
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from tests.e2e.conftest import E2E_SHARD_SIZE, ROOT, SCHEDULE_SCALE, wait_until
-from wspush_local.dlq import invocation_record
+from wspush_local.runtime.dlq import invocation_record
 
 pytestmark = pytest.mark.e2e
 

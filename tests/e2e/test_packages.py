@@ -59,7 +59,7 @@ def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
     (built,) = out.glob("wspush-*.whl")
     with zipfile.ZipFile(built) as archive:
         names = set(archive.namelist())
-    assert {"wspush/py.typed", "wspush/sdk/__init__.py", "wspush_local/command.py"} <= names
+    assert {"wspush/py.typed", "wspush/sdk/__init__.py", "wspush_local/cli/command.py"} <= names
     return built
 
 

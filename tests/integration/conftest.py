@@ -18,7 +18,7 @@ import pytest
 
 from tests.fakes import FakeConnectionsEndpoint
 from wspush.logic.messages import ChannelServices, InboundMessage, Reply, handle_message
-from wspush_local.table import create_connections_table, create_history_table
+from wspush_local.emulator.table import create_connections_table, create_history_table
 
 TABLE = "wspush-test-connections"
 HISTORY_TABLE = "wspush-test-history"

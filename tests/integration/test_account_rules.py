@@ -16,10 +16,10 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 
-from wspush_local.deployment import read_functions
-from wspush_local.emulator import Emulator
-from wspush_local.runtime import RECURSION_LIMIT, LocalLambda, environment_for_workers
-from wspush_local.stack import free_port
+from wspush_local.emulator.server import Emulator
+from wspush_local.gateway.deployment import read_functions
+from wspush_local.runtime.service import RECURSION_LIMIT, LocalLambda, environment_for_workers
+from wspush_local.stack.run import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 REGION = "us-east-1"

@@ -3,7 +3,7 @@
 import boto3
 from moto import mock_aws
 
-from wspush_local.deployment import read_api
+from wspush_local.gateway.deployment import read_api
 
 
 def test_routes_with_a_default_route_response_are_two_way():

@@ -8,7 +8,7 @@ import json
 import boto3
 import pytest
 
-from wspush_local.dlq import invocation_record, list_dead_letters, redrive
+from wspush_local.runtime.dlq import invocation_record, list_dead_letters, redrive
 
 PUSH_ARN = "arn:aws:lambda:us-east-1:123456789012:function:wspush-prod-push"
 

@@ -11,9 +11,9 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 
-from wspush_local.emulator import Emulator
-from wspush_local.runtime import LocalLambda, environment_for_workers
-from wspush_local.stack import free_port
+from wspush_local.emulator.server import Emulator
+from wspush_local.runtime.service import LocalLambda, environment_for_workers
+from wspush_local.stack.run import free_port
 
 ROLE_ARN = "arn:aws:iam::123456789012:role/wspush-test"
 LOG_GROUP_ARN = "arn:aws:logs:us-east-1:123456789012:log-group:/aws/apigateway/test"

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from wspush_local.emulator import answer_terraform_stepfunctions_calls
+from wspush_local.emulator.server import answer_terraform_stepfunctions_calls
 
 ROOT = Path(__file__).resolve().parents[2]
 VERSION = (ROOT / "VERSION").read_text().strip()

@@ -7,9 +7,9 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from wspush_local.deployment import DeploymentError
-from wspush_local.jwt_authorizer import JwtConfiguration
-from wspush_local.publish_api import read_publish_route
+from wspush_local.gateway.deployment import DeploymentError
+from wspush_local.gateway.jwt_authorizer import JwtConfiguration
+from wspush_local.gateway.publish_api import read_publish_route
 
 FUNCTION_URI = (
     "arn:aws:apigateway:us-east-1:lambda:path/2015-03-31/functions/"

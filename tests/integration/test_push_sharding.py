@@ -19,7 +19,7 @@ from wspush.dal.shard_invoker import ShardInvoker
 from wspush.logic.envelope import MAX_MESSAGE_BYTES
 from wspush.logic.shards import HAND_ON_TASK, SHARD_TASK, PushState, Sharding
 from wspush.models.shard import Shard, ShardFailed, encode_task
-from wspush_local.worker import LambdaContext
+from wspush_local.runtime.worker import LambdaContext
 
 SYNC_PAYLOAD_LIMIT = 6 * 1024 * 1024
 

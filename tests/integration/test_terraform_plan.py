@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from wspush_local.project import Terraform, project_root
+from wspush_local.stack.project import Terraform, project_root
 
 # The root's own settings, for its provider: everything else is the module's.
 PROVIDER_SETTINGS = {"aws_region", "emulator_endpoint", "tags"}

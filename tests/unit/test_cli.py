@@ -6,8 +6,13 @@ from types import SimpleNamespace
 
 import pytest
 
-from wspush_local import cli
-from wspush_local.jwt_authorizer import JwtAuthorizer, JwtConfiguration, JwtRejected, LocalIssuer
+from wspush_local.cli import main as cli
+from wspush_local.gateway.jwt_authorizer import (
+    JwtAuthorizer,
+    JwtConfiguration,
+    JwtRejected,
+    LocalIssuer,
+)
 
 
 def test_push_with_id_and_exclusion_builds_that_request():

@@ -10,7 +10,7 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
-from wspush_local.demo import Demo, DemoBackend
+from wspush_local.gateway.demo import Demo, DemoBackend
 
 ROOT = Path(__file__).resolve().parents[2]
 

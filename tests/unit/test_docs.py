@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 from tests.snippets import ROOT, blocks, named_snippets, snippet
-from wspush_local.cli import parser
+from wspush_local.cli.main import parser
 
 README = ROOT / "README.md"
 # Every code block of the README, and the test that runs it.

@@ -6,7 +6,10 @@ import json
 from types import SimpleNamespace
 from typing import Any
 
-from wspush_local.emulator import _list_state_machine_versions, _validate_state_machine_definition
+from wspush_local.emulator.server import (
+    _list_state_machine_versions,
+    _validate_state_machine_definition,
+)
 
 
 class _Request:

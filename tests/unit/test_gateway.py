@@ -10,9 +10,15 @@ import aiohttp
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
-from wspush_local.deployment import ApiDeployment, Authorizer
-from wspush_local.gateway import Gateway, Limits, new_connection_id, policy_allows, select_route
-from wspush_local.runtime import InvocationError
+from wspush_local.gateway.deployment import ApiDeployment, Authorizer
+from wspush_local.gateway.websocket import (
+    Gateway,
+    Limits,
+    new_connection_id,
+    policy_allows,
+    select_route,
+)
+from wspush_local.runtime.service import InvocationError
 
 ARN = "arn:aws:execute-api:us-east-1:123456789012:api1/test/$connect"
 

@@ -19,9 +19,9 @@ from aiohttp import WSMsgType, web
 from aiohttp.test_utils import TestClient, TestServer
 
 from tests.unit.test_gateway import ScriptedRuntime, _api
-from wspush_local.deployment import ApiDeployment
-from wspush_local.frames import FrameGuard, FrameLimits
-from wspush_local.gateway import Gateway, Limits, route_response_body
+from wspush_local.gateway.deployment import ApiDeployment
+from wspush_local.gateway.frames import FrameGuard, FrameLimits
+from wspush_local.gateway.websocket import Gateway, Limits, route_response_body
 
 KB = 1024
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from wspush_local.input_transformer import TransformError, resolve, transform
-from wspush_local.scheduler import target_input
+from wspush_local.emulator.input_transformer import TransformError, resolve, transform
+from wspush_local.emulator.scheduler import target_input
 
 RULE_ARN = "arn:aws:events:us-east-1:123456789012:rule/orders-local/orders-local-order-status"
 EVENT = {

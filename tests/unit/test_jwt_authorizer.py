@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from tests.crafted import stray_bits
 from tests.hostile import hostile_bytes, json_texts
 from wspush.logic.tokens import b64url_encode
-from wspush_local.jwt_authorizer import (
+from wspush_local.gateway.jwt_authorizer import (
     KEY_FILE,
     JwtAuthorizer,
     JwtConfiguration,

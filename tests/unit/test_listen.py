@@ -22,7 +22,7 @@ from wspush.logic.tokens import issue, verify
 from wspush.sdk import listen
 from wspush.sdk.backoff import backoff_delay
 from wspush.sdk.listener import Listener, ListenOptions
-from wspush_local.cli import parser
+from wspush_local.cli.main import parser
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -323,7 +323,7 @@ def test_ctrl_c_stops_it_cleanly() -> None:
 # The CLI's token comes from the stack's SSM; here a fixed token, same listen() entry point.
 _TOKENLESS_LISTEN = """
 import sys
-from wspush_local.listen import ListenOptions, listen
+from wspush_local.cli.listen import ListenOptions, listen
 options = ListenOptions("ws://127.0.0.1:9/local", min_reconnect_delay=0.05, max_reconnect_delay=0.1)
 sys.exit(listen(options, lambda: "token", sys.stdout, sys.stderr))
 """

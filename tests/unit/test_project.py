@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from wspush_local.project import Terraform, TerraformError
+from wspush_local.stack.project import Terraform, TerraformError
 
 # A stand-in terraform: appends its arguments to calls.log, then fails with whatever
 # failures.txt says for this call number (one line per call; an empty line succeeds).

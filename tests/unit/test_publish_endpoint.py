@@ -13,11 +13,11 @@ from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 
-from wspush_local.deployment import DeploymentError
-from wspush_local.jwt_authorizer import JwtAuthorizer, JwtConfiguration, LocalIssuer
-from wspush_local.publish_api import PublishEndpoint, PublishRoute
-from wspush_local.runtime import InvocationError
-from wspush_local.sigv4 import SigV4Verifier
+from wspush_local.gateway.deployment import DeploymentError
+from wspush_local.gateway.jwt_authorizer import JwtAuthorizer, JwtConfiguration, LocalIssuer
+from wspush_local.gateway.publish_api import PublishEndpoint, PublishRoute
+from wspush_local.gateway.sigv4 import SigV4Verifier
+from wspush_local.runtime.service import InvocationError
 
 
 class ScriptedRuntime:

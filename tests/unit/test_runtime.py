@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from wspush_local.runtime import (
+from wspush_local.runtime.service import (
     RECURSION_LIMIT,
     AsyncConfig,
     FunctionSpec,

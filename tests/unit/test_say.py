@@ -12,7 +12,7 @@ import pytest
 from tests.unit.test_listen import _lines, _listener, _until, envelope, server
 from wspush.sdk import Published, PublishRefused, say
 from wspush.sdk.listener import answered_publish, publish_frame
-from wspush_local.cli import parser
+from wspush_local.cli.main import parser
 
 __all__ = ["server"]  # the fixture
 

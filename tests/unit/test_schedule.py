@@ -2,7 +2,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from wspush_local import schedule
+from wspush_local.emulator import schedule
 
 START = datetime(2026, 11, 21, 6, 44, 30, tzinfo=UTC)  # a Saturday
 

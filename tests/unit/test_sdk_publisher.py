@@ -25,7 +25,7 @@ from wspush.sdk import (
     Status,
     TooLarge,
 )
-from wspush_local.sigv4 import SigV4Verifier
+from wspush_local.gateway.sigv4 import SigV4Verifier
 
 
 @dataclass

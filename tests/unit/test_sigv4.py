@@ -13,7 +13,7 @@ from botocore.credentials import Credentials
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from wspush_local.sigv4 import SignatureRejected, SigV4Verifier
+from wspush_local.gateway.sigv4 import SignatureRejected, SigV4Verifier
 
 URL = "http://127.0.0.1:8081/local/publish"
 BODY = b'{"entityId": "m1", "payload": {"orderId": "o-1"}}'

@@ -21,16 +21,16 @@ from typing import Any
 
 from aiohttp import web
 
-from wspush_local.deployment import DeploymentError
-from wspush_local.deployment import _function_of_uri as function_of_integration_uri
-from wspush_local.jwt_authorizer import (
+from wspush_local.gateway.deployment import DeploymentError
+from wspush_local.gateway.deployment import _function_of_uri as function_of_integration_uri
+from wspush_local.gateway.jwt_authorizer import (
     JwtAuthorizer,
     JwtConfiguration,
     JwtRejected,
     read_jwt_configuration,
 )
-from wspush_local.runtime import InvocationError, LocalLambda
-from wspush_local.sigv4 import Caller, SignatureRejected, SigV4Verifier
+from wspush_local.gateway.sigv4 import Caller, SignatureRejected, SigV4Verifier
+from wspush_local.runtime.service import InvocationError, LocalLambda
 
 log = logging.getLogger("wspush.publish")
 ROUTE_KEY = "POST /publish"

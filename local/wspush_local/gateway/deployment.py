@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from wspush_local.runtime import AsyncConfig, FunctionSpec, function_name_of
+from wspush_local.runtime.service import AsyncConfig, FunctionSpec, function_name_of
 
 _INTEGRATION_FUNCTION = re.compile(r"functions/(arn:[^/]+)/invocations")
 

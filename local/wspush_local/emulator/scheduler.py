@@ -12,9 +12,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from wspush_local import schedule
-from wspush_local.input_transformer import TransformError, resolve, transform
-from wspush_local.runtime import InvocationError, LocalLambda
+from wspush_local.emulator import schedule
+from wspush_local.emulator.input_transformer import TransformError, resolve, transform
+from wspush_local.runtime.service import InvocationError, LocalLambda
 
 log = logging.getLogger("wspush.scheduler")
 

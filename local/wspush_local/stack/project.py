@@ -35,7 +35,7 @@ def project_root() -> Path:
     configured = os.environ.get("WSPUSH_ROOT")
     if configured:
         return Path(configured).resolve()
-    for candidate in (Path(__file__).resolve().parents[2], Path.cwd()):
+    for candidate in (Path(__file__).resolve().parents[3], Path.cwd()):
         if (candidate / "terraform" / "main.tf").is_file():
             return candidate
     raise TerraformError("cannot find the wspush project (set WSPUSH_ROOT)")

@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from wspush_local.dlq import invocation_record
+from wspush_local.runtime.dlq import invocation_record
 
 log = logging.getLogger("wspush.runtime")
 # Sends (queue ARN, message body, message attributes) to a queue.

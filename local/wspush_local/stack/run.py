@@ -23,16 +23,20 @@ from typing import Any
 import boto3
 from aiohttp import web
 
-from wspush_local.demo import Demo, stack_backend
-from wspush_local.deployment import read_api, read_functions
-from wspush_local.emulator import Emulator
-from wspush_local.gateway import Gateway, Limits
-from wspush_local.jwt_authorizer import JwtAuthorizer, LocalIssuer
-from wspush_local.project import Terraform, example_directory, project_root
-from wspush_local.publish_api import PublishEndpoint, PublishRoute, read_publish_route
-from wspush_local.runtime import DEFAULT_ACCOUNT_CONCURRENCY, LocalLambda, environment_for_workers
-from wspush_local.scheduler import QueueSender, RuleTargets, Scheduler
-from wspush_local.sigv4 import SigV4Verifier
+from wspush_local.emulator.scheduler import QueueSender, RuleTargets, Scheduler
+from wspush_local.emulator.server import Emulator
+from wspush_local.gateway.demo import Demo, stack_backend
+from wspush_local.gateway.deployment import read_api, read_functions
+from wspush_local.gateway.jwt_authorizer import JwtAuthorizer, LocalIssuer
+from wspush_local.gateway.publish_api import PublishEndpoint, PublishRoute, read_publish_route
+from wspush_local.gateway.sigv4 import SigV4Verifier
+from wspush_local.gateway.websocket import Gateway, Limits
+from wspush_local.runtime.service import (
+    DEFAULT_ACCOUNT_CONCURRENCY,
+    LocalLambda,
+    environment_for_workers,
+)
+from wspush_local.stack.project import Terraform, example_directory, project_root
 
 log = logging.getLogger("wspush.stack")
 REGION = "us-east-1"

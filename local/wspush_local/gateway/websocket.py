@@ -29,9 +29,9 @@ from typing import Any
 
 from aiohttp import WSCloseCode, WSMsgType, web
 
-from wspush_local.deployment import ApiDeployment
-from wspush_local.frames import FrameLimits, GuardedWebSocketResponse
-from wspush_local.runtime import InvocationError, LocalLambda
+from wspush_local.gateway.deployment import ApiDeployment
+from wspush_local.gateway.frames import FrameLimits, GuardedWebSocketResponse
+from wspush_local.runtime.service import InvocationError, LocalLambda
 
 log = logging.getLogger("wspush.gateway")
 _ID_ALPHABET = string.ascii_letters + string.digits

@@ -39,7 +39,7 @@ from aiohttp import web
 
 from wspush.logic.tokens import issue, parse_secrets
 from wspush.models.identifiers import is_valid_entity_id
-from wspush_local.runtime import InvocationError, LocalLambda
+from wspush_local.runtime.service import InvocationError, LocalLambda
 
 # Demo tokens live an hour (the page asks for a new one on every connect) and grant every
 # topic, so any topic can be tried; a deployment's own backend grants what it decides.

@@ -11,7 +11,7 @@ import sys
 
 def main() -> int:
     try:
-        from wspush_local.cli import main as cli_main
+        from wspush_local.cli.main import main as cli_main
     except ModuleNotFoundError as error:
         if (error.name or "").startswith("wspush"):
             raise

@@ -22,7 +22,7 @@ from moto.awslambda import urls as lambda_urls
 from moto.awslambda.responses import LambdaResponse
 from moto.core.exceptions import JsonRESTError
 
-from wspush_local.runtime import InvokeRefused, LocalLambda
+from wspush_local.runtime.service import InvokeRefused, LocalLambda
 
 RECURSIVE_LOOP_VALUES = ("Allow", "Terminate")
 # The Invoke API's paths moto does not route (its own patterns, same style).

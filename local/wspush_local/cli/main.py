@@ -33,13 +33,13 @@ from wspush.logic.tokens import issue, parse_secrets
 from wspush.models.identifiers import is_valid_entity_id, is_valid_topic
 from wspush.sdk.listener import PublishRefused, say
 from wspush.sdk.tokens import mint_token
-from wspush_local.dlq import list_dead_letters, redrive
-from wspush_local.gateway import Limits
-from wspush_local.jwt_authorizer import JwtConfiguration, LocalIssuer
-from wspush_local.listen import ListenOptions, listen
-from wspush_local.project import Terraform, TerraformError, example_directory, project_root
-from wspush_local.runtime import DEFAULT_ACCOUNT_CONCURRENCY
-from wspush_local.stack import (
+from wspush_local.cli.listen import ListenOptions, listen
+from wspush_local.gateway.jwt_authorizer import JwtConfiguration, LocalIssuer
+from wspush_local.gateway.websocket import Limits
+from wspush_local.runtime.dlq import list_dead_letters, redrive
+from wspush_local.runtime.service import DEFAULT_ACCOUNT_CONCURRENCY
+from wspush_local.stack.project import Terraform, TerraformError, example_directory, project_root
+from wspush_local.stack.run import (
     DEMO_PUBLIC_TOPICS,
     LOCAL_ACCESS_KEY_ID,
     LOCAL_SECRET_ACCESS_KEY,

@@ -45,9 +45,9 @@ from moto.iam.models import AWSManagedPolicy, IAMBackend, ManagedPolicy
 from moto.server import ThreadedMotoServer
 from moto.stepfunctions.responses import StepFunctionResponse
 
-from wspush_local import lambda_account
-from wspush_local.moto_transactions import back_up_touched_items_only
-from wspush_local.runtime import InvocationError, InvokeRefused, LocalLambda
+from wspush_local.emulator import lambda_account
+from wspush_local.emulator.moto_transactions import back_up_touched_items_only
+from wspush_local.runtime.service import InvocationError, InvokeRefused, LocalLambda
 
 log = logging.getLogger("wspush.emulator")
 
