@@ -236,7 +236,14 @@ class Stack:
             websocket_url = f"ws://127.0.0.1:{options.port}/{options.stage}"
             Demo(
                 self.root,
-                stack_backend(clients, outputs, runtime, websocket_url, connections_url),
+                stack_backend(
+                    clients,
+                    outputs,
+                    runtime,
+                    websocket_url,
+                    connections_url,
+                    options.public_topics,
+                ),
             ).add_routes(gateway.app)
             runner = await serve_app(gateway.app, options.port)
             publish_runner, publish_url, publish_route = await self._serve_publish_api(
