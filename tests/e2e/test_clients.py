@@ -20,6 +20,7 @@ pytestmark = pytest.mark.e2e
 JS = ROOT / "clients" / "js"
 # `make test` leaves the browser test's screenshot here; docs/demo.png is a copy of one.
 SCREENSHOT = ROOT / "build" / "demo.png"
+CHAT_SCREENSHOT = ROOT / "build" / "chat.png"
 
 
 def _demo_url(stack) -> str:
@@ -34,6 +35,7 @@ def _node_test(stack, test_file: str) -> None:
             **os.environ,
             "WSPUSH_DEMO_URL": _demo_url(stack),
             "WSPUSH_SCREENSHOT": str(SCREENSHOT),
+            "WSPUSH_CHAT_SCREENSHOT": str(CHAT_SCREENSHOT),
         },
         capture_output=True,
         text=True,
@@ -50,6 +52,14 @@ def test_the_demo_page_in_chromium(stack):
     SCREENSHOT.unlink(missing_ok=True)
     _node_test(stack, "e2e/demo.browser.test.js")
     assert SCREENSHOT.stat().st_size > 10_000
+
+
+def test_the_chat_room_in_chromium(stack):
+    # Two entities chat and see each other join and leave; a third without the publish
+    # grant is refused (clients/js/e2e/chat.browser.test.js)
+    CHAT_SCREENSHOT.unlink(missing_ok=True)
+    _node_test(stack, "e2e/chat.browser.test.js")
+    assert CHAT_SCREENSHOT.stat().st_size > 10_000
 
 
 def _get(
