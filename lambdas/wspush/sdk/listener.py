@@ -408,6 +408,16 @@ class Listener:
         return resume_pending
 
 
+def _awaited(get_token: Callable[[], str | Awaitable[str]]) -> Callable[[], Awaitable[str]]:
+    """``get_token``, plain or async, as an async function."""
+
+    async def token() -> str:
+        value = get_token()
+        return await value if inspect.isawaitable(value) else value
+
+    return token
+
+
 async def listen(
     url: str,
     get_token: Callable[[], str | Awaitable[str]],
@@ -428,10 +438,6 @@ async def listen(
     network failure), which is retried like a failed connection.
     """
 
-    async def token() -> str:
-        value = get_token()
-        return await value if inspect.isawaitable(value) else value
-
     options = ListenOptions(
         url,
         tuple(topics),
@@ -440,7 +446,9 @@ async def listen(
         resume=resume,
     )
     pushes: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
-    listener = Listener(options, token, pushes.put_nowait, on_status or status_logger.info)
+    listener = Listener(
+        options, _awaited(get_token), pushes.put_nowait, on_status or status_logger.info
+    )
     running = asyncio.create_task(listener.run())
     try:
         while True:
@@ -472,12 +480,8 @@ async def say(
     connection is refused, e.g. a bad token; ``closed`` when it ends before the answer)."""
     frame = publish_frame(topic, data, type=type, id=id, echo=echo)  # refuse bad input first
 
-    async def token() -> str:
-        value = get_token()
-        return await value if inspect.isawaitable(value) else value
-
     options = ListenOptions(url, timeout=timeout, reconnect=False)
-    listener = Listener(options, token, lambda push: None, status_logger.info)
+    listener = Listener(options, _awaited(get_token), lambda push: None, status_logger.info)
     running = asyncio.create_task(listener.run())
     publishing = asyncio.create_task(
         listener.publish(topic, data, type=type, id=frame["id"], echo=echo, timeout=timeout)
