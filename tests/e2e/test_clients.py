@@ -15,6 +15,7 @@ import urllib.request
 import pytest
 
 from tests.e2e.conftest import ROOT, wait_until
+from tests.e2e.test_local_stack import _cli
 
 pytestmark = pytest.mark.e2e
 JS = ROOT / "clients" / "js"
@@ -157,3 +158,39 @@ def test_listen_prints_pushes_as_json_lines_and_stops_on_ctrl_c(stack):
     assert code == 0, "".join(status)
     assert not any("Traceback" in s for s in status)
     assert wait_until(lambda: not [c for e, c in stack.rows() if e == "e2e-listen"])
+
+
+def test_say_publishes_over_the_websocket_as_the_entity(stack):
+    # Given nothing in a fresh chat room
+    topic = f"demo.room.e2e-say-{os.getpid()}"
+    # When alice says something there from the CLI
+    said = _cli(stack, "say", "--entity", "e2e-alice", "--topic", topic, "--message", "hi all")
+    # Then it prints the server's numbers, and the room's history keeps it with its sender
+    assert said.returncode == 0, said.stderr
+    answer = json.loads(said.stdout)
+    assert (answer["seq"], answer["topic"]) == (1, topic) and answer["id"]
+    kept = _cli(stack, "history", "--topic", topic)
+    assert kept.returncode == 0, kept.stderr
+    [message] = [json.loads(line) for line in kept.stdout.splitlines()]
+    assert message["id"] == answer["id"] and message["data"] == {"text": "hi all"}
+    assert message["from"] == {"entityId": "e2e-alice"}
+    # And the same id again is the same message, not a second one
+    again = _cli(
+        stack,
+        "say",
+        "--entity",
+        "e2e-alice",
+        "--topic",
+        topic,
+        "--message",
+        "hi all",
+        "--id",
+        answer["id"],
+    )
+    assert again.returncode == 0, again.stderr
+    assert json.loads(again.stdout)["seq"] == 1
+    # A bad topic is refused before anything is sent, with a non-zero exit
+    refused = _cli(
+        stack, "say", "--entity", "e2e-alice", "--topic", "demo.room.*", "--message", "x"
+    )
+    assert refused.returncode != 0 and "invalid topic" in refused.stderr

@@ -113,6 +113,22 @@ async def test_an_unanswered_publish_is_sent_again_with_its_id_after_a_reconnect
     task.cancel()
 
 
+async def test_in_progress_is_asked_again_a_second_later(server, monkeypatch) -> None:
+    # Given a server still numbering an earlier attempt of the publish the first time
+    monkeypatch.setattr("wspush.sdk.listener.IN_PROGRESS_RETRY_SECONDS", 0.05)
+    fake, url = server
+    answers = iter(
+        [
+            [{"type": "error", "code": "in_progress", "topic": "room.1", "id": "p1"}],
+            [{"type": "published", "topic": "room.1", "id": "p1", "seq": 3}],
+        ]
+    )
+    fake.publish_replies = lambda frame: next(answers)
+    # When it is said, Then the frame goes again and the second answer is the result
+    assert await say(url, lambda: "t", "room.1", "x", id="p1") == Published("p1", 3, "room.1")
+    assert [f["id"] for f in fake.frames[0]] == ["p1", "p1"]
+
+
 async def test_a_push_asking_for_a_receipt_is_acknowledged(server) -> None:
     fake, url = server
     out, status = io.StringIO(), []

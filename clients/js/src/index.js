@@ -53,6 +53,8 @@ const MESSAGE_ID = /^[A-Za-z0-9_.:@+=/-]{1,128}$/;
 const SUBSCRIBE_CODES = new Set(["forbidden_topic", "too_many_subscriptions", "not_connected"]);
 // Errors about a frame as a whole (no topic): while a publish is in flight, they are its.
 const FRAME_CODES = new Set(["too_large", "malformed_json", "invalid_message", "invalid_topic"]);
+// How long to wait before asking again about a publish the server is still numbering.
+const IN_PROGRESS_RETRY_MS = 1000;
 const MEMBER_EVENTS = { member_joined: "memberJoined", member_left: "memberLeft" };
 const WS_OPEN = 1;
 const encoder = new TextEncoder();
@@ -786,8 +788,18 @@ export class WspushClient {
     pending.reject(new WspushError(frame.code ?? "publish_error", `${frame.message || `publish to ${pending.topic} refused`}${reason}`, details));
   }
 
+  /** `in_progress`: another attempt (sent before a reconnect) is being numbered; ask again in a second. */
+  _publishAgain(id) {
+    const pending = this._publishes.get(id);
+    clearTimeout(pending.again);
+    pending.again = setTimeout(() => {
+      if (this._publishes.get(id) === pending && this._current?.opened) this._sendPublish(this._current, pending);
+    }, IN_PROGRESS_RETRY_MS);
+  }
+
   _finishPublish(id, pending) {
     clearTimeout(pending.timer);
+    clearTimeout(pending.again);
     this._publishes.delete(id);
   }
 
@@ -930,7 +942,8 @@ export class WspushClient {
     }
     const publish = this._publishFor(transport, frame);
     if (publish !== null) {
-      this._publishRefused(publish, frame);
+      if (code === "in_progress") this._publishAgain(publish);
+      else this._publishRefused(publish, frame);
       return;
     }
     if (code === "rate_limited" && this._retryLater(transport, frame)) return;

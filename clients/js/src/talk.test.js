@@ -123,6 +123,25 @@ describe("publish", () => {
     client.disconnect();
   });
 
+  test("in_progress (an earlier attempt is being numbered) is asked again a second later", async (t) => {
+    let first = true;
+    const server = new FakeServer({
+      publishReplies: (frame) => {
+        if (!first) return [{ type: "published", topic: frame.topic, id: frame.id, seq: 4 }];
+        first = false;
+        return [{ type: "error", code: "in_progress", topic: frame.topic, id: frame.id, message: "retry in a second" }];
+      },
+    });
+    const { client, tick } = await connected(t, { server });
+    const result = client.publish("room.1", "x", { id: "p1" });
+    await flush();
+    assert.equal(await settled(result), "pending");
+    await tick(1000);
+    assert.deepEqual(await result, { id: "p1", seq: 4, topic: "room.1" });
+    assert.equal(server.last.actions("publish").length, 2);
+    client.disconnect();
+  });
+
   test("a publish while reconnecting waits for the next connection", async (t) => {
     const { client, server, tick } = await connected(t);
     server.last.drop(1006);

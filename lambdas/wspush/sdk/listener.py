@@ -50,6 +50,8 @@ _MESSAGE_ID = re.compile(r"[A-Za-z0-9_.:@+=/-]{1,128}")
 # publish to that topic waits, is the publish's. Errors about a frame as a whole (no topic)
 # are the oldest publish's while one is in flight.
 _SUBSCRIBE_CODES = frozenset({"forbidden_topic", "too_many_subscriptions", "not_connected"})
+# How long to wait before asking again about a publish the server is still numbering.
+IN_PROGRESS_RETRY_SECONDS = 1.0
 _FRAME_CODES = frozenset({"too_large", "malformed_json", "invalid_message", "invalid_topic"})
 
 
@@ -206,6 +208,7 @@ class Listener:
         # Publishes not answered yet, oldest first: id -> (frame, answer).
         self._pending: dict[str, tuple[dict[str, Any], asyncio.Future[Published]]] = {}
         self._outbox: list[dict[str, Any]] = []  # acks to send after the frame at hand
+        self._again: set[asyncio.Task[None]] = set()  # publishes to ask about again
         self.opened = asyncio.Event()  # set while a connection is open
 
     async def publish(
@@ -245,6 +248,13 @@ class Listener:
         finally:
             self._pending.pop(message_id, None)
 
+    async def _publish_again(self, message_id: str) -> None:
+        await asyncio.sleep(IN_PROGRESS_RETRY_SECONDS)
+        pending = self._pending.get(message_id)
+        if pending is not None and not pending[1].done() and self._ws is not None:
+            with contextlib.suppress(ConnectionError):  # sent again on the next connection
+                await self._ws.send_json(pending[0])
+
     def _answer(self, frame: dict[str, Any]) -> bool:
         """Settle the publish a ``published`` or error frame answers; False if none."""
         in_flight = {
@@ -264,6 +274,11 @@ class Listener:
         message_id = answered_publish(frame, in_flight)
         if message_id is None:
             return False
+        if frame.get("code") == "in_progress":  # an earlier attempt is being numbered
+            again = asyncio.create_task(self._publish_again(message_id))
+            self._again.add(again)
+            again.add_done_callback(self._again.discard)
+            return True
         self._pending[message_id][1].set_exception(
             refusal(frame, in_flight[message_id], message_id)
         )
