@@ -127,6 +127,7 @@ checkov: $(CHECKOV_STAMP) ## Static security checks of the Terraform
 	$(CHECKOV_VENV)/bin/checkov --directory $(TF_DIR) --framework terraform --skip-download --quiet --compact
 	$(CHECKOV_VENV)/bin/checkov --directory examples/order_status --framework terraform --skip-download --quiet --compact
 	$(CHECKOV_VENV)/bin/checkov --directory examples/cognito --framework terraform --skip-download --quiet --compact
+	$(CHECKOV_VENV)/bin/checkov --directory examples/chat_moderation --framework terraform --skip-download --quiet --compact
 
 chromium: ## Install Debian's Chromium for the browser test when it is missing (apt-get)
 	scripts/ensure-chromium.sh

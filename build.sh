@@ -6,7 +6,7 @@
 # lambdas/requirements.txt; boto3/botocore are left out (the runtime has them).
 # The same inputs give byte-identical zips; dist/manifest.json lists each function's
 # zip, handler, sha256 and size. The examples' functions are packaged the same way
-# (dist/order_status.zip).
+# (dist/order_status.zip, dist/chat_moderation.zip).
 set -euo pipefail
 
 cd "$(dirname "$0")"
@@ -40,3 +40,5 @@ done
 # Examples' own functions: pure Python on the runtime's boto3, so no dependencies.
 "$PYTHON" scripts/package.py --source examples/order_status/lambdas --package order_status \
   --prefix order_status_ --out dist place_order
+"$PYTHON" scripts/package.py --source examples/chat_moderation/lambdas --package chat_moderation \
+  --prefix chat_moderation_ --out dist moderate

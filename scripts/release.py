@@ -1,7 +1,8 @@
 """Write dist/release/: every artifact of this version, reproducibly, and SHA256SUMS.
 
 - wspush-lambda-<version>.zip: the code of every wspush function (the module's
-  lambda_package), and wspush-order-status-lambda-<version>.zip, the example's function;
+  lambda_package), wspush-order-status-lambda-<version>.zip and
+  wspush-chat-moderation-lambda-<version>.zip, the examples' functions;
 - wspush-<version>-py3-none-any.whl and wspush-<version>.tar.gz: the Python package;
 - wspush-client-<version>.tgz: the JavaScript client (``npm pack`` of clients/js);
 - SHA256SUMS, in ``sha256sum``'s format (``sha256sum -c SHA256SUMS`` checks a download);
@@ -56,6 +57,7 @@ RELEASE_REFERENCE_FILES = (
 FUNCTION_ZIPS = {
     "wspush.zip": "wspush-lambda-{}.zip",
     "order_status.zip": "wspush-order-status-lambda-{}.zip",
+    "chat_moderation.zip": "wspush-chat-moderation-lambda-{}.zip",
 }
 
 

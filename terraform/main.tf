@@ -52,4 +52,9 @@ module "wspush" {
   history_retention_hours          = var.history_retention_hours
   resume_max_messages              = var.resume_max_messages
   lifecycle_events_enabled         = var.lifecycle_events_enabled
+  public_publish_patterns          = var.public_publish_patterns
+  client_publish_rate_per_second   = var.client_publish_rate_per_second
+  client_publish_burst             = var.client_publish_burst
+  client_publish_hook_arn          = var.client_publish_hook_arn
+  client_publish_event_patterns    = var.client_publish_event_patterns
 }

@@ -321,3 +321,33 @@ variable "publish_sync_max_targets" {
   description = "POST /publish waits for the delivery report up to this many connections; above, it answers 202 (module default 100)."
   default     = null
 }
+
+variable "public_publish_patterns" {
+  type        = list(string)
+  description = "Topic patterns every authenticated connection may publish on, besides its token's `publish` claim (module default none)."
+  default     = null
+}
+
+variable "client_publish_rate_per_second" {
+  type        = number
+  description = "Messages per second one connection may publish (module default 10)."
+  default     = null
+}
+
+variable "client_publish_burst" {
+  type        = number
+  description = "Messages one connection may publish at once (module default 20)."
+  default     = null
+}
+
+variable "client_publish_hook_arn" {
+  type        = string
+  description = "Lambda function called before every client publish, to allow, reject or replace it (module default none)."
+  default     = null
+}
+
+variable "client_publish_event_patterns" {
+  type        = list(string)
+  description = "Topic patterns whose client publishes also go to the event bus as wspush.client.published (module default none)."
+  default     = null
+}

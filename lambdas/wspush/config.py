@@ -23,6 +23,13 @@ DEFAULT_CONNECTION_TTL_SECONDS = 2 * 60 * 60 + 10 * 60
 # and at most at once; as the module's connection_budget_* variables default.
 DEFAULT_BUDGET_PER_SECOND = 10
 DEFAULT_BUDGET_BURST = 50
+# A connection's publish bucket: messages per second, and at most at once (Pusher's client
+# events allow 10 per second); as the module's client_publish_* variables default.
+DEFAULT_CLIENT_PUBLISH_RATE = 10
+DEFAULT_CLIENT_PUBLISH_BURST = 20
+# A client publish to at most this many subscribers is delivered by the message function
+# itself; a larger audience is handed to the push function.
+DEFAULT_CLIENT_PUBLISH_INLINE_TARGETS = 100
 
 
 class ConfigError(RuntimeError):
@@ -162,6 +169,7 @@ class MessageConfig:
     # Each connection's budget (logic.budget): units per second, and at most at once.
     budget_per_second: int = DEFAULT_BUDGET_PER_SECOND
     budget_burst: int = DEFAULT_BUDGET_BURST
+    client_publish: ClientPublishConfig | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> MessageConfig:
@@ -179,6 +187,62 @@ class MessageConfig:
             max_subscriptions=_int(env, "MAX_SUBSCRIPTIONS_PER_CONNECTION", 100),
             budget_per_second=_int(env, "CONNECTION_BUDGET_PER_SECOND", DEFAULT_BUDGET_PER_SECOND),
             budget_burst=_int(env, "CONNECTION_BUDGET_BURST", DEFAULT_BUDGET_BURST),
+            client_publish=ClientPublishConfig.from_env(env),
+        )
+
+
+@dataclass(frozen=True)
+class ClientPublishConfig:
+    """What a client publish needs (``logic.client_publish``): the push function a large
+    audience is handed to, the deployment's public publish patterns, the publish bucket,
+    the hook, and the topics whose client publishes also go to the event bus."""
+
+    push_function_name: str
+    history_retention_seconds: int = DEFAULT_HISTORY_RETENTION_SECONDS
+    public_patterns: tuple[str, ...] = ()
+    rate_per_second: int = DEFAULT_CLIENT_PUBLISH_RATE
+    burst: int = DEFAULT_CLIENT_PUBLISH_BURST
+    inline_max_targets: int = DEFAULT_CLIENT_PUBLISH_INLINE_TARGETS
+    hook_arn: str | None = None
+    event_patterns: tuple[str, ...] = ()
+    event_bus_name: str | None = None
+    push_concurrency: int = 16
+    push_max_attempts: int = 4
+    connecting_window_seconds: int = 10
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> ClientPublishConfig | None:
+        """None when the deployment has no push function to hand large audiences to (a
+        message function configured before client publishing existed)."""
+        push_function = _optional(env, "PUSH_FUNCTION_NAME")
+        if push_function is None:
+            return None
+        event_patterns = _topic_patterns(env, "CLIENT_PUBLISH_EVENT_PATTERNS")
+        bus = _optional(env, "CLIENT_PUBLISH_EVENT_BUS")
+        if event_patterns and bus is None:
+            raise ConfigError(
+                "environment variable CLIENT_PUBLISH_EVENT_BUS is required when "
+                "CLIENT_PUBLISH_EVENT_PATTERNS is set"
+            )
+        return cls(
+            push_function_name=push_function,
+            history_retention_seconds=_int(
+                env, "HISTORY_RETENTION_SECONDS", DEFAULT_HISTORY_RETENTION_SECONDS, minimum=60
+            ),
+            public_patterns=_topic_patterns(env, "PUBLIC_PUBLISH_PATTERNS"),
+            rate_per_second=_int(
+                env, "CLIENT_PUBLISH_RATE_PER_SECOND", DEFAULT_CLIENT_PUBLISH_RATE
+            ),
+            burst=_int(env, "CLIENT_PUBLISH_BURST", DEFAULT_CLIENT_PUBLISH_BURST),
+            inline_max_targets=_int(
+                env, "CLIENT_PUBLISH_INLINE_TARGETS", DEFAULT_CLIENT_PUBLISH_INLINE_TARGETS
+            ),
+            hook_arn=_optional(env, "CLIENT_PUBLISH_HOOK_ARN"),
+            event_patterns=event_patterns,
+            event_bus_name=bus,
+            push_concurrency=_int(env, "CLIENT_PUBLISH_CONCURRENCY", 16),
+            push_max_attempts=_int(env, "PUSH_MAX_ATTEMPTS", 4),
+            connecting_window_seconds=_int(env, "PUSH_CONNECTING_WINDOW_SECONDS", 10, minimum=0),
         )
 
 

@@ -126,11 +126,14 @@ class LocalStack:
         ttl: int = 600,
         now: float | None = None,
         topics: list[str] | None = None,
+        publish: list[str] | None = None,
     ) -> str:
-        return issue(entity, self.secret, ttl_seconds=ttl, now=now, topics=topics)
+        return issue(entity, self.secret, ttl_seconds=ttl, now=now, topics=topics, publish=publish)
 
-    def connect_url(self, entity: str, topics: list[str] | None = None) -> str:
-        return f"{self.url}?token={self.token(entity, topics=topics)}"
+    def connect_url(
+        self, entity: str, topics: list[str] | None = None, publish: list[str] | None = None
+    ) -> str:
+        return f"{self.url}?token={self.token(entity, topics=topics, publish=publish)}"
 
     def rows(self) -> set[tuple[str, str]]:
         table = self.outputs["connections_table_name"]

@@ -22,26 +22,30 @@ def test_build_is_byte_identical_across_runs_and_ignores_timestamps():
     # Given one build
     first = _build()
     # When the sources are touched (new mtimes, same content) and it is built again
-    for package in (ROOT / "lambdas" / "wspush", ROOT / "examples" / "order_status" / "lambdas"):
+    for package in (
+        ROOT / "lambdas" / "wspush",
+        ROOT / "examples" / "order_status" / "lambdas",
+        ROOT / "examples" / "chat_moderation" / "lambdas",
+    ):
         for source in package.rglob("*.py"):
             os.utime(source)
     second = _build()
     # Then every zip is byte-identical
     assert first == second
     # One zip per package: every wspush function runs the same code
-    assert set(first) == {"wspush.zip", "order_status.zip"}
+    assert set(first) == {"wspush.zip", "order_status.zip", "chat_moderation.zip"}
 
 
 def test_zips_hold_the_package_without_boto3_or_caches_and_the_manifest_matches():
     manifest = json.loads((ROOT / "dist" / "manifest.json").read_text())
     assert set(manifest) == {
         "authorizer", "connect", "disconnect", "message", "publish", "push",
-        "order_status_place_order",
+        "order_status_place_order", "chat_moderation_moderate",
     }  # fmt: skip
+    example_zips = {"order_status_": "order_status.zip", "chat_moderation_": "chat_moderation.zip"}
     for function, entry in manifest.items():
-        assert entry["zip"] == (
-            "order_status.zip" if function.startswith("order_status_") else "wspush.zip"
-        )
+        prefix = next((p for p in example_zips if function.startswith(p)), None)
+        assert entry["zip"] == (example_zips[prefix] if prefix else "wspush.zip")
         assert entry["version"] == (ROOT / "VERSION").read_text().strip()
         path = ROOT / "dist" / entry["zip"]
         assert hashlib.sha256(path.read_bytes()).hexdigest() == entry["sha256"]
@@ -49,9 +53,9 @@ def test_zips_hold_the_package_without_boto3_or_caches_and_the_manifest_matches(
         names = zipfile.ZipFile(path).namelist()
         handler_module = entry["handler"].rsplit(".", 1)[0].replace(".", "/") + ".py"
         assert handler_module in names
-        if function == "order_status_place_order":
-            # The example's function is its own package alone: no wspush, no dependencies.
-            assert {n.split("/")[0] for n in names} == {"order_status"}
+        if prefix is not None:
+            # An example's function is its own package alone: no wspush, no dependencies.
+            assert {n.split("/")[0] for n in names} == {prefix.rstrip("_")}
         else:
             assert f"wspush/handlers/{function}.py" in names
             assert "aws_lambda_powertools/__init__.py" in names
@@ -89,6 +93,7 @@ def test_two_clones_at_different_paths_release_byte_identical_artifacts(tmp_path
     assert {line.split("  ")[1] for line in first.splitlines()} == {
         f"wspush-lambda-{version}.zip",
         f"wspush-order-status-lambda-{version}.zip",
+        f"wspush-chat-moderation-lambda-{version}.zip",
         f"wspush-{version}-py3-none-any.whl",
         f"wspush-{version}.tar.gz",
         f"wspush-client-{version}.tgz",

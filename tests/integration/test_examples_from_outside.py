@@ -26,6 +26,7 @@ CANONICAL_SOURCE = "git::https://github.com/wspush/wspush.git//"
 RELEASE_ZIPS = {
     "lambda_package": ("wspush.zip", f"wspush-lambda-{VERSION}.zip"),
     "place_order_package": ("order_status.zip", f"wspush-order-status-lambda-{VERSION}.zip"),
+    "moderate_package": ("chat_moderation.zip", f"wspush-chat-moderation-lambda-{VERSION}.zip"),
 }
 
 
@@ -118,7 +119,7 @@ def _plan(directory: Path, moto_url: str, plugin_cache: Path, variables: dict[st
     return result, " ".join((result.stdout + result.stderr).split())
 
 
-@pytest.mark.parametrize("example", ["basic", "order_status", "cognito"])
+@pytest.mark.parametrize("example", ["basic", "order_status", "cognito", "chat_moderation"])
 def test_the_example_plans_from_outside_the_repository_at_the_release_tag(
     example, tagged_clone, release_zips, emulator_url, plugin_cache, tmp_path
 ):

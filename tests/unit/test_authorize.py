@@ -73,6 +73,18 @@ def test_a_token_without_topics_passes_no_topics_key():
     assert decision.context() == {"entityId": "user-1"}
 
 
+def test_the_publish_claim_reaches_the_context_apart_from_topics():
+    token = tokens.issue("user-1", SECRET, now=NOW, topics=["room.*"], publish=["room.1"])
+    decision = _decide(AuthRequest(token, [], None))
+    assert decision.publish == ("room.1",)
+    assert decision.context() == {
+        "entityId": "user-1",
+        "topics": '["room.*"]',
+        "publish": '["room.1"]',
+    }
+    assert _decide(AuthRequest(TOKEN, [], None)).publish is None
+
+
 def test_audience_and_issuer_are_enforced_when_configured():
     token = tokens.issue("user-1", SECRET, now=NOW, audience="wspush", issuer="auth")
     request = AuthRequest(token, [], None)

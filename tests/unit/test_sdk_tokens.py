@@ -22,6 +22,12 @@ def test_a_minted_token_is_what_connect_accepts() -> None:
     assert "topics" not in verify(mint_token("bob", secret=KEY.encode()), [KEY.encode()])
 
 
+def test_a_minted_token_may_grant_publishing() -> None:
+    token = mint_token("alice", topics=["room.*"], publish=["room.*"], secret=KEY)
+    claims = verify(token, [KEY.encode()])
+    assert claims["publish"] == ["room.*"] and claims["topics"] == ["room.*"]
+
+
 def test_audience_and_issuer_are_claims_the_authorizer_checks() -> None:
     token = mint_token("alice", secret=KEY, audience="orders", issuer="https://shop")
     claims = verify(token, [KEY.encode()], audience="orders", issuer="https://shop")

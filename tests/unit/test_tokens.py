@@ -232,6 +232,36 @@ def test_a_topics_claim_too_large_for_the_authorizer_context_is_refused():
         tokens.issue("u", SECRET, topics=topics)
 
 
+# The publish claim ----------------------------------------------------------------------
+
+
+def test_issued_publish_patterns_round_trip_apart_from_topics():
+    token = tokens.issue("u", SECRET, now=NOW, topics=["room.*"], publish=["room.1"])
+    claims = tokens.verify(token, [SECRET], now=NOW)
+    assert tokens.publish_patterns(claims) == ["room.1"]
+    assert tokens.topic_patterns(claims) == ["room.*"]
+    assert (
+        tokens.publish_patterns(
+            tokens.verify(tokens.issue("u", SECRET, now=NOW), [SECRET], now=NOW)
+        )
+        is None
+    )
+
+
+@pytest.mark.parametrize("publish", ["room.1", [1], ["bad topic"], {"room.1": 1}])
+def test_a_publish_claim_that_is_not_a_list_of_patterns_is_refused(publish):
+    with pytest.raises(tokens.TokenError, match="invalid_publish"):
+        _verify({"publish": publish})
+
+
+def test_a_publish_claim_too_large_for_the_authorizer_context_is_refused():
+    publish = [f"t{i:03}.{'x' * 20}" for i in range(100)]
+    with pytest.raises(tokens.TokenError, match="publish_too_large"):
+        _verify({"publish": publish})
+    with pytest.raises(ValueError, match="publish_too_large"):
+        tokens.issue("u", SECRET, publish=publish)
+
+
 # Properties -------------------------------------------------------------------------------
 
 KNOWN_REASONS = {
@@ -249,6 +279,8 @@ KNOWN_REASONS = {
     "bad_issuer",
     "invalid_topics",
     "topics_too_large",
+    "invalid_publish",
+    "publish_too_large",
 }
 
 

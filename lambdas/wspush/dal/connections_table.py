@@ -39,6 +39,10 @@ BATCH_ATTEMPTS = 6  # unprocessed items are retried with backoff: at most 1.24 s
 TRANSACTION_ATTEMPTS = 3  # a transaction conflicting with another one is tried again
 CONDITION_FAILED = "ConditionalCheckFailed"
 BUDGET_ATTEMPTS = 3  # a bucket another request changed between two conditions is re-read
+# The connection row's token buckets (logic.budget): its request budget, and its own for
+# the messages it publishes.
+BUDGET_ATTRIBUTE = "budgetTat"
+PUBLISH_BUDGET_ATTRIBUTE = "publishTat"
 TRANSACTION_CONFLICT = "TransactionConflict"
 
 
@@ -419,26 +423,27 @@ class ConnectionsTable:
         cost_ms: int,
         now_ms: int,
         tolerance_ms: int,
+        bucket: str = BUDGET_ATTRIBUTE,
     ) -> BudgetSpend:
-        """Move the connection's ``budgetTat`` on by ``cost_ms`` if the bucket allows it
-        (``logic.budget``): from now when it is full (absent or in the past), else from
-        where it stands as long as it stays within ``tolerance_ms`` of now. One
-        conditional ``UpdateItem``; a second one only when the first finds the bucket
-        partly spent."""
+        """Move the connection's ``budgetTat`` (or another ``bucket`` attribute) on by
+        ``cost_ms`` if the bucket allows it (``logic.budget``): from now when it is full
+        (absent or in the past), else from where it stands as long as it stays within
+        ``tolerance_ms`` of now. One conditional ``UpdateItem``; a second one only when the
+        first finds the bucket partly spent."""
         owner = owner_entity_id or self._owner_of(connection_id)
         if owner is None:
             return BudgetSpend(allowed=False, tat_ms=None)
         key = {"entityId": _s(owner), "connectionId": _s(connection_id)}
         full = {
-            "UpdateExpression": "SET budgetTat = :after",
+            "UpdateExpression": "SET #tat = :after",
             "ConditionExpression": "attribute_exists(connectionId) AND "
-            "(attribute_not_exists(budgetTat) OR budgetTat <= :now)",
+            "(attribute_not_exists(#tat) OR #tat <= :now)",
             "ExpressionAttributeValues": {":now": _n(now_ms), ":after": _n(now_ms + cost_ms)},
         }
         partly_spent = {
-            "UpdateExpression": "SET budgetTat = budgetTat + :cost",
+            "UpdateExpression": "SET #tat = #tat + :cost",
             "ConditionExpression": "attribute_exists(connectionId) AND "
-            "budgetTat > :now AND budgetTat <= :limit",
+            "#tat > :now AND #tat <= :limit",
             "ExpressionAttributeValues": {
                 ":now": _n(now_ms),
                 ":cost": _n(cost_ms),
@@ -453,20 +458,27 @@ class ConnectionsTable:
                     Key=key,
                     ReturnValues="UPDATED_NEW",
                     ReturnValuesOnConditionCheckFailure="ALL_OLD",
+                    ExpressionAttributeNames={"#tat": bucket},
                     **update,
                 )
                 if not isinstance(response, ConditionFailed):
                     return BudgetSpend(
-                        allowed=True, tat_ms=int(response["Attributes"]["budgetTat"]["N"])
+                        allowed=True, tat_ms=int(response["Attributes"][bucket]["N"])
                     )
                 if not response.item:
                     return BudgetSpend(allowed=False, tat_ms=None)  # the row is gone
-                tat = int(response.item.get("budgetTat", {}).get("N", "0"))
+                tat = int(response.item.get(bucket, {}).get("N", "0"))
                 if tat > now_ms + tolerance_ms - cost_ms:
                     return BudgetSpend(allowed=False, tat_ms=tat)
         return BudgetSpend(allowed=False, tat_ms=tat)
 
-    def charge_budget(self, connection_id: str, owner_entity_id: str | None, cost_ms: int) -> None:
+    def charge_budget(
+        self,
+        connection_id: str,
+        owner_entity_id: str | None,
+        cost_ms: int,
+        bucket: str = BUDGET_ATTRIBUTE,
+    ) -> None:
         """Move a bucket already in use on by ``cost_ms``, whatever it holds (what a
         resume's replay used, charged after it was planned)."""
         owner = owner_entity_id or self._owner_of(connection_id)
@@ -475,8 +487,9 @@ class ConnectionsTable:
         self._conditional(  # a bucket not in use (the row is gone) is not charged
             "update_item",
             Key={"entityId": _s(owner), "connectionId": _s(connection_id)},
-            UpdateExpression="ADD budgetTat :cost",
-            ConditionExpression="attribute_exists(budgetTat)",
+            UpdateExpression="ADD #tat :cost",
+            ConditionExpression="attribute_exists(#tat)",
+            ExpressionAttributeNames={"#tat": bucket},
             ExpressionAttributeValues={":cost": _n(cost_ms)},
         )
 
@@ -514,3 +527,27 @@ class ConnectionsTable:
                         _pause(attempt, time.sleep)
                         continue
                 raise StoreError(f"transact_write_items on {self._table}: {error}") from error
+
+
+class Bucket:
+    """One of the connection row's token buckets, under its own attribute: the
+    ``logic.budget`` store for that bucket alone."""
+
+    def __init__(self, table: ConnectionsTable, attribute: str) -> None:
+        self._table = table
+        self._attribute = attribute
+
+    def spend_budget(
+        self,
+        connection_id: str,
+        owner_entity_id: str | None,
+        cost_ms: int,
+        now_ms: int,
+        tolerance_ms: int,
+    ) -> BudgetSpend:
+        return self._table.spend_budget(
+            connection_id, owner_entity_id, cost_ms, now_ms, tolerance_ms, self._attribute
+        )
+
+    def charge_budget(self, connection_id: str, owner_entity_id: str | None, cost_ms: int) -> None:
+        self._table.charge_budget(connection_id, owner_entity_id, cost_ms, self._attribute)

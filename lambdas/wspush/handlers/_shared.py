@@ -65,7 +65,15 @@ class WebSocketEvent:
     def granted_topic_patterns(self) -> tuple[str, ...]:
         """The token's ``topics`` claim, which the authorizer passes on as a JSON-encoded
         list (an authorizer context holds only strings, numbers and booleans)."""
-        raw = (self._context.get("authorizer") or {}).get("topics")
+        return self._patterns("topics")
+
+    @property
+    def granted_publish_patterns(self) -> tuple[str, ...]:
+        """The token's ``publish`` claim, passed on as ``topics`` is."""
+        return self._patterns("publish")
+
+    def _patterns(self, key: str) -> tuple[str, ...]:
+        raw = (self._context.get("authorizer") or {}).get(key)
         try:
             patterns = json.loads(raw) if isinstance(raw, str) else []
         except ValueError:

@@ -28,6 +28,8 @@ class Decision:
     entity_id: str | None = None
     # The token's topics claim; None when it has none (then only public topics are readable).
     topics: tuple[str, ...] | None = None
+    # The token's publish claim; None when it has none (then only public publish patterns).
+    publish: tuple[str, ...] | None = None
 
     def context(self) -> dict[str, str]:
         """What the routes receive as ``requestContext.authorizer`` (strings only: API
@@ -35,6 +37,8 @@ class Decision:
         context = {"entityId": self.entity_id or ""}
         if self.topics is not None:
             context["topics"] = json.dumps(list(self.topics), separators=(",", ":"))
+        if self.publish is not None:
+            context["publish"] = json.dumps(list(self.publish), separators=(",", ":"))
         return context
 
 
@@ -83,6 +87,11 @@ def authorize(
     except tokens.TokenError as error:
         return Decision(False, error.reason)
     topics = tokens.topic_patterns(claims)
+    publish = tokens.publish_patterns(claims)
     return Decision(
-        True, "ok", entity_id=claims["sub"], topics=None if topics is None else tuple(topics)
+        True,
+        "ok",
+        entity_id=claims["sub"],
+        topics=None if topics is None else tuple(topics),
+        publish=None if publish is None else tuple(publish),
     )

@@ -60,6 +60,7 @@ def with_position(
         channel=channel,
         position=(position.seq, position.epoch) if position is not None else None,
         ts=message["ts"],
+        sender=message.get("from"),
     )
 
 

@@ -29,9 +29,11 @@ def build(
     channel: str | None = None,
     position: tuple[int, str] | None = None,
     ts: str | None = None,
+    sender: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     """``{type, id, ts, data}``; a push adds its ``channel`` and, when its channel keeps
-    history, its ``position`` as ``seq`` and ``epoch``."""
+    history, its ``position`` as ``seq`` and ``epoch``; a client publish its ``sender``
+    as ``from``."""
     timestamp = (now or datetime.now(UTC)).isoformat(timespec="milliseconds")
     message: dict[str, Any] = {
         "type": message_type,
@@ -42,6 +44,8 @@ def build(
         message["channel"] = channel
     if position is not None:
         message["seq"], message["epoch"] = position
+    if sender is not None:
+        message["from"] = sender
     message["data"] = data
     return message
 
@@ -55,7 +59,13 @@ def for_push(request: PushRequest, fallback_id: str, now: datetime | None = None
     request id): a retried event sends the same id again and clients can deduplicate.
     Anything a push adds to every copy (a channel, a sequence number) is added here.
     """
-    return build(request.message_type, request.payload, now, request.id or fallback_id)
+    return build(
+        request.message_type,
+        request.payload,
+        now,
+        request.id or fallback_id,
+        sender=request.sender,
+    )
 
 
 def encode(message: Any, limit: int = MAX_MESSAGE_BYTES) -> bytes:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import secrets
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -57,6 +57,8 @@ class ChannelServices:
     resume_limit: int = 100
     lifecycle: Lifecycle | None = None
     budgets: Budgets | None = None  # per-connection budgets for subscribe, presence, resume
+    # The publish action (``logic.client_publish``), when the deployment offers it.
+    publish: Callable[[dict[str, Any], InboundMessage, float], Reply] | None = None
 
 
 @dataclass(frozen=True)
@@ -66,6 +68,7 @@ class InboundMessage:
     connection_id: str
     entity_id: str | None
     granted_topics: tuple[str, ...] = ()  # the token's topics claim
+    publish_patterns: tuple[str, ...] = ()  # the token's publish claim
 
 
 @dataclass(frozen=True)
@@ -81,7 +84,7 @@ class Reply:
         return tuple(self.replay.bodies) if self.replay else ()
 
 
-KNOWN_ACTIONS = ("ping", "subscribe", "unsubscribe", "resume", "presence")
+KNOWN_ACTIONS = ("ping", "subscribe", "unsubscribe", "resume", "presence", "publish")
 # What one connection may ask only so often (``logic.budget``); ping and unsubscribe are free.
 BUDGETED_ACTIONS = ("subscribe", "resume", "presence")
 INVALID_TOPIC = "topic must be 1-128 characters of letters, digits and _.:/-"
@@ -200,6 +203,8 @@ def handle_message(
         # API Gateway never tells a client its own connection id; the pong does, so a
         # client can name itself in a push's excludeConnectionId.
         return Reply({"type": "pong", "connectionId": message.connection_id})
+    if action == "publish" and channels is not None and channels.publish is not None:
+        return channels.publish(parsed, message, now)  # its own bucket, not the budget's
     lifecycle = channels.lifecycle if channels is not None else None
     budget_left = 0
     if action in BUDGETED_ACTIONS and channels is not None and channels.budgets is not None:

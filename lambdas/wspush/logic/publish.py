@@ -122,7 +122,9 @@ def _message(item: Any, new_id: Callable[[], str]) -> Message:
     body["id"] = request.id or new_id()
     # The envelope the clients will get, numbered in its channel, must fit one WebSocket
     # message: the push function refuses it otherwise, after this request was accepted.
-    built = envelope.build(request.message_type, request.payload, message_id=body["id"])
+    built = envelope.build(
+        request.message_type, request.payload, message_id=body["id"], sender=request.sender
+    )
     refuse_oversize(built, request.audience.describe())
     return Message(request, body, caller_id=request.id is not None)
 

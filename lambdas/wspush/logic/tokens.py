@@ -93,9 +93,11 @@ def issue(
     topics: Sequence[str] | None = None,
     audience: str | None = None,
     issuer: str | None = None,
+    publish: Sequence[str] | None = None,
 ) -> str:
     """Return a token for ``entity_id`` valid for ``ttl_seconds``, granting ``topics``
-    (patterns) when given. Raises ``ValueError`` for a claim ``verify`` would refuse."""
+    (patterns to read) and ``publish`` (patterns to publish on) when given. Raises
+    ``ValueError`` for a claim ``verify`` would refuse."""
     if not is_valid_entity_id(entity_id):
         raise ValueError(f"invalid entity id: {entity_id!r}")
     issued_at = int(time.time() if now is None else now)
@@ -105,6 +107,11 @@ def issue(
             claims["topics"] = topic_patterns({"topics": list(topics)})
         except TokenError as error:
             raise ValueError(f"topics: {error.reason} (see MAX_TOPICS_CLAIM_CHARS)") from None
+    if publish is not None:
+        try:
+            claims["publish"] = publish_patterns({"publish": list(publish)})
+        except TokenError as error:
+            raise ValueError(f"publish: {error.reason} (see MAX_TOPICS_CLAIM_CHARS)") from None
     if audience is not None:
         claims["aud"] = audience
     if issuer is not None:
@@ -175,17 +182,28 @@ def check_lifetime(claims: Mapping[str, Any], current: float, leeway: int) -> fl
     return numeric_claim(claims, "iat")
 
 
-def topic_patterns(claims: Mapping[str, Any]) -> list[str] | None:
-    """The ``topics`` claim, checked: a list of topic patterns whose JSON form fits the
-    authorizer context (``topics_too_large``); ``None`` when the token has none."""
-    if "topics" not in claims:
+def _pattern_claim(claims: Mapping[str, Any], name: str) -> list[str] | None:
+    """A claim holding a list of topic patterns, checked: its JSON form must fit the
+    authorizer context (``<name>_too_large``); ``None`` when the token has none."""
+    if name not in claims:
         return None
-    patterns = claims["topics"]
+    patterns = claims[name]
     if not isinstance(patterns, list) or not all(is_valid_topic_pattern(p) for p in patterns):
-        raise TokenError("invalid_topics")
+        raise TokenError(f"invalid_{name}")
     if len(json.dumps(patterns, separators=(",", ":"))) > MAX_TOPICS_CLAIM_CHARS:
-        raise TokenError("topics_too_large")
+        raise TokenError(f"{name}_too_large")
     return patterns
+
+
+def topic_patterns(claims: Mapping[str, Any]) -> list[str] | None:
+    """The ``topics`` claim (what the connection may read), checked."""
+    return _pattern_claim(claims, "topics")
+
+
+def publish_patterns(claims: Mapping[str, Any]) -> list[str] | None:
+    """The ``publish`` claim (what the connection may publish on), checked the same way:
+    a grant of its own, never implied by ``topics``."""
+    return _pattern_claim(claims, "publish")
 
 
 def _check_audience(claims: Mapping[str, Any], audience: str | None) -> None:
@@ -214,7 +232,7 @@ def verify(
     A valid token is at most ``MAX_TOKEN_CHARS`` long, has an HS256 header, a signature by
     one of ``secrets``, a finite ``exp`` in the future (with ``leeway``), no ``nbf`` in the
     future, a ``sub`` that is a valid entity id, ``aud`` and ``iss`` as configured, and, if
-    it has one, a valid ``topics`` claim.
+    it has them, valid ``topics`` and ``publish`` claims.
     """
     if not token:
         raise TokenError("missing")
@@ -237,6 +255,7 @@ def verify(
     if issuer is not None and claims.get("iss") != issuer:
         raise TokenError("bad_issuer")
     topic_patterns(claims)
+    publish_patterns(claims)
     return claims
 
 

@@ -59,18 +59,26 @@ class PushRequest:
     id: str | None = None  # the caller's idempotency key: the envelope id of every copy
     exclude_connection_id: str | None = None  # a connection the fan-out skips (the sender)
     body: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+    # Who published it, ``{"entityId": ...}``: a client publish, set by the server.
+    sender: dict[str, str] | None = None
 
     def fingerprint(self) -> str:
         """What a push id is claimed with: a digest of everything that decides what is
         delivered and to whom (channel, type, payload, excluded connection). A retry has
         the same; a reused id with other content does not. Object keys are sorted, so a
-        retry that reorders them is still the same push."""
-        content = [
+        retry that reorders them is still the same push.
+
+        A client publish (one with a ``sender``) is the same push whichever connection of
+        its entity sends it again, so there the sender stands in for the excluded
+        connection (the publisher's own, which a reconnect changes)."""
+        content: list[Any] = [
             self.audience.describe(),
             self.message_type,
             self.exclude_connection_id,
             self.payload,
         ]
+        if self.sender is not None:
+            content[2] = self.sender
         canonical = json.dumps(content, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(canonical.encode("ascii")).hexdigest()
 
@@ -169,6 +177,7 @@ def parse_push_request(
     exclude = body.get("excludeConnectionId")
     if exclude is not None and not _is_connection_id(exclude):
         raise InvalidPushRequest("invalid excludeConnectionId")
+    sender = _sender(body.get("from"))
     key = present[0]
     value = body[key]
     if key == "broadcast":
@@ -192,4 +201,18 @@ def parse_push_request(
         id=message_id,
         exclude_connection_id=exclude,
         body=dict(body),
+        sender=sender,
     )
+
+
+def _sender(value: Any) -> dict[str, str] | None:
+    """``"from"``: absent, or exactly ``{"entityId": <a valid entity id>}``."""
+    if value is None:
+        return None
+    if (
+        not isinstance(value, dict)
+        or set(value) != {"entityId"}
+        or not is_valid_entity_id(value["entityId"])
+    ):
+        raise InvalidPushRequest('"from" must be {"entityId": <a valid entity id>}')
+    return {"entityId": value["entityId"]}

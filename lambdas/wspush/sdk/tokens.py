@@ -103,26 +103,31 @@ def mint_token(
     if ttl <= 0:
         raise ValueError(f"ttl must be a positive number of seconds, got {ttl}")
     key = signing_key(secret)
-    token = issue(entity, key, ttl_seconds=ttl, topics=topics, audience=audience, issuer=issuer)
-    if publish is None and info is None:
+    token = issue(
+        entity,
+        key,
+        ttl_seconds=ttl,
+        topics=topics,
+        audience=audience,
+        issuer=issuer,
+        publish=publish,
+    )
+    if info is None:
         return token
-    return with_claims(token, key, publish=publish, info=info, audience=audience, issuer=issuer)
+    return with_claims(token, key, info=info, audience=audience, issuer=issuer)
 
 
 def with_claims(
     token: str,
     key: bytes,
     *,
-    publish: Sequence[str] | None = None,
     info: dict[str, Any] | None = None,
     audience: str | None = None,
     issuer: str | None = None,
 ) -> str:
-    """``token`` signed again with ``publish`` and ``info`` claims added; checked by the
-    server's own ``verify``, so a claim ``$connect`` would refuse is a ``ValueError``."""
+    """``token`` signed again with an ``info`` claim added; checked by the server's own
+    ``verify``, so a claim ``$connect`` would refuse is a ``ValueError``."""
     claims = decode_segment(token.split(".")[1])
-    if publish is not None:
-        claims["publish"] = list(publish)
     if info is not None:
         claims["info"] = info
     extended = sign(claims, key)

@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import re
 import shutil
 import signal
 import socket
@@ -33,10 +34,17 @@ from wspush_local.gateway.sigv4 import SigV4Verifier
 from wspush_local.gateway.websocket import Gateway, Limits
 from wspush_local.runtime.service import (
     DEFAULT_ACCOUNT_CONCURRENCY,
+    FunctionSpec,
     LocalLambda,
     environment_for_workers,
+    function_name_of,
 )
 from wspush_local.stack.project import Terraform, example_directory, project_root
+
+# A Lambda function ARN (optionally qualified), as a function's environment may name one.
+LAMBDA_FUNCTION_ARN = re.compile(
+    r"arn:aws[a-z-]*:lambda:[a-z0-9-]+:\d{12}:function:[A-Za-z0-9_-]+(:[A-Za-z0-9_$-]+)?"
+)
 
 log = logging.getLogger("wspush.stack")
 REGION = "us-east-1"
@@ -107,6 +115,17 @@ def read_stack_file(work_dir: Path) -> dict[str, Any]:
     return info
 
 
+def invoked_functions(specs: list[FunctionSpec], known: list[str]) -> list[str]:
+    """The functions ``specs`` name by ARN in their environment, beyond the ``known`` ones."""
+    named = {
+        function_name_of(value)
+        for spec in specs
+        for value in spec.environment.values()
+        if LAMBDA_FUNCTION_ARN.fullmatch(value)
+    }
+    return sorted(named - set(known))
+
+
 def gateway_for_deployment(
     outputs: dict[str, Any],
     clients: dict[str, Any],
@@ -126,9 +145,13 @@ def gateway_for_deployment(
         ACCOUNT_ID,
         route_response_ids=outputs.get("route_response_ids") or {},
     )
-    # Every function the outputs name, and every function a route runs.
+    # Every function the outputs name, every function a route runs, and every function
+    # one of those is configured to invoke (a Lambda function ARN in its environment, such
+    # as the message function's CLIENT_PUBLISH_HOOK_ARN).
     names = sorted({*outputs["function_names"].values(), *api.routes.values()})
-    for spec in read_functions(clients["lambda"], names, dist):
+    specs = read_functions(clients["lambda"], names, dist)
+    specs += read_functions(clients["lambda"], invoked_functions(specs, names), dist)
+    for spec in specs:
         if "CONNECTIONS_ENDPOINT" in spec.environment:
             spec.environment["CONNECTIONS_ENDPOINT"] = connections_url
         runtime.register(spec, _self_invoking_slots(spec.environment))

@@ -44,6 +44,9 @@ locals {
   push_function_arn  = "arn:${data.aws_partition.current.partition}:lambda:${data.aws_region.current.name}:${data.aws_caller_identity.current.account_id}:function:${local.push_function_name}"
   # The publish function waits this long for a small audience's report, then answers 202.
   publish_sync_wait_seconds = 10
+  # A client publish to at most this many subscribers (and push_shard_size) is fanned out
+  # by the message function before it replies; a larger audience by the push function.
+  client_publish_inline_targets = 100
 }
 
 # --- The customer-managed key (create_kms_key), or the one supplied (kms_key_arn) --------
@@ -187,6 +190,24 @@ locals {
     { sid = "CountTopicOccupancy", actions = ["dynamodb:UpdateItem"], resources = [module.history_table.table_arn] },
   ] : []
 
+  # A client publish (the publish action): numbered and kept like any push, fanned out by
+  # the message function to a small audience (posting through ReplayToSender's grant,
+  # forgetting gone connections found through the index), handed to the push function
+  # beyond it; the hook and the event bus only when configured.
+  client_publish_access = concat(
+    [
+      { sid = "NumberAndKeepClientPublishes", actions = ["dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:GetItem"], resources = [module.history_table.table_arn] },
+      { sid = "ForgetGoneSubscribers", actions = ["dynamodb:Query"], resources = [module.connections_table.connection_index_arn] },
+      { sid = "HandLargeAudiencesToPush", actions = ["lambda:InvokeFunction"], resources = [local.push_function_arn] },
+    ],
+    var.client_publish_hook_arn != null ? [
+      { sid = "CallClientPublishHook", actions = ["lambda:InvokeFunction"], resources = [var.client_publish_hook_arn] },
+    ] : [],
+    length(var.client_publish_event_patterns) > 0 ? [
+      { sid = "PublishClientPublishedEvents", actions = ["events:PutEvents"], resources = [module.push_schedule.event_bus_arn] },
+    ] : [],
+  )
+
   function_access = {
     # Tokens of connect_oidc_issuers need no grant: their keys are public, fetched over HTTPS.
     authorizer = var.connect_hs256_enabled ? [
@@ -220,6 +241,7 @@ locals {
       var.auth_disabled ? [
         { sid = "FindConnectionOwner", actions = ["dynamodb:Query"], resources = [module.connections_table.connection_index_arn] },
       ] : [],
+      local.client_publish_access,
     )
     publish = [
       { sid = "CountSmallAudiences", actions = ["dynamodb:Query"], resources = [module.connections_table.table_arn] },
@@ -350,7 +372,7 @@ locals {
       environment = tomap({})
     }
     message = {
-      description = "Answers ping, subscribe, unsubscribe, resume, presence and unknown actions."
+      description = "Answers ping, subscribe, unsubscribe, resume, presence, publish and unknown actions."
       environment = tomap({
         CONNECTIONS_ENDPOINT             = module.websocket_api.connections_url
         CONNECTION_TTL_SECONDS           = tostring(local.connection_ttl_seconds)
@@ -359,6 +381,17 @@ locals {
         RESUME_MAX_MESSAGES              = tostring(var.resume_max_messages)
         CONNECTION_BUDGET_PER_SECOND     = tostring(var.connection_budget_per_second)
         CONNECTION_BUDGET_BURST          = tostring(var.connection_budget_burst)
+        # The publish action: see local.client_publish_access.
+        PUSH_FUNCTION_NAME             = local.push_function_name
+        HISTORY_RETENTION_SECONDS      = tostring(var.history_retention_hours * 3600)
+        PUBLIC_PUBLISH_PATTERNS        = join(",", var.public_publish_patterns)
+        CLIENT_PUBLISH_RATE_PER_SECOND = tostring(var.client_publish_rate_per_second)
+        CLIENT_PUBLISH_BURST           = tostring(var.client_publish_burst)
+        # A larger audience goes through the push function, sharded like any push.
+        CLIENT_PUBLISH_INLINE_TARGETS = tostring(min(local.client_publish_inline_targets, var.push_shard_size))
+        CLIENT_PUBLISH_HOOK_ARN       = var.client_publish_hook_arn != null ? var.client_publish_hook_arn : ""
+        CLIENT_PUBLISH_EVENT_PATTERNS = join(",", var.client_publish_event_patterns)
+        CLIENT_PUBLISH_EVENT_BUS      = length(var.client_publish_event_patterns) > 0 ? module.push_schedule.event_bus_name : ""
       })
     }
     publish = {
@@ -417,6 +450,7 @@ locals {
     "unsubscribe" = "message"
     "resume"      = "message"
     "presence"    = "message"
+    "publish"     = "message"
   }
 
   # Each custom route gets a Lambda proxy integration of its own, named after the route.
@@ -442,7 +476,7 @@ module "websocket_api" {
   routes       = local.routes
   # The message function returns its reply frame as the body: one round trip less per
   # reply than a post to @connections.
-  two_way_routes = ["$default", "ping", "subscribe", "unsubscribe", "resume", "presence"]
+  two_way_routes = ["$default", "ping", "subscribe", "unsubscribe", "resume", "presence", "publish"]
   connect_authorizer = var.auth_disabled ? null : {
     function_name = module.functions["authorizer"].function_name
     invoke_arn    = module.functions["authorizer"].invoke_arn

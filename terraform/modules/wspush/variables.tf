@@ -560,8 +560,8 @@ variable "custom_routes" {
   }
 
   validation {
-    condition     = length(setintersection(keys(var.custom_routes), ["ping", "subscribe", "unsubscribe", "resume", "presence"])) == 0
-    error_message = "custom_routes cannot replace wspush's own routes: ping, subscribe, unsubscribe, resume, presence."
+    condition     = length(setintersection(keys(var.custom_routes), ["ping", "subscribe", "unsubscribe", "resume", "presence", "publish"])) == 0
+    error_message = "custom_routes cannot replace wspush's own routes: ping, subscribe, unsubscribe, resume, presence, publish."
   }
 }
 
@@ -597,5 +597,72 @@ variable "publish_sync_max_targets" {
   validation {
     condition     = var.publish_sync_max_targets >= 0 && var.publish_sync_max_targets <= 1000
     error_message = "publish_sync_max_targets must be between 0 and 1000."
+  }
+}
+
+# --- Publishing from a client (the publish action) --------------------------------------
+
+variable "public_publish_patterns" {
+  type        = list(string)
+  description = "Topic patterns every authenticated connection may publish on, besides its token's `publish` claim: exact names or prefixes ending in `*`. Reading and publishing are separate grants: `topics` and `public_topic_patterns` never grant publishing."
+  default     = []
+  nullable    = false
+
+  validation {
+    condition     = alltrue([for pattern in var.public_publish_patterns : can(regex("^(\\*|[A-Za-z0-9_.:/-]{1,128}\\*?)$", pattern))])
+    error_message = "Each public publish pattern is a topic name (1-128 of A-Z a-z 0-9 _ . : / -), optionally followed by *, or * alone."
+  }
+}
+
+variable "client_publish_rate_per_second" {
+  type        = number
+  description = "Messages per second one connection may publish (its own token bucket, apart from connection_budget_*); beyond it, publish answers rate_limited with retryAfter (seconds)."
+  default     = 10
+  nullable    = false
+
+  validation {
+    condition     = var.client_publish_rate_per_second >= 1 && var.client_publish_rate_per_second <= 1000 && floor(var.client_publish_rate_per_second) == var.client_publish_rate_per_second
+    error_message = "client_publish_rate_per_second must be a whole number from 1 to 1000."
+  }
+}
+
+variable "client_publish_burst" {
+  type        = number
+  description = "Messages one connection may publish at once when its publish bucket is full."
+  default     = 20
+  nullable    = false
+
+  validation {
+    condition     = var.client_publish_burst >= 1 && var.client_publish_burst <= 10000 && floor(var.client_publish_burst) == var.client_publish_burst
+    error_message = "client_publish_burst must be a whole number from 1 to 10000."
+  }
+}
+
+variable "client_publish_hook_arn" {
+  type        = string
+  description = "ARN of a Lambda function called synchronously before every client publish with {topic, type, data, id, from, connectionId}; it answers {\"action\": \"allow\"}, {\"action\": \"reject\", \"code\", \"message\"} or {\"action\": \"replace\", \"data\"}. Null: no hook."
+  default     = null
+
+  validation {
+    condition     = var.client_publish_hook_arn == null || can(regex("^arn:aws[a-z-]*:lambda:[a-z0-9-]+:[0-9]{12}:function:[A-Za-z0-9_-]{1,64}(:[A-Za-z0-9_$-]{1,128})?$", var.client_publish_hook_arn))
+    error_message = "client_publish_hook_arn must be a Lambda function ARN (arn:aws:lambda:<region>:<account>:function:<name>[:<alias or version>])."
+  }
+}
+
+variable "client_publish_event_patterns" {
+  type        = list(string)
+  description = "Topic patterns whose client publishes are also put on the stack's event bus as wspush.client.published events (topic, id, seq, epoch, from, connectionId, type, data), e.g. to persist or moderate chat messages. Empty: none."
+  default     = []
+  nullable    = false
+
+  validation {
+    condition     = alltrue([for pattern in var.client_publish_event_patterns : can(regex("^(\\*|[A-Za-z0-9_.:/-]{1,128}\\*?)$", pattern))])
+    error_message = "Each client publish event pattern is a topic name (1-128 of A-Z a-z 0-9 _ . : / -), optionally followed by *, or * alone."
+  }
+
+  # The message function's 4 KB of environment variables hold all three pattern lists.
+  validation {
+    condition     = length(join(",", concat(var.public_topic_patterns, var.public_publish_patterns, var.client_publish_event_patterns))) <= 3072
+    error_message = "public_topic_patterns, public_publish_patterns and client_publish_event_patterns take ${length(join(",", concat(var.public_topic_patterns, var.public_publish_patterns, var.client_publish_event_patterns)))} characters together in the message function's environment; at most 3072 fit Lambda's 4 KB."
   }
 }

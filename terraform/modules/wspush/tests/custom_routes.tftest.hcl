@@ -31,7 +31,7 @@ run "custom_route_beside_builtin_ones" {
   }
 
   assert {
-    condition     = toset(keys(local.routes)) == toset(["$connect", "$disconnect", "$default", "ping", "subscribe", "unsubscribe", "resume", "presence", "placeOrder"])
+    condition     = toset(keys(local.routes)) == toset(["$connect", "$disconnect", "$default", "ping", "subscribe", "unsubscribe", "resume", "presence", "publish", "placeOrder"])
     error_message = "A custom route must be added beside wspush's own routes, which stay."
   }
 
@@ -121,7 +121,7 @@ run "custom_route_keys_get_valid_distinct_statement_ids" {
   }
 
   assert {
-    condition     = length(module.websocket_api.route_permission_statement_ids) == 11 && length(distinct(values(module.websocket_api.route_permission_statement_ids))) == 11
+    condition     = length(module.websocket_api.route_permission_statement_ids) == 12 && length(distinct(values(module.websocket_api.route_permission_statement_ids))) == 12
     error_message = "Every route, built-in or custom, needs an invoke permission of its own (default must not collide with $default, order.place with order_place)."
   }
 

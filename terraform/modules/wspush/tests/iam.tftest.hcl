@@ -39,7 +39,7 @@ run "least_privilege" {
 
   assert {
     condition = (
-      length(data.aws_iam_policy_document.function["message"].statement) == 6 &&
+      length(data.aws_iam_policy_document.function["message"].statement) == 9 &&
       data.aws_iam_policy_document.function["message"].statement[0].actions == toset(["dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:ConditionCheckItem"]) &&
       data.aws_iam_policy_document.function["message"].statement[0].resources == toset([module.connections_table.table_arn]) &&
       data.aws_iam_policy_document.function["message"].statement[1].actions == toset(["execute-api:ManageConnections"]) &&
@@ -49,9 +49,15 @@ run "least_privilege" {
       data.aws_iam_policy_document.function["message"].statement[3].actions == toset(["dynamodb:GetItem", "dynamodb:Query"]) &&
       data.aws_iam_policy_document.function["message"].statement[3].resources == toset([module.history_table.table_arn]) &&
       data.aws_iam_policy_document.function["message"].statement[4].resources == toset([module.history_table.table_arn]) &&
-      data.aws_iam_policy_document.function["message"].statement[5].resources == toset([module.push_schedule.event_bus_arn])
+      data.aws_iam_policy_document.function["message"].statement[5].resources == toset([module.push_schedule.event_bus_arn]) &&
+      data.aws_iam_policy_document.function["message"].statement[6].actions == toset(["dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:GetItem"]) &&
+      data.aws_iam_policy_document.function["message"].statement[6].resources == toset([module.history_table.table_arn]) &&
+      data.aws_iam_policy_document.function["message"].statement[7].actions == toset(["dynamodb:Query"]) &&
+      data.aws_iam_policy_document.function["message"].statement[7].resources == toset([module.connections_table.connection_index_arn]) &&
+      data.aws_iam_policy_document.function["message"].statement[8].actions == toset(["lambda:InvokeFunction"]) &&
+      data.aws_iam_policy_document.function["message"].statement[8].resources == toset([local.push_function_arn])
     )
-    error_message = "message may only write subscriptions, POST to @connections on its own stage, read presence and history, count occupancy and publish to its bus."
+    error_message = "message may only write subscriptions, POST to @connections on its own stage, read presence and history, count occupancy, publish to its bus, number client publishes, forget gone subscribers and hand large audiences to its own push function."
   }
 
   assert {
@@ -115,7 +121,7 @@ run "demo_mode_lets_message_find_the_connection_owner_in_the_index_only" {
 
   assert {
     condition = (
-      length(data.aws_iam_policy_document.function["message"].statement) == 7 &&
+      length(data.aws_iam_policy_document.function["message"].statement) == 10 &&
       data.aws_iam_policy_document.function["message"].statement[6].actions == toset(["dynamodb:Query"]) &&
       data.aws_iam_policy_document.function["message"].statement[6].resources == toset([module.connections_table.connection_index_arn])
     )

@@ -27,7 +27,7 @@ run "routes_and_authorizer" {
   }
 
   assert {
-    condition     = toset(keys(output.route_response_ids)) == toset(["$default", "ping", "subscribe", "unsubscribe", "resume", "presence"])
+    condition     = toset(keys(output.route_response_ids)) == toset(["$default", "ping", "subscribe", "unsubscribe", "resume", "presence", "publish"])
     error_message = "Every message route must be two-way: the message function's reply is its returned body."
   }
 }
