@@ -16,10 +16,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench import measure
+from bench import measure, wildcard
 
 SCALES: dict[str, dict[str, Any]] = {
     "full": {
+        "wildcard_connections": 5000,
+        "wildcard_repeats": 5,
         "fanout_sizes": [100, 1000, 5000],
         "concurrencies": [8, 16, 32, 64],
         "baseline_sizes": [100, 1000],
@@ -37,6 +39,8 @@ SCALES: dict[str, dict[str, Any]] = {
         "resume_missed": 100,
     },
     "small": {
+        "wildcard_connections": 1000,
+        "wildcard_repeats": 3,
         "fanout_sizes": [100, 1000],
         "concurrencies": [8, 32],
         "baseline_sizes": [100],
@@ -54,6 +58,8 @@ SCALES: dict[str, dict[str, Any]] = {
         "resume_missed": 100,
     },
     "smoke": {
+        "wildcard_connections": 20,
+        "wildcard_repeats": 1,
         "fanout_sizes": [20],
         "concurrencies": [4],
         "baseline_sizes": [10],
@@ -577,6 +583,8 @@ def main() -> int:
         scale["resume_missed"],
     )
     print("bench: channels done", flush=True)
+    lookups = wildcard.wildcard_lookup(scale["wildcard_connections"], scale["wildcard_repeats"])
+    print("bench: wildcard lookup done", flush=True)
 
     targets = check_targets(
         fanout, reads, cold, sizes, gateway, sharded, replies, scale["latency"], kept, resumed
@@ -584,6 +592,7 @@ def main() -> int:
     report = render(
         args.scale, fanout, reads, cold, sizes, gateway, sharded, replies, targets, kept, resumed
     )
+    report = report.rstrip("\n") + "\n\n" + "\n".join(wildcard.section(lookups))
     args.output.mkdir(parents=True, exist_ok=True)
     (args.output / "benchmarks.md").write_text(report)
     plot(fanout, scale["latency"], args.output / "benchmarks.png")

@@ -26,6 +26,8 @@ module "wspush" {
   connect_oidc_issuers             = var.connect_oidc_issuers
   public_topic_patterns            = var.public_topic_patterns
   max_subscriptions_per_connection = var.max_subscriptions_per_connection
+  presence_topic_patterns          = var.presence_topic_patterns
+  presence_max_members             = var.presence_max_members
   connection_budget_per_second     = var.connection_budget_per_second
   connection_budget_burst          = var.connection_budget_burst
   deletion_protection              = var.deletion_protection

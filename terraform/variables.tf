@@ -130,6 +130,18 @@ variable "public_topic_patterns" {
   default     = null
 }
 
+variable "presence_topic_patterns" {
+  type        = list(string)
+  description = "Topic patterns whose subscribers hear member_joined and member_left; see the module's variable."
+  default     = null
+}
+
+variable "presence_max_members" {
+  type        = number
+  description = "Entities one presence topic holds at most; see the module's variable."
+  default     = null
+}
+
 variable "max_subscriptions_per_connection" {
   type        = number
   description = "Topics one connection may subscribe to at once."

@@ -81,6 +81,11 @@ class LifecycleConfig:
 
     event_bus_name: str | None
     history_table: str | None
+    # Live presence (``logic.live_presence``): the topics it applies to, their cap on
+    # members, and the most connections one announcement is posted to directly.
+    presence_topic_patterns: tuple[str, ...] = ()
+    presence_max_members: int = 100
+    presence_announce_limit: int = 5000
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> LifecycleConfig:
@@ -90,7 +95,13 @@ class LifecycleConfig:
             raise ConfigError(
                 "environment variable HISTORY_TABLE is required when LIFECYCLE_EVENT_BUS is set"
             )
-        return cls(event_bus_name=bus, history_table=history_table)
+        return cls(
+            event_bus_name=bus,
+            history_table=history_table,
+            presence_topic_patterns=_topic_patterns(env, "PRESENCE_TOPIC_PATTERNS"),
+            presence_max_members=_int(env, "PRESENCE_MAX_MEMBERS", 100),
+            presence_announce_limit=_int(env, "PUSH_SHARD_SIZE", 5000),
+        )
 
     @property
     def enabled(self) -> bool:
@@ -141,6 +152,8 @@ class ConnectionsConfig:
     connection_ttl_seconds: int
     auth_disabled: bool
     lifecycle: LifecycleConfig
+    # $disconnect announces member_left through @connections when presence topics are set.
+    connections_endpoint: str | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> ConnectionsConfig:
@@ -151,6 +164,7 @@ class ConnectionsConfig:
             ),
             auth_disabled=_flag(env, "AUTH_DISABLED"),
             lifecycle=LifecycleConfig.from_env(env),
+            connections_endpoint=env.get("CONNECTIONS_ENDPOINT", "").strip() or None,
         )
 
 

@@ -118,8 +118,8 @@ def test_presence_lists_the_entities_in_a_topic(stack):
             await carol.send(json.dumps({"action": "presence", "topic": topic}))
             presence = await _recv_until(carol, lambda f: f["type"] == "presence")
             assert presence["entities"] == [
-                {"entityId": "e2e-p-alice", "connections": 2},
-                {"entityId": "e2e-p-bob", "connections": 1},
+                {"entityId": "e2e-p-alice", "connections": 2, "info": None},
+                {"entityId": "e2e-p-bob", "connections": 1, "info": None},
             ]
             assert presence["connections"] == 3
 

@@ -28,6 +28,7 @@ def test_the_benchmarks_run_and_write_their_report(tmp_path):
         "## 6. Broadcast through the sharded path",
         "## 8. Reply latency: route responses",
         "## 7. Channels: history and resume",
+        "## 9. Wildcard lookup",
     ):
         assert section in report
     assert (tmp_path / "benchmarks.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -362,8 +362,8 @@ def test_presence_lists_each_entity_once_with_its_connection_count():
         "type": "presence",
         "topic": "room.1",
         "entities": [
-            {"entityId": "alice", "connections": 2},
-            {"entityId": "bob", "connections": 1},
+            {"entityId": "alice", "connections": 2, "info": None},
+            {"entityId": "bob", "connections": 1, "info": None},
         ],
         "connections": 3,
         "truncated": False,
@@ -403,7 +403,7 @@ def test_presence_of_a_thousand_long_ids_fits_one_frame_and_says_truncated(id_le
     assert listed == ids[: len(listed)] and 500 < len(listed) < 1000
     assert reply["truncated"] is True and reply["connections"] == 1000
     # And one entity more would not have fit
-    extra = {"entityId": ids[len(listed)], "connections": 1}
+    extra = {"entityId": ids[len(listed)], "connections": 1, "info": None}
     assert len(body) + len(envelope.encode(extra)) + 1 > envelope.MAX_MESSAGE_BYTES
 
 

@@ -50,7 +50,7 @@ const PATTERN = /^(?:\*|[A-Za-z0-9_.:/-]{0,125}[A-Za-z0-9_:-][./]\*)$/;
 const MESSAGE_ID = /^[A-Za-z0-9_.:@+=/-]{1,128}$/;
 // The codes of a refused subscribe: an error naming a topic with another code, while a
 // publish to that topic waits, is the publish's.
-const SUBSCRIBE_CODES = new Set(["forbidden_topic", "too_many_subscriptions", "not_connected"]);
+const SUBSCRIBE_CODES = new Set(["forbidden_topic", "too_many_subscriptions", "not_connected", "presence_full", "pattern_not_allowed"]);
 // Errors about a frame as a whole (no topic): while a publish is in flight, they are its.
 const FRAME_CODES = new Set(["too_large", "malformed_json", "invalid_message", "invalid_topic"]);
 // How long to wait before asking again about a publish the server is still numbering.

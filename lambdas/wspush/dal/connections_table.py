@@ -35,6 +35,7 @@ from wspush.models.shard import ItemKey, Shard
 
 CONNECTION_INDEX = "byConnection"
 BATCH_WRITE_LIMIT = 25  # DynamoDB's maximum per BatchWriteItem
+BATCH_GET_LIMIT = 100  # DynamoDB's maximum per BatchGetItem
 BATCH_ATTEMPTS = 6  # unprocessed items are retried with backoff: at most 1.24 s of pauses
 TRANSACTION_ATTEMPTS = 3  # a transaction conflicting with another one is tried again
 CONDITION_FAILED = "ConditionalCheckFailed"
@@ -120,6 +121,8 @@ class ConnectionsTable:
             item["sourceIp"] = _s(connection.source_ip)
         if connection.user_agent:
             item["userAgent"] = _s(connection.user_agent)
+        if connection.info:
+            item["info"] = _s(connection.info)
         self._call("put_item", Item=item)
 
     def rows_of_connection(self, connection_id: str) -> list[tuple[str, str]]:
@@ -164,6 +167,7 @@ class ConnectionsTable:
             topics=frozenset(old.get("topics", {}).get("SS", ())),
             counted=old.get("counted", {}).get("BOOL", False),
             expires_at=int(old.get("expiresAt", {}).get("N", "0")),
+            info=old.get("info", {}).get("S"),
         )
 
     def delete_rows(
@@ -277,16 +281,55 @@ class ConnectionsTable:
             KeyConditionExpression="entityId = :t",
             FilterExpression="attribute_not_exists(expiresAt) OR expiresAt > :now",
             ExpressionAttributeValues={":t": _s(topic_partition(topic)), ":now": _n(now)},
-            ProjectionExpression="entityId, connectionId, ownerEntityId",
+            ProjectionExpression="entityId, connectionId, ownerEntityId, info",
         )
         return [
             Target(
                 item["entityId"]["S"],
                 item["connectionId"]["S"],
                 item.get("ownerEntityId", {}).get("S"),
+                info=item.get("info", {}).get("S"),
             )
             for item in items
         ]
+
+    def subscriptions_of(
+        self, targets: Sequence[Target], sleep: Callable[[float], None] = time.sleep
+    ) -> dict[str, frozenset[str]]:
+        """The subscriptions (the connection row's ``topics``) of each target's connection,
+        by connectionId, read with ``BatchGetItem`` (100 keys a call, strongly
+        consistent); a connection whose row is gone (closing) is left out."""
+        keys = {(t.owner_entity_id, t.connection_id): None for t in targets if t.owner_entity_id}
+        found: dict[str, frozenset[str]] = {}
+        wanted = [{"entityId": _s(e), "connectionId": _s(c)} for e, c in keys if e]
+        for start in range(0, len(wanted), BATCH_GET_LIMIT):
+            pending = wanted[start : start + BATCH_GET_LIMIT]
+            for attempt in range(BATCH_ATTEMPTS):
+                if attempt:
+                    _pause(attempt, sleep)
+                request = {
+                    self._table: {
+                        "Keys": pending,
+                        "ProjectionExpression": "connectionId, topics",
+                        "ConsistentRead": True,
+                    }
+                }
+                try:
+                    response = self._client.batch_get_item(RequestItems=request)
+                except (ClientError, BotoCoreError) as error:
+                    raise StoreError(f"batch_get_item on {self._table} failed: {error}") from error
+                for item in response.get("Responses", {}).get(self._table, []):
+                    topics = frozenset(item.get("topics", {}).get("SS", ()))
+                    found[item["connectionId"]["S"]] = topics
+                pending = response.get("UnprocessedKeys", {}).get(self._table, {}).get("Keys", [])
+                if not pending:
+                    break
+            else:
+                raise StoreError(
+                    f"BatchGetItem on {self._table}: {len(pending)} keys still unprocessed "
+                    f"after {BATCH_ATTEMPTS} attempts"
+                )
+        return found
 
     def connection_targets(self, connection_id: str) -> list[Target]:
         return [
@@ -328,6 +371,7 @@ class ConnectionsTable:
         expires_at: int,
         limit: int,
         write_id: str,
+        info: str | None = None,
     ) -> SubscribeOutcome:
         """Write the subscription row (tagged ``write_id``) and name its topic on the
         connection row, atomically, if the connection row exists and names fewer than
@@ -357,6 +401,7 @@ class ConnectionsTable:
                     "expiresAt": _n(expires_at),
                     "ownerEntityId": _s(owner),
                     "writeId": _s(write_id),
+                    **({"info": _s(info)} if info else {}),
                 },
                 "ConditionExpression": "attribute_not_exists(connectionId)",
             }

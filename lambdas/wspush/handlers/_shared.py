@@ -9,9 +9,13 @@ from typing import Any
 import boto3
 
 from wspush.config import LifecycleConfig
+from wspush.dal.connections_table import ConnectionsTable
 from wspush.dal.event_bus import EventBus
 from wspush.dal.history_table import HistoryTable
+from wspush.logic.announce import direct_announcer
 from wspush.logic.lifecycle import SOURCE, Lifecycle
+from wspush.logic.live_presence import LivePresence
+from wspush.logic.push import Sender
 
 # One session per container: its credentials sign @connections posts and its client
 # reads the table, so a cold start builds one botocore session, not two.
@@ -23,13 +27,29 @@ def dynamodb_client() -> Any:
     return session.client("dynamodb")
 
 
-def lifecycle_events(config: LifecycleConfig, dynamodb: Any) -> Lifecycle | None:
+def lifecycle_events(
+    config: LifecycleConfig,
+    dynamodb: Any,
+    announce_through: tuple[ConnectionsTable, Sender] | None = None,
+) -> Lifecycle | None:
     """Lifecycle events to the bus, with topic occupancy counted in the history table;
-    None when they are off."""
+    None when they are off. With ``announce_through`` (the connections table and
+    ``@connections``) and presence topics configured, live presence too."""
     if config.event_bus_name is None or config.history_table is None:
         return None
     events = EventBus(session.client("events"), config.event_bus_name, SOURCE)
-    return Lifecycle(HistoryTable(dynamodb, config.history_table), events)
+    counters = HistoryTable(dynamodb, config.history_table)
+    presence = None
+    if announce_through is not None and config.presence_topic_patterns:
+        table, sender = announce_through
+        presence = LivePresence(
+            patterns=config.presence_topic_patterns,
+            counters=counters,
+            members=table,
+            announce=direct_announcer(table, sender, config.presence_announce_limit),
+            max_members=config.presence_max_members,
+        )
+    return Lifecycle(counters, events, presence=presence)
 
 
 class WebSocketEvent:
@@ -81,6 +101,13 @@ class WebSocketEvent:
         if not isinstance(patterns, list):
             return ()
         return tuple(p for p in patterns if isinstance(p, str) and p)
+
+    @property
+    def info(self) -> str | None:
+        """The token's ``info`` claim, as the authorizer passed it on (compact JSON of an
+        object, checked at $connect); None without one."""
+        raw = (self._context.get("authorizer") or {}).get("info")
+        return raw if isinstance(raw, str) and raw.startswith("{") else None
 
     @property
     def source_ip(self) -> str:

@@ -62,6 +62,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         ttl_seconds=config.connection_ttl_seconds,
         source_ip=ws_event.source_ip,
         user_agent=ws_event.user_agent,
+        info=ws_event.info,
     )
     count("ConnectionsOpened")
     logger.info("connection opened")

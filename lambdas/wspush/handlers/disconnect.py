@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 from aws_lambda_powertools.logging import correlation_paths
 
 from wspush.config import ConnectionsConfig
+from wspush.dal.connections_api import ConnectionsApi
 from wspush.dal.connections_table import ConnectionsTable
 from wspush.handlers import initialised
 from wspush.handlers._shared import (
@@ -14,6 +15,7 @@ from wspush.handlers._shared import (
     dynamodb_client,
     http_response,
     lifecycle_events,
+    session,
 )
 from wspush.logic.connections import close_connection
 from wspush.observability import count, logger, metrics, tracer
@@ -24,7 +26,12 @@ if TYPE_CHECKING:
 config = ConnectionsConfig.from_env()
 dynamodb = dynamodb_client()
 table = ConnectionsTable(dynamodb, config.table_name)
-lifecycle = lifecycle_events(config.lifecycle, dynamodb)
+announce_through = (
+    (table, ConnectionsApi(config.connections_endpoint, credentials=session.get_credentials()))
+    if config.connections_endpoint
+    else None
+)
+lifecycle = lifecycle_events(config.lifecycle, dynamodb, announce_through)
 
 
 initialised()

@@ -49,14 +49,14 @@ if TYPE_CHECKING:
 config = MessageConfig.from_env()
 dynamodb = dynamodb_client()
 table = ConnectionsTable(dynamodb, config.table_name)
+connections_api = ConnectionsApi(config.connections_endpoint, credentials=session.get_credentials())
 channels = ChannelServices(
     history=HistoryTable(dynamodb, config.history_table),
     members=table,
     resume_limit=config.resume_max_messages,
-    lifecycle=lifecycle_events(config.lifecycle, dynamodb),
+    lifecycle=lifecycle_events(config.lifecycle, dynamodb, (table, connections_api)),
     budgets=Budgets(table, config.budget_per_second, config.budget_burst),
 )
-connections_api = ConnectionsApi(config.connections_endpoint, credentials=session.get_credentials())
 
 
 # A large audience's hand-off is an asynchronous (Event) invoke: Lambda answers at once.
@@ -148,6 +148,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         entity_id=entity_id,
         granted_topics=ws_event.granted_topic_patterns,
         publish_patterns=ws_event.granted_publish_patterns,
+        info=ws_event.info,
     )
     reply = handle_message(
         inbound,

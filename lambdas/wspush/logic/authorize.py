@@ -30,6 +30,7 @@ class Decision:
     topics: tuple[str, ...] | None = None
     # The token's publish claim; None when it has none (then only public publish patterns).
     publish: tuple[str, ...] | None = None
+    info: str | None = None  # the token's info claim, compact JSON (``tokens.info_claim``)
 
     def context(self) -> dict[str, str]:
         """What the routes receive as ``requestContext.authorizer`` (strings only: API
@@ -39,6 +40,8 @@ class Decision:
             context["topics"] = json.dumps(list(self.topics), separators=(",", ":"))
         if self.publish is not None:
             context["publish"] = json.dumps(list(self.publish), separators=(",", ":"))
+        if self.info is not None:
+            context["info"] = self.info
         return context
 
 
@@ -94,4 +97,5 @@ def authorize(
         entity_id=claims["sub"],
         topics=None if topics is None else tuple(topics),
         publish=None if publish is None else tuple(publish),
+        info=tokens.info_claim(claims),
     )

@@ -42,6 +42,7 @@ def open_connection(
     ttl_seconds: int,
     source_ip: str = "",
     user_agent: str = "",
+    info: str | None = None,
 ) -> Connection:
     connection = Connection(
         entity_id=entity_id,
@@ -50,6 +51,7 @@ def open_connection(
         expires_at=now + ttl_seconds,
         source_ip=storable_text(source_ip, MAX_SOURCE_IP_CHARS),
         user_agent=storable_text(user_agent, MAX_USER_AGENT_CHARS),
+        info=info,
     )
     store.put_connection(connection)
     return connection

@@ -21,6 +21,7 @@ from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from wspush.logic.live_presence import LivePresence
 from wspush.models.connection import DeletedRow
 from wspush.models.events import PublishError
 from wspush.models.identifiers import TOPIC_PARTITION_PREFIX, is_topic_partition
@@ -57,6 +58,8 @@ class Lifecycle:
     occupancy: OccupancyStore
     events: EventSink
     clock: Callable[[], float] = field(default=time.time)
+    # Live presence on the topics it applies to (``logic.live_presence``); None: off.
+    presence: LivePresence | None = None
 
     def _publish(self, detail_type: str, detail: dict[str, Any]) -> None:
         try:
@@ -98,14 +101,29 @@ class Lifecycle:
         connection_id: str,
         expires_at: int,
         mark_counted: Callable[[], bool],
-    ) -> None:
-        """Call once per subscription row that did not exist before: count it, then mark
-        the row counted (``mark_counted``); a row deleted before it was marked was not
-        uncounted by its deleter, so it is uncounted here."""
+        info: str | None = None,
+    ) -> bool:
+        """Call once per subscription row that did not exist before: count it (and its
+        entity's membership of a presence topic), then mark the row counted
+        (``mark_counted``); a row deleted before it was marked was not uncounted by its
+        deleter, so it is uncounted here. False, with nothing counted, when the row would
+        add a member to a full presence topic: the caller removes it."""
         until = counted_until(expires_at)
+        now = int(self.clock())
+        member = self._presence_of(topic, entity_id)
+        if member is not None and not member.join(topic, str(entity_id), info, until, now):
+            return False
         self._occupancy_changed(topic, 1, until, entity_id, connection_id)
         if not mark_counted():
             self._occupancy_changed(topic, -1, until, entity_id, connection_id)
+            if member is not None:
+                member.leave(topic, str(entity_id), info, until, int(self.clock()))
+        return True
+
+    def _presence_of(self, topic: str, entity_id: str | None) -> LivePresence | None:
+        if self.presence is None or entity_id is None or not self.presence.applies(topic):
+            return None
+        return self.presence
 
     def subscription_removed(
         self, topic: str, row: DeletedRow, entity_id: str | None, connection_id: str
@@ -115,6 +133,9 @@ class Lifecycle:
         until = counted_until(row.expires_at)
         if row.counted and until > int(self.clock()):
             self._occupancy_changed(topic, -1, until, entity_id, connection_id)
+            member = self._presence_of(topic, entity_id)
+            if member is not None:
+                member.leave(topic, str(entity_id), row.info, until, int(self.clock()))
 
     def rows_deleted(
         self,

@@ -25,9 +25,13 @@ from wspush.logic.resume import (
     resume,
     within_bytes,
 )
-from wspush.logic.topics import may_read_topic
+from wspush.logic.topics import may_read_pattern, may_read_topic
 from wspush.models.connection import DeletedRow, SubscribeOutcome
-from wspush.models.identifiers import is_valid_topic
+from wspush.models.identifiers import (
+    is_subscription_pattern,
+    is_valid_subscription,
+    is_valid_topic,
+)
 
 DEFAULT_MAX_SUBSCRIPTIONS = 100
 
@@ -41,6 +45,7 @@ class SubscriptionStore(Protocol):
         expires_at: int,
         limit: int,
         write_id: str,
+        info: str | None = None,
     ) -> SubscribeOutcome: ...
     def mark_counted(self, topic: str, connection_id: str, write_id: str) -> bool: ...
     def remove_subscription(
@@ -69,6 +74,7 @@ class InboundMessage:
     entity_id: str | None
     granted_topics: tuple[str, ...] = ()  # the token's topics claim
     publish_patterns: tuple[str, ...] = ()  # the token's publish claim
+    info: str | None = None  # the token's info claim (compact JSON), kept on its rows
 
 
 @dataclass(frozen=True)
@@ -88,6 +94,9 @@ KNOWN_ACTIONS = ("ping", "subscribe", "unsubscribe", "resume", "presence", "publ
 # What one connection may ask only so often (``logic.budget``); ping and unsubscribe are free.
 BUDGETED_ACTIONS = ("subscribe", "resume", "presence")
 INVALID_TOPIC = "topic must be 1-128 characters of letters, digits and _.:/-"
+INVALID_SUBSCRIPTION = (
+    f"{INVALID_TOPIC}, or a pattern: a prefix ending in . or / followed by * (room.*), or *"
+)
 
 
 def error_reply(kind: str, message: str, topic: str | None = None) -> Reply:
@@ -104,7 +113,7 @@ def _rate_limited(action: str, refused: Refused, topic: Any) -> Reply:
     reply = error_reply(
         "rate_limited",
         f"this connection's budget is spent; retry {action} in {refused.retry_after} s",
-        topic if action == "subscribe" and is_valid_topic(topic) else None,
+        topic if action == "subscribe" and is_valid_subscription(topic) else None,
     )
     reply.frame["action"] = action
     reply.frame["retryAfter"] = refused.retry_after
@@ -133,6 +142,14 @@ def _parse(message: InboundMessage, max_bytes: int) -> dict[str, Any] | Reply:
 
 def _unreadable(topic: str, message: InboundMessage, public_topics: Sequence[str]) -> Reply | None:
     """The ``forbidden_topic`` reply when the connection may not read ``topic``, else None."""
+    if is_subscription_pattern(topic):
+        if may_read_pattern(topic, message.granted_topics, public_topics):
+            return None
+        return error_reply(
+            "forbidden_topic",
+            f"this connection may not read every topic pattern {topic!r} matches",
+            topic,
+        )
     if may_read_topic(topic, message.granted_topics, public_topics):
         return None
     return error_reply("forbidden_topic", f"this connection may not read topic {topic!r}", topic)
@@ -174,6 +191,12 @@ def _presence(
     now: int,
 ) -> Reply:
     topic = parsed.get("topic")
+    if is_subscription_pattern(topic):
+        return error_reply(
+            "pattern_not_allowed",
+            "presence is per topic: ask for each concrete topic, not a pattern",
+            str(topic),
+        )
     if not is_valid_topic(topic):
         return error_reply("invalid_topic", INVALID_TOPIC)
     assert isinstance(topic, str)
@@ -214,8 +237,8 @@ def handle_message(
         budget_left = taken.left
     if action in ("subscribe", "unsubscribe"):
         topic = parsed.get("topic")
-        if not is_valid_topic(topic):
-            return error_reply("invalid_topic", INVALID_TOPIC)
+        if not is_valid_subscription(topic):
+            return error_reply("invalid_topic", INVALID_SUBSCRIPTION)
         assert isinstance(topic, str)
         if action == "subscribe":
             return _subscribe(
@@ -228,7 +251,7 @@ def handle_message(
                 lifecycle,
             )
         left = store.remove_subscription(topic, message.connection_id, message.entity_id)
-        if left is not None and lifecycle is not None:
+        if left is not None and lifecycle is not None and not is_subscription_pattern(topic):
             lifecycle.subscription_removed(topic, left, message.entity_id, message.connection_id)
         return Reply({"type": "unsubscribed", "topic": topic})
     if action in ("resume", "presence") and channels is not None:
@@ -251,15 +274,22 @@ def _subscribe(
     max_subscriptions: int,
     lifecycle: Lifecycle | None,
 ) -> Reply:
-    """Subscribe if the token or the deployment lets the connection read the topic and
-    it holds fewer than ``max_subscriptions``; a refused subscribe writes nothing. A new
-    subscription counts toward the topic's occupancy."""
+    """Subscribe if the token or the deployment lets the connection read the topic (for a
+    pattern: every topic it matches) and it holds fewer than ``max_subscriptions``; a
+    refused subscribe writes nothing. A new subscription to a topic counts toward its
+    occupancy."""
     refused = _unreadable(topic, message, public_topics)
     if refused is not None:
         return refused
     write_id = secrets.token_hex(8)
     outcome = store.add_subscription(
-        topic, message.connection_id, message.entity_id, expires_at, max_subscriptions, write_id
+        topic,
+        message.connection_id,
+        message.entity_id,
+        expires_at,
+        max_subscriptions,
+        write_id,
+        **({"info": message.info} if message.info else {}),
     )
     if outcome is SubscribeOutcome.LIMIT_REACHED:
         return error_reply(
@@ -269,12 +299,24 @@ def _subscribe(
         )
     if outcome is SubscribeOutcome.CONNECTION_GONE:
         return error_reply("not_connected", "the connection is closing", topic)
-    if outcome is SubscribeOutcome.ADDED and lifecycle is not None:
-        lifecycle.subscription_added(
+    # A pattern is one subscription (one row, one place in the connection's limit) but no
+    # topic: it has no occupancy and no presence of its own.
+    counted = not is_subscription_pattern(topic)
+    if outcome is SubscribeOutcome.ADDED and lifecycle is not None and counted:
+        admitted = lifecycle.subscription_added(
             topic,
             message.entity_id,
             message.connection_id,
             expires_at,
             lambda: store.mark_counted(topic, message.connection_id, write_id),
+            message.info,
         )
+        if not admitted:  # nothing was counted for the row: it goes without a trace
+            store.remove_subscription(topic, message.connection_id, message.entity_id)
+            max_members = lifecycle.presence.max_members if lifecycle.presence else 0
+            return error_reply(
+                "presence_full",
+                f"presence topic {topic!r} has its {max_members} members already",
+                topic,
+            )
     return Reply({"type": "subscribed", "topic": topic})

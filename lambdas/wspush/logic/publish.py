@@ -24,8 +24,8 @@ from typing import Any, Protocol
 
 from wspush.dal.errors import StoreError
 from wspush.logic import envelope, strict_json
+from wspush.logic.audience import topic_partitions
 from wspush.logic.channels import refuse_oversize
-from wspush.models.identifiers import topic_partition
 from wspush.models.publish import (
     FieldError,
     HandOffFailed,
@@ -216,11 +216,16 @@ def is_small(audience: Audience, counter: AudienceCounter, sync_max_targets: int
     if audience.connection_id is not None:
         return True
     if audience.entity_id is not None:
-        partition = audience.entity_id
-    else:
-        partition = topic_partition(str(audience.topic))
+        partitions = [audience.entity_id]
+    else:  # the topic's subscribers and its patterns' (a connection in two counts twice)
+        partitions = topic_partitions(str(audience.topic))
     try:
-        return counter.count_rows(partition, sync_max_targets + 1) <= sync_max_targets
+        rows = 0
+        for partition in partitions:
+            rows += counter.count_rows(partition, sync_max_targets + 1 - rows)
+            if rows > sync_max_targets:
+                return False
+        return True
     except StoreError:
         return False  # the background path needs no count
 

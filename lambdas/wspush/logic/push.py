@@ -13,12 +13,13 @@ from __future__ import annotations
 import random
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Protocol
 
 from wspush.dal.errors import StoreError
+from wspush.logic.audience import delivering
 from wspush.logic.connections import delete_connection_rows
 from wspush.logic.lifecycle import Lifecycle
 from wspush.models.connection import DeletedRow, Target
@@ -39,6 +40,7 @@ class TargetStore(Protocol):
     def delete_row(
         self, partition_key: str, connection_id: str, written_before: int | None = None
     ) -> DeletedRow | None: ...
+    def subscriptions_of(self, targets: Sequence[Target]) -> dict[str, frozenset[str]]: ...
 
 
 class Sender(Protocol):
@@ -321,7 +323,10 @@ def walk(shard: Shard, store: TargetStore, page_size: int, now: int) -> Iterator
     current = shard
     while True:
         targets, next_key = store.target_page(current, page_size, now)
-        yield from targets
+        if shard.among is not None:  # one of several partitions: only delivering rows
+            yield from delivering(shard.among, targets, store)
+        else:
+            yield from targets
         if next_key is None:
             return
         yield next_key

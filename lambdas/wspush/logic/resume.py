@@ -24,6 +24,7 @@ from typing import Any, Protocol
 from wspush.logic.push import Retry, Sender, post_with_retries
 from wspush.logic.topics import may_read_topic
 from wspush.models.channel import BROADCAST, ChannelName, HistoryEntry, Position, parse_channel
+from wspush.models.identifiers import is_subscription_pattern
 from wspush.models.push import Outcome
 
 MAX_CHANNELS = 32
@@ -96,6 +97,15 @@ def _gap(channel: str, oldest: int | None) -> ReplayFrame:
     return ReplayFrame(channel, json.dumps(notice, separators=(",", ":")).encode("utf-8"))
 
 
+def is_pattern_channel(name: object) -> bool:
+    """Whether ``name`` is ``topic:`` followed by a subscription pattern (``topic:room.*``)."""
+    return (
+        isinstance(name, str)
+        and name.startswith("topic:")
+        and is_subscription_pattern(name[len("topic:") :])
+    )
+
+
 def parse_resume(request: dict[str, Any], reader: Reader) -> tuple[dict[str, int], dict[str, str]]:
     """``since`` (channel -> number) and ``epochs`` (channel -> epoch); raises
     ``ResumeRefused`` naming the problem."""
@@ -111,6 +121,12 @@ def parse_resume(request: dict[str, Any], reader: Reader) -> tuple[dict[str, int
         raise ResumeRefused("invalid_resume", '"epochs" must be an object of channel to epoch')
     for name, seq in since.items():
         channel = parse_channel(name)
+        if channel is None and is_pattern_channel(name):
+            raise ResumeRefused(
+                "pattern_not_allowed",
+                f"{name[:140]!r} is a pattern: a pattern has no history of its own; resume "
+                "each concrete channel (topic:<name>) its pushes came on",
+            )
         if channel is None:
             raise ResumeRefused(
                 "invalid_resume",

@@ -28,6 +28,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from wspush.logic.audience import merge, topic_partitions
 from wspush.logic.push import (
     Deadline,
     Delivery,
@@ -37,6 +38,7 @@ from wspush.logic.push import (
     fan_out,
     walk,
 )
+from wspush.models.connection import Target
 from wspush.models.identifiers import topic_partition
 from wspush.models.push import (
     Audience,
@@ -315,10 +317,23 @@ class Coordinator:
     def start(
         self, state: PushState, audience: Audience, delivery: Delivery, deadline: Deadline
     ) -> PushState:
-        """The first invocation of a push: one page decides between here-and-now and shards."""
+        """The first invocation of a push: one page decides between here-and-now and shards.
+        A topic's first page is one per subscription partition (``audience``): when more
+        than one holds subscribers, ``_start_union`` takes over."""
         shard = audience_shard(audience)
         now = int(self._wall_clock())
-        first_page, next_key = self._store.target_page(shard, self._sharding.shard_size, now)
+        if audience.topic is not None:
+            pages = [
+                (p, self._store.target_page(Shard(partition=p), self._sharding.shard_size, now))
+                for p in topic_partitions(audience.topic)
+            ]
+            occupied = [(p, page) for p, page in pages if page[0] or page[1] is not None]
+            if len(occupied) > 1:
+                return self._start_union(state, audience.topic, occupied, delivery, deadline)
+            partition, (first_page, next_key) = occupied[0] if occupied else pages[0]
+            shard = Shard(partition=partition)
+        else:
+            first_page, next_key = self._store.target_page(shard, self._sharding.shard_size, now)
         if next_key is None:
             result = fan_out(first_page, delivery, deadline)
             state.report.add(result.report)
@@ -333,6 +348,29 @@ class Coordinator:
             state.pending.append(Shard(partition=shard.partition, through=next_key.connection_id))
             state.next_range, state.ranges_left = next_key, True
         return self.resume(state, partition=shard.partition)
+
+    def _start_union(
+        self,
+        state: PushState,
+        topic: str,
+        occupied: list[tuple[str, tuple[list[Target], ItemKey | None]]],
+        delivery: Delivery,
+        deadline: Deadline,
+    ) -> PushState:
+        """Several partitions hold the topic's subscribers (its own and its patterns'). If
+        they fit one shard, they are merged (one copy per connection) and delivered here;
+        otherwise each partition is a chain of shards delivering only its delivering rows
+        (``logic.audience``), run in parallel across partitions."""
+        merged = merge(page for _, (page, next_key) in occupied)
+        whole = all(next_key is None for _, (_, next_key) in occupied)
+        if whole and len(merged) <= self._sharding.shard_size:
+            result = fan_out(merged, delivery, deadline)
+            state.report.add(result.report)
+            if not result.finished:  # out of time: the rest, as shards
+                state.pending.extend(_union_rest(topic, [p for p, _ in occupied], result.position))
+            return self.resume(state)
+        state.pending.extend(_union_rest(topic, [p for p, _ in occupied], None))
+        return self.resume(state)
 
     def _split_next_range(self, state: PushState, partition: str | None) -> Shard | None:
         """The next range of a Query audience: one page of keys, read here, run there."""
@@ -455,6 +493,17 @@ class Coordinator:
         if result.remainder is not None:
             state.pending.append(result.remainder)
         return True
+
+
+def _union_rest(topic: str, partitions: list[str], position: ItemKey | None) -> list[Shard]:
+    """The shards of a union audience left after a merged fan-out stopped at ``position``
+    (None: all of it): the partitions before its own are done."""
+    if position is None or position.partition_key not in partitions:
+        return [Shard(partition=p, among=topic) for p in partitions]
+    at = partitions.index(position.partition_key)
+    return [Shard(partition=partitions[at], after=position, among=topic)] + [
+        Shard(partition=p, among=topic) for p in partitions[at + 1 :]
+    ]
 
 
 def _first(pair: tuple[float, Shard]) -> float:

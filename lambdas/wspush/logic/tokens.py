@@ -35,6 +35,10 @@ MIN_SECRET_BYTES = 32
 # The topics claim travels to the routes as one authorizer context string; API Gateway caps
 # the whole authorizer result at 8 KB, so the claim gets a quarter of it.
 MAX_TOPICS_CLAIM_CHARS = 2048
+# The info claim (a display name and the like) is shown to the other members of presence
+# topics and stored with each row of the connection: a JSON object of at most this many
+# bytes, compact UTF-8.
+MAX_INFO_CLAIM_BYTES = 512
 # Numeric claims are seconds since the epoch: 20 digits is far beyond any date.
 _MAX_INT_DIGITS = 20
 _BASE64URL = re.compile(r"[A-Za-z0-9_-]+")
@@ -94,9 +98,11 @@ def issue(
     audience: str | None = None,
     issuer: str | None = None,
     publish: Sequence[str] | None = None,
+    info: dict[str, Any] | None = None,
 ) -> str:
     """Return a token for ``entity_id`` valid for ``ttl_seconds``, granting ``topics``
-    (patterns to read) and ``publish`` (patterns to publish on) when given. Raises
+    (patterns to read) and ``publish`` (patterns to publish on) when given, with ``info``
+    (shown to presence topics) when given. Raises
     ``ValueError`` for a claim ``verify`` would refuse."""
     if not is_valid_entity_id(entity_id):
         raise ValueError(f"invalid entity id: {entity_id!r}")
@@ -112,6 +118,12 @@ def issue(
             claims["publish"] = publish_patterns({"publish": list(publish)})
         except TokenError as error:
             raise ValueError(f"publish: {error.reason} (see MAX_TOPICS_CLAIM_CHARS)") from None
+    if info is not None:
+        try:
+            info_claim({"info": info})
+        except TokenError as error:
+            raise ValueError(f"info: {error.reason} (see MAX_INFO_CLAIM_BYTES)") from None
+        claims["info"] = info
     if audience is not None:
         claims["aud"] = audience
     if issuer is not None:
@@ -206,6 +218,20 @@ def publish_patterns(claims: Mapping[str, Any]) -> list[str] | None:
     return _pattern_claim(claims, "publish")
 
 
+def info_claim(claims: Mapping[str, Any]) -> str | None:
+    """The ``info`` claim as compact JSON, checked: a JSON object (``invalid_info``) of at
+    most ``MAX_INFO_CLAIM_BYTES`` (``info_too_large``); None when the token has none."""
+    if "info" not in claims:
+        return None
+    info = claims["info"]
+    if not isinstance(info, dict):
+        raise TokenError("invalid_info")
+    encoded = json.dumps(info, separators=(",", ":"), ensure_ascii=False)
+    if len(encoded.encode("utf-8", errors="surrogatepass")) > MAX_INFO_CLAIM_BYTES:
+        raise TokenError("info_too_large")
+    return encoded
+
+
 def _check_audience(claims: Mapping[str, Any], audience: str | None) -> None:
     """RFC 7519 4.1.3: a token naming an audience must name ours; without a configured
     audience, a token that names one is meant for someone else."""
@@ -256,6 +282,7 @@ def verify(
         raise TokenError("bad_issuer")
     topic_patterns(claims)
     publish_patterns(claims)
+    info_claim(claims)
     return claims
 
 

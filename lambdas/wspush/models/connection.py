@@ -16,6 +16,7 @@ class Connection:
     expires_at: int
     source_ip: str = ""
     user_agent: str = ""
+    info: str | None = None  # the token's info claim (compact JSON object)
 
 
 @dataclass(frozen=True)
@@ -30,6 +31,7 @@ class Target:
     connection_id: str
     owner_entity_id: str | None = None
     connected_at: int = 0  # when $connect wrote the row (epoch seconds); 0 when unknown
+    info: str | None = None  # a subscription row's copy of its connection's info claim
 
 
 @dataclass(frozen=True)
@@ -42,6 +44,7 @@ class DeletedRow:
     topics: frozenset[str] = frozenset()
     counted: bool = False
     expires_at: int = 0
+    info: str | None = None  # a subscription row's copy of its connection's info claim
 
 
 @dataclass(frozen=True)

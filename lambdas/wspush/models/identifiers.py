@@ -29,6 +29,29 @@ def is_valid_topic_pattern(value: object) -> bool:
     return is_valid_topic(value[:-1] if value.endswith("*") else value)
 
 
+# A subscription pattern ends in a ``*`` segment: after a ``.`` or ``/`` separator, or
+# alone. Topics never contain ``*``, so a pattern's subscription rows (under
+# ``topic#<pattern>``, e.g. ``topic#room.*``) never share a partition with a topic's.
+PATTERN_WILDCARD = "*"
+TOPIC_SEPARATORS = "./"
+
+
+def is_subscription_pattern(value: object) -> bool:
+    """``*`` alone, or a topic prefix ending in ``.`` or ``/`` followed by ``*``
+    (``room.*``, ``a/b/*``), at most 128 characters in all."""
+    if value == PATTERN_WILDCARD:
+        return True
+    if not isinstance(value, str) or len(value) < 3 or not value.endswith(PATTERN_WILDCARD):
+        return False
+    prefix = value[:-1]
+    return prefix[-1] in TOPIC_SEPARATORS and is_valid_topic(prefix)
+
+
+def is_valid_subscription(value: object) -> bool:
+    """What ``subscribe`` and ``unsubscribe`` accept: a topic or a subscription pattern."""
+    return is_valid_topic(value) or is_subscription_pattern(value)
+
+
 def topic_partition(topic: str) -> str:
     return f"{TOPIC_PARTITION_PREFIX}{topic}"
 

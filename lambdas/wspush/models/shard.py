@@ -6,6 +6,12 @@ A shard is a range of one read of the connections table, resumable from any item
 - a topic or entity shard is a range of one partition's ``Query`` (``partition``), sorted by
   ``connectionId``, ending at ``through`` (inclusive) or at the end of the partition.
 
+A topic push whose subscribers sit in several partitions (the topic's own and those of
+the patterns matching it) has one shard per partition, each naming the pushed topic in
+``among``: such a shard delivers a row only when it is its connection's delivering
+subscription (``logic.topics.delivering_subscription``), so every connection gets one copy
+whichever shards run and in whatever order.
+
 ``after`` is the key of the last item already attempted (DynamoDB's ``ExclusiveStartKey``),
 so a worker that stops hands on exactly the items it did not attempt, whatever was written
 or deleted meanwhile.
@@ -42,6 +48,7 @@ class Shard:
     total_segments: int = 1
     after: ItemKey | None = None
     through: str | None = None  # Query shards: the last connectionId of the range
+    among: str | None = None  # the pushed topic, when its audience spans several partitions
 
     def resumed_after(self, key: ItemKey) -> Shard:
         return replace(self, after=key)
@@ -49,7 +56,8 @@ class Shard:
     def describe(self) -> str:
         if self.partition is None:
             return f"scan segment {self.segment}/{self.total_segments}"
-        return f"query {self.partition} through {self.through or 'end'}"
+        shown = f"query {self.partition} through {self.through or 'end'}"
+        return f"{shown} among {self.among}" if self.among else shown
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -58,6 +66,7 @@ class Shard:
             "totalSegments": self.total_segments,
             "after": self.after.as_dict() if self.after else None,
             "through": self.through,
+            **({"among": self.among} if self.among else {}),
         }
 
     @classmethod
@@ -69,6 +78,7 @@ class Shard:
             total_segments=int(data.get("totalSegments", 1)),
             after=ItemKey.from_dict(after) if after else None,
             through=data.get("through"),
+            among=data.get("among"),
         )
 
 

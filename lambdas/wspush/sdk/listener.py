@@ -49,7 +49,9 @@ _MESSAGE_ID = re.compile(r"[A-Za-z0-9_.:@+=/-]{1,128}")
 # The codes of a refused subscribe: an error naming a topic with another code, while a
 # publish to that topic waits, is the publish's. Errors about a frame as a whole (no topic)
 # are the oldest publish's while one is in flight.
-_SUBSCRIBE_CODES = frozenset({"forbidden_topic", "too_many_subscriptions", "not_connected"})
+_SUBSCRIBE_CODES = frozenset(
+    {"forbidden_topic", "too_many_subscriptions", "not_connected", "presence_full"}
+)
 # How long to wait before asking again about a publish the server is still numbering.
 IN_PROGRESS_RETRY_SECONDS = 1.0
 _FRAME_CODES = frozenset({"too_large", "malformed_json", "invalid_message", "invalid_topic"})

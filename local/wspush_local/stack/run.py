@@ -26,7 +26,7 @@ from aiohttp import web
 
 from wspush_local.emulator.scheduler import QueueSender, RuleTargets, Scheduler
 from wspush_local.emulator.server import Emulator
-from wspush_local.gateway.demo import Demo, stack_backend
+from wspush_local.gateway.demo import CHAT_ROOMS, Demo, stack_backend
 from wspush_local.gateway.deployment import read_api, read_functions
 from wspush_local.gateway.jwt_authorizer import JwtAuthorizer, LocalIssuer
 from wspush_local.gateway.publish_api import PublishEndpoint, PublishRoute, read_publish_route
@@ -239,6 +239,8 @@ class Stack:
                 # The demo's point: scheduled pushes reach every connection (a deployment
                 # turns them on itself, once it has priced them).
                 self.terraform_variables["schedule_enabled"] = "true"
+                # The demo's chat rooms announce who comes and goes.
+                self.terraform_variables["presence_topic_patterns"] = json.dumps([CHAT_ROOMS])
             if options.schedule_expression:
                 self.terraform_variables["schedule_expression"] = options.schedule_expression
             self.terraform_variables.update(options.variables)

@@ -186,6 +186,11 @@ locals {
   publish_lifecycle_events = var.lifecycle_events_enabled ? [
     { sid = "PublishLifecycleEvents", actions = ["events:PutEvents"], resources = [module.push_schedule.event_bus_arn] },
   ] : []
+  # Live presence from $disconnect: read the topic's members and subscribers, post to them.
+  announce_presence = length(var.presence_topic_patterns) > 0 ? [
+    { sid = "ReadPresenceAudience", actions = ["dynamodb:Query"], resources = [module.connections_table.table_arn] },
+    { sid = "AnnouncePresence", actions = ["execute-api:ManageConnections"], resources = [module.websocket_api.manage_connections_arn] },
+  ] : []
   count_topic_occupancy = var.lifecycle_events_enabled ? [
     { sid = "CountTopicOccupancy", actions = ["dynamodb:UpdateItem"], resources = [module.history_table.table_arn] },
   ] : []
@@ -222,7 +227,7 @@ locals {
       # subscriptions in batches or, with lifecycle events on, one by one, so that each
       # deletion is known.
       { sid = "DeleteConnectionRows", actions = var.lifecycle_events_enabled ? ["dynamodb:DeleteItem"] : ["dynamodb:DeleteItem", "dynamodb:BatchWriteItem"], resources = [module.connections_table.table_arn] },
-    ], local.count_topic_occupancy, local.publish_lifecycle_events)
+    ], local.count_topic_occupancy, local.publish_lifecycle_events, local.announce_presence)
     message = concat(
       [
         # A subscription row and the connection row's topics change in TransactWriteItems,
@@ -262,7 +267,11 @@ locals {
       # Claim the push id, take the channel's next number, keep the envelope (one
       # transaction of a Put and an Update), read a kept envelope back for a retried push.
       { sid = "NumberAndKeepPushes", actions = ["dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:GetItem"], resources = [module.history_table.table_arn] },
-    ], local.count_topic_occupancy, local.publish_lifecycle_events)
+      ], local.count_topic_occupancy, local.publish_lifecycle_events, [
+      # A topic audience spread over the topic's and its patterns' partitions, sharded:
+      # each page's connections are read back (their subscriptions) to send one copy each.
+      { sid = "ReadSubscriptionsOfTargets", actions = ["dynamodb:BatchGetItem"], resources = [module.connections_table.table_arn] },
+    ])
   }
 
   # What a principal needs on the key to use a resource through each service.
@@ -320,6 +329,13 @@ data "aws_iam_policy_document" "function" {
 # from the name, so the function's own policy does not wait for the function)
 
 locals {
+  # Live presence: the functions that add or remove subscription rows announce members.
+  presence_environment = length(var.presence_topic_patterns) > 0 ? {
+    PRESENCE_TOPIC_PATTERNS = join(",", var.presence_topic_patterns)
+    PRESENCE_MAX_MEMBERS    = tostring(var.presence_max_members)
+    PUSH_SHARD_SIZE         = tostring(var.push_shard_size)
+  } : {}
+
   push_sharding_environment = {
     PUSH_SHARD_SIZE        = tostring(var.push_shard_size)
     PUSH_SHARD_PARALLELISM = tostring(var.push_shard_parallelism)
@@ -369,11 +385,14 @@ locals {
     }
     disconnect = {
       description = "Deletes a closed connection's rows."
-      environment = tomap({})
+      # With presence topics, $disconnect announces member_left through @connections.
+      environment = length(var.presence_topic_patterns) > 0 ? merge(tomap({
+        CONNECTIONS_ENDPOINT = module.websocket_api.connections_url
+      }), local.presence_environment) : tomap({})
     }
     message = {
       description = "Answers ping, subscribe, unsubscribe, resume, presence, publish and unknown actions."
-      environment = tomap({
+      environment = merge(tomap({
         CONNECTIONS_ENDPOINT             = module.websocket_api.connections_url
         CONNECTION_TTL_SECONDS           = tostring(local.connection_ttl_seconds)
         PUBLIC_TOPIC_PATTERNS            = join(",", var.public_topic_patterns)
@@ -392,7 +411,7 @@ locals {
         CLIENT_PUBLISH_HOOK_ARN       = var.client_publish_hook_arn != null ? var.client_publish_hook_arn : ""
         CLIENT_PUBLISH_EVENT_PATTERNS = join(",", var.client_publish_event_patterns)
         CLIENT_PUBLISH_EVENT_BUS      = length(var.client_publish_event_patterns) > 0 ? module.push_schedule.event_bus_name : ""
-      })
+      }), local.presence_environment)
     }
     publish = {
       description = "POST /publish: validates push requests and hands them to the push function."
@@ -409,7 +428,7 @@ locals {
         PUSH_CONCURRENCY          = tostring(var.push_concurrency)
         SCHEDULED_MESSAGE         = jsonencode(var.scheduled_message)
         HISTORY_RETENTION_SECONDS = tostring(var.history_retention_hours * 3600)
-      }), local.push_sharding_environment)
+      }), local.push_sharding_environment, local.presence_environment)
     }
   }
 }

@@ -268,6 +268,40 @@ variable "public_topic_patterns" {
   }
 }
 
+variable "presence_topic_patterns" {
+  type        = list(string)
+  description = "Topic patterns (a topic name, a prefix followed by *, or * alone) whose subscribers hear member_joined when an entity's first connection subscribes and member_left when its last subscription goes. Needs lifecycle_events_enabled (the counters behind it). Default: none."
+  default     = []
+  nullable    = false
+
+  validation {
+    condition     = alltrue([for pattern in var.presence_topic_patterns : can(regex("^(\\*|[A-Za-z0-9_.:/-]{1,128}\\*?)$", pattern))])
+    error_message = "Each presence topic pattern is a topic name (1-128 of A-Z a-z 0-9 _ . : / -), optionally followed by *, or * alone."
+  }
+
+  validation {
+    condition     = length(var.presence_topic_patterns) == 0 || var.lifecycle_events_enabled
+    error_message = "presence_topic_patterns need lifecycle_events_enabled = true: members are counted by the same counters as topic occupancy."
+  }
+
+  validation {
+    condition     = length(join(",", var.presence_topic_patterns)) <= 1024
+    error_message = "presence_topic_patterns take at most 1024 characters (joined by commas) in the functions' environment."
+  }
+}
+
+variable "presence_max_members" {
+  type        = number
+  description = "Entities one presence topic holds at most; a subscribe that would add one more is answered presence_full."
+  default     = 100
+  nullable    = false
+
+  validation {
+    condition     = var.presence_max_members >= 1 && var.presence_max_members <= 1000 && floor(var.presence_max_members) == var.presence_max_members
+    error_message = "presence_max_members must be a whole number from 1 to 1000."
+  }
+}
+
 variable "max_subscriptions_per_connection" {
   type        = number
   description = "Topics one connection may subscribe to at once; beyond it, subscribe answers too_many_subscriptions."

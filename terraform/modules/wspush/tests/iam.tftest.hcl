@@ -62,7 +62,7 @@ run "least_privilege" {
 
   assert {
     condition = (
-      length(data.aws_iam_policy_document.function["push"].statement) == 9 &&
+      length(data.aws_iam_policy_document.function["push"].statement) == 10 &&
       data.aws_iam_policy_document.function["push"].statement[0].actions == toset(["dynamodb:Query"]) &&
       data.aws_iam_policy_document.function["push"].statement[0].resources == toset([module.connections_table.table_arn, module.connections_table.connection_index_arn]) &&
       data.aws_iam_policy_document.function["push"].statement[1].actions == toset(["dynamodb:Scan"]) &&
@@ -77,7 +77,9 @@ run "least_privilege" {
       data.aws_iam_policy_document.function["push"].statement[6].actions == toset(["dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:GetItem"]) &&
       data.aws_iam_policy_document.function["push"].statement[6].resources == toset([module.history_table.table_arn]) &&
       data.aws_iam_policy_document.function["push"].statement[7].resources == toset([module.history_table.table_arn]) &&
-      data.aws_iam_policy_document.function["push"].statement[8].actions == toset(["events:PutEvents"])
+      data.aws_iam_policy_document.function["push"].statement[8].actions == toset(["events:PutEvents"]) &&
+      data.aws_iam_policy_document.function["push"].statement[9].actions == toset(["dynamodb:BatchGetItem"]) &&
+      data.aws_iam_policy_document.function["push"].statement[9].resources == toset([module.connections_table.table_arn])
     )
     error_message = "push may only read the audience (Scan on the table, never the index), delete gone rows, POST to @connections on its own stage, invoke itself (exact ARN) and record failures in its dead-letter queue."
   }
