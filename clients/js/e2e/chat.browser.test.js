@@ -84,6 +84,7 @@ test("two entities chat, see each other join and leave; one without the publish 
   // stay connected throughout.
   await alicePage.click("#drop");
   await alicePage.locator("#events li", { hasText: "server dropped 1 connection" }).waitFor();
+  await alicePage.locator("#events li", { hasText: "reconnecting in" }).waitFor();
   await waitForState(alicePage, "open");
   assert.equal(await bobPage.locator("#state").textContent(), "open");
   assert.equal(await carolPage.locator("#state").textContent(), "open");
