@@ -88,6 +88,7 @@ def test_message_routes_are_two_way(stack):
         "unsubscribe",
         "resume",
         "presence",
+        "publish",
     }
 
     async def scenario():

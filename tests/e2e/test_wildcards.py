@@ -17,7 +17,8 @@ pytestmark = pytest.mark.e2e
 
 async def _subscribe(ws, topic: str) -> dict:
     await ws.send(json.dumps({"action": "subscribe", "topic": topic}))
-    return await _recv_until(ws, lambda f: f.get("topic") == topic and "seq" not in f)
+    replies = ("subscribed", "error")
+    return await _recv_until(ws, lambda f: f["type"] in replies and f.get("topic") == topic)
 
 
 async def _pushes(ws, seconds: float) -> list[dict]:
@@ -61,5 +62,49 @@ def test_a_pattern_subscriber_gets_each_push_once_on_its_concrete_channel(stack)
                 ("topic:e2e-wild.1.deep", {"n": 2}),
             ]
             assert await _pushes(bystander, 0.5) == []
+
+    asyncio.run(scenario())
+
+
+async def _member_frame(ws, entity: str, timeout: float = 20.0) -> dict:
+    """The next member_joined or member_left about ``entity``."""
+    kinds = ("member_joined", "member_left")
+    return await _recv_until(ws, lambda f: f["type"] in kinds and f["entityId"] == entity, timeout)
+
+
+def test_members_of_a_presence_topic_hear_who_joins_and_leaves_with_their_info(stack):
+    room = "e2e-presence.1"
+    grant = ["e2e-presence.*"]
+
+    async def scenario():
+        alice = stack.connect_url("e2e-pr-alice", grant, info={"name": "Alice"})
+        bob = stack.connect_url("e2e-pr-bob", grant, info={"name": "Bob"})
+        carol = stack.connect_url("e2e-pr-carol", grant)
+        async with websockets.connect(alice, open_timeout=60) as a:
+            # Given alice in the room (her own join reaches her before the reply)
+            assert (await _subscribe(a, room))["type"] == "subscribed"
+            # When bob joins, alice hears it with his info
+            async with websockets.connect(bob, open_timeout=60) as b:
+                assert (await _subscribe(b, room))["type"] == "subscribed"
+                assert await _member_frame(a, "e2e-pr-bob") == {
+                    "type": "member_joined",
+                    "topic": room,
+                    "entityId": "e2e-pr-bob",
+                    "info": {"name": "Bob"},
+                }
+                # And a third entity finds the room full (2 members at most here)
+                async with websockets.connect(carol, open_timeout=60) as c:
+                    refused = await _subscribe(c, room)
+                    assert (refused["type"], refused["code"]) == ("error", "presence_full")
+                # And presence lists both with their info
+                await a.send(json.dumps({"action": "presence", "topic": room}))
+                answer = await _recv_until(a, lambda f: f["type"] == "presence")
+                assert [(e["entityId"], e["info"]) for e in answer["entities"]] == [
+                    ("e2e-pr-alice", {"name": "Alice"}),
+                    ("e2e-pr-bob", {"name": "Bob"}),
+                ]
+            # When bob's connection closes, alice hears he left
+            left = await _member_frame(a, "e2e-pr-bob")
+            assert (left["type"], left["entityId"]) == ("member_left", "e2e-pr-bob")
 
     asyncio.run(scenario())

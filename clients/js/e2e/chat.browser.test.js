@@ -1,6 +1,7 @@
 // The demo's chat room in real Chromium: two browser contexts as different entities each
 // see the other's messages and joins and leaves; a third entity, whose token has no
-// publish grant, reads the room but is refused when it speaks.
+// publish grant, reads the room but is refused when it speaks (at most two members at a
+// time: the shared e2e stack caps presence topics at two).
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 
@@ -68,26 +69,13 @@ test("two entities chat, see each other join and leave; one without the publish 
   const seqs = await alicePage.locator("#chat li.message").evaluateAll((items) => items.map((i) => Number(i.dataset.seq)));
   assert.deepEqual(seqs, [1, 2]);
 
-  // Carol's token has no publish claim: she reads the room but may not speak in it.
-  const carolPage = await joined(carol, room, { mayPublish: false });
-  await note(alicePage, `${carol} joined`).waitFor();
-  assert.match(await carolPage.locator("#grant").textContent(), /publishes nowhere/);
-  await say(carolPage, "may I?");
-  await carolPage.waitForSelector("#chat-error[data-code=forbidden]");
-  assert.match(await carolPage.locator("#chat-error").textContent(), /refused: forbidden/);
-  await say(bobPage, "after carol tried");
-  await message(carolPage, bob, "after carol tried").waitFor();
-  await message(alicePage, bob, "after carol tried").waitFor();
-  assert.equal(await message(alicePage, carol, "may I?").count(), 0);
-
-  // Alice drops her own connection: she comes back (and is back in the room); the others
-  // stay connected throughout.
+  // Alice drops her own connection: she comes back (and is back in the room); Bob stays
+  // connected throughout.
   await alicePage.click("#drop");
   await alicePage.locator("#events li", { hasText: "server dropped 1 connection" }).waitFor();
   await alicePage.locator("#events li", { hasText: "reconnecting in" }).waitFor();
   await waitForState(alicePage, "open");
   assert.equal(await bobPage.locator("#state").textContent(), "open");
-  assert.equal(await carolPage.locator("#state").textContent(), "open");
   await say(bobPage, "still here");
   await message(alicePage, bob, "still here").waitFor();
 
@@ -95,7 +83,19 @@ test("two entities chat, see each other join and leave; one without the publish 
   await bobPage.click("#leave");
   await note(alicePage, `${bob} left`).waitFor();
   await member(alicePage, bob).waitFor({ state: "detached" });
+
+  // Carol's token has no publish claim: she reads the room but may not speak in it.
+  const carolPage = await joined(carol, room, { mayPublish: false });
+  await note(alicePage, `${carol} joined`).waitFor();
   await member(alicePage, carol).waitFor();
+  assert.match(await carolPage.locator("#grant").textContent(), /publishes nowhere/);
+  await say(carolPage, "may I?");
+  await carolPage.waitForSelector("#chat-error[data-code=forbidden]");
+  assert.match(await carolPage.locator("#chat-error").textContent(), /refused: forbidden/);
+  await say(alicePage, "after carol tried");
+  await message(carolPage, alice, "after carol tried").waitFor();
+  assert.equal(await message(alicePage, carol, "may I?").count(), 0);
+  assert.equal(await bobPage.locator("#state").textContent(), "open");
 
   await alicePage.screenshot({ path: process.env.WSPUSH_CHAT_SCREENSHOT ?? "build/chat.png", fullPage: true });
   assert.deepEqual(consoleErrors, []);
