@@ -34,7 +34,7 @@ NODE_STAMP := node_modules/.installed
 TF_STAMP := $(TF_DIR)/.terraform/.initialized
 
 .PHONY: help setup build release docs-tables lint fmt test test-offline test-unit test-js test-integration \
-        test-terraform checkov chromium test-e2e docs bench run run-check token push connect listen \
+        test-terraform checkov chromium test-e2e docs bench run run-check token push connect listen say \
         account-logging deploy destroy clean
 
 help: ## Show this help
@@ -177,6 +177,9 @@ connect: $(NODE_STAMP) $(VENV_STAMP) ## Open wscat on the local stack as ENTITY 
 
 listen: $(VENV_STAMP) ## Print every push ENTITY (and TOPIC) receives, one JSON line each
 	@$(BIN)/wspush listen --entity '$(ENTITY)' $(if $(TOPIC),--topic '$(TOPIC)')
+
+say: $(VENV_STAMP) ## Publish MESSAGE (text) to TOPIC over the WebSocket as ENTITY; prints {id, seq}
+	@$(BIN)/wspush say --entity '$(ENTITY)' --topic '$(or $(TOPIC),demo.room.lobby)' --message '$(or $(MESSAGE),hello)'
 
 # Deploy and destroy work on the real state, so they initialise the backend (validate and
 # the tests run with -backend=false). They may ask for approval (TF_INPUT=1); set

@@ -20,6 +20,7 @@ import boto3
 import pytest
 
 from wspush.logic.tokens import issue, parse_secrets
+from wspush_local.gateway.demo import CHAT_ROOMS
 
 ROOT = Path(__file__).resolve().parents[2]
 SCHEDULE_SCALE = 0.05  # rate(1 minute) fires every 3 seconds
@@ -30,6 +31,8 @@ E2E_SHARD_SIZE = 50
 E2E_SNAPSHOTS = ROOT / ".wspush" / "e2e-snapshots"
 # Topics with live presence on the shared stack, and their cap on members.
 E2E_PRESENCE = "e2e-presence.*"
+# ... and the demo's chat rooms (the chat test in Chromium keeps within the cap).
+E2E_PRESENCE_TOPICS = [E2E_PRESENCE, CHAT_ROOMS]
 E2E_PRESENCE_MAX_MEMBERS = 2
 
 
@@ -73,7 +76,7 @@ class LocalStack:
             command += ["--var", f"push_shard_size={E2E_SHARD_SIZE}"]
             command += ["--var", "push_shard_parallelism=3"]
             # Live presence on its own topics, with a cap small enough to reach.
-            command += ["--var", f"presence_topic_patterns={json.dumps([E2E_PRESENCE])}"]
+            command += ["--var", f"presence_topic_patterns={json.dumps(E2E_PRESENCE_TOPICS)}"]
             command += ["--var", f"presence_max_members={E2E_PRESENCE_MAX_MEMBERS}"]
         self.process = subprocess.Popen(
             command,
@@ -154,7 +157,8 @@ class LocalStack:
         publish: list[str] | None = None,
         info: dict[str, Any] | None = None,
     ) -> str:
-        return f"{self.url}?token={self.token(entity, topics=topics, publish=publish, info=info)}"
+        token = self.token(entity, topics=topics, publish=publish, info=info)
+        return f"{self.url}?token={token}"
 
     def rows(self) -> set[tuple[str, str]]:
         table = self.outputs["connections_table_name"]

@@ -15,11 +15,13 @@ import urllib.request
 import pytest
 
 from tests.e2e.conftest import ROOT, wait_until
+from tests.e2e.test_local_stack import _cli
 
 pytestmark = pytest.mark.e2e
 JS = ROOT / "clients" / "js"
 # `make test` leaves the browser test's screenshot here; docs/demo.png is a copy of one.
 SCREENSHOT = ROOT / "build" / "demo.png"
+CHAT_SCREENSHOT = ROOT / "build" / "chat.png"
 
 
 def _demo_url(stack) -> str:
@@ -34,6 +36,7 @@ def _node_test(stack, test_file: str) -> None:
             **os.environ,
             "WSPUSH_DEMO_URL": _demo_url(stack),
             "WSPUSH_SCREENSHOT": str(SCREENSHOT),
+            "WSPUSH_CHAT_SCREENSHOT": str(CHAT_SCREENSHOT),
         },
         capture_output=True,
         text=True,
@@ -50,6 +53,14 @@ def test_the_demo_page_in_chromium(stack):
     SCREENSHOT.unlink(missing_ok=True)
     _node_test(stack, "e2e/demo.browser.test.js")
     assert SCREENSHOT.stat().st_size > 10_000
+
+
+def test_the_chat_room_in_chromium(stack):
+    # Two entities chat and see each other join and leave; a third without the publish
+    # grant is refused (clients/js/e2e/chat.browser.test.js)
+    CHAT_SCREENSHOT.unlink(missing_ok=True)
+    _node_test(stack, "e2e/chat.browser.test.js")
+    assert CHAT_SCREENSHOT.stat().st_size > 10_000
 
 
 def _get(
@@ -147,3 +158,39 @@ def test_listen_prints_pushes_as_json_lines_and_stops_on_ctrl_c(stack):
     assert code == 0, "".join(status)
     assert not any("Traceback" in s for s in status)
     assert wait_until(lambda: not [c for e, c in stack.rows() if e == "e2e-listen"])
+
+
+def test_say_publishes_over_the_websocket_as_the_entity(stack):
+    # Given nothing in a fresh chat room
+    topic = f"demo.room.e2e-say-{os.getpid()}"
+    # When alice says something there from the CLI
+    said = _cli(stack, "say", "--entity", "e2e-alice", "--topic", topic, "--message", "hi all")
+    # Then it prints the server's numbers, and the room's history keeps it with its sender
+    assert said.returncode == 0, said.stderr
+    answer = json.loads(said.stdout)
+    assert (answer["seq"], answer["topic"]) == (1, topic) and answer["id"]
+    kept = _cli(stack, "history", "--topic", topic)
+    assert kept.returncode == 0, kept.stderr
+    [message] = [json.loads(line) for line in kept.stdout.splitlines()]
+    assert message["id"] == answer["id"] and message["data"] == {"text": "hi all"}
+    assert message["from"] == {"entityId": "e2e-alice"}
+    # And the same id again is the same message, not a second one
+    again = _cli(
+        stack,
+        "say",
+        "--entity",
+        "e2e-alice",
+        "--topic",
+        topic,
+        "--message",
+        "hi all",
+        "--id",
+        answer["id"],
+    )
+    assert again.returncode == 0, again.stderr
+    assert json.loads(again.stdout)["seq"] == 1
+    # A bad topic is refused before anything is sent, with a non-zero exit
+    refused = _cli(
+        stack, "say", "--entity", "e2e-alice", "--topic", "demo.room.*", "--message", "x"
+    )
+    assert refused.returncode != 0 and "invalid topic" in refused.stderr

@@ -10,7 +10,7 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
-from wspush_local.gateway.demo import Demo, DemoBackend
+from wspush_local.gateway.demo import Demo, DemoBackend, Grant
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -22,9 +22,11 @@ class FakeStack:
         self.open = {"own-conn=", "other-conn="}  # two connections of the same entity
         self.pushes: list[dict[str, Any]] = []
         self.tokens: list[str] = []
+        self.grants: list[Grant] = []
 
-    async def mint_token(self, entity: str, topics: tuple[str, ...]) -> str:
+    async def mint_token(self, entity: str, grant: Grant) -> str:
         self.tokens.append(entity)
+        self.grants.append(grant)
         return "token"
 
     async def push(self, request: dict[str, Any]) -> tuple[bool, Any]:
@@ -42,7 +44,8 @@ class FakeStack:
 async def demo():
     stack = FakeStack()
     app = web.Application()
-    Demo(ROOT, DemoBackend("ws://x", stack.mint_token, stack.push, stack.drop)).add_routes(app)
+    backend = DemoBackend("ws://x", stack.mint_token, stack.push, stack.drop, ("news",))
+    Demo(ROOT, backend).add_routes(app)
     async with TestClient(TestServer(app, host="127.0.0.1")) as client:
         yield client, stack
 
@@ -113,3 +116,27 @@ async def test_drop_closes_only_the_connection_it_names(demo):
         refused = await client.post("/api/drop", json={"connectionId": bad}, headers=origin)
         assert refused.status == 400
     assert stack.open == {"other-conn="}
+
+
+async def test_a_token_reads_the_entitys_own_topics_and_publishes_on_the_chat_rooms(demo):
+    client, stack = demo
+    same = {"Sec-Fetch-Site": "same-origin"}
+    # Given the page's default: its own topics, the chat rooms to speak in, its name as info
+    answer = await (await client.get("/api/token?entity=alice", headers=same)).json()
+    assert answer["grant"] == {
+        "topics": ["user:alice/*"],
+        "publish": ["demo.room.*"],
+        "info": {"name": "alice"},
+    }
+    # publish=0: a token that may not speak; a name of its own
+    quiet = await client.get("/api/token?entity=carol&publish=0&name=Carol", headers=same)
+    assert (await quiet.json())["grant"]["publish"] == []
+    assert stack.grants[-1] == Grant(("user:carol/*",), None, {"name": "Carol"})
+    # topics=* for tools and tests; bad values are refused before any token is minted
+    wide = await client.get("/api/token?entity=t&topics=*", headers=same)
+    assert (await wide.json())["grant"]["topics"] == ["*"]
+    for query in ("entity=a&publish=yes", f"entity=a&name={'n' * 65}"):
+        assert (await client.get(f"/api/token?{query}", headers=same)).status == 400
+    assert len(stack.grants) == 3
+    config = await (await client.get("/api/config")).json()
+    assert config["chatRooms"] == "demo.room.*" and config["publicTopics"] == ["news"]

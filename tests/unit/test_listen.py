@@ -33,6 +33,10 @@ class FakeServer:
     def __init__(self, resume: str = "supported", answer_pings: bool = True) -> None:
         self.resume = resume
         self.answer_pings = answer_pings
+        # The frames a publish is answered with (default: numbered, one seq per publish).
+        self.publish_replies: Any = lambda frame: [
+            {"type": "published", "topic": frame["topic"], "id": frame["id"], "seq": 1}
+        ]
         self.sockets: list[web.WebSocketResponse] = []
         self.protocols: list[str] = []
         self.frames: list[list[dict[str, Any]]] = []
@@ -62,6 +66,11 @@ class FakeServer:
                 )
             elif action == "resume":
                 await ws.send_json({"type": "resumed", "channels": frame["since"]})
+            elif action == "publish":
+                for reply in self.publish_replies(frame):
+                    await ws.send_json(reply)
+            elif action == "ack":
+                await ws.send_json({"type": "acked", "id": frame["id"]})
         return ws
 
     async def next_connection(self, count: int, timeout: float = 5.0) -> web.WebSocketResponse:

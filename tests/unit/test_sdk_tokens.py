@@ -87,3 +87,17 @@ def test_a_missing_parameter_is_botocores_error_naming_it() -> None:
     secret = SsmParameter("/wspush/missing", region="eu-west-1")
     with pytest.raises(Exception, match="ParameterNotFound"):
         mint_token("alice", secret=secret)
+
+
+def test_a_token_may_grant_publishing_and_carry_info() -> None:
+    # Given publish patterns and an info object
+    token = mint_token(
+        "alice", topics=["room.*"], publish=["room.*"], info={"name": "Alice"}, secret=KEY
+    )
+    # Then the server's verify accepts it, with both claims beside the topics
+    claims = verify(token, [KEY.encode()])
+    assert claims["publish"] == ["room.*"]
+    assert claims["info"] == {"name": "Alice"}
+    assert claims["topics"] == ["room.*"] and claims["sub"] == "alice"
+    # And a token without them has neither claim
+    assert "publish" not in verify(mint_token("bob", secret=KEY), [KEY.encode()])

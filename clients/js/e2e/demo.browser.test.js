@@ -4,34 +4,19 @@ import assert from "node:assert/strict";
 import { mkdirSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { after, before, test } from "node:test";
-import { chromium } from "playwright-core";
 
+import { isolatedPage, launchChromium, waitForState as pageState } from "./browser.js";
 import { DEMO_URL, unique } from "./helpers.js";
 
 const SCREENSHOT = resolve(process.env.WSPUSH_SCREENSHOT ?? "build/demo.png");
-const CHROMIUM_ARGS = [
-  "--no-sandbox",
-  "--disable-gpu",
-  "--disable-background-networking",
-  "--disable-component-update",
-  "--no-first-run",
-];
 
 let browser;
 let page;
 const consoleErrors = [];
 
 before(async () => {
-  browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM_PATH ?? "/usr/bin/chromium",
-    headless: true,
-    args: CHROMIUM_ARGS,
-  });
-  page = await browser.newPage({ viewport: { width: 1280, height: 860 } });
-  page.on("console", (message) => {
-    if (message.type() === "error") consoleErrors.push(message.text());
-  });
-  page.on("pageerror", (error) => consoleErrors.push(String(error)));
+  browser = await launchChromium();
+  page = await isolatedPage(browser, consoleErrors, { width: 1280, height: 1100 });
 });
 
 after(async () => {
@@ -50,13 +35,11 @@ async function pushToTopic(topic, text) {
   await pushLine(text).first().waitFor({ timeout: 15000 });
 }
 
-async function waitForState(expected) {
-  await page.waitForFunction((s) => document.querySelector("#state").textContent === s, expected, { timeout: 20000 });
-}
+const waitForState = (expected) => pageState(page, expected);
 
 test("connect, subscribe, receive pushes, reconnect after the server drops the connection", async () => {
   const entity = unique("browser");
-  const topic = unique("news");
+  const topic = unique("demo.news"); // public: the page's token reads only its own topics
   await page.goto(DEMO_URL);
   await page.waitForSelector("body[data-ready=true]");
   assert.equal(await state().textContent(), "closed");
@@ -73,6 +56,24 @@ test("connect, subscribe, receive pushes, reconnect after the server drops the c
   assert.equal(await page.locator(`#topics li[data-topic="${topic}"]`).count(), 1);
   await pushToTopic(topic, "first push");
   assert.match(await page.locator("#push-result").textContent(), /sent 1 of 1/);
+  // Each push shows its id, channel and seq.
+  const first = pushLine("first push").first();
+  assert.match(await first.textContent(), new RegExp(`topic:${topic.replaceAll(".", "\\.")} #1 {2}id \\S+`));
+
+  // A topic the token does not grant is refused, and shown so.
+  const other = unique("private");
+  await page.fill("#topic", other);
+  await page.click("#subscribe");
+  await eventLine(`cannot subscribe to ${other}: forbidden_topic`).waitFor();
+  // The entity's own topics are granted.
+  await page.fill("#topic", `user:${entity}/inbox`);
+  await page.click("#subscribe");
+  await eventLine(`subscribed to user:${entity}/inbox`).waitFor();
+  assert.match(await page.locator("#grant").textContent(), new RegExp(`reads user:${entity}/\\*`));
+  // Unsubscribe: the topic leaves the list and its pushes stop.
+  await page.click(`#topics li[data-topic="user:${entity}/inbox"] button.unsubscribe`);
+  await eventLine(`unsubscribed from user:${entity}/inbox`).waitFor();
+  assert.equal(await page.locator(`#topics li[data-topic="user:${entity}/inbox"]`).count(), 0);
 
   // A scheduled push arrives on its own (the test stack fires the schedule every few seconds).
   await page.locator("#pushes li[data-type=scheduled]").first().waitFor({ timeout: 20000 });

@@ -13,10 +13,10 @@ export async function api(path, body) {
   return json;
 }
 
-/** A token for `entity` granting every topic, or only the given topic patterns. */
-export async function token(entity, topics) {
-  const query = new URLSearchParams({ entity });
-  if (topics) query.set("topics", topics.join(","));
+/** A token for `entity` granting every topic (or only the given topic patterns) and, as the
+ * demo's tokens do, publishing on its chat rooms (`publish: false`: nowhere). */
+export async function token(entity, topics = ["*"], { publish = true } = {}) {
+  const query = new URLSearchParams({ entity, topics: topics.join(","), publish: publish ? "1" : "0" });
   return (await api(`/api/token?${query}`)).token;
 }
 

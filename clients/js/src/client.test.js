@@ -13,41 +13,8 @@ import {
   WspushClient,
 } from "./index.js";
 import { envelope, FakeServer, flush } from "./testing/fake-server.js";
+import { connected, MINUTE, setup, WS_URL } from "./testing/setup.js";
 
-const WS_URL = "ws://127.0.0.1:8080/local";
-const MINUTE = 60 * 1000;
-
-/** A client on a fake server, recording every event it emits. */
-function setup(t, { server = new FakeServer(), ...options } = {}) {
-  t.mock.timers.enable({ apis: ["setTimeout", "Date"], now: 0 });
-  let tokens = 0;
-  const client = new WspushClient(WS_URL, {
-    websocket: server.WebSocket,
-    getToken: async () => `token-${++tokens}`,
-    ...options,
-  });
-  const events = [];
-  for (const name of [
-    "state", "connecting", "open", "reconnecting", "closed", "error", "push",
-    "subscribed", "unsubscribed", "subscriptionError", "resumed", "resumeGap", "rotated",
-  ]) {
-    client.on(name, (context) => events.push({ name, ...context }));
-  }
-  const named = (name) => events.filter((event) => event.name === name);
-  const tick = async (ms) => {
-    t.mock.timers.tick(ms);
-    await flush();
-  };
-  return { client, server, events, named, tick };
-}
-
-async function connected(t, options) {
-  const context = setup(t, options);
-  context.client.connect();
-  await flush();
-  assert.equal(context.client.state, State.Open);
-  return context;
-}
 
 describe("connecting", () => {
   test("sends the token as a subprotocol and announces connecting then open", async (t) => {

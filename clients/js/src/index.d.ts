@@ -67,6 +67,10 @@ export interface ClientOptions {
   maxFrameBytes?: number;
   /** How many recent envelope ids are remembered to drop duplicates. Default 2000. */
   dedupeWindow?: number;
+  /** A `publish` unanswered this long (ms, across reconnects) rejects with code `timeout`. Default 30000. */
+  publishTimeout?: number;
+  /** Answer `{"action":"ack","id"}` to every push that asks for a receipt (`"ack": true`). Default true. */
+  autoAck?: boolean;
   /** Called when a listener throws. Default: rethrown on a microtask (an uncaught error). */
   onListenerError?: (error: unknown, event: keyof ClientEvents) => void;
 }
@@ -83,8 +87,54 @@ export interface PushContext<T = unknown> {
   channel: string | null;
   seq: number | null;
   epoch: string | null;
+  /** The concrete topic of a `topic:<name>` channel, else null. */
+  topic: string | null;
+  /** The client's subscriptions (topics and patterns) that cover `topic`; each one's `onPush` gets the push once. */
+  subscriptions: string[];
+  /** Who published it, for a push a client published (set by the server, never by the client). */
+  from: { entityId: string } | null;
   /** The envelope as received. */
   envelope: Record<string, unknown>;
+}
+
+export interface SubscribeOptions {
+  /** Keep the topic's member list (`members(topic)`): asked for once subscribed and after each reconnect. Topics only, not patterns. */
+  presence?: boolean;
+  /** Called with every push whose topic this subscription covers, once per push. */
+  onPush?: (context: PushContext) => void;
+}
+
+export interface PublishOptions {
+  /** The envelope type (1-64 characters). Default: the server's (`message`). */
+  type?: string;
+  /** The message id (1-128 of letters, digits and `_.:@+=/-`): reused when the client sends again after a reconnect. Default: a random UUID. */
+  id?: string;
+  /** Deliver the message to this connection too. Default false. */
+  echo?: boolean;
+}
+
+export interface PublishResult {
+  id: string;
+  /** The message's number in its topic channel. */
+  seq: number | null;
+  topic: string;
+}
+
+/** A member of a presence topic. */
+export interface Member {
+  entityId: string;
+  /** The `info` claim of the member's token (e.g. `{"name": "Alice"}`), or null. */
+  info: unknown;
+}
+export interface MemberContext extends Member {
+  topic: string;
+}
+export interface MembersContext {
+  topic: string;
+  /** The whole member list, from the server's `presence` answer. */
+  members: Member[];
+  /** True when the server listed only part of the members. */
+  truncated: boolean;
 }
 
 export interface StateContext {
@@ -161,15 +211,31 @@ export interface ClientEvents {
   resumed: (context: ResumedContext) => void;
   resumeGap: (context: ResumeGapContext) => void;
   rotated: (context: RotatedContext) => void;
+  /** An entity's first connection subscribed to a presence topic. */
+  memberJoined: (context: MemberContext) => void;
+  /** An entity's last connection left a presence topic. */
+  memberLeft: (context: MemberContext) => void;
+  /** The member list of a topic subscribed with `{presence: true}` arrived (after each (re)subscribe). */
+  members: (context: MembersContext) => void;
   /** Every frame received, before it is handled (for debugging). */
   frame: (context: { frame: Record<string, unknown> }) => void;
 }
 
 export declare class WspushError extends Error {
   constructor(code: string, message: string, details?: Record<string, unknown>);
-  /** `frame_too_large`, `not_connected`, `invalid_topic`, `disconnected`, `gave_up`, `unsubscribed`, or a server code. */
+  /**
+   * `frame_too_large`, `not_connected`, `invalid_topic`, `invalid_id`, `invalid_type`, `id_in_flight`,
+   * `disconnected`, `gave_up`, `unsubscribed`, `timeout`, or a server code (`forbidden`, `rate_limited`,
+   * `rejected`, `id_conflict`, `too_large`, `forbidden_topic`, ...).
+   */
   code: string;
   topic?: string;
+  /** The publish's message id. */
+  id?: string;
+  /** `rate_limited`: seconds until the server accepts again. */
+  retryAfter?: number;
+  /** `rejected`: the publish hook's own `{code, message}`. */
+  reason?: { code?: string; message?: string };
 }
 
 export declare class FrameTooLargeError extends WspushError {
@@ -181,6 +247,12 @@ export declare class FrameTooLargeError extends WspushError {
 
 export declare function backoffDelay(attempt: number, minDelay: number, maxDelay: number, random?: () => number): number;
 export declare function isEnvelope(frame: Record<string, unknown>): boolean;
+/** True for a subscribe pattern (`*`, `room.*`, `a/b/*`). */
+export declare function isPattern(topic: string): boolean;
+/** True when a subscription (topic or pattern) covers the topic. */
+export declare function topicMatches(subscription: string, topic: string): boolean;
+/** A random UUID v4, the default message id of `publish`. */
+export declare function messageId(): string;
 
 export declare class WspushClient {
   constructor(url: string, options?: ClientOptions);
@@ -194,8 +266,13 @@ export declare class WspushClient {
   off<E extends keyof ClientEvents>(event: E, handler: ClientEvents[E]): void;
   connect(): void;
   disconnect(code?: number, reason?: string): void;
-  subscribe(topic: string): Promise<TopicContext>;
+  /** A topic, or a pattern (`room.*`, `*`) the token's topics grant. */
+  subscribe(topic: string, options?: SubscribeOptions): Promise<TopicContext>;
   unsubscribe(topic: string): void;
+  /** Resolves once the server has numbered the message; rejects with a WspushError (see `code`). */
+  publish(topic: string, data: unknown, options?: PublishOptions): Promise<PublishResult>;
+  /** The live member list of a topic subscribed with `{presence: true}`. */
+  members(topic: string): Member[];
   /** Throws FrameTooLargeError over the frame limit, WspushError `not_connected` when not open. */
   send(message: unknown): void;
 }

@@ -8,7 +8,12 @@
  *   connection before its 2-hour limit, so no push is missed while it switches;
  * - re-subscribes after every reconnect, asks the server to replay what it missed (`resume`),
  *   and delivers each envelope `id` once;
- * - refuses to send a frame over API Gateway's 32 KB frame limit.
+ * - refuses to send a frame over API Gateway's 32 KB frame limit;
+ * - subscribes to patterns (`room.*`) and hands each push to every subscription it matches;
+ * - publishes to topics (`publish`), keeping the message id across a reconnect so a retry
+ *   is never a second message, and settles each publish with the server's answer;
+ * - keeps a live member list of presence topics (`members`) and acknowledges pushes that
+ *   ask for a receipt.
  *
  * Every state change goes through one method and is announced as a `state` event
  * `{oldState, newState}` plus the event named after the new state. Every handler receives
@@ -39,6 +44,18 @@ const MAX_RETRY_AFTER_SECONDS = 60;
 export const HEARTBEAT_TIMEOUT_CODE = 4000;
 
 const TOPIC = /^[A-Za-z0-9_.:/-]{1,128}$/;
+// A subscribe pattern: `*` alone, or a prefix ending with a `.` or `/` separator, then `*`.
+const PATTERN = /^(?:\*|[A-Za-z0-9_.:/-]{0,125}[A-Za-z0-9_:-][./]\*)$/;
+// A message id: the push API's idempotency key alphabet.
+const MESSAGE_ID = /^[A-Za-z0-9_.:@+=/-]{1,128}$/;
+// The codes of a refused subscribe: an error naming a topic with another code, while a
+// publish to that topic waits, is the publish's.
+const SUBSCRIBE_CODES = new Set(["forbidden_topic", "too_many_subscriptions", "not_connected", "presence_full", "pattern_not_allowed"]);
+// Errors about a frame as a whole (no topic): while a publish is in flight, they are its.
+const FRAME_CODES = new Set(["too_large", "malformed_json", "invalid_message", "invalid_topic"]);
+// How long to wait before asking again about a publish the server is still numbering.
+const IN_PROGRESS_RETRY_MS = 1000;
+const MEMBER_EVENTS = { member_joined: "memberJoined", member_left: "memberLeft" };
 const WS_OPEN = 1;
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -54,6 +71,8 @@ export const DEFAULTS = Object.freeze({
   resume: true,
   maxFrameBytes: MAX_FRAME_BYTES,
   dedupeWindow: 2000,
+  publishTimeout: 30000,
+  autoAck: true,
 });
 
 /** An error of the client itself; `code` says which. */
@@ -76,6 +95,32 @@ export class FrameTooLargeError extends WspushError {
     );
     this.name = "FrameTooLargeError";
   }
+}
+
+/** True when `topic` is a subscribe pattern (`*`, `room.*`, `a/b/*`), not a topic name. */
+export function isPattern(topic) {
+  return typeof topic === "string" && topic.endsWith("*");
+}
+
+/**
+ * True when the subscription `subscription` (a topic name or a pattern) covers the topic
+ * `topic`: the same name, `*`, or a pattern whose prefix (before the `*`) starts the topic.
+ * `room.*` covers `room.1` and `room.1.a`, not `room`.
+ */
+export function topicMatches(subscription, topic) {
+  if (!isPattern(subscription)) return subscription === topic;
+  const prefix = subscription.slice(0, -1);
+  return topic.length > prefix.length && topic.startsWith(prefix);
+}
+
+/** A random message id (a UUID v4), from `crypto.getRandomValues`, which every runtime has. */
+export function messageId() {
+  const bytes = new Uint8Array(16);
+  globalThis.crypto.getRandomValues(bytes);
+  bytes[6] = (bytes[6] & 0x0f) | 0x40;
+  bytes[8] = (bytes[8] & 0x3f) | 0x80;
+  const hex = [...bytes].map((b) => b.toString(16).padStart(2, "0")).join("");
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
 }
 
 /**
@@ -117,7 +162,9 @@ export class WspushClient {
         }));
     this._state = State.Closed;
     this._handlers = new Map();
-    this._topics = new Map(); // topic -> {waiters: [{resolve, reject}]}
+    this._topics = new Map(); // topic or pattern -> {waiters: [{resolve, reject}], handlers, presence}
+    this._publishes = new Map(); // message id -> {topic, frame, resolve, reject, timer, sentOn}
+    this._members = new Map(); // topic -> {members: Map(entityId -> info), pending: [] | null}
     this._positions = new Map(); // channel -> {seq, epoch}
     for (const [channel, position] of Object.entries(options.positions ?? {})) {
       this._positions.set(channel, { seq: position.seq, epoch: position.epoch ?? null });
@@ -185,6 +232,7 @@ export class WspushClient {
     this._current = null;
     this._next = null;
     this._rejectWaiters("disconnected", (topic) => `disconnected before ${topic} was subscribed`);
+    this._rejectPublishes("disconnected", "disconnected before the server answered");
     this._setState(State.Closed, { code, reason });
   }
 
@@ -192,17 +240,28 @@ export class WspushClient {
    * Subscribe to a topic, now and after every reconnect. Resolves with `{topic}` once the
    * server confirms; rejects when the server refuses the topic (see `subscriptionError`).
    */
-  subscribe(topic) {
-    if (typeof topic !== "string" || !TOPIC.test(topic)) {
+  subscribe(topic, { presence = false, onPush } = {}) {
+    const pattern = isPattern(topic);
+    if (typeof topic !== "string" || !(pattern ? PATTERN.test(topic) : TOPIC.test(topic))) {
       throw new WspushError(
         "invalid_topic",
-        `topic must be 1-128 characters of letters, digits and _.:/-, got ${JSON.stringify(topic)}`,
+        "topic must be 1-128 characters of letters, digits and _.:/-, or a pattern ending in " +
+          `.* or /* (or * alone), got ${JSON.stringify(topic)}`,
       );
     }
+    if (presence && pattern) {
+      throw new WspushError("invalid_topic", `presence is kept per topic, not for the pattern ${topic}`);
+    }
+    if (onPush !== undefined && typeof onPush !== "function") throw new TypeError("onPush must be a function");
     let entry = this._topics.get(topic);
     if (!entry) {
-      entry = { waiters: [] };
+      entry = { waiters: [], handlers: new Set(), presence: false };
       this._topics.set(topic, entry);
+    }
+    if (onPush) entry.handlers.add(onPush);
+    if (presence && !entry.presence) {
+      entry.presence = true;
+      if (!this._members.has(topic)) this._members.set(topic, { members: new Map(), pending: null });
     }
     const confirmed = new Promise((resolve, reject) => entry.waiters.push({ resolve, reject }));
     confirmed.catch(() => {}); // the error event reports it too; an ignored promise must not crash Node
@@ -212,16 +271,71 @@ export class WspushClient {
     return confirmed;
   }
 
-  /** Stop receiving a topic and forget its resume position. */
+  /**
+   * Stop receiving a topic (or pattern); forget the resume positions and member lists of
+   * the topics no other subscription covers.
+   */
   unsubscribe(topic) {
     const entry = this._topics.get(topic);
     if (!entry) return;
-    this._topics.delete(topic);
-    this._positions.delete(`topic:${topic}`);
+    this._forget(topic);
     this._settle(entry, new WspushError("unsubscribed", `unsubscribed from ${topic}`));
     for (const transport of [this._current, this._next]) {
       if (transport?.opened) this._sendOn(transport, { action: "unsubscribe", topic });
     }
+  }
+
+  /**
+   * Publish `data` to `topic` (the token must grant it in its `publish` claim). Resolves
+   * with `{id, seq, topic}` once the server has numbered it; rejects with a `WspushError`
+   * whose `code` is the server's (`forbidden`, `rate_limited` with `retryAfter`, `rejected`
+   * with the hook's `reason`, `id_conflict`, `too_large`, ...) or the client's
+   * (`invalid_topic`, `invalid_id`, `frame_too_large`, `not_connected` when closed,
+   * `disconnected`, `gave_up`, `timeout`). Sent at once when open, else on the next open
+   * connection; a publish unanswered when its connection is lost is sent again with the
+   * same `id`, so the server numbers it once. `id` defaults to a random UUID.
+   */
+  publish(topic, data, { type, id, echo = false } = {}) {
+    if (typeof topic !== "string" || !TOPIC.test(topic)) {
+      return this._refused("invalid_topic", `publish needs a topic of 1-128 letters, digits and _.:/-, got ${JSON.stringify(topic)}`, topic);
+    }
+    if (id !== undefined && (typeof id !== "string" || !MESSAGE_ID.test(id))) {
+      return this._refused("invalid_id", `id must be 1-128 letters, digits and _.:@+=/-, got ${JSON.stringify(id)}`, topic);
+    }
+    if (type !== undefined && typeof type !== "string") {
+      return this._refused("invalid_type", "type must be a string", topic);
+    }
+    if (this._state === State.Closed) return this._refused("not_connected", "cannot publish while closed; connect() first", topic);
+    const messageIdValue = id ?? messageId();
+    if (this._publishes.has(messageIdValue)) {
+      return this._refused("id_in_flight", `a publish with id ${messageIdValue} is already waiting for its answer`, topic);
+    }
+    const frame = { action: "publish", topic, data: data === undefined ? null : data, id: messageIdValue };
+    if (type !== undefined) frame.type = type;
+    if (echo) frame.echo = true;
+    const bytes = encoder.encode(JSON.stringify(frame)).length;
+    if (bytes > this.options.maxFrameBytes) return Promise.reject(new FrameTooLargeError(bytes, this.options.maxFrameBytes));
+    const answered = new Promise((resolve, reject) => {
+      const pending = { topic, frame, resolve, reject, sentOn: null };
+      pending.timer = setTimeout(() => {
+        this._publishes.delete(messageIdValue);
+        reject(new WspushError("timeout", `no answer to publish ${messageIdValue} within ${this.options.publishTimeout} ms; publishing again with the same id is safe`, { topic, id: messageIdValue }));
+      }, this.options.publishTimeout);
+      this._publishes.set(messageIdValue, pending);
+    });
+    const transport = this._current;
+    if (transport?.opened) this._sendPublish(transport, this._publishes.get(messageIdValue));
+    return answered;
+  }
+
+  /**
+   * The members of a presence topic, `[{entityId, info}]`: the `presence` answer the client
+   * asks for when it subscribes with `{presence: true}` (and after each reconnect), kept
+   * live by `memberJoined`/`memberLeft`. Empty for a topic not kept.
+   */
+  members(topic) {
+    const kept = this._members.get(topic);
+    return kept ? [...kept.members].map(([entityId, info]) => ({ entityId, info })) : [];
   }
 
   /**
@@ -269,7 +383,7 @@ export class WspushClient {
 
   async _open(reason) {
     const generation = this._generation;
-    const transport = { reason, opened: false, openedAt: 0, timers: {}, resumePending: false };
+    const transport = { reason, opened: false, openedAt: 0, timers: {}, resumePending: false, presenceAsked: new Set() };
     if (reason === "rotate") this._next = transport;
     else this._current = transport;
     let token;
@@ -321,6 +435,10 @@ export class WspushClient {
       for (const topic of this._topics.keys()) this._sendOn(transport, { action: "subscribe", topic });
     }
     if (resume) this._resume(transport);
+    // Publishes not yet answered go (again) on this connection, with their ids.
+    for (const pending of this._publishes.values()) {
+      if (pending.sentOn !== transport) this._sendPublish(transport, pending);
+    }
   }
 
   /**
@@ -384,6 +502,16 @@ export class WspushClient {
       retry("resume", () => transport.resume && this._sendResume(transport, request));
       return true;
     }
+    if (frame.action === "presence") {
+      // wspush does not name the topic of a refused presence request: ask again for each unanswered.
+      const topics = typeof frame.topic === "string" ? [frame.topic] : [...transport.presenceAsked];
+      for (const topic of topics) {
+        retry(`presence:${topic}`, () => {
+          if (this._topics.get(topic)?.presence) this._askPresence(transport, topic);
+        });
+      }
+      return topics.length > 0;
+    }
     if (frame.action === "subscribe" && typeof frame.topic === "string") {
       const topic = frame.topic;
       retry(`subscribe:${topic}`, () => {
@@ -421,6 +549,7 @@ export class WspushClient {
       const gaveUp = `gave up after ${this._attempt} attempts`;
       this._stop();
       this._rejectWaiters("gave_up", (topic) => `${gaveUp} to connect; ${topic} was not subscribed`);
+      this._rejectPublishes("gave_up", `${gaveUp} to connect`);
       this._setState(State.Closed, { code, reason: gaveUp });
       return;
     }
@@ -526,12 +655,19 @@ export class WspushClient {
     }
     this._emit("frame", { frame });
     if (isEnvelope(frame)) {
-      this._push(frame);
+      this._push(transport, frame);
       return;
     }
+    if (MEMBER_EVENTS[frame.type]) return this._member(frame);
     switch (frame.type) {
       case "pong":
+      case "acked":
         return;
+      case "published":
+        return this._published(frame);
+      case "presence":
+        transport.presenceAsked.delete(frame.topic);
+        return this._presence(frame);
       case "subscribed":
         return this._subscribed(transport, frame.topic);
       case "unsubscribed":
@@ -550,8 +686,11 @@ export class WspushClient {
     }
   }
 
-  _push(envelope) {
-    if (this._seenIds.has(envelope.id)) return;
+  _push(transport, envelope) {
+    if (this._seenIds.has(envelope.id)) {
+      this._ack(transport, envelope); // a copy: its first ack may have been lost with a connection
+      return;
+    }
     this._seenIds.add(envelope.id);
     this._seenOrder.push(envelope.id);
     while (this._seenOrder.length > this.options.dedupeWindow) {
@@ -563,7 +702,13 @@ export class WspushClient {
       const known = this._positions.get(channel);
       if (!known || known.epoch !== epoch || seq > known.seq) this._positions.set(channel, { seq, epoch });
     }
-    this._emit("push", {
+    if (MEMBER_EVENTS[envelope.type]) {
+      this._member(envelope);
+      return;
+    }
+    const topic = typeof channel === "string" && channel.startsWith("topic:") ? channel.slice(6) : null;
+    const subscriptions = topic === null ? [] : [...this._topics.keys()].filter((s) => topicMatches(s, topic));
+    const context = {
       id: envelope.id,
       type: envelope.type,
       ts: envelope.ts,
@@ -571,8 +716,157 @@ export class WspushClient {
       channel: channel ?? null,
       seq: seq ?? null,
       epoch: epoch ?? null,
+      topic,
+      subscriptions,
+      from: envelope.from !== null && typeof envelope.from === "object" ? envelope.from : null,
       envelope,
-    });
+    };
+    this._emit("push", context);
+    // Each subscription the topic matches gets the push once, however many match.
+    for (const subscription of subscriptions) {
+      for (const handler of [...(this._topics.get(subscription)?.handlers ?? [])]) {
+        try {
+          handler(context);
+        } catch (error) {
+          this._reportError(error, "push");
+        }
+      }
+    }
+    this._ack(transport, envelope);
+  }
+
+  /** A push that asks for a receipt (`"ack": true`) is acknowledged on the connection it came on. */
+  _ack(transport, envelope) {
+    if (envelope.ack !== true || !this.options.autoAck || transport.discarded || !transport.opened) return;
+    try {
+      this._sendOn(transport, { action: "ack", id: envelope.id });
+    } catch (error) {
+      this._emit("error", { type: "protocol", message: `could not acknowledge ${envelope.id}: ${error?.message ?? error}`, error });
+    }
+  }
+
+  // --- publish ------------------------------------------------------------------------------
+
+  _refused(code, message, topic) {
+    return Promise.reject(new WspushError(code, message, { topic }));
+  }
+
+  _sendPublish(transport, pending) {
+    pending.sentOn = transport;
+    this._sendOn(transport, pending.frame);
+  }
+
+  _published(frame) {
+    const pending = this._publishes.get(frame.id);
+    if (!pending) return; // answered already (a copy sent again after a reconnect)
+    this._finishPublish(frame.id, pending);
+    pending.resolve({ id: frame.id, seq: Number.isInteger(frame.seq) ? frame.seq : null, topic: frame.topic ?? pending.topic });
+  }
+
+  /**
+   * The publish an error frame answers, or null: by its `id`; else, unless it is a refused
+   * subscribe or presence request, the oldest publish in flight on the topic it names, or,
+   * for an error about a frame as a whole, the oldest publish in flight.
+   */
+  _publishFor(transport, frame) {
+    if (typeof frame.id === "string" && this._publishes.has(frame.id)) return frame.id;
+    const code = frame.code ?? null;
+    if (frame.action !== undefined && frame.action !== "publish") return null;
+    if (frame.action === undefined && SUBSCRIBE_CODES.has(code)) return null;
+    const inFlight = [...this._publishes].filter(([, p]) => p.sentOn === transport);
+    if (typeof frame.topic === "string") return inFlight.find(([, p]) => p.topic === frame.topic)?.[0] ?? null;
+    return FRAME_CODES.has(code) && inFlight.length > 0 ? inFlight[0][0] : null;
+  }
+
+  _publishRefused(id, frame) {
+    const pending = this._publishes.get(id);
+    this._finishPublish(id, pending);
+    const details = { topic: pending.topic, id };
+    if (frame.retryAfter !== undefined) details.retryAfter = frame.retryAfter;
+    if (frame.reason !== undefined) details.reason = frame.reason;
+    const reason = frame.reason?.message ? `: ${frame.reason.message}` : "";
+    pending.reject(new WspushError(frame.code ?? "publish_error", `${frame.message || `publish to ${pending.topic} refused`}${reason}`, details));
+  }
+
+  /** `in_progress`: another attempt (sent before a reconnect) is being numbered; ask again in a second. */
+  _publishAgain(id) {
+    const pending = this._publishes.get(id);
+    clearTimeout(pending.again);
+    pending.again = setTimeout(() => {
+      if (this._publishes.get(id) === pending && this._current?.opened) this._sendPublish(this._current, pending);
+    }, IN_PROGRESS_RETRY_MS);
+  }
+
+  _finishPublish(id, pending) {
+    clearTimeout(pending.timer);
+    clearTimeout(pending.again);
+    this._publishes.delete(id);
+  }
+
+  _rejectPublishes(code, message) {
+    for (const [id, pending] of [...this._publishes]) {
+      this._finishPublish(id, pending);
+      pending.reject(new WspushError(code, `publish ${id}: ${message}`, { topic: pending.topic, id }));
+    }
+  }
+
+  // --- presence -----------------------------------------------------------------------------
+
+  _askPresence(transport, topic) {
+    const kept = this._members.get(topic);
+    if (kept) kept.pending = []; // events from now on are applied again over the answer
+    transport.presenceAsked.add(topic);
+    this._sendOn(transport, { action: "presence", topic });
+  }
+
+  /** The presence answer: the member list, then every event received since it was asked. */
+  _presence(frame) {
+    const kept = this._members.get(frame.topic);
+    if (!kept || !Array.isArray(frame.entities)) return;
+    const since = kept.pending ?? [];
+    kept.members = new Map();
+    for (const member of frame.entities) {
+      if (typeof member?.entityId === "string") kept.members.set(member.entityId, member.info ?? null);
+    }
+    for (const event of since) this._applyMember(kept, event);
+    kept.pending = null;
+    this._emit("members", { topic: frame.topic, members: this.members(frame.topic), truncated: frame.truncated === true });
+  }
+
+  /** `member_joined`/`member_left`, as a bare frame or in an envelope (`data` holds the fields). */
+  _member(frame) {
+    const body = frame.data !== null && typeof frame.data === "object" && frame.entityId === undefined ? frame.data : frame;
+    const channel = typeof frame.channel === "string" && frame.channel.startsWith("topic:") ? frame.channel.slice(6) : null;
+    const topic = typeof body.topic === "string" ? body.topic : channel;
+    if (typeof topic !== "string" || typeof body.entityId !== "string") return;
+    const event = { topic, entityId: body.entityId, info: body.info ?? null, joined: frame.type === "member_joined" };
+    let kept = this._members.get(topic);
+    if (!kept) {
+      kept = { members: new Map(), pending: null };
+      if ([...this._topics.keys()].some((s) => topicMatches(s, topic))) this._members.set(topic, kept);
+    }
+    kept.pending?.push(event);
+    this._applyMember(kept, event);
+    this._emit(MEMBER_EVENTS[frame.type], { topic, entityId: event.entityId, info: event.info });
+  }
+
+  _applyMember(kept, { entityId, info, joined }) {
+    if (joined) kept.members.set(entityId, info);
+    else kept.members.delete(entityId);
+  }
+
+  /** Drop a subscription and what only it covered: resume positions and member lists. */
+  _forget(subscription) {
+    this._topics.delete(subscription);
+    const covered = (topic) => [...this._topics.keys()].some((s) => topicMatches(s, topic));
+    for (const channel of [...this._positions.keys()]) {
+      if (channel.startsWith("topic:") && topicMatches(subscription, channel.slice(6)) && !covered(channel.slice(6))) {
+        this._positions.delete(channel);
+      }
+    }
+    for (const topic of [...this._members.keys()]) {
+      if (topicMatches(subscription, topic) && !covered(topic)) this._members.delete(topic);
+    }
   }
 
   _resumed(transport, frame) {
@@ -624,6 +918,8 @@ export class WspushClient {
     if (entry) {
       this._settle(entry, null, { topic });
       this._emit("subscribed", { topic });
+      // Members are asked for once the subscription holds, so no event falls between.
+      if (entry.presence && !transport.pending) this._askPresence(transport, topic);
     }
     if (transport.pending) {
       transport.pending.delete(topic);
@@ -644,15 +940,20 @@ export class WspushClient {
       }
       return;
     }
+    const publish = this._publishFor(transport, frame);
+    if (publish !== null) {
+      if (code === "in_progress") this._publishAgain(publish);
+      else this._publishRefused(publish, frame);
+      return;
+    }
     if (code === "rate_limited" && this._retryLater(transport, frame)) return;
     if ((code === "invalid_resume" || code === "forbidden_channel") && transport.resume?.inFlight) {
       this._resumeRefused(transport, code, message, frame.channel);
       return;
     }
-    if (typeof frame.topic === "string") {
+    if (typeof frame.topic === "string" && frame.action !== "publish") {
       const entry = this._topics.get(frame.topic);
-      this._topics.delete(frame.topic);
-      this._positions.delete(`topic:${frame.topic}`);
+      if (entry) this._forget(frame.topic);
       transport.pending?.delete(frame.topic);
       const error = new WspushError(code ?? "subscription_error", message || `cannot subscribe to ${frame.topic}`, {
         topic: frame.topic,

@@ -2,6 +2,7 @@
 // accept the documented uses and refuse wrong ones.
 import {
   FrameTooLargeError,
+  WspushError,
   State,
   WspushClient,
   type ClientOptions,
@@ -55,3 +56,18 @@ client.on("push", ({ topic }: { topic: string }) => void topic);
 new WspushClient("wss://x", { getToken: ({ entity }) => entity });
 // @ts-expect-error: State has no "Disconnected"
 void State.Disconnected;
+
+// Publish, wildcard subscriptions and presence.
+const published: Promise<{ id: string; seq: number | null }> = client.publish("room.1", { text: "hi" }, { type: "chat.message", echo: true });
+void published;
+client.subscribe("room.*", { onPush: ({ topic, subscriptions, from }) => void [topic, subscriptions.length, from?.entityId] });
+client.subscribe("room.1", { presence: true });
+client.on("memberJoined", ({ topic, entityId, info }) => void [topic, entityId, info]);
+client.on("members", ({ members, truncated }) => void [members.map((m) => m.entityId), truncated]);
+const names: string[] = client.members("room.1").map((member) => member.entityId);
+void names;
+client.publish("room.1", 1).catch((error: WspushError) => void [error.code, error.retryAfter, error.reason?.code]);
+// @ts-expect-error: echo is a boolean
+client.publish("room.1", 1, { echo: "yes" });
+// @ts-expect-error: no such subscribe option
+client.subscribe("room.1", { history: true });

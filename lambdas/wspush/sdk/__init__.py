@@ -7,7 +7,8 @@
     result = publisher.publish(entity="alice", type="order.shipped", payload={"id": 42})
 
 ``pip install wspush`` brings what these need (botocore); ``listen`` needs the
-``listen`` extra (``pip install 'wspush[listen]'``) and is imported on first use.
+``listen`` extra (``pip install 'wspush[listen]'``) and is imported on first use, as is
+``say`` (publish one message over the WebSocket, as a client).
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ from wspush.sdk.publisher import (
 from wspush.sdk.tokens import SecretsManagerSecret, SsmParameter, mint_token
 
 if TYPE_CHECKING:
-    from wspush.sdk.listener import listen
+    from wspush.sdk.listener import Published, PublishRefused, listen, say
 
 __all__ = [
     "Bearer",
@@ -45,7 +46,9 @@ __all__ = [
     "Message",
     "NotAuthorized",
     "PublishError",
+    "PublishRefused",
     "PublishResult",
+    "Published",
     "Publisher",
     "RetriesExhausted",
     "RetryPolicy",
@@ -56,13 +59,16 @@ __all__ = [
     "TooLarge",
     "listen",
     "mint_token",
+    "say",
 ]
+
+# aiohttp is the listen extra's: importing the SDK must not need it.
+_LISTENER_NAMES = frozenset({"listen", "say", "Published", "PublishRefused"})
 
 
 def __getattr__(name: str) -> Any:
-    # aiohttp is the listen extra's: importing the SDK must not need it.
-    if name == "listen":
-        from wspush.sdk.listener import listen
+    if name in _LISTENER_NAMES:
+        from wspush.sdk import listener
 
-        return listen
+        return getattr(listener, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -15,7 +15,7 @@ from typing import Any
 
 from botocore.session import get_session
 
-from wspush.logic.tokens import issue, parse_secrets
+from wspush.logic.tokens import TokenError, decode_segment, issue, parse_secrets, sign, verify
 
 
 class _CachedSecret:
@@ -88,24 +88,51 @@ def mint_token(
     audience: str | None = None,
     issuer: str | None = None,
     publish: Sequence[str] | None = None,
+    info: dict[str, Any] | None = None,
 ) -> str:
     """A token for ``entity`` (its ``sub``), valid for ``ttl`` seconds, that may read
     ``topics`` (patterns such as ``user:alice/*``; None: only the deployment's public
-    topics) and publish on ``publish`` (patterns; None: only the deployment's public
-    publish patterns). ``audience``/``issuer`` when the stack sets
-    ``token_audience``/``token_issuer``.
+    topics). ``audience``/``issuer`` when the stack sets ``token_audience``/``token_issuer``.
+    ``publish``: the patterns it may publish on from the WebSocket (None: only the
+    deployment's public publish patterns); ``info``: a small JSON object the members of a
+    presence topic see, such as ``{"name": "Alice"}``.
 
     Raises ``ValueError`` for anything ``$connect`` would refuse (an invalid entity or
     pattern, a claim too large, a key shorter than 32 bytes).
     """
     if ttl <= 0:
         raise ValueError(f"ttl must be a positive number of seconds, got {ttl}")
-    return issue(
+    key = signing_key(secret)
+    token = issue(
         entity,
-        signing_key(secret),
+        key,
         ttl_seconds=ttl,
         topics=topics,
         audience=audience,
         issuer=issuer,
         publish=publish,
     )
+    if info is None:
+        return token
+    return with_claims(token, key, info=info, audience=audience, issuer=issuer)
+
+
+def with_claims(
+    token: str,
+    key: bytes,
+    *,
+    info: dict[str, Any] | None = None,
+    audience: str | None = None,
+    issuer: str | None = None,
+) -> str:
+    """``token`` signed again with an ``info`` claim added; checked by the server's own
+    ``verify``, so a claim ``$connect`` would refuse is a ``ValueError``."""
+    claims = decode_segment(token.split(".")[1])
+    if info is not None:
+        claims["info"] = info
+    extended = sign(claims, key)
+    try:
+        verify(extended, [key], audience=audience, issuer=issuer)
+    except TokenError as error:
+        raise ValueError(f"the token would be refused: {error.reason}") from None
+    return extended

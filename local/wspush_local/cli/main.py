@@ -9,6 +9,7 @@ with ``--aws``.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import os
 import sys
@@ -41,6 +42,8 @@ from wspush.models.identifiers import (
     is_valid_topic,
 )
 from wspush.models.push import InvalidPushRequest, is_valid_message_id, parse_push_request
+from wspush.sdk.listener import PublishRefused, say
+from wspush.sdk.tokens import mint_token
 from wspush_local.cli.listen import ListenOptions, listen
 from wspush_local.gateway.jwt_authorizer import JwtConfiguration, LocalIssuer
 from wspush_local.gateway.websocket import Limits
@@ -235,6 +238,44 @@ def cmd_listen(args: argparse.Namespace) -> int:
         sys.stdout,
         sys.stderr,
     )
+
+
+def cmd_say(args: argparse.Namespace) -> int:
+    """Publish one message over the WebSocket, as the entity (a token granting it publish
+    on the topic), and print the server's ``{id, seq, topic}``; a refusal is one line on
+    stderr and exit code 1."""
+    if not is_valid_topic(args.topic):
+        raise SystemExit(f"wspush: invalid topic {args.topic!r}: 1-128 of letters, digits, _.:/-")
+    if not is_valid_entity_id(args.entity):
+        raise SystemExit(f"wspush: invalid entity id {args.entity!r}")
+    data: Any = {"text": args.message}
+    if args.data is not None:
+        try:
+            data = json.loads(args.data)
+        except json.JSONDecodeError as error:
+            raise SystemExit(f"wspush: --data is not JSON: {error}") from None
+    deployment = _deployment(args)
+
+    def token() -> str:
+        info = {"name": args.name} if args.name else None
+        return mint_token(
+            args.entity,
+            secret=_secret(deployment),
+            topics=[],
+            publish=[args.topic],
+            info=info,
+            ttl=PUSH_TOKEN_TTL_SECONDS,
+        )
+
+    try:
+        published = asyncio.run(
+            say(deployment.websocket_url, token, args.topic, data, type=args.type, id=args.id)
+        )
+    except PublishRefused as refused:
+        print(f"wspush say: {refused.code}: {refused.message}", file=sys.stderr)
+        return 1
+    print(json.dumps({"id": published.id, "seq": published.seq, "topic": published.topic}))
+    return 0
 
 
 def _push_request(args: argparse.Namespace) -> dict[str, Any]:
@@ -725,6 +766,20 @@ def parser() -> argparse.ArgumentParser:
     )
     target_options(listen_cmd)
     listen_cmd.set_defaults(handler=cmd_listen)
+
+    say_cmd = sub.add_parser(
+        "say",
+        help="publish a message to a topic over the WebSocket, as an entity; prints {id, seq}",
+    )
+    say_cmd.add_argument("--entity", required=True, help="who says it (its from.entityId)")
+    say_cmd.add_argument("--topic", required=True)
+    say_cmd.add_argument("--message", required=True, help='the text: the data is {"text": MESSAGE}')
+    say_cmd.add_argument("--data", help='the data as JSON instead of {"text": MESSAGE}')
+    say_cmd.add_argument("--type", help="the envelope type (default: the server's, message)")
+    say_cmd.add_argument("--id", help="the message id (default: a random UUID)")
+    say_cmd.add_argument("--name", help='the token\'s info claim: {"name": NAME}')
+    target_options(say_cmd)
+    say_cmd.set_defaults(handler=cmd_say)
 
     connections = sub.add_parser("connections", help="list live connections")
     connections.add_argument("--entity")

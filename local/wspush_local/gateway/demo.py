@@ -4,9 +4,13 @@
 ``/client/`` (the files the npm package ships, served as they are). The page reaches the
 stack through three local-only helpers, each a thin wrapper over the stack's own surfaces:
 
-- ``GET /api/config``: the WebSocket URL;
-- ``GET /api/token?entity=E[&topics=P,Q]``: a token for E granting every topic (or only the
-  comma-separated topic patterns given), signed with the secret in the emulated SSM;
+- ``GET /api/config``: the WebSocket URL, the deployment's public topics and the chat rooms;
+- ``GET /api/token?entity=E[&name=N][&publish=0][&topics=P,Q]``: a token for E, signed with
+  the secret in the emulated SSM, that teaches the permission model: it reads only E's own
+  topics (``user:E/*``; the deployment's public topics need no grant) and publishes only
+  on the chat rooms (``demo.room.*``; ``publish=0``: nowhere), and carries ``{"name": N}``
+  as its ``info`` (default E). ``topics`` replaces the read grant (tools and tests ask
+  for ``*``);
 - ``POST /api/push``: a push request (the push function's own JSON), invoked on the push function;
 - ``POST /api/drop`` ``{"connectionId": C}``: the page's own connection closed through
   ``@connections`` DELETE, as a backend would drop it. A connection id is known only to
@@ -37,14 +41,18 @@ from urllib.parse import quote
 import aiohttp
 from aiohttp import web
 
-from wspush.logic.tokens import issue, parse_secrets
+from wspush.logic.tokens import parse_secrets
 from wspush.models.identifiers import is_valid_entity_id
+from wspush.sdk.tokens import mint_token as mint
 from wspush_local.runtime.service import InvocationError, LocalLambda
 
-# Demo tokens live an hour (the page asks for a new one on every connect) and grant every
-# topic, so any topic can be tried; a deployment's own backend grants what it decides.
+# Demo tokens live an hour (the page asks for a new one on every connect); a deployment's
+# own backend grants what it decides.
 TOKEN_TTL_SECONDS = 3600
-DEMO_TOKEN_TOPICS = ("*",)
+# The chat rooms: topics under the public demo.*, so any connection may read them; only a
+# token's publish claim lets it speak in them.
+CHAT_ROOMS = "demo.room.*"
+MAX_NAME_CHARS = 64
 LOOPBACK_NAMES = frozenset({"127.0.0.1", "localhost", "[::1]"})
 # What a browser's own fetch reports for a same-origin request, or none for a navigation.
 SAME_SITE_FETCHES = frozenset({"same-origin", "none"})
@@ -52,13 +60,31 @@ _CONNECTION_ID = re.compile(r"[A-Za-z0-9_=+/-]{1,128}")
 
 
 @dataclass(frozen=True)
+class Grant:
+    """What a demo token allows: the topic patterns it reads and publishes on, its info."""
+
+    topics: tuple[str, ...]
+    publish: tuple[str, ...] | None
+    info: dict[str, Any]
+
+    @classmethod
+    def for_entity(cls, entity: str, name: str, publish: bool) -> Grant:
+        """The page's own: the entity's topics, publishing on the chat rooms (or nowhere)."""
+        return cls((f"user:{entity}/*",), (CHAT_ROOMS,) if publish else None, {"name": name})
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"topics": list(self.topics), "publish": list(self.publish or []), "info": self.info}
+
+
+@dataclass(frozen=True)
 class DemoBackend:
     """What the demo needs from the running stack."""
 
     websocket_url: str
-    mint_token: Callable[[str, tuple[str, ...]], Awaitable[str]]
+    mint_token: Callable[[str, Grant], Awaitable[str]]
     push: Callable[[dict[str, Any]], Awaitable[tuple[bool, Any]]]
     drop: Callable[[str], Awaitable[bool]]  # close one connection; False: it was not open
+    public_topics: tuple[str, ...] = ()
 
 
 def _bad_request(message: str) -> web.Response:
@@ -146,7 +172,13 @@ class Demo:
         return self._file(self.client_files, request.match_info["name"])
 
     async def config(self, request: web.Request) -> web.Response:
-        return web.json_response({"websocketUrl": self.backend.websocket_url})
+        return web.json_response(
+            {
+                "websocketUrl": self.backend.websocket_url,
+                "publicTopics": list(self.backend.public_topics),
+                "chatRooms": CHAT_ROOMS,
+            }
+        )
 
     async def token(self, request: web.Request) -> web.Response:
         refusal = refuse_cross_site(request)
@@ -155,13 +187,21 @@ class Demo:
         entity = request.query.get("entity", "")
         if not is_valid_entity_id(entity):
             return _bad_request("entity must be 1-128 characters of letters, digits and _.:@|+=-")
+        name = request.query.get("name", "").strip() or entity
+        if len(name) > MAX_NAME_CHARS:
+            return _bad_request(f"name must be at most {MAX_NAME_CHARS} characters")
+        publish = request.query.get("publish", "1")
+        if publish not in ("0", "1"):
+            return _bad_request("publish must be 1 (on the chat rooms) or 0 (nowhere)")
+        grant = Grant.for_entity(entity, name, publish == "1")
         listed = request.query.get("topics")
-        topics = tuple(listed.split(",")) if listed is not None else DEMO_TOKEN_TOPICS
+        if listed is not None:
+            grant = Grant(tuple(listed.split(",")), grant.publish, grant.info)
         try:
-            token = await self.backend.mint_token(entity, topics)
+            token = await self.backend.mint_token(entity, grant)
         except ValueError as refused:
             return _bad_request(str(refused))
-        return web.json_response({"token": token})
+        return web.json_response({"token": token, "grant": grant.as_dict()})
 
     async def _json_object(self, request: web.Request) -> dict[str, Any] | web.Response:
         refusal = refuse_cross_site(request)
@@ -201,6 +241,7 @@ def stack_backend(
     runtime: LocalLambda,
     websocket_url: str,
     connections_url: str,
+    public_topics: tuple[str, ...] = (),
 ) -> DemoBackend:
     """The demo's helpers on a running local stack: SSM, the push function, the table."""
     secrets: list[bytes] = []
@@ -213,9 +254,16 @@ def stack_backend(
             secrets.append(parse_secrets(parameter["Parameter"]["Value"])[0])
         return secrets[0]
 
-    async def mint_token(entity: str, topics: tuple[str, ...]) -> str:
+    async def mint_token(entity: str, grant: Grant) -> str:
         secret = await asyncio.to_thread(read_secret)
-        return issue(entity, secret, ttl_seconds=TOKEN_TTL_SECONDS, topics=topics)
+        return mint(
+            entity,
+            secret=secret,
+            topics=grant.topics,
+            publish=grant.publish,
+            info=grant.info,
+            ttl=TOKEN_TTL_SECONDS,
+        )
 
     async def push(request: dict[str, Any]) -> tuple[bool, Any]:
         try:
@@ -229,4 +277,4 @@ def stack_backend(
             async with session.delete(url) as response:
                 return response.status == 204
 
-    return DemoBackend(websocket_url, mint_token, push, drop)
+    return DemoBackend(websocket_url, mint_token, push, drop, public_topics)

@@ -29,7 +29,7 @@ from wspush_local import emulator as emulator_package
 from wspush_local.emulator.event_sources import SqsEventSources
 from wspush_local.emulator.scheduler import QueueSender, RuleTargets, Scheduler
 from wspush_local.emulator.server import Emulator
-from wspush_local.gateway.demo import Demo, stack_backend
+from wspush_local.gateway.demo import CHAT_ROOMS, Demo, stack_backend
 from wspush_local.gateway.deployment import read_api, read_functions
 from wspush_local.gateway.jwt_authorizer import JwtAuthorizer, LocalIssuer
 from wspush_local.gateway.publish_api import PublishEndpoint, PublishRoute, read_publish_route
@@ -234,6 +234,8 @@ class Stack:
             # The demo's point: scheduled pushes reach every connection (a deployment
             # turns them on itself, once it has priced them).
             variables["schedule_enabled"] = "true"
+            # The demo's chat rooms announce who comes and goes.
+            variables["presence_topic_patterns"] = json.dumps([CHAT_ROOMS])
         if options.schedule_expression:
             variables["schedule_expression"] = options.schedule_expression
         variables.update(options.variables)
@@ -338,7 +340,14 @@ class Stack:
             websocket_url = f"ws://127.0.0.1:{gateway_port}/{options.stage}"
             Demo(
                 self.root,
-                stack_backend(clients, outputs, runtime, websocket_url, connections_url),
+                stack_backend(
+                    clients,
+                    outputs,
+                    runtime,
+                    websocket_url,
+                    connections_url,
+                    options.public_topics,
+                ),
             ).add_routes(gateway.app)
             runner = await serve_app(gateway.app, ports.gateway)
             publish_runner, publish_url, publish_route = await self._serve_publish_api(

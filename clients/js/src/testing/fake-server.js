@@ -1,7 +1,8 @@
 /**
  * An in-memory WebSocket server for the client's tests: a `WebSocket` class to inject,
  * connections the test can accept, refuse, push to and drop, and a server that answers
- * `ping`, `subscribe`, `unsubscribe` and (optionally) `resume` as wspush does. Events are
+ * `ping`, `subscribe`, `unsubscribe`, `publish`, `presence`, `ack` and (optionally) `resume`
+ * as wspush does. Events are
  * delivered on a later microtask, like a real socket's.
  */
 
@@ -18,10 +19,14 @@ export class FakeServer {
    * @param {(channel: string) => boolean} [options.allowChannel] false: a `resume` naming the
    *   channel is refused whole with `forbidden_channel`, as wspush does
    * @param {boolean} [options.answerPings=true]
+   * @param {(frame: object) => object[]} [options.publishReplies] the frames a publish is
+   *   answered with (default `published`, numbered per topic)
+   * @param {(topic: string) => object[]} [options.members] the presence answer's entities
    */
   constructor(options = {}) {
     this.options = { autoAccept: true, resume: "supported", answerPings: true, ...options };
     this.connections = [];
+    this.seqs = new Map(); // topic -> the last seq a publish was numbered
     const server = this;
     this.WebSocket = class FakeWebSocket {
       constructor(url, protocols) {
@@ -90,6 +95,18 @@ export class FakeServer {
         return [{ type: "subscribed", topic: frame.topic }];
       case "unsubscribe":
         return [{ type: "unsubscribed", topic: frame.topic }];
+      case "publish": {
+        if (this.options.publishReplies) return this.options.publishReplies(frame);
+        const seq = (this.seqs.get(frame.topic) ?? 0) + 1;
+        this.seqs.set(frame.topic, seq);
+        return [{ type: "published", topic: frame.topic, id: frame.id, seq }];
+      }
+      case "presence": {
+        const entities = this.options.members?.(frame.topic) ?? [];
+        return [{ type: "presence", topic: frame.topic, entities, connections: entities.length, truncated: false }];
+      }
+      case "ack":
+        return [{ type: "acked", id: frame.id }];
       case "resume":
         if (this.options.resume === "unknown") {
           return [{ type: "error", code: "unknown_action", message: "unknown action 'resume'; known actions: ping, subscribe, unsubscribe" }];
