@@ -31,7 +31,7 @@ from typing import Any
 
 import boto3
 from moto import mock_aws
-from wspush_local.table import create_connections_table, create_history_table
+from wspush_local.emulator.table import create_connections_table, create_history_table
 
 from bench.sharded import lambda_context, push_environment
 

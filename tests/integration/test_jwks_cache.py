@@ -7,9 +7,9 @@ import time
 import pytest
 
 from tests.oidc_provider import SigningKey, jwks, serve_jwks
-from wspush.dal.errors import KeysUnavailable
 from wspush.dal.jwks import MAX_DOCUMENT_BYTES, JwksCache, fetch_json
 from wspush.logic.oidc import OidcVerifier, TrustedIssuer
+from wspush.models.errors import KeysUnavailable
 
 KEY_1 = SigningKey.rsa("key-1", index=0)
 KEY_2 = SigningKey.rsa("key-2", index=1)

@@ -4,8 +4,8 @@ import pytest
 from botocore.exceptions import ClientError
 
 from wspush.dal.connections_table import BATCH_ATTEMPTS, ConnectionsTable
-from wspush.dal.errors import StoreError
 from wspush.models.connection import SubscribeOutcome
+from wspush.models.errors import StoreError
 
 TABLE = "t"
 

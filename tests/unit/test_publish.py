@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 
 from tests.memory_history import MemoryHistory
-from wspush.dal.errors import StoreError
 from wspush.logic import envelope
 from wspush.logic import publish as logic
+from wspush.models.errors import StoreError
 from wspush.models.publish import HandOffFailed, PublishRejected, Status
 from wspush.models.push import parse_push_request
 

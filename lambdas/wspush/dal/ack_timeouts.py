@@ -8,7 +8,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from wspush.dal.errors import StoreError
+from wspush.models.errors import StoreError
 
 
 class AckTimeoutQueue:

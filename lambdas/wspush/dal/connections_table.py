@@ -22,7 +22,6 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from wspush.dal.errors import StoreError
 from wspush.models.connection import (
     BudgetSpend,
     Connection,
@@ -30,6 +29,7 @@ from wspush.models.connection import (
     SubscribeOutcome,
     Target,
 )
+from wspush.models.errors import StoreError
 from wspush.models.identifiers import TOPIC_PARTITION_PREFIX, topic_partition
 from wspush.models.shard import ItemKey, Shard
 

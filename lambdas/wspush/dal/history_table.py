@@ -27,8 +27,8 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from wspush.dal.errors import StoreError
 from wspush.models.channel import Claim, HistoryEntry, Position
+from wspush.models.errors import StoreError
 
 CLAIM_PREFIX = "push#"
 OCCUPANCY_PREFIX = "occupancy#"

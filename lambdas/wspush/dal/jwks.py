@@ -32,10 +32,10 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from wspush.dal.errors import KeysUnavailable
 from wspush.logic import strict_json
 from wspush.logic.jwks import KeySet, parse_key_set
 from wspush.logic.oidc import TrustedIssuer
+from wspush.models.errors import KeysUnavailable
 
 FETCH_BUDGET_SECONDS = 2.0
 MAX_DOCUMENT_BYTES = 64 * 1024

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from aws_lambda_powertools.utilities import parameters
 
-from wspush.dal.errors import SecretUnavailable
 from wspush.logic.tokens import parse_secrets
+from wspush.models.errors import SecretUnavailable
 
 
 def load_token_secrets(parameter_name: str, max_age: int) -> list[bytes]:

@@ -7,13 +7,13 @@ from typing import TYPE_CHECKING, Any
 from aws_lambda_powertools.logging import correlation_paths
 
 from wspush.config import AuthorizerConfig
-from wspush.dal.errors import KeysUnavailable, SecretUnavailable
 from wspush.dal.jwks import JwksCache
 from wspush.dal.token_secret import load_token_secrets
 from wspush.handlers import initialised
 from wspush.handlers._shared import WebSocketEvent
 from wspush.logic.authorize import AuthRequest, Decision, authorize, parse_subprotocols
 from wspush.logic.oidc import OidcVerifier
+from wspush.models.errors import KeysUnavailable, SecretUnavailable
 from wspush.observability import count, count_by, logger, metrics, tracer
 
 if TYPE_CHECKING:

@@ -13,13 +13,13 @@ from aws_lambda_powertools.logging import correlation_paths
 
 from wspush.config import PublishConfig
 from wspush.dal.connections_table import ConnectionsTable
-from wspush.dal.errors import StoreError
 from wspush.dal.history_table import HistoryTable
 from wspush.dal.push_invoker import PushInvoker, invoke_client_config
 from wspush.handlers import initialised
 from wspush.handlers._shared import dynamodb_client, session
 from wspush.logic import trace
 from wspush.logic.publish import MAX_BATCH, publish
+from wspush.models.errors import StoreError
 from wspush.models.publish import PublishRejected
 from wspush.models.push import is_valid_message_id
 from wspush.observability import count, logger, metrics, tracer

@@ -28,7 +28,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from wspush.dal.errors import StoreError
 from wspush.logic import envelope
 from wspush.logic.audience import merge, topic_partitions
 from wspush.logic.budget import Budgets, Refused, take
@@ -40,6 +39,7 @@ from wspush.logic.shards import audience_shard
 from wspush.logic.topics import matches
 from wspush.models.channel import IdConflict, SequencePending
 from wspush.models.client_publish import HookFailed
+from wspush.models.errors import StoreError
 from wspush.models.events import PublishError
 from wspush.models.identifiers import is_valid_topic
 from wspush.models.publish import HandOffFailed

@@ -18,7 +18,6 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-from wspush.dal.errors import StoreError
 from wspush.logic import envelope, trace
 from wspush.logic.channels import History, number_envelope
 from wspush.logic.lifecycle import Lifecycle
@@ -38,6 +37,7 @@ from wspush.logic.shards import (
 from wspush.logic.trace import TraceKeeping
 from wspush.logic.undelivered import report_undelivered
 from wspush.models.connection import DeletedRow, Target
+from wspush.models.errors import StoreError
 from wspush.models.push import (
     Audience,
     InvalidPushRequest,

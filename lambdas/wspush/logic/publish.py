@@ -22,10 +22,10 @@ from concurrent.futures import Executor
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from wspush.dal.errors import StoreError
 from wspush.logic import envelope, strict_json
 from wspush.logic.audience import topic_partitions
 from wspush.logic.channels import refuse_oversize
+from wspush.models.errors import StoreError
 from wspush.models.publish import (
     FieldError,
     HandOffFailed,

@@ -18,11 +18,11 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from wspush.dal.errors import StoreError
 from wspush.logic.audience import delivering
 from wspush.logic.connections import delete_connection_rows
 from wspush.logic.lifecycle import Lifecycle
 from wspush.models.connection import DeletedRow, Target
+from wspush.models.errors import StoreError
 from wspush.models.push import FAILURE_SAMPLE, DeliveryReport, Outcome, PostResult
 from wspush.models.shard import ItemKey, Shard
 from wspush.observability import logger

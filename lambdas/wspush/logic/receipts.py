@@ -21,8 +21,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
-from wspush.dal.errors import StoreError
 from wspush.logic.trace import TraceKeeping, record_ack
+from wspush.models.errors import StoreError
 from wspush.models.events import PublishError
 from wspush.models.push import Audience, PushRequest, is_valid_message_id
 from wspush.models.receipt import UNACKNOWLEDGED_DETAIL_TYPE, AckOutcome, Receipt

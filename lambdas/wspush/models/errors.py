@@ -1,4 +1,5 @@
-"""Domain exceptions raised by the data-access layer."""
+"""Failures of the data-access layer, as the layers above it see them: here, in models,
+so logic can recognise them without importing dal."""
 
 
 class StoreError(RuntimeError):
