@@ -28,17 +28,29 @@ if [[ ! -f "$DEPS_STAMP" || "$(cat "$DEPS_STAMP")" != "$requirements_hash" ]]; t
   echo "$requirements_hash" > "$DEPS_STAMP"
 fi
 
-# Everything here is rebuilt: no zip or manifest entry of an earlier layout survives.
-mkdir -p dist
-rm -f dist/*.zip dist/manifest.json
+# Everything here is rebuilt, in a staging directory, then renamed into dist/ file by file:
+# a local stack running (or reloading onto) dist/ never sees a zip missing or half-written,
+# and no zip or manifest entry of an earlier layout survives.
+STAGE=build/dist-staging
+rm -rf "$STAGE"
+mkdir -p "$STAGE" dist
 args=()
 for function in "${FUNCTIONS[@]}"; do
   args+=("$function")
 done
-"$PYTHON" scripts/package.py --deps "$DEPS_DIR/site" --source lambdas --out dist "${args[@]}"
+"$PYTHON" scripts/package.py --deps "$DEPS_DIR/site" --source lambdas --out "$STAGE" "${args[@]}"
 
 # Examples' own functions: pure Python on the runtime's boto3, so no dependencies.
 "$PYTHON" scripts/package.py --source examples/order_status/lambdas --package order_status \
-  --prefix order_status_ --out dist place_order
+  --prefix order_status_ --out "$STAGE" place_order
 "$PYTHON" scripts/package.py --source examples/chat_moderation/lambdas --package chat_moderation \
-  --prefix chat_moderation_ --out dist moderate
+  --prefix chat_moderation_ --out "$STAGE" moderate
+
+shopt -s nullglob
+for zip in dist/*.zip; do
+  [[ -e "$STAGE/${zip#dist/}" ]] || rm -f "$zip"
+done
+for file in "$STAGE"/*; do
+  mv -f "$file" dist/
+done
+echo "build: dist/ holds $(cd dist && echo *.zip)"

@@ -15,7 +15,6 @@ import argparse
 import base64
 import hashlib
 import json
-import os
 import sys
 import zipfile
 from pathlib import Path
@@ -68,14 +67,6 @@ def record_of_archive(record: bytes, names: set[str]) -> bytes:
 
 
 def write_zip(target: Path, files: dict[str, Path]) -> None:
-    """Write the zip beside ``target`` and rename it into place: a local stack running the
-    previous zip (or reloading onto this one) never reads a half-written archive."""
-    partial = target.with_name(target.name + ".partial")
-    _write_archive(partial, files)
-    os.replace(partial, target)
-
-
-def _write_archive(target: Path, files: dict[str, Path]) -> None:
     names = set(files)
     with zipfile.ZipFile(target, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=9) as archive:
         for name in sorted(files):
