@@ -15,7 +15,7 @@ provider "aws" {
 }
 
 module "wspush" {
-  source = "git::https://github.com/wspush/wspush.git//terraform/modules/wspush?ref=v0.2.0"
+  source = "git::https://github.com/wspush/wspush.git//terraform/modules/wspush?ref=v0.3.0"
 
   # The release's function zip, downloaded beside this file or uploaded to S3.
   lambda_package = var.lambda_package

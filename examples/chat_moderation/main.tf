@@ -13,7 +13,7 @@ locals {
 
 module "wspush" {
   #checkov:skip=CKV_TF_1:A release tag is the version this example documents (CHANGELOG.md, checksummed artifacts); pin a commit hash in your own root if tags must not be trusted to stay put.
-  source = "git::https://github.com/wspush/wspush.git//terraform/modules/wspush?ref=v0.2.0"
+  source = "git::https://github.com/wspush/wspush.git//terraform/modules/wspush?ref=v0.3.0"
 
   lambda_package             = var.lambda_package
   name                       = var.name
@@ -40,7 +40,7 @@ data "aws_iam_policy_document" "moderate" {}
 
 module "moderate" {
   #checkov:skip=CKV_TF_1:A release tag is the version this example documents (CHANGELOG.md, checksummed artifacts); pin a commit hash in your own root if tags must not be trusted to stay put.
-  source = "git::https://github.com/wspush/wspush.git//terraform/modules/lambda_function?ref=v0.2.0"
+  source = "git::https://github.com/wspush/wspush.git//terraform/modules/lambda_function?ref=v0.3.0"
 
   function_name      = "${local.name}-moderate"
   description        = "wspush's client publish hook: allows, rejects or rewrites chat messages."

@@ -16,7 +16,7 @@ locals {
 
 module "wspush" {
   #checkov:skip=CKV_TF_1:A release tag is the version this example documents (CHANGELOG.md, checksummed artifacts); pin a commit hash in your own root if tags must not be trusted to stay put.
-  source = "git::https://github.com/wspush/wspush.git//terraform/modules/wspush?ref=v0.2.0"
+  source = "git::https://github.com/wspush/wspush.git//terraform/modules/wspush?ref=v0.3.0"
 
   lambda_package             = var.lambda_package
   name                       = var.name

@@ -31,14 +31,14 @@ run "an_s3_object_reaches_every_function" {
   command = plan
 
   variables {
-    lambda_package = { s3_bucket = "artifacts-123456789012", s3_key = "wspush/wspush-lambda-0.2.0.zip", s3_object_version = "3" }
+    lambda_package = { s3_bucket = "artifacts-123456789012", s3_key = "wspush/wspush-lambda-0.3.0.zip", s3_object_version = "3" }
   }
 
   assert {
     condition = alltrue([
       for function in module.functions : function.code_source.filename == null &&
       function.code_source.s3_bucket == "artifacts-123456789012" &&
-      function.code_source.s3_key == "wspush/wspush-lambda-0.2.0.zip" &&
+      function.code_source.s3_key == "wspush/wspush-lambda-0.3.0.zip" &&
       function.code_source.s3_object_version == "3"
     ])
     error_message = "Every function must deploy the S3 object, at its version."
