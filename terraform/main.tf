@@ -64,4 +64,5 @@ module "wspush" {
   undelivered_events_enabled          = var.undelivered_events_enabled
   failed_rate_alarm_threshold         = var.failed_rate_alarm_threshold
   unacknowledged_rate_alarm_threshold = var.unacknowledged_rate_alarm_threshold
+  trace_max_connections               = var.trace_max_connections
 }

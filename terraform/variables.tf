@@ -393,3 +393,9 @@ variable "client_publish_event_patterns" {
   description = "Topic patterns whose client publishes also go to the event bus as wspush.client.published (module default none)."
   default     = null
 }
+
+variable "trace_max_connections" {
+  type        = number
+  description = "Connections a push's trace keeps in full (read with wspush trace ID); null for the module's default (1000)."
+  default     = null
+}
