@@ -31,9 +31,9 @@ from typing import Any
 
 import boto3
 from moto import mock_aws
-from wspush_local.emulator.table import create_connections_table, create_history_table
 
 from bench.sharded import lambda_context, push_environment
+from wspush_local.emulator.table import create_connections_table, create_history_table
 
 ENTRY_POINTS = ("publish API", "direct invoke", "EventBridge event")
 AUDIENCES = ("connection", "entity", "topic", "broadcast")
