@@ -407,3 +407,14 @@ def test_hostile_frames_get_error_frames(body, code):
     world = World()
     assert _route(body, world).frame["code"] == code
     assert world.sender.posts == []
+
+
+@pytest.mark.parametrize("message_type", ["member_joined", "member_left"])
+def test_a_client_may_not_publish_a_presence_event_type(message_type):
+    # Clients treat an envelope of these types as a presence change (its data names the
+    # topic, entity and info): a publisher could add or remove anyone from their rosters.
+    world = World()
+    forged = {"topic": "room.1", "entityId": "bob", "info": {"name": "Admin"}}
+    reply = world.publish(_frame(type=message_type, data=forged))
+    assert reply.frame["code"] == "invalid_message"
+    assert world.sender.posts == [] and world.history.kept == {}
