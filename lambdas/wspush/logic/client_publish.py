@@ -345,6 +345,8 @@ def _publish(
         taken = take(services.budgets, who.connection_id, who.entity_id, now)
         if isinstance(taken, Refused):
             raise _rate_limited(taken, frame.topic)
+        if taken.gone:  # no row, no bucket: a closing connection publishes nothing
+            raise _refuse("not_connected", "the connection is closing", frame.topic)
     if services.hook is not None:
         data = ask_hook(services.hook, frame, message_id, who)
         request = parse_push_request(push_body(frame, data, message_id, who))
