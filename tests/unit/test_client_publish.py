@@ -3,6 +3,7 @@ bucket, the hook, idempotency, hand-off and the bad frames a hostile client send
 
 import json
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 
 import pytest
 
@@ -407,3 +408,30 @@ def test_hostile_frames_get_error_frames(body, code):
     world = World()
     assert _route(body, world).frame["code"] == code
     assert world.sender.posts == []
+
+
+@pytest.mark.parametrize("message_type", ["member_joined", "member_left"])
+def test_a_client_may_not_publish_a_presence_event_type(message_type):
+    # Clients treat an envelope of these types as a presence change (its data names the
+    # topic, entity and info): a publisher could add or remove anyone from their rosters.
+    world = World()
+    forged = {"topic": "room.1", "entityId": "bob", "info": {"name": "Admin"}}
+    reply = world.publish(_frame(type=message_type, data=forged))
+    assert reply.frame["code"] == "invalid_message"
+    assert world.sender.posts == [] and world.history.kept == {}
+
+
+class GoneRowBucket(MemoryBucket):
+    """The bucket of a connection whose row is gone ($disconnect ran, or it was forgotten)."""
+
+    def spend_budget(self, connection_id, owner_entity_id, cost_ms, now_ms, tolerance_ms):
+        return BudgetSpend(allowed=False, tat_ms=None)
+
+
+def test_a_connection_without_its_row_is_not_connected_not_unbounded():
+    world = World()
+    world.services = replace(world.services, budgets=Budgets(GoneRowBucket(), 10, 20))
+    for _ in range(30):  # beyond any burst: a bucket that is not there must not admit
+        reply = world.publish(_frame())
+        assert reply.frame["code"] == "not_connected"
+    assert world.sender.posts == [] and world.history.kept == {}

@@ -302,11 +302,23 @@ class HistoryTable:
 
     def put_trace_part(
         self, push_id: str, part: int, record: dict[str, Any], expires_at: int
-    ) -> None:
-        """Write one invocation's part of a push's trace (its own item: never contended)."""
+    ) -> bool:
+        """Write one invocation's part of a push's trace (its own item: never contended).
+        An id names one push per channel: a live part of another channel's push with the
+        same id is kept, and this returns False."""
         body = json.dumps(record, separators=(",", ":"), ensure_ascii=False)
         item = {**self._key(TRACE_PREFIX + push_id, part), "record": _s(body)}
-        self._call("put_item", Item={**item, "expiresAt": _n(expires_at)})
+        return self._conditional(
+            "put_item",
+            Item={**item, "expiresAt": _n(expires_at), "pushChannel": _s(str(record["channel"]))},
+            ConditionExpression=(
+                "attribute_not_exists(pushChannel) OR pushChannel = :channel OR expiresAt <= :now"
+            ),
+            ExpressionAttributeValues={
+                ":channel": _s(str(record["channel"])),
+                ":now": _n(int(time.time())),
+            },
+        )
 
     def add_trace_ack(self, push_id: str, connection_id: str, at_ms: int, expires_at: int) -> None:
         """Append "acknowledged by ``connection_id`` at ``at_ms``" to the push's trace."""

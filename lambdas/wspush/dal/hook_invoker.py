@@ -8,6 +8,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError, ReadTimeoutError
 
+from wspush.logic import strict_json
 from wspush.models.client_publish import HookFailed
 
 # The hook runs while the publisher waits; the message function's own timeout is longer.
@@ -40,6 +41,8 @@ class HookInvoker:
         if "FunctionError" in response:
             raise HookFailed("the publish hook failed")
         try:
-            return json.loads(raw or b"null")
-        except ValueError:
-            raise HookFailed("the publish hook answered something that is not JSON") from None
+            return strict_json.loads(raw or b"null")
+        except ValueError as error:  # strict_json.InvalidJson among them
+            raise HookFailed(
+                f"the publish hook answered something that is not JSON: {str(error)[:200]}"
+            ) from None

@@ -55,6 +55,7 @@ class Spent:
     """Units taken: how many are left (for a resume's replay)."""
 
     left: int
+    gone: bool = False  # the connection row is gone: it is closing
 
 
 @dataclass(frozen=True)
@@ -79,7 +80,7 @@ def take(
         tolerance_ms=int(budgets.burst * unit_ms),
     )
     if spend.tat_ms is None:
-        return Spent(left=0)
+        return Spent(left=0, gone=True)
     if not spend.allowed:
         # The bucket is full again at tat; the units are there once tat - cost <= now + ...
         wait_ms = spend.tat_ms + units * unit_ms - now_ms - budgets.burst * unit_ms

@@ -33,6 +33,7 @@ from wspush.logic.audience import merge, topic_partitions
 from wspush.logic.budget import Budgets, Refused, take
 from wspush.logic.channels import History, number_envelope
 from wspush.logic.lifecycle import EventSink
+from wspush.logic.live_presence import MEMBER_JOINED, MEMBER_LEFT
 from wspush.logic.messages import INVALID_TOPIC, InboundMessage, Reply, error_reply
 from wspush.logic.push import Deadline, Delivery, TargetStore, fan_out
 from wspush.logic.shards import audience_shard
@@ -50,6 +51,8 @@ from wspush.observability import count, logger
 CLIENT_PUBLISHED = "wspush.client.published"
 DEFAULT_TYPE = "message"
 FRAME_FIELDS = frozenset({"action", "topic", "data", "type", "id", "echo"})
+# Clients read an envelope of these types as a presence change: only the server sends them.
+RESERVED_TYPES = frozenset({MEMBER_JOINED, MEMBER_LEFT})
 # A hook's rejection reaches the publisher; its code and message are kept short.
 MAX_REASON_CODE = 64
 MAX_REASON_MESSAGE = 256
@@ -140,6 +143,8 @@ def read_frame(parsed: dict[str, Any]) -> Frame:
         raise _refuse(
             "invalid_message", '"type" must be a non-empty string of at most 64 characters', named
         )
+    if message_type in RESERVED_TYPES:
+        raise _refuse("invalid_message", f'"type" {message_type!r} is the server\'s own', named)
     message_id = parsed.get("id")
     echo = parsed.get("echo", False)
     if not isinstance(echo, bool):
@@ -340,6 +345,8 @@ def _publish(
         taken = take(services.budgets, who.connection_id, who.entity_id, now)
         if isinstance(taken, Refused):
             raise _rate_limited(taken, frame.topic)
+        if taken.gone:  # no row, no bucket: a closing connection publishes nothing
+            raise _refuse("not_connected", "the connection is closing", frame.topic)
     if services.hook is not None:
         data = ask_hook(services.hook, frame, message_id, who)
         request = parse_push_request(push_body(frame, data, message_id, who))

@@ -372,7 +372,12 @@ def keep_trace(
     )
     expires_at = int(time.time()) + keeping.retention_seconds
     try:
-        keeping.store.put_trace_part(state.envelope["id"], kept.part, record, expires_at)
+        if (
+            keeping.store.put_trace_part(state.envelope["id"], kept.part, record, expires_at)
+            is False
+        ):
+            count("PushTraceNotWritten")
+            logger.warning("push trace not written: its id's trace is another channel's push")
     except StoreError as error:
         count("PushTraceNotWritten")
         logger.warning("push trace not written", extra={"reason": str(error)[:500]})

@@ -29,7 +29,10 @@ ATTEMPT_FIELDS = ("connectionId", "outcome", "status", "error", "startMs", "dura
 class TraceStore(Protocol):
     def put_trace_part(
         self, push_id: str, part: int, record: dict[str, Any], expires_at: int
-    ) -> None: ...
+    ) -> bool | None:
+        """False when the id's trace is another channel's push's."""
+        ...
+
     def trace_parts(self, push_id: str) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
         """The push's parts in order, and its acknowledgements."""
         ...
@@ -108,6 +111,8 @@ def read(store: TraceStore, push_id: str) -> dict[str, Any] | None:
     parts, acks = store.trace_parts(push_id)
     if not parts:
         return None
+    # The id's first push owns the trace: another channel's push with the id is left out.
+    parts = [p for p in parts if p.get("channel") == parts[0].get("channel")]
     last = parts[-1]
     first = parts[0]
     attempts = [dict(zip(ATTEMPT_FIELDS, a, strict=False)) for p in parts for a in p["attempts"]]
