@@ -126,14 +126,15 @@ def test_above_the_bound_the_trace_keeps_counts_and_a_sample_of_failures(
 def test_the_trace_of_a_sharded_push_spans_its_shards_and_hand_ons(
     aws, handlers, connections_endpoint, monkeypatch
 ):
-    # Given 120 connections, shards of 40 and a coordinator that must hand on
+    # Given 120 connections, shards of 40 and a coordinator that must hand on (the rate
+    # limit makes the posts take 4 s, more than the 2.5 s the first invocation may use)
     module = handlers["push"]
     invocations = InProcessInvocations(module)
     monkeypatch.setattr(module, "invoker_proxy", invocations)
     monkeypatch.setattr(
         module,
         "sharding",
-        Sharding(shard_size=40, parallelism=2, rate_limit=5000, page_size=25, margin_seconds=2),
+        Sharding(shard_size=40, parallelism=2, rate_limit=30, page_size=25, margin_seconds=2),
     )
     connections = [f"s{i:03d}" for i in range(120)]
     _seed(aws["dynamodb"], "big", connections)
@@ -159,7 +160,9 @@ def test_an_ack_is_appended_to_the_trace(aws, handlers, context, connections_end
     handlers["push"].handler({"entityId": "u4", "payload": 1, "id": "p-ack"}, context)
     keeping = handlers["push"].trace
     now = time.time()
-    trace.record_ack(keeping, "p-ack", "k1", now)
+    trace.record_ack(keeping, "p-ack", "entity:u4", "k1", now)
+    # An ack of another channel's push with the same id is not this push's
+    trace.record_ack(keeping, "p-ack", "entity:someone-else", "k9", now)
     record = _trace(aws, "p-ack")
     assert record["acks"] == [{"connectionId": "k1", "atMs": int(now * 1000)}]
     assert "acked by  k1" in trace.render(record)

@@ -320,9 +320,12 @@ class HistoryTable:
             },
         )
 
-    def add_trace_ack(self, push_id: str, connection_id: str, at_ms: int, expires_at: int) -> None:
-        """Append "acknowledged by ``connection_id`` at ``at_ms``" to the push's trace."""
-        ack = {"M": {"connectionId": _s(connection_id), "atMs": _n(at_ms)}}
+    def add_trace_ack(
+        self, push_id: str, channel: str, connection_id: str, at_ms: int, expires_at: int
+    ) -> None:
+        """Append "acknowledged by ``connection_id`` at ``at_ms``" to the push's trace; the
+        ack names its push's ``channel`` (an id is unique only within one channel)."""
+        ack = {"M": {"channel": _s(channel), "connectionId": _s(connection_id), "atMs": _n(at_ms)}}
         self._call(
             "update_item",
             Key=self._key(TRACE_PREFIX + push_id, META_SEQ),
@@ -356,6 +359,7 @@ class HistoryTable:
                         fields = ack.get("M", {})
                         acks.append(
                             {
+                                "channel": fields.get("channel", {}).get("S"),
                                 "connectionId": fields["connectionId"]["S"],
                                 "atMs": int(fields["atMs"]["N"]),
                             }

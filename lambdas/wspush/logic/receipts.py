@@ -131,7 +131,7 @@ def acknowledge(
         if outcome is AckOutcome.ACKNOWLEDGED:
             count("PushAcknowledged")
             logger.info("push acknowledged", extra={"messageId": push_id, "channel": channel})
-            _trace_ack(trace, push_id, connection_id, now)
+            _trace_ack(trace, push_id, channel, connection_id, now)
         if outcome is not AckOutcome.UNKNOWN:
             return {"type": "acked", "id": push_id}
     return {
@@ -143,12 +143,14 @@ def acknowledge(
     }
 
 
-def _trace_ack(trace: TraceKeeping | None, push_id: str, connection_id: str, now: float) -> None:
+def _trace_ack(
+    trace: TraceKeeping | None, push_id: str, channel: str, connection_id: str, now: float
+) -> None:
     """Once per push (its first ack): the receipt holds the ack; the trace shows it."""
     if trace is None:
         return
     try:
-        record_ack(trace, push_id, connection_id, now)
+        record_ack(trace, push_id, channel, connection_id, now)
     except StoreError as error:
         logger.warning("ack not added to the trace", extra={"reason": str(error)})
 

@@ -38,7 +38,7 @@ class TraceStore(Protocol):
         ...
 
     def add_trace_ack(
-        self, push_id: str, connection_id: str, at_ms: int, expires_at: int
+        self, push_id: str, channel: str, connection_id: str, at_ms: int, expires_at: int
     ) -> None: ...
 
 
@@ -100,10 +100,13 @@ def part_record(
     return record
 
 
-def record_ack(keeping: TraceKeeping, push_id: str, connection_id: str, at: float) -> None:
-    """Add "acknowledged by ``connection_id`` at ``at``" to the push's trace."""
+def record_ack(
+    keeping: TraceKeeping, push_id: str, channel: str, connection_id: str, at: float
+) -> None:
+    """Add "acknowledged by ``connection_id`` at ``at``" to the trace of the push ``push_id``
+    on ``channel``."""
     expires_at = int(at) + keeping.retention_seconds
-    keeping.store.add_trace_ack(push_id, connection_id, int(at * 1000), expires_at)
+    keeping.store.add_trace_ack(push_id, channel, connection_id, int(at * 1000), expires_at)
 
 
 def read(store: TraceStore, push_id: str) -> dict[str, Any] | None:
@@ -113,6 +116,12 @@ def read(store: TraceStore, push_id: str) -> dict[str, Any] | None:
         return None
     # The id's first push owns the trace: another channel's push with the id is left out.
     parts = [p for p in parts if p.get("channel") == parts[0].get("channel")]
+    # So is an ack of another channel's push with the id.
+    acks = [
+        {"connectionId": a["connectionId"], "atMs": a["atMs"]}
+        for a in acks
+        if a.get("channel") == parts[0].get("channel")
+    ]
     last = parts[-1]
     first = parts[0]
     attempts = [dict(zip(ATTEMPT_FIELDS, a, strict=False)) for p in parts for a in p["attempts"]]
