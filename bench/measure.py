@@ -336,6 +336,7 @@ def cold_start(runs: int) -> list[ColdStartRow]:
         "CONNECTIONS_TABLE": "bench",
         "HISTORY_TABLE": "bench-history",
         "LIFECYCLE_EVENT_BUS": "bench",
+        "PUSH_EVENT_BUS": "bench",
         "CONNECTIONS_ENDPOINT": "https://bench.execute-api.us-east-1.amazonaws.com/prod",
         "TOKEN_SECRET_PARAMETER": "/bench/secret",
         "PUSH_FUNCTION_NAME": "bench-push",
