@@ -48,7 +48,7 @@ def _world(dynamodb, max_members=100, announce=None):
 
 
 def _send(table, channels, connection, entity, frame, info=None):
-    message = InboundMessage(json.dumps(frame), False, connection, entity, ("*",), info)
+    message = InboundMessage(json.dumps(frame), False, connection, entity, ("*",), info=info)
     return handle_message(
         message,
         table,
