@@ -10,6 +10,24 @@ locals {
   }
 }
 
+data "aws_partition" "current" {}
+
+data "aws_region" "current" {}
+
+data "aws_caller_identity" "current" {}
+
+# The queues' ARNs, built from their names in the format AWS documents
+# (arn:PARTITION:sqs:REGION:ACCOUNT:NAME), for the functions' IAM policies: a policy need
+# not wait the ~25 s SQS takes to create a queue (the provider waits for its attributes to
+# settle). What AWS checks exists (the on-failure destination, the targets' dead-letter
+# queue, the queue policy) still uses the queues themselves.
+locals {
+  queue_arns = {
+    for key, name in local.queues :
+    key => "arn:${data.aws_partition.current.partition}:sqs:${data.aws_region.current.name}:${data.aws_caller_identity.current.account_id}:${name}"
+  }
+}
+
 resource "aws_sqs_queue" "this" {
   for_each = local.queues
 

@@ -24,7 +24,12 @@ output "rule_arns" {
 }
 
 output "dead_letter_queue_arn" {
-  description = "ARN of the push dead-letter queue (the push function's on-failure destination)."
+  description = "ARN of the push dead-letter queue, built from its name (known before the queue exists: for IAM policies)."
+  value       = local.queue_arns.dead_letter
+}
+
+output "dead_letter_queue_destination_arn" {
+  description = "ARN of the push dead-letter queue once it exists: the push function's on-failure destination."
   value       = aws_sqs_queue.this["dead_letter"].arn
 }
 
@@ -40,7 +45,7 @@ output "dead_letter_queue_name" {
 
 output "undelivered_queue_arn" {
   description = "ARN of the queue for events EventBridge could not deliver to the push function."
-  value       = aws_sqs_queue.this["undelivered"].arn
+  value       = local.queue_arns.undelivered
 }
 
 output "undelivered_queue_url" {

@@ -4,8 +4,35 @@
 # wspush.push.unacknowledged if none did. A check that keeps failing (the bus refusing
 # events) moves to the dead-letter queue after max_receive_count receives.
 
+data "aws_partition" "current" {}
+
+data "aws_region" "current" {}
+
+data "aws_caller_identity" "current" {}
+
+# The queues' ARNs and URLs, built from their names in the formats AWS documents
+# (arn:PARTITION:sqs:REGION:ACCOUNT:NAME, https://sqs.REGION.DNS_SUFFIX/ACCOUNT/NAME): an
+# IAM policy or an environment variable that names a queue then need not wait for it, and
+# SQS takes about 25 s to create one (the provider waits for its attributes to settle).
+# The redrive policy and the event source mapping still use the queues themselves: SQS
+# and Lambda check that what they name exists.
+locals {
+  queue_names = {
+    queue       = "${var.name}-ack-timeouts"
+    dead_letter = "${var.name}-ack-timeouts-dlq"
+  }
+  queue_arns = {
+    for key, name in local.queue_names :
+    key => "arn:${data.aws_partition.current.partition}:sqs:${data.aws_region.current.name}:${data.aws_caller_identity.current.account_id}:${name}"
+  }
+  queue_urls = {
+    for key, name in local.queue_names :
+    key => "https://sqs.${data.aws_region.current.name}.${data.aws_partition.current.dns_suffix}/${data.aws_caller_identity.current.account_id}/${name}"
+  }
+}
+
 resource "aws_sqs_queue" "this" {
-  name = "${var.name}-ack-timeouts"
+  name = local.queue_names.queue
   # A check waits at most 900 s and then takes seconds: a day is ample.
   message_retention_seconds = 86400
   # Six times the function's timeout, as AWS advises for an SQS event source.
@@ -20,7 +47,7 @@ resource "aws_sqs_queue" "this" {
 }
 
 resource "aws_sqs_queue" "dead_letter" {
-  name                      = "${var.name}-ack-timeouts-dlq"
+  name                      = local.queue_names.dead_letter
   message_retention_seconds = 1209600 # 14 days, the most SQS keeps
   sqs_managed_sse_enabled   = var.kms_key_arn == null ? true : null
   kms_master_key_id         = var.kms_key_arn

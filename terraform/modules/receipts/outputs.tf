@@ -1,19 +1,19 @@
 output "queue_arn" {
-  description = "ARN of the ack-timeout queue."
-  value       = aws_sqs_queue.this.arn
+  description = "ARN of the ack-timeout queue (built from its name: known before the queue exists)."
+  value       = local.queue_arns.queue
 }
 
 output "queue_url" {
-  description = "URL of the ack-timeout queue (the push function sends to it)."
-  value       = aws_sqs_queue.this.url
+  description = "URL of the ack-timeout queue, the push function sends to it (built from its name: known before the queue exists)."
+  value       = local.queue_urls.queue
 }
 
 output "dead_letter_queue_arn" {
-  description = "ARN of the ack-timeout checks' dead-letter queue."
-  value       = aws_sqs_queue.dead_letter.arn
+  description = "ARN of the ack-timeout checks' dead-letter queue (built from its name: known before the queue exists)."
+  value       = local.queue_arns.dead_letter
 }
 
 output "dead_letter_queue_name" {
   description = "Name of the ack-timeout checks' dead-letter queue."
-  value       = aws_sqs_queue.dead_letter.name
+  value       = local.queue_names.dead_letter
 }

@@ -480,7 +480,7 @@ module "functions" {
   # default a failure is not retried: its invocation record goes to the dead-letter queue,
   # where `wspush dlq` shows why and redrives it once the cause is fixed.
   async_invocation            = each.key == "push"
-  on_failure_destination_arn  = each.key == "push" ? module.push_schedule.dead_letter_queue_arn : null
+  on_failure_destination_arn  = each.key == "push" ? module.push_schedule.dead_letter_queue_destination_arn : null
   async_retry_attempts        = var.push_retry_attempts
   async_max_event_age_seconds = var.push_max_event_age_seconds
 }

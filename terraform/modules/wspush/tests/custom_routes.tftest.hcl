@@ -121,7 +121,7 @@ run "custom_route_keys_get_valid_distinct_statement_ids" {
   }
 
   assert {
-    condition     = length(module.websocket_api.route_permission_statement_ids) == 12 && length(distinct(values(module.websocket_api.route_permission_statement_ids))) == 12
+    condition     = length(module.websocket_api.route_permission_statement_ids) == 13 && length(distinct(values(module.websocket_api.route_permission_statement_ids))) == 13
     error_message = "Every route, built-in or custom, needs an invoke permission of its own (default must not collide with $default, order.place with order_place)."
   }
 

@@ -186,3 +186,20 @@ run "rate_threshold_not_a_share" {
 
   expect_failures = [var.failed_rate_alarm_threshold]
 }
+
+run "functions_name_the_queues_without_waiting_for_them" {
+  command = plan
+
+  # Built from the names: the functions' policies and environment are known before any
+  # queue exists, so the apply creates the queues beside the functions.
+  assert {
+    condition = (
+      local.function_definitions.push.environment.ACK_TIMEOUT_QUEUE_URL == "https://sqs.us-east-1.amazonaws.com/123456789012/wspush-prod-ack-timeouts" &&
+      module.receipts.queue_arn == "arn:aws:sqs:us-east-1:123456789012:wspush-prod-ack-timeouts" &&
+      module.receipts.dead_letter_queue_arn == "arn:aws:sqs:us-east-1:123456789012:wspush-prod-ack-timeouts-dlq" &&
+      module.push_schedule.dead_letter_queue_arn == "arn:aws:sqs:us-east-1:123456789012:wspush-prod-push-dlq" &&
+      module.push_schedule.undelivered_queue_arn == "arn:aws:sqs:us-east-1:123456789012:wspush-prod-events-dlq"
+    )
+    error_message = "The queues' ARNs and URL are built from their names, in the formats AWS documents."
+  }
+}
