@@ -16,6 +16,11 @@ output "api_id" {
   value       = module.wspush.api_id
 }
 
+output "route_response_ids" {
+  description = "Route response IDs by route key: the two-way routes, whose replies are route responses."
+  value       = module.wspush.route_response_ids
+}
+
 output "stage_name" {
   description = "Name of the API stage."
   value       = module.wspush.stage_name

@@ -89,6 +89,7 @@ def test_message_routes_are_two_way(stack):
         "resume",
         "presence",
         "publish",
+        "ack",
     }
 
     async def scenario():
@@ -117,7 +118,7 @@ def test_a_client_that_leaves_during_connect_leaves_no_row(stack):
     asyncio.run(scenario())
     # $connect wrote the row; $disconnect, sent because $connect accepted, removes it.
     assert wait_until(
-        lambda: any("left during the handshake" in line for line in stack.log_lines), timeout=20
+        lambda: any("left during the handshake" in line for line in stack.log_lines), timeout=60
     )
     assert wait_until(lambda: not _rows_of(stack, "e2e-leaver"), timeout=20)
 

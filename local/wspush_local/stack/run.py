@@ -159,6 +159,13 @@ def gateway_for_deployment(
     """A gateway for what Terraform deployed to the emulator: the API's routes and stage,
     and each function registered from its zip, re-pointed at ``connections_url``."""
     stage = connections_url.rstrip("/").rsplit("/", 1)[-1]
+    if "route_response_ids" not in outputs:
+        # moto cannot list route responses: without this output the gateway cannot tell
+        # two-way routes, and no route's reply reaches its client.
+        log.warning(
+            "the configuration has no route_response_ids output (module.wspush.route_response_ids):"
+            " replies to ping, subscribe and the other message routes are not sent"
+        )
     api = read_api(
         clients["apigatewayv2"],
         outputs["api_id"],
