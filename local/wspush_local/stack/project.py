@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
+import re
 import subprocess
+import threading
+import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +34,72 @@ TRANSIENT_TRANSPORT_ERRORS = (
 def lost_connection(output: str) -> bool:
     """True when a terraform run failed only because a connection to the emulator broke."""
     return any(signature in output for signature in TRANSIENT_TRANSPORT_ERRORS)
+
+
+# What a provider started with -debug prints once it serves (the HashiCorp plugin SDK's
+# managed debug mode), and how long it may take on a loaded machine.
+REATTACH_LINE = re.compile(r"TF_REATTACH_PROVIDERS='(\{.*\})'")
+PROVIDER_START_SECONDS = 60
+
+
+def _drain(stream: Any) -> None:
+    """Read a provider's output to its end, so a full pipe never blocks it."""
+    for _line in stream:
+        pass
+
+
+@contextlib.contextmanager
+def shared_provider(binary: Path, directory: Path, environment: dict[str, str]) -> Iterator[str]:
+    """Run ``binary`` (a Terraform provider) once, in debug mode, for as long as the
+    ``with`` lasts, and yield the TF_REATTACH_PROVIDERS value that makes terraform use it.
+    It runs in the configuration's ``directory`` (where terraform -chdir runs the
+    providers it starts: relative paths such as a zip's resolve against it), with
+    terraform's ``environment`` (the credentials and endpoints the configuration reads).
+
+    terraform apply otherwise starts the provider anew for each of its walks (validate,
+    plan, apply), and the AWS provider takes seconds to start; a reattached one is started
+    once and terraform never stops it (this does)."""
+    # A reattached provider is configured once per walk, and the AWS provider refuses to
+    # wrap its HTTP client in a CA bundle twice ("unable to add custom RootCAs"); the
+    # emulator is plain HTTP on loopback, so no bundle is needed.
+    environment = {k: v for k, v in environment.items() if k != "AWS_CA_BUNDLE"}
+    process = subprocess.Popen(
+        [str(binary), "-debug"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+        env=environment,
+        cwd=directory,
+        text=True,
+    )
+    assert process.stdout is not None
+    found: list[str] = []
+
+    def read_until_served() -> None:
+        assert process.stdout is not None
+        for line in process.stdout:
+            match = REATTACH_LINE.search(line)
+            if match:
+                found.append(match.group(1))
+                break
+        _drain(process.stdout)
+
+    reader = threading.Thread(target=read_until_served, daemon=True)
+    reader.start()
+    deadline = time.monotonic() + PROVIDER_START_SECONDS
+    try:
+        while not found and process.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        if not found:
+            raise TerraformError(f"{binary.name} -debug did not start serving")
+        yield found[0]
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
 
 
 def project_root() -> Path:
@@ -147,7 +218,37 @@ class Terraform:
             self._run(*args)
 
     def apply(self, variables: dict[str, str]) -> None:
-        self._converge("apply", "-no-color", "-auto-approve", *self._flags(variables))
+        """Apply, with one provider process for all of terraform's walks when this data
+        dir has the provider installed (see ``shared_provider``)."""
+        binary = self._installed_provider()
+        if binary is None:
+            self._converge("apply", "-no-color", "-auto-approve", *self._flags(variables))
+            return
+        with contextlib.ExitStack() as provider:
+            try:
+                reattach = provider.enter_context(
+                    shared_provider(binary, self.directory, self.environment)
+                )
+            except (TerraformError, OSError) as error:
+                log.warning("%s; terraform starts its own provider instead", error)
+            else:
+                self.environment["TF_REATTACH_PROVIDERS"] = reattach
+            try:
+                self._converge("apply", "-no-color", "-auto-approve", *self._flags(variables))
+            finally:
+                self.environment.pop("TF_REATTACH_PROVIDERS", None)
+
+    def _installed_provider(self) -> Path | None:
+        """The AWS provider binary ``init`` installed in this data dir, if exactly one."""
+        data_dir = self.environment.get("TF_DATA_DIR")
+        if data_dir is None:
+            return None
+        found = sorted(
+            (Path(data_dir) / "providers" / "registry.terraform.io" / "hashicorp" / "aws").glob(
+                "*/*/terraform-provider-aws*"
+            )
+        )
+        return found[0] if len(found) == 1 else None
 
     def destroy(self, variables: dict[str, str]) -> None:
         self._converge("destroy", "-no-color", "-auto-approve", *self._flags(variables))
