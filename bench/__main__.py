@@ -381,7 +381,7 @@ def latency_section(rows: list[measure.LatencyRow], model: measure.LatencyModel)
                 [
                     "publish API, before the hand-off",
                     "id claim (GetItem) → audience size (Query) → invoke",
-                    "unchanged (the two reads could run at once: not done yet)",
+                    "id claim and audience size side by side → invoke",
                 ],
             ],
         ),

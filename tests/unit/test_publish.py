@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -375,3 +376,44 @@ def test_an_id_conflict_found_by_the_push_function_is_a_409_result():
         "error": "id_conflict",
         "reason": "id_conflict: ...",
     }
+
+
+class _ClaimsSeeingTheCount(MemoryHistory):
+    """Claims whose read waits (up to 2 s) for the audience's count to have started."""
+
+    def __init__(self, counted: threading.Event) -> None:
+        super().__init__()
+        self.counted = counted
+        self.saw_count: bool | None = None
+
+    def claimed_fingerprint(self, push_id, channel, now):
+        self.saw_count = self.counted.wait(timeout=2)
+        return super().claimed_fingerprint(push_id, channel, now)
+
+
+class _SignallingCounter(Counter):
+    def __init__(self, counted: threading.Event) -> None:
+        super().__init__({"bob": 1})
+        self.counted = counted
+
+    def count_rows(self, partition_key, limit):
+        self.counted.set()
+        return super().count_rows(partition_key, limit)
+
+
+def test_the_audience_is_counted_beside_the_id_claim_not_after_it():
+    # Given a publish with a caller id: its claim must be read, and its audience counted
+    counted = threading.Event()
+    claims = _ClaimsSeeingTheCount(counted)
+    invoker = Invoker()
+    # When it is published
+    outcome = _publish(
+        {"entityId": "bob", "id": "order-9", "payload": {}},
+        invoker,
+        _SignallingCounter(counted),
+        claims=claims,
+    )
+    # Then the count had started while the claim was being read (one round trip, not two),
+    # and the push was still handed off synchronously, once
+    assert claims.saw_count is True
+    assert outcome.status_code == 200 and len(invoker.delivered) == 1

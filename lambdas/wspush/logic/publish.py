@@ -230,22 +230,19 @@ def is_small(audience: Audience, counter: AudienceCounter, sync_max_targets: int
         return False  # the background path needs no count
 
 
-def hand_off(
-    message: Message, invoker: PushInvoker, counter: AudienceCounter, sync_max_targets: int
-) -> MessageResult:
-    """Push one message, waiting for small audiences; never raises for an AWS failure."""
+def hand_off(message: Message, invoker: PushInvoker, small: bool) -> MessageResult:
+    """Push one message, waiting when its audience is ``small`` (``is_small``); never
+    raises for an AWS failure."""
     try:
-        return _hand_off(message, invoker, counter, sync_max_targets)
+        return _hand_off(message, invoker, small)
     except HandOffFailed as error:
         if error.id_conflict:
             return MessageResult(message.message_id, Status.CONFLICT, reason=str(error))
         return MessageResult(message.message_id, Status.FAILED, reason=str(error))
 
 
-def _hand_off(
-    message: Message, invoker: PushInvoker, counter: AudienceCounter, sync_max_targets: int
-) -> MessageResult:
-    if is_small(message.request.audience, counter, sync_max_targets):
+def _hand_off(message: Message, invoker: PushInvoker, small: bool) -> MessageResult:
+    if small:
         try:
             report = invoker.deliver(message.body)
         except HandOffFailed as error:
@@ -285,10 +282,19 @@ def publish(
     executor: Executor,
     sync_max_targets: int,
 ) -> PublishOutcome:
-    """Validate the request, then hand its messages off concurrently, in order."""
+    """Validate the request, then hand its messages off concurrently, in order.
+
+    Each audience's size is read beside the id claims (both are reads, one round trip
+    instead of two before the hand-off); nothing is handed off before every claim passed.
+    The sizes are submitted first, so a hand-off waiting for one never waits behind
+    itself in the executor's queue."""
     messages, batch = read_messages(raw)
+    sizes = [
+        executor.submit(is_small, message.request.audience, counter, sync_max_targets)
+        for message in messages
+    ]
     refuse_id_conflicts(messages, batch, claims, int(time.time()))
     results = executor.map(
-        lambda message: hand_off(message, invoker, counter, sync_max_targets), messages
+        lambda message, size: hand_off(message, invoker, size.result()), messages, sizes
     )
     return PublishOutcome(batch=batch, results=list(results))
