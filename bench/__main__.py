@@ -330,9 +330,14 @@ def _ms(values: tuple[float, float, float]) -> str:
     return " / ".join(f"{v:,.0f}" for v in values)
 
 
-CLIENT_PUBLISH_GAP = (
-    "*client publish* (a client's `publish` frame through the message route): not measured "
-    "yet; the route does not deliver client publishes in this version."
+CLIENT_PUBLISH_PATH = (
+    "*client publish*: a client's `publish` frame to a topic, through the message function "
+    "as Lambda runs it (every topic public to publish to, its fan-out width set to the push "
+    "function's); up to 100 subscribers it posts them itself, beyond that it hands the push "
+    "to the push function asynchronously. Its floor adds the one call a client publish "
+    "cannot skip, the sender's rate budget (a conditional update that also proves the "
+    "connection is open), and past the inline limit the hand-off: so large an audience "
+    "must leave the message function, whose reply API Gateway waits for at most 29 s."
 )
 
 
@@ -349,7 +354,7 @@ def latency_section(rows: list[measure.LatencyRow], model: measure.LatencyModel)
         "answered (the whole round trip counts). Time runs from the entry point's call: the publish "
         "API's handler (it checks the audience size and the id, then hands off: synchronously up to "
         "100 targets, asynchronously beyond), a direct invoke of the push function, or an "
-        "EventBridge event delivered to it. One invocation holds each audience (shard size ≥ N, one "
+        "EventBridge event delivered to it, or a client's publish frame (below). One invocation holds each audience (shard size ≥ N, one "
         f"Scan segment for a broadcast, which still takes its shard hop), {model.width} posts at a "
         "time; section 6 measures the parallel sharded path. "
         "**Floor**: the calls no push can avoid, from the same model: one audience read and "
@@ -357,7 +362,7 @@ def latency_section(rows: list[measure.LatencyRow], model: measure.LatencyModel)
         "p50 of the last receipt over the floor. The machine is shared (2 cores, other work "
         "running), which lands in the tail.",
         "",
-        CLIENT_PUBLISH_GAP,
+        CLIENT_PUBLISH_PATH,
         "",
         "**Sequential round trips before the first post** of a small push (one connection, "
         "history on), from the code path; the table's *DynamoDB calls* column counts every call "

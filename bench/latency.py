@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import io
 import json
 import math
@@ -35,7 +36,10 @@ from moto import mock_aws
 from bench.sharded import lambda_context, push_environment
 from wspush_local.emulator.table import create_connections_table, create_history_table
 
-ENTRY_POINTS = ("publish API", "direct invoke", "EventBridge event")
+ENTRY_POINTS = ("publish API", "direct invoke", "EventBridge event", "client publish")
+# A client publishes to a topic's subscribers only, from a connection of its own.
+CLIENT_PUBLISH_AUDIENCES = ("topic",)
+SENDER_ENTITY, SENDER_CONNECTION = "bench-sender", "sender-0"
 AUDIENCES = ("connection", "entity", "topic", "broadcast")
 # DynamoDB bills a write per 1 KB of item and a strongly consistent read per 4 KB (an
 # eventually consistent one is half that); a transaction's writes cost twice.
@@ -146,6 +150,13 @@ def _environment(args: argparse.Namespace) -> dict[str, str]:
         # (its Scan is always sharded): the parallel sharded path is section 6's.
         "PUSH_SHARD_SIZE": str(max(args.sizes)),
         "PUSH_SHARD_PARALLELISM": "1",
+        # The message function's client publish: every topic public to publish to, a rate
+        # no run reaches, and the push function's fan-out width, so that its floor is the
+        # same; an audience past its inline limit (100) is handed to the push function.
+        "PUBLIC_PUBLISH_PATTERNS": "*",
+        "CLIENT_PUBLISH_RATE_PER_SECOND": "100000",
+        "CLIENT_PUBLISH_BURST": "100000",
+        "CLIENT_PUBLISH_CONCURRENCY": "32",
     }
 
 
@@ -210,6 +221,35 @@ def _populate(client: Any, table: str, n: int) -> None:
         )
 
 
+@contextlib.contextmanager
+def _sender(client: Any, table: str) -> Any:
+    """The connection client publishes come from, while they are measured (it subscribes
+    to nothing, so no echo is counted; gone before the broadcasts, which would reach it)."""
+    key = {"entityId": {"S": SENDER_ENTITY}, "connectionId": {"S": SENDER_CONNECTION}}
+    client.put_item(
+        TableName=table, Item={**key, "connectedAt": {"N": str(int(time.time()) - 3600)}}
+    )
+    try:
+        yield
+    finally:
+        client.delete_item(TableName=table, Key=key)
+
+
+def _message_handler(modelled: ModelledDynamoDB, invoker: InProcessInvoker) -> Any:
+    """The message function as Lambda loads it, on the tables the environment names now
+    and the modelled DynamoDB; a large audience's hand-off goes to ``invoker``."""
+    import importlib
+
+    import wspush.handlers._shared as shared
+    import wspush.handlers.message as message
+
+    shared.dynamodb_client = lambda: modelled  # type: ignore[assignment]
+    message = importlib.reload(message)
+    assert message.publishing is not None, "client publish needs PUSH_FUNCTION_NAME"
+    message.publishing = dataclasses.replace(message.publishing, hand_off=invoker)
+    return message
+
+
 def _request(audience: str, n: int) -> dict[str, Any]:
     target: dict[str, Any] = {
         "connection": {"connectionId": f"c{n}-00000"},
@@ -229,7 +269,28 @@ def _reset(base: str) -> None:
     urllib.request.urlopen(urllib.request.Request(f"{base}/_bench/reset", method="POST"))  # noqa: S310
 
 
-def _invoke(entry: str, request: dict[str, Any], push: Any, publish: Any) -> Any:
+def _client_publish(request: dict[str, Any], message: Any) -> Any:
+    frame = {"action": "publish", "topic": request["topic"], "id": request["id"]}
+    event = {
+        "requestContext": {
+            "routeKey": "publish",
+            "eventType": "MESSAGE",
+            "connectionId": SENDER_CONNECTION,
+            "requestId": str(uuid.uuid4()),
+            "authorizer": {"entityId": SENDER_ENTITY},
+        },
+        "body": json.dumps({**frame, "data": request["payload"]}),
+        "isBase64Encoded": False,
+    }
+    answer = message.handler(event, lambda_context())
+    reply = json.loads(answer["body"])
+    assert reply.get("type") == "published", reply
+    return answer
+
+
+def _invoke(entry: str, request: dict[str, Any], push: Any, publish: Any, message: Any) -> Any:
+    if entry == "client publish":
+        return _client_publish(request, message)
     if entry == "direct invoke":
         return push.handler(request, lambda_context())
     if entry == "EventBridge event":
@@ -277,6 +338,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         create_connections_table(client, table)
         create_history_table(client, history_table)
         _populate(client, table, n)
+        os.environ.update({"CONNECTIONS_TABLE": table, "HISTORY_TABLE": history_table})
+        message = _message_handler(modelled, invoker)
         connections = ConnectionsTable(modelled, table)
         kept = HistoryTable(modelled, history_table)
         push.table = connections
@@ -287,44 +350,50 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             if audience == "connection" and n != 1:
                 continue
             for entry in ENTRY_POINTS:
-                for attempt in range(repeats + 1):  # the first warms the path up
-                    request = _request(audience, n)
-                    _reset(base)
-                    modelled.reset()
-                    shards.invocations = 0
-                    logs.bytes = 0
-                    stdout = CountingStream()
-                    started = time.time()
-                    with contextlib.redirect_stdout(stdout):  # metrics (EMF) lines
-                        _invoke(entry, request, push, publish)
-                        for thread in invoker.background:
-                            thread.join()
-                    invoker.background.clear()
-                    handled = time.time() - started
-                    stats = _http_get(f"{base}/_bench/stats")
-                    first = stats["firstAnswered"]
-                    last = stats["lastAnswered"]
-                    first -= modelled.excess_before(first)
-                    last -= modelled.excess_before(last)
-                    counts = modelled.reset()
-                    assert stats["answered"] == n, f"{entry} {audience} N={n}: {stats}"
-                    if attempt == 0:
-                        continue
-                    cases.append(
-                        {
-                            "entry": entry,
-                            "audience": audience,
-                            "n": n,
-                            "first": first - started,
-                            "last": last - started,
-                            "handled": handled,
-                            "posts": stats["posts"],
-                            "postBytes": stats["bytes"],
-                            "logBytes": logs.bytes + stdout.bytes,
-                            "invocations": 1 + (entry == "publish API" and 1) + shards.invocations,
-                            **counts,
-                        }
-                    )
+                if entry == "client publish" and audience not in CLIENT_PUBLISH_AUDIENCES:
+                    continue
+                sender = _sender(client, table) if entry == "client publish" else None
+                with sender or contextlib.nullcontext():
+                    for attempt in range(repeats + 1):  # the first warms the path up
+                        request = _request(audience, n)
+                        _reset(base)
+                        modelled.reset()
+                        shards.invocations = 0
+                        logs.bytes = 0
+                        stdout = CountingStream()
+                        started = time.time()
+                        with contextlib.redirect_stdout(stdout):  # metrics (EMF) lines
+                            _invoke(entry, request, push, publish, message)
+                            for thread in invoker.background:
+                                thread.join()
+                        # The publish API always hands off; a client publish past its inline limit.
+                        handed_on = entry == "publish API" or bool(invoker.background)
+                        invoker.background.clear()
+                        handled = time.time() - started
+                        stats = _http_get(f"{base}/_bench/stats")
+                        first = stats["firstAnswered"]
+                        last = stats["lastAnswered"]
+                        first -= modelled.excess_before(first)
+                        last -= modelled.excess_before(last)
+                        counts = modelled.reset()
+                        assert stats["answered"] == n, f"{entry} {audience} N={n}: {stats}"
+                        if attempt == 0:
+                            continue
+                        cases.append(
+                            {
+                                "entry": entry,
+                                "audience": audience,
+                                "n": n,
+                                "first": first - started,
+                                "last": last - started,
+                                "handled": handled,
+                                "posts": stats["posts"],
+                                "postBytes": stats["bytes"],
+                                "logBytes": logs.bytes + stdout.bytes,
+                                "invocations": 1 + int(handed_on) + shards.invocations,
+                                **counts,
+                            }
+                        )
     return {"cases": cases}
 
 

@@ -886,11 +886,20 @@ class LatencyModel:
             float(os.environ.get("BENCH_INVOKE_MS", "10")),
         )
 
+    # A client publish's audience past this many is handed to the push function
+    # (CLIENT_PUBLISH_INLINE_TARGETS' default).
+    client_publish_inline: int = 100
+
     def floor_ms(self, entry: str, n: int) -> float:
         """The calls no push can avoid: one audience read and one post per connection at
-        the fan-out width (and, through the publish API, its one hand-off)."""
+        the fan-out width; through the publish API, its one hand-off; from a client, the
+        sender's rate budget, and the hand-off of an audience past the inline limit."""
         hand_off = self.invoke_ms if entry == "publish API" else 0.0
-        return hand_off + self.dynamodb_ms + math.ceil(n / self.width) * self.post_ms
+        sender = 0.0
+        if entry == "client publish":
+            sender = self.dynamodb_ms
+            hand_off = self.invoke_ms if n > self.client_publish_inline else 0.0
+        return hand_off + sender + self.dynamodb_ms + math.ceil(n / self.width) * self.post_ms
 
 
 def _percentile(values: list[float], share: float) -> float:
