@@ -33,6 +33,9 @@ DEFAULT_CLIENT_PUBLISH_BURST = 20
 DEFAULT_CLIENT_PUBLISH_INLINE_TARGETS = 100
 # How long a push asking for receipts waits for one, as the module's ack_timeout_seconds.
 DEFAULT_ACK_TIMEOUT_SECONDS = 60
+# Receives of a failing ack-timeout check before it is dead-lettered, as the receipts
+# module's max_receive_count.
+DEFAULT_ACK_CHECK_MAX_RECEIVES = 5
 
 
 class ConfigError(RuntimeError):
@@ -373,10 +376,18 @@ class ReceiptsConfig:
 
     history_table: str
     event_bus_name: str
+    # The function dead-letters a check that keeps failing itself (the ack-timeout queue
+    # has no redrive policy: docs/receipts.md); as the receipts module's max_receive_count.
+    dead_letter_queue_url: str
+    max_receive_count: int = DEFAULT_ACK_CHECK_MAX_RECEIVES
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> ReceiptsConfig:
         return cls(
             history_table=_required(env, "HISTORY_TABLE"),
             event_bus_name=_required(env, "PUSH_EVENT_BUS"),
+            dead_letter_queue_url=_required(env, "ACK_TIMEOUT_DLQ_URL"),
+            max_receive_count=_int(
+                env, "ACK_TIMEOUT_MAX_RECEIVE_COUNT", DEFAULT_ACK_CHECK_MAX_RECEIVES
+            ),
         )

@@ -24,6 +24,7 @@ TABLE = "wspush-test-connections"
 HISTORY_TABLE = "wspush-test-history"
 EVENT_BUS = "wspush-test"
 ACK_TIMEOUT_QUEUE = "wspush-test-ack-timeouts"
+ACK_TIMEOUT_DLQ = "wspush-test-ack-timeouts-dlq"
 SECRET_PARAMETER = "/wspush/test/token-secret"
 SECRET = "integration-secret-of-at-least-32-bytes"
 MAX_SUBSCRIPTIONS = 5
@@ -48,6 +49,7 @@ def handlers(moto_url, connections_endpoint) -> dict[str, ModuleType]:
             "PUSH_EVENT_BUS": EVENT_BUS,
             "ACK_TIMEOUT_SECONDS": "5",
             "ACK_TIMEOUT_QUEUE_URL": f"{moto_url}/123456789012/{ACK_TIMEOUT_QUEUE}",
+            "ACK_TIMEOUT_DLQ_URL": f"{moto_url}/123456789012/{ACK_TIMEOUT_DLQ}",
             "RESUME_MAX_MESSAGES": "5",
             "CONNECTIONS_ENDPOINT": connections_endpoint.url,
             "TOKEN_SECRET_PARAMETER": SECRET_PARAMETER,
@@ -77,7 +79,9 @@ def aws(moto_url, handlers, connections_endpoint):
     create_history_table(dynamodb, HISTORY_TABLE)
     events = boto3.client("events", endpoint_url=moto_url)
     events.create_event_bus(Name=EVENT_BUS)
-    boto3.client("sqs", endpoint_url=moto_url).create_queue(QueueName=ACK_TIMEOUT_QUEUE)
+    sqs = boto3.client("sqs", endpoint_url=moto_url)
+    for queue in (ACK_TIMEOUT_QUEUE, ACK_TIMEOUT_DLQ):
+        sqs.create_queue(QueueName=queue)
     ssm = boto3.client("ssm", endpoint_url=moto_url)
     ssm.put_parameter(Name=SECRET_PARAMETER, Value=SECRET, Type="SecureString")
     return {"dynamodb": dynamodb, "ssm": ssm, "events": events}

@@ -13,6 +13,7 @@ import pytest
 
 from tests.conftest import load_event
 from tests.integration.conftest import (
+    ACK_TIMEOUT_DLQ,
     ACK_TIMEOUT_QUEUE,
     CONNECTION_TTL,
     EVENT_BUS,
@@ -75,10 +76,15 @@ def receipts_handler(handlers):
     return importlib.import_module("wspush.handlers.receipts")
 
 
-def _sqs_event(*bodies: dict[str, Any]) -> dict[str, Any]:
+def _sqs_event(*bodies: dict[str, Any], receive_count: int = 1) -> dict[str, Any]:
     return {
         "Records": [
-            {"messageId": f"m{i}", "body": json.dumps(body), "eventSource": "aws:sqs"}
+            {
+                "messageId": f"m{i}",
+                "body": json.dumps(body),
+                "attributes": {"ApproximateReceiveCount": str(receive_count)},
+                "eventSource": "aws:sqs",
+            }
             for i, body in enumerate(bodies)
         ]
     }
@@ -171,6 +177,43 @@ def test_a_malformed_check_is_a_batch_item_failure(aws, receipts_handler, contex
     assert receipts_handler.handler(event, context) == {
         "batchItemFailures": [{"itemIdentifier": "m0"}]
     }
+
+
+def test_a_check_failing_on_its_fifth_receive_is_in_the_dead_letter_queue(
+    aws, moto_url, receipts_handler, context
+):
+    # Given a check that fails every time, delivered for the 5th time (max_receive_count)
+    event = _sqs_event({"nope": 1}, receive_count=5)
+    # When the receipts function runs it
+    answer = receipts_handler.handler(event, context)
+    # Then the batch succeeds and the check's body waits in the dead-letter queue
+    assert answer == {"batchItemFailures": []}
+    sqs = boto3.client("sqs", endpoint_url=moto_url)
+    url = sqs.get_queue_url(QueueName=ACK_TIMEOUT_DLQ)["QueueUrl"]
+    assert received(moto_url, url) == [{"nope": 1}]
+
+
+def test_the_local_poller_gives_each_record_its_receive_count(aws, moto_url):
+    # Given a check in the ack-timeout queue, and the local stack's poller of that queue
+    from wspush_local.emulator.event_sources import SqsEventSources, SqsMapping, sqs_event
+
+    sqs = boto3.client("sqs", endpoint_url=moto_url)
+    url = sqs.get_queue_url(QueueName=ACK_TIMEOUT_QUEUE)["QueueUrl"]
+    sqs.send_message(QueueUrl=url, MessageBody="{}")
+    arn = f"arn:aws:sqs:us-east-1:123456789012:{ACK_TIMEOUT_QUEUE}"
+    mapping = SqsMapping(arn, url, "wspush-test-receipts", 10, True)
+    poller = SqsEventSources(None, sqs, None, "us-east-1")  # type: ignore[arg-type]
+    counts = []
+    for _ in range(2):
+        # When it is received, and received again (failed: visible at once here)
+        messages = poller._receive(mapping)
+        (record,) = sqs_event(mapping, messages, "us-east-1")["Records"]
+        counts.append(record["attributes"]["ApproximateReceiveCount"])
+        sqs.change_message_visibility(
+            QueueUrl=url, ReceiptHandle=record["receiptHandle"], VisibilityTimeout=0
+        )
+    # Then its records carry SQS's receive count, which the receipts function dead-letters by
+    assert counts == ["1", "2"]
 
 
 # --- Through the push function ---------------------------------------------------------

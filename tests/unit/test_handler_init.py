@@ -26,6 +26,7 @@ def test_init_turns_the_collector_back_on_and_freezes_what_it_built(handler):
         "HISTORY_TABLE": "h",
         "LIFECYCLE_EVENT_BUS": "bus",
         "PUSH_EVENT_BUS": "bus",
+        "ACK_TIMEOUT_DLQ_URL": "https://sqs.us-east-1.amazonaws.com/123456789012/dlq",
         "AWS_REGION": "us-east-1",
         "AWS_LAMBDA_FUNCTION_NAME": "f",  # Lambda sets it for every function
         "PUSH_FUNCTION_NAME": "wspush-prod-push",

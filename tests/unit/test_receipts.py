@@ -11,6 +11,8 @@ import pytest
 from tests.memory_receipts import MemoryReceipts
 from wspush.logic import envelope
 from wspush.logic.receipts import (
+    DeadLetters,
+    DueCheck,
     Receipts,
     acknowledge,
     check_due,
@@ -20,6 +22,7 @@ from wspush.logic.receipts import (
     settle_undelivered,
 )
 from wspush.logic.undelivered import MAX_EVENT_BYTES, report_undelivered, undelivered_detail
+from wspush.models.errors import StoreError
 from wspush.models.events import PublishError
 from wspush.models.push import DeliveryReport, InvalidPushRequest, parse_push_request
 from wspush.models.receipt import UNACKNOWLEDGED_DETAIL_TYPE, UNDELIVERED_DETAIL_TYPE
@@ -36,6 +39,17 @@ class Events:
         if self.refuse:
             raise PublishError("bus refused")
         self.published.append((detail_type, detail))
+
+
+class DeadLetterQueue:
+    def __init__(self, refuse: bool = False) -> None:
+        self.sent: list[str] = []
+        self.refuse = refuse
+
+    def send(self, body: str) -> None:
+        if self.refuse:
+            raise StoreError("sqs refused")
+        self.sent.append(body)
 
 
 class Timeouts:
@@ -208,18 +222,60 @@ def test_a_push_reported_undelivered_is_not_reported_unacknowledged_too():
     assert events.published == []
 
 
-def test_a_check_the_bus_refuses_fails_and_is_retried_later():
-    # Given an unacknowledged push and a bus that refuses events
+CHECK = json.dumps({"receipt": {"id": "p1", "channel": "entity:alice"}})
+
+
+def _unacknowledged_push() -> MemoryReceipts:
     store = MemoryReceipts()
     _expect(store, Timeouts(), {"entityId": "alice", "payload": 1, "id": "p1"})
-    body = json.dumps({"receipt": {"id": "p1", "channel": "entity:alice"}})
-    # When the checks run: one refused by the bus, one malformed
-    failed = check_due(store, Events(refuse=True), [("m1", body), ("m2", "{}")], NOW + 60)
-    # Then both are failed (received again, at last dead-lettered) and nothing is marked
+    return store
+
+
+def test_a_check_the_bus_refuses_fails_and_is_retried_later():
+    # Given an unacknowledged push and a bus that refuses events
+    store = _unacknowledged_push()
+    dlq = DeadLetterQueue()
+    checks = [DueCheck("m1", CHECK, 1), DueCheck("m2", "{}", 4)]
+    # When the checks run, below the receive limit: one refused by the bus, one malformed
+    failed = check_due(store, Events(refuse=True), checks, NOW + 60, DeadLetters(dlq, 5))
+    # Then both are failed (received again), nothing is marked and nothing dead-lettered
     assert failed == ["m1", "m2"]
+    assert dlq.sent == []
     events = Events()
-    assert check_due(store, events, [("m1", body)], NOW + 61) == []
+    assert check_due(store, events, [DueCheck("m1", CHECK, 2)], NOW + 61, DeadLetters(dlq, 5)) == []
     assert len(events.published) == 1
+
+
+@pytest.mark.parametrize("receive_count", [5, 6])
+def test_a_check_failing_at_the_receive_limit_is_dead_lettered(receive_count):
+    # Given a check that keeps failing (a refusing bus, a malformed body)
+    store = _unacknowledged_push()
+    dlq = DeadLetterQueue()
+    checks = [DueCheck("m1", CHECK, receive_count), DueCheck("m2", "{}", receive_count)]
+    # When it fails on its 5th receive (or a later one: a crashed invocation counts too)
+    failed = check_due(store, Events(refuse=True), checks, NOW + 60, DeadLetters(dlq, 5))
+    # Then its body, unchanged, is in the dead-letter queue and the batch succeeds for it
+    assert failed == []
+    assert dlq.sent == [CHECK, "{}"]
+
+
+def test_a_check_that_succeeds_at_the_receive_limit_is_not_dead_lettered():
+    store = _unacknowledged_push()
+    dlq, events = DeadLetterQueue(), Events()
+    assert check_due(store, events, [DueCheck("m1", CHECK, 5)], NOW + 60, DeadLetters(dlq, 5)) == []
+    assert dlq.sent == [] and len(events.published) == 1
+
+
+def test_a_check_the_dead_letter_queue_refuses_is_received_again():
+    # Given a check at its receive limit and a dead-letter queue that refuses it
+    store = _unacknowledged_push()
+    dlq = DeadLetterQueue(refuse=True)
+    # When it fails once more
+    failed = check_due(
+        store, Events(refuse=True), [DueCheck("m1", CHECK, 5)], NOW + 60, DeadLetters(dlq, 5)
+    )
+    # Then it is a batch item failure: received again, never lost
+    assert failed == ["m1"]
 
 
 @pytest.mark.parametrize(

@@ -12,6 +12,9 @@ answer ``{"action": "ack", "id": …}``.
 - When the check is due, ``check_receipt`` publishes ``wspush.push.unacknowledged`` unless
   a connection acknowledged in time, and marks the receipt reported, so a redelivered
   check publishes nothing more.
+- A check that fails on its last allowed receive is sent to the dead-letter queue by
+  ``check_due`` itself: the queue has no redrive policy, which would make it wait for its
+  dead-letter queue at creation (docs/receipts.md).
 """
 
 from __future__ import annotations
@@ -46,6 +49,28 @@ class TimeoutScheduler(Protocol):
 
 class EventPublisher(Protocol):
     def publish(self, detail_type: str, detail: dict[str, Any]) -> None: ...
+
+
+class DeadLetterQueue(Protocol):
+    def send(self, body: str) -> None: ...
+
+
+@dataclass(frozen=True)
+class DueCheck:
+    """One ack-timeout check as the queue delivered it."""
+
+    message_id: str
+    body: str
+    # SQS's ApproximateReceiveCount: 1 on the first delivery.
+    receive_count: int
+
+
+@dataclass(frozen=True)
+class DeadLetters:
+    """Where a check goes once it has failed on ``max_receive_count`` receives."""
+
+    queue: DeadLetterQueue
+    max_receive_count: int
 
 
 @dataclass(frozen=True)
@@ -211,22 +236,57 @@ def check_receipt(
 
 
 def check_due(
-    store: ReceiptStore, events: EventPublisher, checks: list[tuple[str, str]], now: float
+    store: ReceiptStore,
+    events: EventPublisher,
+    checks: list[DueCheck],
+    now: float,
+    dead_letters: DeadLetters,
 ) -> list[str]:
-    """Run a batch of due checks, ``(message id, body)`` each; returns the message ids
-    that failed (a malformed check, a store or bus error), to be received again and, at
-    last, dead-lettered: none is dropped."""
+    """Run a batch of due checks; returns the message ids that failed (a malformed check, a
+    store or bus error), to be received again. A check that fails on its
+    ``max_receive_count``-th receive (or later) is sent to the dead-letter queue instead,
+    as a redrive policy of that count would; if that send fails too, it is failed and
+    received again: none is dropped."""
     failed: list[str] = []
-    for message_id, body in checks:
+    for check in checks:
         try:
-            push_id, channel = parse_check(body)
+            push_id, channel = parse_check(check.body)
             found = check_receipt(store, events, push_id, channel, now)
         except (ValueError, StoreError, PublishError) as error:
             count("AckChecksFailed")
-            logger.error("ack-timeout check failed", extra={"reason": str(error)})
-            failed.append(message_id)
+            logger.error(
+                "ack-timeout check failed",
+                extra={"reason": str(error), "receiveCount": check.receive_count},
+            )
+            if not _dead_letter(dead_letters, check, str(error)):
+                failed.append(check.message_id)
             continue
         logger.info(
             "receipt checked", extra={"messageId": push_id, "channel": channel, "found": found}
         )
     return failed
+
+
+def _dead_letter(dead_letters: DeadLetters, check: DueCheck, reason: str) -> bool:
+    """Whether the failed check is done with: on its last receive, moved to the dead-letter
+    queue; before it, or when the move fails, False (received again)."""
+    if check.receive_count < dead_letters.max_receive_count:
+        return False
+    try:
+        dead_letters.queue.send(check.body)
+    except StoreError as error:
+        logger.error(
+            "ack-timeout check not dead-lettered, it is received again",
+            extra={"reason": str(error), "sqsMessageId": check.message_id},
+        )
+        return False
+    count("AckChecksDeadLettered")
+    logger.error(
+        "ack-timeout check dead-lettered",
+        extra={
+            "reason": reason,
+            "sqsMessageId": check.message_id,
+            "receiveCount": check.receive_count,
+        },
+    )
+    return True

@@ -7,7 +7,9 @@ turns that path off; this poller reads the mappings Terraform created and delive
 message once it is visible, honouring ``DelaySeconds``, the batch size and partial batch
 responses (``ReportBatchItemFailures``). A message the function fails is left in the queue:
 it is received again after its visibility timeout, and moto moves it to the queue's
-dead-letter queue after ``maxReceiveCount`` receives, as SQS does.
+dead-letter queue after ``maxReceiveCount`` receives, as SQS does, where the queue has a
+redrive policy. Each record carries the message's attributes, ``ApproximateReceiveCount``
+among them, as Lambda's do: the receipts function dead-letters by it.
 """
 
 from __future__ import annotations

@@ -19,8 +19,8 @@ data "aws_caller_identity" "current" {}
 # The queues' ARNs, built from their names in the format AWS documents
 # (arn:PARTITION:sqs:REGION:ACCOUNT:NAME), for the functions' IAM policies: a policy need
 # not wait the ~25 s SQS takes to create a queue (the provider waits for its attributes to
-# settle). What AWS checks exists (the on-failure destination, the targets' dead-letter
-# queue, the queue policy) still uses the queues themselves.
+# settle), and the undelivered queue's own policy can name it. What AWS checks exists (the
+# on-failure destination, the targets' dead-letter queue) still uses the queues themselves.
 locals {
   queue_arns = {
     for key, name in local.queues :
@@ -35,7 +35,11 @@ resource "aws_sqs_queue" "this" {
   message_retention_seconds = 1209600 # 14 days, the most SQS keeps
   sqs_managed_sse_enabled   = var.kms_key_arn == null ? true : null
   kms_master_key_id         = var.kms_key_arn
-  tags                      = var.tags
+  # Set at creation, not by a separate aws_sqs_queue_policy: the provider waits ~25 s for
+  # every queue and every queue policy to settle, and a policy after its queue made the
+  # apply wait twice on its critical path.
+  policy = each.key == "undelivered" ? data.aws_iam_policy_document.undelivered.json : null
+  tags   = var.tags
 }
 
 moved {
@@ -103,9 +107,10 @@ resource "aws_lambda_permission" "this" {
 
 data "aws_iam_policy_document" "undelivered" {
   statement {
-    sid       = "EventBridgeDeadLetters"
-    actions   = ["sqs:SendMessage"]
-    resources = [aws_sqs_queue.this["undelivered"].arn]
+    sid     = "EventBridgeDeadLetters"
+    actions = ["sqs:SendMessage"]
+    # Built from the name: the queue holds this policy, so it cannot name its own ARN.
+    resources = [local.queue_arns.undelivered]
 
     principals {
       type        = "Service"
@@ -120,7 +125,13 @@ data "aws_iam_policy_document" "undelivered" {
   }
 }
 
-resource "aws_sqs_queue_policy" "undelivered" {
-  queue_url = aws_sqs_queue.this["undelivered"].id
-  policy    = data.aws_iam_policy_document.undelivered.json
+# Up to 0.3.0 a separate aws_sqs_queue_policy held the policy; the queue's own policy
+# attribute holds it now. Forgotten, not destroyed: destroying it would delete the policy
+# the queue now owns (SetQueueAttributes with an empty Policy).
+removed {
+  from = aws_sqs_queue_policy.undelivered
+
+  lifecycle {
+    destroy = false
+  }
 }

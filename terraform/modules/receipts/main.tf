@@ -2,7 +2,9 @@
 # receipts, delayed by ack_timeout_seconds (SQS DelaySeconds, at most 900); when it becomes
 # visible, the receipts function checks whether a connection acknowledged and publishes
 # wspush.push.unacknowledged if none did. A check that keeps failing (the bus refusing
-# events) moves to the dead-letter queue after max_receive_count receives.
+# events) is sent to the dead-letter queue by the function itself on its max_receive_count-th
+# receive: a redrive policy would make the queue wait for its dead-letter queue at creation,
+# ~25 s more on every first apply (docs/receipts.md).
 
 data "aws_partition" "current" {}
 
@@ -14,8 +16,7 @@ data "aws_caller_identity" "current" {}
 # (arn:PARTITION:sqs:REGION:ACCOUNT:NAME, https://sqs.REGION.DNS_SUFFIX/ACCOUNT/NAME): an
 # IAM policy or an environment variable that names a queue then need not wait for it, and
 # SQS takes about 25 s to create one (the provider waits for its attributes to settle).
-# The redrive policy and the event source mapping still use the queues themselves: SQS
-# and Lambda check that what they name exists.
+# The event source mapping still uses the queue itself: Lambda checks that it exists.
 locals {
   queue_names = {
     queue       = "${var.name}-ack-timeouts"
@@ -39,10 +40,7 @@ resource "aws_sqs_queue" "this" {
   visibility_timeout_seconds = 6 * var.function_timeout_seconds
   sqs_managed_sse_enabled    = var.kms_key_arn == null ? true : null
   kms_master_key_id          = var.kms_key_arn
-  redrive_policy = jsonencode({
-    deadLetterTargetArn = aws_sqs_queue.dead_letter.arn
-    maxReceiveCount     = var.max_receive_count
-  })
+  # No redrive_policy: the receipts function dead-letters a check itself (see the top).
   tags = var.tags
 }
 

@@ -15,7 +15,7 @@ variable "function_timeout_seconds" {
 
 variable "max_receive_count" {
   type        = number
-  description = "Receives of a failing check before it moves to the dead-letter queue."
+  description = "Receives of a failing check before the receipts function sends it to the dead-letter queue."
   default     = 5
 }
 

@@ -49,10 +49,22 @@ run "schedule_target" {
 
   assert {
     condition = (
-      data.aws_iam_policy_document.undelivered.statement[0].resources == toset([aws_sqs_queue.this["undelivered"].arn]) &&
+      data.aws_iam_policy_document.undelivered.statement[0].resources == toset(["arn:aws:sqs:us-east-1:123456789012:wspush-prod-events-dlq"]) &&
       data.aws_iam_policy_document.undelivered.statement[0].principals == toset([{ type = "Service", identifiers = toset(["events.amazonaws.com"]) }])
     )
     error_message = "Only the undelivered-events queue takes messages from EventBridge."
+  }
+
+  # The queue is created with its policy (one wait for SQS to settle, not two), and the
+  # push dead-letter queue, which only the push function's role writes to, has none. (The
+  # mock fills an attribute the configuration leaves unset with a random word, never a JSON
+  # object.)
+  assert {
+    condition = (
+      aws_sqs_queue.this["undelivered"].policy == data.aws_iam_policy_document.undelivered.json &&
+      !startswith(aws_sqs_queue.this["dead_letter"].policy, "{")
+    )
+    error_message = "The undelivered-events queue holds EventBridge's policy itself; the push dead-letter queue holds none."
   }
 
   assert {

@@ -65,11 +65,20 @@ run "the_ack_timeout_queue_is_encrypted_and_dead_letters" {
       aws_sqs_queue.this.visibility_timeout_seconds == 60 &&
       aws_sqs_queue.this.kms_master_key_id == "arn:aws:kms:us-east-1:123456789012:key/0000" &&
       aws_sqs_queue.dead_letter.kms_master_key_id == "arn:aws:kms:us-east-1:123456789012:key/0000" &&
-      jsondecode(aws_sqs_queue.this.redrive_policy).maxReceiveCount == 5 &&
       aws_lambda_event_source_mapping.this.function_name == "wspush-prod-receipts" &&
-      contains(aws_lambda_event_source_mapping.this.function_response_types, "ReportBatchItemFailures")
+      contains(aws_lambda_event_source_mapping.this.function_response_types, "ReportBatchItemFailures") &&
+      output.max_receive_count == 5 &&
+      output.dead_letter_queue_url == "https://sqs.us-east-1.amazonaws.com/123456789012/wspush-prod-ack-timeouts-dlq"
     )
-    error_message = "The ack-timeout queue and its dead-letter queue are encrypted with the stack's key; failed checks dead-letter after 5 receives, item by item."
+    error_message = "The ack-timeout queue and its dead-letter queue are encrypted with the stack's key; failed checks are reported item by item and dead-lettered after 5 receives."
+  }
+
+  # The function dead-letters by itself: a redrive policy would make the queue wait ~25 s
+  # for its dead-letter queue at creation. (The mock fills an attribute the configuration
+  # leaves unset with a random word, never a JSON object as a configured policy.)
+  assert {
+    condition     = !startswith(aws_sqs_queue.this.redrive_policy, "{")
+    error_message = "The ack-timeout queue has no redrive policy: it must not wait for its dead-letter queue."
   }
 }
 
@@ -100,9 +109,11 @@ run "each_function_gets_exactly_its_share" {
       [for s in local.function_access.push : s.resources if s.sid == "ScheduleAckTimeouts"][0] == [module.receipts.queue_arn] &&
       [for s in local.function_access.receipts : s.resources if s.sid == "ReadAckTimeouts"][0] == [module.receipts.queue_arn] &&
       [for s in local.function_access.receipts : s.resources if s.sid == "PublishUnacknowledged"][0] == [module.push_schedule.event_bus_arn] &&
+      [for s in local.function_access.receipts : s.resources if s.sid == "DeadLetterAckTimeouts"][0] == [module.receipts.dead_letter_queue_arn] &&
+      [for s in local.function_access.receipts : s.actions if s.sid == "DeadLetterAckTimeouts"][0] == ["sqs:SendMessage"] &&
       [for s in local.function_access.message : s.actions if s.sid == "AcknowledgePushes"][0] == ["dynamodb:UpdateItem", "dynamodb:GetItem"]
     )
-    error_message = "Push sends to the ack-timeout queue, receipts reads it and publishes on the bus, message only updates receipts: on exact ARNs."
+    error_message = "Push sends to the ack-timeout queue, receipts reads it, publishes on the bus and sends to the dead-letter queue, message only updates receipts: on exact ARNs."
   }
 }
 
@@ -195,6 +206,8 @@ run "functions_name_the_queues_without_waiting_for_them" {
   assert {
     condition = (
       local.function_definitions.push.environment.ACK_TIMEOUT_QUEUE_URL == "https://sqs.us-east-1.amazonaws.com/123456789012/wspush-prod-ack-timeouts" &&
+      local.function_definitions.receipts.environment.ACK_TIMEOUT_DLQ_URL == "https://sqs.us-east-1.amazonaws.com/123456789012/wspush-prod-ack-timeouts-dlq" &&
+      local.function_definitions.receipts.environment.ACK_TIMEOUT_MAX_RECEIVE_COUNT == "5" &&
       module.receipts.queue_arn == "arn:aws:sqs:us-east-1:123456789012:wspush-prod-ack-timeouts" &&
       module.receipts.dead_letter_queue_arn == "arn:aws:sqs:us-east-1:123456789012:wspush-prod-ack-timeouts-dlq" &&
       module.push_schedule.dead_letter_queue_arn == "arn:aws:sqs:us-east-1:123456789012:wspush-prod-push-dlq" &&
