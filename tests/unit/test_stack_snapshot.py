@@ -300,3 +300,24 @@ def test_a_snapshot_of_another_emulator_is_never_loaded(tmp_path, emulator, chan
     assert _deploy(tmp_path, terraform, _inputs(root, versions=versions)).how == "applied"
     assert "made by another emulator" in caplog.text
     assert emulator.calls == ["save"]  # never "load"
+
+
+def test_before_apply_runs_on_the_emulator_each_apply_finds(tmp_path, emulator):
+    # The stack uploads the functions' zip here: after a restore or a reset (which would
+    # lose an earlier upload), before Terraform reads it; a restore alone needs none.
+    root = _project(tmp_path)
+    terraform = FakeTerraform(tmp_path / "terraform.tfstate", emulator)
+    staged: list[str] = []
+
+    def before_apply() -> None:
+        staged.append(emulator.calls[-1] if emulator.calls else "nothing yet")
+        terraform.calls.append("before_apply")
+
+    _deploy(tmp_path, terraform, _inputs(root), before_apply=before_apply)
+    assert terraform.calls[:3] == ["before_apply", "init", "apply"]
+    assert _deploy(tmp_path, terraform, _inputs(root), before_apply=before_apply).how == "restored"
+    assert len(staged) == 1
+    (root / "terraform" / "main.tf").write_text("# changed\n")
+    terraform.fail_applies = 1
+    assert _deploy(tmp_path, terraform, _inputs(root), before_apply=before_apply).how == "applied"
+    assert staged == ["nothing yet", "load", "reset"]

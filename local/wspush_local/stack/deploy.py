@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -69,10 +70,15 @@ def _trusted(snapshots: Snapshots, slot: str) -> Snapshot | None:
         return None
 
 
-def _apply(terraform: Terraform, variables: dict[str, str]) -> dict[str, Any]:
+def _apply(
+    terraform: Terraform, variables: dict[str, str], before_apply: Callable[[], None] | None
+) -> dict[str, Any]:
     """init (unless this work directory ran it already) and apply. An init found stale
     (a new module, another provider lock) fails the apply with Terraform's own "run
-    terraform init"; then init runs and the apply again."""
+    terraform init"; then init runs and the apply again. ``before_apply`` runs on the
+    emulator as the apply will find it (after a restore or a reset)."""
+    if before_apply is not None:
+        before_apply()
     initialised = terraform.initialised
     if not initialised:
         terraform.init()
@@ -88,14 +94,17 @@ def _apply(terraform: Terraform, variables: dict[str, str]) -> dict[str, Any]:
 
 
 def _apply_from_scratch(
-    terraform: Terraform, variables: dict[str, str], restored: bool
+    terraform: Terraform,
+    variables: dict[str, str],
+    restored: bool,
+    before_apply: Callable[[], None] | None,
 ) -> dict[str, Any]:
     """Apply everything to an empty emulator (emptied first when a snapshot was loaded)."""
     if restored:
         emulator_state.reset()
     if terraform.state is not None:
         terraform.state.unlink(missing_ok=True)
-    return _apply(terraform, variables)
+    return _apply(terraform, variables, before_apply)
 
 
 def deploy(
@@ -105,9 +114,11 @@ def deploy(
     snapshots: Snapshots,
     slot: str,
     use_snapshot: bool = True,
+    before_apply: Callable[[], None] | None = None,
 ) -> Deployment:
     """Blocking: run it in a thread. ``use_snapshot=False`` applies from scratch (and
-    still saves the result)."""
+    still saves the result). ``before_apply`` prepares the emulator for each apply (the
+    stack stages the functions' zip in S3); a restore without an apply does not run it."""
     started = time.monotonic()
     assert terraform.state is not None, "the stack's Terraform has a state file of its own"
     saved = _trusted(snapshots, slot) if use_snapshot else None
@@ -139,14 +150,14 @@ def deploy(
             _describe(inputs.changed_since(saved.digests)),
         )
         try:
-            outputs = _apply(terraform, variables)
+            outputs = _apply(terraform, variables, before_apply)
             how = "applied changes"
         except TerraformError as error:
             log.warning("applying the change failed; applying from scratch: %s", error)
             outputs = None
     if how == "applied" or outputs is None:
         log.info("terraform init + apply against the emulator…")
-        outputs = _apply_from_scratch(terraform, variables, restored)
+        outputs = _apply_from_scratch(terraform, variables, restored, before_apply)
     try:
         snapshots.save(slot, inputs, terraform.state, outputs, emulator_state.save)
     except (emulator_state.EmulatorStateError, OSError) as error:

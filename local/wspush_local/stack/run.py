@@ -42,6 +42,7 @@ from wspush_local.runtime.service import (
     environment_for_workers,
     function_name_of,
 )
+from wspush_local.stack.artifacts import StagedPackage
 from wspush_local.stack.claim import (
     DEFAULT_EMULATOR_PORT,
     DEFAULT_PORT,
@@ -109,7 +110,7 @@ def clients_for(emulator_url: str) -> dict[str, Any]:
     )
     return {
         name: session.client(name, endpoint_url=emulator_url)
-        for name in ("apigatewayv2", "lambda", "events", "sqs", "ssm", "dynamodb")
+        for name in ("apigatewayv2", "lambda", "events", "sqs", "ssm", "dynamodb", "s3")
     }
 
 
@@ -205,6 +206,8 @@ class Stack:
         self.root = project_root()
         self.work_dir = options.work_dir or self.root / ".wspush"
         self.terraform_variables: dict[str, str] = {}
+        # The functions' zip as the root configuration's lambda_package, when it is.
+        self.staged_package: StagedPackage | None = None
 
     def _terraform(self) -> Terraform:
         directory: Path | None = None
@@ -246,14 +249,21 @@ class Stack:
         if options.schedule_expression:
             variables["schedule_expression"] = options.schedule_expression
         variables.update(options.variables)
+        package = self.root / "dist" / "wspush.zip"
+        if not options.example and "lambda_package" not in variables and package.is_file():
+            # From S3 the provider creates the functions together; from a path, one at a
+            # time, 5 s each (stack.artifacts). Without a build the module says what to do.
+            self.staged_package = StagedPackage.of(package)
+            variables["lambda_package"] = self.staged_package.variable()
         return variables
 
-    def _deploy(self, terraform: Terraform) -> Deployment:
+    def _deploy(self, terraform: Terraform, s3: Any) -> Deployment:
         inputs = apply_inputs(
             self.root, terraform, self.terraform_variables, Path(emulator_package.__file__).parent
         )
         snapshots = Snapshots(self.options.snapshot_dir or self.work_dir / "snapshots")
         slot = f"example-{self.options.example}" if self.options.example else "root"
+        staged = self.staged_package
         return deploy(
             terraform,
             self.terraform_variables,
@@ -261,6 +271,7 @@ class Stack:
             snapshots,
             slot,
             use_snapshot=not self.options.fresh,
+            before_apply=(lambda: staged.upload(s3)) if staged is not None else None,
         )
 
     def _watcher(self, terraform: Terraform, runtime: LocalLambda, lambda_client: Any) -> Watcher:
@@ -331,7 +342,7 @@ class Stack:
             # changed, an apply otherwise (stack.deploy).
             terraform = self._terraform()
             self.terraform_variables = self._variables(emulator_url)
-            deployment = await asyncio.to_thread(self._deploy, terraform)
+            deployment = await asyncio.to_thread(self._deploy, terraform, clients["s3"])
             outputs = deployment.outputs
             log.info("deployment %s in %.1f s", deployment.how, deployment.seconds)
 
