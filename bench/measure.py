@@ -340,6 +340,7 @@ def cold_start(runs: int) -> list[ColdStartRow]:
         "CONNECTIONS_ENDPOINT": "https://bench.execute-api.us-east-1.amazonaws.com/prod",
         "TOKEN_SECRET_PARAMETER": "/bench/secret",
         "PUSH_FUNCTION_NAME": "bench-push",
+        "ACK_TIMEOUT_DLQ_URL": "https://sqs.us-east-1.amazonaws.com/123456789012/bench-ack-dlq",
         "POWERTOOLS_SERVICE_NAME": "wspush",
         "POWERTOOLS_METRICS_NAMESPACE": "wspush",
         "POWERTOOLS_TRACE_DISABLED": "true",
