@@ -226,3 +226,20 @@ class MemoryStore:
             return None
         self.rows.discard((partition_key, connection_id))
         return DeletedRow(partition_key)
+
+
+class PartitionGate(MemoryStore):
+    """Opens ``all_started`` once every one of ``partitions`` has begun its first read."""
+
+    def __init__(self, rows, partitions):
+        super().__init__(rows)
+        self.waiting = set(partitions)
+        self.lock = threading.Lock()
+        self.all_started = threading.Event()
+
+    def target_page(self, shard, limit, now):
+        with self.lock:
+            self.waiting.discard(shard.partition)
+            if not self.waiting:
+                self.all_started.set()
+        return super().target_page(shard, limit, now)

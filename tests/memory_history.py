@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from dataclasses import replace
 
 from wspush.models.channel import Claim, HistoryEntry, Position
@@ -84,3 +85,21 @@ class MemoryHistory:
         """Drop kept pushes numbered up to ``up_to``, as the TTL would."""
         for key in [k for k in self.kept if k[0] == channel and k[1] <= up_to]:
             del self.kept[key]
+
+
+class SideBySideHistory(MemoryHistory):
+    """A claim that returns only once the counter and every partition read have begun."""
+
+    def __init__(self, reads_started):
+        super().__init__()
+        self.reads_started = reads_started
+        self.counting = threading.Event()
+
+    def next_position(self, *args):
+        self.counting.set()
+        return super().next_position(*args)
+
+    def claim(self, *args):
+        assert self.counting.wait(5), "the counter waited for the claim"
+        assert self.reads_started.wait(5), "a partition's read waited for another"
+        return super().claim(*args)

@@ -48,7 +48,10 @@ def test_a_retried_push_id_gets_its_first_envelope_back_not_a_second_number():
     again = _push(history, Audience(broadcast=True), "same", now=NOW + 5)
     following = _push(history, Audience(broadcast=True), "next")
     assert again == first
-    assert following["seq"] == first["seq"] + 1
+    # The number taken beside the retry's claim is never kept: numbers only increase.
+    assert following["seq"] == first["seq"] + 2
+    kept = [store.entry("broadcast", seq) for seq in range(1, 4)]
+    assert [entry is not None for entry in kept] == [True, False, True]
 
 
 def test_a_reused_id_in_another_channel_is_another_push_never_the_first_envelope():
@@ -91,10 +94,11 @@ def test_a_reused_id_with_other_content_in_its_channel_is_an_id_conflict(changed
     first = _push(history, Audience(topic="t"), "p", payload={"n": 1})
     # When the id comes back in that channel with anything delivered changed
     other = replace(_request(Audience(topic="t"), {"n": 1}, "p"), **changed)
-    # Then it is refused, naming the id and channel, and takes no number
+    # Then it is refused, naming the id and channel, and nothing of it is kept
     with pytest.raises(IdConflict, match=r"id_conflict.*'p'.*topic:t"):
         envelope_body(other, "p", history, NOW + 1)
-    assert store.counters["topic:t"].seq == first["seq"] == 1
+    assert first["seq"] == 1
+    assert store.entry("topic:t", 2) is None  # the number taken beside its claim
     # And the same request again is still a retry
     assert _push(history, Audience(topic="t"), "p", now=NOW + 2, payload={"n": 1}) == first
 
@@ -144,9 +148,11 @@ def test_a_push_id_being_numbered_elsewhere_is_pending_until_its_claim_is_stale(
     # Then another attempt waits (raises, so it is retried) while the claim is fresh
     with pytest.raises(SequencePending):
         _push(history, Audience(broadcast=True), "p1", now=NOW + 1)
-    # And takes the claim over once it is stale, numbering the push once
+    # And takes the claim over once it is stale, numbering the push once (the number
+    # taken beside the waiting attempt's claim is never kept)
     taken = _push(history, Audience(broadcast=True), "p1", now=NOW + STALE_CLAIM_SECONDS)
-    assert taken["seq"] == 1
+    assert taken["seq"] == 2
+    assert store.entry("broadcast", 1) is None
     assert _push(history, Audience(broadcast=True), "p1", now=NOW + 999) == taken
 
 

@@ -7,8 +7,8 @@ from dataclasses import replace
 
 import pytest
 
-from tests.fakes import MemoryStore, ScriptedSender
-from tests.memory_history import MemoryHistory
+from tests.fakes import MemoryStore, PartitionGate, ScriptedSender
+from tests.memory_history import MemoryHistory, SideBySideHistory
 from wspush.logic.budget import Budgets
 from wspush.logic.channels import History
 from wspush.logic.client_publish import CLIENT_PUBLISHED, ClientPublishing, client_publish
@@ -226,7 +226,9 @@ def test_a_retried_id_gets_the_same_seq_even_from_another_connection_of_the_enti
     first = world.publish(_frame(id="m-1"))
     again = world.publish(_frame(id="m-1"), connection="c-alice-2")
     assert first.frame["seq"] == again.frame["seq"] == 1
-    assert world.history.counters["topic:room.1"].seq == 1
+    # One push kept; the number taken beside the retry's claim is never kept
+    assert world.history.entry("topic:room.1", 1) is not None
+    assert world.history.entry("topic:room.1", 2) is None
 
 
 def test_the_same_id_with_other_content_is_an_id_conflict():
@@ -435,3 +437,20 @@ def test_a_connection_without_its_row_is_not_connected_not_unbounded():
         reply = world.publish(_frame())
         assert reply.frame["code"] == "not_connected"
     assert world.sender.posts == [] and world.history.kept == {}
+
+
+def test_the_topics_partitions_are_read_side_by_side_and_beside_the_numbering():
+    # Given subscribers in the topic's own partition and in its pattern's, and a claim
+    # that returns only once the counter and every partition's read have begun
+    rows = TOPIC_ROWS | {("topic#room.*", "c-dave"), ("topic#room.*", "c-bob")}
+    world = World(rows=rows)
+    world.store = PartitionGate(rows, ["topic#room.1", "topic#room.*", "topic#*"])
+    world.history = SideBySideHistory(world.store.all_started)
+    world.services = replace(
+        world.services, targets=world.store, history=History(world.history, 3600)
+    )
+    # When alice publishes
+    answer = world.publish(_frame())
+    # Then it was numbered once and every subscriber but alice got it once
+    assert answer.frame["type"] == "published" and answer.frame["seq"] == 1
+    assert sorted(cid for cid, _ in world.sender.posts) == ["c-bob", "c-carol", "c-dave"]

@@ -8,8 +8,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from tests.fakes import MemoryStore, ScriptedSender
-from tests.memory_history import MemoryHistory
+from tests.fakes import MemoryStore, PartitionGate, ScriptedSender
+from tests.memory_history import MemoryHistory, SideBySideHistory
 from wspush.logic.channels import History
 from wspush.logic.coordinator import (
     DeliverySettings,
@@ -87,3 +87,23 @@ def test_the_audience_is_read_while_the_push_is_numbered(request_body):
     bodies = {json.loads(body)["seq"] for _, body in sender.posts}
     assert bodies == {1}  # one numbered envelope, the channel's first
     assert state.envelope["seq"] == 1
+
+
+def test_a_topics_partitions_and_its_number_are_read_side_by_side():
+    # Given subscribers in a topic's own partition and in its pattern's
+    rows = {("topic#room.1", "a"), ("topic#room.*", "b"), ("topic#room.*", "a")}
+    store = PartitionGate(rows, ["topic#room.1", "topic#room.*", "topic#*"])
+    history = SideBySideHistory(store.all_started)
+    sender = ScriptedSender()
+    request = parse_push_request({"topic": "room.1", "id": "p1", "payload": {"n": 1}})
+    # When the push starts
+    with ThreadPoolExecutor(8) as pool:
+        state = start_push(
+            NewPush(request),
+            _runtime(store, history, sender, pool),
+            Invocation("r", lambda: 60_000),
+        )
+    # Then each connection got the one numbered envelope once
+    assert sorted(c for c, _ in sender.posts) == ["a", "b"]
+    assert {json.loads(body)["seq"] for _, body in sender.posts} == {1}
+    assert state.report.sent == 2

@@ -233,7 +233,41 @@ def test_a_large_audience_or_a_broadcast_is_pushed_in_the_background():
     assert topic.status_code == broadcast.status_code == 202
     assert topic.as_dict()["status"] == "accepted" and "report" not in topic.as_dict()
     assert [r["id"] for r in invoker.enqueued] == [topic.as_dict()["id"], broadcast.as_dict()["id"]]
-    assert counter.asked == [("topic#news", 101)]  # a broadcast is never counted
+    # Each of the topic's partitions (its own, its patterns') counted; a broadcast never
+    assert sorted(counter.asked) == [("topic#*", 101), ("topic#news", 101)]
+
+
+class _PartitionsTogether(Counter):
+    """A count that returns only once every partition's count has begun."""
+
+    def __init__(self, rows, partitions) -> None:
+        super().__init__(rows)
+        self.waiting = set(partitions)
+        self.lock = threading.Lock()
+        self.all_started = threading.Event()
+
+    def count_rows(self, partition_key, limit):
+        with self.lock:
+            self.waiting.discard(partition_key)
+            if not self.waiting:
+                self.all_started.set()
+        assert self.all_started.wait(timeout=2), "a partition's count waited for another"
+        return super().count_rows(partition_key, limit)
+
+
+def test_a_topics_partitions_are_counted_side_by_side_and_summed():
+    # Given a topic whose subscribers sit in its own partition and its patterns'
+    partitions = ["topic#room.1", "topic#room.*", "topic#*"]
+    small = _PartitionsTogether({"topic#room.1": 40, "topic#room.*": 60}, partitions)
+    large = _PartitionsTogether({"topic#room.1": 40, "topic#room.*": 61}, partitions)
+    # When it is published
+    invoker = Invoker()
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        kept = _publish({"topic": "room.1", "payload": 1}, invoker, small, pool)
+        handed = _publish({"topic": "room.1", "payload": 1}, invoker, large, pool)
+    # Then every count ran at once, and the sum decides: 100 waits, 101 goes to the background
+    assert kept.status_code == 200 and handed.status_code == 202
+    assert len(invoker.delivered) == len(invoker.enqueued) == 1
 
 
 def test_a_connection_audience_needs_no_count_and_sync_can_be_turned_off():

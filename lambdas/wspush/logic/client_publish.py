@@ -25,7 +25,8 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from concurrent.futures import Executor, Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from wspush.logic import envelope
@@ -40,12 +41,13 @@ from wspush.logic.shards import audience_shard
 from wspush.logic.topics import matches
 from wspush.models.channel import IdConflict, SequencePending
 from wspush.models.client_publish import HookFailed
+from wspush.models.connection import Target
 from wspush.models.errors import StoreError
 from wspush.models.events import PublishError
 from wspush.models.identifiers import is_valid_topic
 from wspush.models.publish import HandOffFailed
 from wspush.models.push import DeliveryReport, InvalidPushRequest, PushRequest, parse_push_request
-from wspush.models.shard import Shard
+from wspush.models.shard import ItemKey, Shard
 from wspush.observability import count, logger
 
 CLIENT_PUBLISHED = "wspush.client.published"
@@ -91,6 +93,11 @@ class ClientPublishing:
     # When the inline fan-out stops starting posts (the function's remaining time).
     deadline: Callable[[], Deadline] = Deadline
     new_id: Callable[[], str] = lambda: str(uuid.uuid4())
+    # Where the audience's partitions are read, side by side and beside the numbering.
+    # No thread starts before the first publish.
+    audience_reads: Executor = field(
+        default_factory=lambda: ThreadPoolExecutor(4, thread_name_prefix="publish-read")
+    )
 
 
 @dataclass(frozen=True)
@@ -261,21 +268,34 @@ def _number(request: PushRequest, services: ClientPublishing, now: int) -> dict[
         ) from None
 
 
-def deliver(
-    request: PushRequest, numbered: dict[str, Any], services: ClientPublishing, now: int
-) -> DeliveryReport | None:
-    """Fan a small audience out here; hand a larger one (or what is left when this
-    function runs out of time) to the push function. The report, or None if handed on."""
-    body = envelope.encode(numbered)
+FirstPages = list[Future[tuple[list[Target], ItemKey | None]]]
+
+
+def read_first_pages(request: PushRequest, services: ClientPublishing, now: int) -> FirstPages:
+    """Start reading the first page (at most ``inline_max_targets``) of each partition the
+    audience is in, side by side: a topic's subscribers are in its own partition and its
+    patterns' (``room.*``). Nothing here waits for the push's number, so they run beside
+    it; a connection that subscribes in between gets the push by resuming."""
     audience, limit = request.audience, services.inline_max_targets
-    # A topic's subscribers are in its own partition and its patterns' (``room.*``): all of
-    # them are read, each connection kept once; any partition over the limit hands on.
     shards = (
         [Shard(partition=p) for p in topic_partitions(audience.topic)]
         if audience.topic is not None
         else [audience_shard(audience)]
     )
-    pages = [services.targets.target_page(shard, limit, now) for shard in shards]
+    read = services.targets.target_page
+    return [services.audience_reads.submit(read, shard, limit, now) for shard in shards]
+
+
+def deliver(
+    request: PushRequest, numbered: dict[str, Any], services: ClientPublishing, reads: FirstPages
+) -> DeliveryReport | None:
+    """Fan a small audience out here; hand a larger one (or what is left when this
+    function runs out of time) to the push function. The report, or None if handed on.
+    Every partition's first page (``read_first_pages``) is merged, each connection kept
+    once; any partition over the limit hands on."""
+    body = envelope.encode(numbered)
+    limit = services.inline_max_targets
+    pages = [read.result() for read in reads]
     first_page = merge(page for page, _ in pages)
     if all(next_key is None for _, next_key in pages) and len(first_page) <= limit:
         delivery = services.delivery(body, request.exclude_connection_id)
@@ -350,9 +370,10 @@ def _publish(
     if services.hook is not None:
         data = ask_hook(services.hook, frame, message_id, who)
         request = parse_push_request(push_body(frame, data, message_id, who))
+    reads = read_first_pages(request, services, int(now))
     numbered = _number(request, services, int(now))
     try:
-        report = deliver(request, numbered, services, int(now))
+        report = deliver(request, numbered, services, reads)
     except (HandOffFailed, StoreError) as error:
         logger.warning("client publish not delivered", extra={"reason": str(error)})
         raise _refuse(

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from wspush.logic import envelope, trace
+from wspush.logic.audience import topic_partitions
 from wspush.logic.channels import History, number_envelope
 from wspush.logic.lifecycle import Lifecycle
 from wspush.logic.push import Deadline, Delivery, RateLimiter, Sender, TargetStore, fan_out
@@ -216,48 +217,44 @@ def resume_push(task: dict[str, Any], runtime: PushRuntime, invocation: Invocati
 
 
 class _FirstRead:
-    """The store, with the audience's first read already under way.
+    """The store, with the audience's first reads already under way.
 
-    Numbering a push (claim, counter, history: three round trips) and reading its audience
-    do not depend on each other, so the read starts first and runs beside them; the first
-    call that asks for the same read gets its result, every other call goes to the store.
-    A connection that subscribes in between still gets the push by resuming its channel.
+    Numbering a push (claim and counter, then history: two round trips) and reading its
+    audience do not depend on each other, so the reads start first and run beside them:
+    a connection's rows, or the first page of each partition the audience reads (a topic's
+    own and its patterns', side by side). The first call that asks for one of those reads
+    gets its result, every other call goes to the store. A connection that subscribes in
+    between still gets the push by resuming its channel.
     """
 
     def __init__(self, store: TargetStore, pool: ThreadPoolExecutor, audience: Audience, size: int):
         self._store = store
         self._connection_id = audience.connection_id
-        self._shard = None if audience.connection_id is not None else audience_shard(audience)
         self._size = size
-        now = int(time.time())
+        self._connection: Future[list[Target]] | None = None
+        self._pages: dict[Shard, Future[tuple[list[Target], ItemKey | None]]] = {}
         if audience.connection_id is not None:
-            self._pending: Future[Any] | None = pool.submit(
-                store.connection_targets, audience.connection_id
-            )
+            self._connection = pool.submit(store.connection_targets, audience.connection_id)
+            return
+        if audience.topic is not None:
+            shards = [Shard(partition=p) for p in topic_partitions(audience.topic)]
         else:
-            assert self._shard is not None
-            self._pending = pool.submit(store.target_page, self._shard, size, now)
-
-    def _take(self) -> Future[Any] | None:
-        pending, self._pending = self._pending, None
-        return pending
+            shards = [audience_shard(audience)]
+        now = int(time.time())
+        self._pages = {shard: pool.submit(store.target_page, shard, size, now) for shard in shards}
 
     def connection_targets(self, connection_id: str) -> list[Target]:
-        if self._shard is None and connection_id == self._connection_id:
-            pending = self._take()
-            if pending is not None:
-                result: list[Target] = pending.result()
-                return result
+        pending, self._connection = self._connection, None
+        if pending is not None and connection_id == self._connection_id:
+            return pending.result()
         return self._store.connection_targets(connection_id)
 
     def target_page(
         self, shard: Shard, limit: int, now: int
     ) -> tuple[list[Target], ItemKey | None]:
-        if shard == self._shard and limit == self._size:
-            pending = self._take()
-            if pending is not None:
-                page: tuple[list[Target], ItemKey | None] = pending.result()
-                return page
+        pending = self._pages.pop(shard, None) if limit == self._size else None
+        if pending is not None:
+            return pending.result()
         return self._store.target_page(shard, limit, now)
 
     def rows_of_connection(self, connection_id: str) -> list[tuple[str, str]]:

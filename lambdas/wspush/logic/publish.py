@@ -17,8 +17,8 @@ from __future__ import annotations
 import contextlib
 import time
 import uuid
-from collections.abc import Callable
-from concurrent.futures import Executor
+from collections.abc import Callable, Sequence
+from concurrent.futures import Executor, Future
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -209,23 +209,25 @@ def read_messages(
     return messages, batch
 
 
-def is_small(audience: Audience, counter: AudienceCounter, sync_max_targets: int) -> bool:
-    """Whether the audience is small enough to push while the caller waits."""
+def partitions_to_count(audience: Audience, sync_max_targets: int) -> list[str]:
+    """The partitions whose rows decide ``is_small``: none where the audience alone does."""
+    if sync_max_targets <= 0 or audience.broadcast or audience.connection_id is not None:
+        return []
+    if audience.entity_id is not None:
+        return [audience.entity_id]
+    # The topic's subscribers and its patterns' (a connection in two counts twice).
+    return topic_partitions(str(audience.topic))
+
+
+def is_small(audience: Audience, counts: Sequence[Future[int]], sync_max_targets: int) -> bool:
+    """Whether the audience is small enough to push while the caller waits, from the row
+    counts of its ``partitions_to_count`` (each counted to at most ``sync_max_targets`` + 1)."""
     if sync_max_targets <= 0 or audience.broadcast:
         return False
     if audience.connection_id is not None:
         return True
-    if audience.entity_id is not None:
-        partitions = [audience.entity_id]
-    else:  # the topic's subscribers and its patterns' (a connection in two counts twice)
-        partitions = topic_partitions(str(audience.topic))
     try:
-        rows = 0
-        for partition in partitions:
-            rows += counter.count_rows(partition, sync_max_targets + 1 - rows)
-            if rows > sync_max_targets:
-                return False
-        return True
+        return sum(count.result() for count in counts) <= sync_max_targets
     except StoreError:
         return False  # the background path needs no count
 
@@ -284,17 +286,24 @@ def publish(
 ) -> PublishOutcome:
     """Validate the request, then hand its messages off concurrently, in order.
 
-    Each audience's size is read beside the id claims (both are reads, one round trip
-    instead of two before the hand-off); nothing is handed off before every claim passed.
-    The sizes are submitted first, so a hand-off waiting for one never waits behind
-    itself in the executor's queue."""
+    Each audience's partitions are counted side by side and beside the id claims (all
+    reads: one round trip instead of one per partition and one more before the hand-off);
+    nothing is handed off before every claim passed. The counts are submitted first, so a
+    hand-off waiting for one never waits behind itself in the executor's queue."""
     messages, batch = read_messages(raw)
-    sizes = [
-        executor.submit(is_small, message.request.audience, counter, sync_max_targets)
+    counts = [
+        [
+            executor.submit(counter.count_rows, partition, sync_max_targets + 1)
+            for partition in partitions_to_count(message.request.audience, sync_max_targets)
+        ]
         for message in messages
     ]
     refuse_id_conflicts(messages, batch, claims, int(time.time()))
     results = executor.map(
-        lambda message, size: hand_off(message, invoker, size.result()), messages, sizes
+        lambda message, counted: hand_off(
+            message, invoker, is_small(message.request.audience, counted, sync_max_targets)
+        ),
+        messages,
+        counts,
     )
     return PublishOutcome(batch=batch, results=list(results))
